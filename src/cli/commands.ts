@@ -1,0 +1,7 @@
+// The registry of CLI commands: one file per command under src/cli/, one line here to register it.
+import type { Command } from "commander";
+import { register as demo } from "./demo.js";
+
+export const commands: readonly ((program: Command) => void)[] = [
+  demo,
+];

@@ -1,0 +1,37 @@
+// Typed errors a user can act on: each carries a message (what is wrong) and a hint (how to fix it).
+// The CLI prints both and exits with `exitCode`; no stack trace unless --debug.
+
+export class MesaError extends Error {
+  /** process exit code the CLI uses: 2 for usage/config errors, 1 for failures */
+  readonly exitCode: number = 1;
+  /** one line on how to fix it, printed under the message */
+  readonly hint: string | undefined;
+
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** A bad command line: unknown flag, missing argument, value out of range. */
+export class UsageError extends MesaError {
+  override readonly exitCode = 2;
+}
+
+/** A config or spec that fails validation; the message lists every problem with its path. */
+export class ConfigError extends MesaError {
+  override readonly exitCode = 2;
+}
+
+/** A checkpoint or tensor file that cannot be read or written (malformed safetensors, missing tensor…). */
+export class CheckpointError extends MesaError {}
+
+/** A run directory that is missing, half-written or corrupt; the message names the file. */
+export class RunDirError extends MesaError {}
+
+/** Tensor shapes that do not fit an op; the message names the op and both shapes. */
+export class ShapeError extends MesaError {}
+
+/** Training diverged (NaN/inf in loss or weights). */
+export class DivergenceError extends MesaError {}

@@ -1,0 +1,5 @@
+// The library's public surface: re-exports only.
+export * from "./core/errors.js";
+export * from "./core/rng.js";
+export * from "./core/config.js";
+export * from "./io/atomic.js";
