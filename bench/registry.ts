@@ -1,0 +1,10 @@
+// The benchmarks `npm run bench -- NAME [--json]` can run: one file per benchmark, one line here.
+export interface Benchmark {
+  /** one line on what it measures */
+  description: string;
+  /** runs the benchmark; prints a readable table to stdout, or exactly one JSON object when json is true */
+  run(options: { json: boolean; args: readonly string[] }): Promise<void>;
+}
+
+export const benchmarks: Record<string, () => Promise<Benchmark>> = {
+};
