@@ -1,0 +1,79 @@
+// The PPO hyperparameters: one zod schema (the schema is the type), CleanRL's ppo.py defaults unless a
+// comment says why not, and the derived sizes (batch, minibatch, number of updates) computed in one place.
+import { z } from "zod";
+import { parseConfig } from "../core/config.js";
+import { ConfigError } from "../core/errors.js";
+
+export const ppoConfigSchema = z
+  .object({
+    /** seed of every random draw in the run (init, levels, action sampling, minibatch shuffles) */
+    seed: z.number().int().min(0).default(1),
+    /** total environment steps to train for (summed over all copies) */
+    totalTimesteps: z.number().int().positive().default(500_000),
+    /** parallel environment copies; CleanRL uses 4 for classic control, our grid engine steps 64 almost as cheaply as 4 */
+    numEnvs: z.number().int().positive().default(64),
+    /** steps per copy in one rollout (batch = numEnvs · numSteps) */
+    numSteps: z.number().int().positive().default(128),
+    /** learning rate of the optimizer (Adam, eps 1e-5) */
+    learningRate: z.number().positive().default(2.5e-4),
+    /** anneal the learning rate linearly to 0 over the run */
+    annealLr: z.boolean().default(true),
+    /** discount factor γ */
+    gamma: z.number().min(0).max(1).default(0.99),
+    /** λ of generalized advantage estimation */
+    gaeLambda: z.number().min(0).max(1).default(0.95),
+    /** minibatches the batch is split into per epoch */
+    numMinibatches: z.number().int().positive().default(4),
+    /** passes over the batch per update */
+    updateEpochs: z.number().int().positive().default(4),
+    /** normalize advantages per minibatch (mean 0, std 1) */
+    normAdv: z.boolean().default(true),
+    /** surrogate clipping coefficient ε */
+    clipCoef: z.number().positive().default(0.2),
+    /** clip the value loss around the old values, as in the PPO paper's code */
+    clipVloss: z.boolean().default(true),
+    /** entropy bonus coefficient */
+    entCoef: z.number().min(0).default(0.01),
+    /** value loss coefficient */
+    vfCoef: z.number().min(0).default(0.5),
+    /** global gradient-norm clipping threshold */
+    maxGradNorm: z.number().positive().default(0.5),
+    /** stop the epochs of an update early once approx KL exceeds this (null: never) */
+    targetKl: z.number().positive().nullable().default(null),
+    /** write a checkpoint every this many updates (0: only at the end) */
+    checkpointEvery: z.number().int().min(0).default(10),
+  })
+  .strict();
+
+export type PpoConfig = z.output<typeof ppoConfigSchema>;
+export type PpoConfigInput = z.input<typeof ppoConfigSchema>;
+
+/** Sizes derived from the config, computed once and named. */
+export interface PpoSizes {
+  /** env steps per update = numEnvs · numSteps */
+  batchSize: number;
+  /** samples per gradient step = batchSize / numMinibatches */
+  minibatchSize: number;
+  /** updates the run makes = floor(totalTimesteps / batchSize) */
+  numIterations: number;
+}
+
+/** Validates a (partial) config, filling CleanRL defaults; throws a ConfigError naming every bad field. */
+export function ppoConfig(input: PpoConfigInput = {}, source = "PPO config"): PpoConfig {
+  const config = parseConfig(ppoConfigSchema, input, source);
+  derivedSizes(config, source);
+  return config;
+}
+
+export function derivedSizes(config: PpoConfig, source = "PPO config"): PpoSizes {
+  const batchSize = config.numEnvs * config.numSteps;
+  const minibatchSize = Math.floor(batchSize / config.numMinibatches);
+  const numIterations = Math.floor(config.totalTimesteps / batchSize);
+  const problems: string[] = [];
+  if (minibatchSize < 1) problems.push(`numMinibatches (${config.numMinibatches}) exceeds the batch size numEnvs·numSteps = ${batchSize}`);
+  if (numIterations < 1) problems.push(`totalTimesteps (${config.totalTimesteps}) is smaller than one batch (numEnvs·numSteps = ${batchSize})`);
+  if (problems.length > 0) {
+    throw new ConfigError(`${source} is invalid: ${problems.join("; ")}`, "raise totalTimesteps or lower numEnvs, numSteps or numMinibatches");
+  }
+  return { batchSize, minibatchSize, numIterations };
+}
