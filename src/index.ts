@@ -3,3 +3,4 @@ export * from "./core/errors.js";
 export * from "./core/rng.js";
 export * from "./core/config.js";
 export * from "./io/atomic.js";
+export * from "./io/safetensors.js";
