@@ -326,12 +326,21 @@ export function parseStrictJson(text: string): unknown {
 
 // ───────────────────────────────────────────── writing ─────────────────────────────────────────────
 
+/**
+ * The reference writer sorts tensors by its Dtype enum, descending, then by name; this is that enum's order
+ * (smallest element first), so files written here are byte-identical to `safetensors.torch.save_file`'s.
+ */
+const WRITE_RANK: Record<Dtype, number> = {
+  BOOL: 0, U8: 1, I8: 2, F8_E5M2: 3, F8_E4M3: 4, I16: 5, U16: 6, F16: 7, BF16: 8,
+  I32: 9, U32: 10, F32: 11, F64: 12, I64: 13, U64: 14,
+};
+
 export type TensorInput = SafetensorsEntry | { dtype: Dtype; shape: readonly number[]; data: TensorData };
 
 /**
  * Serializes tensors (and optional string metadata) to safetensors bytes, laid out as the reference writer does:
- * tensors ordered by element size (largest first) then name, so every tensor starts aligned to its element size;
- * the JSON header padded with spaces so the data section starts on an 8-byte boundary.
+ * tensors ordered by dtype (widest first, see WRITE_RANK) then name, so every tensor starts aligned to its element
+ * size; `__metadata__` first in the compact JSON header, padded with spaces so the data starts on an 8-byte boundary.
  */
 export function writeSafetensors(
   tensors: ReadonlyMap<string, TensorInput> | Readonly<Record<string, TensorInput>>,
@@ -362,7 +371,7 @@ export function writeSafetensors(
     }
   }
 
-  entries.sort(([na, a], [nb, b]) => DTYPES[b.dtype].bytes - DTYPES[a.dtype].bytes || (na < nb ? -1 : na > nb ? 1 : 0));
+  entries.sort(([na, a], [nb, b]) => WRITE_RANK[b.dtype] - WRITE_RANK[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   let offset = 0;

@@ -55,8 +55,9 @@ describe("writeSafetensors layout", () => {
     expect(view.getFloat32(8 + padded + 4, true)).toBe(-2);
   });
 
-  it("orders tensors largest element first, then by name, so every view is aligned and zero-copy", () => {
+  it("orders tensors as the reference writer does (dtype, widest first, then name): every view aligned, zero-copy", () => {
     const bytes = writeSafetensors({
+      a0: { dtype: "I32", shape: [1], data: new Int32Array([6]) },
       flag: { dtype: "BOOL", shape: [3], data: new Uint8Array([1, 0, 1]) },
       b: { dtype: "F32", shape: [1], data: new Float32Array([3]) },
       a: { dtype: "F32", shape: [1], data: new Float32Array([4]) },
@@ -64,7 +65,7 @@ describe("writeSafetensors layout", () => {
       half: { dtype: "F16", shape: [1], data: fromFloat32([0.5], "F16") },
     });
     const { tensors } = readSafetensors(bytes);
-    expect([...tensors.keys()]).toEqual(["big", "a", "b", "half", "flag"]);
+    expect([...tensors.keys()]).toEqual(["big", "a", "b", "a0", "half", "flag"]);
     for (const t of tensors.values()) expect(t.data.buffer).toBe(bytes.buffer);
   });
 
