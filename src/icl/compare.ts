@@ -1,0 +1,121 @@
+// How alike are a trained in-context learner and an exact baseline (von Oswald et al. 2023 §3)? On the same
+// fresh tasks: the test loss of each, the mean squared difference and the cosine of their predictions, the
+// cosine of their sensitivities ∂ŷ/∂x_q, and the loss of the model interpolated halfway to the construction.
+import { gdPredict, gdppPredict, ridgePredict, type LinearPredictions } from "./baselines.js";
+import { LsaKernel, type LsaLayerProducts } from "./lsa_kernel.js";
+import { meanSquaredError, type TaskBatch } from "./tasks.js";
+
+/** Anything that predicts y_q and reports ∂ŷ/∂x_q ([batch, d]) on a batch of tasks. */
+export interface IclPredictor {
+  readonly name: string;
+  predict(tasks: TaskBatch): LinearPredictions;
+}
+
+export interface Comparison {
+  /** query MSE of the model (no ½) */
+  modelLoss: number;
+  /** query MSE of the baseline (no ½) */
+  baselineLoss: number;
+  /** mean over tasks of (ŷ_model − ŷ_baseline)² */
+  predictionMsd: number;
+  /** cosine between the model's and the baseline's vectors of predictions over the batch */
+  predictionCosine: number;
+  /** mean over tasks of the cosine between the two sensitivity vectors ∂ŷ/∂x_q */
+  sensitivityCosine: number;
+}
+
+/** Compares `model` with `baseline` on `tasks`. */
+export function compare(model: IclPredictor, baseline: IclPredictor, tasks: TaskBatch): Comparison {
+  const m = model.predict(tasks);
+  const g = baseline.predict(tasks);
+  return compareOutputs(m, g, tasks);
+}
+
+export function compareOutputs(m: LinearPredictions, g: LinearPredictions, tasks: TaskBatch): Comparison {
+  const { batch, d } = tasks;
+  let msd = 0;
+  for (let b = 0; b < batch; b++) msd += (m.predictions[b]! - g.predictions[b]!) ** 2;
+  let sens = 0;
+  for (let b = 0; b < batch; b++) sens += cosine(m.sensitivity.subarray(b * d, (b + 1) * d), g.sensitivity.subarray(b * d, (b + 1) * d));
+  return {
+    modelLoss: meanSquaredError(m.predictions, tasks.targets),
+    baselineLoss: meanSquaredError(g.predictions, tasks.targets),
+    predictionMsd: msd / batch,
+    predictionCosine: cosine(m.predictions, g.predictions),
+    sensitivityCosine: sens / batch,
+  };
+}
+
+/** Cosine similarity; 0 when either vector is zero. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/** An LSA stack given by its per-layer products; sensitivities by exact reverse mode (lsa_kernel.ts). */
+export function lsaPredictor(name: string, products: readonly LsaLayerProducts[], n: number, d: number): IclPredictor {
+  const kernel = new LsaKernel(products.length, n, d);
+  return {
+    name,
+    predict(tasks) {
+      const r = kernel.querySensitivity(products, tasks.tokens, tasks.batch);
+      const dim = d + 1;
+      const sensitivity = new Float64Array(tasks.batch * d);
+      for (let b = 0; b < tasks.batch; b++) sensitivity.set(r.sensitivity.subarray(b * dim, b * dim + d), b * d);
+      return { predictions: r.predictions, sensitivity };
+    },
+  };
+}
+
+export function gdPredictor(steps: number, eta: number): IclPredictor {
+  const etas = Array<number>(steps).fill(eta);
+  return { name: `gd_${steps}`, predict: (tasks) => gdPredict(tasks, etas) };
+}
+
+export function gdppPredictor(etas: readonly number[], gammas: readonly number[]): IclPredictor {
+  return { name: `gdpp_${etas.length}`, predict: (tasks) => gdppPredict(tasks, etas, gammas) };
+}
+
+export function ridgePredictor(lambda: number): IclPredictor {
+  return { name: lambda === 0 ? "least_squares" : "ridge", predict: (tasks) => ridgePredict(tasks, lambda) };
+}
+
+/**
+ * The model halfway between a trained LSA stack and a construction, in the construction's parameterisation
+ * (the products W_KQ, W_PV of each layer). A layer's function is unchanged by (W_KQ, W_PV) → (c·W_KQ, W_PV/c)
+ * for any c ≠ 0, so each trained layer is first brought to the construction's gauge: c is chosen so that
+ * c·W_KQ has the construction's Frobenius norm and a non-negative inner product with it. Then both products
+ * are averaged entrywise.
+ */
+export function interpolateProducts(model: readonly LsaLayerProducts[], construction: readonly LsaLayerProducts[], alpha = 0.5): LsaLayerProducts[] {
+  return model.map((layer, l) => {
+    const target = construction[l]!;
+    const c = gaugeScale(layer.kq, target.kq);
+    const kq = new Float64Array(layer.kq.length);
+    const pv = new Float64Array(layer.pv.length);
+    for (let i = 0; i < kq.length; i++) kq[i] = (1 - alpha) * c * layer.kq[i]! + alpha * target.kq[i]!;
+    for (let i = 0; i < pv.length; i++) pv[i] = (1 - alpha) * (c === 0 ? 0 : layer.pv[i]! / c) + alpha * target.pv[i]!;
+    return { kq, pv };
+  });
+}
+
+/** The c with ‖c·a‖ = ‖b‖ and c·⟨a, b⟩ ≥ 0 (0 when a is zero). */
+export function gaugeScale(a: Float64Array, b: Float64Array): number {
+  let aa = 0;
+  let bb = 0;
+  let ab = 0;
+  for (let i = 0; i < a.length; i++) {
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+    ab += a[i]! * b[i]!;
+  }
+  if (aa === 0) return 0;
+  return (ab < 0 ? -1 : 1) * Math.sqrt(bb / aa);
+}
