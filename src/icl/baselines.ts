@@ -31,9 +31,9 @@ export function gdPredict(tasks: TaskBatch, etas: readonly number[]): LinearPred
         const row = base + i * dim;
         let r = -tokens[row + d]!;
         for (let k = 0; k < d; k++) r += w[k]! * tokens[row + k]!;
-        for (let k = 0; k < d; k++) grad[k] += r * tokens[row + k]!;
+        for (let k = 0; k < d; k++) grad[k] = grad[k]! + r * tokens[row + k]!;
       }
-      for (let k = 0; k < d; k++) w[k] -= (eta / n) * grad[k]!;
+      for (let k = 0; k < d; k++) w[k] = w[k]! - (eta / n) * grad[k]!;
     }
     const q = base + n * dim;
     let p = 0;
@@ -78,28 +78,28 @@ export function gdppPredict(tasks: TaskBatch, etas: readonly number[], gammas: r
         const y = seq[row + d]!;
         for (let a = 0; a < d; a++) {
           const xa = seq[row + a]!;
-          dw[a] += (eta / n) * y * xa;
-          for (let k = 0; k < d; k++) c[a * d + k] += xa * seq[row + k]! / n;
+          dw[a] = dw[a]! + (eta / n) * y * xa;
+          for (let k = 0; k < d; k++) c[a * d + k] = c[a * d + k]! + xa * seq[row + k]! / n;
         }
       }
       // sensitivity += M_lᵀ Δw_l
       for (let k = 0; k < d; k++) {
         let acc = 0;
         for (let a = 0; a < d; a++) acc += m[a * d + k]! * dw[a]!;
-        sens[k] += acc;
+        sens[k] = sens[k]! + acc;
       }
       for (let j = 0; j < t; j++) {
         const row = j * dim;
         let dot = 0;
         for (let a = 0; a < d; a++) dot += dw[a]! * seq[row + a]!;
-        seq[row + d] -= dot;
+        seq[row + d] = seq[row + d]! - dot;
         if (gamma !== 0) {
           for (let a = 0; a < d; a++) {
             let acc = 0;
             for (let k = 0; k < d; k++) acc += c[a * d + k]! * seq[row + k]!;
             tmp[a] = acc;
           }
-          for (let a = 0; a < d; a++) seq[row + a] -= gamma * tmp[a]!;
+          for (let a = 0; a < d; a++) seq[row + a] = seq[row + a]! - gamma * tmp[a]!;
         }
       }
       if (gamma !== 0) {
@@ -182,7 +182,7 @@ export function solveSymmetric(aIn: Float64Array, bIn: Float64Array, size: numbe
   let trace = 0;
   for (let i = 0; i < size; i++) trace += a[i * size + i]!;
   const jitter = 1e-12 * Math.max(trace / size, 1e-300);
-  for (let i = 0; i < size; i++) a[i * size + i] += jitter;
+  for (let i = 0; i < size; i++) a[i * size + i] = a[i * size + i]! + jitter;
   for (let j = 0; j < size; j++) {
     let diag = a[j * size + j]!;
     for (let k = 0; k < j; k++) diag -= a[j * size + k]! ** 2;

@@ -195,8 +195,8 @@ export class LsaKernel {
         for (let a = 0; a < dim; a++) {
           const ga = g[ej + a]! * invN;
           if (ga === 0) continue;
-          if (dpv) for (let c = 0; c < dim; c++) dpv[a * dim + c] += ga * v[ej + c]!;
-          for (let c = 0; c < dim; c++) dv[c] += pv[a * dim + c]! * ga;
+          if (dpv) for (let c = 0; c < dim; c++) dpv[a * dim + c] = dpv[a * dim + c]! + ga * v[ej + c]!;
+          for (let c = 0; c < dim; c++) dv[c] = dv[c]! + pv[a * dim + c]! * ga;
         }
         // du = S dv ; dS += u_j dvᵀ
         for (let a = 0; a < dim; a++) {
@@ -204,13 +204,13 @@ export class LsaKernel {
           for (let c = 0; c < dim; c++) acc += s[a * dim + c]! * dv[c]!;
           du[a] = acc;
           const ua = u[ej + a]!;
-          for (let c = 0; c < dim; c++) dS[a * dim + c] += ua * dv[c]!;
+          for (let c = 0; c < dim; c++) dS[a * dim + c] = dS[a * dim + c]! + ua * dv[c]!;
         }
         // dW_KQ += du e_jᵀ ; dE_j += W_KQᵀ du
         for (let a = 0; a < dim; a++) {
           const dua = du[a]!;
-          if (dkq) for (let c = 0; c < dim; c++) dkq[a * dim + c] += dua * e[ej + c]!;
-          if (needInput) for (let c = 0; c < dim; c++) gPrev[ej + c] += kq[a * dim + c]! * dua;
+          if (dkq) for (let c = 0; c < dim; c++) dkq[a * dim + c] = dkq[a * dim + c]! + dua * e[ej + c]!;
+          if (needInput) for (let c = 0; c < dim; c++) gPrev[ej + c] = gPrev[ej + c]! + kq[a * dim + c]! * dua;
         }
       }
       if (needInput) {
@@ -220,7 +220,7 @@ export class LsaKernel {
           for (let a = 0; a < dim; a++) {
             let acc = 0;
             for (let c = 0; c < dim; c++) acc += (dS[a * dim + c]! + dS[c * dim + a]!) * e[ei + c]!;
-            gPrev[ei + a] += acc;
+            gPrev[ei + a] = gPrev[ei + a]! + acc;
           }
         }
       }
