@@ -4,3 +4,4 @@ export * from "./core/rng.js";
 export * from "./core/config.js";
 export * from "./io/atomic.js";
 export * from "./io/safetensors.js";
+export * from "./io/rundir.js";
