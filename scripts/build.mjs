@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
+// --wasm-only: rebuild the kernels and stop (kernel work while the TypeScript tree is mid-edit elsewhere)
+const wasmOnly = process.argv.includes("--wasm-only");
 const log = (msg) => { if (!quiet) process.stderr.write(`[build] ${msg}\n`); };
 
 function newestMtime(dir) {
@@ -43,5 +45,6 @@ for (const file of asmSources) {
 }
 
 // 2. TypeScript.
+if (wasmOnly) process.exit(0);
 log("tsc");
 execFileSync(bin("tsc"), ["-p", join(root, "tsconfig.json")], { stdio: "inherit", cwd: root });

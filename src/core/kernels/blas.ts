@@ -1,0 +1,158 @@
+// The `blas` kernel backend: matmul through the system's CBLAS (OpenBLAS, BLIS, MKL, Accelerate) via the FFI
+// package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
+// one call per batch item. Loading fails with a reason (no library found, symbol missing) and the backend is
+// then simply unavailable; nothing here is needed for the other backends.
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { resolveMatmul } from "./args.js";
+import type { KernelBackend, MatmulArgs } from "./types.js";
+
+/** Shared libraries tried in order, per platform; MESA_BLAS_LIB (a path or name) is tried first when set. */
+const CANDIDATES: Record<string, readonly string[]> = {
+  linux: ["libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3", "libblis.so", "libmkl_rt.so.2", "libmkl_rt.so", "libcblas.so.3", "libblas.so.3"],
+  darwin: [
+    "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+    "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+    "/usr/local/opt/openblas/lib/libopenblas.dylib",
+  ],
+  win32: ["libopenblas.dll", "openblas.dll", "mkl_rt.2.dll", "mkl_rt.dll"],
+};
+
+const CBLAS_ROW_MAJOR = 101;
+const CBLAS_NO_TRANS = 111;
+const CBLAS_TRANS = 112;
+
+type Sgemm = (
+  order: number, transA: number, transB: number, m: number, n: number, k: number, alpha: number,
+  a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+) => void;
+
+interface KoffiLib {
+  func(signature: string): (...args: unknown[]) => unknown;
+}
+interface Koffi {
+  load(path: string): KoffiLib;
+}
+
+/** A thread-count control of one BLAS family: a setter and, when the library has one, a getter. */
+interface ThreadControl {
+  set: (threads: number) => void;
+  get: (() => number) | undefined;
+}
+
+function tryFunc(lib: KoffiLib, signature: string): ((...args: unknown[]) => unknown) | undefined {
+  try {
+    return lib.func(signature);
+  } catch {
+    return undefined;
+  }
+}
+
+function threadControl(lib: KoffiLib): ThreadControl | undefined {
+  const families: [string, string | undefined][] = [
+    ["void openblas_set_num_threads(int)", "int openblas_get_num_threads()"],
+    ["void bli_thread_set_num_threads(long)", "long bli_thread_get_num_threads()"],
+    ["void MKL_Set_Num_Threads(int)", "int MKL_Get_Max_Threads()"],
+  ];
+  for (const [setSig, getSig] of families) {
+    const set = tryFunc(lib, setSig);
+    if (set === undefined) continue;
+    const get = getSig === undefined ? undefined : tryFunc(lib, getSig);
+    return { set: (t) => void set(t), get: get === undefined ? undefined : () => Number(get()) };
+  }
+  return undefined;
+}
+
+export class BlasBackend implements KernelBackend {
+  readonly name = "blas" as const;
+  /** the shared library that was loaded */
+  readonly library: string;
+  /** the library's own description of its build, when it has one (OpenBLAS: version and CPU kernel) */
+  readonly config: string | undefined;
+  readonly maxThreads: number;
+  private readonly sgemm: Sgemm;
+  private readonly threadCtl: ThreadControl | undefined;
+  private threadCount: number;
+
+  private constructor(library: string, lib: KoffiLib) {
+    this.library = library;
+    this.sgemm = lib.func(
+      "void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, " +
+        "const float *b, int ldb, float beta, float *c, int ldc)",
+    ) as unknown as Sgemm;
+    const config = tryFunc(lib, "const char *openblas_get_config()");
+    this.config = config === undefined ? undefined : String(config());
+    this.threadCtl = threadControl(lib);
+    this.maxThreads = availableParallelism();
+    // the library's own default (e.g. OPENBLAS_NUM_THREADS) stands until setThreads is called
+    this.threadCount = this.threadCtl?.get?.() ?? this.maxThreads;
+  }
+
+  /** Loads koffi and the first CBLAS found; throws an Error whose message says why none could be used. */
+  static load(): BlasBackend {
+    let koffi: Koffi;
+    try {
+      // synchronous, so kernels() can pick a backend without awaiting
+      koffi = createRequire(import.meta.url)("koffi") as Koffi;
+    } catch (err) {
+      throw new Error(`the FFI package koffi could not be loaded: ${(err as Error).message}`);
+    }
+    const override = process.env.MESA_BLAS_LIB;
+    const candidates = [...(override ? [override] : []), ...(CANDIDATES[process.platform] ?? [])];
+    const tried: string[] = [];
+    for (const name of candidates) {
+      let lib: KoffiLib;
+      try {
+        lib = koffi.load(name);
+      } catch {
+        tried.push(name);
+        continue;
+      }
+      if (tryFunc(lib, "void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)") === undefined) {
+        tried.push(`${name} (no cblas_sgemm)`);
+        continue;
+      }
+      return new BlasBackend(name, lib);
+    }
+    throw new Error(
+      `no CBLAS library found (tried ${tried.join(", ") || "nothing for this platform"}); ` +
+        "install one (Debian/Ubuntu: apt-get install libopenblas0-pthread) or point MESA_BLAS_LIB at one",
+    );
+  }
+
+  get threads(): number {
+    return this.threadCount;
+  }
+
+  /** Sets the library's thread count when it exposes one (OpenBLAS, BLIS, MKL); Accelerate manages its own. */
+  setThreads(threads: number): void {
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    if (this.threadCtl === undefined) return;
+    const t = Math.min(threads, this.maxThreads);
+    this.threadCtl.set(t);
+    this.threadCount = t;
+  }
+
+  /** Whether the thread count can be set (false for Accelerate and plain reference CBLAS). */
+  get threadsSettable(): boolean {
+    return this.threadCtl !== undefined;
+  }
+
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
+    const { m, n, k, transA, transB, batch, strideA, strideB, strideC, accumulate } = resolveMatmul(a, b, c, args);
+    if (m === 0 || n === 0) return;
+    // leading dimensions of the stored matrices; CBLAS requires ≥ 1 even when k = 0
+    const lda = Math.max(1, transA ? m : k);
+    const ldb = Math.max(1, transB ? k : n);
+    const ta = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const tb = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const beta = accumulate ? 1 : 0;
+    for (let t = 0; t < batch; t++) {
+      // subarray views move the pointer; koffi passes each view's own start without copying
+      const at = strideA === 0 || t === 0 ? a : a.subarray(t * strideA);
+      const bt = strideB === 0 || t === 0 ? b : b.subarray(t * strideB);
+      const ct = strideC === 0 || t === 0 ? c : c.subarray(t * strideC);
+      this.sgemm(CBLAS_ROW_MAJOR, ta, tb, m, n, k, 1, at, lda, bt, ldb, beta, ct, n);
+    }
+  }
+}

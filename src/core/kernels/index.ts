@@ -1,0 +1,116 @@
+// Chooses the kernel backend every tensor op runs on: `blas` when a system CBLAS loads, else `wasm`, else `js`;
+// MESA_BACKEND=js|wasm|blas overrides. Backends are loaded lazily and once; backendInfo() says which one is
+// active, why, and what else is available (shown by `mesa doctor`).
+import { ConfigError } from "../errors.js";
+import { BlasBackend } from "./blas.js";
+import { JsBackend } from "./js.js";
+import type { BackendName, KernelBackend } from "./types.js";
+import { WasmBackend } from "./wasm.js";
+
+export type { BackendName, KernelBackend, MatmulArgs } from "./types.js";
+
+export const BACKEND_NAMES: readonly BackendName[] = ["blas", "wasm", "js"];
+
+/** Whether a backend can run here, and if not, why. */
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  /** why it is unavailable, or what it runs on when available */
+  detail: string;
+  /** threads it computes large kernels on (available backends only) */
+  threads?: number;
+}
+
+export interface BackendInfo {
+  active: BackendName;
+  /** why this backend is the active one */
+  reason: string;
+  backends: BackendStatus[];
+}
+
+const loaded = new Map<BackendName, KernelBackend | Error>();
+let active: { backend: KernelBackend; reason: string } | undefined;
+
+function load(name: BackendName): KernelBackend | Error {
+  let b = loaded.get(name);
+  if (b === undefined) {
+    try {
+      b = name === "js" ? new JsBackend() : name === "wasm" ? new WasmBackend() : BlasBackend.load();
+    } catch (err) {
+      b = err instanceof Error ? err : new Error(String(err));
+    }
+    loaded.set(name, b);
+  }
+  return b;
+}
+
+function isBackendName(name: string): name is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(name);
+}
+
+/** The backend named `name`, or a ConfigError saying why it cannot run here (`source` names who asked). */
+export function getBackend(name: BackendName, source = `backend "${name}"`): KernelBackend {
+  const b = load(name);
+  if (b instanceof Error) {
+    throw new ConfigError(
+      `${source} asks for the ${name} kernel backend, but it is unavailable: ${b.message}`,
+      name === "blas"
+        ? "install a CBLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread), or choose MESA_BACKEND=wasm"
+        : "run `npm run build` to build the WebAssembly kernels, or choose MESA_BACKEND=js",
+    );
+  }
+  return b;
+}
+
+/** Why a backend cannot run here, or undefined when it can. */
+export function backendUnavailable(name: BackendName): string | undefined {
+  const b = load(name);
+  return b instanceof Error ? b.message : undefined;
+}
+
+/** The active kernel backend (chosen on first use). */
+export function kernels(): KernelBackend {
+  if (active !== undefined) return active.backend;
+  const requested = typeof process === "undefined" ? undefined : process.env.MESA_BACKEND?.trim();
+  if (requested) {
+    if (!isBackendName(requested)) {
+      throw new ConfigError(`MESA_BACKEND=${requested} is not a kernel backend`, `use one of ${BACKEND_NAMES.join(", ")}, or unset it`);
+    }
+    active = { backend: getBackend(requested, `MESA_BACKEND=${requested}`), reason: `MESA_BACKEND=${requested}` };
+    return active.backend;
+  }
+  const blas = load("blas");
+  if (!(blas instanceof Error)) {
+    active = { backend: blas, reason: `a system CBLAS was found (${(blas as BlasBackend).library})` };
+    return blas;
+  }
+  const wasm = load("wasm");
+  if (!(wasm instanceof Error)) {
+    active = { backend: wasm, reason: `no system CBLAS (${blas.message}); WebAssembly SIMD is the default` };
+    return wasm;
+  }
+  active = { backend: load("js") as KernelBackend, reason: `no system CBLAS and no WebAssembly kernels (${wasm.message})` };
+  return active.backend;
+}
+
+/** Makes `name` the active backend (tests, benchmarks); throws a ConfigError when it is unavailable. */
+export function setBackend(name: BackendName): KernelBackend {
+  const backend = getBackend(name, `setBackend("${name}")`);
+  active = { backend, reason: `set by setBackend("${name}")` };
+  return backend;
+}
+
+/** Which backend is active and why, and the status of every backend. */
+export function backendInfo(): BackendInfo {
+  const current = kernels();
+  const backends = BACKEND_NAMES.map((name): BackendStatus => {
+    const b = load(name);
+    if (b instanceof Error) return { name, available: false, detail: b.message };
+    const detail =
+      b instanceof BlasBackend ? `${b.library}${b.config ? ` (${b.config})` : ""}`
+      : b instanceof WasmBackend ? "WebAssembly SIMD (f32x4), worker thread for large products"
+      : "plain TypeScript reference";
+    return { name, available: true, detail, threads: b.threads };
+  });
+  return { active: current.name, reason: active!.reason, backends };
+}
