@@ -86,9 +86,9 @@ export function readSafetensors(bytes: Uint8Array, source = "safetensors buffer"
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header size`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerSize = view.getBigUint64(0, true);
-  if (headerSize > BigInt(MAX_HEADER_BYTES)) fail(`header size ${headerSize} bytes exceeds the 100 MB limit`);
+  if (headerSize > BigInt(MAX_HEADER_BYTES)) fail(`header size ${headerSize} bytes exceeds the 100 MB limit (not a safetensors file?)`);
   const n = Number(headerSize);
-  if (8 + n > bytes.length) fail(`header size ${n} bytes runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  if (8 + n > bytes.length) fail(`header size ${n} bytes runs past the end of the ${bytes.length}-byte file (truncated, or not a safetensors file?)`);
 
   let text: string;
   try {
