@@ -35,3 +35,15 @@ export class ShapeError extends MesaError {}
 
 /** Training diverged (NaN/inf in loss or weights). */
 export class DivergenceError extends MesaError {}
+
+/** An autograd misuse: backward on a tensor that does not require grad, or on a non-scalar without a gradient. */
+export class AutogradError extends MesaError {}
+
+/** A tensor of the wrong element type (e.g. float values where integer indices are expected). */
+export class DTypeError extends MesaError {}
+
+/** A NaN or infinity produced by an op while MESA_DEBUG_NAN=1; the message names the op. */
+export class NonFiniteError extends MesaError {}
+
+/** A hook name that matches no hook point, or a hook that returns an activation of the wrong shape. */
+export class HookError extends MesaError {}

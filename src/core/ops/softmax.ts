@@ -1,0 +1,83 @@
+// Softmax, log-softmax and log-sum-exp along one axis, max-shifted for stability. Backward rules use the saved
+// output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
+import { normAxis, splitAt } from "../shape.js";
+import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+
+/** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
+function laneLse(X: Float32Array, outer: number, r: number, inner: number, lse: Float64Array): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * r * inner + j;
+      let m = -Infinity;
+      for (let p = 0, q = base; p < r; p++, q += inner) { const v = X[q]!; if (v > m || v !== v) m = v; }
+      if (m === -Infinity || m !== m) { lse[o * inner + j] = m; continue; }
+      let s = 0;
+      for (let p = 0, q = base; p < r; p++, q += inner) s += Math.exp(X[q]! - m);
+      lse[o * inner + j] = m + Math.log(s);
+    }
+  }
+}
+
+function softmaxLike(op: string, x: Tensor, axis: number, isLog: boolean): Tensor {
+  const a = normAxis(op, axis, x.ndim, x.shape);
+  const [outer, r, inner] = splitAt(x.shape, a);
+  const X = x.data;
+  const lse = new Float64Array(outer * inner);
+  laneLse(X, outer, r, inner, lse);
+  const out = new Float32Array(X.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const l = lse[o * inner + j]!;
+      const base = o * r * inner + j;
+      if (isLog) for (let p = 0, q = base; p < r; p++, q += inner) out[q] = X[q]! - l;
+      else for (let p = 0, q = base; p < r; p++, q += inner) out[q] = Math.exp(X[q]! - l);
+    }
+  }
+  return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < inner; j++) {
+        const base = o * r * inner + j;
+        let s = 0;
+        if (isLog) {
+          for (let p = 0, q = base; p < r; p++, q += inner) s += g[q]!;
+          for (let p = 0, q = base; p < r; p++, q += inner) gx[q]! += g[q]! - Math.exp(out[q]!) * s;
+        } else {
+          for (let p = 0, q = base; p < r; p++, q += inner) s += g[q]! * out[q]!;
+          for (let p = 0, q = base; p < r; p++, q += inner) gx[q]! += out[q]! * (g[q]! - s);
+        }
+      }
+    }
+  });
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxLike("softmax", x, axis, false);
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxLike("logSoftmax", x, axis, true);
+}
+
+/** log Σ exp(x) along `axis`; the gradient is softmax(x). */
+export function logSumExp(x: Tensor, axis = -1, keepDim = false): Tensor {
+  const a = normAxis("logSumExp", axis, x.ndim, x.shape);
+  const [outer, r, inner] = splitAt(x.shape, a);
+  const X = x.data;
+  const lse = new Float64Array(outer * inner);
+  laneLse(X, outer, r, inner, lse);
+  const out = Float32Array.from(lse);
+  const shape = x.shape.slice();
+  if (keepDim) shape[a] = 1;
+  else shape.splice(a, 1);
+  return makeResult("logSumExp", out, shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < inner; j++) {
+        const l = lse[o * inner + j]!;
+        const gv = g[o * inner + j]!;
+        for (let p = 0, q = o * r * inner + j; p < r; p++, q += inner) gx[q]! += gv * Math.exp(X[q]! - l);
+      }
+    }
+  });
+}

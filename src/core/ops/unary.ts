@@ -1,0 +1,141 @@
+// Elementwise unary ops with their derivatives: neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu.
+// Backward rules reuse the saved output where that is cheaper (exp, sqrt, tanh, sigmoid).
+import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+
+export function neg(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = -X[i]!;
+  return makeResult("neg", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) gx[i]! -= g[i]!;
+  });
+}
+
+export function exp(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.exp(X[i]!);
+  return makeResult("exp", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) gx[i]! += g[i]! * out[i]!;
+  });
+}
+
+export function log(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.log(X[i]!);
+  return makeResult("log", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) gx[i]! += g[i]! / X[i]!;
+  });
+}
+
+export function sqrt(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(X[i]!);
+  return makeResult("sqrt", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) gx[i]! += (0.5 * g[i]!) / out[i]!;
+  });
+}
+
+export function abs(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.abs(X[i]!);
+  return makeResult("abs", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) { const v = X[i]!; gx[i]! += v > 0 ? g[i]! : v < 0 ? -g[i]! : 0; }
+  });
+}
+
+/** x^p for a constant exponent p. */
+export function pow(x: Tensor, p: number): Tensor {
+  if (p === 2) return square(x);
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.pow(X[i]!, p);
+  return makeResult("pow", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    if (p === 0) return;
+    for (let i = 0; i < n; i++) gx[i]! += g[i]! * p * Math.pow(X[i]!, p - 1);
+  });
+}
+
+export function square(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) { const v = X[i]!; out[i] = v * v; }
+  return makeResult("square", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) gx[i]! += 2 * g[i]! * X[i]!;
+  });
+}
+
+export function tanh(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.tanh(X[i]!);
+  return makeResult("tanh", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) { const y = out[i]!; gx[i]! += g[i]! * (1 - y * y); }
+  });
+}
+
+export function relu(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) { const v = X[i]!; out[i] = v > 0 ? v : 0; }
+  return makeResult("relu", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) if (X[i]! > 0) gx[i]! += g[i]!;
+  });
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    // split by sign so exp never overflows
+    const v = X[i]!;
+    if (v >= 0) out[i] = 1 / (1 + Math.exp(-v));
+    else { const e = Math.exp(v); out[i] = e / (1 + e); }
+  }
+  return makeResult("sigmoid", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < n; i++) { const y = out[i]!; gx[i]! += g[i]! * y * (1 - y); }
+  });
+}
+
+/** erf with |error| < 1.2e-7 (Numerical Recipes erfc, Chebyshev fit) — below float32 resolution. */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** GELU: x·Φ(x) (exact, PyTorch's default) or its tanh approximation (approximate = "tanh"). */
+export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
+  const X = x.data, n = X.length, out = new Float32Array(n);
+  if (approximate === "tanh") {
+    for (let i = 0; i < n; i++) { const v = X[i]!; out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
+  } else {
+    for (let i = 0; i < n; i++) { const v = X[i]!; out[i] = 0.5 * v * (1 + erf(v * SQRT1_2)); }
+  }
+  return makeResult("gelu", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const gx = gradBuffer(x);
+    if (approximate === "tanh") {
+      for (let i = 0; i < n; i++) {
+        const v = X[i]!;
+        const u = SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
+        const t = Math.tanh(u);
+        const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+        gx[i]! += g[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = X[i]!;
+        gx[i]! += g[i]! * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+      }
+    }
+  });
+}

@@ -1,0 +1,360 @@
+// Tensors and the tape autograd: a Tensor is a contiguous Float32Array plus a shape; ops record themselves on
+// the tape (parents + a backward rule) when grad is enabled and an input requires grad; backward() replays the
+// tape in reverse creation order. Index tensors (actions, token ids) are IntTensor (Int32Array + shape).
+/**
+ * The API in ten lines (every method also exists as a function: `matmul(a, b)`, `add(a, 2)`…):
+ *   const x = tensor([[1, 2], [3, 4]]);                  // Float32 [2, 2]; also tensor(float32Array, shape)
+ *   const w = randn([3, 2], rng).requireGrad();          // a leaf that collects .grad (zeros/ones/full/rand too)
+ *   const y = x.matmul(w, { transB: true }).tanh();      // [2, 3]; batched matmul broadcasts a 2-D weight
+ *   const loss = y.sub(1).pow(2).mean();                 // broadcasting binary ops; numbers act as scalars
+ *   loss.backward(); w.grad;                              // Tensor [3, 2]; leaf grads add up until zeroGrad
+ *   noGrad(() => policy.forward(obs));                    // no tape recorded inside
+ *   logp.gather(actions);                                 // logp [B, A], actions IntTensor [B] → [B]
+ *   x.sum(-1, true); x.mean(); x.max(1); x.logSoftmax(-1); // axis (or axes) and keepDim
+ *   x.reshape([4, -1]); x.transpose(0, 1); x.slice(1, 0, 2); concat([a, b], 0); where(mask, a, b);
+ *   x.data; x.shape; x.item(); x.toArray();               // raw Float32Array, shape, scalar value, nested arrays
+ */
+import { AutogradError, DTypeError, NonFiniteError, ShapeError } from "./errors.js";
+import { type Shape, shapeStr, sizeOf } from "./shape.js";
+import * as ew from "./ops/elementwise.js";
+import * as un from "./ops/unary.js";
+import * as rd from "./ops/reduce.js";
+import * as sm from "./ops/softmax.js";
+import * as sh from "./ops/shape.js";
+import * as ix from "./ops/indexing.js";
+import * as mm from "./ops/matmul.js";
+
+/** Set MESA_DEBUG_NAN=1 to check every op's output (and every gradient) for NaN/inf; read once, free when off. */
+export const DEBUG_NAN: boolean =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.["MESA_DEBUG_NAN"] === "1";
+
+let gradEnabled = true;
+let nextId = 0;
+
+export type BackwardFn = (grad: Float32Array) => void;
+export type TensorLike = Tensor | number;
+
+export class Tensor {
+  readonly data: Float32Array;
+  readonly shape: Shape;
+  /** whether gradients flow to this tensor (leaves: set with requireGrad(); op results: inherited) */
+  requiresGrad = false;
+  /** the accumulated gradient (leaves, and non-leaves that called retainGrad()) */
+  grad: Tensor | null = null;
+  /** @internal creation order on the tape */
+  readonly _id: number;
+  /** @internal name of the op that produced this tensor ("leaf" otherwise) */
+  _op = "leaf";
+  /** @internal */
+  _parents: readonly Tensor[] | null = null;
+  /** @internal accumulates this tensor's grad into its parents' grads */
+  _backward: BackwardFn | null = null;
+  /** @internal */
+  _retainGrad = false;
+
+  constructor(data: Float32Array, shape: Shape) {
+    if (!(data instanceof Float32Array)) {
+      throw new DTypeError(`Tensor data must be a Float32Array, got ${(data as object)?.constructor?.name ?? typeof data}`, "use IntTensor for integer indices");
+    }
+    if (sizeOf(shape) !== data.length) {
+      throw new ShapeError(`Tensor: shape ${shapeStr(shape)} holds ${sizeOf(shape)} elements but data has ${data.length}`);
+    }
+    this.data = data;
+    this.shape = shape;
+    this._id = nextId++;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return this.data.length;
+  }
+  get isLeaf(): boolean {
+    return this._backward === null;
+  }
+
+  /** Marks a leaf as requiring grad (parameters); returns this. */
+  requireGrad(flag = true): this {
+    if (!this.isLeaf) throw new AutogradError(`requireGrad() is for leaf tensors; this one was made by ${this._op}`, "call detach() first to make a new leaf");
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Keeps .grad on this non-leaf after backward() (for saliency and attribution). */
+  retainGrad(): this {
+    this._retainGrad = true;
+    return this;
+  }
+
+  /** A leaf sharing this tensor's data, cut from the tape. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  /** A leaf with a copy of the data. */
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  item(): number {
+    if (this.data.length !== 1) throw new ShapeError(`item(): tensor of shape ${shapeStr(this.shape)} has ${this.data.length} elements, not 1`);
+    return this.data[0]!;
+  }
+
+  /** Nested JS arrays (a number for a 0-d tensor). */
+  toArray(): unknown {
+    const rec = (d: number, off: number): unknown => {
+      if (d === this.shape.length) return this.data[off]!;
+      const n = this.shape[d]!;
+      const step = sizeOf(this.shape.slice(d + 1));
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) out[i] = rec(d + 1, off + i * step);
+      return out;
+    };
+    return rec(0, 0);
+  }
+
+  toString(): string {
+    return `Tensor(${shapeStr(this.shape)}${this.requiresGrad ? ", requiresGrad" : ""})`;
+  }
+
+  /** Backpropagates from this tensor: a scalar by default, or any shape given its upstream `grad`. */
+  backward(grad?: Tensor | Float32Array, options: { retainGraph?: boolean } = {}): void {
+    runBackward(this, grad, options.retainGraph ?? false);
+  }
+
+  // ---- op methods (each delegates to the function of the same name in src/core/ops/) ----
+  add(b: TensorLike): Tensor { return ew.add(this, b); }
+  sub(b: TensorLike): Tensor { return ew.sub(this, b); }
+  mul(b: TensorLike): Tensor { return ew.mul(this, b); }
+  div(b: TensorLike): Tensor { return ew.div(this, b); }
+  minimum(b: TensorLike): Tensor { return ew.minimum(this, b); }
+  maximum(b: TensorLike): Tensor { return ew.maximum(this, b); }
+  gt(b: TensorLike): Tensor { return ew.gt(this, b); }
+  ge(b: TensorLike): Tensor { return ew.ge(this, b); }
+  lt(b: TensorLike): Tensor { return ew.lt(this, b); }
+  le(b: TensorLike): Tensor { return ew.le(this, b); }
+  eq(b: TensorLike): Tensor { return ew.eq(this, b); }
+  clamp(min: number | null, max: number | null): Tensor { return ew.clamp(this, min, max); }
+  neg(): Tensor { return un.neg(this); }
+  exp(): Tensor { return un.exp(this); }
+  log(): Tensor { return un.log(this); }
+  sqrt(): Tensor { return un.sqrt(this); }
+  abs(): Tensor { return un.abs(this); }
+  pow(p: number): Tensor { return un.pow(this, p); }
+  square(): Tensor { return un.square(this); }
+  tanh(): Tensor { return un.tanh(this); }
+  relu(): Tensor { return un.relu(this); }
+  sigmoid(): Tensor { return un.sigmoid(this); }
+  gelu(approximate: "none" | "tanh" = "none"): Tensor { return un.gelu(this, approximate); }
+  sum(axis?: number | readonly number[], keepDim = false): Tensor { return rd.sum(this, axis, keepDim); }
+  mean(axis?: number | readonly number[], keepDim = false): Tensor { return rd.mean(this, axis, keepDim); }
+  max(axis?: number | readonly number[], keepDim = false): Tensor { return rd.max(this, axis, keepDim); }
+  min(axis?: number | readonly number[], keepDim = false): Tensor { return rd.min(this, axis, keepDim); }
+  argmax(axis = -1): IntTensor { return rd.argmax(this, axis); }
+  logSumExp(axis = -1, keepDim = false): Tensor { return sm.logSumExp(this, axis, keepDim); }
+  softmax(axis = -1): Tensor { return sm.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return sm.logSoftmax(this, axis); }
+  reshape(shape: Shape): Tensor { return sh.reshape(this, shape); }
+  flatten(startAxis = 0): Tensor { return sh.flatten(this, startAxis); }
+  squeeze(axis: number): Tensor { return sh.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return sh.unsqueeze(this, axis); }
+  transpose(axis0 = -2, axis1 = -1): Tensor { return sh.transpose(this, axis0, axis1); }
+  permute(order: readonly number[]): Tensor { return sh.permute(this, order); }
+  slice(axis: number, start: number, end?: number): Tensor { return sh.slice(this, axis, start, end); }
+  expand(shape: Shape): Tensor { return sh.expand(this, shape); }
+  gather(index: IntTensor | Int32Array): Tensor { return ix.gather(this, index); }
+  indexSelect(axis: number, index: IntTensor | Int32Array): Tensor { return ix.indexSelect(this, axis, index); }
+  matmul(b: Tensor, options?: mm.MatmulOptions): Tensor { return mm.matmul(this, b, options); }
+}
+
+/** Integer tensor for indices (actions, token ids, labels): an Int32Array plus a shape. No gradients. */
+export class IntTensor {
+  readonly data: Int32Array;
+  readonly shape: Shape;
+  constructor(data: Int32Array, shape?: Shape) {
+    if (!(data instanceof Int32Array)) {
+      throw new DTypeError(`IntTensor data must be an Int32Array, got ${(data as object)?.constructor?.name ?? typeof data}`);
+    }
+    this.shape = shape ?? [data.length];
+    if (sizeOf(this.shape) !== data.length) {
+      throw new ShapeError(`IntTensor: shape ${shapeStr(this.shape)} holds ${sizeOf(this.shape)} elements but data has ${data.length}`);
+    }
+    this.data = data;
+  }
+  get size(): number {
+    return this.data.length;
+  }
+  toString(): string {
+    return `IntTensor(${shapeStr(this.shape)})`;
+  }
+}
+
+/** Runs `fn` without recording ops on the tape (inference, rollouts, target computation). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** True when an op over `inputs` must record a backward rule. Ops use it to skip saving things for backward. */
+export function needsGrad(a: Tensor, b?: Tensor, c?: Tensor): boolean {
+  return gradEnabled && (a.requiresGrad || (b !== undefined && b.requiresGrad) || (c !== undefined && c.requiresGrad));
+}
+
+/**
+ * Wraps an op's output: records `backward` on the tape when an input requires grad (and grad is enabled) and,
+ * in debug mode, checks the output for NaN/inf.
+ */
+export function makeResult(op: string, data: Float32Array, shape: Shape, parents: readonly Tensor[], backward: BackwardFn | null): Tensor {
+  const t = new Tensor(data, shape);
+  if (DEBUG_NAN) checkFinite(op, data, "output");
+  if (backward !== null && gradEnabled) {
+    for (const p of parents) {
+      if (p.requiresGrad) {
+        t.requiresGrad = true;
+        t._op = op;
+        t._parents = parents;
+        t._backward = backward;
+        break;
+      }
+    }
+  }
+  return t;
+}
+
+/** The grad buffer of `t`, allocated as zeros on first use; backward rules accumulate into it. */
+export function gradBuffer(t: Tensor): Float32Array {
+  if (t.grad === null) t.grad = new Tensor(new Float32Array(t.data.length), t.shape);
+  return t.grad.data;
+}
+
+export function checkFinite(op: string, data: Float32Array, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      throw new NonFiniteError(`${op}: ${what} has ${Number.isNaN(v) ? "NaN" : "inf"} at flat index ${i} (MESA_DEBUG_NAN=1)`, "the op's inputs are printed by re-running with smaller steps; check learning rate, log/div of 0, or exp overflow");
+    }
+  }
+}
+
+function runBackward(root: Tensor, grad: Tensor | Float32Array | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) {
+    throw new AutogradError(
+      `backward() on a tensor that does not require grad (made by ${root._op}, shape ${shapeStr(root.shape)})`,
+      "mark the parameters with requireGrad() (Module parameters are), and do not compute the loss inside noGrad()",
+    );
+  }
+  let seed: Float32Array;
+  if (grad === undefined) {
+    if (root.data.length !== 1) {
+      throw new AutogradError(`backward() without a gradient needs a scalar, but the tensor has shape ${shapeStr(root.shape)}`, "reduce it first (e.g. .mean()) or pass the upstream gradient");
+    }
+    seed = new Float32Array([1]);
+  } else {
+    seed = grad instanceof Tensor ? grad.data : grad;
+    if (seed.length !== root.data.length) {
+      throw new ShapeError(`backward(): gradient has ${seed.length} elements but the tensor has shape ${shapeStr(root.shape)}`);
+    }
+  }
+  // collect the recorded subgraph; creation order is a topological order, so replay by descending id
+  const nodes: Tensor[] = [];
+  const seen = new Set<number>();
+  const stack: Tensor[] = [root];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t._id)) continue;
+    seen.add(t._id);
+    if (t._backward === null) continue;
+    nodes.push(t);
+    for (const p of t._parents!) if (p.requiresGrad && !seen.has(p._id)) stack.push(p);
+  }
+  nodes.sort((a, b) => b._id - a._id);
+  const g = gradBuffer(root);
+  for (let i = 0; i < g.length; i++) g[i]! += seed[i]!;
+  for (const t of nodes) {
+    if (t.grad === null) continue;
+    if (DEBUG_NAN) checkFinite(`${t._op} (backward)`, t.grad.data, "gradient");
+    t._backward!(t.grad.data);
+    if (!t._retainGrad) t.grad = null;
+    if (!retainGraph) {
+      t._backward = null;
+      t._parents = null;
+    }
+  }
+}
+
+// ---- constructors ----
+
+type Nested = number | readonly Nested[];
+
+/** A tensor from nested arrays, a number (0-d), or a flat array/Float32Array with an explicit shape. */
+export function tensor(values: Nested | Float32Array | ArrayLike<number>, shape?: Shape): Tensor {
+  if (values instanceof Float32Array) return new Tensor(values, shape ?? [values.length]);
+  if (typeof values === "number") return new Tensor(new Float32Array([values]), shape ?? []);
+  if (shape !== undefined) return new Tensor(Float32Array.from(values as ArrayLike<number>), shape);
+  const dims: number[] = [];
+  let v: Nested = values as Nested;
+  while (Array.isArray(v)) {
+    dims.push(v.length);
+    v = (v as readonly Nested[])[0] as Nested;
+  }
+  const flat = (values as unknown as unknown[]).flat(Infinity) as number[];
+  return new Tensor(Float32Array.from(flat), dims);
+}
+
+export function scalar(v: number): Tensor {
+  return new Tensor(new Float32Array([v]), []);
+}
+export function zeros(shape: Shape): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+}
+export function ones(shape: Shape): Tensor {
+  return full(shape, 1);
+}
+export function full(shape: Shape, value: number): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape);
+}
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape);
+}
+/** N(mean, std²) draws from `rng`. */
+export function randn(shape: Shape, rng: { fillNormal(out: Float32Array, mean?: number, std?: number): unknown }, std = 1, mean = 0): Tensor {
+  const d = new Float32Array(sizeOf(shape));
+  rng.fillNormal(d, mean, std);
+  return new Tensor(d, shape);
+}
+/** U(lo, hi) draws from `rng`. */
+export function rand(shape: Shape, rng: { fillUniform(out: Float32Array, lo?: number, hi?: number): unknown }, lo = 0, hi = 1): Tensor {
+  const d = new Float32Array(sizeOf(shape));
+  rng.fillUniform(d, lo, hi);
+  return new Tensor(d, shape);
+}
+/** 0, 1, …, n-1 as floats. */
+export function arange(n: number): Tensor {
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = i;
+  return new Tensor(d, [n]);
+}
+/** An IntTensor from numbers (checked to be integers) or an Int32Array. */
+export function intTensor(values: Int32Array | readonly number[], shape?: Shape): IntTensor {
+  if (values instanceof Int32Array) return new IntTensor(values, shape);
+  for (const v of values) {
+    if (!Number.isInteger(v)) throw new DTypeError(`intTensor: ${v} is not an integer`, "indices must be whole numbers");
+  }
+  return new IntTensor(Int32Array.from(values), shape);
+}
+
+/** Numbers become 0-d tensors; tensors pass through. */
+export function asTensor(x: TensorLike): Tensor {
+  return typeof x === "number" ? scalar(x) : x;
+}

@@ -1,0 +1,61 @@
+// Multi-layer perceptron: Linear layers with an activation between them, hook points on every hidden layer
+// (`hook_pre.i` before the activation, `hook_post.i` after), PyTorch-style names `layers.i.weight`.
+import type { Rng } from "../core/rng.js";
+import type { Tensor } from "../core/tensor.js";
+import { type ActivationName, activation } from "./activations.js";
+import { Linear } from "./linear.js";
+import { HookPoint, Module } from "./module.js";
+import { ConfigError } from "../core/errors.js";
+
+export interface MLPOptions {
+  /** hidden activation (default "tanh") */
+  activation?: ActivationName;
+  /** "default" (PyTorch) or "orthogonal" (PPO: gain √2 on hidden layers, `outputGain` on the last, zero biases) */
+  init?: "default" | "orthogonal";
+  /** orthogonal gain of hidden layers (default √2) */
+  gain?: number;
+  /** orthogonal gain of the output layer (default 1; PPO uses 0.01 for the policy head, 1 for the value head) */
+  outputGain?: number;
+  /** apply the activation after the last layer too (default false) */
+  activateOutput?: boolean;
+}
+
+export class MLP extends Module {
+  readonly layers: Linear[];
+  readonly hookPre: HookPoint[];
+  readonly hookPost: HookPoint[];
+  private readonly act: (x: Tensor) => Tensor;
+  private readonly activateOutput: boolean;
+
+  /** sizes = [in, hidden..., out] */
+  constructor(sizes: readonly number[], rng: Rng, options: MLPOptions = {}) {
+    super();
+    if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+      throw new ConfigError(`MLP sizes must be ≥ 2 positive integers [in, ...hidden, out], got [${sizes.join(", ")}]`);
+    }
+    this.act = activation(options.activation ?? "tanh");
+    this.activateOutput = options.activateOutput ?? false;
+    const init = options.init ?? "default";
+    const nLayers = sizes.length - 1;
+    this.layers = [];
+    for (let i = 0; i < nLayers; i++) {
+      const last = i === nLayers - 1;
+      this.layers.push(new Linear(sizes[i]!, sizes[i + 1]!, rng, { init, gain: last ? (options.outputGain ?? 1) : (options.gain ?? Math.SQRT2) }));
+    }
+    const nHooks = this.activateOutput ? nLayers : nLayers - 1;
+    this.hookPre = Array.from({ length: nHooks }, () => new HookPoint());
+    this.hookPost = Array.from({ length: nHooks }, () => new HookPoint());
+  }
+
+  forward(x: Tensor): Tensor {
+    const n = this.layers.length;
+    for (let i = 0; i < n; i++) {
+      x = this.layers[i]!.forward(x);
+      if (i < n - 1 || this.activateOutput) {
+        x = this.hookPre[i]!.forward(x); // [batch, hidden_i]
+        x = this.hookPost[i]!.forward(this.act(x)); // [batch, hidden_i]
+      }
+    }
+    return x;
+  }
+}

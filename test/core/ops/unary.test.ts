@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import * as un from "../../../src/core/ops/unary.js";
+import { tensor } from "../../../src/core/tensor.js";
+import { gradcheck, randInputs } from "../gradcheck.js";
+
+describe("unary ops", () => {
+  const cases: [string, (x: ReturnType<typeof tensor>) => ReturnType<typeof tensor>, number, number][] = [
+    ["neg", un.neg, -2, 2],
+    ["exp", un.exp, -2, 2],
+    ["log", un.log, 0.5, 3],
+    ["sqrt", un.sqrt, 0.5, 3],
+    ["abs", un.abs, 0.2, 2],
+    ["pow 3", (x) => un.pow(x, 3), -2, 2],
+    ["pow -0.5", (x) => un.pow(x, -0.5), 0.5, 3],
+    ["square", un.square, -2, 2],
+    ["tanh", un.tanh, -2, 2],
+    ["relu", un.relu, 0.1, 2],
+    ["sigmoid", un.sigmoid, -4, 4],
+    ["gelu", (x) => un.gelu(x), -3, 3],
+    ["gelu tanh", (x) => un.gelu(x, "tanh"), -3, 3],
+  ];
+  for (const [name, f, lo, hi] of cases) {
+    it(`${name} has a correct gradient`, () => {
+      const [x] = randInputs([[3, 5]], 11, lo, hi);
+      gradcheck((a) => f(a!), [x!], { eps: 1e-3 });
+    });
+  }
+
+  it("computes known values", () => {
+    expect(un.relu(tensor([-1, 2])).toArray()).toEqual([0, 2]);
+    expect(un.sigmoid(tensor([0, -1000, 1000])).toArray()).toEqual([0.5, 0, 1]);
+    // PyTorch: torch.nn.functional.gelu(torch.tensor([-1., 0.5, 2.]))
+    const g = un.gelu(tensor([-1, 0.5, 2])).data;
+    expect(g[0]).toBeCloseTo(-0.158655, 5);
+    expect(g[1]).toBeCloseTo(0.345731, 5);
+    expect(g[2]).toBeCloseTo(1.954500, 5);
+    expect(un.erf(0.5)).toBeCloseTo(0.5204998778, 6);
+  });
+});
