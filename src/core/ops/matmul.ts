@@ -2,62 +2,14 @@
 // fused into the GEMM by pre-filling the output). Backward rules call the NT/TN variants of the same GEMM, so no
 // transpose is ever materialised. Every product goes through `gemm`, the one switch point to the kernel backend.
 import { ShapeError } from "../errors.js";
+import { kernels } from "../kernels/index.js";
 import type { MatmulArgs } from "../kernels/types.js";
 import { type Shape, broadcastShape, shapeStr, sizeOf, stridesOf } from "../shape.js";
 import { Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 
-/** C = op(A)·op(B) (+ C): the single entry point to the matmul kernel (see MatmulArgs). */
+/** C = op(A)·op(B) (+ C) on the active kernel backend (see MatmulArgs): the ops' single entry point to it. */
 export function gemm(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
-  jsGemm(a, b, c, args);
-}
-
-/** Plain TypeScript GEMM, row-major, all four transpose variants, batched with strides. */
-function jsGemm(A: Float32Array, B: Float32Array, C: Float32Array, args: MatmulArgs): void {
-  const { m, n, k, transA, transB } = args;
-  const batch = args.batch ?? 1;
-  const sA = args.strideA ?? m * k;
-  const sB = args.strideB ?? k * n;
-  const sC = args.strideC ?? m * n;
-  const acc = args.accumulate ?? false;
-  for (let bt = 0; bt < batch; bt++) {
-    const ao = bt * sA;
-    const bo = bt * sB;
-    const co = bt * sC;
-    if (!acc) C.fill(0, co, co + m * n);
-    if (!transB) {
-      // C[i,:] += a(i,p) · B[p,:] — contiguous inner loop over j
-      for (let i = 0; i < m; i++) {
-        const ci = co + i * n;
-        for (let p = 0; p < k; p++) {
-          const aip = transA ? A[ao + p * m + i]! : A[ao + i * k + p]!;
-          const bp = bo + p * n;
-          for (let j = 0; j < n; j++) C[ci + j]! += aip * B[bp + j]!;
-        }
-      }
-    } else if (!transA) {
-      // B stored n×k: C[i,j] += dot(A row i, B row j)
-      for (let i = 0; i < m; i++) {
-        const ai = ao + i * k;
-        const ci = co + i * n;
-        for (let j = 0; j < n; j++) {
-          const bj = bo + j * k;
-          let s = 0;
-          for (let p = 0; p < k; p++) s += A[ai + p]! * B[bj + p]!;
-          C[ci + j]! += s;
-        }
-      }
-    } else {
-      for (let i = 0; i < m; i++) {
-        const ci = co + i * n;
-        for (let j = 0; j < n; j++) {
-          const bj = bo + j * k;
-          let s = 0;
-          for (let p = 0; p < k; p++) s += A[ao + p * m + i]! * B[bj + p]!;
-          C[ci + j]! += s;
-        }
-      }
-    }
-  }
+  kernels().matmul(a, b, c, args);
 }
 
 export interface MatmulOptions {
