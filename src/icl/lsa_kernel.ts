@@ -126,7 +126,11 @@ export class LsaKernel {
       const v = this.v[l]!;
       const s = this.s[l]!;
       const { kq, pv } = products[l]!;
-      const r0 = l === layers - 1 && !allRows ? n : 0;
+      if (l === layers - 1 && !allRows) {
+        // only the query row is needed: v_q = S u_q = Σ_i e_i (e_iᵀ u_q) costs 2·N·D instead of forming S
+        this.queryRowForward(e, next, u, v, kq, pv);
+        continue;
+      }
       // S = Σ_{i<N} e_i e_iᵀ (symmetric: fill the upper triangle, mirror)
       for (let a = 0; a < dim; a++) {
         for (let c = a; c < dim; c++) {
@@ -137,7 +141,7 @@ export class LsaKernel {
         }
       }
       next.set(e);
-      for (let j = r0; j < t; j++) {
+      for (let j = 0; j < t; j++) {
         const ej = j * dim;
         // u_j = W_KQ e_j
         for (let a = 0; a < dim; a++) {
@@ -162,6 +166,82 @@ export class LsaKernel {
     return -this.e[layers]![n * dim + this.d]!;
   }
 
+  /** The last layer's forward for the query row alone (u_q, v_q stored in row N of u, v). */
+  private queryRowForward(e: Float64Array, next: Float64Array, u: Float64Array, v: Float64Array, kq: Float64Array, pv: Float64Array): void {
+    const { dim, n } = this;
+    const q = n * dim;
+    next.set(e);
+    for (let a = 0; a < dim; a++) {
+      let acc = 0;
+      for (let c = 0; c < dim; c++) acc += kq[a * dim + c]! * e[q + c]!;
+      u[q + a] = acc;
+    }
+    for (let a = 0; a < dim; a++) v[q + a] = 0;
+    for (let i = 0; i < n; i++) {
+      const ei = i * dim;
+      let dotp = 0;
+      for (let c = 0; c < dim; c++) dotp += e[ei + c]! * u[q + c]!;
+      for (let a = 0; a < dim; a++) v[q + a] = v[q + a]! + e[ei + a]! * dotp;
+    }
+    for (let a = 0; a < dim; a++) {
+      let acc = 0;
+      for (let c = 0; c < dim; c++) acc += pv[a * dim + c]! * v[q + c]!;
+      next[q + a] = e[q + a]! + acc / n;
+    }
+  }
+
+  /**
+   * Backward through the last layer, whose output gradient is nonzero only at the query's y-slot (value h):
+   * rank-one forms instead of S. Writes the input gradient of the layer into `gPrev` when `needInput`.
+   */
+  private queryRowBackward(l: number, h: number, products: readonly LsaLayerProducts[], grads: readonly LsaLayerGrads[] | null, gPrev: Float64Array, needInput: boolean): void {
+    const { dim, n, d } = this;
+    const q = n * dim;
+    const e = this.e[l]!;
+    const u = this.u[l]!;
+    const v = this.v[l]!;
+    const { kq, pv } = products[l]!;
+    const dv = this.dv;
+    const du = this.du;
+    const hn = h / n;
+    // dW_PV[d, :] += h v_q / N ; dv = W_PV[d, :]ᵀ h / N
+    if (grads) {
+      const dpv = grads[l]!.pv;
+      for (let c = 0; c < dim; c++) dpv[d * dim + c] = dpv[d * dim + c]! + hn * v[q + c]!;
+    }
+    for (let c = 0; c < dim; c++) dv[c] = pv[d * dim + c]! * hn;
+    // du = S dv = Σ_i e_i (e_iᵀ dv); with S = Σ e_i e_iᵀ, dE_i = u_q (e_iᵀ dv) + dv (e_iᵀ u_q)
+    du.fill(0);
+    gPrev.fill(0);
+    for (let i = 0; i < n; i++) {
+      const ei = i * dim;
+      let a1 = 0;
+      let a2 = 0;
+      for (let c = 0; c < dim; c++) {
+        a1 += e[ei + c]! * dv[c]!;
+        a2 += e[ei + c]! * u[q + c]!;
+      }
+      for (let c = 0; c < dim; c++) du[c] = du[c]! + e[ei + c]! * a1;
+      if (needInput) for (let c = 0; c < dim; c++) gPrev[ei + c] = u[q + c]! * a1 + dv[c]! * a2;
+    }
+    if (grads) {
+      const dkq = grads[l]!.kq;
+      for (let a = 0; a < dim; a++) {
+        const dua = du[a]!;
+        for (let c = 0; c < dim; c++) dkq[a * dim + c] = dkq[a * dim + c]! + dua * e[q + c]!;
+      }
+    }
+    if (needInput) {
+      // the residual path plus W_KQᵀ du for the query row
+      for (let c = 0; c < dim; c++) {
+        let acc = 0;
+        for (let a = 0; a < dim; a++) acc += kq[a * dim + c]! * du[a]!;
+        gPrev[q + c] = acc;
+      }
+      gPrev[q + d] = gPrev[q + d]! + h;
+    }
+  }
+
   /** Backward of the last forward with dL/dŷ = `seed`; adds product gradients into `grads` (if given) and
    * writes ∂L/∂e_q (the input query token) into `queryGrad` (if given). */
   private backward(products: readonly LsaLayerProducts[], seed: number, grads: readonly LsaLayerGrads[] | null, queryGrad: Float64Array | null): void {
@@ -169,12 +249,16 @@ export class LsaKernel {
     const invN = 1 / n;
     let g = this.g;
     let gPrev = this.gPrev;
-    g.fill(0);
-    g[n * dim + this.d] = -seed; // ŷ = −e_q[d]
     const dv = this.dv;
     const du = this.du;
     const dS = this.dS;
-    for (let l = layers - 1; l >= 0; l--) {
+    this.queryRowBackward(layers - 1, -seed, products, grads, gPrev, layers > 1 || queryGrad !== null);
+    {
+      const tmp = g;
+      g = gPrev;
+      gPrev = tmp;
+    }
+    for (let l = layers - 2; l >= 0; l--) {
       const e = this.e[l]!;
       const u = this.u[l]!;
       const v = this.v[l]!;
@@ -182,13 +266,11 @@ export class LsaKernel {
       const { kq, pv } = products[l]!;
       const dkq = grads ? grads[l]!.kq : null;
       const dpv = grads ? grads[l]!.pv : null;
-      // the last layer only touched the query row; earlier layers touched every row
-      const r0 = l === layers - 1 ? n : 0;
       // below layer 0 only the query row's gradient is wanted (for sensitivities); skip the rest otherwise
       const needInput = l > 0 || queryGrad !== null;
       gPrev.set(g);
       dS.fill(0);
-      for (let j = r0; j < t; j++) {
+      for (let j = 0; j < t; j++) {
         const ej = j * dim;
         // dW_PV += g_j v_jᵀ / N ; dv = W_PVᵀ g_j / N
         dv.fill(0);
