@@ -24,3 +24,4 @@ export * from "./optim/adam.js";
 export * from "./optim/sgd.js";
 export * from "./optim/clip.js";
 export * from "./optim/schedules.js";
+export * as envs from "./envs/index.js";

@@ -1,0 +1,603 @@
+/**
+ * The vectorized grid-world engine every Mesa Lab environment runs on.
+ *
+ * API (everything lives in preallocated typed arrays; `step` allocates nothing):
+ *   const env = makeVecEnv("coin-run", { n: 64, distribution: "train", params: { randomCoinFraction: 0.1 } });
+ *   env.reset(seed);                       // copy i plays levels drawn from new Rng(seed, i, episode)
+ *   env.step(actions);                     // actions: Int32Array [n], each in [0, env.numActions)
+ *   env.obs        Float32Array [n, C, h, w] one-hot, channel names in env.channels (also env.obsBytes, Uint8Array)
+ *   env.reward     Float32Array [n] base objective (what the optimizer trains on)
+ *   env.intended   Float32Array [n] what the designer wanted (never feed it to training)
+ *   env.terminated / env.truncated  Uint8Array [n]  (truncated = hit params.maxSteps)
+ *   env.events     Int32Array [n, E] counts this step, names in env.eventNames (index with env.eventIndex(name))
+ * Auto-reset is SAME_STEP: when copy i finishes, the obs returned by that step is already the first obs of its
+ * next episode. The finished episode stays readable until the next step: env.finalObs [n, C, h, w] (its last
+ * obs) and env.finished.{baseReturn, intendedReturn, length, events [n, E], pursuedProxy, intendedGoalReached}.
+ * Episode k of copy i always replays the same level: levels depend only on (seed, indexOffset + i, k).
+ * An environment is an `EnvDefinition`: obs/tile/action/event spec, a zod params schema, named distributions
+ * (parameter overrides; at least `train` and `deploy`), and `resetEnv`/`stepEnv` for ONE copy, written
+ * against this engine's cell API (`tile`, `setTile`, `placeAgent`, `addReward`, `emit`, `terminate`).
+ * Register it with one line in registry.ts.
+ */
+import type { z } from "zod";
+import { Rng } from "../core/rng.js";
+import { ConfigError, ShapeError } from "../core/errors.js";
+import { parseConfig } from "../core/config.js";
+
+export type RGB = readonly [number, number, number];
+
+/** One kind of object a grid cell can hold. Code 0 is the empty cell; tile k of `tiles` has code k + 1. */
+export interface TileSpec {
+  /** domain name, e.g. "coin" */
+  readonly name: string;
+  /** one character for ASCII maps and renders */
+  readonly char: string;
+  /** observation channel it lights up, or null for tiles the agent cannot see (e.g. hidden chests) */
+  readonly channel: string | null;
+  /** colour in PNG/GIF renders */
+  readonly color: RGB;
+  /** how it is drawn: a filled cell (walls) or a disc on the floor (items) */
+  readonly shape: "block" | "disc";
+}
+
+/** Totals of one finished episode; what outcome classifications (`pursuedProxy`, …) read. */
+export interface EpisodeStats {
+  baseReturn: number;
+  intendedReturn: number;
+  length: number;
+  terminated: boolean;
+  truncated: boolean;
+  /** event totals by name */
+  events: Record<string, number>;
+}
+
+/** Every params schema has at least this field; the engine truncates episodes at `maxSteps`. */
+export interface BaseParams {
+  maxSteps: number;
+}
+
+/** What an environment file declares. `Sch` is its zod params schema, `S` its per-copy state (typed arrays). */
+export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
+  readonly name: string;
+  /** one line: what story it tells */
+  readonly summary: string;
+  /** the proxy objective, in words (what `pursuedProxy` detects) */
+  readonly proxyGoal: string;
+  /** the intended objective, in words (what `intendedGoalReached` detects) */
+  readonly intendedGoal: string;
+  readonly params: Sch;
+  /** named level distributions as parameter overrides of the schema's defaults; one line of doc each */
+  readonly distributions: Readonly<Record<string, { readonly doc: string; readonly params: Partial<z.output<Sch>> }>>;
+  readonly actions: readonly string[];
+  /** observation channel names, in order; the agent's channel is `agent.channel` */
+  readonly channels: readonly string[];
+  readonly tiles: readonly TileSpec[];
+  readonly agent: { readonly char: string; readonly channel: string; readonly color: RGB };
+  readonly events: readonly string[];
+  /** grid size for these params; must be the same for every distribution so one policy sees one shape */
+  shape(params: z.output<Sch>): { height: number; width: number };
+  /** allocates the per-copy state (structure of arrays) for n copies */
+  createState(n: number, params: z.output<Sch>): S;
+  /** draws a new level for copy i; the grid and the copy's observation are cleared before the call */
+  resetEnv(env: VecEnv<Sch, S>, state: S, i: number, rng: Rng, params: z.output<Sch>): void;
+  /** advances copy i by one action (already range-checked); writes reward/intended/events, may terminate */
+  stepEnv(env: VecEnv<Sch, S>, state: S, i: number, action: number, params: z.output<Sch>): void;
+  /** did this episode pursue the proxy? the misgeneralization rate is the fraction of episodes where it did */
+  pursuedProxy(stats: EpisodeStats): boolean;
+  /** did this episode achieve what the designer intended? */
+  intendedGoalReached(stats: EpisodeStats): boolean;
+}
+
+/** An environment definition with its types erased, as the registry holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEnvDefinition = EnvDefinition<any, any>;
+
+/** Identity function that checks an environment definition's types. */
+export function defineEnv<Sch extends z.ZodObject, S>(def: EnvDefinition<Sch, S>): EnvDefinition<Sch, S> {
+  return def;
+}
+
+/**
+ * Resolves the parameters of `distribution` with `overrides` on top, validated by the env's schema.
+ * Unknown distributions or parameter names raise a ConfigError listing the valid ones.
+ */
+export function resolveParams<Sch extends z.ZodObject>(
+  def: EnvDefinition<Sch, unknown>,
+  distribution: string,
+  overrides: Record<string, unknown> = {},
+): z.output<Sch> {
+  const dist = def.distributions[distribution];
+  if (dist === undefined) {
+    throw new ConfigError(
+      `${def.name} has no distribution "${distribution}"`,
+      `choose one of: ${Object.keys(def.distributions).join(", ")}`,
+    );
+  }
+  const valid = Object.keys(def.params.shape);
+  const unknown = Object.keys(overrides).filter((k) => !valid.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${def.name} has no parameter${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => `"${k}"`).join(", ")}`,
+      `valid parameters: ${valid.join(", ")}`,
+    );
+  }
+  return parseConfig(def.params, { ...dist.params, ...overrides }, `${def.name} parameters (distribution "${distribution}")`);
+}
+
+export interface VecEnvOptions {
+  /** number of copies stepped together */
+  n: number;
+  /** name of a level distribution of the env (default "train") */
+  distribution?: string;
+  /** parameter overrides on top of the distribution */
+  params?: Record<string, unknown>;
+  /** copy i draws its levels from Rng stream (seed, indexOffset + i, episode): lets workers split one big batch */
+  indexOffset?: number;
+}
+
+/** One step of a recorded episode. */
+export interface RecordedStep {
+  action: number;
+  /** agent position after the step, [row, column] */
+  agent: [number, number];
+  reward: number;
+  intended: number;
+  /** events fired this step (non-zero counts only) */
+  events: Record<string, number>;
+  /** cells whose tile changed this step: [row, column, char] ('.' = empty) */
+  changes: [number, number, string][];
+  terminated: boolean;
+  truncated: boolean;
+}
+
+/** A whole episode as JSON: enough to replay it, draw it and audit it. */
+export interface EpisodeRecord {
+  format: "mesa-episode/1";
+  env: string;
+  distribution: string;
+  params: Record<string, unknown>;
+  seed: number;
+  /** Rng stream of the level (indexOffset + copy index) */
+  envIndex: number;
+  episode: number;
+  height: number;
+  width: number;
+  actions: readonly string[];
+  /** char → tile name, including the agent */
+  legend: Record<string, string>;
+  /** the level at the start, as ASCII rows (agent drawn) */
+  initial: string[];
+  /** agent start, [row, column] */
+  start: [number, number];
+  steps: RecordedStep[];
+  baseReturn: number;
+  intendedReturn: number;
+  length: number;
+  events: Record<string, number>;
+  pursuedProxy: boolean;
+  intendedGoalReached: boolean;
+}
+
+const EMPTY_CHAR = ".";
+
+/** n copies of one environment, stepped together. See the file comment for the API. */
+export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
+  readonly def: EnvDefinition<Sch, S>;
+  readonly distribution: string;
+  readonly params: z.output<Sch>;
+  readonly n: number;
+  readonly height: number;
+  readonly width: number;
+  readonly numChannels: number;
+  readonly numActions: number;
+  readonly numEvents: number;
+  readonly channels: readonly string[];
+  readonly actionNames: readonly string[];
+  readonly eventNames: readonly string[];
+  readonly indexOffset: number;
+  readonly maxSteps: number;
+
+  /** [n, C, h, w] one-hot observation as floats */
+  readonly obs: Float32Array;
+  /** [n, C, h, w] the same observation as bytes (0/1), for models that read bytes */
+  readonly obsBytes: Uint8Array;
+  /** [n, C, h, w] last observation of the episode that finished at the latest step (valid where done) */
+  readonly finalObs: Float32Array;
+  readonly reward: Float32Array;
+  readonly intended: Float32Array;
+  readonly terminated: Uint8Array;
+  readonly truncated: Uint8Array;
+  /** [n, E] event counts of the latest step */
+  readonly events: Int32Array;
+  /** [n, h, w] tile codes (0 empty, k+1 = tiles[k]); the agent is not a tile */
+  readonly grid: Uint8Array;
+  readonly agentY: Int32Array;
+  readonly agentX: Int32Array;
+  /** episode counter of each copy (the level's Rng stream id) */
+  readonly episode: Int32Array;
+  /** steps taken in the current episode */
+  readonly episodeStep: Int32Array;
+  /** running totals of the current episode */
+  readonly running: { baseReturn: Float64Array; intendedReturn: Float64Array; events: Int32Array };
+  /** stats of the episode that finished at the latest step, valid where terminated|truncated */
+  readonly finished: {
+    baseReturn: Float64Array;
+    intendedReturn: Float64Array;
+    length: Int32Array;
+    /** [n, E] */
+    events: Int32Array;
+    pursuedProxy: Uint8Array;
+    intendedGoalReached: Uint8Array;
+  };
+  /** the environment's own per-copy state */
+  readonly state: S;
+  /** seed of the latest reset */
+  seed = 0;
+
+  private readonly hw: number;
+  private readonly chw: number;
+  private readonly agentChannel: number;
+  /** tile code → observation channel, -1 = invisible */
+  private readonly tileChannel: Int16Array;
+  private readonly tileChars: string[];
+  private readonly stats: EpisodeStats;
+  private hasReset = false;
+  private readonly recordFlags: Uint8Array;
+  private readonly currentRecords: (EpisodeRecord | null)[];
+  private readonly stepChanges: ([number, number, string][] | null)[];
+  private readonly completedRecords: EpisodeRecord[] = [];
+
+  constructor(def: EnvDefinition<Sch, S>, options: VecEnvOptions) {
+    const { n } = options;
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${def.name}: n must be a positive integer, got ${n}`, "pass n ≥ 1 copies");
+    this.def = def;
+    this.distribution = options.distribution ?? "train";
+    this.params = resolveParams(def, this.distribution, options.params);
+    this.n = n;
+    this.indexOffset = options.indexOffset ?? 0;
+    const { height, width } = def.shape(this.params);
+    this.height = height;
+    this.width = width;
+    this.hw = height * width;
+    this.channels = def.channels;
+    this.numChannels = def.channels.length;
+    this.chw = this.numChannels * this.hw;
+    this.actionNames = def.actions;
+    this.numActions = def.actions.length;
+    this.eventNames = def.events;
+    this.numEvents = def.events.length;
+    this.maxSteps = this.params.maxSteps as number;
+
+    const agentChannel = def.channels.indexOf(def.agent.channel);
+    if (agentChannel < 0) throw new Error(`${def.name}: agent channel "${def.agent.channel}" is not in channels`);
+    this.agentChannel = agentChannel;
+    this.tileChannel = new Int16Array(def.tiles.length + 1).fill(-1);
+    this.tileChars = [EMPTY_CHAR];
+    def.tiles.forEach((t, k) => {
+      if (t.channel !== null) {
+        const c = def.channels.indexOf(t.channel);
+        if (c < 0) throw new Error(`${def.name}: tile "${t.name}" uses unknown channel "${t.channel}"`);
+        this.tileChannel[k + 1] = c;
+      }
+      this.tileChars.push(t.char);
+    });
+
+    const obsSize = n * this.chw;
+    this.obs = new Float32Array(obsSize);
+    this.obsBytes = new Uint8Array(obsSize);
+    this.finalObs = new Float32Array(obsSize);
+    this.reward = new Float32Array(n);
+    this.intended = new Float32Array(n);
+    this.terminated = new Uint8Array(n);
+    this.truncated = new Uint8Array(n);
+    this.events = new Int32Array(n * this.numEvents);
+    this.grid = new Uint8Array(n * this.hw);
+    this.agentY = new Int32Array(n).fill(-1);
+    this.agentX = new Int32Array(n).fill(-1);
+    this.episode = new Int32Array(n);
+    this.episodeStep = new Int32Array(n);
+    this.running = { baseReturn: new Float64Array(n), intendedReturn: new Float64Array(n), events: new Int32Array(n * this.numEvents) };
+    this.finished = {
+      baseReturn: new Float64Array(n),
+      intendedReturn: new Float64Array(n),
+      length: new Int32Array(n),
+      events: new Int32Array(n * this.numEvents),
+      pursuedProxy: new Uint8Array(n),
+      intendedGoalReached: new Uint8Array(n),
+    };
+    this.stats = { baseReturn: 0, intendedReturn: 0, length: 0, terminated: false, truncated: false, events: {} };
+    for (const e of def.events) this.stats.events[e] = 0;
+    this.recordFlags = new Uint8Array(n);
+    this.currentRecords = new Array<EpisodeRecord | null>(n).fill(null);
+    this.stepChanges = new Array<[number, number, string][] | null>(n).fill(null);
+    this.state = def.createState(n, this.params);
+  }
+
+  /** [C, h, w] of one copy's observation */
+  get obsShape(): [number, number, number] {
+    return [this.numChannels, this.height, this.width];
+  }
+
+  /** index of an event name in `events` rows; throws listing valid names */
+  eventIndex(name: string): number {
+    const k = this.eventNames.indexOf(name);
+    if (k < 0) throw new ConfigError(`${this.def.name} has no event "${name}"`, `events: ${this.eventNames.join(", ")}`);
+    return k;
+  }
+
+  /** Starts every copy at episode `firstEpisode` of stream `seed`. */
+  reset(seed: number, firstEpisode = 0): void {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${this.def.name}: seed must be a non-negative integer, got ${seed}`);
+    this.seed = seed;
+    this.hasReset = true;
+    this.reward.fill(0);
+    this.intended.fill(0);
+    this.terminated.fill(0);
+    this.truncated.fill(0);
+    this.events.fill(0);
+    for (let i = 0; i < this.n; i++) {
+      this.episode[i] = firstEpisode;
+      this.resetCopy(i);
+    }
+  }
+
+  /** Advances every copy by its action; finished copies auto-reset (SAME_STEP). */
+  step(actions: Int32Array): void {
+    const n = this.n;
+    if (!this.hasReset) throw new Error(`${this.def.name}: call reset(seed) before step()`);
+    if (actions.length !== n) {
+      throw new ShapeError(`${this.def.name}.step: got ${actions.length} actions for ${n} copies`, "pass an Int32Array with one action per copy");
+    }
+    const numActions = this.numActions;
+    for (let i = 0; i < n; i++) {
+      const a = actions[i]!;
+      if (a < 0 || a >= numActions) {
+        throw new RangeError(`${this.def.name}: action ${a} at env index ${i} is out of range [0, ${numActions}) (actions: ${this.actionNames.join(", ")})`);
+      }
+    }
+    const { def, state, params, reward, intended, terminated, truncated, events, episodeStep, maxSteps } = this;
+    const E = this.numEvents;
+    const runBase = this.running.baseReturn;
+    const runIntended = this.running.intendedReturn;
+    const runEvents = this.running.events;
+    reward.fill(0);
+    intended.fill(0);
+    terminated.fill(0);
+    truncated.fill(0);
+    events.fill(0);
+    for (let i = 0; i < n; i++) {
+      def.stepEnv(this, state, i, actions[i]!, params);
+      const t = ++episodeStep[i]!;
+      runBase[i]! += reward[i]!;
+      runIntended[i]! += intended[i]!;
+      for (let e = i * E, end = e + E; e < end; e++) runEvents[e]! += events[e]!;
+      if (terminated[i] === 0 && t >= maxSteps) truncated[i] = 1;
+      if (this.recordFlags[i] === 1) this.recordStep(i, actions[i]!);
+      if ((terminated[i]! | truncated[i]!) !== 0) {
+        this.finishEpisode(i);
+        this.episode[i]!++;
+        this.resetCopy(i);
+      }
+    }
+  }
+
+  // ---- cell API for resetEnv/stepEnv ----
+
+  /** tile code at (y, x) of copy i */
+  tile(i: number, y: number, x: number): number {
+    return this.grid[(i * this.height + y) * this.width + x]!;
+  }
+
+  /** puts tile `code` (0 = empty) at (y, x) of copy i, updating only the observation cells that change */
+  setTile(i: number, y: number, x: number, code: number): void {
+    const cell = y * this.width + x;
+    const p = i * this.hw + cell;
+    const old = this.grid[p]!;
+    if (old === code) return;
+    this.grid[p] = code;
+    const base = i * this.chw + cell;
+    const oldChannel = this.tileChannel[old]!;
+    if (oldChannel >= 0) {
+      this.obs[base + oldChannel * this.hw] = 0;
+      this.obsBytes[base + oldChannel * this.hw] = 0;
+    }
+    const newChannel = this.tileChannel[code]!;
+    if (newChannel >= 0) {
+      this.obs[base + newChannel * this.hw] = 1;
+      this.obsBytes[base + newChannel * this.hw] = 1;
+    }
+    if (this.recordFlags[i] === 1) this.stepChanges[i]?.push([y, x, this.tileChars[code]!]);
+  }
+
+  /** moves copy i's agent to (y, x) */
+  placeAgent(i: number, y: number, x: number): void {
+    const hw = this.hw;
+    const base = i * this.chw + this.agentChannel * hw;
+    const oy = this.agentY[i]!;
+    if (oy >= 0) {
+      const q = base + oy * this.width + this.agentX[i]!;
+      this.obs[q] = 0;
+      this.obsBytes[q] = 0;
+    }
+    const p = base + y * this.width + x;
+    this.obs[p] = 1;
+    this.obsBytes[p] = 1;
+    this.agentY[i] = y;
+    this.agentX[i] = x;
+  }
+
+  /** sets one observation cell of a channel that is not a tile (e.g. an inventory strip); value 0 or 1 */
+  setOverlay(i: number, channel: number, y: number, x: number, value: 0 | 1): void {
+    const p = i * this.chw + channel * this.hw + y * this.width + x;
+    this.obs[p] = value;
+    this.obsBytes[p] = value;
+  }
+
+  /** adds to this step's base reward and intended reward of copy i */
+  addReward(i: number, base: number, intendedReward: number): void {
+    this.reward[i]! += base;
+    this.intended[i]! += intendedReward;
+  }
+
+  /** counts event number `event` (index into eventNames) for copy i this step */
+  emit(i: number, event: number, count = 1): void {
+    this.events[i * this.numEvents + event]! += count;
+  }
+
+  /** ends copy i's episode at this step */
+  terminate(i: number): void {
+    this.terminated[i] = 1;
+  }
+
+  // ---- reading results ----
+
+  /** stats of the episode copy i finished at the latest step (allocates; for evaluations, not hot loops) */
+  finishedStats(i: number): EpisodeStats {
+    const events: Record<string, number> = {};
+    this.eventNames.forEach((name, e) => (events[name] = this.finished.events[i * this.numEvents + e]!));
+    return {
+      baseReturn: this.finished.baseReturn[i]!,
+      intendedReturn: this.finished.intendedReturn[i]!,
+      length: this.finished.length[i]!,
+      terminated: this.terminated[i] === 1,
+      truncated: this.truncated[i] === 1,
+      events,
+    };
+  }
+
+  /** copy i's current level as ASCII rows (agent drawn over its cell; hidden tiles shown for people) */
+  ascii(i: number): string[] {
+    const rows: string[] = [];
+    for (let y = 0; y < this.height; y++) {
+      let row = "";
+      for (let x = 0; x < this.width; x++) {
+        row += y === this.agentY[i] && x === this.agentX[i] ? this.def.agent.char : this.tileChars[this.tile(i, y, x)]!;
+      }
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  /** tile char of a code ('.' for empty) */
+  charOf(code: number): string {
+    return this.tileChars[code] ?? "?";
+  }
+
+  // ---- recording ----
+
+  /** Records every episode copy i starts from now on (from the next reset of that copy). */
+  recordCopy(i: number): void {
+    if (!(i >= 0 && i < this.n)) throw new RangeError(`${this.def.name}: cannot record env index ${i}; there are ${this.n} copies`);
+    this.recordFlags[i] = 1;
+  }
+
+  /** Finished episode records so far (and forgets them). */
+  takeRecords(): EpisodeRecord[] {
+    return this.completedRecords.splice(0, this.completedRecords.length);
+  }
+
+  // ---- internals ----
+
+  private resetCopy(i: number): void {
+    const hw = this.hw;
+    this.grid.fill(0, i * hw, (i + 1) * hw);
+    this.obs.fill(0, i * this.chw, (i + 1) * this.chw);
+    this.obsBytes.fill(0, i * this.chw, (i + 1) * this.chw);
+    this.agentY[i] = -1;
+    this.agentX[i] = -1;
+    this.episodeStep[i] = 0;
+    this.running.baseReturn[i] = 0;
+    this.running.intendedReturn[i] = 0;
+    this.running.events.fill(0, i * this.numEvents, (i + 1) * this.numEvents);
+    const recording = this.recordFlags[i] === 1;
+    if (recording) this.stepChanges[i] = null; // the level drawing is not a change
+    this.def.resetEnv(this, this.state, i, new Rng(this.seed, this.indexOffset + i, this.episode[i]!), this.params);
+    if (this.agentY[i]! < 0) throw new Error(`${this.def.name}.resetEnv did not place the agent (env index ${i})`);
+    if (recording) this.startRecord(i);
+  }
+
+  private finishEpisode(i: number): void {
+    const chw = this.chw;
+    const from = i * chw;
+    const obs = this.obs;
+    const finalObs = this.finalObs;
+    for (let k = from, end = from + chw; k < end; k++) finalObs[k] = obs[k]!;
+    const f = this.finished;
+    const E = this.numEvents;
+    const stats = this.stats;
+    f.baseReturn[i] = stats.baseReturn = this.running.baseReturn[i]!;
+    f.intendedReturn[i] = stats.intendedReturn = this.running.intendedReturn[i]!;
+    f.length[i] = stats.length = this.episodeStep[i]!;
+    stats.terminated = this.terminated[i] === 1;
+    stats.truncated = this.truncated[i] === 1;
+    for (let e = 0; e < E; e++) {
+      const count = this.running.events[i * E + e]!;
+      f.events[i * E + e] = count;
+      stats.events[this.eventNames[e]!] = count;
+    }
+    f.pursuedProxy[i] = this.def.pursuedProxy(stats) ? 1 : 0;
+    f.intendedGoalReached[i] = this.def.intendedGoalReached(stats) ? 1 : 0;
+    const record = this.currentRecords[i];
+    if (this.recordFlags[i] === 1 && record) {
+      const s = this.finishedStats(i);
+      record.baseReturn = s.baseReturn;
+      record.intendedReturn = s.intendedReturn;
+      record.length = s.length;
+      record.events = s.events;
+      record.pursuedProxy = f.pursuedProxy[i] === 1;
+      record.intendedGoalReached = f.intendedGoalReached[i] === 1;
+      this.completedRecords.push(record);
+      this.currentRecords[i] = null;
+    }
+  }
+
+  private startRecord(i: number): void {
+    const legend: Record<string, string> = { [EMPTY_CHAR]: "empty", [this.def.agent.char]: "agent" };
+    for (const t of this.def.tiles) legend[t.char] = t.name;
+    this.currentRecords[i] = {
+      format: "mesa-episode/1",
+      env: this.def.name,
+      distribution: this.distribution,
+      params: { ...(this.params as Record<string, unknown>) },
+      seed: this.seed,
+      envIndex: this.indexOffset + i,
+      episode: this.episode[i]!,
+      height: this.height,
+      width: this.width,
+      actions: this.actionNames,
+      legend,
+      initial: this.ascii(i),
+      start: [this.agentY[i]!, this.agentX[i]!],
+      steps: [],
+      baseReturn: 0,
+      intendedReturn: 0,
+      length: 0,
+      events: {},
+      pursuedProxy: false,
+      intendedGoalReached: false,
+    };
+    this.stepChanges[i] = [];
+  }
+
+  private recordStep(i: number, action: number): void {
+    const record = this.currentRecords[i];
+    const changes = this.stepChanges[i];
+    if (!record || !changes) return;
+    const events: Record<string, number> = {};
+    for (let e = 0; e < this.numEvents; e++) {
+      const c = this.events[i * this.numEvents + e]!;
+      if (c !== 0) events[this.eventNames[e]!] = c;
+    }
+    record.steps.push({
+      action,
+      agent: [this.agentY[i]!, this.agentX[i]!],
+      reward: this.reward[i]!,
+      intended: this.intended[i]!,
+      events,
+      changes: changes.slice(),
+      terminated: this.terminated[i] === 1,
+      truncated: this.truncated[i] === 1,
+    });
+    changes.length = 0;
+  }
+}
