@@ -37,3 +37,14 @@ describe("unary ops", () => {
     expect(un.erf(0.5)).toBeCloseTo(0.5204998778, 6);
   });
 });
+
+describe("fastTanh", () => {
+  it("stays within 2.5e-7 of Math.tanh everywhere and is odd and saturating", () => {
+    let maxErr = 0;
+    for (let x = -12; x <= 12; x += 1e-3) maxErr = Math.max(maxErr, Math.abs(Math.fround(un.fastTanh(x)) - Math.tanh(x)));
+    expect(maxErr).toBeLessThan(2.5e-7);
+    expect(un.fastTanh(-0.3)).toBe(-un.fastTanh(0.3));
+    expect(un.fastTanh(1e4)).toBeCloseTo(1, 6);
+    expect(Number.isNaN(un.fastTanh(Number.NaN))).toBe(true);
+  });
+});
