@@ -7,4 +7,5 @@ export interface Benchmark {
 }
 
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
+  rng: () => import("./rng.js").then((m) => m.benchmark),
 };
