@@ -1,0 +1,54 @@
+// Actor-critic policies for PPO: the interface the trainer and evaluator use, and the registry of model kinds
+// (`--model mlp|cnn`). A policy maps a batch of observations to action logits and state values; every hidden
+// activation passes through a named hook point (`policy.hook_hidden_0`, `value.hook_hidden_0`, …).
+import { ConfigError } from "../../core/errors.js";
+import type { Rng } from "../../core/rng.js";
+import type { Tensor } from "../../core/tensor.js";
+import type { Module } from "../module.js";
+
+export interface ActorCriticOutput {
+  /** [batch, numActions] unnormalised action log-probabilities */
+  logits: Tensor;
+  /** [batch, 1] state value estimates */
+  value: Tensor;
+}
+
+/** What PPO and evaluation need from a policy network. */
+export interface ActorCritic extends Module<Tensor, ActorCriticOutput> {
+  /** the model kind, as in `--model` */
+  readonly kind: string;
+  /** one observation's shape, e.g. [channels, height, width] */
+  readonly obsShape: readonly number[];
+  readonly numActions: number;
+  /** the constructor options, saved with checkpoints so `mesa eval` can rebuild the model */
+  readonly spec: PolicySpec;
+}
+
+/** Everything needed to rebuild a policy (weights come from the checkpoint). */
+export interface PolicySpec {
+  kind: string;
+  obsShape: number[];
+  numActions: number;
+  /** hidden sizes (MLP) or channel widths (CNN) */
+  hidden: number[];
+}
+
+type PolicyFactory = (spec: PolicySpec, rng: Rng) => ActorCritic;
+
+const factories = new Map<string, { factory: PolicyFactory; defaultHidden: number[]; doc: string }>();
+
+/** Registers a model kind (one line per model file). */
+export function registerPolicy(kind: string, doc: string, defaultHidden: number[], factory: PolicyFactory): void {
+  factories.set(kind, { factory, defaultHidden, doc });
+}
+
+export function policyKinds(): { kind: string; doc: string }[] {
+  return [...factories.entries()].map(([kind, f]) => ({ kind, doc: f.doc }));
+}
+
+/** Builds a policy of `kind`; an unknown kind is a ConfigError listing the valid ones. */
+export function createPolicy(spec: Omit<PolicySpec, "hidden"> & { hidden?: number[] }, rng: Rng): ActorCritic {
+  const entry = factories.get(spec.kind);
+  if (!entry) throw new ConfigError(`unknown model "${spec.kind}"`, `choose one of: ${[...factories.keys()].join(", ")}`);
+  return entry.factory({ ...spec, hidden: spec.hidden ?? entry.defaultHidden }, rng);
+}
