@@ -92,7 +92,8 @@ export function readSafetensors(bytes: Uint8Array, source = "safetensors buffer"
 
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
+    // slice (a copy) rather than subarray: browsers' TextDecoder refuses views of a SharedArrayBuffer (wasm memory)
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.slice(8, 8 + n));
   } catch {
     return fail("header is not valid UTF-8");
   }

@@ -168,6 +168,16 @@ describe("readSafetensors", () => {
     }
   });
 
+  it("reads from and writes tensors in shared memory (WebAssembly's SharedArrayBuffer)", () => {
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    shared.set([1, 2, 3, 4]);
+    const file = writeSafetensors({ x: { dtype: "F32", shape: [2, 2], data: shared as unknown as Float32Array<ArrayBuffer> } });
+    const sharedFile = new Uint8Array(new SharedArrayBuffer(file.length));
+    sharedFile.set(file);
+    const t = readSafetensors(sharedFile).tensors.get("x")!;
+    expect(Array.from(t.data as Float32Array)).toEqual([1, 2, 3, 4]);
+  });
+
   const malformed: [string, Uint8Array, RegExp][] = [
     ["too short", new Uint8Array(5), /too short/],
     ["header size beyond the file", (() => { const b = rawFile("{}"); new DataView(b.buffer).setBigUint64(0, 100n, true); return b; })(), /runs past the end/],
