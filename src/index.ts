@@ -14,6 +14,8 @@ export * from "./core/ops/reduce.js";
 export * from "./core/ops/softmax.js";
 export * from "./core/ops/shape.js";
 export * from "./core/ops/indexing.js";
+export * from "./core/ops/norm.js";
+export * from "./core/ops/conv.js";
 export * from "./nn/module.js";
 export * from "./nn/init.js";
 export * from "./nn/activations.js";

@@ -1,0 +1,222 @@
+// 2-D convolution (NCHW input, OIHW filter, PyTorch layouts) by im2col + one batched GEMM, with input, filter and
+// bias gradients; and max/avg pooling. The filter gradient is an NT GEMM per image against the saved columns, the
+// input gradient a TN GEMM followed by col2im — no transposes materialised.
+import { ShapeError } from "../errors.js";
+import { shapeStr } from "../shape.js";
+import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { gemm } from "./matmul.js";
+
+export type Pair = number | readonly [number, number];
+
+function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
+  if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new ShapeError(`${op}: ${name} must be an integer ≥ ${min} (or a pair), got ${JSON.stringify(v)}`);
+  return p;
+}
+
+interface Geometry {
+  N: number; C: number; H: number; W: number;
+  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number;
+  Ho: number; Wo: number;
+}
+
+function geometry(op: string, x: Tensor, kh: number, kw: number, stride: Pair, padding: Pair): Geometry {
+  if (x.ndim !== 4) throw new ShapeError(`${op}: input must be [N, C, H, W], got ${shapeStr(x.shape)}`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [sh, sw] = pair(op, "stride", stride, 1);
+  const [ph, pw] = pair(op, "padding", padding, 0);
+  const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1;
+  const Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (Ho < 1 || Wo < 1) {
+    throw new ShapeError(`${op}: kernel ${kh}×${kw} does not fit input ${shapeStr(x.shape)} with padding ${ph}×${pw}`, "use a smaller kernel or more padding");
+  }
+  return { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo };
+}
+
+/** cols[n, (c·kh + i)·kw + j, oh·Wo + ow] = x[n, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside). */
+function im2col(X: Float32Array, g: Geometry, cols: Float32Array): void {
+  const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
+  const L = Ho * Wo;
+  const K = C * kh * kw;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const xb = (n * C + c) * H * W;
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          let o = (n * K + (c * kh + i) * kw + j) * L;
+          for (let oh = 0; oh < Ho; oh++) {
+            const ih = oh * sh - ph + i;
+            if (ih < 0 || ih >= H) {
+              cols.fill(0, o, o + Wo);
+              o += Wo;
+              continue;
+            }
+            const xr = xb + ih * W;
+            for (let ow = 0; ow < Wo; ow++, o++) {
+              const iw = ow * sw - pw + j;
+              cols[o] = iw >= 0 && iw < W ? X[xr + iw]! : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col: gx[n, c, ih, iw] += Σ gcols over every window position that read it. */
+function col2im(gcols: Float32Array, g: Geometry, gx: Float32Array): void {
+  const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
+  const L = Ho * Wo;
+  const K = C * kh * kw;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const xb = (n * C + c) * H * W;
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          let o = (n * K + (c * kh + i) * kw + j) * L;
+          for (let oh = 0; oh < Ho; oh++) {
+            const ih = oh * sh - ph + i;
+            if (ih < 0 || ih >= H) {
+              o += Wo;
+              continue;
+            }
+            const xr = xb + ih * W;
+            for (let ow = 0; ow < Wo; ow++, o++) {
+              const iw = ow * sw - pw + j;
+              if (iw >= 0 && iw < W) gx[xr + iw]! += gcols[o]!;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d. */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: { stride?: Pair; padding?: Pair } = {}): Tensor {
+  if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be [out, in, kh, kw], got ${shapeStr(weight.shape)}`);
+  const [O, Cw, kh, kw] = weight.shape as [number, number, number, number];
+  const g = geometry("conv2d", x, kh, kw, options.stride ?? 1, options.padding ?? 0);
+  if (Cw !== g.C) throw new ShapeError(`conv2d: input ${shapeStr(x.shape)} has ${g.C} channels but weight ${shapeStr(weight.shape)} expects ${Cw}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${O} output channels`);
+  const { N, Ho, Wo } = g;
+  const L = Ho * Wo;
+  const K = g.C * kh * kw;
+  const cols = new Float32Array(N * K * L);
+  im2col(x.data, g, cols);
+  const out = new Float32Array(N * O * L);
+  if (bias) {
+    const bd = bias.data;
+    for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) out.fill(bd[o]!, (n * O + o) * L, (n * O + o + 1) * L);
+  }
+  gemm(weight.data, cols, out, { m: O, n: L, k: K, transA: false, transB: false, batch: N, strideA: 0, strideB: K * L, strideC: O * L, accumulate: !!bias });
+  const parents = bias ? [x, weight, bias] : [x, weight];
+  return makeResult("conv2d", out, [N, O, Ho, Wo], parents, !needsGrad(x, weight, bias ?? undefined) ? null : (gout) => {
+    if (weight.requiresGrad) {
+      const gw = gradBuffer(weight);
+      for (let n = 0; n < N; n++) {
+        gemm(gout.subarray(n * O * L, (n + 1) * O * L), cols.subarray(n * K * L, (n + 1) * K * L), gw, { m: O, n: K, k: L, transA: false, transB: true, accumulate: true });
+      }
+    }
+    if (bias && bias.requiresGrad) {
+      const gb = gradBuffer(bias);
+      for (let n = 0; n < N; n++) {
+        for (let o = 0; o < O; o++) {
+          let s = 0;
+          for (let q = (n * O + o) * L, e = q + L; q < e; q++) s += gout[q]!;
+          gb[o]! += s;
+        }
+      }
+    }
+    if (x.requiresGrad) {
+      const gcols = new Float32Array(N * K * L);
+      gemm(weight.data, gout, gcols, { m: K, n: L, k: O, transA: true, transB: false, batch: N, strideA: 0, strideB: O * L, strideC: K * L });
+      col2im(gcols, g, gradBuffer(x));
+    }
+  });
+}
+
+/** Max pooling over kernel windows ([N, C, H, W] → [N, C, Ho, Wo]); padding counts as −∞; gradient to the argmax. */
+export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; padding?: Pair } = {}): Tensor {
+  const [kh, kw] = pair("maxPool2d", "kernel", kernel, 1);
+  const g = geometry("maxPool2d", x, kh, kw, options.stride ?? kernel, options.padding ?? 0);
+  const { N, C, H, W, sh, sw, ph, pw, Ho, Wo } = g;
+  if (ph * 2 > kh || pw * 2 > kw) throw new ShapeError(`maxPool2d: padding ${ph}×${pw} must be at most half the kernel ${kh}×${kw}`);
+  const X = x.data;
+  const out = new Float32Array(N * C * Ho * Wo);
+  const arg = new Int32Array(out.length);
+  let q = 0;
+  for (let p = 0; p < N * C; p++) {
+    const xb = p * H * W;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++, q++) {
+        let best = -Infinity;
+        let bi = -1;
+        for (let i = 0; i < kh; i++) {
+          const ih = oh * sh - ph + i;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < kw; j++) {
+            const iw = ow * sw - pw + j;
+            if (iw < 0 || iw >= W) continue;
+            const v = X[xb + ih * W + iw]!;
+            if (v > best || bi < 0 || v !== v) { best = v; bi = xb + ih * W + iw; if (v !== v) { i = kh; break; } }
+          }
+        }
+        out[q] = best;
+        arg[q] = bi;
+      }
+    }
+  }
+  return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout) => {
+    const gx = gradBuffer(x);
+    for (let i = 0; i < arg.length; i++) gx[arg[i]!]! += gout[i]!;
+  });
+}
+
+/** Average pooling (zero padding counted in the divisor, PyTorch's default count_include_pad=True). */
+export function avgPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; padding?: Pair } = {}): Tensor {
+  const [kh, kw] = pair("avgPool2d", "kernel", kernel, 1);
+  const g = geometry("avgPool2d", x, kh, kw, options.stride ?? kernel, options.padding ?? 0);
+  const { N, C, H, W, sh, sw, ph, pw, Ho, Wo } = g;
+  const X = x.data;
+  const out = new Float32Array(N * C * Ho * Wo);
+  const inv = 1 / (kh * kw);
+  let q = 0;
+  for (let p = 0; p < N * C; p++) {
+    const xb = p * H * W;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++, q++) {
+        let s = 0;
+        for (let i = 0; i < kh; i++) {
+          const ih = oh * sh - ph + i;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < kw; j++) {
+            const iw = ow * sw - pw + j;
+            if (iw >= 0 && iw < W) s += X[xb + ih * W + iw]!;
+          }
+        }
+        out[q] = s * inv;
+      }
+    }
+  }
+  return makeResult("avgPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout) => {
+    const gx = gradBuffer(x);
+    let r = 0;
+    for (let p = 0; p < N * C; p++) {
+      const xb = p * H * W;
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Wo; ow++, r++) {
+          const v = gout[r]! * inv;
+          for (let i = 0; i < kh; i++) {
+            const ih = oh * sh - ph + i;
+            if (ih < 0 || ih >= H) continue;
+            for (let j = 0; j < kw; j++) {
+              const iw = ow * sw - pw + j;
+              if (iw >= 0 && iw < W) gx[xb + ih * W + iw]! += v;
+            }
+          }
+        }
+      }
+    }
+  });
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { ShapeError } from "../../../src/core/errors.js";
+import { avgPool2d, conv2d, maxPool2d } from "../../../src/core/ops/conv.js";
+import { tensor } from "../../../src/core/tensor.js";
+import { gradcheck, randInputs } from "../gradcheck.js";
+
+/** direct float64 convolution */
+function refConv(x: Float32Array, [N, C, H, W]: number[], w: Float32Array, [O, , kh, kw]: number[], b: Float32Array | null, s: number, p: number): number[] {
+  const Ho = Math.floor((H! + 2 * p - kh!) / s) + 1;
+  const Wo = Math.floor((W! + 2 * p - kw!) / s) + 1;
+  const out: number[] = [];
+  for (let n = 0; n < N!; n++)
+    for (let o = 0; o < O!; o++)
+      for (let oh = 0; oh < Ho; oh++)
+        for (let ow = 0; ow < Wo; ow++) {
+          let acc = b ? b[o]! : 0;
+          for (let c = 0; c < C!; c++)
+            for (let i = 0; i < kh!; i++)
+              for (let j = 0; j < kw!; j++) {
+                const ih = oh * s - p + i, iw = ow * s - p + j;
+                if (ih >= 0 && ih < H! && iw >= 0 && iw < W!) acc += x[((n * C! + c) * H! + ih) * W! + iw]! * w[((o * C! + c) * kh! + i) * kw! + j]!;
+              }
+          out.push(acc);
+        }
+  return out;
+}
+
+describe("conv2d", () => {
+  for (const [stride, padding] of [[1, 0], [2, 1], [1, 2]] as const) {
+    it(`matches a direct convolution (stride ${stride}, padding ${padding})`, () => {
+      const [x, w, b] = randInputs([[2, 3, 7, 6], [4, 3, 3, 2], [4]], 30 + stride + padding);
+      const y = conv2d(x!, w!, b!, { stride, padding });
+      const ref = refConv(x!.data, [2, 3, 7, 6], w!.data, [4, 3, 3, 2], b!.data, stride, padding);
+      expect(y.size).toBe(ref.length);
+      for (let i = 0; i < ref.length; i++) expect(y.data[i]).toBeCloseTo(ref[i]!, 5);
+    });
+  }
+
+  it("has correct input, filter and bias gradients", () => {
+    const [x, w, b] = randInputs([[2, 2, 5, 4], [3, 2, 3, 3], [3]], 33);
+    gradcheck((p, q, r) => conv2d(p!, q!, r!, { stride: [2, 1], padding: 1 }), [x!, w!, b!]);
+    gradcheck((p, q) => conv2d(p!, q!), [x!, w!]);
+  });
+
+  it("names both shapes on a channel mismatch", () => {
+    expect(() => conv2d(tensor(new Float32Array(16), [1, 1, 4, 4]), tensor(new Float32Array(8), [1, 2, 2, 2]))).toThrow(ShapeError);
+    expect(() => conv2d(tensor(new Float32Array(16), [1, 1, 4, 4]), tensor(new Float32Array(8), [1, 2, 2, 2]))).toThrow(/has 1 channels but weight \[1, 2, 2, 2\] expects 2/);
+  });
+});
+
+describe("pooling", () => {
+  const x = tensor(new Float32Array(16).map((_, i) => i), [1, 1, 4, 4]);
+  it("max and average pool windows", () => {
+    expect(maxPool2d(x, 2).toArray()).toEqual([[[[5, 7], [13, 15]]]]);
+    expect(avgPool2d(x, 2).toArray()).toEqual([[[[2.5, 4.5], [10.5, 12.5]]]]);
+    expect(maxPool2d(x, 3, { stride: 1, padding: 1 }).shape).toEqual([1, 1, 4, 4]);
+  });
+
+  it("have correct gradients", () => {
+    const [a] = randInputs([[2, 2, 5, 5]], 34);
+    gradcheck((t) => maxPool2d(t!, 2), [a!], { eps: 1e-3 });
+    gradcheck((t) => maxPool2d(t!, 3, { stride: 2, padding: 1 }), [a!], { eps: 1e-3 });
+    gradcheck((t) => avgPool2d(t!, [2, 3], { stride: 1, padding: 1 }), [a!]);
+  });
+});
