@@ -57,6 +57,55 @@ export function gemmBatch(
   }
 }
 
+// Control block of a parallel product (byte offsets from `ctrl`), shared by the host and its worker. Work is
+// cut into chunks along one dimension (batch items, rows or columns, never k); each thread claims chunks with a
+// compare-and-swap on WORD = (job sequence << 16) | next chunk, so a late or preempted thread costs nothing but
+// its own chunk, and a claim can never land on the next job.
+const C_WORD: usize = 0;
+const C_DONE: usize = 4;
+const C_CHUNKS: usize = 8;
+const C_AXIS: usize = 12; // 0 batch items, 1 rows, 2 columns
+const C_UNIT: usize = 16; // chunk length along the axis
+const C_ARGS: usize = 32; // a, b, c, m, n, k, flags, batch, strideA, strideB, strideC (11 × i32)
+/** Bytes of the control block. */
+export function controlBytes(): i32 {
+  return <i32>C_ARGS + 11 * 4;
+}
+
+/** Claims and runs chunks of the posted product until none are left; returns how many this thread ran. */
+export function work(ctrl: usize, scratch: usize): i32 {
+  let ran = 0;
+  while (true) {
+    const word = atomic.load<i32>(ctrl + C_WORD);
+    const chunk = word & 0xffff;
+    if (chunk >= atomic.load<i32>(ctrl + C_CHUNKS)) break;
+    // the arguments are read before the claim; a successful claim proves they belong to this job
+    const a = load<u32>(ctrl + C_ARGS);
+    const b = load<u32>(ctrl + C_ARGS + 4);
+    const c = load<u32>(ctrl + C_ARGS + 8);
+    const m = load<i32>(ctrl + C_ARGS + 12);
+    const n = load<i32>(ctrl + C_ARGS + 16);
+    const k = load<i32>(ctrl + C_ARGS + 20);
+    const flags = load<i32>(ctrl + C_ARGS + 24);
+    const batch = load<i32>(ctrl + C_ARGS + 28);
+    const strideA = load<i32>(ctrl + C_ARGS + 32);
+    const strideB = load<i32>(ctrl + C_ARGS + 36);
+    const strideC = load<i32>(ctrl + C_ARGS + 40);
+    const axis = load<i32>(ctrl + C_AXIS);
+    const unit = load<i32>(ctrl + C_UNIT);
+    if (atomic.cmpxchg<i32>(ctrl + C_WORD, word, word + 1) != word) continue;
+    const start = chunk * unit;
+    let b0 = 0, b1 = batch, r0 = 0, r1 = m, c0 = 0, c1 = n;
+    if (axis == 0) { b0 = start; b1 = min(batch, start + unit); }
+    else if (axis == 1) { r0 = start; r1 = min(m, start + unit); }
+    else { c0 = start; c1 = min(n, start + unit); }
+    gemmBatch(a, b, c, m, n, k, flags, b0, b1, strideA, strideB, strideC, r0, r1, c0, c1, scratch);
+    atomic.add<i32>(ctrl + C_DONE, 1);
+    ran++;
+  }
+  return ran;
+}
+
 function gemm(
   a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, flags: i32,
   rowStart: i32, rowEnd: i32, colStart: i32, colEnd: i32, scratch: usize,

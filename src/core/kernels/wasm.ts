@@ -1,9 +1,10 @@
 // The `wasm` kernel backend: the f32x4 SIMD GEMM of assembly/matmul.ts (built into dist/wasm/matmul.wasm),
 // on one shared WebAssembly.Memory. Tensors live in JS Float32Arrays, so each call copies its operands in and
-// its result out (a memcpy each; ~1% of a 1024³ product). Large products are split in two — by batch items,
-// rows or columns, never along k — and the second half runs on a worker thread that shares the memory; the
-// call stays synchronous (Atomics). Every element is computed by the same instruction sequence however the
-// work is split, so the thread count never changes a result.
+// its result out (a memcpy each; ~1% of a 1024³ product). Large products are cut into chunks — batch items,
+// row blocks or column blocks, never along k — that the calling thread and one worker thread (sharing the
+// memory) claim until none are left, so the call stays synchronous and a busy or sleeping worker only means
+// the caller does more of the chunks. Every element is computed by the same instruction sequence however the
+// work is cut, so the thread count never changes a result.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -12,6 +13,8 @@ import type { KernelBackend, MatmulArgs } from "./types.js";
 
 interface MatmulExports {
   scratchBytes(): number;
+  controlBytes(): number;
+  work(ctrl: number, scratch: number): number;
   tileRows(): number;
   tileCols(): number;
   gemmBatch(
@@ -38,48 +41,52 @@ const PAGE = 65536;
 /** WebAssembly pages the module may grow to (matches --maximumMemory in scripts/build.mjs) */
 const MAX_PAGES = 65536;
 /**
- * Products below this many flops run on one thread. Measured on 2 Zen 5 cores (bench/core.ts, and the sweep in
- * test/core/kernels): waking the worker costs ~20–50 µs, which a split only wins back from ~1 MFLOP up
- * (e.g. 64×64×128); below it the second thread is pure overhead.
+ * Products below this many flops run on one thread. Measured on 2 Zen 5 cores (`node dist/bench/main.js core`
+ * and a size sweep): waking the worker costs ~20–50 µs, which chunking only wins back from ~2 MFLOP up
+ * (e.g. 128×128×64); below it the second thread is pure overhead.
  */
-export const WASM_PARALLEL_MIN_FLOPS = 1 << 20;
+export const WASM_PARALLEL_MIN_FLOPS = 1 << 21;
+/** Rows or columns per chunk: packing the other operand is repeated per chunk, ~5% of its work at 120. */
+const CHUNK_SPAN = 120;
+/** Batch items are grouped into chunks of at least this many flops, so claims stay cheap. */
+const CHUNK_MIN_FLOPS = 1 << 18;
 
-// Control block shared with the worker (Int32 slots).
-const STATE = 0; // 0 idle, 1 job posted, 2 job claimed by the worker, 3 job done
-const READY = 1; // 1 once the worker has instantiated the module
-const QUIT = 2; // 1 asks the worker to exit
-const FAILED = 3; // 1 if the worker's last job threw
-const JOB = 8; // the 17 gemmBatch arguments
-const CTRL_SLOTS = JOB + 17;
+// Slots (Int32 index) of the control block in wasm memory; assembly/matmul.ts documents the layout.
+const C_WORD = 0;
+const C_DONE = 1;
+const C_CHUNKS = 2;
+const C_AXIS = 3;
+const C_UNIT = 4;
+const C_QUIT = 5;
+const C_READY = 6;
+const C_FAILED = 7;
+const C_ARGS = 8;
 
-const IDLE = 0;
-const POSTED = 1;
-const CLAIMED = 2;
-const DONE = 3;
-
-// The worker: instantiate the same module on the same memory, then run posted jobs until told to quit.
-// Inline (eval) so it works the same from dist/ and from the TypeScript sources under vitest.
+// The worker: instantiate the same module on the same memory, then sleep until a product is posted, help
+// with its chunks, and sleep again. Inline (eval) so it runs the same from dist/ and from the TypeScript
+// sources under vitest.
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { module, memory, control } = workerData;
-const ctrl = new Int32Array(control);
-const gemmBatch = new WebAssembly.Instance(module, { env: { memory } }).exports.gemmBatch;
-Atomics.store(ctrl, ${READY}, 1);
-Atomics.notify(ctrl, ${READY});
+const { module, memory, ctrl, scratch } = workerData;
+const work = new WebAssembly.Instance(module, { env: { memory } }).exports.work;
+const slots = new Int32Array(memory.buffer, ctrl, ${C_ARGS});
+Atomics.store(slots, ${C_READY}, 1);
+Atomics.notify(slots, ${C_READY});
 for (;;) {
-  Atomics.wait(ctrl, ${STATE}, ${IDLE});
-  if (Atomics.load(ctrl, ${QUIT}) === 1) break;
-  if (Atomics.compareExchange(ctrl, ${STATE}, ${POSTED}, ${CLAIMED}) !== ${POSTED}) continue;
-  try {
-    const j = ${JOB};
-    gemmBatch(ctrl[j], ctrl[j + 1], ctrl[j + 2], ctrl[j + 3], ctrl[j + 4], ctrl[j + 5], ctrl[j + 6], ctrl[j + 7],
-      ctrl[j + 8], ctrl[j + 9], ctrl[j + 10], ctrl[j + 11], ctrl[j + 12], ctrl[j + 13], ctrl[j + 14], ctrl[j + 15],
-      ctrl[j + 16]);
-  } catch (err) {
-    Atomics.store(ctrl, ${FAILED}, 1);
+  const word = Atomics.load(slots, ${C_WORD});
+  if (Atomics.load(slots, ${C_QUIT}) === 1) break;
+  if ((word & 0xffff) >= Atomics.load(slots, ${C_CHUNKS})) {
+    Atomics.wait(slots, ${C_WORD}, word);
+    continue;
   }
-  Atomics.store(ctrl, ${STATE}, ${DONE});
-  Atomics.notify(ctrl, ${STATE});
+  try {
+    work(ctrl, scratch);
+  } catch (err) {
+    // cannot happen for validated calls; if it does, the caller redoes the product alone
+    Atomics.store(slots, ${C_FAILED}, 1);
+    Atomics.notify(slots, ${C_DONE});
+    break;
+  }
 }
 `;
 
@@ -107,15 +114,17 @@ export class WasmBackend implements KernelBackend {
   private readonly kernel: MatmulExports;
   private readonly tileRows: number;
   private readonly tileCols: number;
-  /** byte offsets of the main thread's and the worker's scratch areas, and of the operand area after them */
+  /** byte offsets of the control block, of the main thread's and the worker's scratch areas, of the operands */
+  private readonly ctrlOffset: number;
   private readonly scratch: readonly [number, number];
   private readonly dataStart: number;
   private heap: Float32Array;
   private readonly ctrl: Int32Array;
+  private jobSeq = 0;
   private worker: Worker | undefined;
   private workerBroken: string | undefined;
-  /** how split products went: halves run by the worker, and halves the main thread took back (worker asleep) */
-  readonly stats = { splitCalls: 0, workerHalves: 0, reclaimedHalves: 0 };
+  /** how parallel products went: products cut into chunks, chunks in all, chunks the worker ran */
+  readonly stats = { parallelCalls: 0, chunks: 0, workerChunks: 0 };
 
   /** Loads and instantiates the kernels; throws (with the reason) where WebAssembly SIMD or threads are missing. */
   constructor(options: { threads?: number } = {}) {
@@ -126,12 +135,16 @@ export class WasmBackend implements KernelBackend {
     this.kernel = instance.exports as unknown as MatmulExports;
     this.tileRows = this.kernel.tileRows();
     this.tileCols = this.kernel.tileCols();
-    // page 0 is left to the module's own static data (it has none today), then two scratch areas
+    // page 0 is left to the module's own static data (it has none today), then the control block and two
+    // scratch areas; operands follow
+    this.ctrlOffset = PAGE;
     const scratchBytes = align16(this.kernel.scratchBytes());
-    this.scratch = [PAGE, PAGE + scratchBytes];
-    this.dataStart = PAGE + 2 * scratchBytes;
+    const scratchStart = PAGE + align16(this.kernel.controlBytes());
+    this.scratch = [scratchStart, scratchStart + scratchBytes];
+    this.dataStart = scratchStart + 2 * scratchBytes;
+    this.memory.grow(Math.ceil(this.dataStart / PAGE));
     this.heap = new Float32Array(this.memory.buffer);
-    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
+    this.ctrl = new Int32Array(this.memory.buffer, this.ctrlOffset, C_ARGS + 11);
     this.maxThreads = 2;
     this.requestedThreads = Math.min(options.threads ?? this.maxThreads, this.maxThreads);
   }
@@ -154,10 +167,10 @@ export class WasmBackend implements KernelBackend {
     const worker = this.ensureWorker();
     if (worker === undefined) return this.workerBroken;
     const deadline = performance.now() + timeoutMs;
-    while (Atomics.load(this.ctrl, READY) !== 1) {
+    while (Atomics.load(this.ctrl, C_READY) !== 1) {
       const left = deadline - performance.now();
       if (left <= 0) return "the worker thread did not start in time";
-      Atomics.wait(this.ctrl, READY, 0, Math.min(left, 50));
+      Atomics.wait(this.ctrl, C_READY, 0, Math.min(left, 50));
     }
     return undefined;
   }
@@ -167,12 +180,11 @@ export class WasmBackend implements KernelBackend {
     const worker = this.worker;
     if (worker === undefined) return;
     this.worker = undefined;
-    Atomics.store(this.ctrl, QUIT, 1);
-    Atomics.notify(this.ctrl, STATE);
+    Atomics.store(this.ctrl, C_QUIT, 1);
+    Atomics.notify(this.ctrl, C_WORD);
     await worker.terminate();
-    Atomics.store(this.ctrl, QUIT, 0);
-    Atomics.store(this.ctrl, READY, 0);
-    Atomics.store(this.ctrl, STATE, IDLE);
+    Atomics.store(this.ctrl, C_QUIT, 0);
+    Atomics.store(this.ctrl, C_READY, 0);
   }
 
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
@@ -197,61 +209,64 @@ export class WasmBackend implements KernelBackend {
 
   private run(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul, overlapping: boolean): void {
     const flags = (r.transA ? 1 : 0) | (r.transB ? 2 : 0) | (r.accumulate ? 4 : 0);
-    const job = [aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n];
-    const gemm = (j: readonly number[], scratch: number): void =>
-      this.kernel.gemmBatch(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!, j[14]!, j[15]!, scratch);
-    const parallel = this.threads > 1 && 2 * r.m * r.n * r.k * r.batch >= WASM_PARALLEL_MIN_FLOPS;
-    const split = parallel ? this.splitPoint(r, overlapping) : undefined;
-    const worker = split === undefined ? undefined : this.ensureWorker();
-    if (split === undefined || worker === undefined) {
-      gemm(job, this.scratch[0]);
+    const flops = 2 * r.m * r.n * r.k * r.batch;
+    const plan = this.threads > 1 && flops >= WASM_PARALLEL_MIN_FLOPS ? this.chunking(r, overlapping) : undefined;
+    const worker = plan === undefined ? undefined : this.ensureWorker();
+    if (plan === undefined || worker === undefined) {
+      this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
       return;
     }
-    const [slot, at] = split; // job slot to split (7 batch, 12 rows, 14 columns) and where
-    const first = job.slice();
-    const second = job.slice();
-    first[slot + 1] = at;
-    second[slot] = at;
+    const [axis, unit, chunks] = plan;
     const ctrl = this.ctrl;
-    for (let i = 0; i < second.length; i++) ctrl[JOB + i] = second[i]!;
-    ctrl[JOB + 16] = this.scratch[1];
-    this.stats.splitCalls++;
-    Atomics.store(ctrl, STATE, POSTED);
-    Atomics.notify(ctrl, STATE, 1);
-    gemm(first, this.scratch[0]);
-    // If the worker has not picked the second half up yet (asleep, or still starting), do it here rather than wait.
-    if (Atomics.compareExchange(ctrl, STATE, POSTED, IDLE) === POSTED) {
-      this.stats.reclaimedHalves++;
-      gemm(second, this.scratch[0]);
-      return;
+    const args = [aOff, bOff, cOff, r.m, r.n, r.k, flags, r.batch, r.strideA, r.strideB, r.strideC];
+    for (let i = 0; i < args.length; i++) ctrl[C_ARGS + i] = args[i]!;
+    ctrl[C_AXIS] = axis;
+    ctrl[C_UNIT] = unit;
+    Atomics.store(ctrl, C_CHUNKS, chunks);
+    Atomics.store(ctrl, C_DONE, 0);
+    this.jobSeq = (this.jobSeq + 1) & 0x7fff;
+    Atomics.store(ctrl, C_WORD, this.jobSeq << 16); // publishes the job: chunk 0 of this sequence number
+    Atomics.notify(ctrl, C_WORD, 1);
+    const mine = this.kernel.work(this.ctrlOffset, this.scratch[0]);
+    // the worker may still be finishing a chunk it claimed; wait for it (spin first: chunks are short)
+    for (let spin = 0; ; spin++) {
+      const done = Atomics.load(ctrl, C_DONE);
+      if (done === chunks) break;
+      if (Atomics.load(ctrl, C_FAILED) === 1) {
+        this.workerBroken = "the worker thread failed a kernel call";
+        this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
+        return;
+      }
+      if (spin > 1000) Atomics.wait(ctrl, C_DONE, done, 1);
     }
-    this.stats.workerHalves++;
-    for (let spin = 0; Atomics.load(ctrl, STATE) !== DONE; spin++) {
-      if (spin > 2000) Atomics.wait(ctrl, STATE, CLAIMED, 1);
-    }
-    Atomics.store(ctrl, STATE, IDLE);
-    if (Atomics.exchange(ctrl, FAILED, 0) === 1) {
-      // the worker hit an error it could not report; redo its half here and stop using it
-      this.workerBroken = "the worker thread failed a kernel call";
-      gemm(second, this.scratch[0]);
-    }
+    this.stats.parallelCalls++;
+    this.stats.chunks += chunks;
+    this.stats.workerChunks += chunks - mine;
   }
 
   /**
-   * Where to cut the work in two, or undefined when it cannot be split safely or usefully: by batch items when
-   * there are several and their outputs do not overlap, else by the larger of rows/columns on a register-tile boundary
-   * (rows when m ≥ n: each half then repacks B, the smaller duplicate).
+   * How to cut a product into chunks — [axis (0 batch, 1 rows, 2 columns), chunk length, chunk count] — or
+   * undefined when it should not be cut. Batch items when there are several and their outputs do not overlap;
+   * else row blocks (each repacks B) when m ≥ n, column blocks (each repacks A) otherwise.
    */
-  private splitPoint(r: ResolvedMatmul, overlapping: boolean): [number, number] | undefined {
+  private chunking(r: ResolvedMatmul, overlapping: boolean): [number, number, number] | undefined {
     // outputs that partly overlap (0 < strideC < m·n) put one element in different tiles of different items
     if (overlapping && r.strideC !== 0 && r.batch > 1) return undefined;
-    if (r.batch >= 2 && !overlapping && (r.batch % 2 === 0 || r.batch >= 8)) return [7, Math.ceil(r.batch / 2)];
-    const rowTiles = Math.ceil(r.m / this.tileRows);
-    const colTiles = Math.ceil(r.n / this.tileCols);
-    if (r.m >= r.n && rowTiles >= 2) return [12, Math.ceil(rowTiles / 2) * this.tileRows];
-    if (colTiles >= 2) return [14, Math.ceil(colTiles / 2) * this.tileCols];
-    if (rowTiles >= 2) return [12, Math.ceil(rowTiles / 2) * this.tileRows];
-    return undefined;
+    if (r.batch >= 2 && !overlapping) {
+      const itemFlops = 2 * r.m * r.n * r.k;
+      const unit = Math.max(1, Math.min(Math.ceil(r.batch / 2), Math.ceil(CHUNK_MIN_FLOPS / Math.max(1, itemFlops))));
+      return [0, unit, Math.ceil(r.batch / unit)];
+    }
+    const span = (len: number, tile: number): number => Math.min(CHUNK_SPAN, Math.ceil(Math.ceil(len / 2) / tile) * tile);
+    const byRows = (): [number, number, number] | undefined => {
+      const unit = span(r.m, this.tileRows);
+      return r.m > unit ? [1, unit, Math.ceil(r.m / unit)] : undefined;
+    };
+    const byCols = (): [number, number, number] | undefined => {
+      const unit = span(r.n, this.tileCols);
+      return r.n > unit ? [2, unit, Math.ceil(r.n / unit)] : undefined;
+    };
+    return r.m >= r.n ? (byRows() ?? byCols()) : (byCols() ?? byRows());
   }
 
   private ensureWorker(): Worker | undefined {
@@ -259,7 +274,7 @@ export class WasmBackend implements KernelBackend {
     try {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: this.module, memory: this.memory, control: this.ctrl.buffer },
+        workerData: { module: this.module, memory: this.memory, ctrl: this.ctrlOffset, scratch: this.scratch[1] },
       });
       worker.unref(); // an idle worker must never keep the process alive
       worker.on("error", (err) => {
