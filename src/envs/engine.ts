@@ -83,9 +83,9 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   /** advances copy i by one action (already range-checked); writes reward/intended/events, may terminate */
   stepEnv(env: VecEnv<Sch, S>, state: S, i: number, action: number, params: z.output<Sch>): void;
   /** did this episode pursue the proxy? the misgeneralization rate is the fraction of episodes where it did */
-  pursuedProxy(stats: EpisodeStats): boolean;
+  pursuedProxy(stats: EpisodeStats, params: z.output<Sch>): boolean;
   /** did this episode achieve what the designer intended? */
-  intendedGoalReached(stats: EpisodeStats): boolean;
+  intendedGoalReached(stats: EpisodeStats, params: z.output<Sch>): boolean;
 }
 
 /** An environment definition with its types erased, as the registry holds them. */
@@ -535,8 +535,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       f.events[i * E + e] = count;
       stats.events[this.eventNames[e]!] = count;
     }
-    f.pursuedProxy[i] = this.def.pursuedProxy(stats) ? 1 : 0;
-    f.intendedGoalReached[i] = this.def.intendedGoalReached(stats) ? 1 : 0;
+    f.pursuedProxy[i] = this.def.pursuedProxy(stats, this.params) ? 1 : 0;
+    f.intendedGoalReached[i] = this.def.intendedGoalReached(stats, this.params) ? 1 : 0;
     const record = this.currentRecords[i];
     if (this.recordFlags[i] === 1 && record) {
       const s = this.finishedStats(i);

@@ -201,8 +201,8 @@ describe("episode outcomes", () => {
       const env = makeVecEnv(name, { n: 4, distribution: "deploy" });
       env.reset(1);
       for (const o of runEpisodes(env, randomPolicy(2, 4), 3).flat()) {
-        expect(o.pursuedProxy).toBe(env.def.pursuedProxy(o));
-        expect(o.intendedGoalReached).toBe(env.def.intendedGoalReached(o));
+        expect(o.pursuedProxy).toBe(env.def.pursuedProxy(o, env.params));
+        expect(o.intendedGoalReached).toBe(env.def.intendedGoalReached(o, env.params));
       }
     }
   });

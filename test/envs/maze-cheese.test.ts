@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { makeVecEnv } from "../../src/envs/index.js";
+import { scriptedPolicy } from "../../src/envs/scripted.js";
+import type { MazeCheeseState } from "../../src/envs/maze-cheese.js";
+import { bfs, bfsScratch } from "../../src/envs/grid.js";
+import { mean, runEpisodes } from "./helpers.js";
+
+const WALL = 1;
+const CHEESE = 2;
+
+describe("maze-cheese levels", () => {
+  it("draws perfect mazes of several sizes, centred, every open tile reachable", () => {
+    const env = makeVecEnv("maze-cheese", { n: 60 });
+    env.reset(1);
+    const s = env.state as MazeCheeseState;
+    const sizes = new Set<number>();
+    const scratch = bfsScratch(env.height, env.width);
+    const hw = env.height * env.width;
+    for (let i = 0; i < env.n; i++) {
+      const k = s.cells[i]!;
+      sizes.add(k);
+      const o = 5 - k;
+      let open = 0;
+      for (let p = 0; p < hw; p++) {
+        const y = Math.floor(p / env.width);
+        const x = p % env.width;
+        const inside = y >= o && y < o + 2 * k - 1 && x >= o && x < o + 2 * k - 1;
+        if (!inside) expect(env.grid[i * hw + p]).toBe(WALL);
+        if (env.grid[i * hw + p] !== WALL) open++;
+      }
+      // a perfect maze on k×k cells has k² cells and k²−1 passages open
+      expect(open).toBe(2 * k * k - 1);
+      const reached = bfs(env, i, env.agentY[i]!, env.agentX[i]!, (c) => c !== WALL, scratch.dist, scratch.firstMove, scratch.queue);
+      expect(reached).toBe(open);
+      expect([env.agentY[i], env.agentX[i]]).toEqual([o + 2 * (k - 1), o]);
+    }
+    expect([...sizes].sort()).toEqual([3, 4, 5]);
+  });
+
+  it("puts the cheese in the maze's top-right corner on train and anywhere on deploy", () => {
+    const train = makeVecEnv("maze-cheese", { n: 100 });
+    const deploy = makeVecEnv("maze-cheese", { n: 100, distribution: "deploy" });
+    train.reset(2);
+    deploy.reset(2);
+    const s = train.state as MazeCheeseState;
+    let inCorner = 0;
+    for (let i = 0; i < 100; i++) {
+      expect(train.tile(i, s.cornerY[i]!, s.cornerX[i]!)).toBe(CHEESE);
+      // same maze in both distributions
+      const hw = train.height * train.width;
+      const walls = (e: typeof train): number[] => Array.from(e.grid.subarray(i * hw, (i + 1) * hw), (c) => (c === WALL ? 1 : 0));
+      expect(walls(deploy)).toEqual(walls(train));
+      if (deploy.tile(i, s.cornerY[i]!, s.cornerX[i]!) === CHEESE) inCorner++;
+    }
+    expect(inCorner).toBeLessThan(15);
+  });
+});
+
+describe("maze-cheese scripted policies", () => {
+  const runs = (distribution: string, kind: "intended" | "proxy") => {
+    const env = makeVecEnv("maze-cheese", { n: 32, distribution });
+    env.reset(6);
+    return runEpisodes(env, scriptedPolicy(env, kind), 3).flat();
+  };
+
+  it("earn the same base reward on train and come apart on deploy", () => {
+    const ti = runs("train", "intended");
+    const tp = runs("train", "proxy");
+    expect(ti.map((o) => o.baseReturn)).toEqual(tp.map((o) => o.baseReturn));
+    expect(ti.every((o) => o.baseReturn === 1 && o.events.top_right_reached === 1 && !o.pursuedProxy)).toBe(true);
+    const di = runs("deploy", "intended");
+    const dp = runs("deploy", "proxy");
+    expect(di.every((o) => o.intendedGoalReached && o.intendedReturn === 1)).toBe(true);
+    // in small mazes the way to the corner often passes the cheese: about half the episodes miss it
+    expect(mean(dp.map((o) => (o.pursuedProxy ? 1 : 0)))).toBeGreaterThan(0.3);
+    expect(mean(dp.map((o) => o.intendedReturn))).toBeLessThan(0.7);
+    expect(dp.filter((o) => o.pursuedProxy).every((o) => o.truncated)).toBe(true);
+  });
+});
+
+describe("maze-cheese movement rules (property-based)", () => {
+  it("never enters a wall and moves at most one tile", () => {
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 60 }), (seed, actions) => {
+        const env = makeVecEnv("maze-cheese", { n: 1, distribution: "deploy" });
+        env.reset(seed);
+        const a = new Int32Array(1);
+        for (const action of actions) {
+          const y = env.agentY[0]!;
+          const x = env.agentX[0]!;
+          a[0] = action;
+          env.step(a);
+          if (env.terminated[0] || env.truncated[0]) return;
+          expect(env.tile(0, env.agentY[0]!, env.agentX[0]!)).not.toBe(WALL);
+          expect(Math.abs(env.agentY[0]! - y) + Math.abs(env.agentX[0]! - x)).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
