@@ -1,9 +1,17 @@
 // The registry of CLI commands: one file per command under src/cli/, one line here to register it.
 import type { Command } from "commander";
 import { register as demo } from "./demo.js";
+import { register as doctor } from "./doctor.js";
 import { register as inspect } from "./inspect.js";
+import { register as icl } from "./icl.js";
+import { register as train } from "./train.js";
+import { register as evalCommand } from "./eval.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
+  doctor,
   inspect,
+  icl,
+  train,
+  evalCommand,
 ];

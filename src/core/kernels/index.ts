@@ -103,7 +103,12 @@ export function setBackend(name: BackendName): KernelBackend {
 /** Which backend is active and why, and the status of every backend. */
 export function backendInfo(): BackendInfo {
   const current = kernels();
-  const backends = BACKEND_NAMES.map((name): BackendStatus => {
+  return { active: current.name, reason: active!.reason, backends: backendStatuses() };
+}
+
+/** Whether each backend can run here (loading each one, without choosing the active one). */
+export function backendStatuses(): BackendStatus[] {
+  return BACKEND_NAMES.map((name): BackendStatus => {
     const b = load(name);
     if (b instanceof Error) return { name, available: false, detail: b.message };
     const detail =
@@ -112,5 +117,4 @@ export function backendInfo(): BackendInfo {
       : "plain TypeScript reference";
     return { name, available: true, detail, threads: b.threads };
   });
-  return { active: current.name, reason: active!.reason, backends };
 }
