@@ -97,8 +97,9 @@ export function readSafetensors(bytes: Uint8Array, source = "safetensors buffer"
   } catch {
     return fail("header is not valid UTF-8");
   }
-  // The reference reader requires the header to start with '{' (no leading whitespace); trailing padding is allowed.
-  if (!text.startsWith("{")) fail(`header does not start with '{' (starts with ${JSON.stringify(text.slice(0, 16))})`);
+  // The spec says the header starts with '{' and may be padded with trailing whitespace; the reference reader
+  // also accepts leading JSON whitespace (writers may pad to align the data to a page), and so do we.
+  if (!/^[ \t\r\n]*\{/.test(text)) fail(`header does not start with '{' (starts with ${JSON.stringify(text.slice(0, 16))})`);
   let header: unknown;
   try {
     header = parseStrictJson(text);

@@ -184,7 +184,7 @@ describe("readSafetensors", () => {
     ["header over 100 MB", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 100_000_001n, true); return b; })(), /100 MB/],
     ["header size near 2^64", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 2n ** 64n - 1n, true); return b; })(), /100 MB/],
     ["empty header", rawFile(""), /does not start with '\{'/],
-    ["leading whitespace", rawFile(" {}"), /does not start with '\{'/],
+    ["a header that is not an object", rawFile(" 5"), /does not start with '\{'/],
     ["invalid UTF-8", rawFile(new Uint8Array([0x7b, 0xff, 0x7d])), /UTF-8/],
     ["invalid JSON", rawFile('{"a":'), /not valid JSON/],
     ["trailing garbage", rawFile("{} x"), /not valid JSON.*after the JSON value/],
@@ -218,6 +218,54 @@ describe("readSafetensors", () => {
     const { tensors, metadata } = readSafetensors(bytes);
     expect(metadata).toEqual({});
     expect(Array.from(tensors.get("__proto__")!.data as Uint8Array)).toEqual([42]);
+  });
+});
+
+// Byte vectors from the reference implementation's own tests (huggingface/safetensors, safetensors/src/tensor.rs).
+describe("conformance with the reference implementation's test vectors", () => {
+  const f32 = new Float32Array([0, 1, 2, 3, 4, 5]);
+  const bytesOf = (text: string): number[] => Array.from(new TextEncoder().encode(text));
+  const data = Array.from(new Uint8Array(f32.buffer));
+
+  it("serializes one F32 tensor exactly as the reference (test_serialization)", () => {
+    const out = writeSafetensors({ "attn.0": { dtype: "F32", shape: [1, 2, 3], data: f32 } });
+    expect(Array.from(out)).toEqual([64, 0, 0, 0, 0, 0, 0, 0, ...bytesOf('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}'), ...data]);
+  });
+
+  it("pads the header with spaces to align the data (test_serialization_forced_alignement)", () => {
+    const out = writeSafetensors({ attn0: { dtype: "F32", shape: [1, 1, 2, 3], data: f32 } });
+    expect(Array.from(out)).toEqual([72, 0, 0, 0, 0, 0, 0, 0, ...bytesOf('{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}       '), ...data]);
+  });
+
+  it("serializes no tensors, with and without metadata (test_empty)", () => {
+    expect(Array.from(writeSafetensors({}))).toEqual([8, 0, 0, 0, 0, 0, 0, 0, ...bytesOf("{}      ")]);
+    expect(Array.from(writeSafetensors({}, { framework: "pt" }))).toEqual([40, 0, 0, 0, 0, 0, 0, 0, ...bytesOf('{"__metadata__":{"framework":"pt"}}     ')]);
+  });
+
+  it("reads what the reference reads", () => {
+    const scalar = rawFile('{"test":{"dtype":"I32","shape":[],"data_offsets":[0,4]}}', new Uint8Array(4));
+    expect(readSafetensors(scalar).tensors.get("test")).toMatchObject({ dtype: "I32", shape: [] });
+    const zero = rawFile('{"test":{"dtype":"I32","shape":[2,0],"data_offsets":[0, 0]}}');
+    expect(readSafetensors(zero).tensors.get("test")!.data.length).toBe(0);
+    expect(readSafetensors(rawFile("{}\r \t\n")).tensors.size).toBe(0); // trailing JSON whitespace
+    expect(readSafetensors(rawFile("\t\n{}\r ")).tensors.size).toBe(0); // leading JSON whitespace
+  });
+
+  it("rejects what the reference rejects", () => {
+    const header = '{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}';
+    const cases: [Uint8Array, RegExp][] = [
+      [rawFile(header, new Uint8Array(16 + 34)), /cover 16 data bytes but the file has 50/], // polyglot file
+      [rawFile(header, new Uint8Array(14)), /run past the 14 data bytes/],
+      [(() => { const b = rawFile(header, new Uint8Array(16)); b.set([0xff, 0xff, 0xff], 5); return b; })(), /100 MB/],
+      [new Uint8Array(0), /too short/],
+      [new Uint8Array([60, 0, 0, 0, 0, 0, 0, 0]), /runs past the end/],
+      [new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0xff]), /UTF-8/],
+      [new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0x7b]), /not valid JSON/],
+      [rawFile('{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0, 4]}}', new Uint8Array(4)), /needs 16 bytes/],
+      [rawFile('{"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}}', new Uint8Array(16)), /shape/],
+      [rawFile('{"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}}', new Uint8Array(16)), /shape/],
+    ];
+    for (const [bytes, pattern] of cases) expectCheckpointError(bytes, pattern);
   });
 });
 
