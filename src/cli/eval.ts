@@ -1,0 +1,91 @@
+// `mesa eval RUN_DIR [--distribution deploy] [--episodes 1000] [--json]`: evaluates a trained run's newest
+// checkpoint on a level distribution — base return, intended return, event rates and the misgeneralization
+// rate with 95% intervals — and records a few episodes as JSON (plus pictures when the renderer is present).
+import { join } from "node:path";
+import type { Command } from "commander";
+import { Rng } from "../core/rng.js";
+import { UsageError } from "../core/errors.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { loadRunPolicy, writeJson } from "../rl/run.js";
+import { parseCount, parseSeed } from "./train.js";
+import { formatNumber, formatTable, log, printJson } from "./output.js";
+
+/** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */
+export const EVAL_SEED_OFFSET = 1_000_003;
+
+/** The --json object: base_return, intended_return, misgeneralization_rate, misgeneralization_ci95, events, episodes and more. */
+export function evaluationJson(r: EvaluationResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const { records: _records, ...rest } = r;
+  return { ...rest, ...extra };
+}
+
+const ci = (c: [number, number]): string => `[${formatNumber(c[0])}, ${formatNumber(c[1])}]`;
+
+/** Rows of the readable evaluation table for one or more evaluations side by side. */
+export function evaluationRows(results: readonly EvaluationResult[]): (string | number)[][] {
+  const rows: (string | number)[][] = [
+    ["base return (mean, 95% CI)", ...results.map((r) => `${formatNumber(r.base_return)} ${ci(r.base_return_ci95)}`)],
+    ["intended return", ...results.map((r) => `${formatNumber(r.intended_return)} ${ci(r.intended_return_ci95)}`)],
+    ["intended goal reached", ...results.map((r) => `${formatNumber(r.intended_goal_rate)} ${ci(r.intended_goal_ci95)}`)],
+    ["misgeneralization rate", ...results.map((r) => `${formatNumber(r.misgeneralization_rate)} ${ci(r.misgeneralization_ci95)}`)],
+    ["episode length", ...results.map((r) => formatNumber(r.episode_length))],
+  ];
+  for (const name of Object.keys(results[0]?.events ?? {})) {
+    rows.push([`event ${name} (episodes with it)`, ...results.map((r) => formatNumber(r.events[name]?.rate ?? 0))]);
+  }
+  return rows;
+}
+
+interface EvalOptions {
+  distribution?: string;
+  episodes: string;
+  seed?: string;
+  greedy?: boolean;
+  record: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("eval")
+    .description("evaluate a trained run on a level distribution: returns, events and the misgeneralization rate with 95% CIs")
+    .argument("<run_dir>", "run directory written by mesa train")
+    .option("--distribution <name>", "level distribution (default: the one the run trained on)")
+    .option("--episodes <n>", "episodes to run", "1000")
+    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
+    .option("--greedy", "take the most likely action instead of sampling")
+    .option("--record <n>", "episodes to record to <run_dir>/episodes/", "3")
+    .option("--json", "print one JSON object")
+    .action((runDir: string, opts: EvalOptions) => {
+      const { config, policy, step } = loadRunPolicy(runDir);
+      const def = getEnvDefinition(config.env);
+      const distribution = opts.distribution ?? config.distribution;
+      if (!(distribution in def.distributions)) {
+        throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
+      }
+      const episodes = parseCount(opts.episodes, "--episodes");
+      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
+      const record = Number(opts.record);
+      if (!Number.isInteger(record) || record < 0) throw new UsageError(`--record must be a non-negative integer, got "${opts.record}"`);
+      const result = evaluate(def, policyActions(policy, new Rng(seed, "eval/actions"), opts.greedy ?? false), {
+        distribution,
+        params: config.envParams,
+        episodes,
+        seed,
+        record,
+      });
+      const files: string[] = [];
+      result.records.forEach((r, k) => {
+        const path = join(runDir, "episodes", `${distribution}-${k}.json`);
+        writeJson(path, r);
+        files.push(path);
+      });
+      if (opts.json) {
+        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files }));
+        return;
+      }
+      process.stdout.write(`${formatTable(["", `${config.env} / ${distribution} (${episodes} episodes)`], evaluationRows([result]))}\n`);
+      if (files.length > 0) log(`recorded ${files.length} episodes: ${files.join(", ")}`);
+    });
+}

@@ -1,0 +1,183 @@
+// `mesa train --env coin-run --distribution train --steps 1e6 --seed 1 [--model mlp] [--out runs] [--resume RUN_DIR]`:
+// trains a PPO agent into a run directory, with a progress bar (steps, SPS, return, intended return, ETA) on stderr.
+import type { Command } from "commander";
+import { SingleBar } from "cli-progress";
+import { UsageError } from "../core/errors.js";
+import { environments } from "../envs/registry.js";
+import { policyKinds } from "../nn/models/policy.js";
+import type { PpoCallbacks } from "../rl/ppo.js";
+import { type RunConfigInput, resumeRun, startRun } from "../rl/run.js";
+import { formatNumber, formatTable, log, printJson } from "./output.js";
+
+/** Parses a positive count that may be written like 1e6 or 1_000_000. */
+export function parseCount(value: string, flag: string): number {
+  const n = Number(value.replaceAll("_", ""));
+  if (!Number.isFinite(n) || n <= 0 || !Number.isInteger(n)) throw new UsageError(`${flag} must be a positive integer (1e6 is fine), got "${value}"`);
+  return n;
+}
+
+/** Parses a seed: a non-negative integer. */
+export function parseSeed(value: string, flag = "--seed"): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** Parses `key=value` pairs (values as JSON when they parse, else strings). */
+export function parseKeyValues(pairs: readonly string[], flag: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new UsageError(`${flag} expects key=value, got "${pair}"`, `e.g. ${flag} randomCoinFraction=0.1`);
+    const raw = pair.slice(at + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a bare string
+    }
+    out[pair.slice(0, at)] = value;
+  }
+  return out;
+}
+
+export function checkEnvName(name: string): void {
+  if (!(name in environments)) throw new UsageError(`unknown environment "${name}"`, `choose one of: ${Object.keys(environments).join(", ")}`);
+}
+
+export function checkModelName(name: string): void {
+  const kinds = policyKinds().map((k) => k.kind);
+  if (!kinds.includes(name)) throw new UsageError(`unknown model "${name}"`, `choose one of: ${kinds.join(", ")}`);
+}
+
+/** A progress bar on stderr (a line every 10% when stderr is not a terminal), as PPO callbacks. */
+export function progressCallbacks(label: string): PpoCallbacks & { stop(): void } {
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `${label} {bar} {percentage}% | {value}/{total} steps | {sps} SPS | return {ret} | intended {intended} | ETA {eta_formatted}`,
+    hideCursor: true,
+    etaBuffer: 20,
+    barsize: 24,
+  });
+  let started = false;
+  let nextTenth = 1;
+  const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? "–" : x.toFixed(3));
+  return {
+    onUpdate(metrics, info) {
+      const payload = { sps: metrics["charts/SPS"] ?? 0, ret: fmt(metrics["charts/episodic_return"]), intended: fmt(metrics["charts/intended_return"]) };
+      if (tty) {
+        if (!started) {
+          bar.start(info.totalTimesteps, info.globalStep, payload);
+          started = true;
+        }
+        bar.update(info.globalStep, payload);
+      } else if (info.update >= (nextTenth * info.numIterations) / 10 || info.update === info.numIterations) {
+        while (info.update >= (nextTenth * info.numIterations) / 10) nextTenth++;
+        log(`${label} ${info.globalStep}/${info.totalTimesteps} steps | ${payload.sps} SPS | return ${payload.ret} | intended ${payload.intended}`);
+      }
+      // let the terminal redraw between updates
+      return new Promise((resolve) => setImmediate(resolve));
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+interface TrainOptions {
+  env: string;
+  distribution: string;
+  steps: string;
+  seed: string;
+  model: string;
+  hidden?: string;
+  numEnvs?: string;
+  lr?: string;
+  entCoef?: string;
+  checkpointEvery?: string;
+  envParam: string[];
+  out: string;
+  resume?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("train a PPO agent on an environment's level distribution, into a run directory")
+    .option("--env <name>", `environment (${Object.keys(environments).join(", ")})`, "coin-run")
+    .option("--distribution <name>", "level distribution to train on", "train")
+    .option("--steps <n>", "total environment steps (1e6 is fine)", "1e6")
+    .option("--seed <n>", "seed of the run", "1")
+    .option("--model <kind>", `policy model (${policyKinds().map((k) => k.kind).join(", ")})`, "mlp")
+    .option("--hidden <sizes>", "hidden sizes, comma-separated (default: the model's)")
+    .option("--num-envs <n>", "parallel environment copies (default 64)")
+    .option("--lr <x>", "learning rate (default 2.5e-4)")
+    .option("--ent-coef <x>", "entropy bonus coefficient (default 0.01)")
+    .option("--checkpoint-every <n>", "checkpoint every n updates (default 10)")
+    .option("--env-param <key=value>", "environment parameter override (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--out <dir>", "directory the run directory is created in", "runs")
+    .option("--resume <run_dir>", "continue a run from its newest checkpoint (its config.json is used)")
+    .option("--json", "print one JSON object with the result")
+    .action(async (opts: TrainOptions) => {
+      const progress = progressCallbacks(opts.resume ? "resume" : opts.env);
+      let trained;
+      try {
+        if (opts.resume) {
+          trained = await resumeRun(opts.resume, progress);
+          for (const s of trained.skipped) log(`warning: skipped a damaged checkpoint: ${s}`);
+        } else {
+          checkEnvName(opts.env);
+          checkModelName(opts.model);
+          const num = (v: string | undefined, flag: string): number | undefined => {
+            if (v === undefined) return undefined;
+            const x = Number(v);
+            if (!Number.isFinite(x)) throw new UsageError(`${flag} must be a number, got "${v}"`);
+            return x;
+          };
+          const ppo: Record<string, unknown> = { totalTimesteps: parseCount(opts.steps, "--steps"), seed: parseSeed(opts.seed) };
+          const extra = { numEnvs: num(opts.numEnvs, "--num-envs"), learningRate: num(opts.lr, "--lr"), entCoef: num(opts.entCoef, "--ent-coef"), checkpointEvery: num(opts.checkpointEvery, "--checkpoint-every") };
+          for (const [k, v] of Object.entries(extra)) if (v !== undefined) ppo[k] = v;
+          const input: RunConfigInput = {
+            env: opts.env,
+            distribution: opts.distribution,
+            envParams: parseKeyValues(opts.envParam, "--env-param"),
+            model: opts.model,
+            ...(opts.hidden ? { hidden: opts.hidden.split(",").map((s) => parseCount(s.trim(), "--hidden")) } : {}),
+            ppo: ppo as RunConfigInput["ppo"],
+          };
+          trained = await startRun(opts.out, input, progress);
+        }
+      } finally {
+        progress.stop();
+      }
+      const { run, result } = trained;
+      const last = result.last;
+      const summary = {
+        run_dir: run.path,
+        global_step: result.globalStep,
+        seconds: result.seconds,
+        sps: result.stepsPerSecond,
+        episodic_return: last["charts/episodic_return"] ?? null,
+        intended_return: last["charts/intended_return"] ?? null,
+      };
+      if (opts.json) {
+        printJson(summary);
+        return;
+      }
+      process.stdout.write(
+        `${formatTable(
+          ["", "value"],
+          [
+            ["run directory", run.path],
+            ["env steps", result.globalStep],
+            ["wall-clock (s)", formatNumber(result.seconds)],
+            ["steps/s", Math.round(result.stepsPerSecond)],
+            ["last episodic return", last["charts/episodic_return"] ?? "–"],
+            ["last intended return", last["charts/intended_return"] ?? "–"],
+          ],
+        )}\nnext: mesa eval ${run.path} --distribution deploy\n`,
+      );
+    });
+}
