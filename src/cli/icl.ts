@@ -1,0 +1,225 @@
+// `mesa icl`: train a transformer on in-context linear regression and measure how closely it runs gradient
+// descent in its forward pass (von Oswald et al. 2023). Writes a run directory with metrics, checkpoints and
+// plots; prints a table, or one JSON object with --json.
+import { join } from "node:path";
+import { SingleBar } from "cli-progress";
+import type { Command } from "commander";
+import { UsageError } from "../core/errors.js";
+import type { Tensor } from "../core/tensor.js";
+import { heatmapsPng, heatmapsSvg, lineChartPng, lineChartSvg, type HeatmapPanel } from "../icl/plots.js";
+import { gaugeScale, type Comparison } from "../icl/compare.js";
+import { LOSS_CONVENTION, iclConfig, trainIcl, type IclConfigInput, type IclResult } from "../icl/train.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { RunDir } from "../io/rundir.js";
+import type { TensorInput } from "../io/safetensors.js";
+import { formatTable, log, printJson } from "./output.js";
+
+interface IclFlags {
+  layers: string;
+  d: string;
+  n: string;
+  steps?: string;
+  batch?: string;
+  seed: string;
+  lr?: string;
+  clip?: string;
+  xRange: string;
+  noise: string;
+  nonlinear?: boolean;
+  constrained?: boolean;
+  model: string;
+  runs: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("icl")
+    .description("train a transformer on in-context linear regression and compare it with gradient descent (von Oswald et al. 2023)")
+    .option("--layers <L>", "attention layers, compared with L steps of GD and GD++ (1..16)", "1")
+    .option("--d <d>", "input dimension (1..256)", "10")
+    .option("--n <N>", "context points per sequence (1..1024)", "10")
+    .option("--steps <steps>", "Adam steps, each on a fresh batch of tasks (default 2000)")
+    .option("--batch <tasks>", "tasks per step (default 1024 for lsa, 256 for transformer)")
+    .option("--seed <seed>", "seed of every random stream", "0")
+    .option("--lr <lr>", "Adam learning rate (default 0.001)")
+    .option("--clip <norm>", "global gradient-norm clip (default 0.001)")
+    .option("--x-range <r>", "inputs x ~ U(-r, r)^d (paper text: 1, paper code: 0.5)", "1")
+    .option("--noise <sigma>", "Gaussian noise σ on the targets", "0")
+    .option("--nonlinear", "targets from a random 2-layer ReLU network instead of a linear map")
+    .option("--constrained", "LSA: the papers' GD-form constraint on W_Q, W_K, W_O")
+    .option("--model <model>", "lsa (linear self-attention) or transformer (softmax + MLP + LayerNorm)", "lsa")
+    .option("--runs <dir>", "where the run directory is created", "runs")
+    .option("--json", "print one JSON object with the results")
+    .action(async (flags: IclFlags) => {
+      await runIcl(flags);
+    });
+}
+
+function int(flag: string, value: string | undefined, lo: number, hi: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new UsageError(`${flag} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(value)}`, `e.g. ${flag} ${lo === 0 ? 1 : lo}`);
+  return v;
+}
+
+function num(flag: string, value: string | undefined, positive: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isFinite(v) || (positive ? v <= 0 : v < 0)) throw new UsageError(`${flag} must be a ${positive ? "positive" : "non-negative"} number, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+async function runIcl(flags: IclFlags): Promise<void> {
+  const t0 = performance.now();
+  if (flags.model !== "lsa" && flags.model !== "transformer") throw new UsageError(`--model must be lsa or transformer, got ${JSON.stringify(flags.model)}`);
+  if (flags.constrained && flags.model !== "lsa") throw new UsageError("--constrained applies to --model lsa only");
+  const input: IclConfigInput = {
+    task: {
+      d: int("--d", flags.d, 1, 256)!,
+      n: int("--n", flags.n, 1, 1024)!,
+      xRange: num("--x-range", flags.xRange, true)!,
+      noise: num("--noise", flags.noise, false)!,
+      nonlinear: flags.nonlinear ?? false,
+    },
+    model: flags.model,
+    layers: int("--layers", flags.layers, 1, 16)!,
+    constrained: flags.constrained ?? false,
+    seed: int("--seed", flags.seed, 0, 2 ** 32 - 1)!,
+  };
+  const steps = int("--steps", flags.steps, 1, 10_000_000);
+  if (steps !== undefined) input.steps = steps;
+  const batch = int("--batch", flags.batch, 1, 1_000_000);
+  if (batch !== undefined) input.batch = batch;
+  const lr = num("--lr", flags.lr, true);
+  if (lr !== undefined) input.lr = lr;
+  const clip = num("--clip", flags.clip, true);
+  if (clip !== undefined) input.clip = clip;
+  const config = iclConfig(input, "mesa icl options");
+
+  const run = RunDir.create(flags.runs, {
+    env: config.task.nonlinear ? "icl-nonlinear" : "icl-linear",
+    exp: `${config.model}-L${config.layers}`,
+    seed: config.seed,
+    config: { ...config, loss: LOSS_CONVENTION },
+  });
+  const bar = new SingleBar({ format: "training |{bar}| {value}/{total} steps · loss {loss} · {eta_formatted} left", stream: process.stderr, hideCursor: true, etaBuffer: 200 });
+  if (!flags.json) log(`mesa icl: ${config.layers}-layer ${config.model}, d=${config.task.d}, N=${config.task.n}, ${config.steps} steps × ${config.batch} tasks → ${run.path}`);
+  bar.start(config.steps, 0, { loss: "…" });
+  let result: IclResult;
+  try {
+    result = await trainIcl(config, {
+      onStep: (step, loss) => {
+        if (step % 10 === 0 || step === config.steps) bar.update(step, { loss: loss.toFixed(4) });
+      },
+      onMetrics: (record) => run.appendMetrics(record),
+      onCheckpoint: (step, sd) => run.saveCheckpoint(step, toTensorInputs(sd), { step }),
+    });
+  } catch (err) {
+    bar.stop();
+    run.updateSummary({ status: "failed", error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+  bar.stop();
+  writePlots(run.path, result);
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = toJson(result, config.task.d, config.task.n, config.batch, seconds, run.path);
+  run.updateSummary({ status: "finished", ...summary });
+  if (flags.json) printJson(summary);
+  else printTables(result, seconds, run.path);
+}
+
+function toTensorInputs(sd: Record<string, Tensor>): Record<string, TensorInput> {
+  const out: Record<string, TensorInput> = {};
+  for (const [name, t] of Object.entries(sd)) out[name] = { dtype: "F32", shape: t.shape, data: t.data as TensorInput["data"] };
+  return out;
+}
+
+function comparisonJson(c: Comparison): Record<string, number> {
+  return {
+    model_loss: c.modelLoss,
+    baseline_loss: c.baselineLoss,
+    relative_gap: c.modelLoss / c.baselineLoss - 1,
+    prediction_cosine: c.predictionCosine,
+    sensitivity_cosine: c.sensitivityCosine,
+    prediction_msd: c.predictionMsd,
+  };
+}
+
+function toJson(r: IclResult, d: number, n: number, batch: number, seconds: number, runDir: string): Record<string, unknown> {
+  return {
+    model: r.model,
+    layers: r.layers,
+    d,
+    n,
+    steps: r.steps,
+    batch,
+    loss: LOSS_CONVENTION,
+    baseline: `gd_${r.gd.steps}`,
+    gd_eta: r.gd.eta,
+    ...comparisonJson(r.vsGd),
+    interpolated_loss: r.interpolatedLoss,
+    gdpp: r.gdpp,
+    vs_gdpp: r.vsGdpp ? comparisonJson(r.vsGdpp) : null,
+    ood: { input_scale: 2, ...comparisonJson(r.oodVsGd) },
+    least_squares_loss: r.leastSquaresLoss,
+    ridge_loss: r.ridgeLoss,
+    final_train_loss: r.finalTrainLoss,
+    train_seconds: r.trainSeconds,
+    seconds,
+    run_dir: runDir,
+  };
+}
+
+function printTables(r: IclResult, seconds: number, runDir: string): void {
+  const k = r.layers;
+  const gdName = `GD, ${k} step${k > 1 ? "s" : ""} (η=${r.gd.eta.toFixed(3)})`;
+  const cols = ["measure", `trained ${r.model}`, gdName];
+  if (r.vsGdpp) cols.push(`GD++, ${k} steps`);
+  const row = (name: string, f: (c: Comparison) => number, model?: (c: Comparison) => number): (string | number)[] => {
+    const out: (string | number)[] = [name, model ? model(r.vsGd) : "", f(r.vsGd)];
+    if (r.vsGdpp) out.push(f(r.vsGdpp));
+    return out;
+  };
+  const rows: (string | number)[][] = [
+    row("test loss", (c) => c.baselineLoss, (c) => c.modelLoss),
+    row("  model vs baseline (relative)", (c) => r.vsGd.modelLoss / c.baselineLoss - 1),
+    row("prediction cosine", (c) => c.predictionCosine),
+    row("sensitivity cosine ∂ŷ/∂x_q", (c) => c.sensitivityCosine),
+    row("prediction mean squared diff", (c) => c.predictionMsd),
+  ];
+  if (r.interpolatedLoss !== null) rows.push(["interpolated model loss", "", r.interpolatedLoss]);
+  rows.push(["OOD (x×2) test loss", r.oodVsGd.modelLoss, r.oodVsGd.baselineLoss]);
+  rows.push(["OOD prediction cosine", "", r.oodVsGd.predictionCosine]);
+  rows.push(["OOD sensitivity cosine", "", r.oodVsGd.sensitivityCosine]);
+  process.stdout.write(`${formatTable(cols, rows)}\n\n`);
+  process.stdout.write(`least squares loss ${r.leastSquaresLoss.toPrecision(4)}, ridge (λ=σ²) loss ${r.ridgeLoss.toPrecision(4)}\n`);
+  process.stdout.write(`loss = ${LOSS_CONVENTION}\n`);
+  process.stdout.write(`trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s; whole command ${seconds.toFixed(1)} s; run directory ${runDir}\n`);
+}
+
+function writePlots(dir: string, r: IclResult): void {
+  const series = [
+    { name: "train loss", color: [70, 130, 180] as const, points: r.curve.map((p) => [p.step, p.trainLoss] as const) },
+    { name: `${r.model} eval loss`, color: [200, 60, 40] as const, points: r.curve.map((p) => [p.step, p.evalLoss] as const) },
+    { name: `GD ${r.gd.steps}-step`, color: [40, 150, 60] as const, points: r.curve.map((p) => [p.step, r.gdEvalLoss] as const) },
+  ];
+  const title = `ICL: ${r.layers}-layer ${r.model} vs ${r.gd.steps}-step GD`;
+  writeFileAtomic(join(dir, "loss_curve.svg"), lineChartSvg(title, "step", "query MSE", series));
+  writeFileAtomic(join(dir, "loss_curve.png"), lineChartPng(title, "step", "query MSE", series));
+  if (!r.products) return;
+  const dim = r.construction[0]!.kq.length ** 0.5;
+  const rows: HeatmapPanel[][] = r.products.map((p, l) => {
+    const con = r.construction[l]!;
+    // show the trained layer in the construction's gauge (c·W_KQ, W_PV/c), the function unchanged
+    const c = gaugeScale(p.kq, con.kq);
+    return [
+      { title: `layer ${l} learned W_KQ`, matrix: p.kq.map((v) => v * c), dim },
+      { title: `layer ${l} learned W_PV`, matrix: p.pv.map((v) => (c === 0 ? 0 : v / c)), dim },
+      { title: "GD construction W_KQ", matrix: con.kq, dim },
+      { title: "GD construction W_PV", matrix: con.pv, dim },
+    ];
+  });
+  writeFileAtomic(join(dir, "weights.svg"), heatmapsSvg("learned LSA weights beside the one-step-GD construction", rows));
+  writeFileAtomic(join(dir, "weights.png"), heatmapsPng(rows));
+}
