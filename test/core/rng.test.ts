@@ -43,6 +43,11 @@ describe("Rng", () => {
     expect(() => r.int(0)).toThrow(RangeError);
   });
 
+  it("is xoshiro128** exactly (reference sequence from state 1,2,3,4, computed independently in Python)", () => {
+    const r = new Rng(0).setState({ s: [1, 2, 3, 4], spareNormal: null });
+    expect(Array.from({ length: 6 }, () => r.uint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  });
+
   it("restores its state exactly", () => {
     const r = new Rng(9);
     r.normal();
