@@ -1,0 +1,401 @@
+#!/usr/bin/python3
+# The PyTorch peer of `npm run bench -- ppo`: CleanRL's ppo.py (same loop, same defaults, same orthogonal init)
+# on a numpy re-implementation of Mesa Lab's coin-run train levels, vectorized over copies like our engine.
+# It trains until the mean episodic return of the episodes finished in an update reaches --target-return and
+# prints one JSON object: seconds to the target, env steps taken, steps/s, final mean return.
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+try:  # the dynamics check (--trajectory) needs only numpy
+    import torch
+    import torch.nn as nn
+    from torch.distributions.categorical import Categorical
+except ImportError:
+    torch = None
+
+# ──────────────────────────────────────────── environment ────────────────────────────────────────────
+U32 = 0x1_0000_0000
+M32 = 0xFFFFFFFF
+
+
+def mix32(x):
+    """Mesa Lab's SplitMix32-style finalizer (src/core/rng.ts)."""
+    x = (x + 0x9E3779B9) & M32
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & M32
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & M32
+    x ^= x >> 16
+    return x
+
+
+def hash_key(seed, *ids):
+    h = mix32((seed & M32) ^ 0x6A09E667)
+    h = mix32(h ^ (seed // U32))
+    for i in ids:
+        h = mix32(h ^ (i & M32))
+        h = mix32(h ^ (i // U32))
+    return h
+
+
+def rotl(x, k):
+    return ((x << k) | (x >> (32 - k))) & M32
+
+
+class Rng:
+    """A port of Mesa Lab's Rng (xoshiro128** seeded through hash_key), so levels match ours exactly."""
+
+    def __init__(self, seed, *ids):
+        z = hash_key(seed, *ids)
+        s = []
+        for _ in range(4):
+            z = (z + 0x9E3779B9) & M32
+            s.append(mix32(z))
+        if s[0] | s[1] | s[2] | s[3] == 0:
+            s[0] = 1
+        self.s = s
+
+    def uint32(self):
+        s0, s1, s2, s3 = self.s
+        result = (rotl((s1 * 5) & M32, 7) * 9) & M32
+        t = (s1 << 9) & M32
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 11)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+    def float(self):
+        return self.uint32() / U32
+
+    def int(self, n):
+        limit = U32 - (U32 % n)
+        x = self.uint32()
+        while x >= limit:
+            x = self.uint32()
+        return x % n
+
+
+# coin-run (src/envs/coin-run.ts): obstacles bottom-aligned on the ground row; '#' solid, '.' open (a pit)
+OBSTACLES = [["#", "#"], ["#", "#", "#"], ["."], [".."], ["##", "##"], [".#", "##", "##"]]
+NOOP, LEFT, RIGHT, JUMP = 0, 1, 2, 3
+JUMP_HEIGHT = 2
+EMPTY, WALL, COIN = 0, 1, 2
+
+
+class VecEnv:
+    """n copies of coin-run's train levels (randomCoinFraction 0), SAME_STEP auto-reset, as Mesa Lab's engine."""
+
+    def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, max_steps=40):
+        self.n, self.seed, self.h, self.w = n, seed, height, width
+        self.density, self.coin_fraction, self.max_steps = obstacle_density, random_coin_fraction, max_steps
+        self.num_actions = 4
+        self.obs_size = 3 * height * width
+        self.grid = np.zeros((n, height, width), dtype=np.uint8)
+        self.ay = np.zeros(n, dtype=np.int64)
+        self.ax = np.zeros(n, dtype=np.int64)
+        self.episode = np.zeros(n, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.ret = np.zeros(n, dtype=np.float64)
+        self.idx = np.arange(n)
+
+    def _reset_copy(self, i):
+        i = int(i)
+        h, w = self.h, self.w
+        g = self.grid[i]
+        g[:] = EMPTY
+        rng = Rng(self.seed, i, int(self.episode[i]))
+        ground = h - 1
+        g[ground, :] = WALL
+
+        def stamp(rows, x0):
+            height = len(rows)
+            for r in range(height):
+                row = rows[height - 1 - r]
+                for c, ch in enumerate(row):
+                    g[ground - r, x0 + c] = WALL if ch == "#" else EMPTY
+
+        placed = 0
+        x = 2
+        while x <= w - 3:
+            if rng.float() < self.density:
+                ob = OBSTACLES[rng.int(len(OBSTACLES))]
+                width = len(ob[0])
+                if x + width - 1 <= w - 3:
+                    stamp(ob, x)
+                    placed += 1
+                    x += width + 1
+                    continue
+            x += 1
+        if placed == 0:
+            stamp(OBSTACLES[0], 2 + rng.int(w - 4))
+        self.ay[i], self.ax[i] = ground - 1, 0
+        coin_y, coin_x = ground - 1, w - 1
+        if rng.float() < self.coin_fraction:
+            cells = []
+            for cx in range(1, w - 1):
+                if g[ground, cx] != WALL:
+                    continue
+                top = 0
+                while g[top, cx] != WALL:
+                    top += 1
+                for cy in range(top - 1, max(0, top - 1 - JUMP_HEIGHT) - 1, -1):
+                    cells.append((cy, cx))
+            coin_y, coin_x = cells[rng.int(len(cells))]
+        g[coin_y, coin_x] = COIN
+        self.t[i] = 0
+        self.ret[i] = 0.0
+
+    def observe(self):
+        obs = np.zeros((self.n, 3, self.h, self.w), dtype=np.float32)
+        obs[self.idx, 0, self.ay, self.ax] = 1.0
+        obs[:, 1] = self.grid == WALL
+        obs[:, 2] = self.grid == COIN
+        return obs.reshape(self.n, -1)
+
+    def reset(self):
+        self.episode[:] = 0
+        for i in range(self.n):
+            self._reset_copy(i)
+        return self.observe()
+
+    def step(self, actions):
+        """Returns (obs, reward, done, returns of the episodes that finished)."""
+        h, w, g, idx = self.h, self.w, self.grid, self.idx
+        a = np.asarray(actions)
+        y, x = self.ay.copy(), self.ax.copy()
+        yb = np.minimum(y + 1, h - 1)
+        on_wall = (y + 1 < h) & (g[idx, yb, x] == WALL)
+        jump = (a == JUMP) & on_wall
+        coin = np.zeros(self.n, dtype=bool)
+        # jump: rise up to JUMP_HEIGHT cells, stopping under a wall, at the top row or on entering the coin
+        active = jump.copy()
+        for _ in range(JUMP_HEIGHT):
+            up = np.maximum(y - 1, 0)
+            can = active & (y > 0) & (g[idx, up, x] != WALL)
+            y = np.where(can, y - 1, y)
+            hit = can & (g[idx, y, x] == COIN)
+            coin |= hit
+            active = can & ~hit
+        # walk: one cell left or right unless a wall is there, then gravity one cell unless the coin was touched
+        move = ~jump & ((a == LEFT) | (a == RIGHT))
+        nx = np.where(a == LEFT, x - 1, x + 1)
+        nxc = np.clip(nx, 0, w - 1)
+        walk = move & (nx >= 0) & (nx < w) & (g[idx, y, nxc] != WALL)
+        x = np.where(walk, nxc, x)
+        coin |= walk & (g[idx, y, x] == COIN)
+        yb = np.minimum(y + 1, h - 1)
+        fall = ~jump & ~coin & (y + 1 < h) & (g[idx, yb, x] != WALL)
+        y = np.where(fall, y + 1, y)
+        coin |= fall & (g[idx, y, x] == COIN)
+        self.ay, self.ax = y, x
+        fell = y == h - 1
+        yb = np.minimum(y + 1, h - 1)
+        reached_end = (x == w - 1) & (y + 1 < h) & (g[idx, yb, x] == WALL)
+        reward = coin.astype(np.float32)
+        terminated = coin | fell | reached_end
+        self.t += 1
+        self.ret += reward
+        done = terminated | (self.t >= self.max_steps)
+        finished = []
+        for i in np.nonzero(done)[0]:
+            finished.append(float(self.ret[i]))
+            self.episode[i] += 1
+            self._reset_copy(i)
+        return self.observe(), reward, done, finished
+
+
+def scripted_returns(seed):
+    """The trajectory of a fixed action pattern (test/rl/peer_env.test.ts replays it on our coin-run)."""
+    env = VecEnv(16, seed)
+    env.reset()
+    out = []
+    for t in range(300):
+        actions = np.array([RIGHT, RIGHT, JUMP, RIGHT, LEFT])[(np.arange(16) * 7 + t * 3 + (t * np.arange(16)) % 5) % 5]
+        _, reward, done, _ = env.step(actions)
+        out.append({"reward": reward.tolist(), "done": done.astype(int).tolist(), "agent": (env.ay * env.w + env.ax).tolist()})
+    return out
+
+# ──────────────────────────────────────────── agent (CleanRL) ────────────────────────────────────────────
+
+
+if torch is not None:
+
+    def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+        torch.nn.init.orthogonal_(layer.weight, std)
+        torch.nn.init.constant_(layer.bias, bias_const)
+        return layer
+
+
+    class Agent(nn.Module):
+        def __init__(self, obs_size, num_actions, hidden):
+            super().__init__()
+            self.critic = nn.Sequential(
+                layer_init(nn.Linear(obs_size, hidden)), nn.Tanh(),
+                layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+                layer_init(nn.Linear(hidden, 1), std=1.0),
+            )
+            self.actor = nn.Sequential(
+                layer_init(nn.Linear(obs_size, hidden)), nn.Tanh(),
+                layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
+                layer_init(nn.Linear(hidden, num_actions), std=0.01),
+            )
+
+        def get_value(self, x):
+            return self.critic(x)
+
+        def get_action_and_value(self, x, action=None):
+            logits = self.actor(x)
+            probs = Categorical(logits=logits)
+            if action is None:
+                action = probs.sample()
+            return action, probs.log_prob(action), probs.entropy(), self.critic(x)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--total-timesteps", type=int, default=2_000_000)
+    p.add_argument("--target-return", type=float, default=float("inf"), help="stop once an update's mean episodic return reaches this")
+    p.add_argument("--num-envs", type=int, default=64)
+    p.add_argument("--num-steps", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=2.5e-4)
+    p.add_argument("--anneal-lr", type=int, default=1)
+    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--gae-lambda", type=float, default=0.95)
+    p.add_argument("--num-minibatches", type=int, default=4)
+    p.add_argument("--update-epochs", type=int, default=4)
+    p.add_argument("--norm-adv", type=int, default=1)
+    p.add_argument("--clip-coef", type=float, default=0.2)
+    p.add_argument("--clip-vloss", type=int, default=1)
+    p.add_argument("--ent-coef", type=float, default=0.01)
+    p.add_argument("--vf-coef", type=float, default=0.5)
+    p.add_argument("--max-grad-norm", type=float, default=0.5)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--trajectory", action="store_true", help="only print the trajectory of a fixed action pattern (dynamics check)")
+    args = p.parse_args()
+    if args.trajectory:
+        print(json.dumps(scripted_returns(args.seed)))
+        return
+    if torch is None:
+        sys.exit("error: PyTorch is not importable by this python3 (Debian: apt-get install python3-torch)")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+    batch_size = args.num_envs * args.num_steps
+    minibatch_size = batch_size // args.num_minibatches
+    num_iterations = args.total_timesteps // batch_size
+
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    envs = VecEnv(args.num_envs, args.seed)
+    agent = Agent(envs.obs_size, envs.num_actions, args.hidden)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
+
+    obs = torch.zeros((args.num_steps, args.num_envs, envs.obs_size))
+    actions = torch.zeros((args.num_steps, args.num_envs), dtype=torch.long)
+    logprobs = torch.zeros((args.num_steps, args.num_envs))
+    rewards = torch.zeros((args.num_steps, args.num_envs))
+    dones = torch.zeros((args.num_steps, args.num_envs))
+    values = torch.zeros((args.num_steps, args.num_envs))
+
+    start = time.perf_counter()
+    global_step = 0
+    next_obs = torch.from_numpy(envs.reset())
+    next_done = torch.zeros(args.num_envs)
+    mean_return = float("nan")
+    reached = False
+    for iteration in range(1, num_iterations + 1):
+        if args.anneal_lr:
+            frac = 1.0 - (iteration - 1.0) / num_iterations
+            optimizer.param_groups[0]["lr"] = frac * args.learning_rate
+
+        finished = []
+        for step in range(args.num_steps):
+            global_step += args.num_envs
+            obs[step] = next_obs
+            dones[step] = next_done
+            with torch.no_grad():
+                action, logprob, _, value = agent.get_action_and_value(next_obs)
+                values[step] = value.flatten()
+            actions[step] = action
+            logprobs[step] = logprob
+            o, reward, done, episode_returns = envs.step(action.numpy())
+            finished.extend(episode_returns)
+            rewards[step] = torch.from_numpy(reward)
+            next_obs = torch.from_numpy(o)
+            next_done = torch.from_numpy(done.astype(np.float32))
+
+        with torch.no_grad():
+            next_value = agent.get_value(next_obs).reshape(1, -1)
+            advantages = torch.zeros_like(rewards)
+            lastgaelam = 0
+            for t in reversed(range(args.num_steps)):
+                if t == args.num_steps - 1:
+                    nextnonterminal = 1.0 - next_done
+                    nextvalues = next_value
+                else:
+                    nextnonterminal = 1.0 - dones[t + 1]
+                    nextvalues = values[t + 1]
+                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            returns = advantages + values
+
+        b_obs = obs.reshape((-1, envs.obs_size))
+        b_logprobs = logprobs.reshape(-1)
+        b_actions = actions.reshape(-1)
+        b_advantages = advantages.reshape(-1)
+        b_returns = returns.reshape(-1)
+        b_values = values.reshape(-1)
+
+        b_inds = np.arange(batch_size)
+        for epoch in range(args.update_epochs):
+            np.random.shuffle(b_inds)
+            for start_i in range(0, batch_size, minibatch_size):
+                mb_inds = b_inds[start_i:start_i + minibatch_size]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
+                logratio = newlogprob - b_logprobs[mb_inds]
+                ratio = logratio.exp()
+                mb_advantages = b_advantages[mb_inds]
+                if args.norm_adv:
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+                pg_loss1 = -mb_advantages * ratio
+                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef)
+                pg_loss = torch.max(pg_loss1, pg_loss2).mean()
+                newvalue = newvalue.view(-1)
+                if args.clip_vloss:
+                    v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
+                    v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef)
+                    v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                else:
+                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+                entropy_loss = entropy.mean()
+                loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+
+        if finished:
+            mean_return = float(np.mean(finished))
+            print(f"update {iteration} step {global_step} return {mean_return:.3f} sps {global_step / (time.perf_counter() - start):.0f}", file=sys.stderr)
+            if mean_return >= args.target_return:
+                reached = True
+                break
+
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "steps": global_step, "sps": global_step / seconds, "mean_return": mean_return,
+                      "reached": reached, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()
