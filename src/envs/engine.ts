@@ -165,7 +165,7 @@ export interface EpisodeRecord {
   actions: readonly string[];
   /** char → tile name, including the agent */
   legend: Record<string, string>;
-  /** the level at the start, as ASCII rows (agent drawn) */
+  /** the level's tiles at the start, as ASCII rows (without the agent; see `start`) */
   initial: string[];
   /** agent start, [row, column] */
   start: [number, number];
@@ -465,13 +465,13 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     };
   }
 
-  /** copy i's current level as ASCII rows (agent drawn over its cell; hidden tiles shown for people) */
-  ascii(i: number): string[] {
+  /** copy i's current level as ASCII rows (agent drawn over its cell unless withAgent is false; hidden tiles shown for people) */
+  ascii(i: number, withAgent = true): string[] {
     const rows: string[] = [];
     for (let y = 0; y < this.height; y++) {
       let row = "";
       for (let x = 0; x < this.width; x++) {
-        row += y === this.agentY[i] && x === this.agentX[i] ? this.def.agent.char : this.tileChars[this.tile(i, y, x)]!;
+        row += withAgent && y === this.agentY[i] && x === this.agentX[i] ? this.def.agent.char : this.tileChars[this.tile(i, y, x)]!;
       }
       rows.push(row);
     }
@@ -566,7 +566,7 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       width: this.width,
       actions: this.actionNames,
       legend,
-      initial: this.ascii(i),
+      initial: this.ascii(i, false),
       start: [this.agentY[i]!, this.agentX[i]!],
       steps: [],
       baseReturn: 0,

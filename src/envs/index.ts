@@ -4,3 +4,6 @@ export * from "./engine.js";
 export * from "./registry.js";
 export * from "./make.js";
 export * from "./gym.js";
+export * from "./scripted.js";
+export * from "./render.js";
+export * from "./record.js";
