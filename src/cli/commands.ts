@@ -1,6 +1,9 @@
 // The registry of CLI commands: one file per command under src/cli/, one line here to register it.
 import type { Command } from "commander";
 import { register as demo } from "./demo.js";
+import { register as envs } from "./envs.js";
+import { register as play } from "./play.js";
+import { register as render } from "./render.js";
 import { register as doctor } from "./doctor.js";
 import { register as inspect } from "./inspect.js";
 import { register as icl } from "./icl.js";
@@ -9,6 +12,9 @@ import { register as evalCommand } from "./eval.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
+  envs,
+  play,
+  render,
   doctor,
   inspect,
   icl,

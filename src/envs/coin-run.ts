@@ -67,16 +67,11 @@ const EV_REACHED_END = 1;
 const EV_FELL = 2;
 
 const params = z.object({
-  /** grid rows (the bottom row is the ground); ≥ 4 so a jump clears a tower */
-  height: z.number().int().min(4).max(16).default(5),
-  /** grid columns; the agent starts in column 0 and the level ends in the last one */
-  width: z.number().int().min(6).max(32).default(12),
-  /** chance that each free column starts an obstacle (at least one obstacle is always placed) */
-  obstacleDensity: z.number().min(0).max(1).default(0.5),
-  /** fraction of levels whose coin sits at a random reachable place instead of the right end */
-  randomCoinFraction: z.number().min(0).max(1).default(0),
-  /** episode length limit */
-  maxSteps: z.number().int().min(1).max(100_000).default(40),
+  height: z.number().int().min(4).max(16).default(5).describe("grid rows (the bottom row is the ground); ≥ 4 so a jump clears a tower"),
+  width: z.number().int().min(6).max(32).default(12).describe("grid columns; the agent starts in column 0 and the level ends in the last one"),
+  obstacleDensity: z.number().min(0).max(1).default(0.5).describe("chance that each free column starts an obstacle (at least one obstacle is always placed)"),
+  randomCoinFraction: z.number().min(0).max(1).default(0).describe("fraction of levels whose coin sits at a random reachable place instead of the right end"),
+  maxSteps: z.number().int().min(1).max(100_000).default(40).describe("episode length limit"),
 });
 type Params = z.output<typeof params>;
 

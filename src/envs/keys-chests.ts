@@ -34,18 +34,12 @@ const KEYS_HELD_CHANNEL = 3;
 
 const params = z
   .object({
-    /** grid rows */
-    height: z.number().int().min(3).max(16).default(5),
-    /** grid columns; the agent starts in column 0 */
-    width: z.number().int().min(3).max(32).default(7),
-    /** keys per level */
-    keys: z.number().int().min(0).max(32).default(2),
-    /** visible chests per level */
-    chests: z.number().int().min(0).max(32).default(4),
-    /** chests invisible to the agent that count only for intended */
-    hiddenChests: z.number().int().min(0).max(32).default(0),
-    /** episode length limit */
-    maxSteps: z.number().int().min(1).max(100_000).default(50),
+    height: z.number().int().min(3).max(16).default(5).describe("grid rows"),
+    width: z.number().int().min(3).max(32).default(7).describe("grid columns; the agent starts in column 0"),
+    keys: z.number().int().min(0).max(32).default(2).describe("keys per level"),
+    chests: z.number().int().min(0).max(32).default(4).describe("visible chests per level"),
+    hiddenChests: z.number().int().min(0).max(32).default(0).describe("chests invisible to the agent that count only for intended"),
+    maxSteps: z.number().int().min(1).max(100_000).default(50).describe("episode length limit"),
   })
   .refine((p) => p.keys + p.chests + p.hiddenChests <= p.height * (p.width - 1), {
     message: "keys plus chests do not fit in the grid (columns 1.. are free for them)",

@@ -31,14 +31,10 @@ const EV_TOP_RIGHT = 1;
 
 const params = z
   .object({
-    /** smallest maze, in cells a side (a maze of k cells is 2k−1 tiles a side) */
-    minCells: z.number().int().min(2).max(15).default(3),
-    /** largest maze, in cells a side; sets the observation size (2·maxCells−1 tiles) */
-    maxCells: z.number().int().min(2).max(15).default(5),
-    /** cheese in the top-right k×k cells of the maze; 0 = anywhere */
-    cheeseRegion: z.number().int().min(0).max(15).default(1),
-    /** episode length limit */
-    maxSteps: z.number().int().min(1).max(100_000).default(80),
+    minCells: z.number().int().min(2).max(15).default(3).describe("smallest maze, in cells a side (a maze of k cells is 2k−1 tiles a side)"),
+    maxCells: z.number().int().min(2).max(15).default(5).describe("largest maze, in cells a side; sets the observation size (2·maxCells−1 tiles)"),
+    cheeseRegion: z.number().int().min(0).max(15).default(1).describe("cheese in the top-right k×k cells of the maze; 0 = anywhere"),
+    maxSteps: z.number().int().min(1).max(100_000).default(80).describe("episode length limit"),
   })
   .refine((p) => p.minCells <= p.maxCells, { message: "minCells must not exceed maxCells", path: ["minCells"] });
 type Params = z.output<typeof params>;

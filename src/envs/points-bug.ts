@@ -47,22 +47,14 @@ const EV_LEVEL_COMPLETED = 2;
 
 const params = z
   .object({
-    /** grid rows */
-    height: z.number().int().min(3).max(16).default(5),
-    /** grid columns; the agent starts in column 0, the exit is in the last one */
-    width: z.number().int().min(4).max(32).default(9),
-    /** coins per level, glitched ones included */
-    coins: z.number().int().min(1).max(12).default(3),
-    /** how many of the coins respawn after pickup and pay again (the bug) */
-    glitchedCoins: z.number().int().min(0).max(12).default(0),
-    /** inner wall pieces per level */
-    wallPieces: z.number().int().min(0).max(8).default(2),
-    /** points per coin pickup */
-    coinPoints: z.number().positive().default(1),
-    /** points for reaching the exit */
-    completionBonus: z.number().positive().default(5),
-    /** episode length limit */
-    maxSteps: z.number().int().min(1).max(100_000).default(50),
+    height: z.number().int().min(3).max(16).default(5).describe("grid rows"),
+    width: z.number().int().min(4).max(32).default(9).describe("grid columns; the agent starts in column 0, the exit is in the last one"),
+    coins: z.number().int().min(1).max(12).default(3).describe("coins per level, glitched ones included"),
+    glitchedCoins: z.number().int().min(0).max(12).default(0).describe("how many of the coins respawn after pickup and pay again (the bug)"),
+    wallPieces: z.number().int().min(0).max(8).default(2).describe("inner wall pieces per level"),
+    coinPoints: z.number().positive().default(1).describe("points per coin pickup"),
+    completionBonus: z.number().positive().default(5).describe("points for reaching the exit"),
+    maxSteps: z.number().int().min(1).max(100_000).default(50).describe("episode length limit"),
   })
   .refine((p) => p.glitchedCoins <= p.coins, { message: "glitchedCoins must not exceed coins", path: ["glitchedCoins"] })
   .refine((p) => p.coins + 3 * p.wallPieces <= p.height * (p.width - 2), {

@@ -1,0 +1,113 @@
+// `mesa envs [--json]`: the environments, what story each tells, their distributions and parameters. Also the
+// option helpers `mesa play` and `mesa render` share (--distribution, --seed, --param key=value).
+import type { Command } from "commander";
+import { UsageError } from "../core/errors.js";
+import { parseConfig } from "../core/config.js";
+import type { AnyEnvDefinition } from "../envs/engine.js";
+import { environments } from "../envs/registry.js";
+import { formatTable, printJson } from "./output.js";
+
+export function register(program: Command): void {
+  program
+    .command("envs")
+    .description("list the environments: their story, level distributions, parameters, actions and events")
+    .option("--json", "print one JSON object keyed by environment name")
+    .action((options: { json?: boolean }) => {
+      const described = Object.values(environments).map(describeEnv);
+      if (options.json) {
+        printJson(Object.fromEntries(described.map((d) => [d.name, d])));
+        return;
+      }
+      const blocks = described.map((d) =>
+        [
+          `${d.name} — ${d.summary}`,
+          `  proxy: ${d.proxyGoal}`,
+          `  intended: ${d.intendedGoal}`,
+          `  observation [${d.observation.shape.join(", ")}] (${d.observation.channels.join(", ")}) · actions ${d.actions.join(", ")} · events ${d.events.join(", ")}`,
+          indent(formatTable(["distribution", "what it is", "parameters"], Object.entries(d.distributions).map(([k, v]) => [k, v.doc, formatParams(v.params)]))),
+          indent(formatTable(["parameter", "default", "meaning"], Object.entries(d.parameters).map(([k, v]) => [k, JSON.stringify(v.default), v.description]))),
+        ].join("\n"),
+      );
+      process.stdout.write(`${blocks.join("\n\n")}\n`);
+    });
+}
+
+/** Everything `mesa envs` says about one environment. */
+export function describeEnv(def: AnyEnvDefinition): {
+  name: string;
+  summary: string;
+  proxyGoal: string;
+  intendedGoal: string;
+  observation: { shape: number[]; channels: string[] };
+  actions: string[];
+  events: string[];
+  distributions: Record<string, { doc: string; params: Record<string, unknown> }>;
+  parameters: Record<string, { default: unknown; description: string }>;
+} {
+  const defaults = parseConfig(def.params, {}, `${def.name} default parameters`) as Record<string, unknown>;
+  const shape = def.shape(defaults);
+  const parameters: Record<string, { default: unknown; description: string }> = {};
+  for (const [key, field] of Object.entries(def.params.shape as Record<string, { description?: string }>)) {
+    parameters[key] = { default: defaults[key], description: field.description ?? "" };
+  }
+  return {
+    name: def.name,
+    summary: def.summary,
+    proxyGoal: def.proxyGoal,
+    intendedGoal: def.intendedGoal,
+    observation: { shape: [def.channels.length, shape.height, shape.width], channels: [...def.channels] },
+    actions: [...def.actions],
+    events: [...def.events],
+    distributions: Object.fromEntries(
+      Object.entries(def.distributions as Record<string, { doc: string; params: Record<string, unknown> }>).map(([k, v]) => [k, { doc: v.doc, params: { ...v.params } }]),
+    ),
+    parameters,
+  };
+}
+
+function formatParams(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(" ");
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+// ---- options shared by play and render ----
+
+/** commander collector for a repeatable `--param key=value` */
+export function collectParam(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Turns `key=value` strings into a params object; values are read as JSON (numbers, booleans) or kept as text. */
+export function parseParamOptions(pairs: readonly string[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--param "${pair}" is not key=value`, "write e.g. --param randomCoinFraction=0.1");
+    const key = pair.slice(0, eq);
+    const text = pair.slice(eq + 1);
+    let value: unknown = text;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    params[key] = value;
+  }
+  return params;
+}
+
+/** Parses --seed (a non-negative integer). */
+export function parseSeed(text: string | undefined, flag = "--seed"): number {
+  if (text === undefined) return 0;
+  const seed = Number(text);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${text}"`, `e.g. ${flag} 7`);
+  return seed;
+}
