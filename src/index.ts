@@ -7,6 +7,7 @@ export * from "./io/safetensors.js";
 export * from "./io/rundir.js";
 export * from "./core/shape.js";
 export * from "./core/tensor.js";
+export * from "./core/kernels/index.js";
 export * from "./core/ops/matmul.js";
 export * from "./core/ops/elementwise.js";
 export * from "./core/ops/unary.js";
