@@ -7,10 +7,10 @@ import { Rng } from "../../src/core/rng.js";
 import { tensor, type Tensor } from "../../src/core/tensor.js";
 import { iclConfig, trainIcl, transformerPredictor } from "../../src/icl/train.js";
 import { sampleTasks, taskConfig } from "../../src/icl/tasks.js";
-import { IclTransformer, LayerNorm, SoftmaxAttention } from "../../src/nn/models/icl_transformer.js";
+import { IclTransformer } from "../../src/nn/models/icl_transformer.js";
 import { gradcheck, randInputs } from "../core/gradcheck.js";
 
-const tiny = { task: { d: 3, n: 6 }, steps: 400, batch: 128, lr: 1e-2, evalEvery: 50, evalTasks: 256, tuneTasks: 512, testTasks: 1024, seed: 1 };
+const tiny = { task: { d: 3, n: 6 }, steps: 400, batch: 128, lr: 3e-2, evalEvery: 50, evalTasks: 256, tuneTasks: 512, testTasks: 1024, seed: 1 };
 
 describe("trainIcl (LSA)", () => {
   it("a tiny run measurably approaches the one-step GD baseline and matches it closely", async () => {
@@ -53,12 +53,7 @@ describe("trainIcl (LSA)", () => {
 });
 
 describe("softmax transformer", () => {
-  it("LayerNorm and softmax attention pass finite-difference gradient checks", () => {
-    const ln = new LayerNorm(5);
-    ln.w.data.set([1.2, 0.8, 1, 0.5, 1.5]);
-    gradcheck((x: Tensor) => ln.forward(x), randInputs([[2, 3, 5]], 3), { atol: 5e-3, rtol: 3e-2 });
-    const attn = new SoftmaxAttention(4, 2, new Rng(2));
-    gradcheck((x: Tensor) => attn.forward(x), randInputs([[2, 4, 4]], 4), { atol: 5e-3, rtol: 3e-2 });
+  it("the whole model (embedding, LayerNorm, masked softmax attention, MLP, head) passes a finite-difference check", () => {
     const model = new IclTransformer({ d: 2, layers: 2, dModel: 8, heads: 2 }, new Rng(5));
     gradcheck((x: Tensor) => model.forward(x), randInputs([[2, 4, 3]], 5), { atol: 5e-3, rtol: 5e-2 });
   });
