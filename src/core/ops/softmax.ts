@@ -2,6 +2,7 @@
 // output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
 import { normAxis, splitAt } from "../shape.js";
 import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { fastExp } from "./unary.js";
 
 /** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
 function laneLse(X: Float32Array, outer: number, r: number, inner: number, lse: Float64Array): void {
@@ -12,8 +13,48 @@ function laneLse(X: Float32Array, outer: number, r: number, inner: number, lse: 
       for (let p = 0, q = base; p < r; p++, q += inner) { const v = X[q]!; if (v > m || v !== v) m = v; }
       if (m === -Infinity || m !== m) { lse[o * inner + j] = m; continue; }
       let s = 0;
-      for (let p = 0, q = base; p < r; p++, q += inner) s += Math.exp(X[q]! - m);
+      for (let p = 0, q = base; p < r; p++, q += inner) s += fastExp(X[q]! - m);
       lse[o * inner + j] = m + Math.log(s);
+    }
+  }
+}
+
+/** Softmax or log-softmax of rows of length r laid out contiguously (the last-axis case): one exp per element. */
+function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number, isLog: boolean): void {
+  for (let row = 0; row < rows; row++) {
+    const o = row * r;
+    const e = o + r;
+    let m = -Infinity;
+    for (let i = o; i < e; i++) { const v = X[i]!; if (v > m || v !== v) m = v; }
+    if (m === -Infinity || m !== m) {
+      // all −∞ (or a NaN): PyTorch gives NaN rows
+      out.fill(Number.NaN, o, e);
+      continue;
+    }
+    let s = 0;
+    if (isLog) {
+      for (let i = o; i < e; i++) s += fastExp(X[i]! - m);
+      const l = m + Math.log(s);
+      for (let i = o; i < e; i++) out[i] = X[i]! - l;
+    } else {
+      for (let i = o; i < e; i++) { const v = fastExp(X[i]! - m); out[i] = v; s += v; }
+      const inv = 1 / s;
+      for (let i = o; i < e; i++) out[i]! *= inv;
+    }
+  }
+}
+
+function rowsBackward(g: Float32Array, out: Float32Array, gx: Float32Array, rows: number, r: number, isLog: boolean): void {
+  for (let row = 0; row < rows; row++) {
+    const o = row * r;
+    const e = o + r;
+    let s = 0;
+    if (isLog) {
+      for (let i = o; i < e; i++) s += g[i]!;
+      for (let i = o; i < e; i++) gx[i]! += g[i]! - fastExp(out[i]!) * s;
+    } else {
+      for (let i = o; i < e; i++) s += g[i]! * out[i]!;
+      for (let i = o; i < e; i++) gx[i]! += out[i]! * (g[i]! - s);
     }
   }
 }
@@ -22,15 +63,19 @@ function softmaxLike(op: string, x: Tensor, axis: number, isLog: boolean): Tenso
   const a = normAxis(op, axis, x.ndim, x.shape);
   const [outer, r, inner] = splitAt(x.shape, a);
   const X = x.data;
+  const out = new Float32Array(X.length);
+  if (inner === 1) {
+    rowsForward(X, out, outer, r, isLog);
+    return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => rowsBackward(g, out, gradBuffer(x), outer, r, isLog));
+  }
   const lse = new Float64Array(outer * inner);
   laneLse(X, outer, r, inner, lse);
-  const out = new Float32Array(X.length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const l = lse[o * inner + j]!;
       const base = o * r * inner + j;
       if (isLog) for (let p = 0, q = base; p < r; p++, q += inner) out[q] = X[q]! - l;
-      else for (let p = 0, q = base; p < r; p++, q += inner) out[q] = Math.exp(X[q]! - l);
+      else for (let p = 0, q = base; p < r; p++, q += inner) out[q] = fastExp(X[q]! - l);
     }
   }
   return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => {
@@ -41,7 +86,7 @@ function softmaxLike(op: string, x: Tensor, axis: number, isLog: boolean): Tenso
         let s = 0;
         if (isLog) {
           for (let p = 0, q = base; p < r; p++, q += inner) s += g[q]!;
-          for (let p = 0, q = base; p < r; p++, q += inner) gx[q]! += g[q]! - Math.exp(out[q]!) * s;
+          for (let p = 0, q = base; p < r; p++, q += inner) gx[q]! += g[q]! - fastExp(out[q]!) * s;
         } else {
           for (let p = 0, q = base; p < r; p++, q += inner) s += g[q]! * out[q]!;
           for (let p = 0, q = base; p < r; p++, q += inner) gx[q]! += out[q]! * (g[q]! - s);
@@ -76,7 +121,7 @@ export function logSumExp(x: Tensor, axis = -1, keepDim = false): Tensor {
       for (let j = 0; j < inner; j++) {
         const l = lse[o * inner + j]!;
         const gv = g[o * inner + j]!;
-        for (let p = 0, q = o * r * inner + j; p < r; p++, q += inner) gx[q]! += gv * Math.exp(X[q]! - l);
+        for (let p = 0, q = o * r * inner + j; p < r; p++, q += inner) gx[q]! += gv * fastExp(X[q]! - l);
       }
     }
   });

@@ -48,3 +48,17 @@ describe("fastTanh", () => {
     expect(Number.isNaN(un.fastTanh(Number.NaN))).toBe(true);
   });
 });
+
+describe("fastExp", () => {
+  it("is within 7e-8 relative of Math.exp over the float32 range, with exact edge cases", () => {
+    let maxRel = 0;
+    for (let x = -87; x < 88.7; x += 7.3e-4) maxRel = Math.max(maxRel, Math.abs(Math.fround(un.fastExp(x)) - Math.exp(x)) / Math.exp(x));
+    expect(maxRel).toBeLessThan(7e-8);
+    expect(un.fastExp(0)).toBe(1);
+    expect(un.fastExp(-Infinity)).toBe(0);
+    expect(un.fastExp(-200)).toBe(0);
+    expect(un.fastExp(Infinity)).toBe(Infinity);
+    expect(Math.fround(un.fastExp(89))).toBe(Infinity);
+    expect(Number.isNaN(un.fastExp(Number.NaN))).toBe(true);
+  });
+});
