@@ -31,3 +31,6 @@ export * from "./optim/sgd.js";
 export * from "./optim/clip.js";
 export * from "./optim/schedules.js";
 export * as envs from "./envs/index.js";
+export * from "./nn/models/lsa.js";
+export * from "./nn/models/icl_transformer.js";
+export * as icl from "./icl/index.js";

@@ -24,7 +24,7 @@ export interface IclTransformerOptions {
   mlpRatio?: number;
 }
 
-export class TransformerBlock extends Module {
+export class IclTransformerBlock extends Module {
   readonly ln1: LayerNorm;
   readonly attn: Attention;
   readonly ln2: LayerNorm;
@@ -57,7 +57,7 @@ export class TransformerBlock extends Module {
 /** tokens [batch, N+1, d+1] → ŷ [batch]. */
 export class IclTransformer extends Module {
   readonly embed: Linear;
-  readonly blocks: TransformerBlock[];
+  readonly blocks: IclTransformerBlock[];
   readonly lnFinal: LayerNorm;
   readonly unembed: Linear;
 
@@ -67,7 +67,7 @@ export class IclTransformer extends Module {
     if (!Number.isInteger(layers) || layers < 1 || layers > 16) throw new ConfigError(`the transformer needs 1..16 layers, got ${layers}`);
     if (dModel % heads !== 0) throw new ConfigError(`heads (${heads}) must divide dModel (${dModel})`);
     this.embed = new Linear(d + 1, dModel, rng);
-    this.blocks = Array.from({ length: layers }, () => new TransformerBlock(dModel, heads, (options.mlpRatio ?? 4) * dModel, rng));
+    this.blocks = Array.from({ length: layers }, () => new IclTransformerBlock(dModel, heads, (options.mlpRatio ?? 4) * dModel, rng));
     this.lnFinal = new LayerNorm(dModel);
     this.unembed = new Linear(dModel, 1, rng);
   }
