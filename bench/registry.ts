@@ -8,6 +8,7 @@ export interface Benchmark {
 
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   core: () => import("./core.js").then((m) => m.benchmark),
+  envs: () => import("./envs.js").then((m) => m.benchmark),
   icl: () => import("./icl.js").then((m) => m.benchmark),
   rng: () => import("./rng.js").then((m) => m.benchmark),
   ppo: () => import("./ppo.js").then((m) => m.benchmark),
