@@ -5,7 +5,7 @@ import { UsageError } from "../core/errors.js";
 import { parseConfig } from "../core/config.js";
 import type { AnyEnvDefinition } from "../envs/engine.js";
 import { environments } from "../envs/registry.js";
-import { formatTable, printJson } from "./output.js";
+import { printJson } from "./output.js";
 
 export function register(program: Command): void {
   program
@@ -24,8 +24,8 @@ export function register(program: Command): void {
           `  proxy: ${d.proxyGoal}`,
           `  intended: ${d.intendedGoal}`,
           `  observation [${d.observation.shape.join(", ")}] (${d.observation.channels.join(", ")}) · actions ${d.actions.join(", ")} · events ${d.events.join(", ")}`,
-          indent(formatTable(["distribution", "what it is", "parameters"], Object.entries(d.distributions).map(([k, v]) => [k, v.doc, formatParams(v.params)]))),
-          indent(formatTable(["parameter", "default", "meaning"], Object.entries(d.parameters).map(([k, v]) => [k, JSON.stringify(v.default), v.description]))),
+          indent(leftTable(["distribution", "parameters", "what it is"], Object.entries(d.distributions).map(([k, v]) => [k, formatParams(v.params), v.doc]))),
+          indent(leftTable(["parameter", "default", "meaning"], Object.entries(d.parameters).map(([k, v]) => [k, JSON.stringify(v.default), v.description]))),
         ].join("\n"),
       );
       process.stdout.write(`${blocks.join("\n\n")}\n`);
@@ -69,6 +69,14 @@ function formatParams(params: Record<string, unknown>): string {
   return Object.entries(params)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(" ");
+}
+
+/** A table of text columns, all left-aligned (output.ts's formatTable right-aligns numbers' columns). */
+function leftTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
 function indent(text: string): string {

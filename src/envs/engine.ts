@@ -1,7 +1,7 @@
 /**
  * The vectorized grid-world engine every Mesa Lab environment runs on.
  *
- * API (everything lives in preallocated typed arrays; `step` allocates nothing):
+ * API (everything lives in preallocated typed arrays; `step` allocates nothing but one small Rng per finished episode):
  *   const env = makeVecEnv("coin-run", { n: 64, distribution: "train", params: { randomCoinFraction: 0.1 } });
  *   env.reset(seed);                       // copy i plays levels drawn from new Rng(seed, i, episode)
  *   env.step(actions);                     // actions: Int32Array [n], each in [0, env.numActions)
