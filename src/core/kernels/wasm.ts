@@ -202,20 +202,31 @@ export class WasmBackend implements KernelBackend {
     }
     const overlapping = r.strideC < r.m * r.n;
     // C is read back whole, so it is copied in when accumulating, or when the batch leaves gaps in it
-    if (r.accumulate || (!overlapping && r.strideC > r.m * r.n)) heap.set(c.subarray(0, r.spanC), cOff >> 2);
-    this.run(aOff, bOff, cOff, r, overlapping);
+    const copyC = r.accumulate || (!overlapping && r.strideC > r.m * r.n);
+    if (copyC) heap.set(c.subarray(0, r.spanC), cOff >> 2);
+    if (!this.run(aOff, bOff, cOff, r, overlapping)) {
+      // the worker failed part-way: start again from the caller's C on this thread alone
+      if (copyC) heap.set(c.subarray(0, r.spanC), cOff >> 2);
+      this.runSingle(aOff, bOff, cOff, r);
+    }
     c.set(heap.subarray(cOff >> 2, (cOff >> 2) + r.spanC));
   }
 
-  private run(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul, overlapping: boolean): void {
+  private runSingle(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul): void {
     const flags = (r.transA ? 1 : 0) | (r.transB ? 2 : 0) | (r.accumulate ? 4 : 0);
+    this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
+  }
+
+  /** Computes the product, on two threads when it is large enough; false if the worker failed part-way. */
+  private run(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul, overlapping: boolean): boolean {
     const flops = 2 * r.m * r.n * r.k * r.batch;
     const plan = this.threads > 1 && flops >= WASM_PARALLEL_MIN_FLOPS ? this.chunking(r, overlapping) : undefined;
     const worker = plan === undefined ? undefined : this.ensureWorker();
     if (plan === undefined || worker === undefined) {
-      this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
-      return;
+      this.runSingle(aOff, bOff, cOff, r);
+      return true;
     }
+    const flags = (r.transA ? 1 : 0) | (r.transB ? 2 : 0) | (r.accumulate ? 4 : 0);
     const [axis, unit, chunks] = plan;
     const ctrl = this.ctrl;
     const args = [aOff, bOff, cOff, r.m, r.n, r.k, flags, r.batch, r.strideA, r.strideB, r.strideC];
@@ -234,14 +245,14 @@ export class WasmBackend implements KernelBackend {
       if (done === chunks) break;
       if (Atomics.load(ctrl, C_FAILED) === 1) {
         this.workerBroken = "the worker thread failed a kernel call";
-        this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
-        return;
+        return false;
       }
       if (spin > 1000) Atomics.wait(ctrl, C_DONE, done, 1);
     }
     this.stats.parallelCalls++;
     this.stats.chunks += chunks;
     this.stats.workerChunks += chunks - mine;
+    return true;
   }
 
   /**
