@@ -1,7 +1,8 @@
-// Softmax, log-softmax and log-sum-exp along one axis, max-shifted for stability. Backward rules use the saved
+// Softmax, log-softmax, log-sum-exp and fused cross-entropy along one axis, max-shifted for stability. Backward rules use the saved
 // output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
-import { normAxis, splitAt } from "../shape.js";
-import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { ShapeError } from "../errors.js";
+import { normAxis, shapeStr, splitAt } from "../shape.js";
+import { IntTensor, type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { fastExp } from "./unary.js";
 
 /** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
@@ -123,6 +124,47 @@ export function logSumExp(x: Tensor, axis = -1, keepDim = false): Tensor {
         const gv = g[o * inner + j]!;
         for (let p = 0, q = o * r * inner + j; p < r; p++, q += inner) gx[q]! += gv * fastExp(X[q]! - l);
       }
+    }
+  });
+}
+
+/**
+ * Cross-entropy of logits [..., C] against class indices [...] (torch.nn.functional.cross_entropy), fused: one
+ * log-sum-exp per row forward, softmax − one-hot backward, no [..., C] intermediate on the tape.
+ */
+export function crossEntropy(logits: Tensor, targetsIn: IntTensor | Int32Array, reduction: "mean" | "sum" | "none" = "mean"): Tensor {
+  const targets = targetsIn instanceof IntTensor ? targetsIn : new IntTensor(targetsIn);
+  if (logits.ndim < 1) throw new ShapeError("crossEntropy: logits must have a class dim");
+  const C = logits.shape[logits.ndim - 1]!;
+  const lead = logits.shape.slice(0, -1);
+  const rows = C === 0 ? 0 : logits.size / C;
+  if (targets.size !== rows || (targets.shape.length !== lead.length && targets.shape.length !== 1)) {
+    throw new ShapeError(`crossEntropy: targets ${shapeStr(targets.shape)} do not match logits ${shapeStr(logits.shape)}`, `targets must be ${shapeStr(lead)} class indices`);
+  }
+  const X = logits.data;
+  const T = targets.data;
+  const lse = new Float64Array(rows);
+  laneLse(X, rows, C, 1, lse);
+  const losses = new Float32Array(rows);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const t = T[r]!;
+    if (t < 0 || t >= C) throw new ShapeError(`crossEntropy: target ${t} (row ${r}) is out of range for ${C} classes`);
+    const l = lse[r]! - X[r * C + t]!;
+    losses[r] = l;
+    total += l;
+  }
+  const scale = reduction === "mean" ? 1 / Math.max(rows, 1) : 1;
+  const out = reduction === "none" ? losses : new Float32Array([total * scale]);
+  const shape = reduction === "none" ? lead : [];
+  return makeResult("crossEntropy", out, shape, [logits], !needsGrad(logits) ? null : (g) => {
+    const gx = gradBuffer(logits);
+    for (let r = 0; r < rows; r++) {
+      const gr = (reduction === "none" ? g[r]! : g[0]!) * scale;
+      const l = lse[r]!;
+      const o = r * C;
+      for (let j = 0; j < C; j++) gx[o + j]! += gr * fastExp(X[o + j]! - l);
+      gx[o + T[r]!]! -= gr;
     }
   });
 }

@@ -23,3 +23,18 @@ describe("softmax family", () => {
     }
   });
 });
+
+describe("crossEntropy", () => {
+  it("equals −mean(logSoftmax gathered at the targets) and has the softmax − one-hot gradient", async () => {
+    const { crossEntropy } = await import("../../../src/core/ops/softmax.js");
+    const { intTensor } = await import("../../../src/core/tensor.js");
+    const [x] = randInputs([[4, 3]], 17, -2, 2);
+    const t = intTensor([2, 0, 1, 2]);
+    const ref = logSoftmax(x!).gather(t).mean().neg().item();
+    expect(crossEntropy(x!, t).item()).toBeCloseTo(ref, 6);
+    gradcheck((a) => crossEntropy(a!, t), [x!], { eps: 1e-3 });
+    gradcheck((a) => crossEntropy(a!, t, "none"), [x!], { eps: 1e-3 });
+    gradcheck((a) => crossEntropy(a!, t, "sum"), [x!], { eps: 1e-3 });
+    expect(() => crossEntropy(x!, intTensor([0, 1, 2, 3]))).toThrow(/target 3 \(row 3\) is out of range for 3 classes/);
+  });
+});
