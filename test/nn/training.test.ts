@@ -104,8 +104,8 @@ describe("determinism on every kernel backend, with threads", () => {
         expect(train(1).equals(one)).toBe(true);
         const two = train(2);
         expect(train(2).equals(two)).toBe(true);
-        // js and wasm never depend on the thread count; OpenBLAS splits k-blocks differently at 2 threads, so its
-        // results are reproducible per thread count only (measured here: 1 vs 2 threads differ in the last bits)
+        // js and wasm never depend on the thread count; OpenBLAS is reproducible per thread count only (measured
+        // here: 1 and 2 threads give weights that differ in the last bits)
         if (name !== "blas") expect(two.equals(one)).toBe(true);
       } finally {
         setBackend(previous).setThreads(previousThreads);
