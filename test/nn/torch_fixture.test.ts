@@ -8,10 +8,11 @@ import { Attention } from "../../src/nn/attention.js";
 import { Conv2d, Embedding, GRUCell, LayerNorm } from "../../src/nn/layers.js";
 import { MLP } from "../../src/nn/mlp.js";
 import type { Module } from "../../src/nn/module.js";
-import { safetensorsToStateDict } from "../../src/nn/state.js";
+import { safetensorsToStateDict, stateDictToSafetensors } from "../../src/nn/state.js";
 
 const dir = new URL("../fixtures/", import.meta.url);
-const { tensors } = safetensorsToStateDict(readFileSync(new URL("torch_nn.safetensors", dir)), "torch_nn.safetensors");
+const fixtureBytes = readFileSync(new URL("torch_nn.safetensors", dir));
+const { tensors, metadata } = safetensorsToStateDict(fixtureBytes, "torch_nn.safetensors");
 interface Expected {
   input: unknown;
   output: number[];
@@ -69,5 +70,21 @@ describe("layers match PyTorch on a torch-written safetensors fixture", () => {
   it("causal multi-head attention in TransformerLens layout", () => {
     const m = new Attention({ dModel: 6, nHeads: 2, dHead: 3, mask: "causal" }, rng);
     check("attn", m, () => m.forward(tensor(expected["attn"]!.input as never)));
+  });
+  it("loaded parameters are bit-identical to torch's: re-saving them reproduces the torch-written file byte for byte", () => {
+    const layers: [string, Module<never, Tensor>][] = [
+      ["mlp", new MLP([4, 8, 8, 3], rng)],
+      ["conv", new Conv2d(2, 3, 3, rng, { stride: 2, padding: 1 })],
+      ["ln", new LayerNorm(5)],
+      ["emb", new Embedding(6, 4, rng) as never],
+      ["gru", new GRUCell(3, 4, rng) as never],
+      ["attn", new Attention({ dModel: 6, nHeads: 2, dHead: 3 }, rng)],
+    ];
+    const all: Record<string, Tensor> = {};
+    for (const [prefix, m] of layers) {
+      m.loadStateDict(subDict(prefix));
+      for (const [k, v] of Object.entries(m.stateDict())) all[`${prefix}.${k}`] = v;
+    }
+    expect(Buffer.from(stateDictToSafetensors(all, metadata)).equals(fixtureBytes)).toBe(true);
   });
 });
