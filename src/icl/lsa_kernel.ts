@@ -86,12 +86,71 @@ export class LsaKernel {
    * products, added into `grads` (zero them first). Returns the loss.
    */
   lossAndGrad(products: readonly LsaLayerProducts[], tokens: Float64Array, targets: Float64Array, batch: number, grads: readonly LsaLayerGrads[]): number {
+    if (this.layers === 1) return this.oneLayerLossAndGrad(products[0]!, tokens, targets, batch, grads[0]!);
     let loss = 0;
     for (let b = 0; b < batch; b++) {
       const yHat = this.forward(products, tokens, b, false);
       const err = yHat - targets[b]!;
       loss += err * err;
       this.backward(products, 2 * err / batch, grads, null);
+    }
+    return loss / batch;
+  }
+
+  /**
+   * The one-layer case in a single pass straight over `tokens` (no copies): with u = W_KQ e_q,
+   * v = Σ_i e_i (e_iᵀ u), ŷ = −(e_q[d] + W_PV[d,:]·v / N); backward h = ∂L/∂e_q[d] = −∂L/∂ŷ gives
+   * dW_PV[d,:] += h v / N, dv = h W_PV[d,:] / N, du = Σ_i e_i (e_iᵀ dv), dW_KQ += du e_qᵀ. Equal to the general
+   * path (checked by the finite-difference tests, which run through here for one layer).
+   */
+  private oneLayerLossAndGrad(p: LsaLayerProducts, tokens: Float64Array, targets: Float64Array, batch: number, g: LsaLayerGrads): number {
+    const { dim, n, d } = this;
+    const { kq, pv } = p;
+    const dkq = g.kq;
+    const dpv = g.pv;
+    const u = this.du;
+    const v = this.dv;
+    const du = new Float64Array(dim);
+    const dv = new Float64Array(dim);
+    const pvRow = d * dim;
+    const stride = (n + 1) * dim;
+    let loss = 0;
+    for (let b = 0; b < batch; b++) {
+      const base = b * stride;
+      const q = base + n * dim;
+      for (let a = 0; a < dim; a++) {
+        let acc = 0;
+        for (let c = 0; c < dim; c++) acc += kq[a * dim + c]! * tokens[q + c]!;
+        u[a] = acc;
+        v[a] = 0;
+      }
+      for (let i = 0; i < n; i++) {
+        const ei = base + i * dim;
+        let dotp = 0;
+        for (let c = 0; c < dim; c++) dotp += tokens[ei + c]! * u[c]!;
+        for (let a = 0; a < dim; a++) v[a] = v[a]! + tokens[ei + a]! * dotp;
+      }
+      let out = 0;
+      for (let c = 0; c < dim; c++) out += pv[pvRow + c]! * v[c]!;
+      const yHat = -(tokens[q + d]! + out / n);
+      const err = yHat - targets[b]!;
+      loss += err * err;
+      const hn = (-2 * err) / batch / n;
+      for (let c = 0; c < dim; c++) {
+        dpv[pvRow + c] = dpv[pvRow + c]! + hn * v[c]!;
+        dv[c] = pv[pvRow + c]! * hn;
+        du[c] = 0;
+      }
+      for (let i = 0; i < n; i++) {
+        const ei = base + i * dim;
+        let dotp = 0;
+        for (let c = 0; c < dim; c++) dotp += tokens[ei + c]! * dv[c]!;
+        for (let a = 0; a < dim; a++) du[a] = du[a]! + tokens[ei + a]! * dotp;
+      }
+      for (let a = 0; a < dim; a++) {
+        const dua = du[a]!;
+        for (let c = 0; c < dim; c++) dkq[a * dim + c] = dkq[a * dim + c]! + dua * tokens[q + c]!;
+      }
     }
     return loss / batch;
   }
@@ -118,7 +177,8 @@ export class LsaKernel {
     const { dim, n, tokensPerSeq: t, layers } = this;
     const invN = 1 / n;
     const e0 = this.e[0]!;
-    e0.set(tokens.subarray(b * t * dim, (b + 1) * t * dim));
+    const off = b * t * dim;
+    for (let i = 0; i < t * dim; i++) e0[i] = tokens[off + i]!;
     for (let l = 0; l < layers; l++) {
       const e = this.e[l]!;
       const next = this.e[l + 1]!;
@@ -166,28 +226,26 @@ export class LsaKernel {
     return -this.e[layers]![n * dim + this.d]!;
   }
 
-  /** The last layer's forward for the query row alone (u_q, v_q stored in row N of u, v). */
+  /** The last layer's forward for what the prediction reads: u_q, v_q (stored in row N of u, v) and the
+   * query's y-slot of `next` (the other entries of `next` are not computed). */
   private queryRowForward(e: Float64Array, next: Float64Array, u: Float64Array, v: Float64Array, kq: Float64Array, pv: Float64Array): void {
-    const { dim, n } = this;
+    const { dim, n, d } = this;
     const q = n * dim;
-    next.set(e);
     for (let a = 0; a < dim; a++) {
       let acc = 0;
       for (let c = 0; c < dim; c++) acc += kq[a * dim + c]! * e[q + c]!;
       u[q + a] = acc;
+      v[q + a] = 0;
     }
-    for (let a = 0; a < dim; a++) v[q + a] = 0;
     for (let i = 0; i < n; i++) {
       const ei = i * dim;
       let dotp = 0;
       for (let c = 0; c < dim; c++) dotp += e[ei + c]! * u[q + c]!;
       for (let a = 0; a < dim; a++) v[q + a] = v[q + a]! + e[ei + a]! * dotp;
     }
-    for (let a = 0; a < dim; a++) {
-      let acc = 0;
-      for (let c = 0; c < dim; c++) acc += pv[a * dim + c]! * v[q + c]!;
-      next[q + a] = e[q + a]! + acc / n;
-    }
+    let acc = 0;
+    for (let c = 0; c < dim; c++) acc += pv[d * dim + c]! * v[q + c]!;
+    next[q + d] = e[q + d]! + acc / n;
   }
 
   /**
@@ -212,17 +270,16 @@ export class LsaKernel {
     for (let c = 0; c < dim; c++) dv[c] = pv[d * dim + c]! * hn;
     // du = S dv = Σ_i e_i (e_iᵀ dv); with S = Σ e_i e_iᵀ, dE_i = u_q (e_iᵀ dv) + dv (e_iᵀ u_q)
     du.fill(0);
-    gPrev.fill(0);
     for (let i = 0; i < n; i++) {
       const ei = i * dim;
       let a1 = 0;
-      let a2 = 0;
-      for (let c = 0; c < dim; c++) {
-        a1 += e[ei + c]! * dv[c]!;
-        a2 += e[ei + c]! * u[q + c]!;
-      }
+      for (let c = 0; c < dim; c++) a1 += e[ei + c]! * dv[c]!;
       for (let c = 0; c < dim; c++) du[c] = du[c]! + e[ei + c]! * a1;
-      if (needInput) for (let c = 0; c < dim; c++) gPrev[ei + c] = u[q + c]! * a1 + dv[c]! * a2;
+      if (needInput) {
+        let a2 = 0;
+        for (let c = 0; c < dim; c++) a2 += e[ei + c]! * u[q + c]!;
+        for (let c = 0; c < dim; c++) gPrev[ei + c] = u[q + c]! * a1 + dv[c]! * a2;
+      }
     }
     if (grads) {
       const dkq = grads[l]!.kq;

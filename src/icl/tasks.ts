@@ -42,16 +42,18 @@ export function taskConfig(input: RegressionTaskInput = {}, source = "task confi
 }
 
 /**
- * Draws `batch` independent tasks. Linear: w ~ N(0, I_d), y = wᵀx (+ σε). Nonlinear: y = Σ_k α_k relu(v_kᵀx)
+ * Draws `batch` independent tasks (into `reuse`'s buffers when it has the same shape). Linear: w ~ N(0, I_d), y = wᵀx (+ σε). Nonlinear: y = Σ_k α_k relu(v_kᵀx)
  * (+ σε) with v_k ~ N(0, I_d), α_k ~ N(0, 2/r) — the same target variance scale as the linear task.
  */
-export function sampleTasks(config: RegressionTaskConfig, batch: number, rng: Rng): TaskBatch {
+export function sampleTasks(config: RegressionTaskConfig, batch: number, rng: Rng, reuse?: TaskBatch): TaskBatch {
   const { d, n, xRange, inputScale, noise } = config;
   const t = n + 1;
   const dim = d + 1;
-  const tokens = new Float64Array(batch * t * dim);
-  const targets = new Float64Array(batch);
-  const weights = config.nonlinear ? null : new Float64Array(batch * d);
+  // a training loop passes last step's batch back in so that no step allocates
+  const fits = reuse !== undefined && reuse.batch === batch && reuse.d === d && reuse.n === n && (reuse.weights === null) === config.nonlinear;
+  const tokens = fits ? reuse.tokens : new Float64Array(batch * t * dim);
+  const targets = fits ? reuse.targets : new Float64Array(batch);
+  const weights = fits ? reuse.weights : config.nonlinear ? null : new Float64Array(batch * d);
   const r = config.hidden;
   const net = config.nonlinear ? { v: new Float64Array(r * d), alpha: new Float64Array(r) } : null;
   const lo = -xRange;
@@ -78,7 +80,10 @@ export function sampleTasks(config: RegressionTaskConfig, batch: number, rng: Rn
       }
       if (noise > 0) y += noise * rng.normal();
       if (i < n) tokens[row + d] = y;
-      else targets[b] = y; // the query's y slot stays 0
+      else {
+        targets[b] = y;
+        tokens[row + d] = 0; // the query's y-slot
+      }
     }
   }
   return { batch, d, n, tokens, targets, weights };

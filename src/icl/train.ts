@@ -151,8 +151,9 @@ export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = 
   const start = performance.now();
   let lastYield = start;
 
+  let tasks: TaskBatch | undefined;
   for (let step = 1; step <= config.steps; step++) {
-    const tasks = sampleTasks(task, config.batch, trainRng);
+    tasks = sampleTasks(task, config.batch, trainRng, tasks);
     let loss: number;
     if (kernel && model instanceof LSA) {
       for (const g of grads) {

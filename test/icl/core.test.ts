@@ -34,6 +34,14 @@ describe("in-context regression tasks", () => {
   it("is reproducible from the seed, scales inputs for OOD, adds noise and builds nonlinear targets", () => {
     const cfg = taskConfig({ d: 4, n: 6 });
     expect(sampleTasks(cfg, 8, new Rng(5)).tokens).toEqual(sampleTasks(cfg, 8, new Rng(5)).tokens);
+    // refilling last batch's buffers gives exactly what fresh buffers would
+    const r1 = new Rng(6);
+    const r2 = new Rng(6);
+    const first = sampleTasks(cfg, 8, r1);
+    sampleTasks(cfg, 8, r2);
+    const again = sampleTasks(cfg, 8, r1, first);
+    expect(again.tokens).toBe(first.tokens);
+    expect(Array.from(again.tokens)).toEqual(Array.from(sampleTasks(cfg, 8, r2).tokens));
     const scaled = sampleTasks(taskConfig({ d: 4, n: 6, inputScale: 2 }), 8, new Rng(5));
     const plain = sampleTasks(cfg, 8, new Rng(5));
     expect(scaled.tokens[0]).toBeCloseTo(2 * plain.tokens[0]!, 12);
