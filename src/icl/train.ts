@@ -16,6 +16,7 @@ import { ridgePredict, tuneGd, tuneGdpp } from "./baselines.js";
 import { compare, compareOutputs, gdPredictor, gdppPredictor, interpolateProducts, lsaPredictor, type Comparison, type IclPredictor } from "./compare.js";
 import { gdStackProducts } from "./construction.js";
 import { LsaKernel, zeroProducts, type LsaLayerProducts } from "./lsa_kernel.js";
+import { openTaskStream } from "./task_stream.js";
 import { meanSquaredError, regressionTaskSchema, sampleTasks, type TaskBatch } from "./tasks.js";
 
 export const LOSS_CONVENTION = "mean squared error (ŷ − y)² on query points, no factor ½ (von Oswald et al. report ½·MSE)";
@@ -125,8 +126,14 @@ export interface IclResult {
 
 type Model = LSA | IclTransformer;
 
+/** How to run (never what is computed: results are the same either way). */
+export interface IclTrainOptions {
+  /** draw training batches on a worker thread while the trainer computes (default true; see task_stream.ts) */
+  dataWorker?: boolean;
+}
+
 /** Trains per `config` and compares against the matched baselines. Throws DivergenceError on NaN/inf. */
-export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = {}): Promise<IclResult> {
+export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = {}, options: IclTrainOptions = {}): Promise<IclResult> {
   const config = iclConfig(input);
   const task = config.task;
   const { d, n } = task;
@@ -135,7 +142,6 @@ export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = 
     : new IclTransformer({ d, layers: config.layers, dModel: config.dModel, heads: config.heads }, new Rng(config.seed, "icl-init"));
   const params = model.parameters();
   const adam = new Adam(params, { lr: config.lr, betas: config.betas, eps: config.eps });
-  const trainRng = new Rng(config.seed, "icl-train");
   const evalSet = sampleTasks(task, config.evalTasks, new Rng(config.seed, "icl-eval"));
   const tuneSet = sampleTasks(task, config.tuneTasks, new Rng(config.seed, "icl-tune"));
   const gdTuned = tuneGd(tuneSet, config.layers);
@@ -151,53 +157,57 @@ export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = 
   const start = performance.now();
   let lastYield = start;
 
-  let tasks: TaskBatch | undefined;
-  for (let step = 1; step <= config.steps; step++) {
-    tasks = sampleTasks(task, config.batch, trainRng, tasks);
-    let loss: number;
-    if (kernel && model instanceof LSA) {
-      for (const g of grads) {
-        g.kq.fill(0);
-        g.pv.fill(0);
+  const stream = openTaskStream(task, config.batch, config.seed, "icl-train", { worker: options.dataWorker ?? true });
+  try {
+    for (let step = 1; step <= config.steps; step++) {
+      const tasks = await stream.next();
+      let loss: number;
+      if (kernel && model instanceof LSA) {
+        for (const g of grads) {
+          g.kq.fill(0);
+          g.pv.fill(0);
+        }
+        loss = kernel.lossAndGrad(lsaProducts(model), tasks.tokens, tasks.targets, tasks.batch, grads);
+        setGradsFromProducts(model, grads);
+      } else {
+        adam.zeroGrad();
+        const lossT = predictTensor(model, tasks).sub(tensor(Float32Array.from(tasks.targets), [tasks.batch])).square().mean();
+        lossT.backward();
+        loss = lossT.item();
       }
-      loss = kernel.lossAndGrad(lsaProducts(model), tasks.tokens, tasks.targets, tasks.batch, grads);
-      setGradsFromProducts(model, grads);
-    } else {
-      adam.zeroGrad();
-      const lossT = predictTensor(model, tasks).sub(tensor(Float32Array.from(tasks.targets), [tasks.batch])).square().mean();
-      lossT.backward();
-      loss = lossT.item();
-    }
-    if (!Number.isFinite(loss)) diverged(step, loss, config.lr, lastGood, callbacks);
-    clipGradNorm(params, config.clip);
-    adam.step();
-    if (!params.every((p) => p.data.every(Number.isFinite))) diverged(step, Number.NaN, config.lr, lastGood, callbacks);
-    finalTrainLoss = loss;
-    windowLoss += loss;
-    windowSteps++;
-    callbacks.onStep?.(step, loss);
+      if (!Number.isFinite(loss)) diverged(step, loss, config.lr, lastGood, callbacks);
+      clipGradNorm(params, config.clip);
+      adam.step();
+      if (!params.every((p) => p.data.every(Number.isFinite))) diverged(step, Number.NaN, config.lr, lastGood, callbacks);
+      finalTrainLoss = loss;
+      windowLoss += loss;
+      windowSteps++;
+      callbacks.onStep?.(step, loss);
 
-    if (step % config.evalEvery === 0 || step === config.steps) {
-      const evalLoss = meanSquaredError(predictBatch(model, kernel, evalSet), evalSet.targets);
-      const elapsed = (performance.now() - start) / 1000;
-      curve.push({ step, trainLoss: windowLoss / windowSteps, evalLoss });
-      callbacks.onMetrics?.({
-        global_step: step,
-        "losses/train_loss": windowLoss / windowSteps,
-        "eval/model_loss": evalLoss,
-        "eval/gd_loss": gdEvalLoss,
-        "charts/steps_per_second": step / elapsed,
-      });
-      windowLoss = 0;
-      windowSteps = 0;
-      if (Number.isFinite(evalLoss)) lastGood = { step, state: snapshot(model) };
+      if (step % config.evalEvery === 0 || step === config.steps) {
+        const evalLoss = meanSquaredError(predictBatch(model, kernel, evalSet), evalSet.targets);
+        const elapsed = (performance.now() - start) / 1000;
+        curve.push({ step, trainLoss: windowLoss / windowSteps, evalLoss });
+        callbacks.onMetrics?.({
+          global_step: step,
+          "losses/train_loss": windowLoss / windowSteps,
+          "eval/model_loss": evalLoss,
+          "eval/gd_loss": gdEvalLoss,
+          "charts/steps_per_second": step / elapsed,
+        });
+        windowLoss = 0;
+        windowSteps = 0;
+        if (Number.isFinite(evalLoss)) lastGood = { step, state: snapshot(model) };
+      }
+      if (step % config.checkpointEvery === 0 || step === config.steps) callbacks.onCheckpoint?.(step, snapshot(model));
+      // let timers (progress bar redraws) run now and then
+      if (performance.now() - lastYield > 100) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     }
-    if (step % config.checkpointEvery === 0 || step === config.steps) callbacks.onCheckpoint?.(step, snapshot(model));
-    // let timers (progress bar redraws) run now and then
-    if (performance.now() - lastYield > 100) {
-      await new Promise((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
-    }
+  } finally {
+    await stream.close();
   }
   const trainSeconds = (performance.now() - start) / 1000;
 
