@@ -213,8 +213,10 @@ function printTable(result: Record<string, CoreFigures>, skipped: Record<string,
   // speed relative to PyTorch: > 1 means faster than PyTorch
   const ratio = (ourValue: number | undefined, torchValue: number | undefined, higherIsBetter: boolean): string =>
     ourValue === undefined || torchValue === undefined ? "-" : `${(higherIsBetter ? ourValue / torchValue : torchValue / ourValue).toFixed(2)}×`;
-  const matmulKeys = new Set<string>();
-  for (const name of columns) for (const key of Object.keys(result[name]!.matmul_gflops)) matmulKeys.add(key);
+  const matmulKeys: string[] = [];
+  for (const tag of ["t1", "t2"]) {
+    for (const [m, k, n] of MATMUL_SIZES) for (const [variant] of VARIANTS) matmulKeys.push(`${variant}_${m}x${k}x${n}_${tag}`);
+  }
   for (const key of matmulKeys) {
     const values = columns.map((name) => result[name]!.matmul_gflops[key]);
     rows.push([`matmul ${key} GFLOP/s`, ...values.map(cell), ...ours.map((name) => ratio(result[name]!.matmul_gflops[key], torch?.matmul_gflops[key], true))]);

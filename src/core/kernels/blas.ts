@@ -18,6 +18,9 @@ const CANDIDATES: Record<string, readonly string[]> = {
   win32: ["libopenblas.dll", "openblas.dll", "mkl_rt.2.dll", "mkl_rt.dll"],
 };
 
+/** Names that may resolve to any BLAS (Debian alternatives): used only when they turn out to be an optimised one. */
+const GENERIC = new Set(["libcblas.so.3", "libblas.so.3"]);
+
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
 const CBLAS_TRANS = 112;
@@ -110,6 +113,11 @@ export class BlasBackend implements KernelBackend {
       }
       if (tryFunc(lib, "void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)") === undefined) {
         tried.push(`${name} (no cblas_sgemm)`);
+        continue;
+      }
+      // the generic names may be the unoptimised reference BLAS, which is slower than the wasm kernels
+      if (GENERIC.has(name) && threadControl(lib) === undefined) {
+        tried.push(`${name} (the reference BLAS, slower than wasm)`);
         continue;
       }
       return new BlasBackend(name, lib);
