@@ -36,8 +36,8 @@ export interface PpoState {
 }
 
 export interface PpoCallbacks {
-  /** after every update, with its metrics */
-  onUpdate?(metrics: PpoMetrics, info: { update: number; numIterations: number; globalStep: number; totalTimesteps: number }): void | Promise<void>;
+  /** after every update, with its metrics; returning "stop" ends training after this update (and its checkpoint) */
+  onUpdate?(metrics: PpoMetrics, info: { update: number; numIterations: number; globalStep: number; totalTimesteps: number }): void | "stop" | Promise<void | "stop">;
   /** every config.checkpointEvery updates and after the last one; save the policy, the env and `state` */
   onCheckpoint?(state: PpoState): void | Promise<void>;
   /** continue from a checkpoint: the policy's weights and the env's state must already be restored */
@@ -112,6 +112,7 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
   const startTime = performance.now();
   const startStep = globalStep;
   let last: PpoMetrics = {};
+  let updates = numIterations;
   for (let update = startUpdate + 1; update <= numIterations; update++) {
     // ── learning-rate annealing: linear from learningRate to 0 over the run ──
     const frac = config.annealLr ? 1 - (update - 1) / numIterations : 1;
@@ -225,13 +226,17 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
       "losses/explained_variance": varY === 0 ? null : 1 - varR / varY,
     };
     for (let e = 0; e < E; e++) last[`charts/event/${eventNames[e]}`] = perEpisode(eventSums[e]!);
-    await callbacks.onUpdate?.(last, { update, numIterations, globalStep, totalTimesteps: numIterations * batchSize });
+    const stop = (await callbacks.onUpdate?.(last, { update, numIterations, globalStep, totalTimesteps: numIterations * batchSize })) === "stop";
 
     // ── checkpoint: after a finished, finite update only ──
-    if (callbacks.onCheckpoint && ((config.checkpointEvery > 0 && update % config.checkpointEvery === 0) || update === numIterations)) {
+    if (callbacks.onCheckpoint && ((config.checkpointEvery > 0 && update % config.checkpointEvery === 0) || update === numIterations || stop)) {
       await callbacks.onCheckpoint(state(update));
+    }
+    if (stop) {
+      updates = update;
+      break;
     }
   }
   const seconds = (performance.now() - startTime) / 1000;
-  return { updates: numIterations, globalStep, seconds, stepsPerSecond: (globalStep - startStep) / Math.max(seconds, 1e-9), last };
+  return { updates, globalStep, seconds, stepsPerSecond: (globalStep - startStep) / Math.max(seconds, 1e-9), last };
 }

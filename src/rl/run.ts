@@ -10,6 +10,7 @@ import { getEnvDefinition } from "../envs/make.js";
 import { RunDir } from "../io/rundir.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import "../nn/models/mlp_policy.js";
+import "../nn/models/cnn_policy.js";
 import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import { checkpointMeta, loadPolicyWeights, restorePpoCheckpoint, savePpoCheckpoint } from "./checkpoint.js";
 import { ppoConfigSchema, type PpoConfig } from "./config.js";
@@ -56,7 +57,7 @@ function runCallbacks(run: RunDir, env: VecEnv, policy: ActorCritic, extra: PpoC
   return {
     async onUpdate(metrics, info) {
       run.appendMetrics({ global_step: info.globalStep, ...metrics });
-      await extra.onUpdate?.(metrics, info);
+      return extra.onUpdate?.(metrics, info);
     },
     async onCheckpoint(state) {
       savePpoCheckpoint(run, policy, env, state);
