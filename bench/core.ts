@@ -7,6 +7,7 @@
 // from their environment so OpenBLAS picks its best kernel for this CPU in both. Timings are the best of
 // several rounds (other processes share this machine's cores).
 import { spawnSync } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { formatNumber, formatTable, log, printJson } from "../src/cli/output.js";
 import { getBackend, setBackend, backendUnavailable, type BackendName } from "../src/core/kernels/index.js";
@@ -230,6 +231,10 @@ function printTable(result: Record<string, CoreFigures>, skipped: Record<string,
   }
   process.stdout.write(`${formatTable(["figure", ...columns, ...ours.map((name) => `${name} vs torch`)], rows)}\n`);
   process.stdout.write("(vs torch: speed relative to PyTorch at the same thread count, > 1× is faster; best of 5 rounds on a shared machine)\n");
+  const [load1] = loadavg();
+  if (load1 !== undefined && load1 > availableParallelism() * 0.75) {
+    process.stdout.write(`note: the machine was busy (load average ${load1.toFixed(1)} on ${availableParallelism()} CPUs); two-thread figures especially are lower bounds\n`);
+  }
   for (const [name, reason] of Object.entries(skipped)) process.stdout.write(`skipped ${name}: ${reason}\n`);
 }
 
