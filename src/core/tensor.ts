@@ -356,5 +356,12 @@ export function intTensor(values: Int32Array | readonly number[], shape?: Shape)
 
 /** Numbers become 0-d tensors; tensors pass through. */
 export function asTensor(x: TensorLike): Tensor {
-  return typeof x === "number" ? scalar(x) : x;
+  if (typeof x === "number") return scalar(x);
+  if (!(x instanceof Tensor)) {
+    throw new DTypeError(
+      `expected a float Tensor or a number, got ${x instanceof IntTensor ? "an IntTensor" : ((x as object)?.constructor?.name ?? typeof x)}`,
+      x instanceof IntTensor ? "index tensors are for gather/indexSelect/embedding; convert with tensor(Float32Array.from(ids.data), ids.shape)" : undefined,
+    );
+  }
+  return x;
 }

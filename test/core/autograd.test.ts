@@ -46,3 +46,11 @@ describe("tape autograd", () => {
     expect(tensor([[1, 2], [3, 4]]).shape).toEqual([2, 2]);
   });
 });
+
+describe("dtype errors", () => {
+  it("say a float tensor was expected when an IntTensor reaches an arithmetic op", async () => {
+    const { intTensor } = await import("../../src/core/tensor.js");
+    expect(() => tensor([1, 2]).add(intTensor([1, 2]) as never)).toThrow(DTypeError);
+    expect(() => tensor([1, 2]).add(intTensor([1, 2]) as never)).toThrow(/expected a float Tensor or a number, got an IntTensor/);
+  });
+});
