@@ -358,9 +358,10 @@ export function intTensor(values: Int32Array | readonly number[], shape?: Shape)
 export function asTensor(x: TensorLike): Tensor {
   if (typeof x === "number") return scalar(x);
   if (!(x instanceof Tensor)) {
+    const v: unknown = x;
     throw new DTypeError(
-      `expected a float Tensor or a number, got ${x instanceof IntTensor ? "an IntTensor" : ((x as object)?.constructor?.name ?? typeof x)}`,
-      x instanceof IntTensor ? "index tensors are for gather/indexSelect/embedding; convert with tensor(Float32Array.from(ids.data), ids.shape)" : undefined,
+      `expected a float Tensor or a number, got ${v instanceof IntTensor ? "an IntTensor" : ((v as object | null)?.constructor?.name ?? typeof v)}`,
+      v instanceof IntTensor ? "index tensors are for gather/indexSelect/embedding; convert with tensor(Float32Array.from(ids.data), ids.shape)" : undefined,
     );
   }
   return x;
