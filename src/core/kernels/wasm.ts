@@ -114,6 +114,8 @@ export class WasmBackend implements KernelBackend {
   readonly maxThreads: number;
   /** "relaxed" when the kernels use relaxed SIMD (fused multiply-add; Node ≥ 22), else "simd" */
   readonly variant: WasmVariant;
+  /** products below this many flops stay on one thread (default WASM_PARALLEL_MIN_FLOPS) */
+  readonly parallelMinFlops: number;
   private requestedThreads: number;
   private readonly module: WasmModule;
   private readonly memory: WasmMemory;
@@ -136,7 +138,7 @@ export class WasmBackend implements KernelBackend {
    * Loads and instantiates the kernels; throws (with the reason) where WebAssembly SIMD or threads are missing.
    * variant "auto" (default) takes the relaxed-SIMD build when the runtime validates it, else plain SIMD.
    */
-  constructor(options: { threads?: number; variant?: WasmVariant | "auto" } = {}) {
+  constructor(options: { threads?: number; variant?: WasmVariant | "auto"; parallelMinFlops?: number } = {}) {
     if (wasmApi === undefined) throw new Error("this JavaScript runtime has no WebAssembly");
     const wanted = options.variant ?? "auto";
     let bytes: Uint8Array | undefined;
@@ -168,6 +170,7 @@ export class WasmBackend implements KernelBackend {
     this.heap = new Float32Array(this.memory.buffer);
     this.ctrl = new Int32Array(this.memory.buffer, this.ctrlOffset, C_ARGS + 11);
     this.maxThreads = 2;
+    this.parallelMinFlops = options.parallelMinFlops ?? WASM_PARALLEL_MIN_FLOPS;
     this.requestedThreads = Math.min(options.threads ?? this.maxThreads, this.maxThreads);
   }
 
@@ -242,7 +245,7 @@ export class WasmBackend implements KernelBackend {
   /** Computes the product, on two threads when it is large enough; false if the worker failed part-way. */
   private run(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul, overlapping: boolean): boolean {
     const flops = 2 * r.m * r.n * r.k * r.batch;
-    const plan = this.threads > 1 && flops >= WASM_PARALLEL_MIN_FLOPS ? this.chunking(r, overlapping) : undefined;
+    const plan = this.threads > 1 && flops >= this.parallelMinFlops ? this.chunking(r, overlapping) : undefined;
     const worker = plan === undefined ? undefined : this.ensureWorker();
     if (plan === undefined || worker === undefined) {
       this.runSingle(aOff, bOff, cOff, r);
