@@ -9,6 +9,7 @@ import { register as inspect } from "./inspect.js";
 import { register as icl } from "./icl.js";
 import { register as train } from "./train.js";
 import { register as evalCommand } from "./eval.js";
+import { register as experiment } from "./experiment.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -20,4 +21,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   icl,
   train,
   evalCommand,
+  experiment,
 ];

@@ -1,13 +1,14 @@
 // `mesa eval RUN_DIR [--distribution deploy] [--episodes 1000] [--json]`: evaluates a trained run's newest
 // checkpoint on a level distribution — base return, intended return, event rates and the misgeneralization
-// rate with 95% intervals — and records a few episodes as JSON (plus pictures when the renderer is present).
+// rate with 95% intervals — and records a few episodes as JSON, an animated GIF and a PNG strip each.
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
-import { loadRunPolicy, writeJson } from "../rl/run.js";
+import { writeEpisodeFiles } from "../rl/pictures.js";
+import { loadRunPolicy } from "../rl/run.js";
 import { parseCount, parseSeed } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -77,15 +78,14 @@ export function register(program: Command): void {
       });
       const files: string[] = [];
       result.records.forEach((r, k) => {
-        const path = join(runDir, "episodes", `${distribution}-${k}.json`);
-        writeJson(path, r);
-        files.push(path);
+        const written = writeEpisodeFiles(join(runDir, "episodes", `${distribution}-${k}`), r);
+        files.push(written.json, written.gif, written.png);
       });
       if (opts.json) {
         printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files }));
         return;
       }
       process.stdout.write(`${formatTable(["", `${config.env} / ${distribution} (${episodes} episodes)`], evaluationRows([result]))}\n`);
-      if (files.length > 0) log(`recorded ${files.length} episodes: ${files.join(", ")}`);
+      if (files.length > 0) log(`recorded ${result.records.length} episodes (JSON, GIF, PNG strip): ${join(runDir, "episodes")}/`);
     });
 }

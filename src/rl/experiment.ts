@@ -1,0 +1,132 @@
+// The misgeneralization curve: train PPO at several values of one training-distribution parameter (coin-run's
+// randomCoinFraction by default — how often the coin is somewhere other than the end in training), several
+// seeds each, evaluate every agent on the deploy distribution, and average over seeds with 95% intervals.
+// Langosco et al. 2022 found misgeneralization falling as a few percent of training levels move the coin.
+import { join } from "node:path";
+import { Rng } from "../core/rng.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
+import { renderLinePlot } from "./plot.js";
+import type { PpoCallbacks } from "./ppo.js";
+import { type RunConfigInput, startRun } from "./run.js";
+import { meanInterval } from "./stats.js";
+
+export interface SweepOptions {
+  env: string;
+  /** the training-distribution parameter swept */
+  param: string;
+  values: readonly number[];
+  seeds: number;
+  /** env steps per training run */
+  steps: number;
+  /** deploy episodes per trained agent */
+  episodes: number;
+  /** where runs, results.json and the plot go */
+  out: string;
+  /** PPO and model settings on top of the defaults */
+  base?: Partial<RunConfigInput>;
+  /** progress callbacks factory per run */
+  progress?: (label: string) => PpoCallbacks & { stop?(): void };
+}
+
+export interface SweepPoint {
+  value: number;
+  /** per-seed deploy misgeneralization rates */
+  rates: number[];
+  misgeneralization_rate: number;
+  misgeneralization_ci95: [number, number];
+  intended_goal_rate: number;
+  intended_goal_ci95: [number, number];
+  /** mean train-distribution intended return at the end of training (from the last update's episodes) */
+  train_return: number;
+  runs: string[];
+}
+
+export interface SweepResult {
+  env: string;
+  param: string;
+  seeds: number;
+  steps: number;
+  episodes: number;
+  points: SweepPoint[];
+  plot: string;
+  results: string;
+}
+
+/** Runs the sweep; each (value, seed) trains into its own run directory under `out/runs`. */
+export async function misgeneralizationSweep(options: SweepOptions): Promise<SweepResult> {
+  const def = getEnvDefinition(options.env);
+  const points: SweepPoint[] = [];
+  for (const value of options.values) {
+    const evals: EvaluationResult[] = [];
+    const trainReturns: number[] = [];
+    const runs: string[] = [];
+    for (let seed = 1; seed <= options.seeds; seed++) {
+      const label = `${options.param}=${value} seed ${seed}/${options.seeds}`;
+      const progress = options.progress?.(label) ?? {};
+      let trained;
+      try {
+        trained = await startRun(
+          join(options.out, "runs"),
+          {
+            ...options.base,
+            env: options.env,
+            distribution: "train",
+            envParams: { ...(options.base?.envParams ?? {}), [options.param]: value },
+            ppo: { ...(options.base?.ppo ?? {}), seed, totalTimesteps: options.steps, checkpointEvery: 0 },
+          },
+          progress,
+        );
+      } finally {
+        progress.stop?.();
+      }
+      runs.push(trained.run.path);
+      trainReturns.push(trained.result.last["charts/intended_return"] ?? Number.NaN);
+      // deploy levels are the same for every value: the swept parameter shapes training only
+      evals.push(
+        evaluate(def, policyActions(trained.policy, new Rng(seed, "experiment/eval")), {
+          distribution: "deploy",
+          episodes: options.episodes,
+          seed: 1_000_003 + seed,
+        }),
+      );
+    }
+    const rates = evals.map((e) => e.misgeneralization_rate);
+    const mis = meanInterval(rates);
+    const goal = meanInterval(evals.map((e) => e.intended_goal_rate));
+    points.push({
+      value,
+      rates,
+      misgeneralization_rate: mis.value,
+      misgeneralization_ci95: clamp01(mis.ci95),
+      intended_goal_rate: goal.value,
+      intended_goal_ci95: clamp01(goal.ci95),
+      train_return: meanInterval(trainReturns.filter(Number.isFinite)).value,
+      runs,
+    });
+  }
+
+  const plot = join(options.out, "misgeneralization.png");
+  writeFileAtomic(
+    plot,
+    renderLinePlot({
+      title: `${options.env}: deploy behaviour vs ${options.param} in training (${options.seeds} seeds, 95% CI)`,
+      xLabel: `${options.param} of the training levels`,
+      yLabel: "fraction of deploy episodes",
+      yRange: [0, 1],
+      series: [
+        { name: "misgeneralized", color: [200, 40, 40], points: points.map((p) => ({ x: p.value, y: p.misgeneralization_rate, lo: p.misgeneralization_ci95[0], hi: p.misgeneralization_ci95[1] })) },
+        { name: "intended goal", color: [40, 90, 200], points: points.map((p) => ({ x: p.value, y: p.intended_goal_rate, lo: p.intended_goal_ci95[0], hi: p.intended_goal_ci95[1] })) },
+      ],
+    }),
+  );
+  const result: SweepResult = { env: options.env, param: options.param, seeds: options.seeds, steps: options.steps, episodes: options.episodes, points, plot, results: join(options.out, "results.json") };
+  writeFileAtomic(result.results, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+function clamp01([lo, hi]: [number, number]): [number, number] {
+  // with a single seed the t interval is unbounded; a rate's interval never leaves [0, 1]
+  return [Number.isFinite(lo) ? Math.max(0, lo) : 0, Number.isFinite(hi) ? Math.min(1, hi) : 1];
+}
