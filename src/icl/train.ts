@@ -7,7 +7,7 @@ import { z } from "zod";
 import { parseConfig } from "../core/config.js";
 import { DivergenceError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
-import { type Tensor, tensor } from "../core/tensor.js";
+import { noGrad, type Tensor, tensor } from "../core/tensor.js";
 import { IclTransformer } from "../nn/models/icl_transformer.js";
 import { LSA, lsaProducts, setGradsFromProducts } from "../nn/models/lsa.js";
 import { Adam } from "../optim/adam.js";
@@ -281,7 +281,15 @@ function predictTensor(model: Model, tasks: TaskBatch): Tensor {
 /** Predictions without gradients (the fused kernel for LSA, chunked autograd-free forward otherwise). */
 function predictBatch(model: Model, kernel: LsaKernel | null, tasks: TaskBatch): Float64Array {
   if (kernel && model instanceof LSA) return kernel.predict(lsaProducts(model), tasks.tokens, tasks.batch);
-  return transformerPredictor(model as IclTransformer).predict(tasks).predictions;
+  const { batch, d, n } = tasks;
+  const size = (n + 1) * (d + 1);
+  const out = new Float64Array(batch);
+  for (let b0 = 0; b0 < batch; b0 += 1024) {
+    const b1 = Math.min(batch, b0 + 1024);
+    const x = tensor(Float32Array.from(tasks.tokens.subarray(b0 * size, b1 * size)), [b1 - b0, n + 1, d + 1]);
+    out.set(noGrad(() => model.forward(x)).data, b0);
+  }
+  return out;
 }
 
 /** A softmax transformer as an IclPredictor: sensitivities ∂ŷ/∂x_q by autograd on the input tokens. */
