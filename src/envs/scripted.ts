@@ -60,7 +60,13 @@ function coinRunPlanner(env: VecEnv, goal: "coin" | "end"): ScriptedPolicy {
   const first = new Int8Array(h * w);
   const queue = new Int32Array(h * w);
   const order = [RIGHT, JUMP, LEFT, NOOP];
+  const pitsKill = (env.params as { pitsKill?: boolean }).pitsKill === true;
+  // shortest plan that avoids pits, else (pits that do not kill) the shortest one through them
   const plan = (i: number): number => {
+    const a = search(i, true);
+    return a >= 0 || pitsKill ? a : search(i, false);
+  };
+  const search = (i: number, avoidPits: boolean): number => {
     dist.fill(-1);
     const start = env.agentY[i]! * w + env.agentX[i]!;
     dist[start] = 0;
@@ -72,7 +78,7 @@ function coinRunPlanner(env: VecEnv, goal: "coin" | "end"): ScriptedPolicy {
       const y = (p / w) | 0;
       for (const a of order) {
         coinRunMove(env, i, y, p - y * w, a, goal === "coin");
-        if (move.fell) continue;
+        if (move.fell && avoidPits) continue;
         const fa = p === start ? a : first[p]!;
         if (goal === "coin" ? move.coin : move.reachedEnd) return fa;
         const q = move.y * w + move.x;
@@ -82,13 +88,16 @@ function coinRunPlanner(env: VecEnv, goal: "coin" | "end"): ScriptedPolicy {
         queue[tail++] = q;
       }
     }
-    return RIGHT; // unreachable goal: generated levels never have one
+    return -1;
   };
   return {
     name: goal === "coin" ? "coin-run/intended" : "coin-run/proxy",
     description: goal === "coin" ? "shortest path to the coin" : "shortest path to the right end, ignoring the coin (go right)",
     act(e, actions) {
-      for (let i = 0; i < e.n; i++) actions[i] = plan(i);
+      for (let i = 0; i < e.n; i++) {
+        const a = plan(i);
+        actions[i] = a >= 0 ? a : RIGHT; // no plan (generated levels always have one): keep going right
+      }
     },
   };
 }

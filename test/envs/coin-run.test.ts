@@ -40,11 +40,26 @@ describe("coin-run levels", () => {
       let top = 0;
       while (deploy.tile(i, top, x) !== WALL) top++;
       expect(deploy.tile(i, train.height - 1, x)).toBe(WALL);
-      expect(y).toBeLessThan(top);
+      // floating one or two cells above the surface of its column: only a jump reaches it
+      expect(y).toBeLessThan(top - 1);
       expect(y).toBeGreaterThanOrEqual(top - 1 - JUMP_HEIGHT);
       coinColumns.add(x);
     }
     expect(coinColumns.size).toBeGreaterThan(5);
+  });
+
+  it("also places random coins at standing height when randomCoinInAir is false", () => {
+    const env = makeVecEnv("coin-run", { n: 200, distribution: "deploy", params: { randomCoinInAir: false } });
+    env.reset(5);
+    let standing = 0;
+    for (let i = 0; i < env.n; i++) {
+      for (let x = 1; x < env.width - 1; x++) {
+        let top = 0;
+        while (top < env.height && env.tile(i, top, x) !== WALL && env.tile(i, top, x) !== COIN) top++;
+        if (env.tile(i, top, x) === COIN && top + 1 < env.height && env.tile(i, top + 1, x) === WALL) standing++;
+      }
+    }
+    expect(standing).toBeGreaterThan(30);
   });
 
   it("places a random coin in about randomCoinFraction of training levels", () => {
@@ -64,6 +79,46 @@ describe("coin-run levels", () => {
       for (let x = 2; x < env.width - 2; x++) if (env.tile(i, env.height - 2, x) === WALL || env.tile(i, env.height - 1, x) !== WALL) obstacles++;
       expect(obstacles).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("coin-run pits", () => {
+  /** a level with one pit in column 3: walk into it */
+  const intoPit = (pitsKill: boolean) => {
+    for (let seed = 0; seed < 500; seed++) {
+      const env = makeVecEnv("coin-run", { n: 1, params: { pitsKill } });
+      env.reset(seed);
+      const ground = env.height - 1;
+      const flat = (x: number): boolean => env.tile(0, ground, x) === WALL && env.tile(0, ground - 1, x) === 0;
+      if (env.tile(0, ground, 3) !== 0 || !flat(1) || !flat(2) || !flat(4)) continue;
+      const a = new Int32Array([2]);
+      env.step(a); // to column 1
+      env.step(a); // column 2
+      env.step(a); // over the pit: falls in
+      return env;
+    }
+    throw new Error("no level with a pit in column 3");
+  };
+
+  it("ends the episode when pitsKill is set", () => {
+    const env = intoPit(true);
+    expect(env.terminated[0]).toBe(1);
+    expect(env.finished.events[2]).toBe(1); // fell
+    expect(env.finished.baseReturn[0]).toBe(0);
+  });
+
+  it("otherwise holds the agent at the bottom until it jumps out", () => {
+    const env = intoPit(false);
+    expect(env.terminated[0]).toBe(0);
+    expect(env.events[2]).toBe(1);
+    expect([env.agentY[0], env.agentX[0]]).toEqual([env.height - 1, 3]);
+    env.step(new Int32Array([2])); // walls on both sides: stuck
+    expect([env.agentY[0], env.agentX[0]]).toEqual([env.height - 1, 3]);
+    expect(env.events[2]).toBe(0);
+    env.step(new Int32Array([3])); // jump out
+    expect([env.agentY[0], env.agentX[0]]).toEqual([env.height - 3, 3]);
+    env.step(new Int32Array([2])); // and land on the far side
+    expect([env.agentY[0], env.agentX[0]]).toEqual([env.height - 2, 4]);
   });
 });
 
@@ -110,7 +165,7 @@ describe("coin-run movement rules (property-based)", () => {
         for (const action of actions) {
           const y = env.agentY[0]!;
           const x = env.agentX[0]!;
-          const supported = env.tile(0, y + 1, x) === WALL;
+          const supported = y + 1 === env.height || env.tile(0, y + 1, x) === WALL; // a pit's bottom holds the agent
           a[0] = action;
           env.step(a);
           if (env.terminated[0] || env.truncated[0]) return;
