@@ -328,6 +328,9 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   /** Starts every copy at episode `firstEpisode` of stream `seed`. */
   reset(seed: number, firstEpisode = 0): void {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${this.def.name}: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(firstEpisode) || firstEpisode < 0 || firstEpisode > 0x7fffffff) {
+      throw new RangeError(`${this.def.name}: firstEpisode must be an integer in [0, 2^31), got ${firstEpisode}`);
+    }
     this.seed = seed;
     this.hasReset = true;
     this.reward.fill(0);
@@ -339,6 +342,18 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       this.episode[i] = firstEpisode;
       this.resetCopy(i);
     }
+  }
+
+  /**
+   * Abandons copy i's current episode and starts episode `episode` (default: the next one) of the current seed.
+   * The abandoned episode is not reported in `finished`; its recording, if any, is dropped.
+   */
+  startEpisode(i: number, episode = this.episode[i]! + 1): void {
+    if (!this.hasReset) throw new Error(`${this.def.name}: call reset(seed) before startEpisode()`);
+    if (!(Number.isInteger(i) && i >= 0 && i < this.n)) throw new RangeError(`${this.def.name}: env index ${i} is out of range [0, ${this.n})`);
+    if (!Number.isSafeInteger(episode) || episode < 0 || episode > 0x7fffffff) throw new RangeError(`${this.def.name}: episode must be an integer in [0, 2^31), got ${episode}`);
+    this.episode[i] = episode;
+    this.resetCopy(i);
   }
 
   /** Advances every copy by its action; finished copies auto-reset (SAME_STEP). */

@@ -48,6 +48,9 @@ export class GymEnv {
     if (seed !== undefined || !this.started) {
       this.vec.reset(seed ?? 0);
       this.started = true;
+    } else if (!this.needsReset) {
+      // mid-episode: abandon it for the next level
+      this.vec.startEpisode(0);
     }
     // after an episode ended, the engine already drew the next level (auto-reset)
     this.needsReset = false;

@@ -29,6 +29,18 @@ describe("GymEnv", () => {
     expect(() => gym.step(1.5)).toThrow(RangeError);
   });
 
+  it("abandons an unfinished episode for the next level on reset()", () => {
+    const gym = new GymEnv("maze-cheese", { distribution: "deploy" });
+    gym.reset(2);
+    gym.step(0);
+    const second = gym.reset();
+    expect(second.info.episode).toBe(1);
+    const vec = makeVecEnv("maze-cheese", { n: 1, distribution: "deploy" });
+    vec.reset(2, 1);
+    expect(second.observation).toEqual(vec.obs);
+    expect(gym.vec.episodeStep[0]).toBe(0);
+  });
+
   it("starts over from the first level when reset with a seed", () => {
     const gym = new GymEnv("coin-run");
     const first = gym.reset(9).observation;
