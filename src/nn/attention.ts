@@ -6,7 +6,7 @@
 import { ConfigError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
 import { ShapeError } from "../core/errors.js";
-import { matmul } from "../core/ops/matmul.js";
+import { linear, matmul } from "../core/ops/matmul.js";
 import { shapeStr } from "../core/shape.js";
 import { type Tensor, tensor, zeros } from "../core/tensor.js";
 import { uniformInit } from "./init.js";
@@ -76,13 +76,13 @@ abstract class SelfAttentionBase extends Module {
     this.b_O = bias ? new Parameter(zeros([dModel])) : null;
   }
 
-  /** x [B, T, d_model] → per-head projection [B, T, H, d_head] (one GEMM over all heads). */
+  /** x [B, T, d_model] → per-head projection [B, T, H, d_head]: one GEMM over all heads with the bias fused. */
   private project(x: Tensor, W: Parameter, b: Parameter | null): Tensor {
     const [B, T] = x.shape as [number, number];
-    const Wcat = W.permute([1, 0, 2]).reshape([this.dModel, this.nHeads * this.dHead]); // [d_model, H·d_head]
-    let y = matmul(x, Wcat).reshape([B, T, this.nHeads, this.dHead]);
-    if (b) y = y.add(b);
-    return y;
+    const H = this.nHeads;
+    const dh = this.dHead;
+    const Wt = W.permute([0, 2, 1]).reshape([H * dh, this.dModel]); // [H·d_head, d_model], Linear layout
+    return linear(x, Wt, b ? b.reshape([H * dh]) : null).reshape([B, T, H, dh]);
   }
 
   /** Additive mask [T, T]: 0 where a query may see a key, −1e30 elsewhere (null when nothing is masked). */
@@ -101,6 +101,9 @@ abstract class SelfAttentionBase extends Module {
     return mask;
   }
 
+  /** factor applied to q before q·kᵀ */
+  protected abstract readonly queryScale: number;
+
   /** scores [B, H, T, T] → attention pattern [B, H, T, T] */
   protected abstract pattern(scores: Tensor, T: number): Tensor;
 
@@ -112,14 +115,15 @@ abstract class SelfAttentionBase extends Module {
     const q = this.hookQ.forward(this.project(x, this.W_Q, this.b_Q)); // [B, T, H, d_head]
     const k = this.hookK.forward(this.project(x, this.W_K, this.b_K)); // [B, T, H, d_head]
     const v = this.hookV.forward(this.project(x, this.W_V, this.b_V)); // [B, T, H, d_head]
-    const qh = q.permute([0, 2, 1, 3]); // [B, H, T, d_head]
+    // the softmax's 1/√d_head is applied to q (4× smaller than the scores at d_head = 8, T = 32)
+    const qh = this.queryScale === 1 ? q.permute([0, 2, 1, 3]) : q.permute([0, 2, 1, 3]).mul(this.queryScale); // [B, H, T, d_head]
     const kh = k.permute([0, 2, 1, 3]);
     const vh = v.permute([0, 2, 1, 3]);
     const scores = this.hookAttnScores.forward(this.scores(matmul(qh, kh, { transB: true }), T)); // [B, H, T, T]
     const pattern = this.hookPattern.forward(this.pattern(scores, T)); // [B, H, T, T]
     const z = this.hookZ.forward(matmul(pattern, vh).permute([0, 2, 1, 3])); // [B, T, H, d_head]
-    const out = matmul(z.reshape([B, T, this.nHeads * this.dHead]), this.W_O.reshape([this.nHeads * this.dHead, this.dModel])); // [B, T, d_model]
-    return this.b_O ? out.add(this.b_O) : out;
+    const WoT = this.W_O.reshape([this.nHeads * this.dHead, this.dModel]).transpose(); // [d_model, H·d_head]
+    return linear(z.reshape([B, T, this.nHeads * this.dHead]), WoT, this.b_O); // [B, T, d_model]
   }
 
   /** raw q·kᵀ [B, H, T, T] → scores as hooked */
@@ -131,10 +135,12 @@ export class Attention extends SelfAttentionBase {
   constructor(options: AttentionOptions, rng: Rng) {
     super(options, rng, true);
   }
+  protected get queryScale(): number {
+    return 1 / Math.sqrt(this.dHead);
+  }
   protected scores(qk: Tensor, T: number): Tensor {
-    const s = qk.mul(1 / Math.sqrt(this.dHead));
     const m = this.additiveMask(T);
-    return m ? s.add(m) : s;
+    return m ? qk.add(m) : qk;
   }
   protected pattern(scores: Tensor): Tensor {
     return scores.softmax(-1);
@@ -150,6 +156,9 @@ export class LinearSelfAttention extends SelfAttentionBase {
 
   constructor(options: AttentionOptions, rng: Rng) {
     super(options, rng, false);
+  }
+  protected get queryScale(): number {
+    return 1;
   }
   protected scores(qk: Tensor): Tensor {
     return qk;

@@ -2,7 +2,7 @@
 // slice, concat, stack and expand. Backward rules are the inverse data movement, accumulated.
 import { ShapeError } from "../errors.js";
 import { type Shape, broadcastPlan, normAxis, sameShape, shapeStr, sizeOf, splitAt, stridesOf } from "../shape.js";
-import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 
 /** Same data, new shape (one dim may be -1). Shares the data buffer. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -25,10 +25,16 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new ShapeError(`reshape: ${shapeStr(x.shape)} (${x.size} elements) cannot become ${shapeStr(shape)} (${sizeOf(target)} elements)`);
   }
   if (sameShape(target, x.shape)) return x;
-  return makeResult("reshape", x.data, target, [x], !needsGrad(x) ? null : (g) => {
+  const out: Tensor = makeResult("reshape", x.data, target, [x], !needsGrad(x) ? null : (g) => {
+    // the output's grad buffer is dropped right after this call, so the input can adopt it instead of a copy
+    if (x.grad === null && !out._retainGrad) {
+      x.grad = new Tensor(g, x.shape);
+      return;
+    }
     const gx = gradBuffer(x);
     for (let i = 0; i < g.length; i++) gx[i]! += g[i]!;
   });
+  return out;
 }
 
 /** Merges dims from `startAxis` to the end into one. */
