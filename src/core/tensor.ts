@@ -217,7 +217,9 @@ export function needsGrad(a: Tensor, b?: Tensor, c?: Tensor): boolean {
  */
 export function makeResult(op: string, data: Float32Array, shape: Shape, parents: readonly Tensor[], backward: BackwardFn | null): Tensor {
   const t = new Tensor(data, shape);
-  if (DEBUG_NAN) checkFinite(op, data, "output");
+  // only the op that first makes a NaN/inf is blamed: non-finite values passed through from an input (e.g. −∞
+  // logits used as an action mask) are not this op's doing
+  if (DEBUG_NAN && !parents.some((p) => !allFinite(p.data))) checkFinite(op, data, "output");
   if (backward !== null && gradEnabled) {
     for (const p of parents) {
       if (p.requiresGrad) {
@@ -236,6 +238,14 @@ export function makeResult(op: string, data: Float32Array, shape: Shape, parents
 export function gradBuffer(t: Tensor): Float32Array {
   if (t.grad === null) t.grad = new Tensor(new Float32Array(t.data.length), t.shape);
   return t.grad.data;
+}
+
+function allFinite(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) return false;
+  }
+  return true;
 }
 
 export function checkFinite(op: string, data: Float32Array, what: string): void {
