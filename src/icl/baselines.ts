@@ -4,6 +4,8 @@
 // and ridge / least squares. The inner loss is L(w) = 1/(2N) Σ_i (wᵀx_i − y_i)² (the paper's, so η matches
 // its construction); every reported loss is the query MSE (ŷ − y)² without ½.
 import { ConfigError } from "../core/errors.js";
+import { gdStackProducts } from "./construction.js";
+import { LsaKernel, zeroProducts } from "./lsa_kernel.js";
 import { meanSquaredError, type TaskBatch } from "./tasks.js";
 
 export interface LinearPredictions {
@@ -302,36 +304,104 @@ export interface TunedGdpp {
   etas: number[];
   gammas: number[];
   tuneLoss: number;
+  /** BFGS iterations used */
+  iterations: number;
 }
 
 /**
- * GD++ with per-layer (η_l, γ_l), fitted on held-out tasks by cyclic coordinate search (golden section on one
- * coordinate at a time, starting from tuned plain GD with γ = 0). The papers learn the same 2K numbers by
- * gradient descent; coordinate search needs no learning rate. With K = 1 the query's prediction does not
- * depend on γ, so GD++ equals GD.
+ * GD++ with per-layer (η_l, γ_l), fitted on held-out tasks by BFGS with a backtracking line search, starting
+ * from line-searched plain GD (γ = 0). The papers learn the same numbers by gradient descent; the gradient here
+ * is exact, from the fused LSA kernel run on the GD++ construction (dη_l = −∂L/∂W_PV[d,d],
+ * dγ_l = −Σ_a ∂L/∂W_PV[a,a]). The last layer's γ moves x after the final y-update, so it cannot change ŷ and
+ * is fixed at 0; with K = 1, GD++ is GD.
  */
-export function tuneGdpp(tuneTasks: TaskBatch, steps: number, sweeps = 3): TunedGdpp {
+export function tuneGdpp(tuneTasks: TaskBatch, steps: number, maxIterations = 100): TunedGdpp {
   const gd = tuneGd(tuneTasks, steps);
+  const { d, n } = tuneTasks;
+  const dim = d + 1;
   const etas: number[] = Array(steps).fill(gd.eta);
   const gammas: number[] = Array(steps).fill(0);
-  const loss = (): number => meanSquaredError(gdppPredict(tuneTasks, etas, gammas).predictions, tuneTasks.targets);
-  let current = gd.tuneLoss;
-  if (steps === 1) return { etas, gammas, tuneLoss: current };
-  const scale = etaScale(tuneTasks) * tuneTasks.d;
-  for (let sweep = 0; sweep < sweeps; sweep++) {
+  if (steps === 1) return { etas, gammas, tuneLoss: gd.tuneLoss, iterations: 0 };
+  const kernel = new LsaKernel(steps, n, d);
+  const m = 2 * steps - 1; // θ = [η_1..η_K, γ_1..γ_{K−1}]
+  const unpack = (theta: Float64Array): void => {
+    for (let l = 0; l < steps; l++) etas[l] = theta[l]!;
+    for (let l = 0; l < steps - 1; l++) gammas[l] = theta[steps + l]!;
+  };
+  const evaluate = (theta: Float64Array): { f: number; g: Float64Array } => {
+    unpack(theta);
+    const grads = zeroProducts(dim, steps);
+    const f = kernel.lossAndGrad(gdStackProducts(d, etas, gammas), tuneTasks.tokens, tuneTasks.targets, tuneTasks.batch, grads);
+    const g = new Float64Array(m);
     for (let l = 0; l < steps; l++) {
-      for (const arr of [gammas, etas]) {
-        // the last layer's γ only moves x after the final y-update: it cannot change ŷ
-        if (arr === gammas && l === steps - 1) continue;
-        const old = arr[l]!;
-        const width = Math.max(Math.abs(old), 0.25 * scale);
-        const r = minimizeScalar((v) => { arr[l] = v; return loss(); }, old - width, old + width, { grid: 9, tol: 1e-4 });
-        if (r.value < current) {
-          arr[l] = r.x;
-          current = r.value;
-        } else arr[l] = old;
+      const pv = grads[l]!.pv;
+      g[l] = -pv[d * dim + d]!;
+      if (l < steps - 1) {
+        let tr = 0;
+        for (let a = 0; a < d; a++) tr += pv[a * dim + a]!;
+        g[steps + l] = -tr;
       }
     }
+    return { f: Number.isFinite(f) ? f : Number.POSITIVE_INFINITY, g };
+  };
+  let theta = new Float64Array(m);
+  theta.fill(gd.eta, 0, steps);
+  let cur = evaluate(theta);
+  // inverse-Hessian estimate, started at a scale that makes the first step move η by ~10%
+  const h = new Float64Array(m * m);
+  const gn = Math.hypot(...cur.g) || 1;
+  for (let i = 0; i < m; i++) h[i * m + i] = (0.1 * gd.eta) / gn;
+  let iterations = 0;
+  for (; iterations < maxIterations; iterations++) {
+    const dir = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      let acc = 0;
+      for (let j = 0; j < m; j++) acc -= h[i * m + j]! * cur.g[j]!;
+      dir[i] = acc;
+    }
+    let slope = 0;
+    for (let i = 0; i < m; i++) slope += dir[i]! * cur.g[i]!;
+    if (slope >= 0) {
+      // not a descent direction: reset to steepest descent
+      h.fill(0);
+      for (let i = 0; i < m; i++) h[i * m + i] = (0.1 * gd.eta) / (Math.hypot(...cur.g) || 1);
+      continue;
+    }
+    let t = 1;
+    let next = cur;
+    let nextTheta = theta;
+    for (let k = 0; k < 40; k++, t /= 2) {
+      nextTheta = theta.map((v, i) => v + t * dir[i]!);
+      next = evaluate(nextTheta);
+      if (next.f <= cur.f + 1e-4 * t * slope) break;
+    }
+    if (!(next.f < cur.f)) break;
+    const sv = nextTheta.map((v, i) => v - theta[i]!);
+    const yv = next.g.map((v, i) => v - cur.g[i]!);
+    const relImprovement = (cur.f - next.f) / cur.f;
+    theta = nextTheta;
+    cur = next;
+    let sy = 0;
+    for (let i = 0; i < m; i++) sy += sv[i]! * yv[i]!;
+    if (sy > 1e-300) {
+      // BFGS update of the inverse Hessian: H ← (I − ρsyᵀ) H (I − ρysᵀ) + ρssᵀ
+      const rho = 1 / sy;
+      const hy = new Float64Array(m);
+      for (let i = 0; i < m; i++) {
+        let acc = 0;
+        for (let j = 0; j < m; j++) acc += h[i * m + j]! * yv[j]!;
+        hy[i] = acc;
+      }
+      let yhy = 0;
+      for (let i = 0; i < m; i++) yhy += yv[i]! * hy[i]!;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < m; j++) {
+          h[i * m + j] = h[i * m + j]! - rho * (hy[i]! * sv[j]! + sv[i]! * hy[j]!) + (rho * rho * yhy + rho) * sv[i]! * sv[j]!;
+        }
+      }
+    }
+    if (relImprovement < 1e-10) break;
   }
-  return { etas, gammas, tuneLoss: current };
+  unpack(theta);
+  return { etas, gammas, tuneLoss: cur.f, iterations };
 }

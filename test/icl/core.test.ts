@@ -141,7 +141,7 @@ describe("baselines", () => {
     const tune = sampleTasks(taskConfig({ d: 5, n: 8 }), 400, new Rng(12));
     const one = tuneGd(tune, 1);
     const three = tuneGd(tune, 3);
-    const pp = tuneGdpp(tune, 3, 1);
+    const pp = tuneGdpp(tune, 3);
     expect(three.tuneLoss).toBeLessThan(one.tuneLoss);
     expect(pp.tuneLoss).toBeLessThan(three.tuneLoss);
   });
