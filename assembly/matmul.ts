@@ -157,17 +157,6 @@ function gemm(
   }
 }
 
-/**
- * c + a·b per lane, rounded twice. scripts/build.mjs also builds matmul.relaxed.wasm from this file with the
- * marked line swapped for f32x4.relaxed_madd (one fused multiply-add where the CPU has FMA); the host uses it
- * where the runtime has relaxed SIMD (Node ≥ 22). Each build gives the same results on every thread count.
- */
-// @ts-ignore: decorator
-@inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  return f32x4.add(c, f32x4.mul(a, b)); // relaxed-simd: return f32x4.relaxed_madd(a, b, c);
-}
-
 /** MR×NR register tile: C[0:MR, 0:NR] (=|+=) Σ_p Ap[p]ᵀ·Bp[p] over kc packed columns. */
 // @ts-ignore: decorator
 @inline
@@ -186,33 +175,33 @@ function microKernel(ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, overwr
       const b0 = v128.load(bp), b1 = v128.load(bp, 16);
       const a03 = v128.load(ap), a45 = v128.load64_zero(ap, 16);
       let av = i32x4.shuffle(a03, a03, 0, 0, 0, 0);
-      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0)); c01 = f32x4.add(c01, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 1, 1, 1, 1);
-      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0)); c11 = f32x4.add(c11, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 2, 2, 2, 2);
-      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0)); c21 = f32x4.add(c21, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 3, 3, 3, 3);
-      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0)); c31 = f32x4.add(c31, f32x4.mul(av, b1));
       av = i32x4.shuffle(a45, a45, 0, 0, 0, 0);
-      c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+      c40 = f32x4.add(c40, f32x4.mul(av, b0)); c41 = f32x4.add(c41, f32x4.mul(av, b1));
       av = i32x4.shuffle(a45, a45, 1, 1, 1, 1);
-      c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+      c50 = f32x4.add(c50, f32x4.mul(av, b0)); c51 = f32x4.add(c51, f32x4.mul(av, b1));
     }
     {
       const b0 = v128.load(bp, 32), b1 = v128.load(bp, 48);
       const a03 = v128.load(ap, 24), a45 = v128.load64_zero(ap, 40);
       let av = i32x4.shuffle(a03, a03, 0, 0, 0, 0);
-      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0)); c01 = f32x4.add(c01, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 1, 1, 1, 1);
-      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0)); c11 = f32x4.add(c11, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 2, 2, 2, 2);
-      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0)); c21 = f32x4.add(c21, f32x4.mul(av, b1));
       av = i32x4.shuffle(a03, a03, 3, 3, 3, 3);
-      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0)); c31 = f32x4.add(c31, f32x4.mul(av, b1));
       av = i32x4.shuffle(a45, a45, 0, 0, 0, 0);
-      c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+      c40 = f32x4.add(c40, f32x4.mul(av, b0)); c41 = f32x4.add(c41, f32x4.mul(av, b1));
       av = i32x4.shuffle(a45, a45, 1, 1, 1, 1);
-      c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+      c50 = f32x4.add(c50, f32x4.mul(av, b0)); c51 = f32x4.add(c51, f32x4.mul(av, b1));
     }
     ap += <usize>(2 * MR) << 2;
     bp += <usize>(2 * NR) << 2;
@@ -221,17 +210,17 @@ function microKernel(ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, overwr
     const b0 = v128.load(bp), b1 = v128.load(bp, 16);
     const a03 = v128.load(ap), a45 = v128.load64_zero(ap, 16);
     let av = i32x4.shuffle(a03, a03, 0, 0, 0, 0);
-    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0)); c01 = f32x4.add(c01, f32x4.mul(av, b1));
     av = i32x4.shuffle(a03, a03, 1, 1, 1, 1);
-    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0)); c11 = f32x4.add(c11, f32x4.mul(av, b1));
     av = i32x4.shuffle(a03, a03, 2, 2, 2, 2);
-    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0)); c21 = f32x4.add(c21, f32x4.mul(av, b1));
     av = i32x4.shuffle(a03, a03, 3, 3, 3, 3);
-    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0)); c31 = f32x4.add(c31, f32x4.mul(av, b1));
     av = i32x4.shuffle(a45, a45, 0, 0, 0, 0);
-    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+    c40 = f32x4.add(c40, f32x4.mul(av, b0)); c41 = f32x4.add(c41, f32x4.mul(av, b1));
     av = i32x4.shuffle(a45, a45, 1, 1, 1, 1);
-    c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+    c50 = f32x4.add(c50, f32x4.mul(av, b0)); c51 = f32x4.add(c51, f32x4.mul(av, b1));
   }
   if (overwrite) {
     v128.store(c, c00); v128.store(c, c01, 16); c += ldc;

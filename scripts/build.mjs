@@ -1,7 +1,7 @@
 // Builds everything a fresh checkout needs: WebAssembly kernels from assembly/ (AssemblyScript, no system
 // toolchain) into dist/wasm/, then TypeScript into dist/. Runs from `prepare`, so `npm install` builds.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,39 +25,23 @@ function bin(name) {
   return join(root, "node_modules", ".bin", name);
 }
 
-// 1. WebAssembly: each top-level assembly/*.ts is one module (helpers live in assembly/lib/). A source with
-// lines marked `// relaxed-simd: REPLACEMENT` is also built as NAME.relaxed.wasm with each marked line replaced
-// (fused multiply-add and friends), which the host loads where the runtime has relaxed SIMD.
+// 1. WebAssembly: each top-level assembly/*.ts is one module (helpers live in assembly/lib/).
 const asmDir = join(root, "assembly");
 const wasmOut = join(root, "dist", "wasm");
 mkdirSync(wasmOut, { recursive: true });
-const asmSources = existsSync(asmDir) ? readdirSync(asmDir).filter((f) => f.endsWith(".ts") && !f.startsWith(".")) : [];
+const asmSources = existsSync(asmDir) ? readdirSync(asmDir).filter((f) => f.endsWith(".ts") && f !== "tsconfig.json") : [];
 const asmNewest = existsSync(asmDir) ? newestMtime(asmDir) : 0;
-const ascFlags = ["--optimizeLevel", "3", "--shrinkLevel", "0", "--noAssert", "--enable", "simd", "--enable", "threads",
-  "--runtime", "stub", "--importMemory", "--sharedMemory", "--initialMemory", "1", "--maximumMemory", "65536", "--converge"];
-const RELAXED_MARK = /^(\s*).*\/\/ relaxed-simd: (.*)$/gm;
 for (const file of asmSources) {
-  const source = join(asmDir, file);
   const out = join(wasmOut, file.replace(/\.ts$/, ".wasm"));
-  const text = readFileSync(source, "utf8");
-  const relaxed = RELAXED_MARK.test(text);
-  RELAXED_MARK.lastIndex = 0;
-  const relaxedOut = out.replace(/\.wasm$/, ".relaxed.wasm");
-  const fresh = (path) => existsSync(path) && statSync(path).mtimeMs >= asmNewest;
-  if (fresh(out) && (!relaxed || fresh(relaxedOut))) continue;
+  if (existsSync(out) && statSync(out).mtimeMs >= asmNewest) continue;
   log(`asc ${file}`);
-  execFileSync(bin("asc"), [source, "--outFile", out, ...ascFlags], { stdio: "inherit", cwd: root });
-  if (relaxed) {
-    // compiled from a sibling file so relative imports of assembly/lib/ keep working
-    const variant = join(asmDir, `.${file.replace(/\.ts$/, "")}.relaxed.tmp.ts`);
-    writeFileSync(variant, text.replace(RELAXED_MARK, (_, indent, replacement) => `${indent}${replacement}`));
-    try {
-      log(`asc ${file} (relaxed SIMD)`);
-      execFileSync(bin("asc"), [variant, "--outFile", relaxedOut, ...ascFlags, "--enable", "relaxed-simd"], { stdio: "inherit", cwd: root });
-    } finally {
-      rmSync(variant, { force: true });
-    }
-  }
+  execFileSync(
+    bin("asc"),
+    [join(asmDir, file), "--outFile", out, "--optimizeLevel", "3", "--shrinkLevel", "0", "--noAssert",
+      "--enable", "simd", "--enable", "threads", "--runtime", "stub", "--importMemory", "--sharedMemory",
+      "--initialMemory", "1", "--maximumMemory", "65536", "--converge"],
+    { stdio: "inherit", cwd: root },
+  );
 }
 
 // 2. TypeScript.

@@ -113,7 +113,7 @@ export function backendStatuses(): BackendStatus[] {
     if (b instanceof Error) return { name, available: false, detail: b.message };
     const detail =
       b instanceof BlasBackend ? `${b.library}${b.config ? ` (${b.config})` : ""}`
-      : b instanceof WasmBackend ? `WebAssembly ${b.variant === "relaxed" ? "relaxed SIMD (f32x4 fused multiply-add)" : "SIMD (f32x4)"}, worker thread for large products`
+      : b instanceof WasmBackend ? "WebAssembly SIMD (f32x4), worker thread for large products"
       : "plain TypeScript reference";
     return { name, available: true, detail, threads: b.threads };
   });

@@ -31,15 +31,11 @@ interface WasmMemory {
 }
 type WasmModule = object;
 interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => WasmModule;
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Instance: new (module: WasmModule, imports: object) => { exports: object };
 }
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-/** Which build of the kernels runs: plain 128-bit SIMD, or relaxed SIMD with fused multiply-add. */
-export type WasmVariant = "simd" | "relaxed";
 
 const PAGE = 65536;
 /** WebAssembly pages the module may grow to (matches --maximumMemory in scripts/build.mjs) */
@@ -112,8 +108,6 @@ export class WasmBackend implements KernelBackend {
   readonly name = "wasm" as const;
   /** threads this backend can use: 2 when worker_threads and shared memory work, else 1 */
   readonly maxThreads: number;
-  /** "relaxed" when the kernels use relaxed SIMD (fused multiply-add; Node ≥ 22), else "simd" */
-  readonly variant: WasmVariant;
   /** products below this many flops stay on one thread (default WASM_PARALLEL_MIN_FLOPS) */
   readonly parallelMinFlops: number;
   private requestedThreads: number;
@@ -134,26 +128,10 @@ export class WasmBackend implements KernelBackend {
   /** how parallel products went: products cut into chunks, chunks in all, chunks the worker ran */
   readonly stats = { parallelCalls: 0, chunks: 0, workerChunks: 0 };
 
-  /**
-   * Loads and instantiates the kernels; throws (with the reason) where WebAssembly SIMD or threads are missing.
-   * variant "auto" (default) takes the relaxed-SIMD build when the runtime validates it, else plain SIMD.
-   */
-  constructor(options: { threads?: number; variant?: WasmVariant | "auto"; parallelMinFlops?: number } = {}) {
+  /** Loads and instantiates the kernels; throws (with the reason) where WebAssembly SIMD or threads are missing. */
+  constructor(options: { threads?: number; parallelMinFlops?: number } = {}) {
     if (wasmApi === undefined) throw new Error("this JavaScript runtime has no WebAssembly");
-    const wanted = options.variant ?? "auto";
-    let bytes: Uint8Array | undefined;
-    if (wanted !== "simd") {
-      let relaxed: Uint8Array | undefined;
-      try {
-        relaxed = readFileSync(findWasm("matmul.relaxed.wasm"));
-      } catch (err) {
-        if (wanted === "relaxed") throw err;
-      }
-      if (relaxed !== undefined && wasmApi.validate(relaxed)) bytes = relaxed;
-      else if (wanted === "relaxed") throw new Error("this runtime has no relaxed SIMD (it needs Node ≥ 22, or --experimental-wasm-relaxed-simd)");
-    }
-    this.variant = bytes === undefined ? "simd" : "relaxed";
-    this.module = new wasmApi.Module(bytes ?? readFileSync(findWasm("matmul.wasm")));
+    this.module = new wasmApi.Module(readFileSync(findWasm("matmul.wasm")));
     this.memory = new wasmApi.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const instance = new wasmApi.Instance(this.module, { env: { memory: this.memory } });
     this.kernel = instance.exports as unknown as MatmulExports;
