@@ -62,3 +62,15 @@ describe("fastExp", () => {
     expect(Number.isNaN(un.fastExp(Number.NaN))).toBe(true);
   });
 });
+
+describe("relu edge cases", () => {
+  it("maps −∞ and negatives to +0, keeps NaN and +∞", () => {
+    const y = un.relu(tensor([-Infinity, Number.NaN, Infinity, -0, -3, 2]));
+    expect(y.data[0]).toBe(0);
+    expect(Number.isNaN(y.data[1])).toBe(true);
+    expect(y.data[2]).toBe(Infinity);
+    expect(y.data[3]).toBe(0);
+    expect(y.data[4]).toBe(0);
+    expect(y.data[5]).toBe(2);
+  });
+});
