@@ -6,7 +6,7 @@ import { episodeFrames, renderEpisodeGif, renderFramePng } from "../envs/render.
 import { writeFileAtomic } from "../io/atomic.js";
 
 /** Up to `maxFrames` frames of the episode side by side, first and last included, as PNG bytes. */
-export function episodeStripPng(record: EpisodeRecord, maxFrames = 8, cellSize = 20): Buffer {
+export function episodeStripPng(record: EpisodeRecord, maxFrames = 12, cellSize = 20): Buffer {
   const frames = episodeFrames(record);
   const count = Math.min(maxFrames, frames.length);
   const picks = Array.from({ length: count }, (_, k) => (count === 1 ? 0 : Math.round((k * (frames.length - 1)) / (count - 1))));

@@ -1,0 +1,77 @@
+// mesa train / eval / demo through the built binary, as a user runs them (tiny budgets).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
+const root = mkdtempSync(join(tmpdir(), "mesa-cli-rl-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("mesa train / eval", () => {
+  it("trains a tiny run, resumes it, and evaluates it with the documented JSON keys and episode pictures", () => {
+    const out = join(root, "runs");
+    const train = mesa("train", "--env", "points-bug", "--steps", "2048", "--num-envs", "8", "--checkpoint-every", "1", "--out", out, "--json");
+    expect(train.status, train.stderr).toBe(0);
+    const summary = JSON.parse(train.stdout) as { run_dir: string; global_step: number };
+    expect(summary.global_step).toBe(2048);
+    const runDir = summary.run_dir;
+    for (const f of ["config.json", "metrics.jsonl", "summary.json"]) expect(existsSync(join(runDir, f))).toBe(true);
+    expect(readdirSync(join(runDir, "checkpoints"))).toEqual(["step-1024.safetensors", "step-2048.safetensors"]);
+    const metrics = readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    expect(metrics).toHaveLength(2);
+    expect(metrics[0]).toHaveProperty(["losses/approx_kl"]);
+
+    // resuming a finished run re-runs nothing and keeps its metrics
+    const resumed = mesa("train", "--resume", runDir, "--json");
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+
+    const ev = mesa("eval", runDir, "--distribution", "deploy", "--episodes", "40", "--record", "1", "--json");
+    expect(ev.status, ev.stderr).toBe(0);
+    const result = JSON.parse(ev.stdout) as Record<string, unknown>;
+    for (const key of ["base_return", "intended_return", "misgeneralization_rate", "misgeneralization_ci95", "events", "episodes"]) expect(result).toHaveProperty([key]);
+    expect(result["episodes"]).toBe(40);
+    expect(Object.keys(result["events"] as object).sort()).toEqual(["bug_points", "coins", "level_completed"]);
+    for (const ext of ["json", "gif", "png"]) expect(existsSync(join(runDir, "episodes", `deploy-0.${ext}`))).toBe(true);
+
+    const table = mesa("eval", runDir, "--episodes", "20", "--record", "0");
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toContain("misgeneralization rate");
+  });
+
+  it("rejects unknown environments, models and distributions with the valid choices", () => {
+    const env = mesa("train", "--env", "no-such-env", "--steps", "1000");
+    expect(env.status).toBe(2);
+    expect(env.stderr).toMatch(/unknown environment "no-such-env"/);
+    expect(env.stderr).toMatch(/hint: choose one of: .*coin-run/);
+    const model = mesa("train", "--model", "rnn", "--steps", "1000");
+    expect(model.status).toBe(2);
+    expect(model.stderr).toMatch(/hint: choose one of: mlp, cnn/);
+    const flag = mesa("train", "--no-such-flag");
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toMatch(/unknown option/);
+  });
+
+  it("says what is wrong when --resume gets a missing or corrupt run directory", () => {
+    const missing = mesa("train", "--resume", join(root, "nope"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no such run directory/);
+    const dir = join(root, "broken");
+    const made = mesa("train", "--env", "points-bug", "--steps", "1024", "--num-envs", "8", "--out", dir, "--json");
+    const runDir = (JSON.parse(made.stdout) as { run_dir: string }).run_dir;
+    const ckpt = join(runDir, "checkpoints", "step-1024.safetensors");
+    writeFileSync(ckpt, readFileSync(ckpt).subarray(0, 100)); // a torn write that atomic writes rule out
+    const corrupt = mesa("train", "--resume", runDir);
+    expect(corrupt.status).toBe(1);
+    expect(corrupt.stderr).toMatch(/checkpoint/);
+    expect(corrupt.stderr).toContain("hint:");
+  });
+});
