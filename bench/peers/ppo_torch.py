@@ -91,11 +91,13 @@ EMPTY, WALL, COIN = 0, 1, 2
 
 
 class VecEnv:
-    """n copies of coin-run's train levels (randomCoinFraction 0), SAME_STEP auto-reset, as Mesa Lab's engine."""
+    """n copies of coin-run (default parameters: train levels), SAME_STEP auto-reset, as Mesa Lab's engine."""
 
-    def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, max_steps=40):
+    def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, random_coin_in_air=True,
+                 pits_kill=False, max_steps=40):
         self.n, self.seed, self.h, self.w = n, seed, height, width
         self.density, self.coin_fraction, self.max_steps = obstacle_density, random_coin_fraction, max_steps
+        self.coin_in_air, self.pits_kill = random_coin_in_air, pits_kill
         self.num_actions = 4
         self.obs_size = 3 * height * width
         self.grid = np.zeros((n, height, width), dtype=np.uint8)
@@ -146,7 +148,8 @@ class VecEnv:
                 top = 0
                 while g[top, cx] != WALL:
                     top += 1
-                for cy in range(top - 1, max(0, top - 1 - JUMP_HEIGHT) - 1, -1):
+                lowest = top - 2 if self.coin_in_air else top - 1
+                for cy in range(lowest, max(0, top - 1 - JUMP_HEIGHT) - 1, -1):
                     cells.append((cy, cx))
             coin_y, coin_x = cells[rng.int(len(cells))]
         g[coin_y, coin_x] = COIN
@@ -171,8 +174,10 @@ class VecEnv:
         h, w, g, idx = self.h, self.w, self.grid, self.idx
         a = np.asarray(actions)
         y, x = self.ay.copy(), self.ax.copy()
+        y0 = y.copy()
         yb = np.minimum(y + 1, h - 1)
-        on_wall = (y + 1 < h) & (g[idx, yb, x] == WALL)
+        # a jump needs ground under the agent: a wall, or the bottom of a pit (pits hold the agent until it jumps)
+        on_wall = (y + 1 == h) | (g[idx, yb, x] == WALL)
         jump = (a == JUMP) & on_wall
         coin = np.zeros(self.n, dtype=bool)
         # jump: rise up to JUMP_HEIGHT cells, stopping under a wall, at the top row or on entering the coin
@@ -196,11 +201,11 @@ class VecEnv:
         y = np.where(fall, y + 1, y)
         coin |= fall & (g[idx, y, x] == COIN)
         self.ay, self.ax = y, x
-        fell = y == h - 1
+        fell = (y == h - 1) & (y0 != h - 1)
         yb = np.minimum(y + 1, h - 1)
         reached_end = (x == w - 1) & (y + 1 < h) & (g[idx, yb, x] == WALL)
         reward = coin.astype(np.float32)
-        terminated = coin | fell | reached_end
+        terminated = coin | reached_end | (fell & self.pits_kill)
         self.t += 1
         self.ret += reward
         done = terminated | (self.t >= self.max_steps)
