@@ -2,6 +2,8 @@
 // package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
 // one call per batch item. Loading fails with a reason (no library found, symbol missing) and the backend is
 // then simply unavailable; nothing here is needed for the other backends.
+// Determinism: a given library and thread count repeats bit for bit, but OpenBLAS runs different edge kernels
+// when its thread split moves, so unlike wasm its last bits can change with the thread count.
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
