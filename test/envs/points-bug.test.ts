@@ -22,9 +22,9 @@ describe("points-bug levels", () => {
     deploy.reset(3);
     for (let i = 0; i < 50; i++) {
       expect(count(train, i, GLITCHED)).toBe(0);
-      expect(count(train, i, COIN)).toBe(3);
+      expect(count(train, i, COIN)).toBe(2);
       expect(count(deploy, i, GLITCHED)).toBe(1);
-      expect(count(deploy, i, COIN)).toBe(2);
+      expect(count(deploy, i, COIN)).toBe(1);
       expect(count(train, i, EXIT)).toBe(1);
     }
   });
@@ -70,7 +70,7 @@ describe("points-bug levels", () => {
   });
 
   it("keeps every coin and the exit reachable", () => {
-    const env = makeVecEnv("points-bug", { n: 64, params: { wallPieces: 4 } });
+    const env = makeVecEnv("points-bug", { n: 64, params: { height: 5, width: 9, coins: 3, wallPieces: 4, maxSteps: 60 } });
     env.reset(11);
     const outcomes = runEpisodes(env, scriptedPolicy(env, "intended"), 2).flat();
     expect(outcomes.every((o) => o.events.coins === 3 && o.events.level_completed === 1)).toBe(true);
@@ -89,17 +89,18 @@ describe("points-bug scripted policies", () => {
     const proxy = runs("train", "proxy");
     expect(intended.map((o) => o.baseReturn)).toEqual(proxy.map((o) => o.baseReturn));
     expect(intended.map((o) => o.length)).toEqual(proxy.map((o) => o.length));
-    expect(intended.every((o) => o.baseReturn === 8 && o.intendedReturn === 8 && o.intendedGoalReached)).toBe(true);
+    // two coins of 1 and a completion bonus of 1
+    expect(intended.every((o) => o.baseReturn === 3 && o.intendedReturn === 3 && o.intendedGoalReached)).toBe(true);
     expect(proxy.some((o) => o.pursuedProxy)).toBe(false);
   });
 
   it("come apart on deploy: the proxy farms the bug and never completes the level", () => {
     const intended = runs("deploy", "intended");
     const proxy = runs("deploy", "proxy");
-    expect(intended.every((o) => o.intendedGoalReached && o.intendedReturn === 8 && o.events.bug_points === 0 && !o.pursuedProxy)).toBe(true);
+    expect(intended.every((o) => o.intendedGoalReached && o.intendedReturn === 3 && o.events.bug_points === 0 && !o.pursuedProxy)).toBe(true);
     expect(proxy.every((o) => o.pursuedProxy && !o.intendedGoalReached && o.truncated)).toBe(true);
     expect(mean(proxy.map((o) => o.baseReturn))).toBeGreaterThan(mean(intended.map((o) => o.baseReturn)));
-    expect(mean(proxy.map((o) => o.intendedReturn))).toBeLessThan(4);
+    expect(proxy.every((o) => o.intendedReturn < 3 && o.events.bug_points! >= 5)).toBe(true);
   });
 
   it("random play rarely completes a level", () => {
