@@ -31,7 +31,8 @@ export const DEBUG_NAN: boolean =
 let gradEnabled = true;
 let nextId = 0;
 
-export type BackwardFn = (grad: Float32Array) => void;
+/** Accumulates into the parents' grads; `final` is true when the graph is freed afterwards (scratch may be recycled). */
+export type BackwardFn = (grad: Float32Array, final: boolean) => void;
 export type TensorLike = Tensor | number;
 
 export class Tensor {
@@ -236,8 +237,34 @@ export function makeResult(op: string, data: Float32Array, shape: Shape, parents
 
 /** The grad buffer of `t`, allocated as zeros on first use; backward rules accumulate into it. */
 export function gradBuffer(t: Tensor): Float32Array {
-  if (t.grad === null) t.grad = new Tensor(new Float32Array(t.data.length), t.shape);
+  if (t.grad === null) t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : acquireBuffer(t.data.length, true), t.shape);
   return t.grad.data;
+}
+
+// Recycled large buffers. A fresh multi-megabyte Float32Array costs page faults on every use (glibc hands big
+// blocks back to the kernel on free): ~1.5 ns per element, more than a relu. Buffers whose lifetime the core
+// controls — intermediate gradients during backward() and ops' scratch space (im2col columns) — are recycled by
+// size instead. Op outputs are never pooled: callers may keep them.
+const POOL_MIN_ELEMENTS = 1 << 15;
+const POOL_MAX_BYTES = 256 * 1024 * 1024;
+const bufferPool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+
+/** A Float32Array of n elements, recycled when one is free; zeroed only when `zero` is set. */
+export function acquireBuffer(n: number, zero: boolean): Float32Array {
+  const a = n >= POOL_MIN_ELEMENTS ? bufferPool.get(n)?.pop() : undefined;
+  if (a === undefined) return new Float32Array(n);
+  pooledBytes -= a.byteLength;
+  return zero ? a.fill(0) : a;
+}
+
+/** Gives a buffer from acquireBuffer (or any whole Float32Array nobody else references) back for reuse. */
+export function releaseBuffer(a: Float32Array): void {
+  if (a.length < POOL_MIN_ELEMENTS || a.byteOffset !== 0 || a.length * 4 !== a.buffer.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
+  let list = bufferPool.get(a.length);
+  if (list === undefined) bufferPool.set(a.length, (list = []));
+  list.push(a);
+  pooledBytes += a.byteLength;
 }
 
 function allFinite(data: Float32Array): boolean {
@@ -294,8 +321,13 @@ function runBackward(root: Tensor, grad: Tensor | Float32Array | undefined, reta
   for (const t of nodes) {
     if (t.grad === null) continue;
     if (DEBUG_NAN) checkFinite(`${t._op} (backward)`, t.grad.data, "gradient");
-    t._backward!(t.grad.data);
-    if (!t._retainGrad) t.grad = null;
+    const g = t.grad.data;
+    t._backward!(g, !retainGraph);
+    // (a backward rule may hand the buffer on to its input, setting t.grad to null: then it is not recycled)
+    if (t.grad !== null && !t._retainGrad) {
+      t.grad = null;
+      releaseBuffer(g);
+    }
     if (!retainGraph) {
       t._backward = null;
       t._parents = null;

@@ -54,3 +54,34 @@ describe("dtype errors", () => {
     expect(() => tensor([1, 2]).add(intTensor([1, 2]) as never)).toThrow(/expected a float Tensor or a number, got an IntTensor/);
   });
 });
+
+describe("recycled gradient and scratch buffers", () => {
+  const big = (seed: number): Tensor => {
+    const d = new Float32Array(1 << 16);
+    for (let i = 0; i < d.length; i++) d[i] = Math.sin(i * seed);
+    return tensor(d, [256, 256]);
+  };
+
+  it("never recycle a buffer someone still holds: leaf grads via reshape, retained grads, repeated backward", async () => {
+    const { conv2d } = await import("../../src/core/ops/conv.js");
+    const w = big(1).requireGrad();
+    const h = w.mul(2).retainGrad();
+    h.reshape([-1]).tanh().sum().backward();
+    const wGrad = w.grad!.data.slice();
+    const hGrad = h.grad!.data.slice();
+    const v = big(2).requireGrad(); // the same sizes again: the pool hands out the freed buffers
+    v.reshape([-1]).mul(3).exp().sum().backward();
+    v.mul(v).tanh().sum().backward();
+    expect(Array.from(w.grad!.data.subarray(0, 64))).toEqual(Array.from(wGrad.subarray(0, 64)));
+    expect(w.grad!.data.every((x, i) => x === wGrad[i])).toBe(true);
+    expect(h.grad!.data.every((x, i) => x === hGrad[i])).toBe(true);
+    // conv keeps its im2col columns for a retained graph: two backward passes give twice the filter gradient
+    const x = big(3).reshape([4, 4, 64, 64]);
+    const k = tensor(new Float32Array(4 * 4 * 3 * 3).map((_, i) => Math.cos(i)), [4, 4, 3, 3]).requireGrad();
+    const loss = conv2d(x, k, null, { padding: 1 }).square().mean();
+    loss.backward(undefined, { retainGraph: true });
+    const once = k.grad!.data.slice();
+    loss.backward();
+    for (let i = 0; i < once.length; i++) expect(k.grad!.data[i]).toBeCloseTo(2 * once[i]!, 4);
+  });
+});

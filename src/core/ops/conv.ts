@@ -1,10 +1,11 @@
-// 2-D convolution (NCHW input, OIHW filter, PyTorch layouts) by im2col + one batched GEMM, with input, filter and
-// bias gradients; and max/avg pooling. The filter gradient is an NT GEMM per image against the saved columns, the
-// input gradient a TN GEMM followed by col2im — no transposes materialised.
+// 2-D convolution (NCHW input, OIHW filter, PyTorch layouts) by im2col + one GEMM over the whole batch, with input,
+// filter and bias gradients; and max/avg pooling. The filter gradient is one NT GEMM against the saved columns, the
+// input gradient one TN GEMM followed by col2im; only the [N, O, L] ↔ [O, N·L] output reorder is a copy.
 import { ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
-import { type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { gemm } from "./matmul.js";
+import { permuteInto } from "./shape.js";
 
 export type Pair = number | readonly [number, number];
 
@@ -33,17 +34,21 @@ function geometry(op: string, x: Tensor, kh: number, kw: number, stride: Pair, p
   return { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo };
 }
 
-/** cols[n, (c·kh + i)·kw + j, oh·Wo + ow] = x[n, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside). */
+/**
+ * cols[(c·kh + i)·kw + j, n·L + oh·Wo + ow] = x[n, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside): all images side by
+ * side, so the whole batch is one [O, K]·[K, N·L] GEMM.
+ */
 function im2col(X: Float32Array, g: Geometry, cols: Float32Array): void {
   const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
   const L = Ho * Wo;
-  const K = C * kh * kw;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const xb = (n * C + c) * H * W;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          let o = (n * K + (c * kh + i) * kw + j) * L;
+  const NL = N * L;
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const row = ((c * kh + i) * kw + j) * NL;
+        for (let n = 0; n < N; n++) {
+          const xb = (n * C + c) * H * W;
+          let o = row + n * L;
           for (let oh = 0; oh < Ho; oh++) {
             const ih = oh * sh - ph + i;
             if (ih < 0 || ih >= H) {
@@ -67,13 +72,14 @@ function im2col(X: Float32Array, g: Geometry, cols: Float32Array): void {
 function col2im(gcols: Float32Array, g: Geometry, gx: Float32Array): void {
   const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
   const L = Ho * Wo;
-  const K = C * kh * kw;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const xb = (n * C + c) * H * W;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          let o = (n * K + (c * kh + i) * kw + j) * L;
+  const NL = N * L;
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const row = ((c * kh + i) * kw + j) * NL;
+        for (let n = 0; n < N; n++) {
+          const xb = (n * C + c) * H * W;
+          let o = row + n * L;
           for (let oh = 0; oh < Ho; oh++) {
             const ih = oh * sh - ph + i;
             if (ih < 0 || ih >= H) {
@@ -101,37 +107,43 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${O} output channels`);
   const { N, Ho, Wo } = g;
   const L = Ho * Wo;
+  const NL = N * L;
   const K = g.C * kh * kw;
-  const cols = new Float32Array(N * K * L);
+  const cols = acquireBuffer(K * NL, false); // [K, N·L], every element written by im2col
   im2col(x.data, g, cols);
+  // [O, N·L] = W[O, K]·cols (bias pre-filled), then reordered to [N, O, L]
+  const outP = acquireBuffer(O * NL, false); // fully written by the bias fill or the GEMM
+  if (bias) for (let o = 0; o < O; o++) outP.fill(bias.data[o]!, o * NL, (o + 1) * NL);
+  gemm(weight.data, cols, outP, { m: O, n: NL, k: K, transA: false, transB: false, accumulate: !!bias });
   const out = new Float32Array(N * O * L);
-  if (bias) {
-    const bd = bias.data;
-    for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) out.fill(bd[o]!, (n * O + o) * L, (n * O + o + 1) * L);
-  }
-  gemm(weight.data, cols, out, { m: O, n: L, k: K, transA: false, transB: false, batch: N, strideA: 0, strideB: K * L, strideC: O * L, accumulate: !!bias });
+  permuteInto(outP, [O, N, L], [1, 0, 2], out, false);
   const parents = bias ? [x, weight, bias] : [x, weight];
-  return makeResult("conv2d", out, [N, O, Ho, Wo], parents, !needsGrad(x, weight, bias ?? undefined) ? null : (gout) => {
-    if (weight.requiresGrad) {
-      const gw = gradBuffer(weight);
-      for (let n = 0; n < N; n++) {
-        gemm(gout.subarray(n * O * L, (n + 1) * O * L), cols.subarray(n * K * L, (n + 1) * K * L), gw, { m: O, n: K, k: L, transA: false, transB: true, accumulate: true });
-      }
-    }
+  if (!needsGrad(x, weight, bias ?? undefined)) {
+    releaseBuffer(cols);
+    releaseBuffer(outP);
+    return makeResult("conv2d", out, [N, O, Ho, Wo], parents, null);
+  }
+  return makeResult("conv2d", out, [N, O, Ho, Wo], parents, (gout, final) => {
+    const gP = outP; // reuse: the forward's [O, N·L] buffer is not needed any more
+    permuteInto(gout, [N, O, L], [1, 0, 2], gP, false);
+    if (weight.requiresGrad) gemm(gP, cols, gradBuffer(weight), { m: O, n: K, k: NL, transA: false, transB: true, accumulate: true });
     if (bias && bias.requiresGrad) {
       const gb = gradBuffer(bias);
-      for (let n = 0; n < N; n++) {
-        for (let o = 0; o < O; o++) {
-          let s = 0;
-          for (let q = (n * O + o) * L, e = q + L; q < e; q++) s += gout[q]!;
-          gb[o]! += s;
-        }
+      for (let o = 0; o < O; o++) {
+        let s = 0;
+        for (let q = o * NL, e = q + NL; q < e; q++) s += gP[q]!;
+        gb[o]! += s;
       }
     }
     if (x.requiresGrad) {
-      const gcols = new Float32Array(N * K * L);
-      gemm(weight.data, gout, gcols, { m: K, n: L, k: O, transA: true, transB: false, batch: N, strideA: 0, strideB: O * L, strideC: K * L });
+      const gcols = acquireBuffer(K * NL, false);
+      gemm(weight.data, gP, gcols, { m: K, n: NL, k: O, transA: true, transB: false });
       col2im(gcols, g, gradBuffer(x));
+      releaseBuffer(gcols);
+    }
+    if (final) {
+      releaseBuffer(cols);
+      releaseBuffer(outP);
     }
   });
 }

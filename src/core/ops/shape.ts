@@ -29,6 +29,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     // the output's grad buffer is dropped right after this call, so the input can adopt it instead of a copy
     if (x.grad === null && !out._retainGrad) {
       x.grad = new Tensor(g, x.shape);
+      out.grad = null; // the buffer now belongs to x: backward() must not recycle it
       return;
     }
     const gx = gradBuffer(x);
