@@ -34,3 +34,7 @@ export * as envs from "./envs/index.js";
 export * from "./nn/models/lsa.js";
 export * from "./nn/models/icl_transformer.js";
 export * as icl from "./icl/index.js";
+export * from "./nn/models/policy.js";
+export * from "./nn/models/mlp_policy.js";
+export * from "./nn/models/cnn_policy.js";
+export * as rl from "./rl/index.js";

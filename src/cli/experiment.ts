@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { misgeneralizationSweep } from "../rl/experiment.js";
+import { SOLVE_BUDGETS, type SolveResult, solveEnv } from "../rl/solve.js";
+import { environments } from "../envs/registry.js";
 import { checkEnvName, checkModelName, parseCount, progressCallbacks } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -82,5 +84,46 @@ export function register(program: Command): void {
         )}\n`,
       );
       log(`plot: ${result.plot}\nresults: ${result.results}`);
+    });
+
+  experiment
+    .command("solve")
+    .description("does PPO solve each environment's train levels? intended return vs the scripted optimal policy's, on documented budgets")
+    .option("--env <names>", "comma-separated environments (default: all)")
+    .option("--steps <n>", "override every budget's env steps")
+    .option("--seed <n>", "seed", "1")
+    .option("--episodes <n>", "evaluation episodes", "1000")
+    .option("--out <dir>", "directory for the runs", "runs/experiment-solve")
+    .option("--json", "print one JSON object")
+    .action(async (opts: { env?: string; steps?: string; seed: string; episodes: string; out: string; json?: boolean }) => {
+      const names = opts.env ? opts.env.split(",").map((s) => s.trim()) : Object.keys(environments);
+      for (const name of names) checkEnvName(name);
+      const results: SolveResult[] = [];
+      for (const name of names) {
+        const progress = progressCallbacks(`${name} (${SOLVE_BUDGETS[name]?.note ?? "CleanRL defaults"})`);
+        try {
+          results.push(
+            await solveEnv(name, {
+              out: opts.out,
+              seed: Number(opts.seed),
+              episodes: parseCount(opts.episodes, "--episodes"),
+              progress,
+              ...(opts.steps ? { steps: parseCount(opts.steps, "--steps") } : {}),
+            }),
+          );
+        } finally {
+          progress.stop();
+        }
+      }
+      if (opts.json) {
+        printJson({ results, solved: results.filter((r) => r.solved).length, environments: results.length });
+        return;
+      }
+      process.stdout.write(
+        `${formatTable(
+          ["environment", "env steps", "seconds", "agent intended", "scripted optimal", "ratio", "solved (≥ 0.9)"],
+          results.map((r) => [r.env, r.steps, formatNumber(r.seconds), r.agent_intended_return, r.scripted_intended_return, r.ratio, r.solved ? "yes" : "no"]),
+        )}\n`,
+      );
     });
 }
