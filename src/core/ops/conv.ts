@@ -161,20 +161,33 @@ export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; pad
   for (let p = 0; p < N * C; p++) {
     const xb = p * H * W;
     for (let oh = 0; oh < Ho; oh++) {
+      const i0 = Math.max(0, oh * sh - ph);
+      const i1 = Math.min(H, oh * sh - ph + kh);
       for (let ow = 0; ow < Wo; ow++, q++) {
-        let best = -Infinity;
-        let bi = -1;
-        for (let i = 0; i < kh; i++) {
-          const ih = oh * sh - ph + i;
-          if (ih < 0 || ih >= H) continue;
-          for (let j = 0; j < kw; j++) {
-            const iw = ow * sw - pw + j;
-            if (iw < 0 || iw >= W) continue;
-            const v = X[xb + ih * W + iw]!;
-            if (v > best || bi < 0 || v !== v) { best = v; bi = xb + ih * W + iw; if (v !== v) { i = kh; break; } }
+        const j0 = Math.max(0, ow * sw - pw);
+        const j1 = Math.min(W, ow * sw - pw + kw);
+        let bi = xb + i0 * W + j0;
+        let best = X[bi]!;
+        let nan = best !== best;
+        let slow = best - best !== 0; // best is ±∞ or NaN
+        for (let ih = i0; ih < i1; ih++) {
+          for (let k = xb + ih * W + j0, e = xb + ih * W + j1; k < e; k++) {
+            const v = X[k]!;
+            if (slow || v - v !== 0) {
+              // non-finite values (rare, so this branch predicts well): exact comparisons, first NaN wins
+              if (v !== v) {
+                if (!nan) { nan = true; bi = k; }
+              } else if (!nan && v > best) { best = v; bi = k; }
+              slow = nan || best - best !== 0;
+              continue;
+            }
+            // branch-free running max: comparisons on pre-activations mispredict half the time as branches
+            const take = +(v > best);
+            best += take * (v - best);
+            bi += take * (k - bi);
           }
         }
-        out[q] = best;
+        out[q] = nan ? Number.NaN : best;
         arg[q] = bi;
       }
     }

@@ -63,3 +63,14 @@ describe("pooling", () => {
     gradcheck((t) => avgPool2d(t!, [2, 3], { stride: 1, padding: 1 }), [a!]);
   });
 });
+
+describe("maxPool2d with non-finite values", () => {
+  it("propagates NaN and handles ±∞ like PyTorch", () => {
+    const x = tensor([Number.NaN, 1, -Infinity, 2, Infinity, 3, -Infinity, -Infinity, 5, 6, 7, 8], [1, 3, 2, 2]);
+    const y = maxPool2d(x, 2).data;
+    expect(Number.isNaN(y[0])).toBe(true);
+    expect(y[1]).toBe(Infinity);
+    expect(y[2]).toBe(8);
+    expect(maxPool2d(tensor([-Infinity, -Infinity, -Infinity, -1], [1, 1, 2, 2]), 2).data[0]).toBe(-1);
+  });
+});
