@@ -18,6 +18,9 @@
  * (parameter overrides; at least `train` and `deploy`), and `resetEnv`/`stepEnv` for ONE copy, written
  * against this engine's cell API (`tile`, `setTile`, `placeAgent`, `addReward`, `emit`, `terminate`).
  * Register it with one line in registry.ts.
+ * Around it: env.recordCopy(i) + env.takeRecords() give JSON EpisodeRecords (record.ts saves/replays them,
+ * render.ts draws PNG frames and GIFs); gym.ts wraps one copy Gymnasium-style; scripted.ts holds each env's
+ * intended and proxy reference policies.
  */
 import type { z } from "zod";
 import { Rng } from "../core/rng.js";
