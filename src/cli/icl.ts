@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import type { Tensor } from "../core/tensor.js";
 import { heatmapsPng, heatmapsSvg, lineChartPng, lineChartSvg, type HeatmapPanel } from "../icl/plots.js";
-import { gaugeScale, type Comparison } from "../icl/compare.js";
+import { gaugeScale, layerStructure, type Comparison } from "../icl/compare.js";
 import { LOSS_CONVENTION, iclConfig, trainIcl, type IclConfigInput, type IclResult } from "../icl/train.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { RunDir } from "../io/rundir.js";
@@ -162,6 +162,7 @@ function toJson(r: IclResult, d: number, n: number, batch: number, seconds: numb
     gdpp: r.gdpp,
     vs_gdpp: r.vsGdpp ? comparisonJson(r.vsGdpp) : null,
     ood: { input_scale: 2, ...comparisonJson(r.oodVsGd) },
+    weights: r.products ? layerStructure(r.products, r.construction).map((w, l) => ({ layer: l, kq_diag_mean: w.kqDiagMean, kq_offdiag_rms: w.kqOffDiagRms, kq_y_rms: w.kqYRms, pv_yy: w.pvYY, pv_diag_mean: w.pvDiagMean, pv_other_rms: w.pvOtherRms, construction_pv_yy: -r.gd.eta })) : null,
     least_squares_loss: r.leastSquaresLoss,
     ridge_loss: r.ridgeLoss,
     final_train_loss: r.finalTrainLoss,
@@ -193,6 +194,12 @@ function printTables(r: IclResult, seconds: number, runDir: string): void {
   rows.push(["OOD prediction cosine", "", r.oodVsGd.predictionCosine]);
   rows.push(["OOD sensitivity cosine", "", r.oodVsGd.sensitivityCosine]);
   process.stdout.write(`${formatTable(cols, rows)}\n\n`);
+  if (r.products) {
+    const ws = layerStructure(r.products, r.construction);
+    const wrows = ws.map((w, l) => [`layer ${l}`, w.kqDiagMean, w.kqOffDiagRms, w.kqYRms, w.pvYY, w.pvDiagMean, w.pvOtherRms]);
+    wrows.push(["GD construction", 1, 0, 0, -r.gd.eta, 0, 0]);
+    process.stdout.write(`weights in the construction's gauge (see weights.svg):\n${formatTable(["", "W_KQ diag", "W_KQ off-diag rms", "W_KQ y rms", "W_PV[y,y] (−η)", "W_PV x-diag (−γ)", "W_PV other rms"], wrows)}\n\n`);
+  }
   process.stdout.write(`least squares loss ${r.leastSquaresLoss.toPrecision(4)}, ridge (λ=σ²) loss ${r.ridgeLoss.toPrecision(4)}\n`);
   process.stdout.write(`loss = ${LOSS_CONVENTION}\n`);
   process.stdout.write(`trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s; whole command ${seconds.toFixed(1)} s; run directory ${runDir}\n`);

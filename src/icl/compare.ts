@@ -119,3 +119,53 @@ export function gaugeScale(a: Float64Array, b: Float64Array): number {
   if (aa === 0) return 0;
   return (ab < 0 ? -1 : 1) * Math.sqrt(bb / aa);
 }
+
+/** How a trained layer's products look next to the construction's, in the construction's gauge. */
+export interface LayerStructure {
+  /** mean of the x-block diagonal of W_KQ (the construction: 1) */
+  kqDiagMean: number;
+  /** RMS of the x-block off-diagonal of W_KQ (the construction: 0) */
+  kqOffDiagRms: number;
+  /** RMS of W_KQ's y-row and y-column (the construction: 0) */
+  kqYRms: number;
+  /** W_PV[d, d], the learning rate −η of the GD step (the construction: −η) */
+  pvYY: number;
+  /** mean of W_PV's x-block diagonal, −γ of GD++ (plain GD: 0) */
+  pvDiagMean: number;
+  /** RMS of every other W_PV entry (the construction: 0) */
+  pvOtherRms: number;
+}
+
+/** Summaries of each trained layer (gauge-fixed to `construction`, see interpolateProducts). */
+export function layerStructure(model: readonly LsaLayerProducts[], construction: readonly LsaLayerProducts[]): LayerStructure[] {
+  return model.map((layer, l) => {
+    const dim = Math.round(Math.sqrt(layer.kq.length));
+    const d = dim - 1;
+    const c = gaugeScale(layer.kq, construction[l]!.kq);
+    const kq = (a: number, b: number): number => c * layer.kq[a * dim + b]!;
+    const pv = (a: number, b: number): number => (c === 0 ? 0 : layer.pv[a * dim + b]! / c);
+    let diag = 0;
+    let off = 0;
+    let y = 0;
+    let pvDiag = 0;
+    let pvOther = 0;
+    for (let a = 0; a < dim; a++) {
+      for (let b = 0; b < dim; b++) {
+        if (a < d && b < d) {
+          if (a === b) diag += kq(a, b);
+          else off += kq(a, b) ** 2;
+        } else y += kq(a, b) ** 2;
+        if (a === b && a < d) pvDiag += pv(a, b);
+        else if (!(a === d && b === d)) pvOther += pv(a, b) ** 2;
+      }
+    }
+    return {
+      kqDiagMean: diag / d,
+      kqOffDiagRms: Math.sqrt(off / Math.max(1, d * d - d)),
+      kqYRms: Math.sqrt(y / (2 * d + 1)),
+      pvYY: pv(d, d),
+      pvDiagMean: pvDiag / d,
+      pvOtherRms: Math.sqrt(pvOther / (dim * dim - d - 1)),
+    };
+  });
+}

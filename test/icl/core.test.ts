@@ -264,3 +264,18 @@ function stats(tasks: ReturnType<typeof sampleTasks>, b: number): { c: number[][
   const q = Array.from({ length: d }, (_, k) => x(n, k));
   return { c, b: bv, q };
 }
+
+describe("weight structure", () => {
+  it("reads the construction back exactly, whatever the gauge", async () => {
+    const { layerStructure } = await import("../../src/icl/compare.js");
+    const con = [gdLayerProducts(4, 0.9, 0.2)];
+    const scaled = [{ kq: con[0]!.kq.map((v) => 2 * v), pv: con[0]!.pv.map((v) => v / 2) }];
+    const [w] = layerStructure(scaled, con);
+    expect(w!.kqDiagMean).toBeCloseTo(1, 12);
+    expect(w!.kqOffDiagRms).toBe(0);
+    expect(w!.kqYRms).toBe(0);
+    expect(w!.pvYY).toBeCloseTo(-0.9, 12);
+    expect(w!.pvDiagMean).toBeCloseTo(-0.2, 12);
+    expect(w!.pvOtherRms).toBe(0);
+  });
+});
