@@ -6,6 +6,7 @@ import { kernels } from "../kernels/index.js";
 import type { MatmulArgs } from "../kernels/types.js";
 import { type Shape, broadcastShape, shapeStr, sizeOf, stridesOf } from "../shape.js";
 import { Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { addColumnSums } from "./reduce.js";
 
 /** C = op(A)·op(B) (+ C) on the active kernel backend (see MatmulArgs): the ops' single entry point to it. */
 export function gemm(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
@@ -151,12 +152,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return makeResult("linear", out, [...x.shape.slice(0, -1), outF], parents, !needsGrad(x, weight, bias ?? undefined) ? null : (g) => {
     if (x.requiresGrad) gemm(g, weight.data, gradBuffer(x), { m: rows, n: inF, k: outF, transA: false, transB: false, accumulate: true });
     if (weight.requiresGrad) gemm(g, x.data, gradBuffer(weight), { m: outF, n: inF, k: rows, transA: true, transB: false, accumulate: true });
-    if (bias && bias.requiresGrad) {
-      const gb = gradBuffer(bias);
-      for (let r = 0; r < rows; r++) {
-        const o = r * outF;
-        for (let j = 0; j < outF; j++) gb[j]! += g[o + j]!;
-      }
-    }
+    if (bias && bias.requiresGrad) addColumnSums(g, rows, outF, gradBuffer(bias));
   });
 }
