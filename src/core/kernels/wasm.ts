@@ -41,9 +41,10 @@ const PAGE = 65536;
 /** WebAssembly pages the module may grow to (matches --maximumMemory in scripts/build.mjs) */
 const MAX_PAGES = 65536;
 /**
- * Products below this many flops run on one thread. Measured on 2 Zen 5 cores (`node dist/bench/main.js core`
- * and a size sweep): waking the worker costs ~20–50 µs, which chunking only wins back from ~2 MFLOP up
- * (e.g. 128×128×64); below it the second thread is pure overhead.
+ * Products below this many flops run on one thread: ~50 µs of single-thread work (2 MFLOP at ~40 GFLOP/s),
+ * the order of a futex wake-up of the sleeping worker plus one chunk's repacking, so smaller products cannot
+ * win time back from a second thread. Measured early on an idle 2-core Zen 5: 128×128×128 (4 MFLOP) gained,
+ * 64×64×64 (0.5 MFLOP) lost; a finer sweep was impossible on the shared machine (load 6–12).
  */
 export const WASM_PARALLEL_MIN_FLOPS = 1 << 21;
 /** Rows or columns per chunk: packing the other operand is repeated per chunk, ~5% of its work at 120. */
