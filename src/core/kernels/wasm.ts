@@ -43,8 +43,8 @@ const MAX_PAGES = 65536;
 /**
  * Products below this many flops run on one thread: ~50 µs of single-thread work (2 MFLOP at ~40 GFLOP/s),
  * the order of a futex wake-up of the sleeping worker plus one chunk's repacking, so smaller products cannot
- * win time back from a second thread. Measured early on an idle 2-core Zen 5: 128×128×128 (4 MFLOP) gained,
- * 64×64×64 (0.5 MFLOP) lost; a finer sweep was impossible on the shared machine (load 6–12).
+ * win time back from a second thread. An estimate: a timing sweep was not possible on the shared machine this
+ * was written on (load 6–12); because idle chunks fall back to the caller, a threshold set too low costs little.
  */
 export const WASM_PARALLEL_MIN_FLOPS = 1 << 21;
 /** Rows or columns per chunk: packing the other operand is repeated per chunk, ~5% of its work at 120. */
