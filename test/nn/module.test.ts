@@ -58,3 +58,22 @@ describe("Module", () => {
     expect(Array.from(lin.bias!.data)).toEqual([0, 0, 0, 0]);
   });
 });
+
+describe("hooks", () => {
+  it("predicate hooks match by name, and every hook comes off after the call", async () => {
+    const { Sequential } = await import("../../src/nn/module.js");
+    const { Linear } = await import("../../src/nn/linear.js");
+    const seq = new Sequential([new MLP([2, 3, 3], new Rng(7)), new Linear(3, 1, new Rng(8))]);
+    expect(seq.hookNames()).toEqual(["layers.0.hook_pre.0", "layers.0.hook_post.0"]);
+    const x = tensor([[1, 2]]);
+    const seen: string[] = [];
+    const out = seq.runWithHooks(x, [[(n) => n.endsWith("hook_post.0"), (a, name) => { seen.push(name); return a.mul(0); }]]);
+    expect(seen).toEqual(["layers.0.hook_post.0"]);
+    // with the hidden layer zeroed, the output is the last two biases pushed through
+    const mlp = seq.layers[0] as MLP;
+    const expected = seq.layers[1]!.forward(mlp.layers[1]!.bias!.reshape([1, 3]));
+    expect(Array.from(out.data)).toEqual(Array.from(expected.data));
+    expect(mlp.hookPre[0]!._hooks.length).toBe(0);
+    expect(mlp.hookPost[0]!._hooks.length).toBe(0);
+  });
+});
