@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { makeVecEnv } from "../../src/envs/index.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
 import type { KeysChestsState } from "../../src/envs/keys-chests.js";
@@ -87,5 +88,43 @@ describe("keys-chests scripted policies", () => {
     expect(dp.every((o) => o.pursuedProxy && o.events.key === 5)).toBe(true);
     expect(mean(dp.map((o) => o.intendedReturn))).toBeLessThan(mean(di.map((o) => o.intendedReturn)));
     expect(mean(dp.map((o) => (o.intendedGoalReached ? 1 : 0)))).toBeLessThan(0.5);
+  });
+});
+
+describe("keys-chests rules (property-based)", () => {
+  it("keeps keys held = picked up − spent, shown in the strip, and ends exactly when nothing is left to do", () => {
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.constantFrom("train", "deploy"), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 60 }), (seed, distribution, actions) => {
+        const env = makeVecEnv("keys-chests", { n: 1, distribution });
+        env.reset(seed);
+        const s = env.state as KeysChestsState;
+        const hw = env.height * env.width;
+        const strip = env.channels.indexOf("keys_held") * hw;
+        let picked = 0;
+        let spent = 0;
+        const a = new Int32Array(1);
+        for (const action of actions) {
+          a[0] = action;
+          env.step(a);
+          picked += env.events[0]!;
+          spent += env.events[1]! + env.events[2]!;
+          if (env.terminated[0] || env.truncated[0]) {
+            if (env.terminated[0]) {
+              const st = env.finishedStats(0);
+              const chestsLeft = (env.params as { chests: number; hiddenChests: number }).chests + (env.params as { hiddenChests: number }).hiddenChests - spent;
+              const keysAnywhere = (env.params as { keys: number }).keys - spent;
+              expect(chestsLeft === 0 || keysAnywhere === 0).toBe(true);
+              expect(st.events.key).toBe(picked);
+            }
+            return;
+          }
+          expect(s.keysHeld[0]).toBe(picked - spent);
+          let lit = 0;
+          for (let x = 0; x < env.width; x++) lit += env.obs[strip + x]!;
+          expect(lit).toBe(Math.min(picked - spent, env.width));
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
