@@ -51,6 +51,8 @@ export const WASM_PARALLEL_MIN_FLOPS = 1 << 21;
 const CHUNK_SPAN = 120;
 /** Batch items are grouped into chunks of at least this many flops, so claims stay cheap. */
 const CHUNK_MIN_FLOPS = 1 << 18;
+/** At most this many chunks per product (the claim word holds a 16-bit chunk index). */
+const MAX_CHUNKS = 4096;
 
 // Slots (Int32 index) of the control block in wasm memory; assembly/matmul.ts documents the layout.
 const C_WORD = 0;
@@ -267,22 +269,28 @@ export class WasmBackend implements KernelBackend {
   private chunking(r: ResolvedMatmul, overlapping: boolean): [number, number, number] | undefined {
     // outputs that partly overlap (0 < strideC < m·n) put one element in different tiles of different items
     if (overlapping && r.strideC !== 0 && r.batch > 1) return undefined;
+    // chunk indices live in 16 bits of the claim word: never more than MAX_CHUNKS chunks
+    const plan = (axis: number, len: number, unit: number, tile: number): [number, number, number] => {
+      const u = Math.max(unit, Math.ceil(len / MAX_CHUNKS / tile) * tile);
+      return [axis, u, Math.ceil(len / u)];
+    };
     if (r.batch >= 2 && !overlapping) {
       const itemFlops = 2 * r.m * r.n * r.k;
       const unit = Math.max(1, Math.min(Math.ceil(r.batch / 2), Math.ceil(CHUNK_MIN_FLOPS / Math.max(1, itemFlops))));
-      return [0, unit, Math.ceil(r.batch / unit)];
+      return plan(0, r.batch, unit, 1);
     }
     const span = (len: number, tile: number): number => Math.min(CHUNK_SPAN, Math.ceil(Math.ceil(len / 2) / tile) * tile);
     const byRows = (): [number, number, number] | undefined => {
       const unit = span(r.m, this.tileRows);
-      return r.m > unit ? [1, unit, Math.ceil(r.m / unit)] : undefined;
+      return r.m > unit ? plan(1, r.m, unit, this.tileRows) : undefined;
     };
     const byCols = (): [number, number, number] | undefined => {
       const unit = span(r.n, this.tileCols);
-      return r.n > unit ? [2, unit, Math.ceil(r.n / unit)] : undefined;
+      return r.n > unit ? plan(2, r.n, unit, this.tileCols) : undefined;
     };
     return r.m >= r.n ? (byRows() ?? byCols()) : (byCols() ?? byRows());
   }
+
 
   private ensureWorker(): Worker | undefined {
     if (this.worker !== undefined || this.workerBroken !== undefined) return this.worker;
