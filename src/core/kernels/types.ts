@@ -32,7 +32,10 @@ export interface KernelBackend {
   readonly name: BackendName;
   /** how many threads the backend computes large kernels on */
   readonly threads: number;
-  /** asks for up to `threads` threads on large kernels (clamped to what the backend has); results never depend on it */
+  /**
+   * asks for up to `threads` threads on large kernels (clamped to what the backend has); js and wasm results never
+   * depend on it, blas results repeat at a fixed thread count but may differ in the last bits across counts
+   */
   setThreads(threads: number): void;
   /** C = op(A)·op(B) (+ C), see MatmulArgs. */
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;
