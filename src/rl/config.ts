@@ -38,6 +38,9 @@ export const ppoConfigSchema = z
     vfCoef: z.number().min(0).default(0.5),
     /** global gradient-norm clipping threshold */
     maxGradNorm: z.number().positive().default(0.5),
+    /** multiply rewards by this before GAE (not in CleanRL's ppo.py; its Atari variant clips rewards instead): keeps
+     *  value targets near 1 for envs that pay ±50, where value clipping and grad-norm clipping would stall the critic */
+    rewardScale: z.number().positive().default(1),
     /** stop the epochs of an update early once approx KL exceeds this (null: never) */
     targetKl: z.number().positive().nullable().default(null),
     /** write a checkpoint every this many updates (0: only at the end) */

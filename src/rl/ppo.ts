@@ -137,7 +137,7 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
       globalStep += numEnvs;
       const { reward, terminated, truncated, finished } = env;
       for (let i = 0; i < numEnvs; i++) {
-        buffer.rewards[at + i] = reward[i]!;
+        buffer.rewards[at + i] = reward[i]! * config.rewardScale;
         const done = terminated[i]! | truncated[i]!;
         // CleanRL treats a time-limit truncation as the end of the episode too (no bootstrap from finalObs)
         buffer.dones[at + i] = done;
