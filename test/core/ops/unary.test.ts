@@ -74,3 +74,14 @@ describe("relu edge cases", () => {
     expect(y.data[5]).toBe(2);
   });
 });
+
+describe("erf", () => {
+  it("is within 1e-7 of reference values (Python math.erf) and odd", () => {
+    const ref: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3.5, 0.9999992569016276], [6, 1]];
+    for (const [x, e] of ref) {
+      expect(Math.abs(un.erf(x) - e)).toBeLessThan(1e-7);
+      expect(un.erf(-x)).toBe(-un.erf(x));
+    }
+    expect(Number.isNaN(un.erf(Number.NaN))).toBe(true);
+  });
+});
