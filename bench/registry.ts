@@ -12,4 +12,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   icl: () => import("./icl.js").then((m) => m.benchmark),
   rng: () => import("./rng.js").then((m) => m.benchmark),
   ppo: () => import("./ppo.js").then((m) => m.benchmark),
+  nn: () => import("./nn.js").then((m) => m.benchmark),
 };
