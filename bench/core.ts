@@ -21,7 +21,9 @@ import type { Benchmark } from "./registry.js";
 /** one backend's (or PyTorch's) figures, keyed as in the JSON output */
 export interface CoreFigures {
   matmul_gflops: Record<string, number>;
-  [key: string]: number | Record<string, number>;
+  /** one thread only: flops per CPU-second (process CPU time), robust to other processes sharing the cores */
+  matmul_gflops_cpu?: Record<string, number>;
+  [key: string]: number | Record<string, number> | undefined;
 }
 
 const BACKENDS: readonly BackendName[] = ["js", "wasm", "blas"];
@@ -32,16 +34,23 @@ const RL_ACTIONS = 15;
 /** Matmuls above this many flops are left out for js (it runs ~1.5 GFLOP/s; 1024³ would take seconds per call). */
 const JS_MAX_MATMUL_FLOPS = 2e8;
 
-/** Best over `rounds` of the mean time (ms) of `reps` calls, after `warmup` calls. */
-function timeBest(fn: () => void, options: { warmup: number; reps: number; rounds: number }): number {
+/**
+ * Best over `rounds` of the mean wall time (ms) of `reps` calls after `warmup` calls, and likewise the best mean
+ * CPU time of the whole process (all threads, so it only means "work done" for one-thread runs).
+ */
+function timeBest(fn: () => void, options: { warmup: number; reps: number; rounds: number }): { wall: number; cpu: number } {
   for (let i = 0; i < options.warmup; i++) fn();
-  let best = Infinity;
+  let wall = Infinity;
+  let cpu = Infinity;
   for (let r = 0; r < options.rounds; r++) {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < options.reps; i++) fn();
-    best = Math.min(best, (performance.now() - t0) / options.reps);
+    wall = Math.min(wall, (performance.now() - t0) / options.reps);
+    const used = process.cpuUsage(cpu0);
+    cpu = Math.min(cpu, (used.user + used.system) / 1000 / options.reps);
   }
-  return best;
+  return { wall, cpu };
 }
 
 /** Repetitions so one round takes ~`targetMs` given a rough per-call estimate. */
@@ -66,8 +75,9 @@ function measureMatmul(name: BackendName, threadCounts: readonly number[], out: 
         const t0 = performance.now();
         call();
         const reps = repsFor(performance.now() - t0, 300);
-        const ms = timeBest(call, { warmup: 1, reps, rounds: 5 });
-        figures.matmul_gflops[`${variant}_${m}x${k}x${n}`] = flops / ms / 1e6;
+        const { wall, cpu } = timeBest(call, { warmup: 1, reps, rounds: 5 });
+        figures.matmul_gflops[`${variant}_${m}x${k}x${n}`] = flops / wall / 1e6;
+        if (threads === 1) (figures.matmul_gflops_cpu ??= {})[`${variant}_${m}x${k}x${n}`] = flops / cpu / 1e6;
       }
     }
   }
@@ -123,6 +133,9 @@ function attentionStep(): Step {
   };
 }
 
+/** `mlp_step_ms` → `mlp_step_cpu_ms`: the one-thread CPU time of the same step */
+const cpuKey = (key: string): string => key.replace(/_ms$/, "_cpu_ms");
+
 const STEPS: readonly [string, () => Step][] = [["mlp_step_ms", mlpStep], ["rl_step_ms", rlStep], ["attention_step_ms", attentionStep]];
 
 function measureSteps(name: BackendName, threadCounts: readonly number[], out: Record<string, CoreFigures>): void {
@@ -135,7 +148,9 @@ function measureSteps(name: BackendName, threadCounts: readonly number[], out: R
       const t0 = performance.now();
       step();
       const reps = repsFor(performance.now() - t0, name === "js" ? 1500 : 400);
-      figures[key] = timeBest(step, { warmup: 1, reps, rounds: name === "js" ? 2 : 5 });
+      const { wall, cpu } = timeBest(step, { warmup: 1, reps, rounds: name === "js" ? 2 : 5 });
+      figures[key] = wall;
+      if (threads === 1) figures[cpuKey(key)] = cpu;
     }
   }
 }
@@ -146,6 +161,7 @@ function mergeThreads(byThreads: Record<string, CoreFigures>): CoreFigures {
   for (const [tag, figures] of Object.entries(byThreads)) {
     const suffix = tag === "t1" ? "" : `_${tag}`;
     for (const [key, value] of Object.entries(figures.matmul_gflops)) merged.matmul_gflops[`${key}_${tag}`] = value;
+    for (const [key, value] of Object.entries(figures.matmul_gflops_cpu ?? {})) (merged.matmul_gflops_cpu ??= {})[`${key}_${tag}`] = value;
     for (const [key, value] of Object.entries(figures)) if (typeof value === "number") merged[`${key}${suffix}`] = value;
   }
   return merged;
@@ -218,19 +234,23 @@ function printTable(result: Record<string, CoreFigures>, skipped: Record<string,
   for (const tag of ["t1", "t2"]) {
     for (const [m, k, n] of MATMUL_SIZES) for (const [variant] of VARIANTS) matmulKeys.push(`${variant}_${m}x${k}x${n}_${tag}`);
   }
-  for (const key of matmulKeys) {
-    const values = columns.map((name) => result[name]!.matmul_gflops[key]);
-    rows.push([`matmul ${key} GFLOP/s`, ...values.map(cell), ...ours.map((name) => ratio(result[name]!.matmul_gflops[key], torch?.matmul_gflops[key], true))]);
-  }
-  for (const [key] of STEPS) {
-    for (const suffix of ["", "_t2"]) {
-      const k = `${key}${suffix}`;
-      const values = columns.map((name) => result[name]![k] as number | undefined);
-      rows.push([`${k.replace(/_ms/, "")} ms`, ...values.map(cell), ...ours.map((name) => ratio(result[name]![k] as number | undefined, torch?.[k] as number | undefined, false))]);
-    }
-  }
+  const matmulRow = (label: string, pick: (f: CoreFigures) => number | undefined): void => {
+    rows.push([label, ...columns.map((name) => cell(pick(result[name]!))), ...ours.map((name) => ratio(pick(result[name]!), torch && pick(torch), true))]);
+  };
+  const stepRow = (label: string, key: string): void => {
+    const pick = (f: CoreFigures): number | undefined => f[key] as number | undefined;
+    rows.push([label, ...columns.map((name) => cell(pick(result[name]!))), ...ours.map((name) => ratio(pick(result[name]!), torch && pick(torch), false))]);
+  };
+  for (const key of matmulKeys) matmulRow(`matmul ${key} GFLOP/s`, (f) => f.matmul_gflops[key]);
+  for (const [key] of STEPS) for (const suffix of ["", "_t2"]) stepRow(`${key.replace(/_ms$/, "")}${suffix} ms`, `${key}${suffix}`);
+  // one-thread figures per CPU-second: what a core does, whatever else shares the machine
+  for (const key of matmulKeys.filter((k) => k.endsWith("_t1"))) matmulRow(`matmul ${key} GFLOP/CPU-s`, (f) => f.matmul_gflops_cpu?.[key]);
+  for (const [key] of STEPS) stepRow(`${key.replace(/_ms$/, "")} CPU-ms`, cpuKey(key));
   process.stdout.write(`${formatTable(["figure", ...columns, ...ours.map((name) => `${name} vs torch`)], rows)}\n`);
-  process.stdout.write("(vs torch: speed relative to PyTorch at the same thread count, > 1× is faster; best of 5 rounds on a shared machine)\n");
+  process.stdout.write(
+    "(vs torch: speed relative to PyTorch at the same thread count, > 1× is faster; best of 5 rounds on a shared machine;\n" +
+      " CPU rows: one thread, process CPU time, which other processes on the machine do not inflate)\n",
+  );
   const [load1] = loadavg();
   if (load1 !== undefined && load1 > availableParallelism() * 0.75) {
     process.stdout.write(`note: the machine was busy (load average ${load1.toFixed(1)} on ${availableParallelism()} CPUs); two-thread figures especially are lower bounds\n`);

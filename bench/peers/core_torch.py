@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peer of bench/core.ts: the same matmuls, MLP step, RL step and attention layer, timed the same way
-(best of 5 rounds) at 1 and 2 threads (torch.set_num_threads). `--json` prints one object shaped like one
-backend's entry of `npm run bench -- core --json`. Run by the bench with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
-removed from its environment, so OpenBLAS picks its best kernel."""
+(best of 5 rounds; wall time, and process CPU time for one thread) at 1 and 2 threads (torch.set_num_threads).
+`--json` prints one object shaped like one backend's entry of `npm run bench -- core --json`. Run by the bench
+with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernel."""
 import json
 import math
 import sys
@@ -15,15 +15,18 @@ RL_ACTIONS = 15
 
 
 def time_best(fn, warmup, reps, rounds):
+    """Best mean wall ms and best mean process-CPU ms per call over `rounds` rounds of `reps` calls."""
     for _ in range(warmup):
         fn()
-    best = math.inf
+    wall = cpu = math.inf
     for _ in range(rounds):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for _ in range(reps):
             fn()
-        best = min(best, (time.perf_counter() - t0) / reps * 1000)
-    return best
+        wall = min(wall, (time.perf_counter() - t0) / reps * 1000)
+        cpu = min(cpu, (time.process_time() - c0) / reps * 1000)
+    return wall, cpu
 
 
 def reps_for(estimate_ms, target_ms):
@@ -38,7 +41,7 @@ def timed(fn, target_ms):
 
 
 def matmuls(gen):
-    out = {}
+    out, out_cpu = {}, {}
     for m, k, n in MATMUL_SIZES:
         a = torch.rand(m, k, generator=gen) * 2 - 1
         at = torch.rand(k, m, generator=gen) * 2 - 1
@@ -51,8 +54,10 @@ def matmuls(gen):
             "tn": lambda: torch.mm(at.t(), b, out=c),
         }
         for name, fn in variants.items():
-            out[f"{name}_{m}x{k}x{n}"] = 2 * m * n * k / timed(fn, 300) / 1e6
-    return out
+            wall, cpu = timed(fn, 300)
+            out[f"{name}_{m}x{k}x{n}"] = 2 * m * n * k / wall / 1e6
+            out_cpu[f"{name}_{m}x{k}x{n}"] = 2 * m * n * k / cpu / 1e6
+    return out, out_cpu
 
 
 def mlp_step(gen):
@@ -132,15 +137,22 @@ def attention_step(gen):
 
 def main():
     gen = torch.Generator().manual_seed(0)
-    result = {"matmul_gflops": {}}
+    result = {"matmul_gflops": {}, "matmul_gflops_cpu": {}}
     for threads in (1, 2):
         torch.set_num_threads(threads)
         tag = f"t{threads}"
         suffix = "" if threads == 1 else f"_{tag}"
-        for key, value in matmuls(gen).items():
+        wall, cpu = matmuls(gen)
+        for key, value in wall.items():
             result["matmul_gflops"][f"{key}_{tag}"] = value
+        if threads == 1:
+            for key, value in cpu.items():
+                result["matmul_gflops_cpu"][f"{key}_{tag}"] = value
         for key, make in (("mlp_step_ms", mlp_step), ("rl_step_ms", rl_step), ("attention_step_ms", attention_step)):
-            result[f"{key}{suffix}"] = timed(make(gen), 400)
+            wall_ms, cpu_ms = timed(make(gen), 400)
+            result[f"{key}{suffix}"] = wall_ms
+            if threads == 1:
+                result[key.replace("_ms", "_cpu_ms")] = cpu_ms
     result["torch_version"] = torch.__version__
     if "--json" in sys.argv:
         print(json.dumps(result))
