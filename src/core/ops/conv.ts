@@ -46,26 +46,34 @@ function im2col(X: Float32Array, g: Geometry, cols: Float32Array): void {
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
         const row = ((c * kh + i) * kw + j) * NL;
+        // output columns whose input column iw = ow·sw − pw + j is inside the image: [owLo, owHi)
+        const [owLo, owHi] = insideRange(j, pw, sw, W, Wo);
         for (let n = 0; n < N; n++) {
           const xb = (n * C + c) * H * W;
           let o = row + n * L;
-          for (let oh = 0; oh < Ho; oh++) {
+          for (let oh = 0; oh < Ho; oh++, o += Wo) {
             const ih = oh * sh - ph + i;
-            if (ih < 0 || ih >= H) {
-              cols.fill(0, o, o + Wo);
-              o += Wo;
+            // plain loops: a typed-array builtin call (fill, set + subarray) per short run costs more than the run
+            if (ih < 0 || ih >= H || owLo >= owHi) {
+              for (let ow = 0; ow < Wo; ow++) cols[o + ow] = 0;
               continue;
             }
-            const xr = xb + ih * W;
-            for (let ow = 0; ow < Wo; ow++, o++) {
-              const iw = ow * sw - pw + j;
-              cols[o] = iw >= 0 && iw < W ? X[xr + iw]! : 0;
-            }
+            for (let ow = 0; ow < owLo; ow++) cols[o + ow] = 0;
+            for (let ow = owHi; ow < Wo; ow++) cols[o + ow] = 0;
+            let src = xb + ih * W + owLo * sw - pw + j;
+            for (let ow = owLo; ow < owHi; ow++, src += sw) cols[o + ow] = X[src]!;
           }
         }
       }
     }
   }
+}
+
+/** [lo, hi): the output columns ow for which ow·stride − pad + offset lies in [0, size). */
+function insideRange(offset: number, pad: number, stride: number, size: number, outSize: number): [number, number] {
+  const lo = Math.max(0, Math.ceil((pad - offset) / stride));
+  const hi = Math.min(outSize, Math.floor((size - 1 + pad - offset) / stride) + 1);
+  return [lo, Math.max(lo, hi)];
 }
 
 /** The adjoint of im2col: gx[n, c, ih, iw] += Σ gcols over every window position that read it. */
@@ -77,20 +85,16 @@ function col2im(gcols: Float32Array, g: Geometry, gx: Float32Array): void {
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
         const row = ((c * kh + i) * kw + j) * NL;
+        const [owLo, owHi] = insideRange(j, pw, sw, W, Wo);
+        if (owLo >= owHi) continue;
         for (let n = 0; n < N; n++) {
           const xb = (n * C + c) * H * W;
           let o = row + n * L;
-          for (let oh = 0; oh < Ho; oh++) {
+          for (let oh = 0; oh < Ho; oh++, o += Wo) {
             const ih = oh * sh - ph + i;
-            if (ih < 0 || ih >= H) {
-              o += Wo;
-              continue;
-            }
-            const xr = xb + ih * W;
-            for (let ow = 0; ow < Wo; ow++, o++) {
-              const iw = ow * sw - pw + j;
-              if (iw >= 0 && iw < W) gx[xr + iw]! += gcols[o]!;
-            }
+            if (ih < 0 || ih >= H) continue;
+            let dst = xb + ih * W + owLo * sw - pw + j;
+            for (let ow = owLo; ow < owHi; ow++, dst += sw) gx[dst]! += gcols[o + ow]!;
           }
         }
       }

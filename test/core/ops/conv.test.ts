@@ -74,3 +74,26 @@ describe("maxPool2d with non-finite values", () => {
     expect(maxPool2d(tensor([-Infinity, -Infinity, -Infinity, -1], [1, 1, 2, 2]), 2).data[0]).toBe(-1);
   });
 });
+
+describe("conv2d where whole kernel columns fall in the padding", () => {
+  it("matches a direct convolution and has correct gradients", () => {
+    const [x, w] = randInputs([[2, 2, 3, 1], [3, 2, 3, 5]], 40);
+    const y = conv2d(x!, w!, null, { padding: 2, stride: [1, 2] });
+    const Ho = 3 + 4 - 3 + 1;
+    expect(y.shape).toEqual([2, 3, Ho, 1]);
+    // direct reference with explicit zero padding
+    for (let n = 0; n < 2; n++)
+      for (let o = 0; o < 3; o++)
+        for (let oh = 0; oh < Ho; oh++) {
+          let acc = 0;
+          for (let c = 0; c < 2; c++)
+            for (let i = 0; i < 3; i++)
+              for (let j = 0; j < 5; j++) {
+                const ih = oh - 2 + i, iw = j - 2;
+                if (ih >= 0 && ih < 3 && iw === 0) acc += x!.data[(n * 2 + c) * 3 + ih]! * w!.data[((o * 2 + c) * 3 + i) * 5 + j]!;
+              }
+          expect(y.data[(n * 3 + o) * Ho + oh]).toBeCloseTo(acc, 5);
+        }
+    gradcheck((p, q) => conv2d(p!, q!, null, { padding: 2, stride: [1, 2] }), [x!, w!]);
+  });
+});
