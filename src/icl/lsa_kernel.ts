@@ -98,21 +98,22 @@ export class LsaKernel {
   }
 
   /**
-   * The one-layer case in a single pass straight over `tokens` (no copies): with u = W_KQ e_q,
-   * v = Σ_i e_i (e_iᵀ u), ŷ = −(e_q[d] + W_PV[d,:]·v / N); backward h = ∂L/∂e_q[d] = −∂L/∂ŷ gives
-   * dW_PV[d,:] += h v / N, dv = h W_PV[d,:] / N, du = Σ_i e_i (e_iᵀ dv), dW_KQ += du e_qᵀ. Equal to the general
-   * path (checked by the finite-difference tests, which run through here for one layer).
+   * The one-layer case in one pass over each sequence, straight from `tokens` (no copies). With u = W_KQ e_q
+   * and p = W_PV[d,:], one sweep over the context rows accumulates v = Σ_i e_i (e_iᵀu) and r = Σ_i e_i (e_iᵀp);
+   * then ŷ = −(e_q[d] + p·v / N) and, with h = ∂L/∂e_q[d] = −∂L/∂ŷ, dW_PV[d,:] += h v / N and
+   * dW_KQ += (h/N) r e_qᵀ (since S·dv = (h/N) S p = (h/N) r). Equal to the general path (checked by the
+   * finite-difference tests, which run through here for one layer).
    */
-  private oneLayerLossAndGrad(p: LsaLayerProducts, tokens: Float64Array, targets: Float64Array, batch: number, g: LsaLayerGrads): number {
+  private oneLayerLossAndGrad(prod: LsaLayerProducts, tokens: Float64Array, targets: Float64Array, batch: number, g: LsaLayerGrads): number {
     const { dim, n, d } = this;
-    const { kq, pv } = p;
+    const { kq, pv } = prod;
     const dkq = g.kq;
     const dpv = g.pv;
     const u = this.du;
     const v = this.dv;
-    const du = new Float64Array(dim);
-    const dv = new Float64Array(dim);
-    const pvRow = d * dim;
+    const r = new Float64Array(dim);
+    const p = pv.subarray(d * dim, (d + 1) * dim);
+    const dp = new Float64Array(dim); // accumulates dW_PV[d,:] over the batch
     const stride = (n + 1) * dim;
     let loss = 0;
     for (let b = 0; b < batch; b++) {
@@ -120,38 +121,40 @@ export class LsaKernel {
       const q = base + n * dim;
       for (let a = 0; a < dim; a++) {
         let acc = 0;
-        for (let c = 0; c < dim; c++) acc += kq[a * dim + c]! * tokens[q + c]!;
+        const row = a * dim;
+        for (let c = 0; c < dim; c++) acc += kq[row + c]! * tokens[q + c]!;
         u[a] = acc;
         v[a] = 0;
+        r[a] = 0;
       }
       for (let i = 0; i < n; i++) {
         const ei = base + i * dim;
-        let dotp = 0;
-        for (let c = 0; c < dim; c++) dotp += tokens[ei + c]! * u[c]!;
-        for (let a = 0; a < dim; a++) v[a] = v[a]! + tokens[ei + a]! * dotp;
+        let su = 0;
+        let sp = 0;
+        for (let c = 0; c < dim; c++) {
+          const x = tokens[ei + c]!;
+          su += x * u[c]!;
+          sp += x * p[c]!;
+        }
+        for (let c = 0; c < dim; c++) {
+          const x = tokens[ei + c]!;
+          v[c] = v[c]! + x * su;
+          r[c] = r[c]! + x * sp;
+        }
       }
       let out = 0;
-      for (let c = 0; c < dim; c++) out += pv[pvRow + c]! * v[c]!;
-      const yHat = -(tokens[q + d]! + out / n);
-      const err = yHat - targets[b]!;
+      for (let c = 0; c < dim; c++) out += p[c]! * v[c]!;
+      const err = -(tokens[q + d]! + out / n) - targets[b]!;
       loss += err * err;
       const hn = (-2 * err) / batch / n;
-      for (let c = 0; c < dim; c++) {
-        dpv[pvRow + c] = dpv[pvRow + c]! + hn * v[c]!;
-        dv[c] = pv[pvRow + c]! * hn;
-        du[c] = 0;
-      }
-      for (let i = 0; i < n; i++) {
-        const ei = base + i * dim;
-        let dotp = 0;
-        for (let c = 0; c < dim; c++) dotp += tokens[ei + c]! * dv[c]!;
-        for (let a = 0; a < dim; a++) du[a] = du[a]! + tokens[ei + a]! * dotp;
-      }
+      for (let c = 0; c < dim; c++) dp[c] = dp[c]! + hn * v[c]!;
       for (let a = 0; a < dim; a++) {
-        const dua = du[a]!;
-        for (let c = 0; c < dim; c++) dkq[a * dim + c] = dkq[a * dim + c]! + dua * tokens[q + c]!;
+        const ra = hn * r[a]!;
+        const row = a * dim;
+        for (let c = 0; c < dim; c++) dkq[row + c] = dkq[row + c]! + ra * tokens[q + c]!;
       }
     }
+    for (let c = 0; c < dim; c++) dpv[d * dim + c] = dpv[d * dim + c]! + dp[c]!;
     return loss / batch;
   }
 
