@@ -65,13 +65,19 @@ export function sampleTasks(config: RegressionTaskConfig, batch: number, rng: Rn
       rng.fillNormal(net.alpha, 0, Math.sqrt(2 / r));
     }
     const base = b * t * dim;
+    const wOff = b * d;
     for (let i = 0; i < t; i++) {
       const row = base + i * dim;
-      for (let k = 0; k < d; k++) tokens[row + k] = (lo + span * rng.float()) * inputScale;
       let y = 0;
       if (weights) {
-        for (let k = 0; k < d; k++) y += weights[b * d + k]! * tokens[row + k]!;
+        // draw x and accumulate wᵀx in the same sweep
+        for (let k = 0; k < d; k++) {
+          const x = (lo + span * rng.float()) * inputScale;
+          tokens[row + k] = x;
+          y += weights[wOff + k]! * x;
+        }
       } else if (net) {
+        for (let k = 0; k < d; k++) tokens[row + k] = (lo + span * rng.float()) * inputScale;
         for (let h = 0; h < r; h++) {
           let pre = 0;
           for (let k = 0; k < d; k++) pre += net.v[h * d + k]! * tokens[row + k]!;
