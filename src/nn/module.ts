@@ -1,7 +1,8 @@
 // Module: a tree of named parameters and named hook points. Names come from the property names of the module
 // tree (camelCase properties become snake_case, arrays become `.0`, `.1`), so `blocks[0].attn.hookPattern` is
-// `blocks.0.attn.hook_pattern` as in TransformerLens — never typed twice. runWithCache/runWithHooks attach hooks
-// for one call and always remove them afterwards.
+// `blocks.0.attn.hook_pattern` as in TransformerLens — never typed twice. Only own properties holding a Module, a
+// Parameter or an array of them count, in declaration order; names starting with "_" are skipped.
+// runWithCache/runWithHooks attach hooks for one call and always remove them afterwards.
 import { CheckpointError, HookError } from "../core/errors.js";
 import { sameShape, shapeStr } from "../core/shape.js";
 import { Tensor } from "../core/tensor.js";
