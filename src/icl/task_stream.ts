@@ -1,12 +1,19 @@
 // Fresh training batches for every step, drawn on a worker thread while the trainer computes on the previous
 // one (like a PyTorch DataLoader worker), or inline when no worker is available (running from TypeScript
 // sources, or `worker: false`). Both give the same batches in the same order: one Rng(seed, streamId) draws
-// them sequentially either way.
+// them sequentially either way. The worker writes into a ring of SharedArrayBuffer slots, so no batch is
+// copied or posted.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Rng } from "../core/rng.js";
+import type { TaskWorkerInit } from "./task_worker.js";
 import { sampleTasks, type RegressionTaskConfig, type TaskBatch } from "./tasks.js";
+
+/** Atomics.waitAsync (Node ≥ 16; not in the ES2022 lib typings): waits without blocking the event loop. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync?: (a: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
+}).waitAsync;
 
 export interface TaskStream {
   /** "worker" when batches come from a worker thread */
@@ -20,14 +27,14 @@ export interface TaskStream {
 export interface TaskStreamOptions {
   /** draw on a worker thread when its compiled script is present (default true) */
   worker?: boolean;
-  /** batches drawn ahead (default 2) */
-  prefetch?: number;
+  /** slots in the ring (batches drawn ahead + the one in use; default 3) */
+  slots?: number;
 }
 
 export function openTaskStream(config: RegressionTaskConfig, batch: number, seed: number, streamId: string, options: TaskStreamOptions = {}): TaskStream {
   const script = new URL("./task_worker.js", import.meta.url);
   const useWorker = (options.worker ?? true) && script.protocol === "file:" && existsSync(fileURLToPath(script));
-  return useWorker ? workerStream(script, config, batch, seed, streamId, options.prefetch ?? 2) : inlineStream(config, batch, seed, streamId);
+  return useWorker ? workerStream(script, config, batch, seed, streamId, Math.max(2, options.slots ?? 3)) : inlineStream(config, batch, seed, streamId);
 }
 
 function inlineStream(config: RegressionTaskConfig, batch: number, seed: number, streamId: string): TaskStream {
@@ -43,44 +50,56 @@ function inlineStream(config: RegressionTaskConfig, batch: number, seed: number,
   };
 }
 
-function workerStream(script: URL, config: RegressionTaskConfig, batch: number, seed: number, streamId: string, prefetch: number): TaskStream {
+function workerStream(script: URL, config: RegressionTaskConfig, batch: number, seed: number, streamId: string, slotCount: number): TaskStream {
+  const { d, n } = config;
+  const slots = Array.from({ length: slotCount }, () => ({
+    tokens: new SharedArrayBuffer(batch * (n + 1) * (d + 1) * 8),
+    targets: new SharedArrayBuffer(batch * 8),
+    weights: config.nonlinear ? null : new SharedArrayBuffer(batch * d * 8),
+  }));
+  const views: TaskBatch[] = slots.map((s) => ({
+    batch,
+    d,
+    n,
+    tokens: new Float64Array(s.tokens),
+    targets: new Float64Array(s.targets),
+    weights: s.weights ? new Float64Array(s.weights) : null,
+  }));
+  const control = new Int32Array(new SharedArrayBuffer(4 * slotCount));
   const worker = new Worker(script);
-  const ready: TaskBatch[] = [];
-  const waiting: { resolve: (t: TaskBatch) => void; reject: (e: unknown) => void }[] = [];
   let failure: unknown = null;
-  let current: TaskBatch | null = null;
-  worker.on("message", (msg: { tokens: Float64Array; targets: Float64Array; weights: Float64Array | null }) => {
-    const t: TaskBatch = { batch, d: config.d, n: config.n, tokens: msg.tokens, targets: msg.targets, weights: msg.weights };
-    const w = waiting.shift();
-    if (w) w.resolve(t);
-    else ready.push(t);
-  });
-  const fail = (err: unknown): void => {
+  worker.on("error", (err) => {
     failure = err;
-    for (const w of waiting.splice(0)) w.reject(err);
-  };
-  worker.on("error", fail);
-  worker.on("exit", (code) => {
-    if (code !== 0 && failure === null) fail(new Error(`the task worker exited with code ${code}`));
+    for (let k = 0; k < slotCount; k++) Atomics.notify(control, k); // wake a waiting next()
   });
-  worker.postMessage({ type: "init", config, batch, seed, streamId, prefetch });
+  worker.on("exit", (code) => {
+    if (code !== 0 && failure === null) failure = new Error(`the task worker exited with code ${code}`);
+    for (let k = 0; k < slotCount; k++) Atomics.notify(control, k);
+  });
+  const init: TaskWorkerInit = { config, batch, seed, streamId, slots, control: control.buffer as SharedArrayBuffer };
+  worker.postMessage(init);
+  let current = -1;
+  let closed = false;
   return {
     kind: "worker",
-    next() {
-      if (current) {
-        // hand the consumed batch's buffers back for refilling
-        const { tokens, targets, weights } = current;
-        const transfer: ArrayBuffer[] = [tokens.buffer as ArrayBuffer, targets.buffer as ArrayBuffer];
-        if (weights) transfer.push(weights.buffer as ArrayBuffer);
-        worker.postMessage({ type: "return", tokens, targets, weights }, transfer);
-        current = null;
+    async next() {
+      if (current >= 0) {
+        // hand the consumed slot back for refilling
+        Atomics.store(control, current, 0);
+        Atomics.notify(control, current);
       }
-      if (failure !== null) return Promise.reject(failure);
-      const t = ready.shift();
-      const p = t ? Promise.resolve(t) : new Promise<TaskBatch>((resolve, reject) => waiting.push({ resolve, reject }));
-      return p.then((b) => (current = b));
+      current = (current + 1) % slotCount;
+      while (Atomics.load(control, current) !== 1) {
+        if (failure !== null || closed) throw failure ?? new Error("the task stream is closed");
+        if (waitAsync) {
+          const w = waitAsync(control, current, 0, 1000);
+          if (w.async) await w.value;
+        } else await new Promise((resolve) => setImmediate(resolve));
+      }
+      return views[current]!;
     },
     async close() {
+      closed = true;
       await worker.terminate();
     },
   };
