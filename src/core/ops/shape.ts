@@ -66,19 +66,35 @@ export function permuteInto(src: Float32Array, srcShape: Shape, perm: readonly n
     dst[0] = accumulate ? dst[0]! + src[0]! : src[0]!;
     return;
   }
+  if (sizeOf(srcShape) === 0) return;
   const inSt = stridesOf(srcShape);
-  const outShape = perm.map((p) => srcShape[p]!);
-  const st = perm.map((p) => inSt[p]!);
-  const inner = outShape[nd - 1]!;
-  const sIn = st[nd - 1]!;
-  const rows = sizeOf(outShape) / Math.max(inner, 1);
-  const idx = new Array<number>(nd).fill(0);
+  // drop size-1 dims and pad to ≥ 2 dims, so the two innermost output dims run as tight nested loops
+  const outShape: number[] = [];
+  const st: number[] = [];
+  for (const p of perm) {
+    if (srcShape[p]! === 1) continue;
+    outShape.push(srcShape[p]!);
+    st.push(inSt[p]!);
+  }
+  while (outShape.length < 2) {
+    outShape.unshift(1);
+    st.unshift(0);
+  }
+  const n = outShape.length;
+  const inner = outShape[n - 1]!;
+  const sIn = st[n - 1]!;
+  const mid = outShape[n - 2]!;
+  const sMid = st[n - 2]!;
+  const blocks = sizeOf(outShape) / (inner * mid);
+  const idx = new Array<number>(n).fill(0);
   let base = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * inner;
-    if (accumulate) for (let i = 0, s = base; i < inner; i++, s += sIn) dst[o + i]! += src[s]!;
-    else for (let i = 0, s = base; i < inner; i++, s += sIn) dst[o + i] = src[s]!;
-    for (let d = nd - 2; d >= 0; d--) {
+  let o = 0;
+  for (let b = 0; b < blocks; b++) {
+    for (let a = 0, sa = base; a < mid; a++, sa += sMid, o += inner) {
+      if (accumulate) for (let i = 0, s = sa; i < inner; i++, s += sIn) dst[o + i]! += src[s]!;
+      else for (let i = 0, s = sa; i < inner; i++, s += sIn) dst[o + i] = src[s]!;
+    }
+    for (let d = n - 3; d >= 0; d--) {
       idx[d]!++;
       base += st[d]!;
       if (idx[d]! < outShape[d]!) break;

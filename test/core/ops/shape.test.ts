@@ -35,3 +35,30 @@ describe("shape ops", () => {
     expect(() => concat([x, tensor([[1, 2]])], 0)).toThrow(ShapeError);
   });
 });
+
+describe("permute against a naive index mapping", () => {
+  it("matches for shapes with size-1 dims, 1–5 dims and every permutation tried", () => {
+    const shapes = [[5], [1, 4], [3, 1, 2], [2, 3, 4], [1, 2, 1, 3], [2, 3, 2, 2, 3], [4, 1, 1, 1]];
+    const perms = (n: number): number[][] => (n <= 1 ? [[0]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)])));
+    for (const shape of shapes) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tensor(new Float32Array(size).map((_, i) => i), shape);
+      const inStrides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+      for (const perm of perms(shape.length)) {
+        const y = permute(x, perm);
+        const outShape = perm.map((p) => shape[p]!);
+        expect(y.shape).toEqual(outShape);
+        for (let flat = 0; flat < size; flat++) {
+          let rem = flat;
+          let src = 0;
+          for (let d = outShape.length - 1; d >= 0; d--) {
+            const i = rem % outShape[d]!;
+            rem = Math.floor(rem / outShape[d]!);
+            src += i * inStrides[perm[d]!]!;
+          }
+          expect(y.data[flat]).toBe(src);
+        }
+      }
+    }
+  });
+});
