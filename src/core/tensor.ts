@@ -214,7 +214,8 @@ export function needsGrad(a: Tensor, b?: Tensor, c?: Tensor): boolean {
 
 /**
  * Wraps an op's output: records `backward` on the tape when an input requires grad (and grad is enabled) and,
- * in debug mode, checks the output for NaN/inf.
+ * in debug mode, checks the output for NaN/inf. A backward rule must not keep its `grad` argument after it
+ * returns: that buffer is recycled (see acquireBuffer).
  */
 export function makeResult(op: string, data: Float32Array, shape: Shape, parents: readonly Tensor[], backward: BackwardFn | null): Tensor {
   const t = new Tensor(data, shape);
