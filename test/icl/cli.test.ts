@@ -6,6 +6,12 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { Rng } from "../../src/core/rng.js";
+import { type Tensor, tensor } from "../../src/core/tensor.js";
+import { LsaKernel } from "../../src/icl/lsa_kernel.js";
+import { meanSquaredError, sampleTasks, taskConfig } from "../../src/icl/tasks.js";
+import { loadSafetensorsFile, toFloat32 } from "../../src/io/safetensors.js";
+import { LSA, lsaProducts } from "../../src/nn/models/lsa.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -27,6 +33,15 @@ describe("mesa icl", () => {
     for (const f of ["config.json", "metrics.jsonl", "summary.json", "loss_curve.svg", "loss_curve.png", "weights.svg", "weights.png"]) expect(existsSync(join(dir, f))).toBe(true);
     expect(readdirSync(join(dir, "checkpoints"))).toContain("step-60.safetensors");
     expect(JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")).status).toBe("finished");
+    // the checkpoint is the trained model: loaded into a fresh LSA it reproduces the reported test loss
+    const file = loadSafetensorsFile(join(dir, "checkpoints", "step-60.safetensors"));
+    const model = new LSA({ d: 3, layers: 1 }, new Rng(0));
+    const sd: Record<string, Tensor> = {};
+    for (const [name, entry] of file.tensors) sd[name] = tensor(toFloat32(entry), [...entry.shape]);
+    model.loadStateDict(sd);
+    const test = sampleTasks(taskConfig({ d: 3, n: 6 }), 10_000, new Rng(2, "icl-test"));
+    const pred = new LsaKernel(1, 6, 3).predict(lsaProducts(model), test.tokens, test.batch);
+    expect(meanSquaredError(pred, test.targets)).toBeCloseTo(out["model_loss"] as number, 10);
   });
 
   it("prints a table without --json", () => {
