@@ -1,7 +1,8 @@
 // Reductions over one axis, several axes or everything: sum, mean, max, min (with gradient to the arg-extreme,
 // first occurrence, as PyTorch's max(dim)), and argmax. Sums accumulate in float64 so means of large batches
 // stay accurate.
-import { type Shape, normAxis, splitAt } from "../shape.js";
+import { ShapeError } from "../errors.js";
+import { type Shape, normAxis, shapeStr, splitAt } from "../shape.js";
 import { IntTensor, type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { reshape } from "./shape.js";
 
@@ -131,6 +132,9 @@ function extremeAxis(op: string, x: Tensor, axis: number, isMax: boolean): Tenso
 
 function reduceExtreme(op: string, x: Tensor, axis: Axes, keepDim: boolean, isMax: boolean): Tensor {
   const axes = axesOf(op, x, axis);
+  for (const a of axes) {
+    if (x.shape[a] === 0) throw new ShapeError(`${op}: axis ${a} of ${shapeStr(x.shape)} is empty, so it has no ${op}imum`, "reduce over a non-empty axis");
+  }
   const shape = keptShape(x.shape, axes, keepDim);
   if (axes.length === x.ndim) return reshape(extremeAxis(op, reshape(x, [x.size]), 0, isMax), shape);
   let t = x;
@@ -151,6 +155,7 @@ export function min(x: Tensor, axis?: number | readonly number[], keepDim = fals
 /** Index of the maximum along `axis` (first occurrence), with that axis removed. */
 export function argmax(x: Tensor, axis = -1): IntTensor {
   const a = normAxis("argmax", axis, x.ndim, x.shape);
+  if (x.shape[a] === 0) throw new ShapeError(`argmax: axis ${a} of ${shapeStr(x.shape)} is empty`, "take argmax over a non-empty axis");
   const [outer, r, inner] = splitAt(x.shape, a);
   return new IntTensor(argExtreme(x.data, outer, r, inner, true), keptShape(x.shape, [a], false));
 }
