@@ -47,7 +47,7 @@ abstract class SelfAttentionBase extends Module {
   readonly nHeads: number;
   readonly dHead: number;
   readonly mask: KeyMask;
-  private maskCache: { T: number; mask: Tensor } | null = null;
+  private maskCache: { T: number; hidden: Int32Array } | null = null;
 
   constructor(options: AttentionOptions, rng: Rng, defaultBias: boolean) {
     super();
@@ -85,20 +85,18 @@ abstract class SelfAttentionBase extends Module {
     return linear(x, Wt, b ? b.reshape([H * dh]) : null).reshape([B, T, H, dh]);
   }
 
-  /** Additive mask [T, T]: 0 where a query may see a key, −1e30 elsewhere (null when nothing is masked). */
-  protected additiveMask(T: number): Tensor | null {
-    if (this.mask === "all") return null;
-    if (this.maskCache?.T === T) return this.maskCache.mask;
-    const m = new Float32Array(T * T);
+  /** Flat [query·T + key] indices of the key positions each query may not see, for T positions. */
+  protected hiddenKeys(T: number): Int32Array {
+    if (this.maskCache?.T === T) return this.maskCache.hidden;
+    const hidden: number[] = [];
     for (let q = 0; q < T; q++) {
       for (let k = 0; k < T; k++) {
-        const hidden = this.mask === "causal" ? k > q : k === T - 1;
-        if (hidden) m[q * T + k] = MASKED;
+        const masked = this.mask === "causal" ? k > q : this.mask === "exclude-last" ? k === T - 1 : false;
+        if (masked) hidden.push(q * T + k);
       }
     }
-    const mask = tensor(m, [T, T]);
-    this.maskCache = { T, mask };
-    return mask;
+    this.maskCache = { T, hidden: Int32Array.from(hidden) };
+    return this.maskCache.hidden;
   }
 
   /** factor applied to q before q·kᵀ */
@@ -139,8 +137,13 @@ export class Attention extends SelfAttentionBase {
     return 1 / Math.sqrt(this.dHead);
   }
   protected scores(qk: Tensor, T: number): Tensor {
-    const m = this.additiveMask(T);
-    return m ? qk.add(m) : qk;
+    if (this.mask === "all") return qk;
+    // masked in place: qk is the fresh output of q·kᵀ, whose backward reads only q and k, so this saves a whole
+    // [B, H, T, T] op; masked entries get probability 0, so no gradient reaches them either way
+    const hidden = this.hiddenKeys(T);
+    const d = qk.data;
+    for (let base = 0; base < d.length; base += T * T) for (let i = 0; i < hidden.length; i++) d[base + hidden[i]!] = MASKED;
+    return qk;
   }
   protected pattern(scores: Tensor): Tensor {
     return scores.softmax(-1);
