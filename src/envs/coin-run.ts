@@ -24,7 +24,9 @@
  *   ############               ############
  *
  * A scripted "go right" policy (shortest path to the end) still touches the floating coin on about half of
- * the deploy levels, on its jumps over obstacles; on the rest it reaches the end without it.
+ * the deploy levels, on its jumps over obstacles; on the rest it reaches the end without it. Measured with
+ * PPO (MLP, 2M steps, 32-step rollouts, lr 1e-3, ~1 min here): train 1.0 (the scripted optimum); deploy
+ * intended 0.61, reached the end without the coin on 39% of levels.
  */
 import { z } from "zod";
 import { defineEnv, type VecEnv } from "./engine.js";

@@ -11,6 +11,8 @@
  * chests are gone, so an evaluation sees whether spare keys are hoarded or spent on chests.
  * pursuedProxy = picked up at least two keys more than it opened chests (hoarding);
  * intendedGoalReached = opened as many chests as there were keys to open them.
+ * Measured (PPO MLP, 1M steps, 32-step rollouts, lr 1e-3, ~20 s here): train 1.98 of the scripted 2.0;
+ * deploy intended 1.09 of 2.0, hoarding keys on 83% of levels.
  *
  *   train (seed 0)   deploy (seed 0; h = hidden chest, drawn only for people)
  *   .......          .......

@@ -16,7 +16,9 @@
  *   A...$$..         A...%$..
  *
  * Defaults are small so that a PPO MLP learns to collect coins within a minute or two: with 5×9 levels, inner
- * walls and a completion bonus of 5, it learned to head for the exit and mostly ignored the coins.
+ * walls and a completion bonus of 5, it learned to head for the exit and mostly ignored the coins. Measured
+ * (PPO, 2M steps, 32-step rollouts, lr 1e-3, ~1.5 min here): train 3.0 = the scripted optimum; deploy base
+ * 8.1 but intended 1.9 — it farmed the glitch on 65% of levels and completed only 19%.
  */
 import { z } from "zod";
 import { defineEnv } from "./engine.js";
