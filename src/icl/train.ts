@@ -5,7 +5,7 @@
 // the softmax transformer through the generic autograd.
 import { z } from "zod";
 import { parseConfig } from "../core/config.js";
-import { DivergenceError } from "../core/errors.js";
+import { ConfigError, DivergenceError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { noGrad, type Tensor, tensor } from "../core/tensor.js";
 import { IclTransformer } from "../nn/models/icl_transformer.js";
@@ -72,8 +72,21 @@ export function iclConfig(input: IclConfigInput, source = "icl config"): IclConf
   if (c.model === "transformer" && c.dModel % c.heads !== 0) {
     parseConfig(z.object({ heads: z.number().refine(() => false, `must divide dModel (${c.dModel})`) }), { heads: c.heads }, source);
   }
-  return { ...c, steps: c.steps ?? 2000, batch: c.batch ?? (c.model === "lsa" ? 1024 : 256) };
+  const resolved = { ...c, steps: c.steps ?? 2000, batch: c.batch ?? (c.model === "lsa" ? 1024 : 256) };
+  // every task set is held in float64: the training ring (3 batches), eval, tune, test and OOD sets
+  const { d, n } = c.task;
+  const bytes = 8 * (n + 1) * (d + 1) * (3 * resolved.batch + c.evalTasks + c.tuneTasks + 2 * c.testTasks);
+  if (bytes > MAX_TASK_BYTES) {
+    throw new ConfigError(
+      `${source}: d = ${d}, N = ${n} with ${resolved.batch} tasks per step (and ${c.testTasks} test tasks) needs ${(bytes / 2 ** 30).toFixed(1)} GiB of task memory, more than ${MAX_TASK_BYTES / 2 ** 30} GiB`,
+      "use a smaller --batch, --n or --d",
+    );
+  }
+  return resolved;
 }
+
+/** Upper bound on the memory all task sets of a run may take. */
+const MAX_TASK_BYTES = 2 ** 30;
 
 export interface IclCallbacks {
   /** after every step */

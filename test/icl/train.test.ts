@@ -40,6 +40,7 @@ describe("trainIcl (LSA)", () => {
     expect(() => iclConfig({ layers: 17 })).toThrow(/layers/);
     expect(() => iclConfig({ steps: 0 })).toThrow(/steps/);
     expect(() => iclConfig({ model: "transformer", dModel: 30, heads: 4 })).toThrow(/heads/);
+    expect(() => iclConfig({ task: { d: 256, n: 1024 } })).toThrow(/GiB of task memory/);
   });
 
   it("stops on divergence, says at which step, suggests a smaller learning rate and saves the last good weights", async () => {
