@@ -56,6 +56,16 @@ describe("LSA module", () => {
     }
   }
 
+  it("caches activations for interpretability: residual streams equal the kernel's, the pattern is [batch, 1, T, T]", () => {
+    const { model, tasks } = setup(2);
+    const tokens = tensor(Float32Array.from(tasks.tokens), [batch, n + 1, d + 1]);
+    const { cache } = model.runWithCache(tokens);
+    expect(cache.get("blocks.1.attn.hook_pattern")!.shape).toEqual([batch, 1, n + 1, n + 1]);
+    const res = new LsaKernel(2, n, d).residuals(lsaProducts(model), tasks.tokens, batch);
+    const post = cache.get("blocks.0.hook_resid_post")!.data;
+    for (let i = 0; i < post.length; i++) expect(post[i]).toBeCloseTo(res[1]![i]!, 4);
+  });
+
   it("passes a finite-difference gradient check with respect to its input tokens", () => {
     const { model, tasks } = setup(2);
     const tokens = tensor(Float32Array.from(tasks.tokens), [batch, n + 1, d + 1]);
