@@ -15,6 +15,22 @@ function mesa(...args: string[]): { status: number | null; stdout: string; stder
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+describe("mesa demo", () => {
+  it("runs the whole story on a tiny budget and reports train and deploy side by side with a picture", () => {
+    const r = mesa("demo", "--steps", "4096", "--episodes", "50", "--out", join(root, "demo"), "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { train: Record<string, number>; deploy: Record<string, number>; picture: { gif: string; png: string } | null };
+    for (const side of [out.train, out.deploy]) {
+      expect(side.episodes).toBe(50);
+      expect(side).toHaveProperty(["misgeneralization_rate"]);
+    }
+    expect(out.train.misgeneralization_rate).toBe(0); // no glitched coin on train levels
+    expect(out.picture).not.toBeNull();
+    expect(existsSync(out.picture!.gif)).toBe(true);
+    expect(existsSync(out.picture!.png)).toBe(true);
+  });
+});
+
 describe("mesa train / eval", () => {
   it("trains a tiny run, resumes it, and evaluates it with the documented JSON keys and episode pictures", () => {
     const out = join(root, "runs");
