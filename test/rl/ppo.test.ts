@@ -87,3 +87,30 @@ describe("trainPPO", () => {
     expect(Object.keys(a.policy.stateDict()).sort()).toEqual(["policy.layers.0.bias", "policy.layers.0.weight", "policy.layers.1.bias", "policy.layers.1.weight", "policy.layers.2.bias", "policy.layers.2.weight", "value.layers.0.bias", "value.layers.0.weight", "value.layers.1.bias", "value.layers.1.weight", "value.layers.2.bias", "value.layers.2.weight"]);
   });
 });
+
+describe("trainPPO divergence", () => {
+  it("stops with the update number and a hint when the loss turns NaN, keeping the last good checkpoint", async () => {
+    // the corridor, except that from its 40th episode on a copy's goal pays NaN (a broken reward function)
+    const broken = { ...corridor, name: "broken-corridor", stepEnv: (env: VecEnv, s: unknown, i: number, action: number, p: never) => {
+      corridor.stepEnv(env as never, s as never, i, action, p);
+      if (env.episode[i]! >= 40 && env.reward[i] !== 0) env.reward[i] = Number.NaN;
+    } };
+    const config = ppoConfig({ numEnvs: 8, numSteps: 32, totalTimesteps: 8 * 32 * 40, checkpointEvery: 1, seed: 2 });
+    const env = new VecEnv(broken as never, { n: 8, distribution: "train" });
+    const policy = createPolicy({ kind: "mlp", obsShape: env.obsShape, numActions: env.numActions, hidden: [16, 16] }, new Rng(2, "init"));
+    const run = RunDir.create(root, { env: "corridor", exp: "nan", seed: 2, config });
+    const error = await trainPPO(env, policy, config, { onCheckpoint: (s) => void savePpoCheckpoint(run, policy, env, s) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).toBe("DivergenceError");
+    const update = Number(/at update (\d+)/.exec((error as Error).message)?.[1]);
+    expect(update).toBeGreaterThan(1);
+    expect((error as { hint?: string }).hint).toMatch(/learningRate|resume/);
+    // every checkpoint on disk predates the bad update and loads
+    const latest = RunDir.open(run.path).latestCheckpoint()!;
+    expect(latest.skipped).toEqual([]);
+    expect(latest.checkpoint.step).toBe((update - 1) * 8 * 32);
+    const fresh = createPolicy({ kind: "mlp", obsShape: env.obsShape, numActions: env.numActions, hidden: [16, 16] }, new Rng(3, "init"));
+    loadPolicyWeights(latest.checkpoint, fresh);
+    expect(fresh.parameters().every((p) => p.data.every(Number.isFinite))).toBe(true);
+  });
+});
