@@ -242,6 +242,18 @@ export function gradBuffer(t: Tensor): Float32Array {
   return t.grad.data;
 }
 
+/**
+ * For a backward rule that overwrites a parent's whole gradient in one go (a GEMM with accumulate off): when the
+ * parent has no gradient yet, allocates it without zeroing (pooled for non-leaves) and returns it — the rule must
+ * then write every element; returns null when a gradient exists already and must be accumulated into.
+ * Saves a zero-fill and a read of every element against gradBuffer + accumulate.
+ */
+export function freshGradBuffer(t: Tensor): Float32Array | null {
+  if (t.grad !== null) return null;
+  t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : acquireBuffer(t.data.length, false), t.shape);
+  return t.grad.data;
+}
+
 // Recycled large buffers. A fresh multi-megabyte Float32Array costs page faults on every use (glibc hands big
 // blocks back to the kernel on free): ~1.5 ns per element, more than a relu. Buffers whose lifetime the core
 // controls — intermediate gradients during backward() and ops' scratch space (im2col columns) — are recycled by

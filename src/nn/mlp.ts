@@ -2,6 +2,8 @@
 // (`hook_pre.i` before the activation, `hook_post.i` after), PyTorch-style names `layers.i.weight`.
 import type { Rng } from "../core/rng.js";
 import type { Tensor } from "../core/tensor.js";
+import { FUSED_ACTIVATIONS, type FusedActivation, linearAct } from "../core/ops/fused.js";
+import { releaseBuffer } from "../core/tensor.js";
 import { type ActivationName, activation } from "./activations.js";
 import { Linear } from "./linear.js";
 import { HookPoint, Module } from "./module.js";
@@ -25,6 +27,8 @@ export class MLP extends Module {
   readonly hookPre: HookPoint[];
   readonly hookPost: HookPoint[];
   private readonly act: (x: Tensor) => Tensor;
+  /** the activation when linearAct can fuse it into the layer, else null */
+  private readonly fusedAct: FusedActivation | null;
   private readonly activateOutput: boolean;
 
   /** sizes = [in, hidden..., out] */
@@ -33,7 +37,9 @@ export class MLP extends Module {
     if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
       throw new ConfigError(`MLP sizes must be ≥ 2 positive integers [in, ...hidden, out], got [${sizes.join(", ")}]`);
     }
-    this.act = activation(options.activation ?? "tanh");
+    const actName = options.activation ?? "tanh";
+    this.act = activation(actName);
+    this.fusedAct = (FUSED_ACTIVATIONS as readonly string[]).includes(actName) ? (actName as FusedActivation) : null;
     this.activateOutput = options.activateOutput ?? false;
     const init = options.init ?? "default";
     const nLayers = sizes.length - 1;
@@ -49,12 +55,25 @@ export class MLP extends Module {
 
   forward(x: Tensor): Tensor {
     const n = this.layers.length;
+    // a hidden activation nobody can see (no hooks) is produced by one fused op into a pooled buffer: recycled by
+    // backward() once the graph is freed, or here as soon as the next layer has consumed it when no tape is kept
+    let pending: Float32Array | null = null;
     for (let i = 0; i < n; i++) {
-      x = this.layers[i]!.forward(x);
-      if (i < n - 1 || this.activateOutput) {
-        x = this.hookPre[i]!.forward(x); // [batch, hidden_i]
-        x = this.hookPost[i]!.forward(this.act(x)); // [batch, hidden_i]
+      const layer = this.layers[i]!;
+      const activated = i < n - 1 || this.activateOutput;
+      let transient = false;
+      if (activated && this.fusedAct !== null && layer.constructor === Linear && this.hookPre[i]!._hooks.length === 0 && this.hookPost[i]!._hooks.length === 0) {
+        transient = i < n - 1;
+        x = linearAct(x, layer.weight, layer.bias, this.fusedAct, { transient });
+      } else {
+        x = layer.forward(x);
+        if (activated) {
+          x = this.hookPre[i]!.forward(x); // [batch, hidden_i]
+          x = this.hookPost[i]!.forward(this.act(x)); // [batch, hidden_i]
+        }
       }
+      if (pending !== null && !x.requiresGrad) releaseBuffer(pending);
+      pending = transient ? x.data : null;
     }
     return x;
   }
