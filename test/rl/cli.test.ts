@@ -1,10 +1,11 @@
 // mesa train / eval / demo through the built binary, as a user runs them (tiny budgets).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { RunDir } from "../../src/io/rundir.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-rl-"));
@@ -89,5 +90,44 @@ describe("mesa train / eval", () => {
     expect(corrupt.status).toBe(1);
     expect(corrupt.stderr).toMatch(/checkpoint/);
     expect(corrupt.stderr).toContain("hint:");
+  });
+});
+
+describe("mesa train killed with SIGKILL", () => {
+  it("leaves only whole checkpoints, and --resume reaches the uninterrupted run's final weights bit for bit", async () => {
+    const args = ["train", "--env", "points-bug", "--steps", "30720", "--num-envs", "8", "--checkpoint-every", "1", "--seed", "4", "--json"];
+    const whole = mesa(...args, "--out", join(root, "whole"));
+    expect(whole.status, whole.stderr).toBe(0);
+    const wholeDir = (JSON.parse(whole.stdout) as { run_dir: string }).run_dir;
+
+    const killedRoot = join(root, "killed");
+    const child = spawn(process.execPath, [bin, ...args, "--out", killedRoot], { cwd: root, stdio: "ignore" });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    let runDir = "";
+    for (let waited = 0; waited < 60_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+      const runs = existsSync(killedRoot) ? readdirSync(killedRoot) : [];
+      if (runs.length === 0) continue;
+      runDir = join(killedRoot, runs[0]!);
+      const ckpts = existsSync(join(runDir, "checkpoints")) ? readdirSync(join(runDir, "checkpoints")).filter((f) => f.endsWith(".safetensors")) : [];
+      if (ckpts.length >= 4) break;
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    // every checkpoint file that exists is complete and loads
+    const run = RunDir.open(runDir);
+    const listed = run.listCheckpoints();
+    expect(listed.length).toBeGreaterThanOrEqual(4);
+    expect(listed.length).toBeLessThan(30); // killed before the end
+    for (const c of listed) expect(() => run.loadCheckpoint(c)).not.toThrow();
+
+    const resumed = mesa("train", "--resume", runDir, "--json");
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const final = (dir: string): Map<string, number[]> => {
+      const c = RunDir.open(dir).latestCheckpoint()!.checkpoint;
+      expect(c.step).toBe(30720);
+      return new Map([...c.file.tensors].filter(([name]) => !name.startsWith("env.")).map(([name, t]) => [name, Array.from(t.data as Float32Array)]));
+    };
+    expect(final(runDir)).toEqual(final(wholeDir));
   });
 });
