@@ -28,6 +28,15 @@ describe("trainIcl (LSA)", () => {
     expect(r.oodVsGd.baselineLoss).toBeGreaterThan(r.vsGd.baselineLoss);
   });
 
+  it("two layers beat two GD steps and look more like GD++ than like GD (the papers' trend)", async () => {
+    const r = await trainIcl({ ...tiny, layers: 2, steps: 600, evalEvery: 100 });
+    expect(r.vsGd.modelLoss).toBeLessThan(0.8 * r.vsGd.baselineLoss);
+    expect(r.vsGdpp).not.toBeNull();
+    expect(r.vsGdpp!.predictionCosine).toBeGreaterThan(r.vsGd.predictionCosine);
+    expect(r.vsGdpp!.sensitivityCosine).toBeGreaterThan(r.vsGd.sensitivityCosine);
+    expect(r.gdpp!.gammas[0]).toBeGreaterThan(0);
+  });
+
   it("is reproducible from the seed", async () => {
     const a = await trainIcl({ ...tiny, steps: 30 });
     const b = await trainIcl({ ...tiny, steps: 30 });
