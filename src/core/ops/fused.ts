@@ -8,7 +8,7 @@ import { shapeStr } from "../shape.js";
 import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { gemm } from "./matmul.js";
 import { addColumnSums } from "./reduce.js";
-import { fastExp, fastTanh } from "./unary.js";
+import { fastExp, tanhArray } from "./unary.js";
 
 /** Activations linearAct can fuse: each has a derivative computable from its output alone. */
 export type FusedActivation = "tanh" | "relu" | "sigmoid";
@@ -27,7 +27,7 @@ export interface LinearActOptions {
 /** Applies the activation in place (same formulas as the tanh/relu/sigmoid ops). */
 function activateInPlace(a: Float32Array, n: number, act: FusedActivation): void {
   if (act === "tanh") {
-    for (let i = 0; i < n; i++) a[i] = fastTanh(a[i]!);
+    tanhArray(a, a, n);
   } else if (act === "relu") {
     for (let i = 0; i < n; i++) {
       const v = a[i]!;

@@ -1,6 +1,7 @@
 // Elementwise unary ops with their derivatives: neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu.
 // Backward rules reuse the saved output where that is cheaper (exp, sqrt, tanh, sigmoid).
 import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
+import { tanhSimd } from "./simd.js";
 
 export function neg(x: Tensor): Tensor {
   const X = x.data, n = X.length, out = new Float32Array(n);
@@ -113,9 +114,18 @@ export function fastTanh(x: number): number {
   return (p * c) / q;
 }
 
+/**
+ * out[i] = tanh(x[i]) for i < n (out may be x): WebAssembly SIMD when available, else fastTanh. Every tensor tanh
+ * goes through here, so the fused and unfused layers give the same bits.
+ */
+export function tanhArray(x: Float32Array, out: Float32Array, n: number): void {
+  if (tanhSimd(x, out, n)) return;
+  for (let i = 0; i < n; i++) out[i] = fastTanh(x[i]!);
+}
+
 export function tanh(x: Tensor): Tensor {
   const X = x.data, n = X.length, out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = fastTanh(X[i]!);
+  tanhArray(X, out, n);
   return makeResult("tanh", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
     const gx = gradBuffer(x);
     for (let i = 0; i < n; i++) { const y = out[i]!; gx[i]! += g[i]! * (1 - y * y); }

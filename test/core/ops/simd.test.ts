@@ -1,0 +1,78 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TANH_SIMD_ASC_FLAGS, TANH_SIMD_SOURCE, TANH_SIMD_WASM_BASE64, simdAvailable, tanhSimd } from "../../../src/core/ops/simd.js";
+import { fastTanh, tanhArray } from "../../../src/core/ops/unary.js";
+import { Rng } from "../../../src/core/rng.js";
+
+const SPECIAL = [0, -0, 1e-30, -1e-30, 1e-7, -3e-4, 4e-4, 0.5, -0.5, 1, -2, 3.7, 7.9, -7.91, 8, 20, -20, 1e30, Infinity, -Infinity];
+
+/**
+ * max |got − Math.tanh| with NaN passing through and ±0 keeping their sign; also checks the relative error is
+ * below 1e-6 wherever tanh is not tiny (denormal-range results are only held to the absolute bound)
+ */
+function checkTanh(x: Float32Array, got: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (Number.isNaN(v)) {
+      expect(got[i]).toBeNaN();
+      continue;
+    }
+    if (v === 0) expect(Object.is(got[i], v)).toBe(true);
+    const want = Math.tanh(v);
+    worst = Math.max(worst, Math.abs(got[i]! - want));
+    if (Math.abs(want) > 1e-30) expect(Math.abs(got[i]! - want) / Math.abs(want)).toBeLessThan(1e-6);
+  }
+  return worst;
+}
+
+describe("WebAssembly SIMD tanh", () => {
+  it("the embedded binary is the AssemblyScript source compiled with the stated flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mesa-simd-"));
+    try {
+      writeFileSync(join(dir, "tanh.ts"), TANH_SIMD_SOURCE);
+      const asc = join(process.cwd(), "node_modules", ".bin", "asc");
+      execFileSync(asc, [join(dir, "tanh.ts"), "--outFile", join(dir, "tanh.wasm"), ...TANH_SIMD_ASC_FLAGS], { stdio: "pipe" });
+      expect(readFileSync(join(dir, "tanh.wasm")).toString("base64")).toBe(TANH_SIMD_WASM_BASE64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("runs under Node 20 (the fast path is not silently lost)", () => {
+    expect(simdAvailable()).toBe(true);
+  });
+
+  for (const n of [1, 3, 4, 5, 17, 8191, 8192, 8193, 20001]) {
+    it(`matches Math.tanh within 4e-7 on ${n} elements, in place and not, with special values`, () => {
+      const x = new Float32Array(n);
+      new Rng(n).fillUniform(x, -9, 9);
+      for (let i = 0; i < Math.min(n, SPECIAL.length); i++) x[(i * 7919) % n] = SPECIAL[i]!;
+      if (n > 40) x[n - 1] = NaN;
+      const out = new Float32Array(n).fill(123);
+      expect(tanhSimd(x, out, n)).toBe(true);
+      expect(checkTanh(x, out)).toBeLessThan(4e-7);
+      const inPlace = x.slice();
+      tanhArray(inPlace, inPlace, n);
+      expect(inPlace).toEqual(out);
+    });
+  }
+
+  it("writes only the first n elements", () => {
+    const x = Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+    const out = new Float32Array(6).fill(9);
+    tanhSimd(x, out, 3);
+    expect(Array.from(out.subarray(3))).toEqual([9, 9, 9]);
+    expect(out[2]).toBeCloseTo(Math.tanh(0.3), 6);
+  });
+
+  it("the scalar fallback is accurate too", () => {
+    const x = new Float32Array(5000);
+    new Rng(3).fillUniform(x, -9, 9);
+    x.set(SPECIAL);
+    expect(checkTanh(x, x.map(fastTanh))).toBeLessThan(2.5e-7);
+  });
+});
