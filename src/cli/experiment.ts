@@ -69,7 +69,8 @@ export function register(program: Command): void {
         steps: parseCount(opts.steps, "--steps"),
         episodes: parseCount(opts.episodes, "--episodes"),
         out: opts.out,
-        base: { model: opts.model },
+        // the env's documented PPO settings (rollout length, learning rate…), steps from --steps
+        base: { ...(SOLVE_BUDGETS[opts.env]?.run ?? {}), model: opts.model },
         progress: (label) => progressCallbacks(label),
       });
       if (opts.json) {
