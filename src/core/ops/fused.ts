@@ -8,7 +8,7 @@ import { shapeStr } from "../shape.js";
 import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { gemm } from "./matmul.js";
 import { addColumnSums } from "./reduce.js";
-import { fastExp, tanhArray } from "./unary.js";
+import { fastExp, tanhArray, tanhGradArray } from "./unary.js";
 
 /** Activations linearAct can fuse: each has a derivative computable from its output alone. */
 export type FusedActivation = "tanh" | "relu" | "sigmoid";
@@ -48,7 +48,7 @@ function activateInPlace(a: Float32Array, n: number, act: FusedActivation): void
  */
 function activationGrad(g: Float32Array, y: Float32Array, dz: Float32Array, n: number, act: FusedActivation): void {
   if (act === "tanh") {
-    for (let i = 0; i < n; i++) { const v = y[i]!; dz[i] = g[i]! * (1 - v * v); }
+    tanhGradArray(g, y, dz, n);
   } else if (act === "relu") {
     // relu's backward tests the input (z > 0), and z > 0 exactly when y > 0
     for (let i = 0; i < n; i++) dz[i] = g[i]! * +(y[i]! > 0);

@@ -1,7 +1,7 @@
 // Elementwise unary ops with their derivatives: neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu.
 // Backward rules reuse the saved output where that is cheaper (exp, sqrt, tanh, sigmoid).
-import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
-import { tanhSimd } from "./simd.js";
+import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
+import { tanhGradSimd, tanhSimd } from "./simd.js";
 
 export function neg(x: Tensor): Tensor {
   const X = x.data, n = X.length, out = new Float32Array(n);
@@ -123,11 +123,22 @@ export function tanhArray(x: Float32Array, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) out[i] = fastTanh(x[i]!);
 }
 
+/** dz[i] = g[i]·(1 − y[i]²) for i < n, from the tanh output y (dz may be g or y): SIMD when available, same bits. */
+export function tanhGradArray(g: Float32Array, y: Float32Array, dz: Float32Array, n: number): void {
+  if (tanhGradSimd(g, y, dz, n)) return;
+  for (let i = 0; i < n; i++) { const v = y[i]!; dz[i] = g[i]! * (1 - v * v); }
+}
+
 export function tanh(x: Tensor): Tensor {
   const X = x.data, n = X.length, out = new Float32Array(n);
   tanhArray(X, out, n);
   return makeResult("tanh", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
-    const gx = gradBuffer(x);
+    const fresh = freshGradBuffer(x);
+    if (fresh !== null) {
+      tanhGradArray(g, out, fresh, n);
+      return;
+    }
+    const gx = x.grad!.data;
     for (let i = 0; i < n; i++) { const y = out[i]!; gx[i]! += g[i]! * (1 - y * y); }
   });
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TANH_SIMD_ASC_FLAGS, TANH_SIMD_SOURCE, TANH_SIMD_WASM_BASE64, simdAvailable, tanhSimd } from "../../../src/core/ops/simd.js";
+import { TANH_SIMD_ASC_FLAGS, TANH_SIMD_SOURCE, TANH_SIMD_WASM_BASE64, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
 import { fastTanh, tanhArray } from "../../../src/core/ops/unary.js";
 import { Rng } from "../../../src/core/rng.js";
 
@@ -75,4 +75,25 @@ describe("WebAssembly SIMD tanh", () => {
     x.set(SPECIAL);
     expect(checkTanh(x, x.map(fastTanh))).toBeLessThan(2.5e-7);
   });
+
+  for (const n of [1, 2, 3, 8191, 8192, 8193, 20001]) {
+    it(`the tanh gradient g·(1 − y²) has the bits of the scalar JS expression on ${n} elements, into g, y or apart`, () => {
+      const rng = new Rng(100 + n);
+      const g = rng.fillUniform(new Float32Array(n), -3, 3) as Float32Array;
+      const y = rng.fillUniform(new Float32Array(n), -1, 1) as Float32Array;
+      g[0] = n > 1 ? NaN : g[0]!;
+      y[n - 1] = n > 2 ? 1 : y[n - 1]!;
+      const want = new Float32Array(n);
+      for (let i = 0; i < n; i++) want[i] = g[i]! * (1 - y[i]! * y[i]!);
+      const apart = new Float32Array(n).fill(7);
+      expect(tanhGradSimd(g, y, apart, n)).toBe(true);
+      expect(apart).toEqual(want);
+      const intoY = y.slice();
+      tanhGradSimd(g, intoY, intoY, n);
+      expect(intoY).toEqual(want);
+      const intoG = g.slice();
+      tanhGradSimd(intoG, y, intoG, n);
+      expect(intoG).toEqual(want);
+    });
+  }
 });
