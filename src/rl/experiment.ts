@@ -111,9 +111,9 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
   writeFileAtomic(
     plot,
     renderLinePlot({
-      title: `${options.env}: deploy behaviour vs ${options.param} in training (${options.seeds} seeds, 95% CI)`,
-      xLabel: `${options.param} of the training levels`,
-      yLabel: "fraction of deploy episodes",
+      title: `${options.env}: deploy episodes vs training ${options.param}`,
+      xLabel: `${options.param} of the training levels (mean of ${options.seeds} seeds, 95% CI)`,
+      yLabel: "fraction of episodes",
       yRange: [0, 1],
       series: [
         { name: "misgeneralized", color: [200, 40, 40], points: points.map((p) => ({ x: p.value, y: p.misgeneralization_rate, lo: p.misgeneralization_ci95[0], hi: p.misgeneralization_ci95[1] })) },

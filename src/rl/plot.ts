@@ -134,7 +134,7 @@ export function renderLinePlot(plot: LinePlot): Buffer {
   const grey = [220, 220, 220] as const;
   const left = 80;
   const right = width - 20;
-  const top = 50;
+  const top = 64;
   const bottom = height - 70;
 
   const points = plot.series.flatMap((s) => s.points);
@@ -163,11 +163,21 @@ export function renderLinePlot(plot: LinePlot): Buffer {
   }
   canvas.line(left, top, left, bottom, black, 2);
   canvas.line(left, bottom, right, bottom, black, 2);
-  canvas.text(plot.title, (width - textWidth(plot.title)) / 2, 14, black);
-  canvas.text(plot.xLabel, (left + right - textWidth(plot.xLabel)) / 2, height - 30, black);
-  canvas.text(plot.yLabel, 12, (top + bottom + textWidth(plot.yLabel)) / 2, black, 2, true);
+  // text too wide for the image at the normal size is drawn at half size
+  const fit = (text: string, room: number): number => (textWidth(text) <= room ? 2 : 1);
+  const titleScale = fit(plot.title, width - 16);
+  canvas.text(plot.title, (width - textWidth(plot.title, titleScale)) / 2, 10, black, titleScale);
+  const xScale = fit(plot.xLabel, width - 16);
+  canvas.text(plot.xLabel, (left + right - textWidth(plot.xLabel, xScale)) / 2, height - 30, black, xScale);
+  const yScale = fit(plot.yLabel, bottom - top);
+  canvas.text(plot.yLabel, 12, (top + bottom + textWidth(plot.yLabel, yScale)) / 2, black, yScale, true);
 
-  let legendY = top + 8;
+  // legend in one row between the title and the plot, so it never covers data
+  let legendX = left;
+  for (const s of plot.series) {
+    canvas.rect(legendX, 38, 20, 6, s.color);
+    legendX += 28 + canvas.text(s.name, legendX + 28, 34, black) + 16;
+  }
   for (const s of plot.series) {
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     for (let i = 1; i < pts.length; i++) canvas.line(sx(pts[i - 1]!.x), sy(pts[i - 1]!.y), sx(pts[i]!.x), sy(pts[i]!.y), s.color, 3);
@@ -179,9 +189,6 @@ export function renderLinePlot(plot: LinePlot): Buffer {
       }
       canvas.rect(sx(p.x) - 4, sy(p.y) - 4, 9, 9, s.color);
     }
-    canvas.rect(right - 200, legendY + 4, 20, 6, s.color);
-    canvas.text(s.name, right - 172, legendY, black);
-    legendY += 22;
   }
   return PNG.sync.write(canvas.png);
 }
