@@ -1,6 +1,7 @@
 // Adam and AdamW (Kingma & Ba; Loshchilov & Hutter), matching torch.optim.Adam/AdamW: bias-corrected moments,
 // eps added after the square root; Adam adds weightDecay·p to the gradient, AdamW decays the weights directly.
 import { ConfigError } from "../core/errors.js";
+import { adamSimd } from "../core/ops/simd.js";
 import { type Param, Optimizer } from "./optimizer.js";
 
 export interface AdamOptions {
@@ -49,7 +50,8 @@ export class Adam extends Optimizer {
       if (!p.grad) continue;
       const P = p.data, G = p.grad.data, M = this.m[i]!, V = this.v[i]!;
       if (wd === 0) {
-        // the common case, without the decay terms (~20% faster)
+        // the common case, without the decay terms: WebAssembly SIMD (same bits) when available, else this loop
+        if (adamSimd(P, G, M, V, P.length, b1, b2, stepSize, bc2Sqrt, eps)) continue;
         const c1 = 1 - b1, c2 = 1 - b2;
         for (let j = 0; j < P.length; j++) {
           const g = G[j]!;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { TANH_SIMD_ASC_FLAGS, TANH_SIMD_SOURCE, TANH_SIMD_WASM_BASE64, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
+import { SIMD_ASC_FLAGS, SIMD_SOURCE, SIMD_WASM_BASE64, adamSimd, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
 import { fastTanh, tanhArray } from "../../../src/core/ops/unary.js";
 import { Rng } from "../../../src/core/rng.js";
 
@@ -33,10 +33,10 @@ describe("WebAssembly SIMD tanh", () => {
   it("the embedded binary is the AssemblyScript source compiled with the stated flags", () => {
     const dir = mkdtempSync(join(tmpdir(), "mesa-simd-"));
     try {
-      writeFileSync(join(dir, "tanh.ts"), TANH_SIMD_SOURCE);
+      writeFileSync(join(dir, "tanh.ts"), SIMD_SOURCE);
       const asc = join(process.cwd(), "node_modules", ".bin", "asc");
-      execFileSync(asc, [join(dir, "tanh.ts"), "--outFile", join(dir, "tanh.wasm"), ...TANH_SIMD_ASC_FLAGS], { stdio: "pipe" });
-      expect(readFileSync(join(dir, "tanh.wasm")).toString("base64")).toBe(TANH_SIMD_WASM_BASE64);
+      execFileSync(asc, [join(dir, "tanh.ts"), "--outFile", join(dir, "tanh.wasm"), ...SIMD_ASC_FLAGS], { stdio: "pipe" });
+      expect(readFileSync(join(dir, "tanh.wasm")).toString("base64")).toBe(SIMD_WASM_BASE64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -94,6 +94,34 @@ describe("WebAssembly SIMD tanh", () => {
       const intoG = g.slice();
       tanhGradSimd(intoG, y, intoG, n);
       expect(intoG).toEqual(want);
+    });
+  }
+
+  for (const n of [1, 3, 8192, 8195, 20001]) {
+    it(`the Adam update has the bits of the scalar loop on ${n} parameters`, () => {
+      const rng = new Rng(200 + n);
+      const P = rng.fillUniform(new Float32Array(n), -1, 1) as Float32Array;
+      const G = rng.fillUniform(new Float32Array(n), -1e-3, 1e-3) as Float32Array;
+      const M = rng.fillUniform(new Float32Array(n), -1e-3, 1e-3) as Float32Array;
+      const V = rng.fillUniform(new Float32Array(n), 0, 1e-6) as Float32Array;
+      G[0] = 0;
+      const [b1, b2, eps, t] = [0.9, 0.999, 1e-5, 7];
+      const stepSize = 2.5e-4 / (1 - Math.pow(b1, t));
+      const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, t));
+      const [p2, m2, v2] = [P.slice(), M.slice(), V.slice()];
+      const c1 = 1 - b1, c2 = 1 - b2;
+      for (let j = 0; j < n; j++) {
+        const g = G[j]!;
+        const mj = b1 * m2[j]! + c1 * g;
+        const vj = b2 * v2[j]! + c2 * g * g;
+        m2[j] = mj;
+        v2[j] = vj;
+        p2[j] = p2[j]! - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + eps);
+      }
+      expect(adamSimd(P, G, M, V, n, b1, b2, stepSize, bc2Sqrt, eps)).toBe(true);
+      expect(P).toEqual(p2);
+      expect(M).toEqual(m2);
+      expect(V).toEqual(v2);
     });
   }
 });
