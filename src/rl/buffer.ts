@@ -20,6 +20,8 @@ export class RolloutBuffer {
   readonly returns: Float32Array;
   /** batch indices, reshuffled every epoch */
   readonly indices: Int32Array;
+  /** one view per sample into `obs`, made once: copying through them allocates nothing per minibatch */
+  readonly obsRows: Float32Array[];
   readonly batchSize: number;
 
   constructor(
@@ -39,6 +41,7 @@ export class RolloutBuffer {
     this.returns = new Float32Array(n);
     this.indices = new Int32Array(n);
     for (let i = 0; i < n; i++) this.indices[i] = i;
+    this.obsRows = Array.from({ length: n }, (_, i) => this.obs.subarray(i * obsSize, (i + 1) * obsSize));
   }
 
   /** The obs slice of step t (all envs), to copy the env's observation buffer into. */
@@ -72,9 +75,11 @@ export class Minibatch {
   /** Copies the samples `buffer.indices[start .. start+size)` into this minibatch. */
   gather(buffer: RolloutBuffer, start: number): void {
     const d = this.obsSize;
+    const rows = buffer.obsRows;
+    const dst = this.obs;
     for (let j = 0; j < this.size; j++) {
       const i = buffer.indices[start + j]!;
-      this.obs.set(buffer.obs.subarray(i * d, (i + 1) * d), j * d);
+      dst.set(rows[i]!, j * d);
       this.actions[j] = buffer.actions[i]!;
       this.logprobs[j] = buffer.logprobs[i]!;
       this.advantages[j] = buffer.advantages[i]!;

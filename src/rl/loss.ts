@@ -75,6 +75,8 @@ export function ppoLoss(
     advScale = 1 / (Math.sqrt(ss / (B - 1)) + 1e-8);
   }
 
+  // log-probabilities of the current row, computed once and reused by the entropy and the gradient
+  const logp = new Float64Array(A);
   let pgSum = 0;
   let vSum = 0;
   let entSum = 0;
@@ -92,8 +94,9 @@ export function ppoLoss(
     const logZ = max + Math.log(sumExp);
     let entropy = 0;
     for (let j = 0; j < A; j++) {
-      const logp = logits[row + j]! - logZ;
-      entropy -= Math.exp(logp) * logp;
+      const lp = logits[row + j]! - logZ;
+      logp[j] = lp;
+      entropy -= Math.exp(lp) * lp;
     }
     entSum += entropy;
 
@@ -117,10 +120,10 @@ export function ppoLoss(
     // d pg / d log π(a|s) = dPg/dRatio · ratio; d log π(a|s) / d z_j = [j = a] − p_j
     const gLogprob = dPgdRatio * ratio * invB;
     for (let j = 0; j < A; j++) {
-      const logp = logits[row + j]! - logZ;
-      const p = Math.exp(logp);
+      const lp = logp[j]!;
+      const p = Math.exp(lp);
       // entropy term −entCoef · H: dH/dz_j = −p_j (log p_j + H)
-      gradLogits[row + j] = gLogprob * ((j === a ? 1 : 0) - p) + entCoef * invB * p * (logp + entropy);
+      gradLogits[row + j] = gLogprob * ((j === a ? 1 : 0) - p) + entCoef * invB * p * (lp + entropy);
     }
 
     const v = newValues[i]!;
