@@ -269,27 +269,24 @@ export class WasmBackend implements KernelBackend {
   private chunking(r: ResolvedMatmul, overlapping: boolean): [number, number, number] | undefined {
     // outputs that partly overlap (0 < strideC < m·n) put one element in different tiles of different items
     if (overlapping && r.strideC !== 0 && r.batch > 1) return undefined;
-    // chunk indices live in 16 bits of the claim word: never more than MAX_CHUNKS chunks
-    const plan = (axis: number, len: number, unit: number, tile: number): [number, number, number] => {
-      const u = Math.max(unit, Math.ceil(len / MAX_CHUNKS / tile) * tile);
-      return [axis, u, Math.ceil(len / u)];
+    // `len` cut into an even number of near-equal chunks of at most ~maxUnit (tile-aligned), so two threads
+    // finish together; never more than MAX_CHUNKS (the claim word holds a 16-bit chunk index)
+    const plan = (axis: number, len: number, maxUnit: number, tile: number): [number, number, number] | undefined => {
+      let count = Math.max(2, Math.ceil(len / maxUnit));
+      count = Math.min(MAX_CHUNKS, count + (count % 2));
+      const unit = Math.ceil(len / count / tile) * tile;
+      const chunks = Math.ceil(len / unit);
+      return chunks >= 2 ? [axis, unit, chunks] : undefined;
     };
     if (r.batch >= 2 && !overlapping) {
       const itemFlops = 2 * r.m * r.n * r.k;
-      const unit = Math.max(1, Math.min(Math.ceil(r.batch / 2), Math.ceil(CHUNK_MIN_FLOPS / Math.max(1, itemFlops))));
-      return plan(0, r.batch, unit, 1);
+      return plan(0, r.batch, Math.max(1, Math.ceil(CHUNK_MIN_FLOPS / Math.max(1, itemFlops))), 1);
     }
-    const span = (len: number, tile: number): number => Math.min(CHUNK_SPAN, Math.ceil(Math.ceil(len / 2) / tile) * tile);
-    const byRows = (): [number, number, number] | undefined => {
-      const unit = span(r.m, this.tileRows);
-      return r.m > unit ? plan(1, r.m, unit, this.tileRows) : undefined;
-    };
-    const byCols = (): [number, number, number] | undefined => {
-      const unit = span(r.n, this.tileCols);
-      return r.n > unit ? plan(2, r.n, unit, this.tileCols) : undefined;
-    };
+    const byRows = (): [number, number, number] | undefined => plan(1, r.m, CHUNK_SPAN, this.tileRows);
+    const byCols = (): [number, number, number] | undefined => plan(2, r.n, CHUNK_SPAN, this.tileCols);
     return r.m >= r.n ? (byRows() ?? byCols()) : (byCols() ?? byRows());
   }
+
 
 
   private ensureWorker(): Worker | undefined {
