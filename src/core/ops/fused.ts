@@ -6,7 +6,7 @@
 import { ConfigError, ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
 import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
-import { gemm } from "./matmul.js";
+import { fillRows, gemm } from "./matmul.js";
 import { addColumnSums } from "./reduce.js";
 import { fastExp, tanhArray, tanhGradArray } from "./unary.js";
 
@@ -73,10 +73,7 @@ export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null | undef
   const rows = x.size / inF;
   const n = rows * outF;
   const out = transient ? acquireBuffer(n, false) : new Float32Array(n);
-  if (bias) {
-    const bd = bias.data;
-    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
-  }
+  if (bias) fillRows(out, bias.data, rows, outF);
   gemm(x.data, weight.data, out, { m: rows, n: outF, k: inF, transA: false, transB: true, accumulate: !!bias });
   activateInPlace(out, n, act);
   const parents = bias ? [x, weight, bias] : [x, weight];

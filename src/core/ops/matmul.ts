@@ -130,6 +130,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   });
 }
 
+/**
+ * Writes `row` (length cols) into each of the first `rows` rows of `out`: one copy, then copyWithin doubling the
+ * filled part — 12 calls for 2048 rows where one set() per row costs a call each (~0.16 ms per RL step).
+ */
+export function fillRows(out: Float32Array, row: Float32Array, rows: number, cols: number): void {
+  if (rows === 0 || cols === 0) return;
+  out.set(row);
+  const total = rows * cols;
+  for (let filled = cols; filled < total; filled *= 2) out.copyWithin(filled, 0, Math.min(filled, total - filled));
+}
+
 /** x·Wᵀ + b with a PyTorch-layout weight [out, in]: x [..., in] → [..., out]; the bias add is fused. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${shapeStr(weight.shape)}`);
@@ -143,10 +154,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const rows = x.size / inF;
   const out = new Float32Array(rows * outF);
-  if (bias) {
-    const bd = bias.data;
-    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
-  }
+  if (bias) fillRows(out, bias.data, rows, outF);
   gemm(x.data, weight.data, out, { m: rows, n: outF, k: inF, transA: false, transB: true, accumulate: !!bias });
   const parents = bias ? [x, weight, bias] : [x, weight];
   return makeResult("linear", out, [...x.shape.slice(0, -1), outF], parents, !needsGrad(x, weight, bias ?? undefined) ? null : (g) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, ShapeError } from "../../../src/core/errors.js";
 import { type FusedActivation, linearAct } from "../../../src/core/ops/fused.js";
-import { linear } from "../../../src/core/ops/matmul.js";
+import { fillRows, linear } from "../../../src/core/ops/matmul.js";
 import { relu, sigmoid, tanh } from "../../../src/core/ops/unary.js";
 import { Rng } from "../../../src/core/rng.js";
 import { type Tensor, noGrad, tensor } from "../../../src/core/tensor.js";
@@ -71,4 +71,16 @@ describe("linearAct", () => {
     expect(() => linearAct(x, w, tensor(new Float32Array(3), [3]), "tanh")).toThrow(ShapeError);
     expect(() => linearAct(x, w, b, "gelu" as FusedActivation)).toThrow(ConfigError);
   });
+});
+
+describe("fillRows", () => {
+  for (const [rows, cols] of [[0, 3], [1, 1], [1, 5], [2, 3], [3, 3], [7, 2], [2048, 15], [33, 64]] as const) {
+    it(`repeats a row ${rows} times (${cols} columns) and leaves the rest of the buffer alone`, () => {
+      const row = Float32Array.from({ length: cols }, (_, j) => j + 0.5);
+      const out = new Float32Array(rows * cols + 3).fill(-1);
+      fillRows(out, row, rows, cols);
+      for (let r = 0; r < rows; r++) expect(Array.from(out.subarray(r * cols, (r + 1) * cols))).toEqual(Array.from(row));
+      expect(Array.from(out.subarray(rows * cols))).toEqual([-1, -1, -1]);
+    });
+  }
 });
