@@ -1,7 +1,7 @@
 // Adam and AdamW (Kingma & Ba; Loshchilov & Hutter), matching torch.optim.Adam/AdamW: bias-corrected moments,
 // eps added after the square root; Adam adds weightDecay·p to the gradient, AdamW decays the weights directly.
 import { ConfigError } from "../core/errors.js";
-import { adamSimd } from "../core/ops/simd.js";
+import { adamStep } from "../core/ops/simd.js";
 import { type Param, Optimizer } from "./optimizer.js";
 
 export interface AdamOptions {
@@ -50,17 +50,9 @@ export class Adam extends Optimizer {
       if (!p.grad) continue;
       const P = p.data, G = p.grad.data, M = this.m[i]!, V = this.v[i]!;
       if (wd === 0) {
-        // the common case, without the decay terms: WebAssembly SIMD (same bits) when available, else this loop
-        if (adamSimd(P, G, M, V, P.length, b1, b2, stepSize, bc2Sqrt, eps)) continue;
-        const c1 = 1 - b1, c2 = 1 - b2;
-        for (let j = 0; j < P.length; j++) {
-          const g = G[j]!;
-          const mj = b1 * M[j]! + c1 * g;
-          const vj = b2 * V[j]! + c2 * g * g;
-          M[j] = mj;
-          V[j] = vj;
-          P[j] = P[j]! - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + eps);
-        }
+        // the common case, without the decay terms: float32 arithmetic as PyTorch's, on WebAssembly SIMD when
+        // available (~5× faster than a float64 loop, which is bound by one sqrt and two divisions per parameter)
+        adamStep(P, G, M, V, P.length, b1, b2, stepSize, bc2Sqrt, eps);
         continue;
       }
       for (let j = 0; j < P.length; j++) {

@@ -2,8 +2,9 @@
 // network), its gradient and the Adam update. V8 runs tanh's scalar rational at ~2.5 ns per element; this module
 // takes ~0.9 including the copies in and out of its memory (a 4-lane version of the same rational fit, evaluated
 // in float32: max abs error 3.4e-7 against Math.tanh, ~6 float32 ulps near ±1, relative error below 1e-6). The
-// tanh gradient g·(1 − y²) (~3× faster than V8's loop) and Adam's update (~1.7×) run in float64 lanes in the
-// scalar code's order, so they give the same bits as the scalar fallback. The binary is embedded below;
+// tanh gradient g·(1 − y²) (~3× faster than V8's loop) runs in float64 lanes in the scalar code's order, so it
+// gives the same bits as the scalar fallback. Adam's update runs in float32 lanes, each operation rounded to
+// float32 like PyTorch's float32 Adam; adamStep's scalar fallback rounds the same way, so both agree bit for bit. The binary is embedded below;
 // test/core/ops/simd.test.ts recompiles SIMD_SOURCE with asc and checks it is identical.
 
 /** AssemblyScript source of the embedded module (compiled with SIMD_ASC_FLAGS). */
@@ -53,38 +54,39 @@ export function tanhGrad(g: usize, y: usize, n: i32): void {
   }
 }
 
-// One Adam step without weight decay over n parameters (pairs, like tanhGrad): the float64 arithmetic of
-// Adam.step, in the same order, each result rounded once to float32 — the same bits as the scalar loop
-export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f64, b2: f64, stepSize: f64, bc2Sqrt: f64, eps: f64): void {
-  const vb1 = f64x2.splat(b1);
-  const vb2 = f64x2.splat(b2);
-  const vc1 = f64x2.splat(1 - b1);
-  const vc2 = f64x2.splat(1 - b2);
-  const vs = f64x2.splat(stepSize);
-  const vbc = f64x2.splat(bc2Sqrt);
-  const veps = f64x2.splat(eps);
+// One Adam step without weight decay over n parameters, four float32 lanes at a time (lanes up to the next
+// multiple of 4 are computed too): m ← b1·m + (1 − b1)·g; v ← b2·v + ((1 − b2)·g)·g; p ← p − (s·m)/(√v/c + eps),
+// every operation rounded to float32 as PyTorch's float32 Adam does (1 − b1, 1 − b2 formed in float64 first)
+export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f32, b2: f32, c1: f32, c2: f32, stepSize: f32, bc2Sqrt: f32, eps: f32): void {
+  const vb1 = f32x4.splat(b1);
+  const vb2 = f32x4.splat(b2);
+  const vc1 = f32x4.splat(c1);
+  const vc2 = f32x4.splat(c2);
+  const vs = f32x4.splat(stepSize);
+  const vbc = f32x4.splat(bc2Sqrt);
+  const veps = f32x4.splat(eps);
   const end = p + ((<usize>n) << 2);
-  for (; p < end; p += 8, g += 8, m += 8, v += 8) {
-    const gv = f64x2.promote_low_f32x4(v128.load64_zero(g));
-    const mj = f64x2.add(f64x2.mul(vb1, f64x2.promote_low_f32x4(v128.load64_zero(m))), f64x2.mul(vc1, gv));
-    const vj = f64x2.add(f64x2.mul(vb2, f64x2.promote_low_f32x4(v128.load64_zero(v))), f64x2.mul(f64x2.mul(vc2, gv), gv));
-    v128.store64_lane(m, f32x4.demote_f64x2_zero(mj), 0);
-    v128.store64_lane(v, f32x4.demote_f64x2_zero(vj), 0);
-    const upd = f64x2.div(f64x2.mul(vs, mj), f64x2.add(f64x2.div(f64x2.sqrt(vj), vbc), veps));
-    v128.store64_lane(p, f32x4.demote_f64x2_zero(f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(p)), upd)), 0);
+  for (; p < end; p += 16, g += 16, m += 16, v += 16) {
+    const gv = v128.load(g);
+    const mj = f32x4.add(f32x4.mul(vb1, v128.load(m)), f32x4.mul(vc1, gv));
+    const vj = f32x4.add(f32x4.mul(vb2, v128.load(v)), f32x4.mul(f32x4.mul(vc2, gv), gv));
+    v128.store(m, mj);
+    v128.store(v, vj);
+    const upd = f32x4.div(f32x4.mul(vs, mj), f32x4.add(f32x4.div(f32x4.sqrt(vj), vbc), veps));
+    v128.store(p, f32x4.sub(v128.load(p), upd));
   }
 }
 `;
 
 export const SIMD_ASC_FLAGS: readonly string[] = ["-O3", "--enable", "simd", "--runtime", "stub", "--initialMemory", "2"];
 
-export const SIMD_WASM_BASE64 = "AGFzbQEAAAABGQNgAn9/AGADf39/AGAKf39/f398fHx8fAADBAMAAQIFAwEAAgcqBAt0YW5oSW5QbGFjZQAACHRhbmhHcmFkAAEEYWRhbQACBm1lbW9yeQIACtMFA/UCAQJ7IAAgAUECdGohAQNAIAAgAUkEQCAA/QzAJZ+lwCWfpcAln6XAJZ+lIAD9AAQA/QxP+PxAT/j8QE/4/EBP+PxA/eoB/QxP+PzAT/j8wE/4/MBP+PzA/esBIgMgA/3mASIC/eYB/Qx+M2EqfjNhKn4zYSp+M2Eq/eQBIAL95gH9DP83va7/N72u/ze9rv83va795AEgAv3mAf0MQQBcM0EAXDNBAFwzQQBcM/3kASAC/eYB/QxKQ3k3SkN5N0pDeTdKQ3k3/eQBIAL95gH9DO0NJzrtDSc67Q0nOu0NJzr95AEgAv3mAf0M3FmgO9xZoDvcWaA73FmgO/3kASAD/eYB/QzY06A12NOgNdjToDXY06A1IAL95gH9DNaV+DjWlfg41pX4ONaV+Dj95AEgAv3mAf0MBaoUOwWqFDsFqhQ7BaoUO/3kASAC/eYB/QzdWaA73VmgO91ZoDvdWaA7/eQB/ecB/QsEACAAQRBqIQAMAQsLC2EBAXsgACACQQJ0aiECA0AgACACSQRAIAAgAP1dAwD9X/0MAAAAAAAA8D8AAAAAAADwPyAB/V0DAP1fIgMgA/3yAf3xAf3yAf1e/VsDAAAgAEEIaiEAIAFBCGohAQwBCwsL9wEBCXsgBf0UIQsgBv0UIQxEAAAAAAAA8D8gBaH9FCENRAAAAAAAAPA/IAah/RQhDiAH/RQhDyAI/RQhECAJ/RQhESAAIARBAnRqIQQDQCAAIARJBEAgCyAC/V0DAP1f/fIBIA0gAf1dAwD9XyIS/fIB/fABIQogDCAD/V0DAP1f/fIBIA4gEv3yASAS/fIB/fABIRIgAiAK/V79WwMAACADIBL9Xv1bAwAAIAAgAP1dAwD9XyAPIAr98gEgEv3vASAQ/fMBIBH98AH98wH98QH9Xv1bAwAAIABBCGohACABQQhqIQEgAkEIaiECIANBCGohAwwBCwsL";
+export const SIMD_WASM_BASE64 = "AGFzbQEAAAABGwNgAn9/AGADf39/AGAMf39/f399fX19fX19AAMEAwABAgUDAQACByoEC3RhbmhJblBsYWNlAAAIdGFuaEdyYWQAAQRhZGFtAAIGbWVtb3J5AgAKrgUD9QIBAnsgACABQQJ0aiEBA0AgACABSQRAIAD9DMAln6XAJZ+lwCWfpcAln6UgAP0ABAD9DE/4/EBP+PxAT/j8QE/4/ED96gH9DE/4/MBP+PzAT/j8wE/4/MD96wEiAyAD/eYBIgL95gH9DH4zYSp+M2EqfjNhKn4zYSr95AEgAv3mAf0M/ze9rv83va7/N72u/ze9rv3kASAC/eYB/QxBAFwzQQBcM0EAXDNBAFwz/eQBIAL95gH9DEpDeTdKQ3k3SkN5N0pDeTf95AEgAv3mAf0M7Q0nOu0NJzrtDSc67Q0nOv3kASAC/eYB/QzcWaA73FmgO9xZoDvcWaA7/eQBIAP95gH9DNjToDXY06A12NOgNdjToDUgAv3mAf0M1pX4ONaV+DjWlfg41pX4OP3kASAC/eYB/QwFqhQ7BaoUOwWqFDsFqhQ7/eQBIAL95gH9DN1ZoDvdWaA73VmgO91ZoDv95AH95wH9CwQAIABBEGohAAwBCwsLYQEBeyAAIAJBAnRqIQIDQCAAIAJJBEAgACAA/V0DAP1f/QwAAAAAAADwPwAAAAAAAPA/IAH9XQMA/V8iAyAD/fIB/fEB/fIB/V79WwMAACAAQQhqIQAgAUEIaiEBDAELCwvSAQEJeyAF/RMhDSAG/RMhDiAH/RMhDyAI/RMhECAJ/RMhESAK/RMhEiAL/RMhEyAAIARBAnRqIQQDQCAAIARJBEAgDSAC/QAEAP3mASAPIAH9AAQAIhT95gH95AEhDCAOIAP9AAQA/eYBIBAgFP3mASAU/eYB/eQBIRQgAiAM/QsEACADIBT9CwQAIAAgAP0ABAAgESAM/eYBIBT94wEgEv3nASAT/eQB/ecB/eUB/QsEACAAQRBqIQAgAUEQaiEBIAJBEGohAiADQRBqIQMMAQsLCw==";
 
 // the slice of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types under Node)
 interface SimdExports {
   tanhInPlace(ptr: number, n: number): void;
   tanhGrad(g: number, y: number, n: number): void;
-  adam(p: number, g: number, m: number, v: number, n: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
+  adam(p: number, g: number, m: number, v: number, n: number, b1: number, b2: number, c1: number, c2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
 }
 interface WasmApi {
@@ -160,15 +162,22 @@ export function tanhGradSimd(g: Float32Array, y: Float32Array, dz: Float32Array,
 }
 
 /**
- * One Adam step without weight decay over n parameters, in place on P, M and V (see Adam.step for the formula):
- * the same bits as the scalar loop. Returns false, doing nothing, when SIMD is unavailable.
+ * One Adam step without weight decay over n parameters, in place on P, M and V, in float32 arithmetic (every
+ * operation rounded, as PyTorch's float32 Adam): m ← b1·m + (1 − b1)·g; v ← b2·v + ((1 − b2)·g)·g;
+ * p ← p − (stepSize·m)/(√v/bc2Sqrt + eps), the constants rounded to float32 first. SIMD when available, else a
+ * scalar loop with Math.fround after each operation — the same bits either way.
  */
-export function adamSimd(
+export function adamStep(
   P: Float32Array, G: Float32Array, M: Float32Array, V: Float32Array, n: number,
   b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number,
-): boolean {
+): void {
   const ex = load();
-  if (ex === null) return false;
+  if (ex === null) {
+    adamStepScalar(P, G, M, V, n, b1, b2, stepSize, bc2Sqrt, eps);
+    return;
+  }
+  const f = Math.fround;
+  const fb1 = f(b1), fb2 = f(b2), c1 = f(1 - b1), c2 = f(1 - b2), fs = f(stepSize), fbc = f(bc2Sqrt), feps = f(eps);
   const vp = view!, vg = view2!, vm = view3!, vv = view4!;
   for (let start = 0; start < n; start += CHUNK) {
     const end = Math.min(n, start + CHUNK);
@@ -177,10 +186,26 @@ export function adamSimd(
     vg.set(G.subarray(start, end));
     vm.set(M.subarray(start, end));
     vv.set(V.subarray(start, end));
-    ex.adam(0, CHUNK * 4, CHUNK * 8, CHUNK * 12, len, b1, b2, stepSize, bc2Sqrt, eps);
+    ex.adam(0, CHUNK * 4, CHUNK * 8, CHUNK * 12, len, fb1, fb2, c1, c2, fs, fbc, feps);
     P.set(len === CHUNK ? vp : vp.subarray(0, len), start);
     M.set(len === CHUNK ? vm : vm.subarray(0, len), start);
     V.set(len === CHUNK ? vv : vv.subarray(0, len), start);
   }
-  return true;
+}
+
+/** adamStep without WebAssembly: the same float32 arithmetic, one Math.fround per operation. */
+export function adamStepScalar(
+  P: Float32Array, G: Float32Array, M: Float32Array, V: Float32Array, n: number,
+  b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number,
+): void {
+  const f = Math.fround;
+  const fb1 = f(b1), fb2 = f(b2), c1 = f(1 - b1), c2 = f(1 - b2), fs = f(stepSize), fbc = f(bc2Sqrt), feps = f(eps);
+  for (let j = 0; j < n; j++) {
+    const g = G[j]!;
+    const mj = f(f(fb1 * M[j]!) + f(c1 * g));
+    const vj = f(f(fb2 * V[j]!) + f(f(c2 * g) * g));
+    M[j] = mj;
+    V[j] = vj;
+    P[j] = f(P[j]! - f(f(fs * mj) / f(f(f(Math.sqrt(vj)) / fbc) + feps)));
+  }
 }

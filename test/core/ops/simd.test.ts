@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SIMD_ASC_FLAGS, SIMD_SOURCE, SIMD_WASM_BASE64, adamSimd, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
+import { SIMD_ASC_FLAGS, SIMD_SOURCE, SIMD_WASM_BASE64, adamStep, adamStepScalar, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
 import { fastTanh, tanhArray } from "../../../src/core/ops/unary.js";
 import { Rng } from "../../../src/core/rng.js";
 
@@ -98,7 +98,7 @@ describe("WebAssembly SIMD tanh", () => {
   }
 
   for (const n of [1, 3, 8192, 8195, 20001]) {
-    it(`the Adam update has the bits of the scalar loop on ${n} parameters`, () => {
+    it(`the Adam update has the bits of the float32 scalar loop on ${n} parameters, and is a float32 Adam step`, () => {
       const rng = new Rng(200 + n);
       const P = rng.fillUniform(new Float32Array(n), -1, 1) as Float32Array;
       const G = rng.fillUniform(new Float32Array(n), -1e-3, 1e-3) as Float32Array;
@@ -109,19 +109,24 @@ describe("WebAssembly SIMD tanh", () => {
       const stepSize = 2.5e-4 / (1 - Math.pow(b1, t));
       const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, t));
       const [p2, m2, v2] = [P.slice(), M.slice(), V.slice()];
-      const c1 = 1 - b1, c2 = 1 - b2;
-      for (let j = 0; j < n; j++) {
-        const g = G[j]!;
-        const mj = b1 * m2[j]! + c1 * g;
-        const vj = b2 * v2[j]! + c2 * g * g;
-        m2[j] = mj;
-        v2[j] = vj;
-        p2[j] = p2[j]! - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + eps);
-      }
-      expect(adamSimd(P, G, M, V, n, b1, b2, stepSize, bc2Sqrt, eps)).toBe(true);
+      const [p3, m3, v3] = [P.slice(), M.slice(), V.slice()];
+      adamStepScalar(p2, G, m2, v2, n, b1, b2, stepSize, bc2Sqrt, eps);
+      adamStep(P, G, M, V, n, b1, b2, stepSize, bc2Sqrt, eps);
       expect(P).toEqual(p2);
       expect(M).toEqual(m2);
       expect(V).toEqual(v2);
+      // and it is Adam: a float64 evaluation of the same formula agrees to float32 rounding
+      for (let j = 0; j < n; j++) {
+        const g = G[j]!;
+        const mj = b1 * m3[j]! + (1 - b1) * g;
+        const vj = b2 * v3[j]! + (1 - b2) * g * g;
+        const upd = (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + eps);
+        const pj = p3[j]! - upd;
+        // bounds scaled by the terms' sizes (the sums may cancel)
+        expect(Math.abs(M[j]! - mj)).toBeLessThanOrEqual(1e-6 * (b1 * Math.abs(m3[j]!) + (1 - b1) * Math.abs(g)) + 1e-30);
+        expect(Math.abs(V[j]! - vj)).toBeLessThanOrEqual(1e-6 * vj + 1e-30);
+        expect(Math.abs(P[j]! - pj)).toBeLessThanOrEqual(1e-6 * (Math.abs(p3[j]!) + Math.abs(upd)) + 1e-30);
+      }
     });
   }
 });
