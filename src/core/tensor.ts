@@ -257,8 +257,9 @@ export function freshGradBuffer(t: Tensor): Float32Array | null {
 // Recycled large buffers. A fresh multi-megabyte Float32Array costs page faults on every use (glibc hands big
 // blocks back to the kernel on free): ~1.5 ns per element, more than a relu. Buffers whose lifetime the core
 // controls — intermediate gradients during backward() and ops' scratch space (im2col columns) — are recycled by
-// size instead. Op outputs are never pooled: callers may keep them.
-const POOL_MIN_ELEMENTS = 1 << 15;
+// size instead. Op outputs are never pooled: callers may keep them. From 4096 elements (16 KB) up: the gradients
+// of a PPO loss over [2048, 15] logits (120 KB) cost ~2 ns per element fresh, and 40% less recycled.
+const POOL_MIN_ELEMENTS = 1 << 12;
 const POOL_MAX_BYTES = 256 * 1024 * 1024;
 const bufferPool = new Map<number, Float32Array[]>();
 let pooledBytes = 0;

@@ -2,7 +2,7 @@
 // and clamp. Each runs as `rows × inner` loops from a BroadcastPlan; gradients of broadcast inputs are summed
 // over the broadcast dims by the same loops (a stride-0 input accumulates into one element).
 import { type BroadcastPlan, broadcastPlan, sameShape, shapeStr } from "../shape.js";
-import { type Tensor, type TensorLike, asTensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { type Tensor, type TensorLike, asTensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { ShapeError } from "../errors.js";
 
 const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MIN = 4, MAX = 5, GT = 6, GE = 7, LT = 8, LE = 9, EQ = 10;
@@ -86,10 +86,27 @@ function binary(code: number, aIn: TensorLike, bIn: TensorLike): Tensor {
   const out = new Float32Array(plan.size);
   forward(code, a.data, b.data, out, plan);
   const differentiable = code <= MAX;
+  // same shapes: an input without a gradient yet gets it written in one pass (no zero-fill, no read)
+  const same = plan.rows === 1 && plan.innerStrides[0] === 1 && plan.innerStrides[1] === 1 && a.size === plan.size && b.size === plan.size;
   return makeResult(op, out, plan.shape, [a, b], !differentiable || !needsGrad(a, b) ? null : (g) => {
-    if (a.requiresGrad) backward(code, 0, a.data, b.data, g, gradBuffer(a), plan);
-    if (b.requiresGrad) backward(code, 1, a.data, b.data, g, gradBuffer(b), plan);
+    if (a.requiresGrad && !(same && writeGrad(code, 0, a, b.data, g))) backward(code, 0, a.data, b.data, g, gradBuffer(a), plan);
+    if (b.requiresGrad && !(same && writeGrad(code, 1, b, a.data, g))) backward(code, 1, a.data, b.data, g, gradBuffer(b), plan);
   });
+}
+
+/**
+ * For same-shape add/sub/mul: writes input `which`'s gradient when it has none yet (the same values the
+ * accumulating loops would add to zeros); false when it must accumulate instead.
+ */
+function writeGrad(code: number, which: number, x: Tensor, other: Float32Array, g: Float32Array): boolean {
+  if (code !== ADD && code !== SUB && code !== MUL) return false;
+  const gx = freshGradBuffer(x);
+  if (gx === null) return false;
+  const n = gx.length;
+  if (code === MUL) for (let i = 0; i < n; i++) gx[i] = g[i]! * other[i]!;
+  else if (code === SUB && which === 1) for (let i = 0; i < n; i++) gx[i] = -g[i]!;
+  else gx.set(g.subarray(0, n));
+  return true;
 }
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary(ADD, a, b);

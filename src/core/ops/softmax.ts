@@ -2,7 +2,7 @@
 // output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
 import { ShapeError } from "../errors.js";
 import { normAxis, shapeStr, splitAt } from "../shape.js";
-import { IntTensor, type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { IntTensor, type Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { fastExp } from "./unary.js";
 
 /** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
@@ -45,17 +45,20 @@ function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number
   }
 }
 
-function rowsBackward(g: Float32Array, out: Float32Array, gx: Float32Array, rows: number, r: number, isLog: boolean): void {
+/** Adds the rows' input gradient into gx, or writes it when `fresh` (gx not yet initialised). */
+function rowsBackward(g: Float32Array, out: Float32Array, gx: Float32Array, rows: number, r: number, isLog: boolean, fresh: boolean): void {
   for (let row = 0; row < rows; row++) {
     const o = row * r;
     const e = o + r;
     let s = 0;
     if (isLog) {
       for (let i = o; i < e; i++) s += g[i]!;
-      for (let i = o; i < e; i++) gx[i]! += g[i]! - fastExp(out[i]!) * s;
+      if (fresh) for (let i = o; i < e; i++) gx[i] = g[i]! - fastExp(out[i]!) * s;
+      else for (let i = o; i < e; i++) gx[i]! += g[i]! - fastExp(out[i]!) * s;
     } else {
       for (let i = o; i < e; i++) s += g[i]! * out[i]!;
-      for (let i = o; i < e; i++) gx[i]! += out[i]! * (g[i]! - s);
+      if (fresh) for (let i = o; i < e; i++) gx[i] = out[i]! * (g[i]! - s);
+      else for (let i = o; i < e; i++) gx[i]! += out[i]! * (g[i]! - s);
     }
   }
 }
@@ -67,7 +70,10 @@ function softmaxLike(op: string, x: Tensor, axis: number, isLog: boolean): Tenso
   const out = new Float32Array(X.length);
   if (inner === 1) {
     rowsForward(X, out, outer, r, isLog);
-    return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => rowsBackward(g, out, gradBuffer(x), outer, r, isLog));
+    return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+      const fresh = freshGradBuffer(x);
+      rowsBackward(g, out, fresh ?? x.grad!.data, outer, r, isLog, fresh !== null);
+    });
   }
   const lse = new Float64Array(outer * inner);
   laneLse(X, outer, r, inner, lse);

@@ -39,8 +39,9 @@ export function exp(x: Tensor): Tensor {
   const X = x.data, n = X.length, out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = fastExp(X[i]!);
   return makeResult("exp", out, x.shape, [x], !needsGrad(x) ? null : (g) => {
-    const gx = gradBuffer(x);
-    for (let i = 0; i < n; i++) gx[i]! += g[i]! * out[i]!;
+    const fresh = freshGradBuffer(x);
+    if (fresh !== null) for (let i = 0; i < n; i++) fresh[i] = g[i]! * out[i]!;
+    else { const gx = x.grad!.data; for (let i = 0; i < n; i++) gx[i]! += g[i]! * out[i]!; }
   });
 }
 
