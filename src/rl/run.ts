@@ -123,8 +123,3 @@ export function loadRunPolicy(path: string): { run: RunDir; config: RunConfig; p
   loadPolicyWeights(latest.checkpoint, policy);
   return { run, config, policy, step: latest.checkpoint.step };
 }
-
-/** Writes a JSON file atomically (episode records and reports next to a run). */
-export function writeJson(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value)}\n`);
-}
