@@ -5,7 +5,7 @@ import { ShapeError } from "../errors.js";
 import { kernels } from "../kernels/index.js";
 import type { MatmulArgs } from "../kernels/types.js";
 import { type Shape, broadcastShape, shapeStr, sizeOf, stridesOf } from "../shape.js";
-import { Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { addColumnSums } from "./reduce.js";
 
 /** C = op(A)·op(B) (+ C) on the active kernel backend (see MatmulArgs): the ops' single entry point to it. */
@@ -158,8 +158,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   gemm(x.data, weight.data, out, { m: rows, n: outF, k: inF, transA: false, transB: true, accumulate: !!bias });
   const parents = bias ? [x, weight, bias] : [x, weight];
   return makeResult("linear", out, [...x.shape.slice(0, -1), outF], parents, !needsGrad(x, weight, bias ?? undefined) ? null : (g) => {
-    if (x.requiresGrad) gemm(g, weight.data, gradBuffer(x), { m: rows, n: inF, k: outF, transA: false, transB: false, accumulate: true });
-    if (weight.requiresGrad) gemm(g, x.data, gradBuffer(weight), { m: outF, n: inF, k: rows, transA: true, transB: false, accumulate: true });
+    // an input without a gradient yet gets it written by the GEMM (beta = 0): no zero-fill, no read
+    if (x.requiresGrad) {
+      const fresh = freshGradBuffer(x);
+      gemm(g, weight.data, fresh ?? x.grad!.data, { m: rows, n: inF, k: outF, transA: false, transB: false, accumulate: fresh === null });
+    }
+    if (weight.requiresGrad) {
+      const fresh = freshGradBuffer(weight);
+      gemm(g, x.data, fresh ?? weight.grad!.data, { m: outF, n: inF, k: rows, transA: true, transB: false, accumulate: fresh === null });
+    }
     if (bias && bias.requiresGrad) addColumnSums(g, rows, outF, gradBuffer(bias));
   });
 }
