@@ -135,11 +135,34 @@ def attention_step(gen):
     return step
 
 
+def blas_thread_setters():
+    """openblas_set_num_threads of every OpenBLAS this process loaded (Debian's torch calls the system BLAS,
+    whose thread count torch.set_num_threads does not control), so "one thread" means one thread."""
+    import ctypes
+
+    setters = []
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line and line.split()[-1].startswith("/")}
+    for path in sorted(paths):
+        try:
+            setters.append(ctypes.CDLL(path).openblas_set_num_threads)
+        except (OSError, AttributeError):
+            pass
+    return setters
+
+
+def set_threads(threads, setters):
+    torch.set_num_threads(threads)
+    for setter in setters:
+        setter(threads)
+
+
 def main():
     gen = torch.Generator().manual_seed(0)
     result = {"matmul_gflops": {}, "matmul_gflops_cpu": {}}
+    setters = blas_thread_setters()
     for threads in (1, 2):
-        torch.set_num_threads(threads)
+        set_threads(threads, setters)
         tag = f"t{threads}"
         suffix = "" if threads == 1 else f"_{tag}"
         wall, cpu = matmuls(gen)
