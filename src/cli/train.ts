@@ -7,6 +7,7 @@ import { environments } from "../envs/registry.js";
 import { policyKinds } from "../nn/models/policy.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { type RunConfigInput, resumeRun, startRun } from "../rl/run.js";
+import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 /** Parses a positive count that may be written like 1e6 or 1_000_000. */
@@ -99,6 +100,7 @@ interface TrainOptions {
   envParam: string[];
   out: string;
   resume?: string;
+  cleanrlDefaults?: boolean;
   json?: boolean;
 }
 
@@ -113,8 +115,9 @@ export function register(program: Command): void {
     .option("--model <kind>", `policy model (${policyKinds().map((k) => k.kind).join(", ")})`, "mlp")
     .option("--hidden <sizes>", "hidden sizes, comma-separated (default: the model's)")
     .option("--num-envs <n>", "parallel environment copies (default 64)")
-    .option("--lr <x>", "learning rate (default 2.5e-4)")
-    .option("--ent-coef <x>", "entropy bonus coefficient (default 0.01)")
+    .option("--lr <x>", "learning rate (default: the env's tuned setting, else 2.5e-4)")
+    .option("--ent-coef <x>", "entropy bonus coefficient (default: the env's tuned setting, else 0.01)")
+    .option("--cleanrl-defaults", "start from CleanRL's PPO defaults instead of the env's tuned settings (see mesa experiment solve)")
     .option("--checkpoint-every <n>", "checkpoint every n updates (default 10)")
     .option("--env-param <key=value>", "environment parameter override (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--out <dir>", "directory the run directory is created in", "runs")
@@ -136,7 +139,10 @@ export function register(program: Command): void {
             if (!Number.isFinite(x)) throw new UsageError(`${flag} must be a number, got "${v}"`);
             return x;
           };
-          const ppo: Record<string, unknown> = { totalTimesteps: parseCount(opts.steps, "--steps"), seed: parseSeed(opts.seed) };
+          // Each env's tuned PPO settings (the ones `mesa experiment solve` documents and measures) are the
+          // starting point, so `mesa train --env X` learns X; flags override them.
+          const tuned = opts.cleanrlDefaults ? {} : (SOLVE_BUDGETS[opts.env]?.run.ppo ?? {});
+          const ppo: Record<string, unknown> = { ...tuned, totalTimesteps: parseCount(opts.steps, "--steps"), seed: parseSeed(opts.seed) };
           const extra = { numEnvs: num(opts.numEnvs, "--num-envs"), learningRate: num(opts.lr, "--lr"), entCoef: num(opts.entCoef, "--ent-coef"), checkpointEvery: num(opts.checkpointEvery, "--checkpoint-every") };
           for (const [k, v] of Object.entries(extra)) if (v !== undefined) ppo[k] = v;
           const input: RunConfigInput = {
