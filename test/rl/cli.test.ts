@@ -35,7 +35,7 @@ describe("mesa demo", () => {
 describe("mesa train / eval", () => {
   it("trains a tiny run, resumes it, and evaluates it with the documented JSON keys and episode pictures", () => {
     const out = join(root, "runs");
-    const train = mesa("train", "--env", "points-bug", "--steps", "2048", "--num-envs", "8", "--checkpoint-every", "1", "--out", out, "--json");
+    const train = mesa("train", "--env", "points-bug", "--steps", "2048", "--num-envs", "8", "--checkpoint-every", "1", "--cleanrl-defaults", "--out", out, "--json");
     expect(train.status, train.stderr).toBe(0);
     const summary = JSON.parse(train.stdout) as { run_dir: string; global_step: number };
     expect(summary.global_step).toBe(2048);
@@ -129,5 +129,20 @@ describe("mesa train killed with SIGKILL", () => {
       return new Map([...c.file.tensors].filter(([name]) => !name.startsWith("env.")).map(([name, t]) => [name, Array.from(t.data as Float32Array)]));
     };
     expect(final(runDir)).toEqual(final(wholeDir));
+  });
+});
+
+describe("mesa train defaults", () => {
+  it("starts from the env's tuned PPO settings, and from CleanRL's with --cleanrl-defaults", () => {
+    const out = join(root, "runs-defaults");
+    const ppoOf = (...extra: string[]): { numSteps: number; learningRate: number; entCoef: number } => {
+      const r = mesa("train", "--env", "absent-supervisor", "--steps", "256", "--num-envs", "2", "--out", out, "--json", ...extra);
+      expect(r.status, r.stderr).toBe(0);
+      const { run_dir } = JSON.parse(r.stdout) as { run_dir: string };
+      return (JSON.parse(readFileSync(join(run_dir, "config.json"), "utf8")) as { ppo: { numSteps: number; learningRate: number; entCoef: number } }).ppo;
+    };
+    expect(ppoOf()).toMatchObject({ numSteps: 32, learningRate: 1e-3, entCoef: 0.02 });
+    expect(ppoOf("--ent-coef", "0.05")).toMatchObject({ numSteps: 32, entCoef: 0.05 });
+    expect(ppoOf("--cleanrl-defaults")).toMatchObject({ numSteps: 128, learningRate: 2.5e-4, entCoef: 0.01 });
   });
 });
