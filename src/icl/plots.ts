@@ -1,7 +1,7 @@
 // Pictures of an ICL run, written by hand as SVG (no dependency) and as PNG (pngjs): loss curves of the model
 // against its baselines, and heatmaps of each layer's learned W_KQ and W_PV beside the GD construction.
 import { PNG } from "pngjs";
-import { renderLinePlot, type PlotSeries } from "../rl/plot.js";
+import { renderLinePlot, type PlotSeries } from "../io/plot.js";
 
 export interface CurveSeries {
   name: string;

@@ -7,7 +7,7 @@ import { Rng } from "../core/rng.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
-import { renderLinePlot } from "./plot.js";
+import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
 import { type RunConfigInput, startRun } from "./run.js";
 import { meanInterval } from "./stats.js";

@@ -13,5 +13,5 @@ export * from "./checkpoint.js";
 export * from "./run.js";
 export * from "./experiment.js";
 export * from "./solve.js";
-export * from "./plot.js";
+export * from "../io/plot.js";
 export * from "./pictures.js";

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { niceTicks, renderLinePlot } from "../../src/rl/plot.js";
+import { niceTicks, renderLinePlot } from "../../src/io/plot.js";
 
 describe("renderLinePlot", () => {
   it("draws a decodable PNG with each series' colour and the axes", () => {
