@@ -8,6 +8,7 @@ import { shapeStr } from "../shape.js";
 import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { fillRows, gemm } from "./matmul.js";
 import { addColumnSums } from "./reduce.js";
+import { tanhGradColSumsSimd } from "./simd.js";
 import { fastExp, tanhArray, tanhGradArray } from "./unary.js";
 
 /** Activations linearAct can fuse: each has a derivative computable from its output alone. */
@@ -81,7 +82,9 @@ export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null | undef
     // once the graph is freed a transient output is dead: its buffer takes dz and then goes back to the pool
     const inPlace = final && transient;
     const dz = inPlace ? out : acquireBuffer(n, false);
-    activationGrad(g, out, dz, n, act);
+    // tanh with a bias: the bias gradient's column sums are taken in the same SIMD sweep as dz
+    const biasDone = act === "tanh" && !!bias && bias.requiresGrad && tanhGradColSumsSimd(g, out, dz, rows, outF, gradBuffer(bias));
+    if (!biasDone) activationGrad(g, out, dz, n, act);
     if (x.requiresGrad) {
       const fresh = freshGradBuffer(x);
       gemm(dz, weight.data, fresh ?? x.grad!.data, { m: rows, n: inF, k: outF, transA: false, transB: false, accumulate: fresh === null });
@@ -90,7 +93,7 @@ export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null | undef
       const fresh = freshGradBuffer(weight);
       gemm(dz, x.data, fresh ?? weight.grad!.data, { m: outF, n: inF, k: rows, transA: true, transB: false, accumulate: fresh === null });
     }
-    if (bias && bias.requiresGrad) addColumnSums(dz, rows, outF, gradBuffer(bias));
+    if (!biasDone && bias && bias.requiresGrad) addColumnSums(dz, rows, outF, gradBuffer(bias));
     releaseBuffer(dz);
   });
 }

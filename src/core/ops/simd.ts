@@ -76,16 +76,35 @@ export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f32, b2
     v128.store(p, f32x4.sub(v128.load(p), upd));
   }
 }
+
+// tanhGrad over whole rows of an even width cols, also adding each column's sum of the (float32-rounded) results
+// into float64 accumulators at acc: row order per column, the same bits as a separate column-sum pass in float64
+export function tanhGradColSums(g: usize, y: usize, n: i32, cols: i32, acc: usize): void {
+  const one = f64x2.splat(1.0);
+  const end = g + ((<usize>n) << 2);
+  const rowBytes = (<usize>cols) << 2;
+  while (g < end) {
+    const rowEnd = g + rowBytes;
+    for (let a = acc; g < rowEnd; g += 8, y += 8, a += 16) {
+      const gv = f64x2.promote_low_f32x4(v128.load64_zero(g));
+      const yv = f64x2.promote_low_f32x4(v128.load64_zero(y));
+      const d = f32x4.demote_f64x2_zero(f64x2.mul(gv, f64x2.sub(one, f64x2.mul(yv, yv))));
+      v128.store64_lane(g, d, 0);
+      v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(d)));
+    }
+  }
+}
 `;
 
 export const SIMD_ASC_FLAGS: readonly string[] = ["-O3", "--enable", "simd", "--runtime", "stub", "--initialMemory", "2"];
 
-export const SIMD_WASM_BASE64 = "AGFzbQEAAAABGwNgAn9/AGADf39/AGAMf39/f399fX19fX19AAMEAwABAgUDAQACByoEC3RhbmhJblBsYWNlAAAIdGFuaEdyYWQAAQRhZGFtAAIGbWVtb3J5AgAKrgUD9QIBAnsgACABQQJ0aiEBA0AgACABSQRAIAD9DMAln6XAJZ+lwCWfpcAln6UgAP0ABAD9DE/4/EBP+PxAT/j8QE/4/ED96gH9DE/4/MBP+PzAT/j8wE/4/MD96wEiAyAD/eYBIgL95gH9DH4zYSp+M2EqfjNhKn4zYSr95AEgAv3mAf0M/ze9rv83va7/N72u/ze9rv3kASAC/eYB/QxBAFwzQQBcM0EAXDNBAFwz/eQBIAL95gH9DEpDeTdKQ3k3SkN5N0pDeTf95AEgAv3mAf0M7Q0nOu0NJzrtDSc67Q0nOv3kASAC/eYB/QzcWaA73FmgO9xZoDvcWaA7/eQBIAP95gH9DNjToDXY06A12NOgNdjToDUgAv3mAf0M1pX4ONaV+DjWlfg41pX4OP3kASAC/eYB/QwFqhQ7BaoUOwWqFDsFqhQ7/eQBIAL95gH9DN1ZoDvdWaA73VmgO91ZoDv95AH95wH9CwQAIABBEGohAAwBCwsLYQEBeyAAIAJBAnRqIQIDQCAAIAJJBEAgACAA/V0DAP1f/QwAAAAAAADwPwAAAAAAAPA/IAH9XQMA/V8iAyAD/fIB/fEB/fIB/V79WwMAACAAQQhqIQAgAUEIaiEBDAELCwvSAQEJeyAF/RMhDSAG/RMhDiAH/RMhDyAI/RMhECAJ/RMhESAK/RMhEiAL/RMhEyAAIARBAnRqIQQDQCAAIARJBEAgDSAC/QAEAP3mASAPIAH9AAQAIhT95gH95AEhDCAOIAP9AAQA/eYBIBAgFP3mASAU/eYB/eQBIRQgAiAM/QsEACADIBT9CwQAIAAgAP0ABAAgESAM/eYBIBT94wEgEv3nASAT/eQB/ecB/eUB/QsEACAAQRBqIQAgAUEQaiEBIAJBEGohAiADQRBqIQMMAQsLCw==";
+export const SIMD_WASM_BASE64 = "AGFzbQEAAAABIwRgAn9/AGAFf39/f38AYAN/f38AYAx/f39/f319fX19fX0AAwUEAAECAwUDAQACBzwFC3RhbmhJblBsYWNlAAAIdGFuaEdyYWQAAgRhZGFtAAMPdGFuaEdyYWRDb2xTdW1zAAEGbWVtb3J5AgAKzgYE9QIBAnsgACABQQJ0aiEBA0AgACABSQRAIAD9DMAln6XAJZ+lwCWfpcAln6UgAP0ABAD9DE/4/EBP+PxAT/j8QE/4/ED96gH9DE/4/MBP+PzAT/j8wE/4/MD96wEiAyAD/eYBIgL95gH9DH4zYSp+M2EqfjNhKn4zYSr95AEgAv3mAf0M/ze9rv83va7/N72u/ze9rv3kASAC/eYB/QxBAFwzQQBcM0EAXDNBAFwz/eQBIAL95gH9DEpDeTdKQ3k3SkN5N0pDeTf95AEgAv3mAf0M7Q0nOu0NJzrtDSc67Q0nOv3kASAC/eYB/QzcWaA73FmgO9xZoDvcWaA7/eQBIAP95gH9DNjToDXY06A12NOgNdjToDUgAv3mAf0M1pX4ONaV+DjWlfg41pX4OP3kASAC/eYB/QwFqhQ7BaoUOwWqFDsFqhQ7/eQBIAL95gH9DN1ZoDvdWaA73VmgO91ZoDv95AH95wH9CwQAIABBEGohAAwBCwsLngECAXsCfyAAIAJBAnRqIQYgA0ECdCEDA0AgACAGSQRAIAAgA2ohByAEIQIDQCAAIAdJBEAgACAA/V0DAP1f/QwAAAAAAADwPwAAAAAAAPA/IAH9XQMA/V8iBSAF/fIB/fEB/fIB/V4iBf1bAwAAIAIgAv0ABAAgBf1f/fAB/QsEACAAQQhqIQAgAUEIaiEBIAJBEGohAgwBCwsMAQsLC2EBAXsgACACQQJ0aiECA0AgACACSQRAIAAgAP1dAwD9X/0MAAAAAAAA8D8AAAAAAADwPyAB/V0DAP1fIgMgA/3yAf3xAf3yAf1e/VsDAAAgAEEIaiEAIAFBCGohAQwBCwsL0gEBCXsgBf0TIQ0gBv0TIQ4gB/0TIQ8gCP0TIRAgCf0TIREgCv0TIRIgC/0TIRMgACAEQQJ0aiEEA0AgACAESQRAIA0gAv0ABAD95gEgDyAB/QAEACIU/eYB/eQBIQwgDiAD/QAEAP3mASAQIBT95gEgFP3mAf3kASEUIAIgDP0LBAAgAyAU/QsEACAAIAD9AAQAIBEgDP3mASAU/eMBIBL95wEgE/3kAf3nAf3lAf0LBAAgAEEQaiEAIAFBEGohASACQRBqIQIgA0EQaiEDDAELCws=";
 
 // the slice of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types under Node)
 interface SimdExports {
   tanhInPlace(ptr: number, n: number): void;
   tanhGrad(g: number, y: number, n: number): void;
+  tanhGradColSums(g: number, y: number, n: number, cols: number, acc: number): void;
   adam(p: number, g: number, m: number, v: number, n: number, b1: number, b2: number, c1: number, c2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
 }
@@ -105,6 +124,7 @@ let view: Float32Array | null = null;
 let view2: Float32Array | null = null;
 let view3: Float32Array | null = null;
 let view4: Float32Array | null = null;
+let accView: Float64Array | null = null;
 
 function load(): SimdExports | null {
   if (module !== undefined) return module;
@@ -117,6 +137,7 @@ function load(): SimdExports | null {
     view2 = new Float32Array(ex.memory.buffer, CHUNK * 4, CHUNK);
     view3 = new Float32Array(ex.memory.buffer, CHUNK * 8, CHUNK);
     view4 = new Float32Array(ex.memory.buffer, CHUNK * 12, CHUNK);
+    accView = new Float64Array(ex.memory.buffer, CHUNK * 8, CHUNK / 2);
     module = ex;
   } catch {
     module = null; // no WebAssembly SIMD here: callers use the scalar fit
@@ -158,6 +179,30 @@ export function tanhGradSimd(g: Float32Array, y: Float32Array, dz: Float32Array,
     ex.tanhGrad(0, CHUNK * 4, len);
     dz.set(len === CHUNK ? v : v.subarray(0, len), start);
   }
+  return true;
+}
+
+/**
+ * tanhGradSimd over a [rows, cols] block that also adds each column's sum of dz into `colSums` (a bias gradient),
+ * in float64 and row order — the same bits as addColumnSums over dz, without reading dz again. Returns false,
+ * doing nothing, when SIMD is unavailable or cols is odd or above 4096.
+ */
+export function tanhGradColSumsSimd(g: Float32Array, y: Float32Array, dz: Float32Array, rows: number, cols: number, colSums: Float32Array): boolean {
+  if (cols % 2 !== 0 || cols > CHUNK / 2 || cols === 0) return false;
+  const ex = load();
+  if (ex === null) return false;
+  const v = view!, v2 = view2!, acc = accView!;
+  acc.fill(0, 0, cols);
+  const n = rows * cols;
+  const per = Math.floor(CHUNK / cols) * cols; // whole rows per call
+  for (let start = 0; start < n; start += per) {
+    const len = Math.min(per, n - start);
+    v.set(g.subarray(start, start + len));
+    v2.set(y.subarray(start, start + len));
+    ex.tanhGradColSums(0, CHUNK * 4, len, cols, CHUNK * 8);
+    dz.set(v.subarray(0, len), start);
+  }
+  for (let j = 0; j < cols; j++) colSums[j]! += acc[j]!;
   return true;
 }
 

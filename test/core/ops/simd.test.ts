@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SIMD_ASC_FLAGS, SIMD_SOURCE, SIMD_WASM_BASE64, adamStep, adamStepScalar, simdAvailable, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
+import { SIMD_ASC_FLAGS, SIMD_SOURCE, SIMD_WASM_BASE64, adamStep, adamStepScalar, simdAvailable, tanhGradColSumsSimd, tanhGradSimd, tanhSimd } from "../../../src/core/ops/simd.js";
+import { addColumnSums } from "../../../src/core/ops/reduce.js";
 import { fastTanh, tanhArray } from "../../../src/core/ops/unary.js";
 import { Rng } from "../../../src/core/rng.js";
 
@@ -129,4 +130,29 @@ describe("WebAssembly SIMD tanh", () => {
       }
     });
   }
+
+  for (const [rows, cols] of [[1, 2], [3, 64], [2048, 64], [1000, 256], [5, 4096], [33, 10]] as const) {
+    it(`tanh gradient with column sums on [${rows}, ${cols}]: same bits as tanhGradSimd + addColumnSums`, () => {
+      const rng = new Rng(rows * 7 + cols);
+      const n = rows * cols;
+      const g = rng.fillUniform(new Float32Array(n), -3, 3) as Float32Array;
+      const y = rng.fillUniform(new Float32Array(n), -1, 1) as Float32Array;
+      const wantDz = new Float32Array(n);
+      tanhGradSimd(g, y, wantDz, n);
+      const wantSums = rng.fillUniform(new Float32Array(cols), -1, 1) as Float32Array;
+      const sums = wantSums.slice();
+      addColumnSums(wantDz, rows, cols, wantSums);
+      const dz = y.slice(); // in place into y, as the fused layer does
+      expect(tanhGradColSumsSimd(g, y, dz, rows, cols, sums)).toBe(true);
+      expect(dz).toEqual(wantDz);
+      expect(sums).toEqual(wantSums);
+    });
+  }
+
+  it("column sums decline odd and too-wide rows (the caller falls back)", () => {
+    const a = new Float32Array(15 * 4), s = new Float32Array(15);
+    expect(tanhGradColSumsSimd(a, a, a, 4, 15, s)).toBe(false);
+    const b = new Float32Array(8194), s2 = new Float32Array(8194);
+    expect(tanhGradColSumsSimd(b, b, b, 1, 8194, s2)).toBe(false);
+  });
 });
