@@ -12,7 +12,8 @@ import { writeEpisodeFiles } from "../rl/pictures.js";
 import { type RunConfigInput, startRun } from "../rl/run.js";
 import { evaluationJson } from "./eval.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-import { parseCount, parseSeed, progressCallbacks } from "./train.js";
+import { parseCount, parseSeed } from "./args.js";
+import { progressCallbacks } from "./train.js";
 
 /** A small points-bug level so PPO learns it in well under a million steps: 4×7, two coins, one wall piece. */
 export const DEMO_RUN: RunConfigInput = {

@@ -1,7 +1,5 @@
-// `mesa envs [--json]`: the environments, what story each tells, their distributions and parameters. Also the
-// option helpers `mesa play` and `mesa render` share (--distribution, --seed, --param key=value).
+// `mesa envs [--json]`: the environments, what story each tells, their distributions and parameters.
 import type { Command } from "commander";
-import { UsageError } from "../core/errors.js";
 import { parseConfig } from "../core/config.js";
 import type { AnyEnvDefinition } from "../envs/engine.js";
 import { environments } from "../envs/registry.js";
@@ -86,36 +84,3 @@ function indent(text: string): string {
     .join("\n");
 }
 
-// ---- options shared by play and render ----
-
-/** commander collector for a repeatable `--param key=value` */
-export function collectParam(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-/** Turns `key=value` strings into a params object; values are read as JSON (numbers, booleans) or kept as text. */
-export function parseParamOptions(pairs: readonly string[]): Record<string, unknown> {
-  const params: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--param "${pair}" is not key=value`, "write e.g. --param randomCoinFraction=0.1");
-    const key = pair.slice(0, eq);
-    const text = pair.slice(eq + 1);
-    let value: unknown = text;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    params[key] = value;
-  }
-  return params;
-}
-
-/** Parses --seed (a non-negative integer). */
-export function parseSeed(text: string | undefined, flag = "--seed"): number {
-  if (text === undefined) return 0;
-  const seed = Number(text);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${text}"`, `e.g. ${flag} 7`);
-  return seed;
-}

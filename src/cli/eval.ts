@@ -9,7 +9,7 @@ import { getEnvDefinition } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
-import { parseCount, parseSeed } from "./train.js";
+import { parseCount, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 /** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */

@@ -7,7 +7,8 @@ import { getEnvDefinition } from "../envs/make.js";
 import { misgeneralizationSweep } from "../rl/experiment.js";
 import { SOLVE_BUDGETS, type SolveResult, solveEnv } from "../rl/solve.js";
 import { environments } from "../envs/registry.js";
-import { checkEnvName, checkModelName, parseCount, progressCallbacks } from "./train.js";
+import { checkEnvName, checkModelName, parseCount } from "./args.js";
+import { progressCallbacks } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 interface ExperimentOptions {

@@ -6,7 +6,7 @@ import { UsageError } from "../core/errors.js";
 import type { EpisodeRecord, VecEnv } from "../envs/engine.js";
 import { makeVecEnv } from "../envs/make.js";
 import { saveEpisode } from "../envs/record.js";
-import { collectParam, parseParamOptions, parseSeed } from "./envs.js";
+import { collectParam, parseKeyValues, parseSeed } from "./args.js";
 
 /** Which action names a key can mean, first match wins (coin-run jumps with up/space, noop with down/'.'). */
 const KEY_ACTIONS: Record<string, readonly string[]> = {
@@ -141,7 +141,7 @@ export function register(program: Command): void {
     .option("--record <dir>", "save each finished episode as a JSON record in this directory")
     .action(async (name: string, options: { distribution: string; seed: string; param: string[]; record?: string }) => {
       const seed = parseSeed(options.seed);
-      const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseParamOptions(options.param) });
+      const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseKeyValues(options.param, "--param") });
       const stdin = process.stdin;
       if (!stdin.isTTY || typeof stdin.setRawMode !== "function") {
         throw new UsageError("mesa play needs an interactive terminal, but stdin is not a TTY", `run it in a terminal; to look at a level without playing, use \`mesa render ${name} --distribution ${options.distribution} --seed ${seed}\``);

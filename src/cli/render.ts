@@ -5,7 +5,7 @@ import { UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { makeVecEnv } from "../envs/make.js";
 import { frameOf, renderFramePng } from "../envs/render.js";
-import { collectParam, parseParamOptions, parseSeed } from "./envs.js";
+import { collectParam, parseKeyValues, parseSeed } from "./args.js";
 import { log } from "./output.js";
 
 export function register(program: Command): void {
@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const episode = parseSeed(options.episode, "--episode");
       const cellSize = parseSeed(options.cellSize, "--cell-size");
       if (cellSize < 4 || cellSize > 128) throw new UsageError(`--cell-size must be between 4 and 128 pixels, got ${cellSize}`, "e.g. --cell-size 24");
-      const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseParamOptions(options.param), indexOffset: index });
+      const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseKeyValues(options.param, "--param"), indexOffset: index });
       env.reset(seed, episode);
       process.stdout.write(`${env.ascii(0).join("\n")}\n`);
       const legend = [`${env.def.agent.char} agent`, ...env.def.tiles.map((t) => `${t.char} ${t.name}${t.channel === null ? " (invisible to the agent)" : ""}`)];

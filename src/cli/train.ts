@@ -3,53 +3,13 @@
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
 import { UsageError } from "../core/errors.js";
+import { checkEnvName, checkModelName, parseCount, parseKeyValues, parseSeed } from "./args.js";
 import { environments } from "../envs/registry.js";
 import { policyKinds } from "../nn/models/policy.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { type RunConfigInput, resumeRun, startRun } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-
-/** Parses a positive count that may be written like 1e6 or 1_000_000. */
-export function parseCount(value: string, flag: string): number {
-  const n = Number(value.replaceAll("_", ""));
-  if (!Number.isFinite(n) || n <= 0 || !Number.isInteger(n)) throw new UsageError(`${flag} must be a positive integer (1e6 is fine), got "${value}"`);
-  return n;
-}
-
-/** Parses a seed: a non-negative integer. */
-export function parseSeed(value: string, flag = "--seed"): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
-  return n;
-}
-
-/** Parses `key=value` pairs (values as JSON when they parse, else strings). */
-export function parseKeyValues(pairs: readonly string[], flag: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new UsageError(`${flag} expects key=value, got "${pair}"`, `e.g. ${flag} randomCoinFraction=0.1`);
-    const raw = pair.slice(at + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // a bare string
-    }
-    out[pair.slice(0, at)] = value;
-  }
-  return out;
-}
-
-export function checkEnvName(name: string): void {
-  if (!(name in environments)) throw new UsageError(`unknown environment "${name}"`, `choose one of: ${Object.keys(environments).join(", ")}`);
-}
-
-export function checkModelName(name: string): void {
-  const kinds = policyKinds().map((k) => k.kind);
-  if (!kinds.includes(name)) throw new UsageError(`unknown model "${name}"`, `choose one of: ${kinds.join(", ")}`);
-}
 
 /** A progress bar on stderr (a line every 10% when stderr is not a terminal), as PPO callbacks. */
 export function progressCallbacks(label: string): PpoCallbacks & { stop(): void } {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import pngjs from "pngjs";
-import { register as registerEnvs, parseParamOptions } from "../../src/cli/envs.js";
+import { register as registerEnvs } from "../../src/cli/envs.js";
+import { parseKeyValues } from "../../src/cli/args.js";
 import { register as registerRender } from "../../src/cli/render.js";
 import { PlaySession, register as registerPlay } from "../../src/cli/play.js";
 import { ConfigError, UsageError } from "../../src/core/errors.js";
@@ -134,6 +135,6 @@ describe("mesa play", () => {
 
 describe("--param parsing", () => {
   it("reads numbers and booleans as JSON and keeps other text", () => {
-    expect(parseParamOptions(["a=1", "b=0.5", "c=true", "d=hello"])).toEqual({ a: 1, b: 0.5, c: true, d: "hello" });
+    expect(parseKeyValues(["a=1", "b=0.5", "c=true", "d=hello"], "--param")).toEqual({ a: 1, b: 0.5, c: true, d: "hello" });
   });
 });
