@@ -2,7 +2,7 @@
 // output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
 import { ShapeError } from "../errors.js";
 import { normAxis, shapeStr, splitAt } from "../shape.js";
-import { IntTensor, type Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { IntTensor, type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { fastExp } from "./unary.js";
 
 /** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
@@ -20,8 +20,12 @@ function laneLse(X: Float32Array, outer: number, r: number, inner: number, lse: 
   }
 }
 
-/** Softmax or log-softmax of rows of length r laid out contiguously (the last-axis case): one exp per element. */
-function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number, isLog: boolean): void {
+/**
+ * Softmax or log-softmax of rows of length r laid out contiguously (the last-axis case): one exp per element.
+ * For log-softmax, `probs` (when given) receives the softmax too, which its backward needs, so that backward
+ * does not take the exp of the output again.
+ */
+function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number, isLog: boolean, probs: Float32Array | null = null): void {
   for (let row = 0; row < rows; row++) {
     const o = row * r;
     const e = o + r;
@@ -30,11 +34,18 @@ function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number
     if (m === -Infinity || m !== m) {
       // all −∞ (or a NaN): PyTorch gives NaN rows
       out.fill(Number.NaN, o, e);
+      if (probs !== null) probs.fill(Number.NaN, o, e);
       continue;
     }
     let s = 0;
     if (isLog) {
-      for (let i = o; i < e; i++) s += fastExp(X[i]! - m);
+      if (probs !== null) {
+        for (let i = o; i < e; i++) { const v = fastExp(X[i]! - m); probs[i] = v; s += v; }
+        const inv = 1 / s;
+        for (let i = o; i < e; i++) probs[i]! *= inv;
+      } else {
+        for (let i = o; i < e; i++) s += fastExp(X[i]! - m);
+      }
       const l = m + Math.log(s);
       for (let i = o; i < e; i++) out[i] = X[i]! - l;
     } else {
@@ -45,16 +56,20 @@ function rowsForward(X: Float32Array, out: Float32Array, rows: number, r: number
   }
 }
 
-/** Adds the rows' input gradient into gx, or writes it when `fresh` (gx not yet initialised). */
-function rowsBackward(g: Float32Array, out: Float32Array, gx: Float32Array, rows: number, r: number, isLog: boolean, fresh: boolean): void {
+/**
+ * Adds the rows' input gradient into gx, or writes it when `fresh` (gx not yet initialised). `out` is the op's
+ * output; for log-softmax, `probs` is the softmax saved by rowsForward.
+ */
+function rowsBackward(g: Float32Array, out: Float32Array, probs: Float32Array | null, gx: Float32Array, rows: number, r: number, isLog: boolean, fresh: boolean): void {
   for (let row = 0; row < rows; row++) {
     const o = row * r;
     const e = o + r;
     let s = 0;
     if (isLog) {
+      const p = probs!;
       for (let i = o; i < e; i++) s += g[i]!;
-      if (fresh) for (let i = o; i < e; i++) gx[i] = g[i]! - fastExp(out[i]!) * s;
-      else for (let i = o; i < e; i++) gx[i]! += g[i]! - fastExp(out[i]!) * s;
+      if (fresh) for (let i = o; i < e; i++) gx[i] = g[i]! - p[i]! * s;
+      else for (let i = o; i < e; i++) gx[i]! += g[i]! - p[i]! * s;
     } else {
       for (let i = o; i < e; i++) s += g[i]! * out[i]!;
       if (fresh) for (let i = o; i < e; i++) gx[i] = out[i]! * (g[i]! - s);
@@ -69,10 +84,12 @@ function softmaxLike(op: string, x: Tensor, axis: number, isLog: boolean): Tenso
   const X = x.data;
   const out = new Float32Array(X.length);
   if (inner === 1) {
-    rowsForward(X, out, outer, r, isLog);
-    return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g) => {
+    const probs = isLog && needsGrad(x) ? acquireBuffer(X.length, false) : null;
+    rowsForward(X, out, outer, r, isLog, probs);
+    return makeResult(op, out, x.shape, [x], !needsGrad(x) ? null : (g, final) => {
       const fresh = freshGradBuffer(x);
-      rowsBackward(g, out, fresh ?? x.grad!.data, outer, r, isLog, fresh !== null);
+      rowsBackward(g, out, probs, fresh ?? x.grad!.data, outer, r, isLog, fresh !== null);
+      if (final && probs !== null) releaseBuffer(probs);
     });
   }
   const lse = new Float64Array(outer * inner);

@@ -63,4 +63,15 @@ describe("write-once and accumulating gradient paths", () => {
       for (let j = 0; j < 3; j++) expect(y.grad!.data[r * 3 + j]).toBeCloseTo(p[k]! * ((j === k ? 1 : 0) - p[j]!), 5);
     }
   });
+
+  it("log-softmax keeps its saved softmax across a retained graph, and −∞ logits get zero gradient", () => {
+    const x = tensor([[0.5, -Infinity, 1.5], [2, 1, 0]]).requireGrad();
+    const y = x.logSoftmax(-1).mul(tensor([[1, 0, 0], [0, 0, 1]])).sum();
+    y.backward(undefined, { retainGraph: true });
+    const once = x.grad!.data.slice();
+    y.backward();
+    const p0 = Math.exp(0.5) / (Math.exp(0.5) + Math.exp(1.5));
+    close(once, [1 - p0, 0, -(1 - p0), ...[2, 1, 0].map((v, j) => (j === 2 ? 1 : 0) - Math.exp(v) / (Math.exp(2) + Math.exp(1) + 1))]);
+    close(x.grad!.data, Array.from(once, (v) => 2 * v));
+  });
 });
