@@ -37,7 +37,7 @@ function checkWasmThreads(wasm: WasmBackend): string | undefined {
   const problem = wasm.startThreads();
   if (problem !== undefined) return problem;
   const rng = new Rng(0, "doctor");
-  const [m, n, k] = [256, 256, 256];
+  const [m, n, k] = [256, 256, 512]; // 2·m·n·k = 2^26 flops: at the two-thread threshold
   const a = rng.fillUniform(new Float32Array(m * k), -1, 1) as Float32Array;
   const b = rng.fillUniform(new Float32Array(k * n), -1, 1) as Float32Array;
   const one = new Float32Array(m * n);

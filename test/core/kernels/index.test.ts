@@ -61,7 +61,7 @@ describe("wasm worker thread", () => {
     expect(existsSync(built), "dist/ is missing: run `npm run build` (npm test does)").toBe(true);
     const script = `
       const { WasmBackend } = await import(${JSON.stringify(built)});
-      const w = new WasmBackend({ threads: 2 });
+      const w = new WasmBackend({ threads: 2, parallelMinFlops: 0 });
       const n = 256, a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
       for (let i = 0; i < 20; i++) w.matmul(a, a, c, { m: n, n, k: n, transA: false, transB: false });
       if (c[0] !== n) throw new Error("wrong result " + c[0]);

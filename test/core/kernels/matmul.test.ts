@@ -149,6 +149,9 @@ describe("wasm backend", () => {
   kernelSuite(() => wasm);
 
   it("gives bit-identical results on one and two threads, split by batch, rows or columns", () => {
+    // these cases exercise the splitting, so they run with a threshold below every case's size
+    const splitMinFlops = 1 << 21;
+    const wasm = new WasmBackend({ parallelMinFlops: splitMinFlops });
     expect(wasm.startThreads()).toBeUndefined();
     const rng = new Rng(11, "threads");
     const cases: MatmulArgs[] = [
@@ -161,7 +164,7 @@ describe("wasm backend", () => {
       { m: 600_000, n: 8, k: 1, transA: false, transB: false }, // more row blocks than the chunk cap
     ];
     for (const args of cases) {
-      expect(2 * args.m * args.n * args.k * (args.batch ?? 1)).toBeGreaterThanOrEqual(WASM_PARALLEL_MIN_FLOPS);
+      expect(2 * args.m * args.n * args.k * (args.batch ?? 1)).toBeGreaterThanOrEqual(splitMinFlops);
       const [a, b, c0] = buffers(rng, args);
       const one = c0.slice();
       wasm.setThreads(1);
@@ -176,6 +179,23 @@ describe("wasm backend", () => {
       }
       expect(wasm.stats.workerChunks, `the worker never ran a chunk of ${JSON.stringify(args)}`).toBeGreaterThan(before);
     }
+    wasm.close();
+  });
+
+  it("keeps products below the default threshold on one thread and splits those above it", () => {
+    const rng = new Rng(12, "threshold");
+    const small: MatmulArgs = { m: 2048, n: 64, k: 162, transA: false, transB: true }; // an RL-sized layer
+    const large: MatmulArgs = { m: 256, n: 256, k: 512, transA: false, transB: false };
+    expect(2 * small.m * small.n * small.k).toBeLessThan(WASM_PARALLEL_MIN_FLOPS);
+    expect(2 * large.m * large.n * large.k).toBeGreaterThanOrEqual(WASM_PARALLEL_MIN_FLOPS);
+    wasm.setThreads(2);
+    const calls = wasm.stats.parallelCalls;
+    const [a, b, c] = buffers(rng, small);
+    wasm.matmul(a, b, c, small);
+    expect(wasm.stats.parallelCalls).toBe(calls);
+    const [a2, b2, c2] = buffers(rng, large);
+    wasm.matmul(a2, b2, c2, large);
+    expect(wasm.stats.parallelCalls).toBe(calls + 1);
   });
 });
 
