@@ -38,7 +38,7 @@ const JS_MAX_MATMUL_FLOPS = 2e8;
  * Best over `rounds` of the mean wall time (ms) of `reps` calls after `warmup` calls, and likewise the best mean
  * CPU time of the whole process (all threads, so it only means "work done" for one-thread runs).
  */
-function timeBest(fn: () => void, options: { warmup: number; reps: number; rounds: number }): { wall: number; cpu: number } {
+export function timeBest(fn: () => void, options: { warmup: number; reps: number; rounds: number }): { wall: number; cpu: number } {
   for (let i = 0; i < options.warmup; i++) fn();
   let wall = Infinity;
   let cpu = Infinity;
@@ -84,7 +84,7 @@ function measureMatmul(name: BackendName, threadCounts: readonly number[], out: 
 }
 
 /** A training or fwd+bwd step to time. */
-type Step = () => void;
+export type Step = () => void;
 
 function mlpStep(): Step {
   const rng = new Rng(2, "bench-core-mlp");
@@ -100,7 +100,7 @@ function mlpStep(): Step {
   };
 }
 
-function rlStep(): Step {
+export function rlStep(): Step {
   const rng = new Rng(3, "bench-core-rl");
   const B = 2048;
   const actor = new MLP([162, 64, 64, RL_ACTIONS], rng, { activation: "tanh", init: "orthogonal", outputGain: 0.01 });

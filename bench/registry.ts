@@ -13,4 +13,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   rng: () => import("./rng.js").then((m) => m.benchmark),
   ppo: () => import("./ppo.js").then((m) => m.benchmark),
   nn: () => import("./nn.js").then((m) => m.benchmark),
+  "wasm-threads": () => import("./wasm_threads.js").then((m) => m.benchmark),
 };
