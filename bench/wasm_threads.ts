@@ -25,7 +25,7 @@ export const benchmark: Benchmark = {
     const configs: [string, number, number][] = [["t1", 1, Infinity], ...THRESHOLDS.map((t): [string, number, number] => [`t2 ≥ ${t / 2 ** 20} MFLOP`, 2, t])];
     const set = (threads: number, minFlops: number): void => {
       wasm.setThreads(threads);
-      (wasm as { parallelMinFlops: number }).parallelMinFlops = minFlops;
+      wasm.parallelMinFlops = minFlops;
     };
     const results: Record<string, Record<string, number>> = {};
     const step = rlStep();

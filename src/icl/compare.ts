@@ -48,6 +48,12 @@ export function compareOutputs(m: LinearPredictions, g: LinearPredictions, tasks
 
 /** Cosine similarity; 0 when either vector is zero. */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const { ab, aa, bb } = dotProducts(a, b);
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/** ⟨a, b⟩, ⟨a, a⟩ and ⟨b, b⟩ in one sweep. */
+function dotProducts(a: ArrayLike<number>, b: ArrayLike<number>): { ab: number; aa: number; bb: number } {
   let ab = 0;
   let aa = 0;
   let bb = 0;
@@ -56,7 +62,7 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
     aa += a[i]! * a[i]!;
     bb += b[i]! * b[i]!;
   }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+  return { ab, aa, bb };
 }
 
 /** An LSA stack given by its per-layer products; sensitivities by exact reverse mode (lsa_kernel.ts). */
@@ -108,14 +114,7 @@ export function interpolateProducts(model: readonly LsaLayerProducts[], construc
 
 /** The c with ‖c·a‖ = ‖b‖ and c·⟨a, b⟩ ≥ 0 (0 when a is zero). */
 export function gaugeScale(a: Float64Array, b: Float64Array): number {
-  let aa = 0;
-  let bb = 0;
-  let ab = 0;
-  for (let i = 0; i < a.length; i++) {
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-    ab += a[i]! * b[i]!;
-  }
+  const { ab, aa, bb } = dotProducts(a, b);
   if (aa === 0) return 0;
   return (ab < 0 ? -1 : 1) * Math.sqrt(bb / aa);
 }

@@ -112,8 +112,8 @@ export class WasmBackend implements KernelBackend {
   readonly name = "wasm" as const;
   /** threads this backend can use: 2 when worker_threads and shared memory work, else 1 */
   readonly maxThreads: number;
-  /** products below this many flops stay on one thread (default WASM_PARALLEL_MIN_FLOPS) */
-  readonly parallelMinFlops: number;
+  /** products below this many flops stay on one thread (default WASM_PARALLEL_MIN_FLOPS; settable for sweeps) */
+  parallelMinFlops: number;
   private requestedThreads: number;
   private readonly module: WasmModule;
   private readonly memory: WasmMemory;
