@@ -58,6 +58,7 @@ interface TrainOptions {
   entCoef?: string;
   checkpointEvery?: string;
   envParam: string[];
+  modelParam: string[];
   out: string;
   resume?: string;
   cleanrlDefaults?: boolean;
@@ -80,6 +81,7 @@ export function register(program: Command): void {
     .option("--cleanrl-defaults", "start from CleanRL's PPO defaults instead of the env's tuned settings (see mesa experiment solve)")
     .option("--checkpoint-every <n>", "checkpoint every n updates (default 10)")
     .option("--env-param <key=value>", "environment parameter override (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--model-param <key=value>", "model setting, e.g. the planner's iterations=30, gamma=0.9, backup=soft (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--out <dir>", "directory the run directory is created in", "runs")
     .option("--resume <run_dir>", "continue a run from its newest checkpoint (its config.json is used)")
     .option("--json", "print one JSON object with the result")
@@ -110,6 +112,7 @@ export function register(program: Command): void {
             distribution: opts.distribution,
             envParams: parseKeyValues(opts.envParam, "--env-param"),
             model: opts.model,
+            modelParams: parseKeyValues(opts.modelParam, "--model-param"),
             ...(opts.hidden ? { hidden: opts.hidden.split(",").map((s) => parseCount(s.trim(), "--hidden")) } : {}),
             ppo: ppo as RunConfigInput["ppo"],
           };

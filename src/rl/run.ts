@@ -11,6 +11,7 @@ import { RunDir } from "../io/rundir.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import "../nn/models/mlp_policy.js";
 import "../nn/models/cnn_policy.js";
+import "../nn/models/planner.js";
 import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import { checkpointMeta, loadPolicyWeights, restorePpoCheckpoint, savePpoCheckpoint } from "./checkpoint.js";
 import { ppoConfigSchema, type PpoConfig } from "./config.js";
@@ -24,8 +25,10 @@ export const runConfigSchema = z
     distribution: z.string().default("train"),
     /** environment parameter overrides on top of the distribution */
     envParams: z.record(z.string(), z.unknown()).default({}),
-    /** policy model kind (mlp, cnn) */
+    /** policy model kind (mlp, cnn, planner) */
     model: z.string().default("mlp"),
+    /** model-specific settings (the planner's iterations, gamma, backup, …), validated by the model */
+    modelParams: z.record(z.string(), z.unknown()).default({}),
     /** hidden sizes / channel widths (default: the model's) */
     hidden: z.array(z.number().int().positive()).optional(),
     /** PPO hyperparameters */
@@ -46,7 +49,14 @@ export function buildRun(config: RunConfig): { env: VecEnv; policy: ActorCritic 
   const def = getEnvDefinition(config.env);
   const env = new VecEnv(def, { n: config.ppo.numEnvs, distribution: config.distribution, params: config.envParams });
   const policy = createPolicy(
-    { kind: config.model, obsShape: [...env.obsShape], numActions: env.numActions, ...(config.hidden ? { hidden: config.hidden } : {}) },
+    {
+      kind: config.model,
+      obsShape: [...env.obsShape],
+      numActions: env.numActions,
+      env: { channels: [...env.channels], agentChannel: def.agent.channel, actions: [...env.actionNames] },
+      options: config.modelParams,
+      ...(config.hidden ? { hidden: config.hidden } : {}),
+    },
     new Rng(config.ppo.seed, "init"),
   );
   return { env, policy };

@@ -1,5 +1,5 @@
 // Actor-critic policies for PPO: the interface the trainer and evaluator use, and the registry of model kinds
-// (`--model mlp|cnn`). A policy maps a batch of observations to action logits and state values; every hidden
+// (`--model mlp|cnn|planner`). A policy maps a batch of observations to action logits and state values; every hidden
 // activation passes through a named hook point (`policy.hook_hidden_0`, `value.hook_hidden_0`, …).
 import { ConfigError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
@@ -29,8 +29,12 @@ export interface PolicySpec {
   kind: string;
   obsShape: number[];
   numActions: number;
-  /** hidden sizes (MLP) or channel widths (CNN) */
+  /** hidden sizes (MLP) or channel widths (CNN, planner) */
   hidden: number[];
+  /** the environment's names, for models that read the observation by meaning (the planner: agent, walls) */
+  env?: { channels: string[]; agentChannel: string; actions: string[] };
+  /** model-specific settings (`--model-param k=v`), validated by the model */
+  options?: Record<string, unknown>;
 }
 
 type PolicyFactory = (spec: PolicySpec, rng: Rng) => ActorCritic;

@@ -1,0 +1,279 @@
+// The glass-box planner: a policy that is a mesa-optimizer by construction, so its mesa-objective can be read.
+// A small conv net maps the observation to a **reward map** (one value per cell) and a **termination map** (the
+// chance an episode ends on entering each cell); K steps of differentiable value iteration plan over the cells
+// with walls taken from the observation (value_iteration.ts); the planned Q-values at the agent's cell, times a
+// learned inverse temperature, are the action logits, and the planned value at the agent's cell (scaled) is the
+// critic. Trained by PPO on the base reward, the reward map shows what the policy learned to want.
+// After Value Iteration Networks (Tamar et al. 2016); the termination map and the exploration-friendly
+// initialisation follow the feasibility prototype (issue 14).
+//
+// Hook points: planner.hook_reward_map [B, H, W], planner.hook_termination [B, H, W] (probabilities),
+// planner.hook_values [B, H, W] (V_K, read-only: replacing it changes nothing downstream), planner.hook_q
+// [B, 5] (Q_K at the agent's cell for the moves stay, up, down, left, right). Replacing the reward map or the
+// termination map re-plans with the replacement (patching a goal).
+//
+// What it plans over is what it observes: with a view window around the agent (procgen-style), the map covers
+// the window and the coordinate channels are window coordinates, so "keep going right" can be represented as
+// reward on the window's right edge — the proxy coin-run's confound allows — while a coin in view is a cell
+// like any other. Cells outside the observation are not planned over.
+import { z } from "zod";
+import { ConfigError, ShapeError } from "../../core/errors.js";
+import { parseConfig } from "../../core/config.js";
+import type { Rng } from "../../core/rng.js";
+import { add, mul, sub } from "../../core/ops/elementwise.js";
+import { indexSelect } from "../../core/ops/indexing.js";
+import { linear } from "../../core/ops/matmul.js";
+import { max, mean } from "../../core/ops/reduce.js";
+import { concat, slice } from "../../core/ops/shape.js";
+import { logSumExp } from "../../core/ops/softmax.js";
+import { exp, relu, sigmoid } from "../../core/ops/unary.js";
+import { Tensor, noGrad } from "../../core/tensor.js";
+import { Conv2d } from "../layers.js";
+import { Linear } from "../linear.js";
+import { HookPoint, Module, Parameter } from "../module.js";
+import { GRID_MOVES, type GridMove, gridSuccessors, planQ } from "../value_iteration.js";
+import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
+
+/** The planner's settings (`mesa train --model planner --model-param k=v`), with their defaults. */
+export const plannerOptionsSchema = z
+  .object({
+    /** value-iteration steps K; default 2·(height + width), enough for any shortest path a grid this size usually has */
+    iterations: z.number().int().min(1).max(1024).optional(),
+    /** the planner's own discount γ (not PPO's) */
+    gamma: z.number().gt(0).lt(1).default(0.95),
+    /** "max" (hard backup, as the prototype) or "soft" (τ·logsumexp, smoother gradients) */
+    backup: z.enum(["max", "soft"]).default("max"),
+    /** temperature τ of the soft backup */
+    softTemperature: z.number().positive().default(0.1),
+    /** observation channels whose cells block movement in the planner's model */
+    blocking: z.array(z.string()).default(["wall"]),
+    /** initial inverse temperature β of the action logits (small: near-uniform actions, so exploration happens) */
+    initialInverseTemperature: z.number().positive().default(1),
+    /** initial termination logit of every cell (−2: an episode ends on about 12% of cells until it learns where) */
+    initialTerminationLogit: z.number().default(-2),
+  })
+  .strict();
+export type PlannerOptions = z.output<typeof plannerOptionsSchema>;
+
+/** How env action names map to the planner's grid moves. A name not here is a ConfigError. */
+const ACTION_MOVES: Readonly<Record<string, GridMove>> = {
+  noop: "stay",
+  stay: "stay",
+  up: "up",
+  jump: "up",
+  north: "up",
+  down: "down",
+  south: "down",
+  left: "left",
+  west: "left",
+  right: "right",
+  east: "right",
+};
+
+/** The grid move each env action stands for (by name). */
+export function actionMoves(actions: readonly string[]): Int32Array {
+  return Int32Array.from(actions, (a) => {
+    const m = ACTION_MOVES[a];
+    if (m === undefined) {
+      throw new ConfigError(`the planner has no grid move for action "${a}"`, `it maps actions by name: ${Object.keys(ACTION_MOVES).join(", ")}; use another --model for this environment`);
+    }
+    return GRID_MOVES.indexOf(m);
+  });
+}
+
+/** Coordinate channels appended to the observation: ones (marks the inside of the grid for the padded conv), row, column in [0, 1]. */
+function coordinateChannels(height: number, width: number): Tensor {
+  const hw = height * width;
+  const d = new Float32Array(3 * hw);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const c = y * width + x;
+      d[c] = 1;
+      d[hw + c] = height > 1 ? y / (height - 1) : 0;
+      d[2 * hw + c] = width > 1 ? x / (width - 1) : 0;
+    }
+  }
+  return new Tensor(d, [1, 3, height, width]);
+}
+
+/**
+ * Observation → [B, 2, H, W]: reward map and termination logits. A 3×3 conv over the channels plus coordinate
+ * channels, plus a global context (channel means → linear, added to every cell: lets a cell's worth depend on
+ * what the agent holds, e.g. keys), ReLU, then a 1×1 conv. The output layer starts small (gain 0.01) so early
+ * plans are flat and actions near uniform.
+ */
+export class RewardMapHead extends Module {
+  readonly conv: Conv2d;
+  readonly context: Linear;
+  readonly out: Conv2d;
+  private readonly _coords: Tensor;
+
+  constructor(channels: number, height: number, width: number, hidden: number, initialTerminationLogit: number, rng: Rng) {
+    super();
+    this.conv = new Conv2d(channels + 3, hidden, 3, rng, { init: "orthogonal", gain: Math.SQRT2, padding: 1 });
+    this.context = new Linear(channels, hidden, rng, { init: "orthogonal", gain: 1, bias: false });
+    this.out = new Conv2d(hidden, 2, 1, rng, { init: "orthogonal", gain: 0.01 });
+    this.out.bias!.data[1] = initialTerminationLogit;
+    this._coords = coordinateChannels(height, width);
+  }
+
+  forward(obs: Tensor): Tensor {
+    const [B, , H, W] = obs.shape as [number, number, number, number];
+    const coords = B === 1 ? this._coords : new Tensor(tile(this._coords.data, B), [B, 3, H, W]);
+    const h = this.conv.forward(concat([obs, coords], 1)); // [B, hidden, H, W]
+    const ctx = linear(mean(obs, [2, 3]), this.context.weight).reshape([B, h.shape[1]!, 1, 1]); // [B, hidden, 1, 1]
+    return this.out.forward(relu(add(h, ctx))); // [B, 2, H, W]
+  }
+}
+
+function tile(d: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(d.length * times);
+  for (let i = 0; i < times; i++) out.set(d, i * d.length);
+  return out;
+}
+
+/** The planning stage with its hook points (named planner.*): maps → value iteration → Q at the agent's cell. */
+export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminationLogits: Tensor; blocked: Uint8Array; agent: Int32Array }, { q: Tensor; values: Tensor }> {
+  readonly hook_reward_map = new HookPoint();
+  readonly hook_termination = new HookPoint();
+  readonly hook_values = new HookPoint();
+  readonly hook_q = new HookPoint();
+  readonly options: PlannerOptions & { iterations: number };
+  readonly height: number;
+  readonly width: number;
+
+  constructor(height: number, width: number, options: PlannerOptions) {
+    super();
+    this.height = height;
+    this.width = width;
+    this.options = { ...options, iterations: options.iterations ?? 2 * (height + width) };
+  }
+
+  forward(input: { rewardMap: Tensor; terminationLogits: Tensor; blocked: Uint8Array; agent: Int32Array }): { q: Tensor; values: Tensor } {
+    const { height: H, width: W, options } = this;
+    const B = input.rewardMap.shape[0]!;
+    const reward = this.hook_reward_map.forward(input.rewardMap); // [B, H, W]
+    const termination = this.hook_termination.forward(sigmoid(input.terminationLogits)); // [B, H, W]
+    const continuation = mul(sub(1, termination), options.gamma); // γ·(1 − termination)
+    const table = { next: gridSuccessors(input.blocked, B, H, W), batch: B, states: H * W, moves: GRID_MOVES.length };
+    const { q, values } = planQ(table, reward.reshape([B, H * W]), continuation.reshape([B, H * W]), input.agent, {
+      iterations: options.iterations,
+      backup: options.backup,
+      temperature: options.softTemperature,
+    });
+    const v = this.hook_values.forward(new Tensor(values, [B, H, W])); // [B, H, W]
+    return { q: this.hook_q.forward(q), values: v }; // q: [B, 5]
+  }
+}
+
+export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implements ActorCritic {
+  readonly kind = "planner";
+  readonly obsShape: readonly number[];
+  readonly numActions: number;
+  readonly spec: PolicySpec;
+  readonly rewardHead: RewardMapHead;
+  readonly planner: ValueIterationPlanner;
+  /** log β: logits = β · Q(agent, move of action) + action bias */
+  readonly logInverseTemperature: Parameter;
+  readonly actionBias: Parameter;
+  /** critic: value = scale · V_K(agent) + bias */
+  readonly valueScale: Parameter;
+  readonly valueBias: Parameter;
+  private readonly _agentChannel: number;
+  private readonly _blockingChannels: number[];
+  private readonly _actionMoves: Int32Array;
+
+  constructor(spec: PolicySpec, rng: Rng) {
+    super();
+    if (spec.obsShape.length !== 3) throw new ShapeError(`planner policy needs [channels, height, width] observations, got [${spec.obsShape.join(", ")}]`);
+    if (!spec.env) throw new ConfigError("the planner needs the environment's channel and action names (PolicySpec.env)", "build it through mesa train / buildRun, or pass env: { channels, agentChannel, actions }");
+    const [c, h, w] = spec.obsShape as [number, number, number];
+    const options = parseConfig(plannerOptionsSchema, spec.options ?? {}, "planner options (--model-param)");
+    const [hidden = 32] = spec.hidden;
+    const { channels, agentChannel, actions } = spec.env;
+    if (channels.length !== c) throw new ShapeError(`planner: ${channels.length} channel names for ${c} observation channels`);
+    if (actions.length !== spec.numActions) throw new ShapeError(`planner: ${actions.length} action names for ${spec.numActions} actions`);
+    this._agentChannel = channels.indexOf(agentChannel);
+    if (this._agentChannel < 0) throw new ConfigError(`planner: agent channel "${agentChannel}" is not among the observation channels`, `channels: ${channels.join(", ")}`);
+    this._blockingChannels = options.blocking.map((name) => {
+      const k = channels.indexOf(name);
+      if (k < 0) throw new ConfigError(`planner: blocking channel "${name}" is not an observation channel`, `set --model-param blocking to some of: ${channels.join(", ")} (or [] for none)`);
+      return k;
+    });
+    this._actionMoves = actionMoves(actions);
+    this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [hidden], env: { channels: [...channels], agentChannel, actions: [...actions] }, options: { ...(spec.options ?? {}) } };
+    this.obsShape = spec.obsShape;
+    this.numActions = spec.numActions;
+    this.rewardHead = new RewardMapHead(c, h, w, hidden, options.initialTerminationLogit, rng);
+    this.planner = new ValueIterationPlanner(h, w, options);
+    this.logInverseTemperature = new Parameter(new Tensor(new Float32Array([Math.log(options.initialInverseTemperature)]), [1]));
+    this.actionBias = new Parameter(new Tensor(new Float32Array(spec.numActions), [spec.numActions]));
+    this.valueScale = new Parameter(new Tensor(new Float32Array([1]), [1]));
+    this.valueBias = new Parameter(new Tensor(new Float32Array([0]), [1]));
+  }
+
+  /** [B, C, H, W] (or flat) observations → the same as 4-D */
+  private asImage(obs: Tensor): Tensor {
+    return obs.shape.length === 4 ? obs : obs.reshape([obs.shape[0]!, ...this.obsShape]);
+  }
+
+  /** The agent's cell (argmax of its channel) and the blocked cells, read from the observation. */
+  private readObservation(obs: Tensor): { agent: Int32Array; blocked: Uint8Array } {
+    const [B, C, H, W] = obs.shape as [number, number, number, number];
+    const hw = H * W;
+    const agent = new Int32Array(B);
+    const blocked = new Uint8Array(B * hw);
+    const d = obs.data;
+    for (let b = 0; b < B; b++) {
+      const a = (b * C + this._agentChannel) * hw;
+      let best = -Infinity;
+      let arg = -1;
+      for (let s = 0; s < hw; s++) {
+        if (d[a + s]! > best) {
+          best = d[a + s]!;
+          arg = s;
+        }
+      }
+      if (!(best > 0)) throw new ShapeError(`planner: observation ${b} shows no agent in channel ${this._agentChannel}`, "the planner plans from the agent's cell; pass observations from the environment it was built for");
+      agent[b] = arg;
+      for (const ch of this._blockingChannels) {
+        const o = (b * C + ch) * hw;
+        for (let s = 0; s < hw; s++) if (d[o + s]! > 0.5) blocked[b * hw + s] = 1;
+      }
+      blocked[b * hw + arg] = 0; // the agent's own cell is never a wall
+    }
+    return { agent, blocked };
+  }
+
+  /** obs [batch, C, h, w] (or flat) → logits [batch, A], value [batch, 1] */
+  forward(obs: Tensor): ActorCriticOutput {
+    const x = this.asImage(obs);
+    const [B, , H, W] = x.shape as [number, number, number, number];
+    const { agent, blocked } = this.readObservation(x);
+    const maps = this.rewardHead.forward(x); // [B, 2, H, W]
+    const rewardMap = slice(maps, 1, 0, 1).reshape([B, H, W]);
+    const terminationLogits = slice(maps, 1, 1, 2).reshape([B, H, W]);
+    const { q } = this.planner.forward({ rewardMap, terminationLogits, blocked, agent }); // q: [B, 5]
+    const logits = add(mul(indexSelect(q, 1, this._actionMoves), exp(this.logInverseTemperature)), this.actionBias); // [B, A]
+    const o = this.planner.options;
+    const v = o.backup === "max" ? max(q, 1, true) : mul(logSumExp(mul(q, 1 / o.softTemperature), 1, true), o.softTemperature); // V_K(agent): [B, 1]
+    return { logits, value: add(mul(v, this.valueScale), this.valueBias) };
+  }
+
+  /** The mesa-objective: the reward map (and termination map) this policy plans with, for each observation. */
+  mesaObjective(obs: Tensor): { reward: Tensor; termination: Tensor } {
+    return noGrad(() => {
+      const x = this.asImage(obs);
+      const [B, , H, W] = x.shape as [number, number, number, number];
+      const maps = this.rewardHead.forward(x);
+      return { reward: slice(maps, 1, 0, 1).reshape([B, H, W]), termination: sigmoid(slice(maps, 1, 1, 2).reshape([B, H, W])) };
+    });
+  }
+}
+
+registerPolicy(
+  "planner",
+  "glass-box planner: conv reward map + termination map, K steps of value iteration, Q at the agent → logits (hidden 32)",
+  [32],
+  (spec, rng) => new PlannerActorCritic(spec, rng),
+);

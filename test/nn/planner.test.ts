@@ -1,0 +1,230 @@
+// The glass-box planner: value iteration against a hand-solved grid and a float64 reference, its gradients by
+// finite differences, a planner whose reward map is set by hand behaving as that map implies, and the model
+// kind registered for training and checkpoints.
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../src/core/rng.js";
+import { Tensor, noGrad, tensor } from "../../src/core/tensor.js";
+import { VecEnv } from "../../src/envs/engine.js";
+import { mazeCheese } from "../../src/envs/maze-cheese.js";
+import { scriptedPolicy } from "../../src/envs/scripted.js";
+import { PlannerActorCritic, actionMoves } from "../../src/nn/models/planner.js";
+import { createPolicy } from "../../src/nn/models/policy.js";
+import { GRID_MOVES, gridSuccessors, planQ, valueIteration } from "../../src/nn/value_iteration.js";
+import { gradcheck } from "../core/gradcheck.js";
+
+/** A 3×3 grid: G pays 1 and ends the episode, # is a wall, A is the agent; γ = 0.9. */
+function handGrid(): { table: ReturnType<typeof table>; reward: Float32Array; cont: Float32Array; agent: number } {
+  const rows = ["..G", ".#.", "A.."];
+  const blocked = new Uint8Array(9);
+  const reward = new Float32Array(9);
+  const cont = new Float32Array(9).fill(0.9);
+  let agent = -1;
+  rows.forEach((r, y) =>
+    [...r].forEach((c, x) => {
+      const s = y * 3 + x;
+      if (c === "#") blocked[s] = 1;
+      if (c === "G") {
+        reward[s] = 1;
+        cont[s] = 0;
+      }
+      if (c === "A") agent = s;
+    }),
+  );
+  return { table: table(blocked, 1, 3, 3), reward, cont, agent };
+}
+
+function table(blocked: Uint8Array, batch: number, h: number, w: number) {
+  return { next: gridSuccessors(blocked, batch, h, w), batch, states: h * w, moves: GRID_MOVES.length };
+}
+
+/** Float64 value iteration written the obvious way (Q from scratch each step), as the oracle. */
+function referenceQ(next: Int32Array, S: number, M: number, R: Float32Array, C: Float32Array, K: number, at: number, soft: number | null): number[] {
+  let V = new Float64Array(S);
+  const q = (s: number, m: number, v: Float64Array): number => {
+    const t = next[s * M + m]!;
+    return R[t]! + C[t]! * v[t]!;
+  };
+  for (let k = 1; k < K; k++) {
+    const nv = new Float64Array(S);
+    for (let s = 0; s < S; s++) {
+      const qs = Array.from({ length: M }, (_, m) => q(s, m, V));
+      const mx = Math.max(...qs);
+      nv[s] = soft === null ? mx : mx + soft * Math.log(qs.reduce((a, x) => a + Math.exp((x - mx) / soft), 0));
+    }
+    V = nv;
+  }
+  return Array.from({ length: M }, (_, m) => q(at, m, V));
+}
+
+describe("value iteration", () => {
+  it("matches the hand-solved 3×3 grid (and plans nothing beyond K steps)", () => {
+    const { table: t, reward, cont, agent } = handGrid();
+    const run = (K: number): number[] =>
+      Array.from(planQ(t, tensor(reward, [1, 9]), tensor(cont, [1, 9]), Int32Array.of(agent), { iterations: K, backup: "max" }).q.data);
+    // from A (bottom left) the goal is 4 steps away either way round the wall: up and right are worth 0.9³
+    // after 4 backups; staying (and the blocked moves down and left, which stay) is worth 0.9⁴ but needs a 5th
+    const q4 = run(4);
+    [0, 0.9 ** 3, 0, 0, 0.9 ** 3].forEach((e, m) => expect(q4[m]).toBeCloseTo(e, 6));
+    const q = run(5);
+    [0.9 ** 4, 0.9 ** 3, 0.9 ** 4, 0.9 ** 4, 0.9 ** 3].forEach((e, m) => expect(q[m]).toBeCloseTo(e, 6));
+    expect(run(3)).toEqual([0, 0, 0, 0, 0]); // with 3 backups the goal's value has not reached A yet
+    expect(run(30)).toEqual(q); // terminal goal: more backups change nothing
+    const V = valueIteration(t, reward, cont, { iterations: 30, backup: "max" });
+    // V(s) = 0.9^(distance − 1) on open cells; the goal's own value is entering it again (1)
+    const dist = [2, 1, 0, 3, -1, 1, 4, 3, 2];
+    dist.forEach((d, s) => {
+      if (d > 0) expect(V[s]).toBeCloseTo(0.9 ** (d - 1), 6);
+    });
+    expect(V[2]).toBeCloseTo(1, 6);
+  });
+
+  it("agrees with a float64 reference on random grids, max and soft backups", () => {
+    const rng = new Rng(3, "vi-reference");
+    for (const backup of ["max", "soft"] as const) {
+      const B = 3;
+      const H = 4;
+      const W = 5;
+      const S = H * W;
+      const blocked = new Uint8Array(B * S).map(() => (rng.float() < 0.25 ? 1 : 0));
+      const t = table(blocked, B, H, W);
+      const R = new Float32Array(B * S).map(() => rng.uniform(-1, 1));
+      const C = new Float32Array(B * S).map(() => rng.uniform(0, 0.95));
+      const at = Int32Array.from({ length: B }, () => rng.int(S));
+      const K = 7;
+      const { q } = planQ(t, tensor(R, [B, S]), tensor(C, [B, S]), at, { iterations: K, backup, temperature: 0.3 });
+      for (let b = 0; b < B; b++) {
+        const ref = referenceQ(t.next.subarray(b * S * 5), S, 5, R.subarray(b * S), C.subarray(b * S), K, at[b]!, backup === "soft" ? 0.3 : null);
+        ref.forEach((v, m) => expect(q.data[b * 5 + m]).toBeCloseTo(v, 4));
+      }
+    }
+  });
+
+  it("passes finite-difference gradient checks for reward and continuation (max and soft)", () => {
+    const rng = new Rng(5, "vi-grad");
+    const B = 2;
+    const H = 3;
+    const W = 4;
+    const S = H * W;
+    const blocked = new Uint8Array(B * S);
+    blocked[5] = 1;
+    blocked[S + 6] = 1;
+    const t = table(blocked, B, H, W);
+    const at = Int32Array.of(8, 1);
+    const R = tensor(new Float32Array(B * S).map(() => rng.uniform(-1, 1)), [B, S]);
+    const C = tensor(new Float32Array(B * S).map(() => rng.uniform(0.3, 0.9)), [B, S]);
+    gradcheck((r, c) => planQ(t, r!, c!, at, { iterations: 6, backup: "soft", temperature: 0.5 }).q, [R, C]);
+    // hard max: a small step keeps every argmax where it is (random values have no near-ties at this scale)
+    gradcheck((r, c) => planQ(t, r!, c!, at, { iterations: 6, backup: "max" }).q, [R, C], { eps: 1e-3, atol: 1e-3 });
+  });
+
+  it("rejects bad settings with a clear message", () => {
+    const { table: t, reward, cont } = handGrid();
+    expect(() => valueIteration(t, reward, cont, { iterations: 0, backup: "max" })).toThrow(/iterations must be a positive integer/);
+    expect(() => valueIteration(t, reward.subarray(1), cont, { iterations: 3, backup: "max" })).toThrow(/reward has 8 values, expected 1·9/);
+    expect(() => planQ(t, tensor(reward, [1, 9]), tensor(cont, [1, 9]), Int32Array.of(9), { iterations: 3, backup: "max" })).toThrow(/outside \[0, 9\)/);
+  });
+});
+
+function mazePlanner(env: VecEnv, seed = 1, options: Record<string, unknown> = {}): PlannerActorCritic {
+  return createPolicy(
+    {
+      kind: "planner",
+      obsShape: [...env.obsShape],
+      numActions: env.numActions,
+      env: { channels: [...env.channels], agentChannel: env.def.agent.channel, actions: [...env.actionNames] },
+      options,
+    },
+    new Rng(seed, "init"),
+  ) as PlannerActorCritic;
+}
+
+describe("planner policy", () => {
+  it("with a hand-set reward map, goes where the map says: the cheese, or the top-right corner", () => {
+    const n = 16;
+    for (const target of ["cheese", "corner"] as const) {
+      const env = new VecEnv(mazeCheese, { n, distribution: "deploy", params: { minCells: 3, maxCells: 4 } });
+      env.reset(11);
+      const planner = mazePlanner(env, 1, { iterations: 40 });
+      planner.logInverseTemperature.data[0] = Math.log(100);
+      const cheese = env.channels.indexOf("cheese");
+      const hw = env.height * env.width;
+      // reward 1 at the target cell (cheese: where the cheese channel is lit; corner: the maze's top-right cell), which ends the plan
+      const state = env.state as { cornerY: Int32Array; cornerX: Int32Array };
+      const targetMap = (obs: Tensor): Float32Array => {
+        const B = obs.shape[0]!;
+        const m = new Float32Array(B * hw);
+        for (let b = 0; b < B; b++) {
+          if (target === "cheese") for (let s = 0; s < hw; s++) m[b * hw + s] = obs.data[(b * env.numChannels + cheese) * hw + s]!;
+          else m[b * hw + state.cornerY[b]! * env.width + state.cornerX[b]!] = 1;
+        }
+        return m;
+      };
+      const scripted = scriptedPolicy(env, target === "cheese" ? "intended" : "proxy");
+      const expected = new Int32Array(n);
+      const actions = new Int32Array(n);
+      let compared = 0;
+      for (let step = 0; step < 30; step++) {
+        const obs = new Tensor(env.obs.slice(), [n, ...env.obsShape]);
+        const goal = targetMap(obs);
+        const out = noGrad(() =>
+          planner.runWithHooks(obs, {
+            "planner.hook_reward_map": (r) => new Tensor(goal.slice(), r.shape),
+            "planner.hook_termination": (t) => new Tensor(goal.slice(), t.shape),
+          }),
+        );
+        for (let b = 0; b < n; b++) {
+          let best = 0;
+          for (let a = 1; a < env.numActions; a++) if (out.logits.data[b * env.numActions + a]! > out.logits.data[b * env.numActions + best]!) best = a;
+          actions[b] = best;
+        }
+        scripted.act(env, expected);
+        // mazes are trees: the shortest path, hence the first move toward the target, is unique
+        for (let b = 0; b < n; b++) {
+          if (env.agentY[b] === state.cornerY[b] && env.agentX[b] === state.cornerX[b] && target === "corner") continue; // proxy policy is done there
+          expect(actions[b], `${target}: copy ${b}, step ${step}`).toBe(expected[b]);
+          compared++;
+        }
+        env.step(actions);
+      }
+      expect(compared).toBeGreaterThan(n * 5);
+    }
+  });
+
+  it("starts near-uniform (exploration) and reads walls and the agent from the observation", () => {
+    const env = new VecEnv(mazeCheese, { n: 8, distribution: "train" });
+    env.reset(2);
+    const planner = mazePlanner(env);
+    const out = noGrad(() => planner.forward(new Tensor(env.obs.slice(), [8, ...env.obsShape])));
+    const A = env.numActions;
+    for (let b = 0; b < 8; b++) {
+      const row = Array.from(out.logits.data.subarray(b * A, (b + 1) * A));
+      const z = row.reduce((s, x) => s + Math.exp(x), 0);
+      for (const x of row) expect(Math.exp(x) / z).toBeGreaterThan(0.2); // every action keeps ≥ 20% (uniform: 25%)
+    }
+    expect(planner.hookNames()).toEqual(["planner.hook_reward_map", "planner.hook_termination", "planner.hook_values", "planner.hook_q"]);
+    const { reward, termination } = planner.mesaObjective(new Tensor(env.obs.slice(), [8, ...env.obsShape]));
+    expect(reward.shape).toEqual([8, env.height, env.width]);
+    expect(termination.data.every((p) => p > 0.05 && p < 0.3)).toBe(true); // initial termination ≈ sigmoid(−2)
+  });
+
+  it("maps actions by name and explains what it cannot plan for", () => {
+    expect(Array.from(actionMoves(["noop", "left", "right", "jump"]))).toEqual([0, 3, 4, 1]);
+    expect(() => actionMoves(["up", "fire"])).toThrow(/no grid move for action "fire"/);
+    const env = new VecEnv(mazeCheese, { n: 1 });
+    expect(() => mazePlanner(env, 1, { blocking: ["lava"] })).toThrow(/blocking channel "lava" is not an observation channel/);
+    expect(() => mazePlanner(env, 1, { gama: 0.9 })).toThrow(/gama/);
+    expect(() => createPolicy({ kind: "planner", obsShape: [...env.obsShape], numActions: 4 }, new Rng(1))).toThrow(/needs the environment's channel and action names/);
+  });
+
+  it("backpropagates from logits and value into every parameter", () => {
+    const env = new VecEnv(mazeCheese, { n: 4, distribution: "train" });
+    env.reset(3);
+    const planner = mazePlanner(env);
+    const out = planner.forward(new Tensor(env.obs.slice(), [4, ...env.obsShape]));
+    out.logits.sum().add(out.value.sum()).backward();
+    for (const [name, p] of planner.namedParameters()) {
+      expect(p.grad, name).not.toBeNull();
+      expect(p.grad!.data.some((g) => g !== 0), name).toBe(true);
+    }
+  });
+});
