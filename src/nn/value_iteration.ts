@@ -13,7 +13,8 @@
 // Measured (`npm run bench -- planner`): the generic autograd would record K·(M + 3) ops per call; this kernel
 // does one pass of S·(M + 2) multiply-adds per step and batch element.
 import { ConfigError, ShapeError } from "../core/errors.js";
-import { type Tensor, gradBuffer, makeResult, needsGrad } from "../core/tensor.js";
+import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../core/tensor.js";
+import { fastExp } from "../core/ops/unary.js";
 
 export type Backup = "max" | "soft";
 
@@ -89,6 +90,57 @@ function enteringValues(reward: Float32Array, continuation: Float32Array, v: Flo
   for (let i = 0; i < n; i++) out[i] = reward[i]! + continuation[i]! * v[vOff + i]!;
 }
 
+// One backup V(s) = backup_m E(next(s, m)) for every state of every problem, written at out[off + b·S + s].
+// Kept as small monomorphic functions (and the 5-move grid case unrolled): V8 compiles each tight loop once.
+function maxBackup5(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number): void {
+  for (let b = 0, row = 0; b < B; b++) {
+    const base = b * S;
+    for (let s = 0; s < S; s++, row += 5) {
+      let v = e[base + next[row]!]!;
+      const v1 = e[base + next[row + 1]!]!;
+      const v2 = e[base + next[row + 2]!]!;
+      const v3 = e[base + next[row + 3]!]!;
+      const v4 = e[base + next[row + 4]!]!;
+      if (v1 > v) v = v1;
+      if (v2 > v) v = v2;
+      if (v3 > v) v = v3;
+      if (v4 > v) v = v4;
+      out[off + base + s] = v;
+    }
+  }
+}
+
+function maxBackup(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number, M: number): void {
+  for (let b = 0, row = 0; b < B; b++) {
+    const base = b * S;
+    for (let s = 0; s < S; s++, row += M) {
+      let v = -Infinity;
+      for (let m = 0; m < M; m++) {
+        const q = e[base + next[row + m]!]!;
+        if (q > v) v = q;
+      }
+      out[off + base + s] = v;
+    }
+  }
+}
+
+function softBackup(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number, M: number, tau: number): void {
+  const inv = 1 / tau;
+  for (let b = 0, row = 0; b < B; b++) {
+    const base = b * S;
+    for (let s = 0; s < S; s++, row += M) {
+      let v = -Infinity;
+      for (let m = 0; m < M; m++) {
+        const q = e[base + next[row + m]!]!;
+        if (q > v) v = q;
+      }
+      let z = 0;
+      for (let m = 0; m < M; m++) z += fastExp((e[base + next[row + m]!]! - v) * inv);
+      out[off + base + s] = v + tau * Math.log(z);
+    }
+  }
+}
+
 /**
  * V_k for k = 1..K (written into `values`, [K, B, S]; V_0 = 0 is implicit) and Q_K at `at` ([B, M]).
  * Plain arrays, no tape: what inference and the autograd op share.
@@ -111,23 +163,9 @@ export function valueIterationArrays(
   entering.set(reward); // E_0 = R (V_0 = 0)
   for (let k = 1; k <= K; k++) {
     const off = (k - 1) * n;
-    for (let b = 0; b < B; b++) {
-      const base = b * S;
-      for (let s = 0; s < S; s++) {
-        const row = (base + s) * M;
-        let best = -Infinity;
-        for (let m = 0; m < M; m++) {
-          const q = entering[base + next[row + m]!]!;
-          if (q > best) best = q;
-        }
-        if (soft) {
-          let z = 0;
-          for (let m = 0; m < M; m++) z += Math.exp((entering[base + next[row + m]!]! - best) / tau);
-          best += tau * Math.log(z);
-        }
-        values[off + base + s] = best;
-      }
-    }
+    if (soft) softBackup(next, entering, values, off, B, S, M, tau);
+    else if (M === 5) maxBackup5(next, entering, values, off, B, S);
+    else maxBackup(next, entering, values, off, B, S, M);
     if (k < K) enteringValues(reward, continuation, values, off, entering, n);
   }
   if (at && qAt) {
@@ -159,7 +197,7 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
   }
   const K = options.iterations;
   const n = B * S;
-  const allValues = new Float32Array(K * n); // V_1..V_K
+  const allValues = acquireBuffer(K * n, false); // V_1..V_K, every element written; back to the pool after backward
   const qAt = new Float32Array(B * M);
   valueIterationArrays(table, reward.data, continuation.data, options, allValues, at, qAt);
   const values = allValues.slice((K - 1) * n);
@@ -167,7 +205,9 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
   const C = continuation.data;
   const soft = options.backup === "soft";
   const tau = options.temperature ?? 1;
-  const q = makeResult("value_iteration", qAt, [B, M], [reward, continuation], !needsGrad(reward, continuation) ? null : (g) => {
+  const recordsGrad = needsGrad(reward, continuation);
+  if (!recordsGrad) releaseBuffer(allValues);
+  const q = makeResult("value_iteration", qAt, [B, M], [reward, continuation], !recordsGrad ? null : (g, final) => {
     const dR = reward.requiresGrad ? gradBuffer(reward) : null;
     const dC = continuation.requiresGrad ? gradBuffer(continuation) : null;
     // dE holds the gradient of E_k (k = K−1 first): Q_K(at, m) = E_{K−1}(next(at, m))
@@ -212,7 +252,7 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
             continue;
           }
           let z = 0;
-          for (let m = 0; m < M; m++) z += weights[m] = Math.exp((entering[base + next[row + m]!]! - best) / tau);
+          for (let m = 0; m < M; m++) z += weights[m] = fastExp((entering[base + next[row + m]!]! - best) / tau);
           for (let m = 0; m < M; m++) dEPrev[base + next[row + m]!]! += (dv * weights[m]!) / z;
         }
       }
@@ -222,6 +262,7 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
     }
     // E_0 = R
     if (dR) for (let i = 0; i < n; i++) dR[i]! += dE[i]!;
+    if (final) releaseBuffer(allValues);
   });
   return { q, values };
 }
