@@ -49,7 +49,7 @@ function runTorch(target: number, threads: number, seed: number, cap: number): F
 
 async function runOurs(target: number, seed: number, cap: number): Promise<Figures> {
   const config = ppoConfig({ seed, totalTimesteps: cap });
-  const env = makeVecEnv("coin-run", { n: config.numEnvs, distribution: "train" });
+  const env = makeVecEnv("coin-run", { n: config.numEnvs, distribution: "small" });
   const policy = createPolicy({ kind: "mlp", obsShape: env.obsShape, numActions: env.numActions }, new Rng(config.seed, "init"));
   let meanReturn = Number.NaN;
   let reached = false;

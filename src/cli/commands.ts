@@ -10,6 +10,7 @@ import { register as icl } from "./icl.js";
 import { register as train } from "./train.js";
 import { register as evalCommand } from "./eval.js";
 import { register as experiment } from "./experiment.js";
+import { register as validate } from "./validate.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -22,4 +23,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   train,
   evalCommand,
   experiment,
+  validate,
 ];

@@ -21,7 +21,8 @@ export function register(program: Command): void {
           `${d.name} — ${d.summary}`,
           `  proxy: ${d.proxyGoal}`,
           `  intended: ${d.intendedGoal}`,
-          `  observation [${d.observation.shape.join(", ")}] (${d.observation.channels.join(", ")}) · actions ${d.actions.join(", ")} · events ${d.events.join(", ")}`,
+          `  observation [${d.observation.shape.join(", ")}] (${d.observation.channels.join(", ")}) of a ${d.observation.level.join("×")} level · actions ${d.actions.join(", ")} · events ${d.events.join(", ")}`,
+          `  validity: ${d.validity_policies ? `mesa validate ${d.name}` : "not applicable (no reference policies)"}`,
           indent(leftTable(["distribution", "parameters", "what it is"], Object.entries(d.distributions).map(([k, v]) => [k, formatParams(v.params), v.doc]))),
           indent(leftTable(["parameter", "default", "meaning"], Object.entries(d.parameters).map(([k, v]) => [k, JSON.stringify(v.default), v.description]))),
         ].join("\n"),
@@ -36,14 +37,18 @@ export function describeEnv(def: AnyEnvDefinition): {
   summary: string;
   proxyGoal: string;
   intendedGoal: string;
-  observation: { shape: number[]; channels: string[] };
+  /** shape of what the agent sees ([C, view h, view w]); `level` is the whole level's size */
+  observation: { shape: number[]; channels: string[]; level: [number, number] };
+  /** whether the env declares the validity harness's reference policies */
+  validity_policies: boolean;
   actions: string[];
   events: string[];
   distributions: Record<string, { doc: string; params: Record<string, unknown> }>;
   parameters: Record<string, { default: unknown; description: string }>;
 } {
   const defaults = parseConfig(def.params, {}, `${def.name} default parameters`) as Record<string, unknown>;
-  const shape = def.shape(defaults);
+  const shape = def.view?.(defaults) ?? def.shape(defaults);
+  const level = def.shape(defaults);
   const parameters: Record<string, { default: unknown; description: string }> = {};
   for (const [key, field] of Object.entries(def.params.shape as Record<string, { description?: string }>)) {
     parameters[key] = { default: defaults[key], description: field.description ?? "" };
@@ -53,7 +58,8 @@ export function describeEnv(def: AnyEnvDefinition): {
     summary: def.summary,
     proxyGoal: def.proxyGoal,
     intendedGoal: def.intendedGoal,
-    observation: { shape: [def.channels.length, shape.height, shape.width], channels: [...def.channels] },
+    observation: { shape: [def.channels.length, shape.height, shape.width], channels: [...def.channels], level: [level.height, level.width] },
+    validity_policies: def.policies !== undefined,
     actions: [...def.actions],
     events: [...def.events],
     distributions: Object.fromEntries(

@@ -19,7 +19,7 @@ interface ExperimentOptions {
   seeds: string;
   steps: string;
   episodes: string;
-  model: string;
+  model?: string;
   out: string;
   json?: boolean;
 }
@@ -42,12 +42,12 @@ export function register(program: Command): void {
     .option("--seeds <n>", "training seeds per value", "5")
     .option("--steps <n>", "env steps per training run", "1e6")
     .option("--episodes <n>", "deploy episodes per trained agent", "500")
-    .option("--model <kind>", "policy model", "mlp")
+    .option("--model <kind>", "policy model (default: the env's tuned model, else mlp)")
     .option("--out <dir>", "directory for runs, results.json and misgeneralization.png", "runs/experiment-misgeneralization")
     .option("--json", "print one JSON object")
     .action(async (opts: ExperimentOptions) => {
       checkEnvName(opts.env);
-      checkModelName(opts.model);
+      if (opts.model !== undefined) checkModelName(opts.model);
       const def = getEnvDefinition(opts.env);
       let param = "randomCoinFraction";
       let values: number[];
@@ -71,7 +71,7 @@ export function register(program: Command): void {
         episodes: parseCount(opts.episodes, "--episodes"),
         out: opts.out,
         // the env's documented PPO settings (rollout length, learning rate…), steps from --steps
-        base: { ...(SOLVE_BUDGETS[opts.env]?.run ?? {}), model: opts.model },
+        base: { ...(SOLVE_BUDGETS[opts.env]?.run ?? {}), ...(opts.model !== undefined ? { model: opts.model } : {}) },
         progress: (label) => progressCallbacks(label),
       });
       if (opts.json) {

@@ -51,7 +51,7 @@ interface TrainOptions {
   distribution: string;
   steps: string;
   seed: string;
-  model: string;
+  model?: string;
   hidden?: string;
   numEnvs?: string;
   lr?: string;
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option("--distribution <name>", "level distribution to train on", "train")
     .option("--steps <n>", "total environment steps (1e6 is fine)", "1e6")
     .option("--seed <n>", "seed of the run", "1")
-    .option("--model <kind>", `policy model (${policyKinds().map((k) => k.kind).join(", ")})`, "mlp")
+    .option("--model <kind>", `policy model (${policyKinds().map((k) => k.kind).join(", ")}; default: the env's tuned model, else mlp)`)
     .option("--hidden <sizes>", "hidden sizes, comma-separated (default: the model's)")
     .option("--num-envs <n>", "parallel environment copies (default 64)")
     .option("--lr <x>", "learning rate (default: the env's tuned setting, else 2.5e-4)")
@@ -94,7 +94,8 @@ export function register(program: Command): void {
           for (const s of trained.skipped) log(`warning: skipped a damaged checkpoint: ${s}`);
         } else {
           checkEnvName(opts.env);
-          checkModelName(opts.model);
+          const model = opts.model ?? (opts.cleanrlDefaults ? undefined : SOLVE_BUDGETS[opts.env]?.run.model) ?? "mlp";
+          checkModelName(model);
           const num = (v: string | undefined, flag: string): number | undefined => {
             if (v === undefined) return undefined;
             const x = Number(v);
@@ -111,7 +112,7 @@ export function register(program: Command): void {
             env: opts.env,
             distribution: opts.distribution,
             envParams: parseKeyValues(opts.envParam, "--env-param"),
-            model: opts.model,
+            model,
             modelParams: parseKeyValues(opts.modelParam, "--model-param"),
             ...(opts.hidden ? { hidden: opts.hidden.split(",").map((s) => parseCount(s.trim(), "--hidden")) } : {}),
             ppo: ppo as RunConfigInput["ppo"],

@@ -5,22 +5,30 @@
  *   const env = makeVecEnv("coin-run", { n: 64, distribution: "train", params: { randomCoinFraction: 0.1 } });
  *   env.reset(seed);                       // copy i plays levels drawn from new Rng(seed, i, episode)
  *   env.step(actions);                     // actions: Int32Array [n], each in [0, env.numActions)
- *   env.obs        Float32Array [n, C, h, w] one-hot, channel names in env.channels (also env.obsBytes, Uint8Array)
+ *   env.obs        Float32Array [n, C, vh, vw] one-hot, channel names in env.channels (also env.obsBytes, Uint8Array);
+ *                  vh×vw = env.viewHeight×env.viewWidth, the whole level (h×w) unless the env declares a view window
  *   env.reward     Float32Array [n] base objective (what the optimizer trains on)
  *   env.intended   Float32Array [n] what the designer wanted (never feed it to training)
  *   env.terminated / env.truncated  Uint8Array [n]  (truncated = hit params.maxSteps)
  *   env.events     Int32Array [n, E] counts this step, names in env.eventNames (index with env.eventIndex(name))
  * Auto-reset is SAME_STEP: when copy i finishes, the obs returned by that step is already the first obs of its
- * next episode. The finished episode stays readable until the next step: env.finalObs [n, C, h, w] (its last
+ * next episode. The finished episode stays readable until the next step: env.finalObs [n, C, vh, vw] (its last
  * obs) and env.finished.{baseReturn, intendedReturn, length, events [n, E], pursuedProxy, intendedGoalReached}.
  * Episode k of copy i always replays the same level: levels depend only on (seed, indexOffset + i, k).
  * An environment is an `EnvDefinition`: obs/tile/action/event spec, a zod params schema, named distributions
  * (parameter overrides; at least `train` and `deploy`), and `resetEnv`/`stepEnv` for ONE copy, written
  * against this engine's cell API (`tile`, `setTile`, `placeAgent`, `addReward`, `emit`, `terminate`).
  * Register it with one line in registry.ts.
+ * Level state for readers (interpretability, planners): env.grid [n, h, w] tile codes (env.tileCode(name) gives a
+ * tile's code), env.agentY/agentX [n] (level coordinates), env.episodeStep, env.events. These are stable API.
+ * View windows: a definition's `view(params)` makes the observation a window of the level centred on the agent
+ * (an axis whose view is as long as the level does not scroll); cells outside the level show `viewOutside`'s
+ * channel. The level itself (grid, renders, records) is always whole. Windowed observations are copied from a
+ * whole-level buffer after each step of a copy (C·vh·vw cells), so stepping stays allocation-free.
+ * Each definition also carries its reference policies (`policies`: scripted intended, scripted proxy,
+ * observation-only intended; see policies.ts and validate.ts) and its tuned training settings (`training`).
  * Around it: env.recordCopy(i) + env.takeRecords() give JSON EpisodeRecords (record.ts saves/replays them,
- * render.ts draws PNG frames and GIFs); gym.ts wraps one copy Gymnasium-style; scripted.ts holds each env's
- * intended and proxy reference policies.
+ * render.ts draws PNG frames and GIFs); gym.ts wraps one copy Gymnasium-style.
  */
 import type { z } from "zod";
 import { Rng } from "../core/rng.js";
@@ -59,6 +67,39 @@ export interface BaseParams {
   maxSteps: number;
 }
 
+/** A reference policy: writes one action per copy of `env` into `actions`. */
+export interface ScriptedPolicy {
+  readonly name: string;
+  /** what it does, in one line */
+  readonly description: string;
+  act(env: VecEnv, actions: Int32Array): void;
+}
+
+/**
+ * The reference policies of an environment, as factories (they allocate scratch buffers for the env's size).
+ * `intended` and `proxy` may read privileged state (the grid, hidden tiles, the env's state): they are
+ * yardsticks. `observationOnly` pursues the intended goal reading nothing but the agent's observation
+ * (`env.obs`/`env.obsBytes` of the copy, and no memory across steps): if it reaches the intended goal on deploy
+ * levels, misgeneralization there is not forced by what the agent can see.
+ */
+export interface EnvPolicies {
+  intended(env: VecEnv): ScriptedPolicy;
+  proxy(env: VecEnv): ScriptedPolicy;
+  observationOnly(env: VecEnv): ScriptedPolicy;
+}
+
+/** Training settings measured to solve an environment's train levels (read by `mesa train` and `mesa experiment solve`). */
+export interface TunedTraining {
+  /** why these settings, in one line */
+  readonly note: string;
+  /** policy model kind (mlp, cnn) */
+  readonly model?: string;
+  /** hidden sizes / channel widths of the model */
+  readonly hidden?: readonly number[];
+  /** PPO settings that differ from the CleanRL defaults (see rl/config.ts for their meaning) */
+  readonly ppo: Readonly<Record<string, number | boolean>>;
+}
+
 /** What an environment file declares. `Sch` is its zod params schema, `S` its per-copy state (typed arrays). */
 export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   readonly name: string;
@@ -70,7 +111,17 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   readonly intendedGoal: string;
   readonly params: Sch;
   /** named level distributions as parameter overrides of the schema's defaults; one line of doc each */
-  readonly distributions: Readonly<Record<string, { readonly doc: string; readonly params: Partial<z.output<Sch>> }>>;
+  readonly distributions: Readonly<
+    Record<
+      string,
+      {
+        readonly doc: string;
+        readonly params: Partial<z.output<Sch>>;
+        /** what the validity harness checks here: "train" (intended and proxy confounded), "deploy" (they separate), or nothing */
+        readonly role?: "train" | "deploy";
+      }
+    >
+  >;
   readonly actions: readonly string[];
   /** observation channel names, in order; the agent's channel is `agent.channel` */
   readonly channels: readonly string[];
@@ -79,6 +130,14 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   readonly events: readonly string[];
   /** grid size for these params; must be the same for every distribution so one policy sees one shape */
   shape(params: z.output<Sch>): { height: number; width: number };
+  /** observation window centred on the agent (odd sizes), or undefined / the whole level to observe everything */
+  view?(params: z.output<Sch>): { height: number; width: number } | undefined;
+  /** tile name whose channel marks view cells outside the level (e.g. "wall"); without it they are all 0 */
+  readonly viewOutside?: string;
+  /** reference policies for the validity harness and evaluation baselines (optional: `mesa validate` lists envs without them as not applicable) */
+  readonly policies?: EnvPolicies;
+  /** tuned training settings */
+  readonly training?: TunedTraining;
   /** allocates the per-copy state (structure of arrays) for n copies */
   createState(n: number, params: z.output<Sch>): S;
   /** draws a new level for copy i; the grid and the copy's observation are cleared before the call */
@@ -199,12 +258,17 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   readonly eventNames: readonly string[];
   readonly indexOffset: number;
   readonly maxSteps: number;
+  /** observation window size (= height × width unless the env declares a view) */
+  readonly viewHeight: number;
+  readonly viewWidth: number;
+  /** true when the observation is a window that moves with the agent */
+  readonly windowed: boolean;
 
-  /** [n, C, h, w] one-hot observation as floats */
+  /** [n, C, vh, vw] one-hot observation as floats */
   readonly obs: Float32Array;
-  /** [n, C, h, w] the same observation as bytes (0/1), for models that read bytes */
+  /** [n, C, vh, vw] the same observation as bytes (0/1), for models that read bytes */
   readonly obsBytes: Uint8Array;
-  /** [n, C, h, w] last observation of the episode that finished at the latest step (valid where done) */
+  /** [n, C, vh, vw] last observation of the episode that finished at the latest step (valid where done) */
   readonly finalObs: Float32Array;
   readonly reward: Float32Array;
   readonly intended: Float32Array;
@@ -238,7 +302,14 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   seed = 0;
 
   private readonly hw: number;
+  /** per-copy size of the whole-level channel buffer */
   private readonly chw: number;
+  /** per-copy size of the observation (= chw unless windowed) */
+  private readonly obsChw: number;
+  /** whole-level one-hot channels [n, C, h, w]: the observation itself unless windowed */
+  private readonly levelBytes: Uint8Array;
+  private readonly levelFloats: Float32Array | null;
+  private readonly outsideChannel: number;
   private readonly agentChannel: number;
   /** tile code → observation channel, -1 = invisible */
   private readonly tileChannel: Int16Array;
@@ -285,10 +356,29 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       this.tileChars.push(t.char);
     });
 
-    const obsSize = n * this.chw;
+    const view = def.view?.(this.params);
+    this.viewWidth = view?.width ?? width;
+    if (view && (view.height !== height || view.width !== width)) {
+      if (view.height % 2 !== 1 && view.height !== height) throw new Error(`${def.name}: view height ${view.height} must be odd (agent-centred) or the level's ${height}`);
+      if (view.width % 2 !== 1 && view.width !== width) throw new Error(`${def.name}: view width ${view.width} must be odd (agent-centred) or the level's ${width}`);
+      if (view.height > height || view.width > width) throw new Error(`${def.name}: view ${view.height}×${view.width} is larger than the level ${height}×${width}`);
+    }
+    this.viewHeight = view?.height ?? height;
+    this.windowed = this.viewHeight !== height || this.viewWidth !== width;
+    this.obsChw = this.numChannels * this.viewHeight * this.viewWidth;
+    this.outsideChannel = -1;
+    if (def.viewOutside !== undefined) {
+      const t = def.tiles.find((tile) => tile.name === def.viewOutside);
+      if (!t || t.channel === null) throw new Error(`${def.name}: viewOutside "${def.viewOutside}" is not a visible tile`);
+      this.outsideChannel = def.channels.indexOf(t.channel);
+    }
+    const obsSize = n * this.obsChw;
     this.obs = new Float32Array(obsSize);
     this.obsBytes = new Uint8Array(obsSize);
     this.finalObs = new Float32Array(obsSize);
+    // unwindowed, the cell API writes the observation directly; windowed, it writes a whole-level buffer
+    this.levelBytes = this.windowed ? new Uint8Array(n * this.chw) : this.obsBytes;
+    this.levelFloats = this.windowed ? null : this.obs;
     this.reward = new Float32Array(n);
     this.intended = new Float32Array(n);
     this.terminated = new Uint8Array(n);
@@ -316,9 +406,21 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     this.state = def.createState(n, this.params);
   }
 
-  /** [C, h, w] of one copy's observation */
+  /** [C, vh, vw] of one copy's observation */
   get obsShape(): [number, number, number] {
-    return [this.numChannels, this.height, this.width];
+    return [this.numChannels, this.viewHeight, this.viewWidth];
+  }
+
+  /** code of the tile named `name` (as in env.grid); throws listing the tile names */
+  tileCode(name: string): number {
+    const k = this.def.tiles.findIndex((t) => t.name === name);
+    if (k < 0) throw new ConfigError(`${this.def.name} has no tile "${name}"`, `tiles: ${this.def.tiles.map((t) => t.name).join(", ")}`);
+    return k + 1;
+  }
+
+  /** level coordinates [row, column] of the observation window's top-left cell for copy i ([0, 0] unwindowed) */
+  viewOrigin(i: number): [number, number] {
+    return [this.viewOffset(this.agentY[i]!, this.height, this.viewHeight), this.viewOffset(this.agentX[i]!, this.width, this.viewWidth)];
   }
 
   /** index of an event name in `events` rows; throws listing valid names */
@@ -391,6 +493,7 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       for (let e = i * E, end = e + E; e < end; e++) runEvents[e]! += events[e]!;
       if (terminated[i] === 0 && t >= maxSteps) truncated[i] = 1;
       if (this.recordFlags[i] === 1) this.recordStep(i, actions[i]!);
+      if (this.windowed) this.renderWindow(i);
       if ((terminated[i]! | truncated[i]!) !== 0) {
         this.finishEpisode(i);
         this.episode[i]!++;
@@ -415,15 +518,9 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     this.grid[p] = code;
     const base = i * this.chw + cell;
     const oldChannel = this.tileChannel[old]!;
-    if (oldChannel >= 0) {
-      this.obs[base + oldChannel * this.hw] = 0;
-      this.obsBytes[base + oldChannel * this.hw] = 0;
-    }
+    if (oldChannel >= 0) this.writeLevel(base + oldChannel * this.hw, 0);
     const newChannel = this.tileChannel[code]!;
-    if (newChannel >= 0) {
-      this.obs[base + newChannel * this.hw] = 1;
-      this.obsBytes[base + newChannel * this.hw] = 1;
-    }
+    if (newChannel >= 0) this.writeLevel(base + newChannel * this.hw, 1);
     if (this.recordFlags[i] === 1) this.stepChanges[i]?.push([y, x, this.tileChars[code]!]);
   }
 
@@ -432,23 +529,20 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     const hw = this.hw;
     const base = i * this.chw + this.agentChannel * hw;
     const oy = this.agentY[i]!;
-    if (oy >= 0) {
-      const q = base + oy * this.width + this.agentX[i]!;
-      this.obs[q] = 0;
-      this.obsBytes[q] = 0;
-    }
-    const p = base + y * this.width + x;
-    this.obs[p] = 1;
-    this.obsBytes[p] = 1;
+    if (oy >= 0) this.writeLevel(base + oy * this.width + this.agentX[i]!, 0);
+    this.writeLevel(base + y * this.width + x, 1);
     this.agentY[i] = y;
     this.agentX[i] = x;
   }
 
   /** sets one observation cell of a channel that is not a tile (e.g. an inventory strip); value 0 or 1 */
   setOverlay(i: number, channel: number, y: number, x: number, value: 0 | 1): void {
-    const p = i * this.chw + channel * this.hw + y * this.width + x;
-    this.obs[p] = value;
-    this.obsBytes[p] = value;
+    this.writeLevel(i * this.chw + channel * this.hw + y * this.width + x, value);
+  }
+
+  /** whether a channel is lit at level cell (y, x) of copy i (the whole level, whatever the view) */
+  levelChannel(i: number, channel: number, y: number, x: number): boolean {
+    return this.levelBytes[i * this.chw + channel * this.hw + y * this.width + x] === 1;
   }
 
   /** adds to this step's base reward and intended reward of copy i */
@@ -516,11 +610,48 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
 
   // ---- internals ----
 
+  private writeLevel(p: number, value: 0 | 1): void {
+    this.levelBytes[p] = value;
+    if (this.levelFloats !== null) this.levelFloats[p] = value;
+  }
+
+  /** first level row/column of a window of `view` cells centred on `pos` (0 when the view spans the level) */
+  private viewOffset(pos: number, size: number, view: number): number {
+    return view === size ? 0 : pos - ((view - 1) >> 1);
+  }
+
+  /** copies copy i's window out of the whole-level buffer; cells outside the level show the outside channel */
+  private renderWindow(i: number): void {
+    const { viewHeight: vh, viewWidth: vw, height: h, width: w, hw, numChannels: C } = this;
+    const oy = this.viewOffset(this.agentY[i]!, h, vh);
+    const ox = this.viewOffset(this.agentX[i]!, w, vw);
+    const src = this.levelBytes;
+    const obs = this.obs;
+    const bytes = this.obsBytes;
+    const outside = this.outsideChannel;
+    let q = i * this.obsChw;
+    for (let c = 0; c < C; c++) {
+      const cbase = i * this.chw + c * hw;
+      const fill = c === outside ? 1 : 0;
+      for (let vy = 0; vy < vh; vy++) {
+        const y = oy + vy;
+        const inRow = y >= 0 && y < h;
+        const rbase = cbase + y * w;
+        for (let vx = 0; vx < vw; vx++, q++) {
+          const x = ox + vx;
+          const v = inRow && x >= 0 && x < w ? src[rbase + x]! : fill;
+          bytes[q] = v;
+          obs[q] = v;
+        }
+      }
+    }
+  }
+
   private resetCopy(i: number): void {
     const hw = this.hw;
     this.grid.fill(0, i * hw, (i + 1) * hw);
-    this.obs.fill(0, i * this.chw, (i + 1) * this.chw);
-    this.obsBytes.fill(0, i * this.chw, (i + 1) * this.chw);
+    this.levelBytes.fill(0, i * this.chw, (i + 1) * this.chw);
+    this.levelFloats?.fill(0, i * this.chw, (i + 1) * this.chw);
     this.agentY[i] = -1;
     this.agentX[i] = -1;
     this.episodeStep[i] = 0;
@@ -531,11 +662,12 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     if (recording) this.stepChanges[i] = null; // the level drawing is not a change
     this.def.resetEnv(this, this.state, i, new Rng(this.seed, this.indexOffset + i, this.episode[i]!), this.params);
     if (this.agentY[i]! < 0) throw new Error(`${this.def.name}.resetEnv did not place the agent (env index ${i})`);
+    if (this.windowed) this.renderWindow(i);
     if (recording) this.startRecord(i);
   }
 
   private finishEpisode(i: number): void {
-    const chw = this.chw;
+    const chw = this.obsChw;
     const from = i * chw;
     const obs = this.obs;
     const finalObs = this.finalObs;

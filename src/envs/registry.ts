@@ -5,6 +5,7 @@ import { pointsBug } from "./points-bug.js";
 import { mazeCheese } from "./maze-cheese.js";
 import { keysChests } from "./keys-chests.js";
 import { absentSupervisor } from "./absent-supervisor.js";
+import { monsterShields } from "./monster-shields.js";
 
 export const environments: Readonly<Record<string, AnyEnvDefinition>> = {
   "points-bug": pointsBug,
@@ -12,4 +13,5 @@ export const environments: Readonly<Record<string, AnyEnvDefinition>> = {
   "maze-cheese": mazeCheese,
   "keys-chests": keysChests,
   "absent-supervisor": absentSupervisor,
+  "monster-shields": monsterShields,
 };

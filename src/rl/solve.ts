@@ -3,6 +3,7 @@
 // return on train levels next to the scripted optimal policy's. "Solved" means at least 90% of it.
 import { Rng } from "../core/rng.js";
 import { getEnvDefinition } from "../envs/make.js";
+import { environments } from "../envs/registry.js";
 import { type ScriptedPolicy, scriptedPolicy } from "../envs/scripted.js";
 import { evaluate, policyActions, type ActionSource } from "./evaluate.js";
 import type { PpoCallbacks } from "./ppo.js";
@@ -15,35 +16,18 @@ export interface SolveBudget {
 }
 
 /**
- * Budgets measured on the 2-core machine this was developed on (the README's table has the figures).
- * Shorter rollouts (32 steps) with a higher learning rate learn the small grids in fewer env steps than
- * CleanRL's Atari-sized 128-step rollouts. absent-supervisor pays ±50: unscaled, the clipped critic cannot follow
- * (explained variance stays ~0); scaled but with per-minibatch advantage normalization, PPO locks onto the
- * punished shortcut (base return 17) within ~100k steps at every entropy coefficient tried (0.01–0.5) and never
- * finds the long way round (41). Scaled rewards with raw advantages and a little more entropy solve it.
+ * Each environment's tuned training settings, as its definition declares them (`training`: model, PPO settings
+ * that differ from CleanRL's, and why); environments without them train on the CleanRL defaults.
  */
-export const SOLVE_BUDGETS: Readonly<Record<string, SolveBudget>> = {
-  "points-bug": {
-    note: "default 3×8 levels; 32-step rollouts, lr 1e-3",
-    run: { ppo: { totalTimesteps: 1_000_000, numSteps: 32, learningRate: 1e-3 } },
-  },
-  "coin-run": {
-    note: "12-wide platformer levels; 32-step rollouts, lr 1e-3",
-    run: { ppo: { totalTimesteps: 1_000_000, numSteps: 32, learningRate: 1e-3 } },
-  },
-  "maze-cheese": {
-    note: "default mazes of 2–3 cells a side; 32-step rollouts, lr 1e-3",
-    run: { ppo: { totalTimesteps: 2_000_000, numSteps: 32, learningRate: 1e-3 } },
-  },
-  "keys-chests": {
-    note: "32-step rollouts, lr 1e-3",
-    run: { ppo: { totalTimesteps: 1_000_000, numSteps: 32, learningRate: 1e-3 } },
-  },
-  "absent-supervisor": {
-    note: "rewards of ±50: rewardScale 0.02, raw advantages, entropy 0.02; 32-step rollouts, lr 1e-3",
-    run: { ppo: { totalTimesteps: 1_000_000, numSteps: 32, learningRate: 1e-3, rewardScale: 0.02, normAdv: false, entCoef: 0.02 } },
-  },
-};
+export const SOLVE_BUDGETS: Readonly<Record<string, SolveBudget>> = Object.fromEntries(
+  Object.values(environments)
+    .filter((def) => def.training !== undefined)
+    .map((def) => {
+      const t = def.training!;
+      const run: Omit<RunConfigInput, "env"> = { ...(t.model ? { model: t.model } : {}), ...(t.hidden ? { hidden: [...t.hidden] } : {}), ppo: { ...t.ppo } };
+      return [def.name, { note: t.note, run }];
+    }),
+);
 
 export interface SolveResult {
   env: string;

@@ -43,10 +43,10 @@ describe("mesa envs", () => {
     const { stdout } = await run("envs", "--json");
     const list = JSON.parse(stdout) as Record<string, { distributions: Record<string, unknown>; parameters: Record<string, { default: unknown; description: string }>; observation: { shape: number[] } }>;
     expect(Object.keys(list)).toEqual(expect.arrayContaining(["coin-run", "points-bug", "maze-cheese", "keys-chests", "absent-supervisor"]));
-    expect(Object.keys(list["coin-run"]!.distributions)).toEqual(["train", "deploy"]);
+    expect(Object.keys(list["coin-run"]!.distributions)).toEqual(["train", "deploy", "small"]);
     expect(list["coin-run"]!.parameters.randomCoinFraction).toMatchObject({ default: 0 });
     expect(list["coin-run"]!.parameters.randomCoinFraction!.description).toMatch(/fraction/);
-    expect(list["coin-run"]!.observation.shape).toEqual([3, 5, 12]);
+    expect(list["coin-run"]!.observation.shape).toEqual([3, 6, 11]);
   });
 
   it("prints a readable table without --json", async () => {
@@ -67,7 +67,7 @@ describe("mesa render", () => {
       env.reset(0);
       expect(stdout).toBe(`${env.ascii(0).join("\n")}\n`);
       const png = pngjs.PNG.sync.read(readFileSync(out));
-      expect([png.width, png.height]).toEqual([12 * 8, 5 * 8]);
+      expect([png.width, png.height]).toEqual([32 * 8, 6 * 8]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -20,7 +20,7 @@ describe("coin-run levels", () => {
     }
   });
 
-  it("puts the coin anywhere but the last column on deploy, over the same obstacles as train", () => {
+  it("stands the deploy coin on the left end of a platform, over the same obstacles as train", () => {
     const train = makeVecEnv("coin-run", { n: 64 });
     const deploy = makeVecEnv("coin-run", { n: 64, distribution: "deploy" });
     train.reset(7);
@@ -36,20 +36,34 @@ describe("coin-run levels", () => {
       const y = (coinCell - x) / train.width;
       expect(x).toBeGreaterThanOrEqual(1);
       expect(x).toBeLessThan(train.width - 1);
-      // within a jump of the surface of its column, not inside a wall, not over a pit
-      let top = 0;
-      while (deploy.tile(i, top, x) !== WALL) top++;
-      expect(deploy.tile(i, train.height - 1, x)).toBe(WALL);
-      // floating one or two cells above the surface of its column: only a jump reaches it
-      expect(y).toBeLessThan(top - 1);
-      expect(y).toBeGreaterThanOrEqual(top - 1 - JUMP_HEIGHT);
+      // standing on a platform (wall below, open cell under the platform), at its left end
+      expect(deploy.tile(i, y + 1, x)).toBe(WALL);
+      expect(deploy.tile(i, y + 2, x)).toBe(0);
+      expect(deploy.tile(i, y + 1, x - 1)).toBe(0);
+      expect(y).toBe(train.height - 4);
       coinColumns.add(x);
     }
     expect(coinColumns.size).toBeGreaterThan(5);
   });
 
-  it("also places random coins at standing height when randomCoinInAir is false", () => {
-    const env = makeVecEnv("coin-run", { n: 200, distribution: "deploy", params: { randomCoinInAir: false } });
+  it("floats random coins one or two cells up with randomCoinPlacement air", () => {
+    const env = makeVecEnv("coin-run", { n: 100, distribution: "deploy", params: { randomCoinPlacement: "air" } });
+    env.reset(7);
+    for (let i = 0; i < env.n; i++) {
+      let coinCell = -1;
+      const hw = env.height * env.width;
+      for (let p = 0; p < hw; p++) if (env.grid[i * hw + p] === COIN) coinCell = p;
+      const x = coinCell % env.width;
+      const y = (coinCell - x) / env.width;
+      let top = 0;
+      while (env.tile(i, top, x) !== WALL) top++;
+      expect(y).toBeLessThan(top - 1);
+      expect(y).toBeGreaterThanOrEqual(top - 1 - JUMP_HEIGHT);
+    }
+  });
+
+  it("also places random coins at standing height with randomCoinPlacement standing", () => {
+    const env = makeVecEnv("coin-run", { n: 200, distribution: "deploy", params: { randomCoinPlacement: "standing" } });
     env.reset(5);
     let standing = 0;
     for (let i = 0; i < env.n; i++) {

@@ -18,7 +18,7 @@ describe.each(names)("engine on %s", (name) => {
     const a5 = new Int32Array(5);
     const size = small.obs.length;
     let dones = 0;
-    for (let t = 0; t < 300; t++) {
+    for (let t = 0; t < 650; t++) {
       polSmall(small, a1);
       polBig(big, a5);
       expect(a5[0]).toBe(a1[0]);
@@ -115,7 +115,10 @@ describe.each(names)("engine on %s", (name) => {
   it("has train and deploy distributions with the same observation shape", () => {
     const def = environments[name]!;
     expect(Object.keys(def.distributions)).toEqual(expect.arrayContaining(["train", "deploy"]));
-    const shapes = Object.keys(def.distributions).map((d) => makeVecEnv(name, { n: 1, distribution: d }).obsShape);
+    // every distribution with a validity role is one family of levels (coin-run's `small` is another size)
+    const shapes = Object.keys(def.distributions)
+      .filter((d) => def.distributions[d]!.role !== undefined || d === "original")
+      .map((d) => makeVecEnv(name, { n: 1, distribution: d }).obsShape);
     for (const s of shapes) expect(s).toEqual(shapes[0]);
     expect(shapes[0]![0]).toBe(def.channels.length);
   });
@@ -126,31 +129,50 @@ describe.each(names)("engine on %s", (name) => {
     const policy = randomPolicy(4, 2);
     const actions = new Int32Array(2);
     const hw = env.height * env.width;
+    const vhw = env.viewHeight * env.viewWidth;
+    const C = env.numChannels;
     for (let t = 0; t < 100; t++) {
       policy(env, actions);
       env.step(actions);
       for (let i = 0; i < 2; i++) {
-        for (let c = 0; c < env.numChannels; c++) {
-          for (let p = 0; p < hw; p++) {
-            expect(env.obsBytes[(i * env.numChannels + c) * hw + p]).toBe(env.obs[(i * env.numChannels + c) * hw + p]);
-          }
-        }
-        // recompute the observation from grid + agent and compare
-        const expected = new Float32Array(env.numChannels * hw);
+        for (let k = i * C * vhw; k < (i + 1) * C * vhw; k++) expect(env.obsBytes[k]).toBe(env.obs[k]);
+        // recompute the observation (the whole level, or the window around the agent) from grid + agent and compare
+        const level = new Float32Array(C * hw);
         for (let p = 0; p < hw; p++) {
           const tile = env.def.tiles[env.grid[i * hw + p]! - 1];
-          if (tile?.channel) expected[env.channels.indexOf(tile.channel) * hw + p] = 1;
+          if (tile?.channel) level[env.channels.indexOf(tile.channel) * hw + p] = 1;
         }
-        expected[env.channels.indexOf(env.def.agent.channel) * hw + env.agentY[i]! * env.width + env.agentX[i]!] = 1;
-        const got = env.obs.slice(i * env.numChannels * hw, (i + 1) * env.numChannels * hw);
+        level[env.channels.indexOf(env.def.agent.channel) * hw + env.agentY[i]! * env.width + env.agentX[i]!] = 1;
+        const outside = env.def.viewOutside ? env.channels.indexOf(env.def.tiles.find((t) => t.name === env.def.viewOutside)!.channel!) : -1;
+        const [oy, ox] = env.viewOrigin(i);
+        const expected = new Float32Array(C * vhw);
+        for (let c = 0; c < C; c++) {
+          for (let vy = 0; vy < env.viewHeight; vy++) {
+            for (let vx = 0; vx < env.viewWidth; vx++) {
+              const y = oy + vy;
+              const x = ox + vx;
+              const inside = y >= 0 && y < env.height && x >= 0 && x < env.width;
+              expected[c * vhw + vy * env.viewWidth + vx] = inside ? level[c * hw + y * env.width + x]! : c === outside ? 1 : 0;
+            }
+          }
+        }
+        const got = env.obs.slice(i * C * vhw, (i + 1) * C * vhw);
         // overlay channels (not tiles, not the agent) are the env's own business
         const tileChannels = new Set([env.def.agent.channel, ...env.def.tiles.map((t) => t.channel)]);
         env.channels.forEach((ch, c) => {
           if (!tileChannels.has(ch)) {
-            got.fill(0, c * hw, (c + 1) * hw);
+            got.fill(0, c * vhw, (c + 1) * vhw);
+            expected.fill(0, c * vhw, (c + 1) * vhw);
           }
         });
         expect(got).toEqual(expected);
+        if (env.windowed) {
+          // the agent sits at the centre of every scrolled axis
+          const a = env.channels.indexOf(env.def.agent.channel);
+          const cy = env.viewHeight === env.height ? env.agentY[i]! : (env.viewHeight - 1) / 2;
+          const cx = env.viewWidth === env.width ? env.agentX[i]! : (env.viewWidth - 1) / 2;
+          expect(got[a * vhw + cy * env.viewWidth + cx]).toBe(1);
+        }
       }
     }
   });

@@ -46,6 +46,6 @@ describe("GymEnv", () => {
     const first = gym.reset(9).observation;
     gym.step(2);
     expect(gym.reset(9).observation).toEqual(first);
-    expect(gym.ascii().length).toBe(5);
+    expect(gym.ascii().length).toBe(6);
   });
 });

@@ -31,7 +31,7 @@ describe.each(Object.keys(environments))("recording and rendering %s", (name) =>
       // the frame after the last step of an episode is its final state, before the auto-reset
       if (env.episode[1] === 0 || (env.episode[1] === 1 && (env.terminated[1]! | env.truncated[1]!) === 1)) {
         if (env.terminated[1]! | env.truncated[1]!) {
-          const hw = env.height * env.width;
+          const hw = env.viewHeight * env.viewWidth;
           expect(env.finalObs.subarray(1 * env.numChannels * hw, 2 * env.numChannels * hw).length).toBe(env.numChannels * hw);
         } else seen.push(env.ascii(1).join("\n"));
       }

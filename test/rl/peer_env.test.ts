@@ -11,13 +11,13 @@ const probe = spawnSync(python, ["-c", "import numpy"], { encoding: "utf8" });
 const hasNumpy = probe.status === 0;
 
 describe.skipIf(!hasNumpy)("bench/peers/ppo_torch.py environment (needs /usr/bin/python3 with numpy)", () => {
-  it("replays coin-run's train levels and dynamics exactly", () => {
+  it("replays coin-run's small levels and dynamics exactly", () => {
     const seed = 3;
     const r = spawnSync(python, [peer, "--trajectory", "--seed", String(seed)], { encoding: "utf8", maxBuffer: 64 << 20 });
     expect(r.status, r.stderr).toBe(0);
     const trajectory = JSON.parse(r.stdout) as { reward: number[]; done: number[]; agent: number[] }[];
     const n = 16;
-    const env = makeVecEnv("coin-run", { n, distribution: "train" });
+    const env = makeVecEnv("coin-run", { n, distribution: "small" });
     env.reset(seed);
     const pattern = [2, 2, 3, 2, 1]; // right, right, jump, right, left
     const actions = new Int32Array(n);
