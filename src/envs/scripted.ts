@@ -7,7 +7,6 @@ import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { environments } from "./registry.js";
 
-export type { ScriptedPolicy } from "./engine.js";
 
 /** intended/proxy: scripted (may read privileged state); observation-only: intended from the observation alone; random: uniform actions */
 export type ScriptedKind = "intended" | "proxy" | "observation-only" | "random";

@@ -4,7 +4,8 @@
 import { Rng } from "../core/rng.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
-import { type ScriptedPolicy, scriptedPolicy } from "../envs/scripted.js";
+import type { ScriptedPolicy } from "../envs/engine.js";
+import { scriptedPolicy } from "../envs/scripted.js";
 import { evaluate, policyActions, type ActionSource } from "./evaluate.js";
 import type { PpoCallbacks } from "./ppo.js";
 import { type RunConfigInput, startRun } from "./run.js";

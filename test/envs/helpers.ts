@@ -1,6 +1,6 @@
 // Shared test helpers: run a scripted or random policy until each copy has finished k episodes.
 import type { EpisodeStats, VecEnv } from "../../src/envs/engine.js";
-import type { ScriptedPolicy } from "../../src/envs/scripted.js";
+import type { ScriptedPolicy } from "../../src/envs/engine.js";
 import { Rng } from "../../src/core/rng.js";
 
 export interface Outcome extends EpisodeStats {
