@@ -3,7 +3,7 @@
 // weight_hh [3h, h], gates r, z, n as torch.nn.GRUCell).
 import { ConfigError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import { type Pair, conv2d } from "../core/ops/conv.js";
+import { type ConvOptions, type Pair, conv2d } from "../core/ops/conv.js";
 import { embedding } from "../core/ops/indexing.js";
 import { linear } from "../core/ops/matmul.js";
 import { layerNorm } from "../core/ops/norm.js";
@@ -54,6 +54,11 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }); // [N, out, Ho, Wo]
+  }
+
+  /** relu?(conv(relu?(x)) + bias + residual) in one kernel call (see ConvOptions). */
+  forwardFused(x: Tensor, fusion: Pick<ConvOptions, "reluInput" | "relu" | "residual">): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, ...fusion }); // [N, out, Ho, Wo]
   }
 }
 

@@ -1,7 +1,7 @@
-// Checks a matmul call against its buffers once, for every backend, and fills in the defaults of MatmulArgs,
+// Checks a matmul or conv2d call against its buffers once, for every backend, and fills in the defaults of MatmulArgs,
 // so a bad call fails with a ShapeError naming the problem instead of reading garbage or out of bounds.
 import { ShapeError } from "../errors.js";
-import type { MatmulArgs } from "./types.js";
+import { type Conv2dArgs, type MatmulArgs, convOutputSize } from "./types.js";
 
 /** MatmulArgs with every default resolved. */
 export interface ResolvedMatmul {
@@ -67,4 +67,28 @@ export function resolveMatmul(a: Float32Array, b: Float32Array, c: Float32Array,
 /** Floating-point operations of a matmul call (2·m·n·k per batch item). */
 export function matmulFlops(args: MatmulArgs): number {
   return 2 * args.m * args.n * args.k * (args.batch ?? 1);
+}
+
+/** Checks a conv2d call against its buffers (every backend), so a bad call fails with a ShapeError, never reads garbage. */
+export function checkConv2d(
+  x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs,
+): [number, number] {
+  const { n, c, h, w, o, kh, kw, strideH, strideW, padH, padW } = args;
+  for (const [name, v] of [["n", n], ["c", c], ["h", h], ["w", w], ["o", o], ["kh", kh], ["kw", kw], ["padH", padH], ["padW", padW]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ShapeError(`conv2d: ${name} must be a non-negative integer, got ${v}`);
+  }
+  for (const [name, v] of [["strideH", strideH], ["strideW", strideW], ["kh", kh], ["kw", kw]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`conv2d: ${name} must be a positive integer, got ${v}`);
+  }
+  const [ho, wo] = convOutputSize(args);
+  if (ho < 1 || wo < 1) throw new ShapeError(`conv2d: a ${kh}×${kw} kernel does not fit a ${h}×${w} image with padding ${padH}×${padW}`, "use a smaller kernel or more padding");
+  const need = (what: string, arr: Float32Array | null, len: number): void => {
+    if (arr !== null && arr.length < len) throw new ShapeError(`conv2d: ${what} has ${arr.length} elements, the call needs ${len}`, "check the shapes passed with the buffers");
+  };
+  need("x", x, n * c * h * w);
+  need("weight", weight, o * c * kh * kw);
+  need("bias", bias, o);
+  need("residual", residual, n * o * ho * wo);
+  need("y", y, n * o * ho * wo);
+  return [ho, wo];
 }

@@ -1,13 +1,16 @@
 // The `blas` kernel backend: matmul through the system's CBLAS (OpenBLAS, BLIS, MKL, Accelerate) via the FFI
 // package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
-// one call per batch item. Loading fails with a reason (no library found, symbol missing) and the backend is
+// one call per batch item. Convolutions run on another backend (`convolutionBackend`: the wasm kernels when they
+// load, else the js reference), since a GEMM per small image is where a BLAS call costs more than it computes.
+// Loading fails with a reason (no library found, symbol missing) and the backend is
 // then simply unavailable; nothing here is needed for the other backends.
 // Determinism: a given library and thread count repeats bit for bit, but OpenBLAS runs different edge kernels
 // when its thread split moves, so unlike wasm its last bits can change with the thread count.
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
-import type { KernelBackend, MatmulArgs } from "./types.js";
+import { JsBackend } from "./js.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
 
 /** Shared libraries tried in order, per platform; MESA_BLAS_LIB (a path or name) is tried first when set. */
 const CANDIDATES: Record<string, readonly string[]> = {
@@ -78,6 +81,8 @@ export class BlasBackend implements KernelBackend {
   private readonly sgemm: Sgemm;
   private readonly threadCtl: ThreadControl | undefined;
   private threadCount: number;
+  /** the backend convolutions run on (the registry sets wasm when it loads; js otherwise) */
+  convolutionBackend: KernelBackend = new JsBackend();
 
   private constructor(library: string, lib: KoffiLib) {
     this.library = library;
@@ -137,6 +142,7 @@ export class BlasBackend implements KernelBackend {
   /** Sets the library's thread count when it exposes one (OpenBLAS, BLIS, MKL); Accelerate manages its own. */
   setThreads(threads: number): void {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    this.convolutionBackend.setThreads(threads);
     if (this.threadCtl === undefined) return;
     const t = Math.min(threads, this.maxThreads);
     this.threadCtl.set(t);
@@ -164,5 +170,13 @@ export class BlasBackend implements KernelBackend {
       const ct = strideC === 0 || t === 0 ? c : c.subarray(t * strideC);
       this.sgemm(CBLAS_ROW_MAJOR, ta, tb, m, n, k, 1, at, lda, bt, ldb, beta, ct, n);
     }
+  }
+
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    this.convolutionBackend.conv2d(x, weight, bias, residual, y, args);
+  }
+
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    this.convolutionBackend.conv2dBackward(x, weight, y, gy, grads, args);
   }
 }

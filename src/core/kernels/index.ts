@@ -7,7 +7,7 @@ import { JsBackend } from "./js.js";
 import type { BackendName, KernelBackend } from "./types.js";
 import { WasmBackend } from "./wasm.js";
 
-export type { BackendName, KernelBackend, MatmulArgs } from "./types.js";
+export type { BackendName, Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
 
 export const BACKEND_NAMES: readonly BackendName[] = ["blas", "wasm", "js"];
 
@@ -35,7 +35,15 @@ function load(name: BackendName): KernelBackend | Error {
   let b = loaded.get(name);
   if (b === undefined) {
     try {
-      b = name === "js" ? new JsBackend() : name === "wasm" ? new WasmBackend() : BlasBackend.load();
+      if (name === "blas") {
+        const blas = BlasBackend.load();
+        // convolutions: the wasm kernels when they load (one instance shared with the wasm backend), else js
+        const wasm = load("wasm");
+        if (!(wasm instanceof Error)) blas.convolutionBackend = wasm;
+        b = blas;
+      } else {
+        b = name === "js" ? new JsBackend() : new WasmBackend();
+      }
     } catch (err) {
       b = err instanceof Error ? err : new Error(String(err));
     }

@@ -2,7 +2,8 @@
 // accumulates each output in float64 (more accurate than any f32 kernel) and is written for clarity first,
 // with loop orders that keep the inner loop contiguous (~1–2 GFLOP/s).
 import { resolveMatmul } from "./args.js";
-import type { KernelBackend, MatmulArgs } from "./types.js";
+import { conv2dBackwardReference, conv2dReference } from "./conv_js.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
 
 export class JsBackend implements KernelBackend {
   readonly name = "js" as const;
@@ -44,5 +45,13 @@ export class JsBackend implements KernelBackend {
         else for (let j = 0; j < n; j++) c[ci + j] = row[j]!;
       }
     }
+  }
+
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    conv2dReference(x, weight, bias, residual, y, args);
+  }
+
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    conv2dBackwardReference(x, weight, y, gy, grads, args);
   }
 }

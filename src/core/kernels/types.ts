@@ -1,4 +1,4 @@
-// The kernel interface: every compute-heavy primitive the tensor ops need, implemented by three backends —
+// The kernel interface: every compute-heavy primitive the tensor ops need (matrix products, convolution), implemented by three backends —
 // `js` (plain TypeScript, the reference), `wasm` (WebAssembly SIMD, the default) and `blas` (the system's
 // CBLAS through koffi). Tensors and autograd call only this interface, never a backend directly.
 
@@ -39,4 +39,51 @@ export interface KernelBackend {
   setThreads(threads: number): void;
   /** C = op(A)·op(B) (+ C), see MatmulArgs. */
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void;
+  /** y = relu?(conv(relu?(x), w) + bias + residual), see Conv2dArgs; y is overwritten. */
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void;
+  /**
+   * Adds the gradients of conv2d's inputs into `grads`, given the output gradient gy (and the output y when the
+   * output was rectified: the mask is y > 0; x also gives the input mask when the input was rectified).
+   */
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void;
+}
+
+/**
+ * A 2-D convolution call, NCHW input [n, c, h, w], OIHW filter [o, c, kh, kw], NCHW output [n, o, ho, wo]:
+ *   y = relu?(conv(relu?(x), w) + bias + residual)
+ * `reluInput` rectifies the input as it is read (the IMPALA residual block's pre-activation, without a copy);
+ * `relu` rectifies the output; the residual (same shape as y) is added before that.
+ */
+export interface Conv2dArgs {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  /** output channels */
+  o: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  reluInput: boolean;
+  relu: boolean;
+}
+
+/** Gradient buffers a conv2d backward call adds into (null: not wanted). */
+export interface Conv2dGrads {
+  /** [n, c, h, w] */
+  x: Float32Array | null;
+  /** [o, c, kh, kw] */
+  weight: Float32Array | null;
+  /** [o] */
+  bias: Float32Array | null;
+  /** [n, o, ho, wo] */
+  residual: Float32Array | null;
+}
+
+/** Output height and width of a convolution (assumed valid: checked by the op). */
+export function convOutputSize(a: Conv2dArgs): [number, number] {
+  return [Math.floor((a.h + 2 * a.padH - a.kh) / a.strideH) + 1, Math.floor((a.w + 2 * a.padW - a.kw) / a.strideW) + 1];
 }

@@ -1,20 +1,26 @@
-// The `wasm` kernel backend: the f32x4 SIMD GEMM of assembly/matmul.ts (built into dist/wasm/matmul.wasm),
-// on one shared WebAssembly.Memory. Tensors live in JS Float32Arrays, so each call copies its operands in and
+// The `wasm` kernel backend: the f32x4 SIMD GEMM and convolution of assembly/kernels.ts (built into
+// dist/wasm/kernels.wasm), on one shared WebAssembly.Memory. Tensors live in JS Float32Arrays, so each call copies its operands in and
 // its result out (a memcpy each; ~1% of a 1024³ product). Large products are cut into chunks — batch items,
 // row blocks or column blocks, never along k — that the calling thread and one worker thread (sharing the
 // memory) claim until none are left, so the call stays synchronous and a busy or sleeping worker only means
 // the caller does more of the chunks. Every element is computed by the same instruction sequence however the
-// work is cut, so the thread count never changes a result.
+// work is cut, so the thread count never changes a result. Convolutions are cut the same way: forward and input
+// gradient by images, the filter gradient by column ranges of the filter (each summing all images in order).
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { resolveMatmul, type ResolvedMatmul } from "./args.js";
-import type { KernelBackend, MatmulArgs } from "./types.js";
+import { checkConv2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
 
 interface MatmulExports {
   scratchBytes(): number;
   controlBytes(): number;
-  work(ctrl: number, scratch: number): number;
+  work(ctrl: number, scratch: number, thread: number): number;
+  convDescriptorBytes(): number;
+  convForward(desc: number, n0: number, n1: number, scratch: number, thread: number): void;
+  convBackwardData(desc: number, n0: number, n1: number, scratch: number, thread: number): void;
+  convBackwardFilter(desc: number, k0: number, k1: number, scratch: number, thread: number): void;
+  convBackwardPrologue(desc: number): void;
   tileRows(): number;
   tileCols(): number;
   gemmBatch(
@@ -55,6 +61,23 @@ const CHUNK_MIN_FLOPS = 1 << 18;
 /** At most this many chunks per product (the claim word holds a 16-bit chunk index). */
 const MAX_CHUNKS = 4096;
 
+/** Axis codes of convolution jobs in the control block (assembly/kernels.ts work()). */
+const AXIS_CONV_FORWARD = 3;
+const AXIS_CONV_DATA = 4;
+const AXIS_CONV_FILTER = 5;
+/** Filter-gradient chunks are cut on multiples of this many filter columns (the GEMM's register tile width). */
+const CONV_FILTER_TILE = 8;
+// Descriptor slots (Int32 index) of a convolution call; assembly/kernels.ts documents them.
+const D = { x: 0, w: 1, bias: 2, res: 3, y: 4, gz: 5, gx: 6, gw: 7, gb: 8, gres: 9, area: 10, areaBytes: 11, n: 12, c: 13, h: 14, wd: 15, o: 16, kh: 17, kw: 18, sh: 19, sw: 20, ph: 21, pw: 22, ho: 23, wo: 24, flags: 25, nb: 26 } as const;
+/** Images per convolution block: about this many floats of im2col columns, so a block stays in L2. */
+/** Slots of the descriptor. */
+const D_SLOTS = D.nb + 1;
+const CONV_BLOCK_FLOATS = 48 * 1024;
+const F_BIAS = 1;
+const F_RELU_IN = 2;
+const F_RELU_OUT = 4;
+const F_RES = 8;
+
 // Slots (Int32 index) of the control block in wasm memory; assembly/matmul.ts documents the layout.
 const C_WORD = 0;
 const C_DONE = 1;
@@ -84,7 +107,7 @@ for (;;) {
     continue;
   }
   try {
-    work(ctrl, scratch);
+    work(ctrl, scratch, 1);
   } catch (err) {
     // cannot happen for validated calls; if it does, the caller redoes the product alone
     Atomics.store(slots, ${C_FAILED}, 1);
@@ -107,6 +130,9 @@ function findWasm(file: string): string {
 function align16(bytes: number): number {
   return (bytes + 15) & ~15;
 }
+
+/** Thrown inside a convolution when the worker failed part-way, so the caller redoes the job alone. */
+class WorkerRetry extends Error {}
 
 export class WasmBackend implements KernelBackend {
   readonly name = "wasm" as const;
@@ -135,10 +161,13 @@ export class WasmBackend implements KernelBackend {
   /** Loads and instantiates the kernels; throws (with the reason) where WebAssembly SIMD or threads are missing. */
   constructor(options: { threads?: number; parallelMinFlops?: number } = {}) {
     if (wasmApi === undefined) throw new Error("this JavaScript runtime has no WebAssembly");
-    this.module = new wasmApi.Module(readFileSync(findWasm("matmul.wasm")));
+    this.module = new wasmApi.Module(readFileSync(findWasm("kernels.wasm")));
     this.memory = new wasmApi.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const instance = new wasmApi.Instance(this.module, { env: { memory: this.memory } });
     this.kernel = instance.exports as unknown as MatmulExports;
+    if (this.kernel.convDescriptorBytes() !== D_SLOTS * 4) {
+      throw new Error(`kernels.wasm's convolution descriptor has ${this.kernel.convDescriptorBytes()} bytes, this host writes ${D_SLOTS * 4}; run \`npm run build\``);
+    }
     this.tileRows = this.kernel.tileRows();
     this.tileCols = this.kernel.tileCols();
     // page 0 is left to the module's own static data (it has none today), then the control block and two
@@ -234,9 +263,15 @@ export class WasmBackend implements KernelBackend {
       return true;
     }
     const flags = (r.transA ? 1 : 0) | (r.transB ? 2 : 0) | (r.accumulate ? 4 : 0);
-    const [axis, unit, chunks] = plan;
+    return this.post(plan, [aOff, bOff, cOff, r.m, r.n, r.k, flags, r.batch, r.strideA, r.strideB, r.strideC]);
+  }
+
+  /**
+   * Posts a job ([axis, chunk length, chunk count] and its 11 argument slots), runs chunks on this thread until
+   * none are left and waits for the worker's last one; false if the worker failed part-way.
+   */
+  private post([axis, unit, chunks]: [number, number, number], args: readonly number[]): boolean {
     const ctrl = this.ctrl;
-    const args = [aOff, bOff, cOff, r.m, r.n, r.k, flags, r.batch, r.strideA, r.strideB, r.strideC];
     for (let i = 0; i < args.length; i++) ctrl[C_ARGS + i] = args[i]!;
     ctrl[C_AXIS] = axis;
     ctrl[C_UNIT] = unit;
@@ -245,7 +280,7 @@ export class WasmBackend implements KernelBackend {
     this.jobSeq = (this.jobSeq + 1) & 0x7fff;
     Atomics.store(ctrl, C_WORD, this.jobSeq << 16); // publishes the job: chunk 0 of this sequence number
     Atomics.notify(ctrl, C_WORD, 1);
-    const mine = this.kernel.work(this.ctrlOffset, this.scratch[0]);
+    const mine = this.kernel.work(this.ctrlOffset, this.scratch[0], 0);
     // the worker may still be finishing a chunk it claimed; wait for it (spin first: chunks are short)
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(ctrl, C_DONE);
@@ -260,6 +295,136 @@ export class WasmBackend implements KernelBackend {
     this.stats.chunks += chunks;
     this.stats.workerChunks += chunks - mine;
     return true;
+  }
+
+  /** Splits `len` (images or filter columns) into an even number of near-equal chunks on `tile` multiples. */
+  private static evenChunks(axis: number, len: number, tile: number): [number, number, number] | undefined {
+    const count = Math.min(MAX_CHUNKS, Math.max(2, Math.ceil(len / Math.max(tile, 1) / 8) * 2));
+    const unit = Math.ceil(len / count / tile) * tile;
+    const chunks = Math.ceil(len / unit);
+    return chunks >= 2 ? [axis, unit, chunks] : undefined;
+  }
+
+  /**
+   * Writes the operands of a convolution into the heap (each at a 16-byte boundary) after its descriptor and
+   * returns the descriptor's byte offset and the offsets of the operands, in order (0 for null ones).
+   */
+  private convLayout(args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean])[]): { desc: number; offs: number[]; blocks: number } {
+    const desc = this.dataStart;
+    let at = desc + align16(this.kernel.convDescriptorBytes());
+    const offs: number[] = [];
+    for (const [arr, len] of operands) {
+      if (arr === null) {
+        offs.push(0);
+        continue;
+      }
+      offs.push(at);
+      at += align16(len * 4);
+    }
+    // per-thread work areas: one block's columns [K, nb·L] and its GEMM output [O, nb·L]
+    const L = ho * wo;
+    const K = args.c * args.kh * args.kw;
+    const nb = Math.max(1, Math.min(args.n, Math.floor(CONV_BLOCK_FLOATS / Math.max(1, K * L))));
+    const areaBytes = align16((K + args.o) * nb * L * 4);
+    const area = at;
+    this.reserve(area + 2 * areaBytes);
+    const heap = this.heap;
+    operands.forEach(([arr, len, copyIn], i) => {
+      if (arr !== null && copyIn) heap.set(arr.subarray(0, len), offs[i]! >> 2);
+    });
+    const d = new Int32Array(this.memory.buffer, desc, D_SLOTS);
+    d.fill(0);
+    d[D.area] = area;
+    d[D.areaBytes] = areaBytes;
+    d[D.nb] = nb;
+    d[D.n] = args.n; d[D.c] = args.c; d[D.h] = args.h; d[D.wd] = args.w; d[D.o] = args.o;
+    d[D.kh] = args.kh; d[D.kw] = args.kw; d[D.sh] = args.strideH; d[D.sw] = args.strideW; d[D.ph] = args.padH; d[D.pw] = args.padW;
+    d[D.ho] = ho; d[D.wo] = wo;
+    return { desc, offs, blocks: Math.ceil(args.n / nb) };
+  }
+
+  /** Runs a convolution job over [0, len) on two threads when it is large enough, else on this one. */
+  private runConv(axis: number, desc: number, len: number, flops: number, single: (from: number, to: number) => void): void {
+    const plan = this.threads > 1 && flops >= this.parallelMinFlops ? WasmBackend.evenChunks(axis, len, axis === AXIS_CONV_FILTER ? CONV_FILTER_TILE : 1) : undefined;
+    if (plan !== undefined && this.ensureWorker() !== undefined) {
+      const args = [desc, 0, 0, 0, 0, 0, 0, len, 0, 0, 0];
+      if (this.post(plan, args)) return;
+      // the worker failed part-way: the job's outputs are redone below from scratch by the caller
+      throw new WorkerRetry();
+    }
+    single(0, len);
+  }
+
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    const [ho, wo] = checkConv2d(x, weight, bias, residual, y, args);
+    const { n, c, h, w, o, kh, kw } = args;
+    const outLen = n * o * ho * wo;
+    if (outLen === 0) return;
+    const lay = this.convLayout(args, ho, wo, [
+      [x, n * c * h * w, true], [weight, o * c * kh * kw, true], [bias, o, true], [residual, outLen, true], [y, outLen, false],
+    ]);
+    const [xo, wOff, bo, ro, yo] = lay.offs as [number, number, number, number, number];
+    const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
+    d[D.x] = xo; d[D.w] = wOff; d[D.bias] = bo; d[D.res] = ro; d[D.y] = yo;
+    d[D.flags] = (bias ? F_BIAS : 0) | (args.reluInput ? F_RELU_IN : 0) | (args.relu ? F_RELU_OUT : 0) | (residual ? F_RES : 0);
+    const flops = 2 * outLen * c * kh * kw;
+    const single = (from: number, to: number): void => this.kernel.convForward(lay.desc, from, to, this.scratch[0], 0);
+    try {
+      this.runConv(AXIS_CONV_FORWARD, lay.desc, lay.blocks, flops, single);
+    } catch (err) {
+      if (!(err instanceof WorkerRetry)) throw err;
+      single(0, lay.blocks); // every image's output is overwritten, so redoing all of them is exact
+    }
+    y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
+  }
+
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, args);
+    const { n, c, h, w, o, kh, kw } = args;
+    const inLen = n * c * h * w;
+    const outLen = n * o * ho * wo;
+    const wLen = o * c * kh * kw;
+    if (outLen === 0) return;
+    if (gy.length < outLen) throw new RangeError(`conv2d backward: the output gradient has ${gy.length} elements, the call needs ${outLen}`);
+    if (grads.x !== null && grads.x.length < inLen) throw new RangeError(`conv2d backward: the input gradient has ${grads.x.length} elements, needs ${inLen}`);
+    if (grads.weight !== null && grads.weight.length < wLen) throw new RangeError(`conv2d backward: the filter gradient has ${grads.weight.length} elements, needs ${wLen}`);
+    const needX = grads.weight !== null || (grads.x !== null && args.reluInput);
+    const lay = this.convLayout(args, ho, wo, [
+      [needX ? x : null, inLen, true], [grads.x !== null ? weight : null, wLen, true], [args.relu ? y : null, outLen, true], [gy, outLen, true],
+      [grads.x, inLen, true], [grads.weight, wLen, true], [grads.bias, o, true], [grads.residual, outLen, true],
+    ]);
+    const [xo, wOff, yo, gzo, gxo, gwo, gbo, gro] = lay.offs as [number, number, number, number, number, number, number, number];
+    const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
+    d[D.x] = xo; d[D.w] = wOff; d[D.y] = yo; d[D.gz] = gzo; d[D.gx] = gxo; d[D.gw] = gwo; d[D.gb] = gbo; d[D.gres] = gro;
+    d[D.flags] = (args.reluInput ? F_RELU_IN : 0) | (args.relu ? F_RELU_OUT : 0);
+    this.kernel.convBackwardPrologue(lay.desc);
+    const heap = this.heap;
+    const flops = 2 * outLen * c * kh * kw;
+    const K = c * kh * kw;
+    if (grads.x !== null) {
+      const single = (from: number, to: number): void => this.kernel.convBackwardData(lay.desc, from, to, this.scratch[0], 0);
+      try {
+        this.runConv(AXIS_CONV_DATA, lay.desc, lay.blocks, flops, single);
+      } catch (err) {
+        if (!(err instanceof WorkerRetry)) throw err;
+        heap.set(grads.x.subarray(0, inLen), gxo >> 2); // start the accumulation again from the caller's values
+        single(0, lay.blocks);
+      }
+      grads.x.set(heap.subarray(gxo >> 2, (gxo >> 2) + inLen));
+    }
+    if (grads.weight !== null) {
+      const single = (from: number, to: number): void => this.kernel.convBackwardFilter(lay.desc, from, to, this.scratch[0], 0);
+      try {
+        this.runConv(AXIS_CONV_FILTER, lay.desc, K, flops, single);
+      } catch (err) {
+        if (!(err instanceof WorkerRetry)) throw err;
+        heap.set(grads.weight.subarray(0, wLen), gwo >> 2);
+        single(0, K);
+      }
+      grads.weight.set(heap.subarray(gwo >> 2, (gwo >> 2) + wLen));
+    }
+    if (grads.bias !== null) grads.bias.set(heap.subarray(gbo >> 2, (gbo >> 2) + o));
+    if (grads.residual !== null) grads.residual.set(heap.subarray(gro >> 2, (gro >> 2) + outLen));
   }
 
   /**

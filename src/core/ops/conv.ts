@@ -1,11 +1,10 @@
-// 2-D convolution (NCHW input, OIHW filter, PyTorch layouts) by im2col + one GEMM over the whole batch, with input,
-// filter and bias gradients; and max/avg pooling. The filter gradient is one NT GEMM against the saved columns, the
-// input gradient one TN GEMM followed by col2im; only the [N, O, L] ↔ [O, N·L] output reorder is a copy.
+// 2-D convolution (NCHW input, OIHW filter, PyTorch layouts) on the kernel backend's conv2d (wasm: im2col + GEMM
+// per image, NCHW end to end), with bias, residual and ReLUs on input and output fused into the same call; and
+// max/avg pooling.
 import { ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
-import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
-import { gemm } from "./matmul.js";
-import { permuteInto } from "./shape.js";
+import { type Conv2dArgs, kernels } from "../kernels/index.js";
+import { type Tensor, gradBuffer, isGradEnabled, makeResult, needsGrad } from "../tensor.js";
 
 export type Pair = number | readonly [number, number];
 
@@ -34,121 +33,49 @@ function geometry(op: string, x: Tensor, kh: number, kw: number, stride: Pair, p
   return { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo };
 }
 
+export interface ConvOptions {
+  stride?: Pair;
+  padding?: Pair;
+  /** rectify the input as it is read: conv(relu(x)) without materializing relu(x) (IMPALA's pre-activation) */
+  reluInput?: boolean;
+  /** rectify the output: relu(conv(x) + bias + residual) in the same pass */
+  relu?: boolean;
+  /** added to the output before the ReLU (same shape as the output): the residual connection, without a copy */
+  residual?: Tensor | null;
+}
+
 /**
- * cols[(c·kh + i)·kw + j, n·L + oh·Wo + ow] = x[n, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside): all images side by
- * side, so the whole batch is one [O, K]·[K, N·L] GEMM.
+ * conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d;
+ * with the fusion options, relu?(conv(relu?(x)) + bias + residual) in one kernel call and one tape node.
  */
-function im2col(X: Float32Array, g: Geometry, cols: Float32Array): void {
-  const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
-  const L = Ho * Wo;
-  const NL = N * L;
-  for (let c = 0; c < C; c++) {
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const row = ((c * kh + i) * kw + j) * NL;
-        // output columns whose input column iw = ow·sw − pw + j is inside the image: [owLo, owHi)
-        const [owLo, owHi] = insideRange(j, pw, sw, W, Wo);
-        for (let n = 0; n < N; n++) {
-          const xb = (n * C + c) * H * W;
-          let o = row + n * L;
-          for (let oh = 0; oh < Ho; oh++, o += Wo) {
-            const ih = oh * sh - ph + i;
-            // plain loops: a typed-array builtin call (fill, set + subarray) per short run costs more than the run
-            if (ih < 0 || ih >= H || owLo >= owHi) {
-              for (let ow = 0; ow < Wo; ow++) cols[o + ow] = 0;
-              continue;
-            }
-            for (let ow = 0; ow < owLo; ow++) cols[o + ow] = 0;
-            for (let ow = owHi; ow < Wo; ow++) cols[o + ow] = 0;
-            let src = xb + ih * W + owLo * sw - pw + j;
-            for (let ow = owLo; ow < owHi; ow++, src += sw) cols[o + ow] = X[src]!;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** [lo, hi): the output columns ow for which ow·stride − pad + offset lies in [0, size). */
-function insideRange(offset: number, pad: number, stride: number, size: number, outSize: number): [number, number] {
-  const lo = Math.max(0, Math.ceil((pad - offset) / stride));
-  const hi = Math.min(outSize, Math.floor((size - 1 + pad - offset) / stride) + 1);
-  return [lo, Math.max(lo, hi)];
-}
-
-/** The adjoint of im2col: gx[n, c, ih, iw] += Σ gcols over every window position that read it. */
-function col2im(gcols: Float32Array, g: Geometry, gx: Float32Array): void {
-  const { N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo } = g;
-  const L = Ho * Wo;
-  const NL = N * L;
-  for (let c = 0; c < C; c++) {
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const row = ((c * kh + i) * kw + j) * NL;
-        const [owLo, owHi] = insideRange(j, pw, sw, W, Wo);
-        if (owLo >= owHi) continue;
-        for (let n = 0; n < N; n++) {
-          const xb = (n * C + c) * H * W;
-          let o = row + n * L;
-          for (let oh = 0; oh < Ho; oh++, o += Wo) {
-            const ih = oh * sh - ph + i;
-            if (ih < 0 || ih >= H) continue;
-            let dst = xb + ih * W + owLo * sw - pw + j;
-            for (let ow = owLo; ow < owHi; ow++, dst += sw) gx[dst]! += gcols[o + ow]!;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d. */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: { stride?: Pair; padding?: Pair } = {}): Tensor {
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
   if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be [out, in, kh, kw], got ${shapeStr(weight.shape)}`);
   const [O, Cw, kh, kw] = weight.shape as [number, number, number, number];
   const g = geometry("conv2d", x, kh, kw, options.stride ?? 1, options.padding ?? 0);
   if (Cw !== g.C) throw new ShapeError(`conv2d: input ${shapeStr(x.shape)} has ${g.C} channels but weight ${shapeStr(weight.shape)} expects ${Cw}`);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${O} output channels`);
   const { N, Ho, Wo } = g;
-  const L = Ho * Wo;
-  const NL = N * L;
-  const K = g.C * kh * kw;
-  const cols = acquireBuffer(K * NL, false); // [K, N·L], every element written by im2col
-  im2col(x.data, g, cols);
-  // [O, N·L] = W[O, K]·cols (bias pre-filled), then reordered to [N, O, L]
-  const outP = acquireBuffer(O * NL, false); // fully written by the bias fill or the GEMM
-  if (bias) for (let o = 0; o < O; o++) outP.fill(bias.data[o]!, o * NL, (o + 1) * NL);
-  gemm(weight.data, cols, outP, { m: O, n: NL, k: K, transA: false, transB: false, accumulate: !!bias });
-  const out = new Float32Array(N * O * L);
-  permuteInto(outP, [O, N, L], [1, 0, 2], out, false);
-  const parents = bias ? [x, weight, bias] : [x, weight];
-  if (!needsGrad(x, weight, bias ?? undefined)) {
-    releaseBuffer(cols);
-    releaseBuffer(outP);
-    return makeResult("conv2d", out, [N, O, Ho, Wo], parents, null);
+  const outShape = [N, O, Ho, Wo];
+  const residual = options.residual ?? null;
+  if (residual && shapeStr(residual.shape) !== shapeStr(outShape)) {
+    throw new ShapeError(`conv2d: residual ${shapeStr(residual.shape)} must have the output's shape ${shapeStr(outShape)}`);
   }
-  return makeResult("conv2d", out, [N, O, Ho, Wo], parents, (gout, final) => {
-    const gP = outP; // reuse: the forward's [O, N·L] buffer is not needed any more
-    permuteInto(gout, [N, O, L], [1, 0, 2], gP, false);
-    if (weight.requiresGrad) gemm(gP, cols, gradBuffer(weight), { m: O, n: K, k: NL, transA: false, transB: true, accumulate: true });
-    if (bias && bias.requiresGrad) {
-      const gb = gradBuffer(bias);
-      for (let o = 0; o < O; o++) {
-        let s = 0;
-        for (let q = o * NL, e = q + NL; q < e; q++) s += gP[q]!;
-        gb[o]! += s;
-      }
-    }
-    if (x.requiresGrad) {
-      const gcols = acquireBuffer(K * NL, false);
-      gemm(weight.data, gP, gcols, { m: K, n: NL, k: O, transA: true, transB: false });
-      col2im(gcols, g, gradBuffer(x));
-      releaseBuffer(gcols);
-    }
-    if (final) {
-      releaseBuffer(cols);
-      releaseBuffer(outP);
-    }
+  const args: Conv2dArgs = {
+    n: N, c: g.C, h: g.H, w: g.W, o: O, kh, kw, strideH: g.sh, strideW: g.sw, padH: g.ph, padW: g.pw,
+    reluInput: options.reluInput ?? false, relu: options.relu ?? false,
+  };
+  const backend = kernels();
+  const out = new Float32Array(N * O * Ho * Wo);
+  backend.conv2d(x.data, weight.data, bias?.data ?? null, residual?.data ?? null, out, args);
+  const parents = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  const grad = parents.some((p) => p.requiresGrad) && isGradEnabled();
+  return makeResult("conv2d", out, outShape, parents, !grad ? null : (gout) => {
+    kernels().conv2dBackward(x.data, weight.data, out, gout, {
+      x: x.requiresGrad ? gradBuffer(x) : null,
+      weight: weight.requiresGrad ? gradBuffer(weight) : null,
+      bias: bias?.requiresGrad ? gradBuffer(bias) : null,
+      residual: residual?.requiresGrad ? gradBuffer(residual) : null,
+    }, args);
   });
 }
 

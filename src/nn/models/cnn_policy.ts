@@ -1,12 +1,22 @@
-// A small convolutional actor-critic for the grid channels: a reduced IMPALA network (Espeholt et al. 2018, as
-// in Procgen/CoinRun agents) scaled to our tiny grids — one conv stage without pooling (levels are only a few
-// cells high), one residual block, a dense layer, then a policy head and a value head on the shared trunk.
-// Orthogonal init: gain √2 on the trunk, 0.01 on the policy head, 1 on the value head, zero biases.
-// Hook points: trunk.hook_hidden_0 (conv stage), trunk.hook_hidden_1 (residual block), trunk.hook_hidden_2
-// (dense), all after their ReLU.
+// A small convolutional actor-critic for the grid channels: the IMPALA network (Espeholt et al. 2018, the
+// Procgen/CoinRun agents' architecture) reduced for grids of a few to ~20 cells a side. Each stage is a 3×3
+// convolution, a 3×3 max-pool with stride 2 (so a 20×20 level is 5×5 after two stages and the dense layer
+// stays small) and one residual block relu → conv → relu → conv → + input (IMPALA has two blocks per stage
+// and channels 16-32-32; we keep one block and, by default, two stages of 16 and 32 channels). Then relu →
+// flatten → dense → relu, and a policy head and a value head on the shared features. Orthogonal init: gain √2
+// on the trunk, 0.01 on the policy head, 1 on the value head, zero biases (as CleanRL's procgen PPO).
+//
+// Hook points (TransformerLens-style names; spatial activations are NCHW [batch, channels, h, w]):
+//   trunk.stages.<s>.hook_conv_out          stage s's convolution output, before pooling   [B, C_s, H_s, W_s]
+//   trunk.stages.<s>.hook_pool_out          after max-pooling                               [B, C_s, H_s/2, W_s/2]
+//   trunk.stages.<s>.block.hook_conv0_out   relu(conv0(relu(x))) inside the residual block  [B, C_s, H_s/2, W_s/2]
+//   trunk.stages.<s>.block.hook_resid_out   x + conv1(…), the block's output               [B, C_s, H_s/2, W_s/2]
+//   trunk.hook_dense_out                    relu(dense(relu(flatten)))                      [B, dense]
+// Every ReLU, bias and residual add is fused into the convolution that produces it (one kernel call each).
+import { ConfigError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
-import { add } from "../../core/ops/elementwise.js";
-import { linear } from "../../core/ops/matmul.js";
+import { maxPool2d } from "../../core/ops/conv.js";
+import { linearAct } from "../../core/ops/fused.js";
 import { relu } from "../../core/ops/unary.js";
 import type { Tensor } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
@@ -14,31 +24,81 @@ import { Linear } from "../linear.js";
 import { HookPoint, Module } from "../module.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
 
-/** conv → relu, then a residual block relu(x + conv(relu(conv(x)))), then flatten → dense → relu. */
-export class ImpalaTrunk extends Module {
-  readonly conv: Conv2d;
-  readonly res0: Conv2d;
-  readonly res1: Conv2d;
-  readonly dense: Linear;
-  readonly hook_hidden_0 = new HookPoint();
-  readonly hook_hidden_1 = new HookPoint();
-  readonly hook_hidden_2 = new HookPoint();
+const TRUNK_INIT = { init: "orthogonal" as const, gain: Math.SQRT2, padding: 1 };
 
-  constructor(channels: number, height: number, width: number, convChannels: number, denseSize: number, rng: Rng) {
+/** IMPALA's residual block: x + conv1(relu(conv0(relu(x)))), both ReLUs and the add fused into the convs. */
+export class ResidualBlock extends Module {
+  readonly conv0: Conv2d;
+  readonly conv1: Conv2d;
+  readonly hook_conv0_out = new HookPoint();
+  readonly hook_resid_out = new HookPoint();
+
+  constructor(channels: number, rng: Rng) {
     super();
-    const init = { init: "orthogonal" as const, gain: Math.SQRT2, padding: 1 };
-    this.conv = new Conv2d(channels, convChannels, 3, rng, init);
-    this.res0 = new Conv2d(convChannels, convChannels, 3, rng, init);
-    this.res1 = new Conv2d(convChannels, convChannels, 3, rng, init);
-    this.dense = new Linear(convChannels * height * width, denseSize, rng, { init: "orthogonal", gain: Math.SQRT2 });
+    this.conv0 = new Conv2d(channels, channels, 3, rng, TRUNK_INIT);
+    this.conv1 = new Conv2d(channels, channels, 3, rng, TRUNK_INIT);
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.hook_conv0_out.forward(this.conv0.forwardFused(x, { reluInput: true, relu: true })); // [B, C, h, w]
+    return this.hook_resid_out.forward(this.conv1.forwardFused(h, { residual: x })); // [B, C, h, w]
+  }
+}
+
+/** One IMPALA stage: conv 3×3 → max-pool 3×3 stride 2 (padding 1) → residual block. */
+export class ImpalaStage extends Module {
+  readonly conv: Conv2d;
+  readonly block: ResidualBlock;
+  readonly hook_conv_out = new HookPoint();
+  readonly hook_pool_out = new HookPoint();
+
+  constructor(inChannels: number, channels: number, rng: Rng) {
+    super();
+    this.conv = new Conv2d(inChannels, channels, 3, rng, TRUNK_INIT);
+    this.block = new ResidualBlock(channels, rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    const c = this.hook_conv_out.forward(this.conv.forward(x)); // [B, C, H, W]
+    const p = this.hook_pool_out.forward(maxPool2d(c, 3, { stride: 2, padding: 1 })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
+    return this.block.forward(p);
+  }
+}
+
+/** Spatial size after one stage's pooling (3×3, stride 2, padding 1). */
+export function pooledSize(size: number): number {
+  return Math.floor((size - 1) / 2) + 1;
+}
+
+/** The convolutional trunk: stages, then relu → flatten → dense → relu. */
+export class ImpalaTrunk extends Module {
+  readonly stages: ImpalaStage[];
+  readonly dense: Linear;
+  readonly hook_dense_out = new HookPoint();
+  /** features after the last stage: channels · height · width */
+  readonly flatSize: number;
+
+  constructor(channels: number, height: number, width: number, stageChannels: readonly number[], denseSize: number, rng: Rng) {
+    super();
+    this.stages = [];
+    let c = channels;
+    let h = height;
+    let w = width;
+    for (const out of stageChannels) {
+      this.stages.push(new ImpalaStage(c, out, rng));
+      c = out;
+      h = pooledSize(h);
+      w = pooledSize(w);
+    }
+    this.flatSize = c * h * w;
+    this.dense = new Linear(this.flatSize, denseSize, rng, { init: "orthogonal", gain: Math.SQRT2 });
   }
 
   forward(obs: Tensor): Tensor {
-    const x = this.hook_hidden_0.forward(relu(this.conv.forward(obs))); // [batch, conv, h, w]
-    const r = this.res1.forward(relu(this.res0.forward(x)));
-    const y = this.hook_hidden_1.forward(relu(add(x, r))); // [batch, conv, h, w]
-    const flat = y.reshape([y.shape[0]!, y.size / y.shape[0]!]);
-    return this.hook_hidden_2.forward(relu(linear(flat, this.dense.weight, this.dense.bias))); // [batch, dense]
+    let x = obs; // [B, C, H, W]
+    for (const stage of this.stages) x = stage.forward(x);
+    const flat = relu(x).reshape([x.shape[0]!, this.flatSize]); // [B, C·h·w]
+    return this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
   }
 }
 
@@ -53,15 +113,20 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
   /** state value from the trunk's features */
   readonly value: Linear;
 
+  /** spec.hidden: the stage channel widths, then the dense size (default [16, 32, 128]) */
   constructor(spec: PolicySpec, rng: Rng) {
     super();
-    if (spec.obsShape.length !== 3) throw new RangeError(`cnn policy needs [channels, height, width] observations, got [${spec.obsShape.join(", ")}]`);
+    if (spec.obsShape.length !== 3) throw new ConfigError(`the cnn policy needs [channels, height, width] observations, got [${spec.obsShape.join(", ")}]`, "use --model mlp for flat observations");
+    if (spec.hidden.length < 2 || !spec.hidden.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new ConfigError(`the cnn policy's sizes must be one or more stage widths then the dense size (positive integers), got [${spec.hidden.join(", ")}]`, "e.g. --hidden 16,32,128");
+    }
     const [c, h, w] = spec.obsShape as [number, number, number];
-    const [convChannels = 16, denseSize = 128] = spec.hidden;
-    this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [convChannels, denseSize] };
+    const stageChannels = spec.hidden.slice(0, -1);
+    const denseSize = spec.hidden[spec.hidden.length - 1]!;
+    this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [...spec.hidden] };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
-    this.trunk = new ImpalaTrunk(c, h, w, convChannels, denseSize, rng);
+    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng);
     this.policy = new Linear(denseSize, spec.numActions, rng, { init: "orthogonal", gain: 0.01 });
     this.value = new Linear(denseSize, 1, rng, { init: "orthogonal", gain: 1 });
   }
@@ -74,4 +139,9 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
   }
 }
 
-registerPolicy("cnn", "reduced IMPALA CNN on the grid channels (conv 16, one residual block, dense 128)", [16, 128], (spec, rng) => new CnnActorCritic(spec, rng));
+registerPolicy(
+  "cnn",
+  "IMPALA-style CNN on the grid channels: per stage conv 3×3 → max-pool /2 → residual block (stages 16, 32), dense 128",
+  [16, 32, 128],
+  (spec, rng) => new CnnActorCritic(spec, rng),
+);

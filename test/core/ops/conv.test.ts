@@ -42,6 +42,28 @@ describe("conv2d", () => {
     gradcheck((p, q) => conv2d(p!, q!), [x!, w!]);
   });
 
+  it("fused input ReLU, output ReLU and residual: finite differences, and the same values and gradients as the unfused ops", () => {
+    const [x, w, b, r] = randInputs([[2, 3, 5, 4], [3, 3, 3, 3], [3], [2, 3, 5, 4]], 35);
+    // inputs kept ≥ 0.1 away from the input ReLU's kink, so a finite difference never straddles it (the output
+    // ReLU's kink cannot be avoided that way: it is checked against the unfused composition below)
+    x!.data.forEach((v, i) => (x!.data[i] = Math.sign(v) * (0.1 + Math.abs(v))));
+    gradcheck((p, q, bb, rr) => conv2d(p!, q!, bb!, { padding: 1, reluInput: true, residual: rr! }), [x!, w!, b!, r!]);
+    const weights = tensor(Float32Array.from({ length: x!.size }, (_, i) => Math.sin(i)), x!.shape);
+    const grads = (fused: boolean): Float32Array[] => {
+      const [p, q, bb, rr] = [x!, w!, b!, r!].map((t) => tensor(t.data.slice(), t.shape).requireGrad());
+      const y = fused
+        ? conv2d(p!, q!, bb!, { padding: 1, reluInput: true, relu: true, residual: rr! })
+        : conv2d(p!.relu(), q!, bb!, { padding: 1 }).add(rr!).relu();
+      y.mul(weights).sum().backward();
+      return [y.data, p!.grad!.data, q!.grad!.data, bb!.grad!.data, rr!.grad!.data];
+    };
+    const [fused, plain] = [grads(true), grads(false)];
+    for (let t = 0; t < fused.length; t++) {
+      for (let i = 0; i < fused[t]!.length; i++) expect(fused[t]![i]).toBeCloseTo(plain[t]![i]!, 5);
+    }
+    expect(() => conv2d(x!, w!, b!, { padding: 1, residual: x!.slice(1, 0, 2) })).toThrow(/residual \[2, 2, 5, 4\] must have the output's shape \[2, 3, 5, 4\]/);
+  });
+
   it("names both shapes on a channel mismatch", () => {
     expect(() => conv2d(tensor(new Float32Array(16), [1, 1, 4, 4]), tensor(new Float32Array(8), [1, 2, 2, 2]))).toThrow(ShapeError);
     expect(() => conv2d(tensor(new Float32Array(16), [1, 1, 4, 4]), tensor(new Float32Array(8), [1, 2, 2, 2]))).toThrow(/has 1 channels but weight \[1, 2, 2, 2\] expects 2/);

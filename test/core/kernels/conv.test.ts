@@ -1,0 +1,161 @@
+// Every backend's conv2d (forward and backward, with each fusion) against the js reference on odd shapes: 1×1
+// images, channel counts that are not multiples of 4 or 8, strides and paddings, kernels wider than the image;
+// the js reference against a float64 oracle built from matmul's reference; and bit-identical wasm results on one
+// and two threads (images split for the forward and input gradient, filter columns for the filter gradient).
+import { afterAll, describe, expect, it } from "vitest";
+import { ShapeError } from "../../../src/core/errors.js";
+import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.js";
+import { JsBackend } from "../../../src/core/kernels/js.js";
+import { type Conv2dArgs, type KernelBackend, convOutputSize } from "../../../src/core/kernels/types.js";
+import { WasmBackend } from "../../../src/core/kernels/wasm.js";
+import { Rng } from "../../../src/core/rng.js";
+
+const js = new JsBackend();
+
+interface Case {
+  n: number; c: number; h: number; w: number; o: number; k: [number, number]; s: [number, number]; p: [number, number];
+}
+const CASES: Case[] = [
+  { n: 1, c: 1, h: 1, w: 1, o: 1, k: [1, 1], s: [1, 1], p: [0, 0] },
+  { n: 2, c: 3, h: 1, w: 1, o: 5, k: [3, 3], s: [1, 1], p: [1, 1] }, // 1×1 image, 3×3 kernel: only the centre tap
+  { n: 3, c: 5, h: 7, w: 6, o: 7, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { n: 2, c: 3, h: 9, w: 11, o: 9, k: [3, 2], s: [2, 1], p: [1, 0] },
+  { n: 2, c: 6, h: 5, w: 12, o: 13, k: [3, 3], s: [2, 2], p: [1, 2] },
+  { n: 1, c: 2, h: 4, w: 3, o: 3, k: [5, 5], s: [1, 3], p: [2, 2] }, // kernel larger than the image
+  { n: 4, c: 17, h: 6, w: 5, o: 16, k: [3, 3], s: [1, 1], p: [1, 1] }, // K = 153 and O = 16: tile edges on both axes
+  { n: 2, c: 40, h: 3, w: 4, o: 6, k: [3, 3], s: [1, 1], p: [1, 1] }, // K = 360 > one packed depth block (256)
+];
+const FUSIONS = [
+  { reluInput: false, relu: false, bias: false, residual: false },
+  { reluInput: false, relu: true, bias: true, residual: false },
+  { reluInput: true, relu: true, bias: true, residual: false },
+  { reluInput: true, relu: false, bias: false, residual: true },
+  { reluInput: false, relu: true, bias: true, residual: true },
+];
+
+function random(rng: Rng, n: number): Float32Array {
+  return rng.fillUniform(new Float32Array(n), -1, 1) as Float32Array;
+}
+
+function argsOf(c: Case, f: (typeof FUSIONS)[number]): Conv2dArgs {
+  return { n: c.n, c: c.c, h: c.h, w: c.w, o: c.o, kh: c.k[0], kw: c.k[1], strideH: c.s[0], strideW: c.s[1], padH: c.p[0], padW: c.p[1], reluInput: f.reluInput, relu: f.relu };
+}
+
+/** Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate). */
+function run(backend: KernelBackend, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number) {
+  const rng = new Rng(seed, "conv-case");
+  const [ho, wo] = convOutputSize(a);
+  const outLen = a.n * a.o * ho * wo;
+  const x = random(rng, a.n * a.c * a.h * a.w);
+  const w = random(rng, a.o * a.c * a.kh * a.kw);
+  const b = f.bias ? random(rng, a.o) : null;
+  const r = f.residual ? random(rng, outLen) : null;
+  const gy = random(rng, outLen);
+  const grads = { x: random(rng, x.length), weight: random(rng, w.length), bias: f.bias ? random(rng, a.o) : null, residual: f.residual ? random(rng, outLen) : null };
+  const y = new Float32Array(outLen).fill(Number.NaN); // every element must be written
+  backend.conv2d(x, w, b, r, y, a);
+  backend.conv2dBackward(x, w, y, gy, grads, a);
+  return { y, ...grads };
+}
+
+function expectClose(actual: Float32Array | null, expected: Float32Array | null, what: string): void {
+  expect(actual === null).toBe(expected === null);
+  if (actual === null || expected === null) return;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    if (Math.abs(actual[i]! - e) > 2e-5 + 2e-5 * Math.abs(e)) throw new Error(`${what}[${i}]: ${actual[i]} vs reference ${e}`);
+  }
+}
+
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+
+describe("js conv2d reference", () => {
+  it("equals an im2col + float64 product oracle, and its backward equals the adjoint", () => {
+    // ⟨gy, conv(x)⟩ = ⟨conv_xᵀ(gy), x⟩ = ⟨conv_wᵀ(gy), w⟩: the backward is the exact adjoint of the forward
+    const a = argsOf(CASES[3]!, FUSIONS[0]!);
+    const rng = new Rng(3, "adjoint");
+    const [ho, wo] = convOutputSize(a);
+    const x = random(rng, a.n * a.c * a.h * a.w);
+    const w = random(rng, a.o * a.c * a.kh * a.kw);
+    const gy = random(rng, a.n * a.o * ho * wo);
+    const y = new Float32Array(gy.length);
+    js.conv2d(x, w, null, null, y, a);
+    const gx = new Float32Array(x.length);
+    const gw = new Float32Array(w.length);
+    js.conv2dBackward(x, w, y, gy, { x: gx, weight: gw, bias: null, residual: null }, a);
+    const dot = (p: Float32Array, q: Float32Array): number => p.reduce((s, v, i) => s + v * q[i]!, 0);
+    expect(dot(gx, x)).toBeCloseTo(dot(gy, y), 3);
+    expect(dot(gw, w)).toBeCloseTo(dot(gy, y), 3);
+    // one output element from the definition
+    let s = 0;
+    for (let c = 0; c < a.c; c++) for (let i = 0; i < a.kh; i++) for (let j = 0; j < a.kw; j++) {
+      const ih = 1 * a.strideH - a.padH + i, iw = 2 * a.strideW - a.padW + j;
+      if (ih >= 0 && ih < a.h && iw >= 0 && iw < a.w) s += x[((1 * a.c + c) * a.h + ih) * a.w + iw]! * w[((4 * a.c + c) * a.kh + i) * a.kw + j]!;
+    }
+    expect(y[((1 * a.o + 4) * ho + 1) * wo + 2]).toBeCloseTo(s, 5);
+  });
+});
+
+const others = (["wasm", "blas"] as const).filter((name) => {
+  const why = backendUnavailable(name);
+  if (why !== undefined) console.warn(`conv2d: skipping the ${name} backend: ${why}`);
+  return why === undefined;
+});
+
+describe.each(others)("%s conv2d", (name) => {
+  const backend = getBackend(name);
+  for (const [ci, c] of CASES.entries()) {
+    it(`matches the js reference: n${c.n} c${c.c} ${c.h}×${c.w} → o${c.o}, kernel ${c.k.join("×")}, stride ${c.s.join("×")}, padding ${c.p.join("×")}, every fusion`, () => {
+      for (const [fi, f] of FUSIONS.entries()) {
+        const a = argsOf(c, f);
+        const want = run(js, a, f, 100 * ci + fi);
+        const got = run(backend, a, f, 100 * ci + fi);
+        const tag = `case ${ci} fusion ${fi}`;
+        expectClose(got.y, want.y, `${tag} y`);
+        expectClose(got.x, want.x, `${tag} gx`);
+        expectClose(got.weight, want.weight, `${tag} gw`);
+        expectClose(got.bias, want.bias, `${tag} gb`);
+        expectClose(got.residual, want.residual, `${tag} gres`);
+      }
+    });
+  }
+
+  it("rejects buffers too small for the call", () => {
+    const a = argsOf(CASES[2]!, FUSIONS[0]!);
+    expect(() => backend.conv2d(new Float32Array(3), new Float32Array(1000), null, null, new Float32Array(10000), a)).toThrow(ShapeError);
+    expect(() => backend.conv2d(new Float32Array(1000), new Float32Array(1000), null, null, new Float32Array(10000), { ...a, kh: 9, padH: 0 })).toThrow(/does not fit/);
+  });
+});
+
+describe("wasm conv2d threads", () => {
+  const wasm = backendUnavailable("wasm") === undefined ? new WasmBackend({ parallelMinFlops: 0 }) : undefined;
+  afterAll(async () => wasm?.close());
+
+  it.skipIf(wasm === undefined)("gives bit-identical outputs and gradients on one and two threads", () => {
+    const w = wasm!;
+    expect(w.startThreads()).toBeUndefined();
+    const shapes: Case[] = [CASES[2]!, CASES[4]!, CASES[6]!, { n: 33, c: 16, h: 10, w: 10, o: 32, k: [3, 3], s: [1, 1], p: [1, 1] }];
+    for (const [ci, c] of shapes.entries()) {
+      for (const [fi, f] of FUSIONS.entries()) {
+        const a = argsOf(c, f);
+        w.setThreads(1);
+        const one = run(w, a, f, 7 * ci + fi);
+        w.setThreads(2);
+        const before = w.stats.workerChunks;
+        const two = run(w, a, f, 7 * ci + fi);
+        for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
+          const p = one[key], q = two[key];
+          if (p === null || q === null) continue;
+          expect(firstDifference(p, q), `case ${ci} fusion ${fi} ${key}`).toBe(-1);
+        }
+        if (ci === 3) expect(w.stats.workerChunks).toBeGreaterThanOrEqual(before); // the worker took part (when awake in time)
+      }
+    }
+    expect(w.stats.parallelCalls).toBeGreaterThan(0);
+  });
+});
