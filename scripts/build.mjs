@@ -1,5 +1,6 @@
 // Builds everything a fresh checkout needs: WebAssembly kernels from assembly/ (AssemblyScript, no system
-// toolchain) into dist/wasm/, then TypeScript into dist/. Runs from `prepare`, so `npm install` builds.
+// toolchain) into dist/wasm/, TypeScript into dist/, and the dashboard (web/, Vite) into dist/web/. Runs from
+// `prepare`, so `npm install` builds.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -48,3 +49,18 @@ for (const file of asmSources) {
 if (wasmOnly) process.exit(0);
 log("tsc");
 execFileSync(bin("tsc"), ["-p", join(root, "tsconfig.json")], { stdio: "inherit", cwd: root });
+
+// 3. The dashboard (`mesa serve`): type-check web/ and bundle it with Vite into dist/web/, only when web/ or the
+// API types it shares with the server changed since the last build.
+const webDir = join(root, "web");
+const webOut = join(root, "dist", "web", "index.html");
+const webNewest = Math.max(newestMtime(webDir), statSync(join(root, "src", "server", "types.ts")).mtimeMs);
+if (!existsSync(webOut) || statSync(webOut).mtimeMs < webNewest) {
+  if (!existsSync(bin("vite"))) {
+    process.stderr.write("[build] error: the dashboard needs Vite to build (a dev dependency); run `npm install` without --omit=dev\n");
+    process.exit(1);
+  }
+  log("dashboard: tsc (web) + vite build");
+  execFileSync(bin("tsc"), ["-p", join(webDir, "tsconfig.json")], { stdio: "inherit", cwd: root });
+  execFileSync(bin("vite"), ["build", "--config", join(webDir, "vite.config.mjs")], { stdio: "inherit", cwd: root });
+}

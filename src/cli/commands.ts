@@ -11,6 +11,7 @@ import { register as train } from "./train.js";
 import { register as evalCommand } from "./eval.js";
 import { register as experiment } from "./experiment.js";
 import { register as validate } from "./validate.js";
+import { register as serve } from "./serve.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -24,4 +25,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   evalCommand,
   experiment,
   validate,
+  serve,
 ];

@@ -353,8 +353,8 @@ function readJsonFile(path: string): unknown {
   }
 }
 
-/** A parsed metrics record, or a string saying what is wrong with the line. */
-function checkMetricLine(line: string): MetricRecord | string {
+/** A parsed metrics record, or a string saying what is wrong with the line (also used by the dashboard's reader). */
+export function checkMetricLine(line: string): MetricRecord | string {
   let value: unknown;
   try {
     value = JSON.parse(line);
