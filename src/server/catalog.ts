@@ -42,7 +42,8 @@ export class Catalog {
     const visited = new Set<string>();
     let dirs = 0;
 
-    const visit = async (real: string, rel: string, depth: number, parent: string | null): Promise<{ artifacts: Artifact[]; runIds: string[] }> => {
+    // inRun: a folder inside a run (episodes/, plots/): its files belong to the run, unless it holds runs itself
+    const visit = async (real: string, rel: string, depth: number, parent: string | null, inRun: boolean): Promise<{ artifacts: Artifact[]; runIds: string[] }> => {
       if (visited.has(real) || dirs >= MAX_DIRS) return { artifacts: [], runIds: [] };
       visited.add(real);
       dirs++;
@@ -77,11 +78,11 @@ export class Catalog {
       const childRel = (name: string): string => (rel === "" ? name : `${rel}/${name}`);
 
       if (isRun) {
-        const artifacts = await this.artifacts(files.filter((f) => !RUN_FILES.has(f.name)), rel, "");
+        const artifacts = await this.artifacts(files.filter((f) => !RUN_FILES.has(f.name)), rel);
         const runIds: string[] = [rel];
         for (const d of subdirs) {
           if (depth >= MAX_DEPTH) break;
-          const inner = await visit(d.real, childRel(d.name), depth + 1, rel);
+          const inner = await visit(d.real, childRel(d.name), depth + 1, rel, true);
           runIds.push(...inner.runIds);
           artifacts.push(...inner.artifacts.map((a) => ({ ...a, name: `${d.name}/${a.name}` })));
         }
@@ -89,36 +90,31 @@ export class Catalog {
         return { artifacts: [], runIds };
       }
 
-      const own = await this.artifacts(files, rel, "");
+      const own = await this.artifacts(files, rel);
       const runIds: string[] = [];
-      // a results folder is the parent of the runs below it; a plain folder passes its parent on
-      const hasFiles = own.length > 0;
+      // a folder with files of its own is the parent of the runs below it; a plain folder passes its parent on
+      const here = own.length > 0 && !inRun ? rel : parent;
       for (const d of subdirs) {
         if (depth >= MAX_DEPTH) break;
-        const inner = await visit(d.real, childRel(d.name), depth + 1, hasFiles ? rel : parent);
+        const inner = await visit(d.real, childRel(d.name), depth + 1, here, inRun);
         runIds.push(...inner.runIds);
-        if (inner.runIds.length === 0) own.push(...inner.artifacts.map((a) => ({ ...a, name: `${d.name}/${a.name}` })));
+        own.push(...inner.artifacts.map((a) => ({ ...a, name: `${d.name}/${a.name}` })));
       }
-      if (runIds.length > 0 || rel === "") {
-        if (own.length > 0) {
-          const updatedMs = Math.max(0, ...own.map((a) => a.mtimeMs));
-          results.push({ id: rel, name: rel === "" ? "(runs folder)" : basename(rel), artifacts: own, runs: runIds, updatedMs, parent });
-        }
-        return { artifacts: [], runIds };
+      if (inRun && runIds.length === 0) return { artifacts: own, runIds };
+      if (own.length > 0) {
+        const updatedMs = Math.max(0, ...own.map((a) => a.mtimeMs));
+        results.push({ id: rel, name: rel === "" ? "(runs folder)" : basename(rel), artifacts: own, runs: runIds, updatedMs, parent });
       }
-      return { artifacts: own, runIds };
+      return { artifacts: [], runIds };
     };
 
-    await visit(this.rootReal, "", 0, null);
-    // a results folder's parent may have been assigned before it was known to have runs: keep only real ones
-    const resultIds = new Set(results.map((r) => r.id));
-    for (const r of runs) if (r.parent !== null && !resultIds.has(r.parent) && !runs.some((x) => x.id === r.parent)) r.parent = null;
+    await visit(this.rootReal, "", 0, null, false);
     runs.sort((a, b) => b.updatedMs - a.updatedMs || (a.id < b.id ? -1 : 1));
     results.sort((a, b) => b.updatedMs - a.updatedMs || (a.id < b.id ? -1 : 1));
     return { root: this.rootReal, runs, results };
   }
 
-  private async artifacts(files: { name: string; real: string }[], rel: string, prefix: string): Promise<Artifact[]> {
+  private async artifacts(files: { name: string; real: string }[], rel: string): Promise<Artifact[]> {
     const out: Artifact[] = [];
     const inEpisodes = basename(rel) === "episodes";
     for (const f of files) {
@@ -126,7 +122,7 @@ export class Catalog {
       if (kind === null) continue;
       try {
         const st = await stat(f.real);
-        out.push({ path: rel === "" ? f.name : `${rel}/${f.name}`, name: `${prefix}${f.name}`, kind, bytes: st.size, mtimeMs: st.mtimeMs });
+        out.push({ path: rel === "" ? f.name : `${rel}/${f.name}`, name: f.name, kind, bytes: st.size, mtimeMs: st.mtimeMs });
       } catch {
         // vanished while listing
       }

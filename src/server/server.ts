@@ -5,7 +5,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, join } from "node:path";
+import { extname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { MesaError, RunDirError } from "../core/errors.js";
@@ -36,9 +36,10 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-/** Where the build puts the web app: dist/web beside dist/src. */
+/** Where the build puts the web app: dist/web (this file runs from dist/src/server, or from src/server in tests). */
 export function defaultWebRoot(): string {
-  return fileURLToPath(new URL("../../web/", import.meta.url));
+  const here = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(here.includes(`${sep}dist${sep}src${sep}`) ? "../../web/" : "../../dist/web/", import.meta.url));
 }
 
 const MIME: Record<string, string> = {
