@@ -157,7 +157,14 @@ interface Watch {
   summaryPath: string;
   summaryMtime: number;
   summaryListeners: Set<(event: LiveEvent) => void>;
+  /** live streams holding this watch, counted from before their first await so polling never drops it under them */
+  clients: number;
+  /** last API use, ms: a reader nobody streams is kept a while for the next /metrics call, then dropped */
+  usedMs: number;
 }
+
+/** How long a run's metrics stay parsed in memory after the last API call when no live client follows it. */
+const IDLE_WATCH_MS = 60_000;
 
 class Dashboard {
   private readonly catalog: Catalog;
@@ -247,9 +254,10 @@ class Dashboard {
   private watch(real: string): Watch {
     let w = this.watches.get(real);
     if (!w) {
-      w = { metrics: new MetricsFile(join(real, "metrics.jsonl")), summaryPath: join(real, "summary.json"), summaryMtime: -1, summaryListeners: new Set() };
+      w = { metrics: new MetricsFile(join(real, "metrics.jsonl")), summaryPath: join(real, "summary.json"), summaryMtime: -1, summaryListeners: new Set(), clients: 0, usedMs: 0 };
       this.watches.set(real, w);
     }
+    w.usedMs = Date.now();
     return w;
   }
 
@@ -377,16 +385,29 @@ class Dashboard {
     if (cursors.length > 64) throw new HttpError(400, `at most 64 runs per live stream, got ${cursors.length}`);
     const resume = parseCursor(String(req.headers["last-event-id"] ?? ""));
     const runs: { id: string; real: string; watch: Watch; offset: number | null }[] = [];
-    for (const c of cursors) {
-      const { id, offset } = splitCursor(c);
-      const real = await this.runDir(id);
-      runs.push({ id, real, watch: this.watch(real), offset: resume.get(id) ?? offset });
+    const release = (): void => {
+      for (const r of runs) r.watch.clients--;
+    };
+    try {
+      for (const c of cursors) {
+        const { id, offset } = splitCursor(c);
+        const real = await this.runDir(id);
+        const watch = this.watch(real);
+        watch.clients++;
+        runs.push({ id, real, watch, offset: resume.get(id) ?? offset });
+      }
+      for (const r of runs) {
+        await r.watch.metrics.refresh();
+        if (r.watch.summaryMtime === -1) r.watch.summaryMtime = await stat(r.watch.summaryPath).then((s) => s.mtimeMs, () => 0);
+      }
+    } catch (err) {
+      release();
+      throw err;
     }
-    for (const r of runs) {
-      await r.watch.metrics.refresh();
-      if (r.watch.summaryMtime === -1) r.watch.summaryMtime = await stat(r.watch.summaryPath).then((s) => s.mtimeMs, () => 0);
+    if (res.destroyed) {
+      release();
+      return;
     }
-    if (res.destroyed) return;
     res.writeHead(200, {
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-cache, no-transform",
@@ -427,9 +448,13 @@ class Dashboard {
     }
     this.streams.add(res);
     const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
+    let closed = false;
     const close = (): void => {
+      if (closed) return;
+      closed = true;
       clearInterval(heartbeat);
       for (const u of unsubscribe) u();
+      release();
       this.streams.delete(res);
     };
     req.on("close", close);
@@ -441,10 +466,11 @@ class Dashboard {
     if (this.polling) return;
     this.polling = true;
     try {
+      const now = Date.now();
       for (const [real, w] of this.watches) {
-        if (w.metrics.subscribers === 0 && w.summaryListeners.size === 0) {
-          // nobody listens: drop the reader (the next API call rebuilds it)
-          this.watches.delete(real);
+        if (w.clients === 0) {
+          // nobody streams it: keep the parsed metrics a while for API calls, then drop them
+          if (now - w.usedMs > IDLE_WATCH_MS) this.watches.delete(real);
           continue;
         }
         await w.metrics.refresh();

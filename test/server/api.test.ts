@@ -6,6 +6,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openLiveStream } from "../../src/server/client.js";
 import { startServer, type DashboardServer } from "../../src/server/server.js";
 import type { EpisodeResponse, EpisodeSummary, MetricsResponse, RunsResponse } from "../../src/server/types.js";
 import { buildFixture, type Fixture } from "./fixture.js";
@@ -214,26 +215,10 @@ describe("mesa serve API", () => {
     writeFileSync(join(dir, "summary.json"), JSON.stringify({ env: "live", exp: "ppo", seed: 1, startedAt: "2026-01-01T00:00:00Z", status: "running" }));
     const first = await getJson<MetricsResponse>(`/api/runs/${enc("live__ppo__1__1700000000")}/metrics`);
     const events: { event: string; data: Record<string, unknown> }[] = [];
-    const req = request({ host: "127.0.0.1", port: server.port, path: `/api/runs/${enc("live__ppo__1__1700000000")}/stream?offset=${first.body.offset}` });
-    const done = new Promise<void>((resolve) => {
-      req.on("response", (res) => {
-        let buffer = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          buffer += chunk;
-          let at;
-          while ((at = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, at);
-            buffer = buffer.slice(at + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-          }
-        });
-        res.on("close", resolve);
-      });
+    const stream = openLiveStream(`${server.url}api/runs/${enc("live__ppo__1__1700000000")}/stream?offset=${first.body.offset}`, (e) => {
+      events.push({ event: e.type, data: e as unknown as Record<string, unknown> });
     });
-    req.end();
+    await stream.opened;
     const waitFor = async (ok: () => boolean): Promise<void> => {
       for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
       expect(ok()).toBe(true);
@@ -256,8 +241,8 @@ describe("mesa serve API", () => {
     writeFileSync(join(dir, "metrics.tmp"), '{"global_step":1,"charts/episodic_return":0.5}\n');
     renameSync(join(dir, "metrics.tmp"), metrics);
     await waitFor(() => events.some((e) => e.event === "reset"));
-    req.destroy();
-    await done;
+    stream.close();
+    await stream.closed;
   });
 });
 

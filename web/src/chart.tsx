@@ -77,7 +77,7 @@ export function Chart(props: ChartProps) {
         bands.push({ series: [slot.hi, slot.lo], fill: fade(s.color, 0.15) });
       }
     });
-    const width = Math.max(300, el.clientWidth);
+    const width = innerWidth(el);
     plot.current = new uPlot(
       {
         title: props.title,
@@ -96,13 +96,19 @@ export function Chart(props: ChartProps) {
       data,
       el,
     );
+    // the interval edges are drawn as a band; their legend rows would only repeat the line's
+    const rows = plot.current.root.querySelectorAll<HTMLElement>(".u-legend .u-series");
+    uSeries.forEach((s, i) => {
+      if (typeof s.label === "string" && s.label.endsWith("(95% CI low)")) rows[i]!.style.display = "none";
+      if (typeof s.label === "string" && s.label.endsWith("(95% CI high)")) rows[i]!.style.display = "none";
+    });
   });
 
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     const observer = new ResizeObserver(() => {
-      if (plot.current) plot.current.setSize({ width: Math.max(300, el.clientWidth), height: props.height ?? 260 });
+      if (plot.current && Math.abs(plot.current.width - innerWidth(el)) > 1) plot.current.setSize({ width: innerWidth(el), height: props.height ?? 260 });
     });
     observer.observe(el);
     return () => {
@@ -113,6 +119,12 @@ export function Chart(props: ChartProps) {
   }, []);
 
   return <div class="chart" ref={box} data-points={points} data-series={props.series.map((s) => s.label).join("|")} />;
+}
+
+/** The width a chart may take inside its box (the box's padding excluded), at least 300 px. */
+function innerWidth(el: HTMLElement): number {
+  const style = getComputedStyle(el);
+  return Math.max(300, Math.floor(el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)));
 }
 
 export function formatTick(v: number | null): string {

@@ -154,7 +154,7 @@ export function Player({ run, episodes, initial, side }: { run: string; episodes
           <canvas ref={canvas} class="grid" data-frame={t} />
           <div class="controls">
             <button class="first" title="first frame" onClick={() => setT(0)}>
-              ⏮
+              |◀
             </button>
             <button class="back" title="step back" onClick={() => setT((x) => Math.max(0, x - 1))}>
               ◀
