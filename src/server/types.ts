@@ -1,4 +1,5 @@
 // The JSON shapes of the dashboard API (`mesa serve`), shared by the server and the web app (type-only imports).
+import type { EpisodeRecord } from "../envs/engine.js";
 
 /** What kind of file an artifact is, so the dashboard knows how to show it. */
 export type ArtifactKind = "image" | "episode" | "json" | "text";
@@ -108,36 +109,11 @@ export interface EpisodeResponse {
   style: EnvStyle | null;
 }
 
-/** The parts of an episode record (src/envs/engine.ts EpisodeRecord) the replay reads. */
-export interface EpisodeRecordJson {
-  format: string;
-  env: string;
-  distribution: string;
-  seed: number;
-  episode: number;
-  height: number;
-  width: number;
-  actions: string[];
-  legend: Record<string, string>;
-  initial: string[];
-  start: [number, number];
-  steps: {
-    action: number;
-    agent: [number, number];
-    reward: number;
-    intended: number;
-    events: Record<string, number>;
-    changes: [number, number, string][];
-    terminated: boolean;
-    truncated: boolean;
-  }[];
-  baseReturn: number;
-  intendedReturn: number;
-  length: number;
-  events: Record<string, number>;
-  pursuedProxy: boolean;
-  intendedGoalReached: boolean;
-}
+/** An episode record (format mesa-episode/1) as the JSON file holds it. */
+export type EpisodeRecordJson = EpisodeRecord;
+
+/** `mesa experiment misgeneralization`'s results.json. */
+export type { SweepPoint, SweepResult } from "../rl/experiment.js";
 
 /** Events of the live stream (`/api/live`, `/api/runs/:id/stream`), as server-sent events. */
 export type LiveEvent =

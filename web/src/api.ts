@@ -2,7 +2,7 @@
 // run fed by a single EventSource for all watched runs (browsers allow only ~6 connections per host).
 import type { EpisodeResponse, EpisodeSummary, LiveEvent, MetricsResponse, RunsResponse } from "../../src/server/types.js";
 
-export type { Artifact, EpisodeRecordJson, EpisodeResponse, EpisodeSummary, EnvStyle, ResultsInfo, RunInfo, RunsResponse } from "../../src/server/types.js";
+export type { Artifact, EpisodeRecordJson, EpisodeResponse, EpisodeSummary, EnvStyle, ResultsInfo, RunInfo, RunsResponse, SweepResult } from "../../src/server/types.js";
 
 /** URL-encodes a run id as one path segment (ids contain "/"). */
 export const runUrl = (id: string): string => `api/runs/${encodeURIComponent(id)}`;

@@ -3,7 +3,7 @@
 // `mesa validate`); everything else is shown generically — every image, every JSON file as tables of its
 // records and heatmaps of its numeric matrices — so results of newer commands appear without a new view.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { fileUrl, getJson, metricsStore, type Artifact, type ResultsInfo, type RunInfo } from "./api.js";
+import { fileUrl, getJson, metricsStore, type Artifact, type ResultsInfo, type RunInfo, type SweepResult } from "./api.js";
 import { Chart, PALETTE } from "./chart.js";
 import { fmt, navigate, runLabel, useMetricsVersion, useRoute, useRuns } from "./state.js";
 
@@ -142,24 +142,7 @@ function TextArtifact({ artifact }: { artifact: Artifact }) {
 
 // ---- mesa experiment misgeneralization: results.json ----
 
-interface SweepPoint {
-  value: number;
-  rates: number[];
-  misgeneralization_rate: number;
-  misgeneralization_ci95: [number, number];
-  intended_goal_rate: number;
-  intended_goal_ci95: [number, number];
-  train_return: number | null;
-  runs: string[];
-}
-interface Sweep {
-  env: string;
-  param: string;
-  seeds: number;
-  steps: number;
-  episodes: number;
-  points: SweepPoint[];
-}
+type Sweep = SweepResult;
 
 function isSweep(v: unknown): v is Sweep {
   const s = v as Sweep;
