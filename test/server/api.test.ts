@@ -106,7 +106,7 @@ describe("mesa serve API", () => {
     // a run nested in the experiment's folder is addressed by its whole relative path
     const listing = await getJson<RunsResponse>("/api/runs");
     const nestedId = listing.body.runs.find((r) => r.parent === fx.experiment)!.id;
-    expect(nestedId.startsWith(`${fx.experiment}/runs/coin-run__ppo__`)).toBe(true);
+    expect(nestedId.startsWith(`${fx.experiment}/runs/points-bug__ppo__`)).toBe(true);
     const nested = await getJson<MetricsResponse>(`/api/runs/${enc(nestedId)}/metrics?keys=charts/intended_return`);
     expect(nested.status).toBe(200);
     expect(nested.body.steps).toEqual([2048]);

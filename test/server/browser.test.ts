@@ -60,7 +60,7 @@ describe.skipIf(!haveChromium)("dashboard in Chromium", () => {
     expect(await train.locator("td").nth(3).textContent()).toBe("train");
     expect(await train.locator("td").nth(6).textContent()).toBe("8,192");
     await page.screenshot({ path: join(shots, "runs.png") });
-    await page.fill(".filter", "coin-run");
+    await page.fill(".filter", "experiment");
     await settle(() => rows.count()).toBe(4);
     await page.fill(".filter", "");
   });
@@ -122,7 +122,7 @@ describe.skipIf(!haveChromium)("dashboard in Chromium", () => {
     await page.screenshot({ path: join(shots, "episodes.png") });
   });
 
-  it("shows the misgeneralization sweep, the ICL comparison and unknown results generically", async () => {
+  it("shows the misgeneralization sweep, the ICL comparison, the validity table and unknown results generically", async () => {
     await page.goto(`${server.url}#/results?entry=${encodeURIComponent(fx.experiment)}`);
     const sweep = page.locator(".sweep");
     await settle(() => sweep.locator("table.data tbody tr").count()).toBe(2);
@@ -135,6 +135,11 @@ describe.skipIf(!haveChromium)("dashboard in Chromium", () => {
     await settle(() => page.locator(".icl .chart").getAttribute("data-series")).toContain("eval loss");
     await settle(() => page.locator('.gallery img[alt="weights.png"]').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
     await page.screenshot({ path: join(shots, "results-icl.png"), fullPage: true });
+
+    await page.goto(`${server.url}#/results?entry=${fx.validity}`);
+    await settle(() => page.locator(".validity table.data").count()).toBeGreaterThan(1);
+    expect(await page.locator(".validity h4").first().textContent()).toContain("coin-run / train");
+    await page.screenshot({ path: join(shots, "results-validity.png"), fullPage: true });
 
     await page.goto(`${server.url}#/results?entry=probe-study`);
     await settle(() => page.locator(".artifact table.data tbody tr").count()).toBe(2);

@@ -1,5 +1,6 @@
 // A runs folder for the dashboard tests, made the way a user makes one: a tiny `mesa train` run, `mesa eval`
-// recordings on train and deploy levels, a tiny `mesa experiment misgeneralization` and a tiny `mesa icl` —
+// recordings on train and deploy levels, a tiny `mesa experiment misgeneralization`, a tiny `mesa icl` and a
+// `mesa validate --json` report —
 // plus a folder of results in formats no view knows (a table and a matrix), to check they are shown anyway.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
@@ -26,6 +27,8 @@ export interface Fixture {
   iclRun: string;
   /** id of the experiment's results folder */
   experiment: string;
+  /** id of the folder holding `mesa validate --json`'s report */
+  validity: string;
 }
 
 export function buildFixture(prefix: string): Fixture {
@@ -35,9 +38,14 @@ export function buildFixture(prefix: string): Fixture {
   const trainRun = train.run_dir.replace(/^runs\//, "");
   mesa(base, "eval", train.run_dir, "--distribution", "train", "--episodes", "20", "--record", "2", "--json");
   mesa(base, "eval", train.run_dir, "--distribution", "deploy", "--episodes", "20", "--record", "2", "--json");
-  mesa(base, "experiment", "misgeneralization", "--env", "coin-run", "--random-coin", "0,0.3", "--seeds", "2", "--steps", "2048", "--episodes", "10", "--out", "runs/experiment-misgeneralization", "--json");
+  mesa(base, "experiment", "misgeneralization", "--env", "points-bug", "--param", "coins", "--values", "1,2", "--seeds", "2", "--steps", "2048", "--episodes", "10", "--out", "runs/experiment-misgeneralization", "--json");
   mesa(base, "icl", "--steps", "40", "--batch", "32", "--runs", "runs", "--json");
   const iclRun = readdirSync(runs).find((n) => n.startsWith("icl-"))!;
+  // `mesa validate --json` saved into the runs folder (it exits 1 when a check fails, after printing the report)
+  const validity = spawnSync(process.execPath, [bin, "validate", "coin-run", "--episodes", "100", "--json"], { encoding: "utf8", cwd: base });
+  if (!validity.stdout.trim().startsWith("{")) throw new Error(`mesa validate printed no report (${validity.status}): ${validity.stderr}`);
+  mkdirSync(join(runs, "validity"));
+  writeFileSync(join(runs, "validity", "validity.json"), validity.stdout);
   // results of a kind the dashboard has no special view for: it must still show the table and the matrix
   mkdirSync(join(runs, "probe-study"), { recursive: true });
   writeFileSync(
@@ -54,5 +62,5 @@ export function buildFixture(prefix: string): Fixture {
       ],
     }),
   );
-  return { base, runs, trainRun, iclRun, experiment: "experiment-misgeneralization" };
+  return { base, runs, trainRun, iclRun, experiment: "experiment-misgeneralization", validity: "validity" };
 }

@@ -227,53 +227,80 @@ function SweepView({ sweep, artifact, runs }: { sweep: Sweep; artifact: Artifact
 
 // ---- mesa validate --json ----
 
+interface ValidityCheck {
+  name: string;
+  measured: number | null;
+  threshold: number | null;
+  comparison?: string;
+  detail?: string;
+  pass: boolean;
+}
+interface ValidityDistribution {
+  role?: string | null;
+  pass: boolean;
+  checks: ValidityCheck[];
+  policies?: Record<string, Record<string, unknown>>;
+}
+/** `mesa validate --json`: envs.<env> holds `applicable`, `pass` and one entry per level distribution. */
 interface ValidityReport {
   pass: boolean;
-  envs: Record<string, Record<string, { pass: boolean; checks: { name: string; value?: unknown; measured?: unknown; threshold?: unknown; pass: boolean }[]; policies?: Record<string, Record<string, unknown>> }>>;
+  episodes?: number;
+  envs: Record<string, Record<string, unknown>>;
 }
 
+const isValidityDistribution = (v: unknown): v is ValidityDistribution => isRecord(v) && Array.isArray(v["checks"]) && typeof v["pass"] === "boolean";
+
 function isValidity(v: unknown): v is ValidityReport {
-  const r = v as ValidityReport;
-  if (typeof r !== "object" || r === null || typeof r.pass !== "boolean" || typeof r.envs !== "object" || r.envs === null) return false;
-  return Object.values(r.envs).every((d) => typeof d === "object" && d !== null && Object.values(d).every((x) => Array.isArray(x?.checks)));
+  if (!isRecord(v) || typeof v["pass"] !== "boolean" || !isRecord(v["envs"])) return false;
+  return Object.values(v["envs"]).every((e) => isRecord(e) && Object.values(e).some(isValidityDistribution));
 }
 
 function ValidityView({ report }: { report: ValidityReport }) {
   return (
     <div class="validity">
       <p>
-        Validity harness: <span class={`badge ${report.pass ? "finished" : "failed"}`}>{report.pass ? "all checks pass" : "some checks fail"}</span>
+        Validity harness{report.episodes ? ` (${fmt(report.episodes)} episodes per policy and distribution)` : ""}:{" "}
+        <span class={`badge ${report.pass ? "finished" : "failed"}`}>{report.pass ? "all checks pass" : "some checks fail"}</span>
       </p>
-      {Object.entries(report.envs).map(([env, dists]) =>
-        Object.entries(dists).map(([dist, r]) => (
-          <div key={`${env}/${dist}`}>
-            <h4>
-              {env} / {dist} <span class={`badge ${r.pass ? "finished" : "failed"}`}>{r.pass ? "pass" : "fail"}</span>
-            </h4>
-            <table class="data">
-              <thead>
-                <tr>
-                  <th>check</th>
-                  <th class="num">measured</th>
-                  <th class="num">threshold</th>
-                  <th>pass</th>
-                </tr>
-              </thead>
-              <tbody>
-                {r.checks.map((c) => (
-                  <tr key={c.name} class={c.pass ? "" : "fail"}>
-                    <td>{c.name}</td>
-                    <td class="num">{fmt(c.measured ?? c.value)}</td>
-                    <td class="num">{fmt(c.threshold)}</td>
-                    <td>{c.pass ? "✓" : "✗"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {r.policies && <RecordsTable rows={Object.entries(r.policies).map(([name, p]) => ({ policy: name, ...p }))} />}
-          </div>
-        )),
-      )}
+      {Object.entries(report.envs).map(([env, e]) => {
+        if (e["applicable"] === false) return <p key={env}>{env}: not applicable (no scripted and observation-only policies)</p>;
+        return Object.entries(e)
+          .filter((entry): entry is [string, ValidityDistribution] => isValidityDistribution(entry[1]))
+          .map(([dist, r]) => (
+            <div key={`${env}/${dist}`}>
+              <h4>
+                {env} / {dist} {r.role ? <span class="muted">({r.role})</span> : null} <span class={`badge ${r.pass ? "finished" : "failed"}`}>{r.pass ? "pass" : "fail"}</span>
+              </h4>
+              {r.checks.length > 0 && (
+                <table class="data">
+                  <thead>
+                    <tr>
+                      <th>check</th>
+                      <th class="num">measured</th>
+                      <th class="num">threshold</th>
+                      <th>pass</th>
+                      <th>what it means</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {r.checks.map((c) => (
+                      <tr key={c.name} class={c.pass ? "" : "fail"}>
+                        <td>{c.name}</td>
+                        <td class="num">{fmt(c.measured)}</td>
+                        <td class="num">
+                          {c.comparison ?? ""} {fmt(c.threshold)}
+                        </td>
+                        <td>{c.pass ? "✓" : "✗"}</td>
+                        <td class="small">{c.detail ?? ""}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+              {r.policies && <RecordsTable rows={Object.entries(r.policies).map(([name, p]) => ({ policy: name, ...p }))} />}
+            </div>
+          ));
+      })}
     </div>
   );
 }
