@@ -14,4 +14,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   ppo: () => import("./ppo.js").then((m) => m.benchmark),
   nn: () => import("./nn.js").then((m) => m.benchmark),
   "wasm-threads": () => import("./wasm_threads.js").then((m) => m.benchmark),
+  aisg: () => import("./aisg.js").then((m) => m.benchmark),
 };

@@ -12,6 +12,7 @@ import { register as evalCommand } from "./eval.js";
 import { register as experiment } from "./experiment.js";
 import { register as validate } from "./validate.js";
 import { register as serve } from "./serve.js";
+import { register as trace } from "./trace.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -26,4 +27,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   experiment,
   validate,
   serve,
+  trace,
 ];

@@ -123,6 +123,14 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
     >
   >;
   readonly actions: readonly string[];
+  /** action names when they depend on the params (e.g. a NOOP option); `actions` otherwise */
+  actionsFor?(params: z.output<Sch>): readonly string[];
+  /**
+   * Set (to the reason, in words) by environments whose episodes depend on earlier episodes of the same copy,
+   * such as a bandit that remembers the agent's past choices: their levels depend on (seed, copy, episode) and
+   * on what the copy did before, since the last reset.
+   */
+  readonly remembersEpisodes?: string;
   /** observation channel names, in order; the agent's channel is `agent.channel` */
   readonly channels: readonly string[];
   readonly tiles: readonly TileSpec[];
@@ -336,8 +344,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     this.channels = def.channels;
     this.numChannels = def.channels.length;
     this.chw = this.numChannels * this.hw;
-    this.actionNames = def.actions;
-    this.numActions = def.actions.length;
+    this.actionNames = def.actionsFor?.(this.params) ?? def.actions;
+    this.numActions = this.actionNames.length;
     this.eventNames = def.events;
     this.numEvents = def.events.length;
     this.maxSteps = this.params.maxSteps as number;

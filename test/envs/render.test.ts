@@ -16,13 +16,20 @@ import {
   saveEpisode,
   scriptedPolicy,
 } from "../../src/envs/index.js";
+import type { ScriptedPolicy, VecEnv } from "../../src/envs/engine.js";
+import { aisgPolicy } from "../../src/envs/aisg/scripted.js";
+
+/** the environment's declared reference policy, or for the AI Safety Gridworlds ports (which declare none) their scripted one */
+function referencePolicy(env: VecEnv, kind: "intended" | "proxy"): ScriptedPolicy {
+  return env.def.policies ? scriptedPolicy(env, kind) : aisgPolicy(env, kind);
+}
 
 describe.each(Object.keys(environments))("recording and rendering %s", (name) => {
   it("records episodes that replay exactly and whose frames follow the env step by step", () => {
     const env = makeVecEnv(name, { n: 3, distribution: "deploy" });
     env.recordCopy(1);
     env.reset(21);
-    const policy = scriptedPolicy(env, "proxy");
+    const policy = referencePolicy(env, "proxy");
     const actions = new Int32Array(3);
     const seen: string[] = [env.ascii(1).join("\n")];
     for (let t = 0; env.episode[1]! < 2 && t < 500; t++) {
@@ -62,7 +69,7 @@ describe.each(Object.keys(environments))("recording and rendering %s", (name) =>
     const cx = env.agentX[0]! * 10 + 5;
     const cy = env.agentY[0]! * 10 + 5;
     expect(Array.from(png.data.subarray(4 * (cy * png.width + cx), 4 * (cy * png.width + cx) + 3))).toEqual([...env.def.agent.color]);
-    const policy = scriptedPolicy(env, "intended");
+    const policy = referencePolicy(env, "intended");
     const a = new Int32Array(1);
     while (env.episode[0] === 0) {
       policy.act(env, a);
