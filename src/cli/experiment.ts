@@ -6,7 +6,7 @@ import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { misgeneralizationSweep } from "../rl/experiment.js";
 import { SOLVE_BUDGETS, type SolveResult, solveEnv } from "../rl/solve.js";
-import { environments } from "../envs/registry.js";
+import { envsWithPolicies } from "../envs/scripted.js";
 import { checkEnvName, checkModelName, parseCount } from "./args.js";
 import { progressCallbacks } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -91,14 +91,15 @@ export function register(program: Command): void {
   experiment
     .command("solve")
     .description("does PPO solve each environment's train levels? intended return vs the scripted optimal policy's, on documented budgets")
-    .option("--env <names>", "comma-separated environments (default: all)")
+    .option("--env <names>", "comma-separated environments (default: all with reference policies)")
     .option("--steps <n>", "override every budget's env steps")
     .option("--seed <n>", "seed", "1")
     .option("--episodes <n>", "evaluation episodes", "1000")
     .option("--out <dir>", "directory for the runs", "runs/experiment-solve")
     .option("--json", "print one JSON object")
     .action(async (opts: { env?: string; steps?: string; seed: string; episodes: string; out: string; json?: boolean }) => {
-      const names = opts.env ? opts.env.split(",").map((s) => s.trim()) : Object.keys(environments);
+      // by default the environments that declare reference policies (the scripted optimum the agent is scored against)
+      const names = opts.env ? opts.env.split(",").map((s) => s.trim()) : envsWithPolicies();
       for (const name of names) checkEnvName(name);
       const results: SolveResult[] = [];
       for (const name of names) {

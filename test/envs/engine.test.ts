@@ -118,7 +118,7 @@ describe.each(names)("engine on %s", (name) => {
     expect(Object.keys(def.distributions)).toEqual(expect.arrayContaining(["train", "deploy"]));
     // every distribution with a validity role is one family of levels (coin-run's `small` is another size)
     const shapes = Object.keys(def.distributions)
-      .filter((d) => def.distributions[d]!.role !== undefined || d === "original")
+      .filter((d) => def.distributions[d]!.role !== undefined || d === "original" || d === "train" || d === "deploy")
       .map((d) => makeVecEnv(name, { n: 1, distribution: d }).obsShape);
     for (const s of shapes) expect(s).toEqual(shapes[0]);
     expect(shapes[0]![0]).toBe(def.channels.length);
