@@ -89,7 +89,8 @@ export const benchmark: Benchmark = {
     const out: Record<string, Record<string, { single_thread: number; all_cores: number }>> = {};
     const rows: (string | number)[][] = [];
     try {
-      for (const env of Object.keys(environments)) {
+      // the AI Safety Gridworlds ports have their own benchmark beside the original (`npm run bench -- aisg`)
+      for (const env of Object.keys(environments).filter((name) => !name.startsWith("aisg/"))) {
         out[env] = {};
         for (const n of SIZES) {
           const single = singleThread(env, n, seconds);
