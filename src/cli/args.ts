@@ -50,3 +50,19 @@ export function checkModelName(name: string): void {
   const kinds = policyKinds().map((k) => k.kind);
   if (!kinds.includes(name)) throw new UsageError(`unknown model "${name}"`, `choose one of: ${kinds.join(", ")}`);
 }
+
+/** Parses a finite number within [min, max] (inclusive). */
+export function parseNumber(value: string, flag: string, range: { min?: number; max?: number } = {}): number {
+  const n = Number(value);
+  const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY } = range;
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+    const bounds = Number.isFinite(min) && Number.isFinite(max) ? ` between ${min} and ${max}` : Number.isFinite(min) ? ` ≥ ${min}` : Number.isFinite(max) ? ` ≤ ${max}` : "";
+    throw new UsageError(`${flag} must be a number${bounds}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Splits a comma-separated list, trimming items and dropping empty ones. */
+export function parseList(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}

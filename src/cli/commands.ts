@@ -13,6 +13,13 @@ import { register as experiment } from "./experiment.js";
 import { register as validate } from "./validate.js";
 import { register as serve } from "./serve.js";
 import { register as trace } from "./trace.js";
+import { register as hooks } from "./hooks.js";
+import { register as probe } from "./probe.js";
+import { register as activations } from "./activations.js";
+import { register as channels } from "./channels.js";
+import { register as patch } from "./patch.js";
+import { register as steer } from "./steer.js";
+import { register as retarget } from "./retarget.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -28,4 +35,11 @@ export const commands: readonly ((program: Command) => void)[] = [
   validate,
   serve,
   trace,
+  hooks,
+  activations,
+  probe,
+  channels,
+  patch,
+  steer,
+  retarget,
 ];

@@ -192,3 +192,104 @@ export function renderLinePlot(plot: LinePlot): Buffer {
   }
   return PNG.sync.write(canvas.png);
 }
+
+/** A grid of values drawn as coloured cells with a colour bar (probe accuracy per cell, patching effects…). */
+export interface Heatmap {
+  title: string;
+  rows: number;
+  cols: number;
+  /** row-major [rows, cols]; null (or NaN) cells are drawn grey */
+  values: readonly (number | null)[];
+  /** labels drawn left of each row / under each column (omitted when absent) */
+  rowLabels?: readonly string[];
+  colLabels?: readonly string[];
+  xLabel?: string;
+  yLabel?: string;
+  /** colour range (default: the data's, widened to be symmetric about 0 when `diverging`) */
+  range?: readonly [number, number];
+  /** blue–white–red around 0 (signed effects) instead of white–blue (rates, scores) */
+  diverging?: boolean;
+  /** cells to outline, e.g. the goal's cell (row-major indices) */
+  marks?: readonly number[];
+  /** pixels per cell (default: fits ~560 px, at least 6) */
+  cellSize?: number;
+}
+
+function mix(a: readonly [number, number, number], b: readonly [number, number, number], t: number): [number, number, number] {
+  return [Math.round(a[0] + (b[0] - a[0]) * t), Math.round(a[1] + (b[1] - a[1]) * t), Math.round(a[2] + (b[2] - a[2]) * t)];
+}
+
+/** Colour of value v on the heatmap's scale. */
+function heatColor(v: number, lo: number, hi: number, diverging: boolean): [number, number, number] {
+  const t = hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 0.5;
+  const white = [255, 255, 255] as const;
+  if (!diverging) return mix(white, [8, 48, 107], t);
+  return t < 0.5 ? mix([33, 102, 172], white, t * 2) : mix(white, [178, 24, 43], (t - 0.5) * 2);
+}
+
+/** Renders a heatmap and returns the PNG file bytes. */
+export function renderHeatmap(map: Heatmap): Buffer {
+  const { rows, cols, values } = map;
+  if (values.length !== rows * cols) throw new RangeError(`heatmap: ${values.length} values for ${rows}×${cols} cells`);
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  let [lo, hi] = map.range ?? [finite.length ? Math.min(...finite) : 0, finite.length ? Math.max(...finite) : 1];
+  if (map.diverging && !map.range) {
+    const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+    [lo, hi] = [-m, m];
+  }
+  if (!(hi > lo)) [lo, hi] = [lo - 0.5, lo + 0.5];
+  const cell = map.cellSize ?? Math.max(6, Math.min(48, Math.floor(560 / Math.max(rows, cols))));
+  const rowLabelWidth = map.rowLabels ? Math.max(...map.rowLabels.map((l) => textWidth(l, 1))) + 8 : 0;
+  const left = 16 + (map.yLabel ? 16 : 0) + rowLabelWidth;
+  const top = 40;
+  const colLabelHeight = map.colLabels ? 14 : 0;
+  const gridW = cols * cell;
+  const gridH = rows * cell;
+  const barW = 16;
+  const width = Math.max(left + gridW + 24 + barW + 70, textWidth(map.title, 1) + 32);
+  const height = top + Math.max(gridH, 60) + colLabelHeight + (map.xLabel ? 24 : 0) + 16;
+  const canvas = new Canvas(width, height);
+  const black = [0, 0, 0] as const;
+  const titleScale = textWidth(map.title) <= width - 16 ? 2 : 1;
+  canvas.text(map.title, (width - textWidth(map.title, titleScale)) / 2, 10, black, titleScale);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = values[r * cols + c];
+      const color: readonly [number, number, number] = v === null || v === undefined || !Number.isFinite(v) ? [200, 200, 200] : heatColor(v, lo, hi, map.diverging ?? false);
+      canvas.rect(left + c * cell, top + r * cell, cell, cell, color);
+    }
+  }
+  if (cell >= 4) {
+    const grid = [235, 235, 235] as const;
+    for (let r = 0; r <= rows; r++) canvas.line(left, top + r * cell, left + gridW, top + r * cell, grid);
+    for (let c = 0; c <= cols; c++) canvas.line(left + c * cell, top, left + c * cell, top + gridH, grid);
+  }
+  for (const m of map.marks ?? []) {
+    const x = left + (m % cols) * cell;
+    const y = top + Math.floor(m / cols) * cell;
+    const gold = [230, 160, 0] as const;
+    canvas.line(x, y, x + cell - 1, y, gold, 2);
+    canvas.line(x, y + cell - 1, x + cell - 1, y + cell - 1, gold, 2);
+    canvas.line(x, y, x, y + cell - 1, gold, 2);
+    canvas.line(x + cell - 1, y, x + cell - 1, y + cell - 1, gold, 2);
+  }
+  if (map.rowLabels) {
+    map.rowLabels.forEach((l, r) => canvas.text(l, left - 4 - textWidth(l, 1), top + r * cell + (cell - 7) / 2, black, 1));
+  }
+  if (map.colLabels) {
+    const step = Math.max(1, Math.ceil((textWidth("000", 1) + 4) / cell));
+    map.colLabels.forEach((l, c) => {
+      if (c % step === 0) canvas.text(l, left + c * cell + (cell - textWidth(l, 1)) / 2, top + gridH + 4, black, 1);
+    });
+  }
+  if (map.xLabel) canvas.text(map.xLabel, left + (gridW - textWidth(map.xLabel, 1)) / 2, top + gridH + colLabelHeight + 8, black, 1);
+  if (map.yLabel) canvas.text(map.yLabel, 4, top + (gridH + textWidth(map.yLabel, 1)) / 2, black, 1, true);
+  // colour bar with its end values
+  const barX = left + gridW + 24;
+  const barH = Math.max(gridH, 60);
+  for (let y = 0; y < barH; y++) canvas.rect(barX, top + y, barW, 1, heatColor(hi - ((hi - lo) * y) / (barH - 1), lo, hi, map.diverging ?? false));
+  const fmt = (v: number): string => (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(2));
+  canvas.text(fmt(hi), barX + barW + 4, top, black, 1);
+  canvas.text(fmt(lo), barX + barW + 4, top + barH - 7, black, 1);
+  return PNG.sync.write(canvas.png);
+}

@@ -1,0 +1,122 @@
+// What the interpretability commands (`mesa hooks|activations|probe|channels|patch|steer|retarget`) share:
+// opening a trained run with a clear error when it has no checkpoint, resolving hook names, the object (goal)
+// channel, the distribution, and writing JSON and PNG results into `<run>/interp/` (or --out).
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { CheckpointError, UsageError } from "../core/errors.js";
+import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { hookInfo, type HookInfo, resolveHooks } from "../interp/hooks.js";
+import { channelIndex } from "../interp/observations.js";
+import type { ActorCritic } from "../nn/models/policy.js";
+import { loadRunPolicy, type RunConfig } from "../rl/run.js";
+import { parseKeyValues } from "./args.js";
+
+export interface InterpRun {
+  runDir: string;
+  config: RunConfig;
+  policy: ActorCritic;
+  /** env steps of the checkpoint loaded */
+  step: number;
+  def: AnyEnvDefinition;
+  hooks: HookInfo[];
+}
+
+/** Opens a run for analysis: its config and the newest valid checkpoint's policy. */
+export function openInterpRun(runDir: string): InterpRun {
+  const checkpoints = join(runDir, "checkpoints");
+  if (existsSync(join(runDir, "config.json"))) {
+    const files = existsSync(checkpoints) ? readdirSync(checkpoints).filter((f) => /^step-\d+\.safetensors$/.test(f)) : [];
+    if (files.length === 0) {
+      throw new CheckpointError(
+        `run ${runDir} has no checkpoint: looked in ${checkpoints}/ for step-<N>.safetensors and found none`,
+        "train it longer (checkpoints are written every ppo.checkpointEvery updates), or pass another run directory",
+      );
+    }
+  }
+  const { config, policy, step } = loadRunPolicy(runDir);
+  return { runDir, config, policy, step, def: getEnvDefinition(config.env), hooks: hookInfo(policy, policy.obsShape) };
+}
+
+/** --distribution, defaulting to `deploy` (where goal and proxy come apart) when the env has it. */
+export function interpDistribution(run: InterpRun, requested: string | undefined): string {
+  const names = Object.keys(run.def.distributions);
+  const d = requested ?? (names.includes("deploy") ? "deploy" : run.config.distribution);
+  if (!names.includes(d)) throw new UsageError(`${run.config.env} has no distribution "${d}"`, `choose one of: ${names.join(", ")}`);
+  return d;
+}
+
+/** The run's environment parameters with --env-param overrides on top (the observation must keep the policy's shape). */
+export function interpParams(run: InterpRun, pairs: readonly string[], distribution: string): Record<string, unknown> {
+  const params = { ...run.config.envParams, ...parseKeyValues(pairs, "--env-param") };
+  const shape = new VecEnv(run.def, { n: 1, distribution, params }).obsShape;
+  if (shape.some((s, k) => s !== run.policy.obsShape[k])) {
+    throw new UsageError(
+      `with these environment parameters the observation is [${shape.join(", ")}], but the policy of ${run.runDir} reads [${run.policy.obsShape.join(", ")}]`,
+      "keep the parameters that set the grid size (e.g. maxCells) as the run had them",
+    );
+  }
+  return params;
+}
+
+/** Hook names from a comma-separated --hook value (exact names or `*` patterns). */
+export function interpHooks(run: InterpRun, value: string, flag = "--hook"): string[] {
+  return resolveHooks(
+    run.hooks.map((h) => h.name),
+    value.split(",").map((s) => s.trim()).filter(Boolean),
+    `list them with \`mesa hooks ${run.runDir}\` (--filter TEXT narrows the list); ${flag} takes names or patterns like 'trunk.*'`,
+  );
+}
+
+/** The spatial hooks ([C, h, w]) of the run's policy; a UsageError when it has none. */
+export function spatialHookNames(run: InterpRun): string[] {
+  const names = run.hooks.filter((h) => h.shape.length === 3).map((h) => h.name);
+  if (names.length === 0) {
+    throw new UsageError(
+      `the ${run.policy.kind} policy of ${run.runDir} has no spatial hook points (activations [C, h, w]); its hooks: ${run.hooks.map((h) => `${h.name} [${h.shape.join(", ")}]`).join(", ")}`,
+      "this analysis needs a convolutional policy: train one with --model cnn",
+    );
+  }
+  return names;
+}
+
+/** The observation channel of the goal object (--object, default "cheese" when the env has it). */
+export function objectChannel(run: InterpRun, name: string | undefined): { name: string; index: number } {
+  const channels = run.def.channels;
+  const object = name ?? (channels.includes("cheese") ? "cheese" : undefined);
+  if (object === undefined) throw new UsageError(`${run.config.env} has no "cheese" channel; name the goal object`, `pass --object with one of: ${channels.join(", ")}`);
+  try {
+    return { name: object, index: channelIndex(channels, object) };
+  } catch {
+    throw new UsageError(`${run.config.env}'s observation has no channel "${object}"`, `--object takes one of: ${channels.join(", ")}`);
+  }
+}
+
+/** Where results go: --out, or `<run>/interp/`. */
+export function interpOut(run: InterpRun, out: string | undefined): string {
+  return out ?? join(run.runDir, "interp");
+}
+
+/** Writes `<dir>/<name>.json` and the PNGs `<dir>/<name>-<key>.png`; returns the paths written. */
+export function writeInterpResults(dir: string, name: string, json: unknown, pngs: Record<string, Buffer> = {}): { json: string; png: string[] } {
+  const jsonPath = join(dir, `${name}.json`);
+  writeJsonAtomic(jsonPath, json);
+  const png: string[] = [];
+  for (const [key, bytes] of Object.entries(pngs)) {
+    const p = join(dir, `${name}${key ? `-${key}` : ""}.png`);
+    writeFileAtomic(p, bytes);
+    png.push(p);
+  }
+  return { json: jsonPath, png };
+}
+
+/** A file-name-safe version of a hook name or label. */
+export function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/** Provenance stored with every result. */
+export function provenance(run: InterpRun): Record<string, unknown> {
+  return { run_dir: run.runDir, checkpoint_step: run.step, env: run.config.env, model: run.policy.spec };
+}

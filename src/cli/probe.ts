@@ -1,0 +1,194 @@
+// `mesa probe RUN --hook H --target T [--distribution D] [--json]`: collects an activation dataset from the
+// run's policy on unseen levels, fits a cross-validated linear probe for the label T at each hook H (held-out
+// episodes), and sets beside it the same probe on a randomly initialised network of the same architecture and
+// on the raw observation. Writes probe-<T>.json and heatmaps (probe accuracy by layer; per-cell accuracy for
+// cell targets) into <run>/interp/.
+import type { Command } from "commander";
+import { UsageError } from "../core/errors.js";
+import { renderHeatmap } from "../io/plot.js";
+import { type ActivationDataset, collectActivations, loadActivationDataset, saveActivationDataset } from "../interp/dataset.js";
+import { labelSpecs } from "../interp/labels.js";
+import type { ProbeLayout, ProbeReport, ProbeTask } from "../interp/probe.js";
+import { headline, type ProbeStudy, probeStudy } from "../interp/studies.js";
+import { collectParam, parseCount, parseSeed } from "./args.js";
+import { EVAL_SEED_OFFSET } from "./eval.js";
+import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, openInterpRun, provenance, writeInterpResults } from "./interp_run.js";
+import { formatNumber, formatTable, log, printJson } from "./output.js";
+
+interface ProbeOptions {
+  hook: string;
+  target?: string;
+  distribution?: string;
+  samples: string;
+  folds: string;
+  innerFolds: string;
+  task?: string;
+  layout: string;
+  seed?: string;
+  envParam: string[];
+  dataset?: string;
+  saveDataset?: boolean;
+  out?: string;
+  json?: boolean;
+}
+
+/** A report without its per-sample predictions (what JSON output carries). */
+export function reportJson(r: ProbeReport): Omit<ProbeReport, "predictions"> {
+  const { predictions: _p, ...rest } = r;
+  return rest;
+}
+
+const fmtCi = (c: [number, number] | null): string => (c ? `[${formatNumber(c[0])}, ${formatNumber(c[1])}]` : "");
+
+/** The --json object of a probe study. */
+export function probeJson(study: ProbeStudy): Record<string, unknown> {
+  const chosen = study.layers.find((l) => l.source === study.chosen_layer)!.report;
+  const twin = study.random_init.find((l) => l.source === study.chosen_layer)!.report;
+  const bestTwin = study.random_init.reduce((a, b) => (headline(b.report) > headline(a.report) ? b : a));
+  const obs = study.observation.report;
+  const m = study.metric;
+  return {
+    target: study.target,
+    task: study.task,
+    metric: m,
+    layer: study.chosen_layer,
+    [m]: headline(chosen),
+    ...(m === "accuracy" ? { accuracy_ci95: chosen.accuracy_ci95, chance: chosen.chance, mean_per_cell_accuracy: chosen.mean_per_cell_accuracy } : {}),
+    [`random_init_${m}`]: headline(twin),
+    [`random_init_best_${m}`]: headline(bestTwin.report),
+    random_init_best_layer: bestTwin.source,
+    [`observation_${m}`]: headline(obs),
+    samples: study.samples,
+    episodes: study.episodes,
+    layers: study.layers.map((l) => ({ hook: l.source, ...reportJson(l.report) })),
+    random_init: study.random_init.map((l) => ({ hook: l.source, ...reportJson(l.report) })),
+    observation: reportJson(obs),
+  };
+}
+
+/** Heatmaps: the headline metric per layer (trained vs random init), and per-cell accuracy maps for cell targets. */
+export function probePictures(study: ProbeStudy): Record<string, Buffer> {
+  const hooks = study.layers.map((l) => l.source);
+  const pngs: Record<string, Buffer> = {
+    layers: renderHeatmap({
+      title: `probe ${study.metric} for ${study.target} (observation: ${formatNumber(headline(study.observation.report))})`,
+      rows: 2,
+      cols: hooks.length,
+      values: [...study.layers.map((l) => headline(l.report)), ...study.random_init.map((l) => headline(l.report))],
+      rowLabels: ["trained", "random init"],
+      colLabels: hooks.map((_, k) => String(k)),
+      xLabel: hooks.map((h, k) => `${k}=${h}`).join("  "),
+      range: study.metric === "accuracy" ? [0, 1] : [Math.min(0, ...study.layers.map((l) => headline(l.report))), 1],
+      cellSize: 48,
+    }),
+  };
+  const cellMap = (r: ProbeReport, title: string): Buffer | null =>
+    r.per_cell_accuracy && r.cell_grid
+      ? renderHeatmap({ title, rows: r.cell_grid.height, cols: r.cell_grid.width, values: r.per_cell_accuracy, range: [0, 1] })
+      : null;
+  const chosen = study.layers.find((l) => l.source === study.chosen_layer)!.report;
+  const twin = study.random_init.find((l) => l.source === study.chosen_layer)!.report;
+  for (const [key, r, title] of [
+    ["cells", chosen, `${study.target}: held-out accuracy per cell, ${study.chosen_layer}`],
+    ["cells-random-init", twin, `${study.target}: per cell, random-init ${study.chosen_layer}`],
+    ["cells-observation", study.observation.report, `${study.target}: per cell, raw observation`],
+  ] as const) {
+    const png = cellMap(r, title);
+    if (png) pngs[key] = png;
+  }
+  return pngs;
+}
+
+export function register(program: Command): void {
+  program
+    .command("probe")
+    .description("linear probes for an environment label at a run's hook points, held-out by episode, beside random-init and raw-observation baselines")
+    .argument("<run_dir>", "run directory written by mesa train")
+    .option("--target <label>", "the label to decode, e.g. cheese_cell (where the cheese is); `--target list` shows them")
+    .option("--hook <names>", "hook names or patterns, comma-separated (default: every hook point)", "*")
+    .option("--distribution <name>", "level distribution to collect on (default: deploy)")
+    .option("--samples <n>", "observations in the dataset", "1500")
+    .option("--folds <k>", "cross-validation folds (episodes never span two)", "5")
+    .option("--inner-folds <k>", "inner folds choosing the regularisation", "3")
+    .option("--task <task>", "regression, binary or multiclass (default: from the label's kind)")
+    .option("--layout <layout>", "auto, flat, or spatial (cell targets on spatial hooks: one weight per channel)", "auto")
+    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
+    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
+    .option("--dataset <file>", "probe a saved activation dataset (mesa activations) instead of collecting one")
+    .option("--save-dataset", "also save the collected dataset (safetensors + JSON) next to the results")
+    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
+    .option("--json", "print one JSON object")
+    .action((runDir: string, opts: ProbeOptions) => {
+      const run = openInterpRun(runDir);
+      const labels = labelSpecs(run.def);
+      if (opts.target === undefined || opts.target === "list") {
+        const table = formatTable(["label", "kind", "meaning"], labels.map((l) => [l.name, l.kind, l.doc]));
+        if (opts.target === "list") {
+          process.stdout.write(`${table}\n`);
+          return;
+        }
+        throw new UsageError("--target is required", `choose a label of ${run.config.env}: ${labels.map((l) => l.name).join(", ")}`);
+      }
+      if (!labels.some((l) => l.name === opts.target)) {
+        throw new UsageError(`${run.config.env} provides no label "${opts.target}"`, `available labels: ${labels.map((l) => l.name).join(", ")} (mesa probe RUN --target list explains them)`);
+      }
+      const hooks = interpHooks(run, opts.hook);
+      const tasks: ProbeTask[] = ["regression", "binary", "multiclass"];
+      if (opts.task !== undefined && !tasks.includes(opts.task as ProbeTask)) throw new UsageError(`--task must be one of ${tasks.join(", ")}, got "${opts.task}"`);
+      const layouts = ["auto", "flat", "spatial"];
+      if (!layouts.includes(opts.layout)) throw new UsageError(`--layout must be one of ${layouts.join(", ")}, got "${opts.layout}"`);
+      const folds = parseCount(opts.folds, "--folds");
+      const innerFolds = parseCount(opts.innerFolds, "--inner-folds");
+      if (folds < 2 || innerFolds < 2) throw new UsageError("--folds and --inner-folds must be at least 2");
+      const started = performance.now();
+      let dataset: ActivationDataset;
+      if (opts.dataset) {
+        dataset = loadActivationDataset(opts.dataset);
+        if (dataset.meta.env !== run.config.env) throw new UsageError(`${opts.dataset} was collected on ${dataset.meta.env}, but the run is ${run.config.env}`);
+      } else {
+        const distribution = interpDistribution(run, opts.distribution);
+        const params = interpParams(run, opts.envParam, distribution);
+        const samples = parseCount(opts.samples, "--samples");
+        const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
+        log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
+        dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, source: provenance(run) });
+      }
+      const out = interpOut(run, opts.out);
+      const files: string[] = [];
+      if (opts.saveDataset && !opts.dataset) {
+        const paths = saveActivationDataset(`${out}/activations-${dataset.meta.distribution}`, dataset);
+        files.push(paths.safetensors, paths.json);
+      }
+      log(`probing ${opts.target} at ${hooks.length} hook${hooks.length === 1 ? "" : "s"} (+ random-init twin and raw observation) …`);
+      const study = probeStudy(run.policy, dataset, {
+        target: opts.target,
+        hooks,
+        ...(opts.task ? { task: opts.task as ProbeTask } : {}),
+        layout: opts.layout as ProbeLayout | "auto",
+        folds,
+        innerFolds,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const json = { ...probeJson(study), distribution: dataset.meta.distribution, seconds, ...provenance(run) };
+      const written = writeInterpResults(out, `probe-${fileSafe(opts.target)}`, json, probePictures(study));
+      files.push(written.json, ...written.png);
+      if (opts.json) {
+        printJson({ ...json, files });
+        return;
+      }
+      const m = study.metric;
+      const row = (name: string, r: ProbeReport): (string | number)[] =>
+        m === "accuracy"
+          ? [name, `${formatNumber(r.accuracy!)} ${fmtCi(r.accuracy_ci95)}`, formatNumber(r.balanced_accuracy!), formatNumber(r.chance!), r.auroc === null ? "" : formatNumber(r.auroc), r.method]
+          : [name, formatNumber(r.r2!), formatNumber(r.mse!), "", "", r.method];
+      const header = m === "accuracy" ? ["features", "accuracy (held-out, 95% CI)", "balanced", "chance", "AUROC", "probe"] : ["features", "R² (held-out)", "MSE", "", "", "probe"];
+      const rows = [
+        ...study.layers.map((l) => row(l.source, l.report)),
+        ...study.random_init.map((l) => row(`random init: ${l.source}`, l.report)),
+        row("raw observation", study.observation.report),
+      ];
+      process.stdout.write(`${opts.target} on ${dataset.meta.env}/${dataset.meta.distribution}: ${study.samples} samples from ${study.episodes} episodes, ${folds}-fold CV by episode\n`);
+      process.stdout.write(`${formatTable(header, rows)}\n`);
+      process.stdout.write(`best layer: ${study.chosen_layer} (${m} ${formatNumber(headline(study.layers.find((l) => l.source === study.chosen_layer)!.report))}); results and heatmaps in ${out}/\n`);
+    });
+}

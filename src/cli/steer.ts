@@ -1,0 +1,134 @@
+// `mesa steer RUN --vector cheese --coef C [--hook H] [--episodes N] [--json]`: adds C × the cheese vector (the
+// activation difference between a maze with and without its cheese, per maze as in Turner et al. 2023, or
+// averaged over mazes with `--vector cheese-mean`) at a hook, and measures behaviour on deploy levels: how often
+// the agent reaches the cheese and the proxy (top-right corner) with and without the vector, beside the random,
+// scripted-proxy and scripted-intended policies on the same levels.
+import type { Command } from "commander";
+import { UsageError } from "../core/errors.js";
+import { renderHeatmap } from "../io/plot.js";
+import { type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
+import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
+import { EVAL_SEED_OFFSET } from "./eval.js";
+import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, spatialHookNames, writeInterpResults } from "./interp_run.js";
+import { formatNumber, formatTable, log, printJson } from "./output.js";
+
+interface SteerOptions {
+  vector: string;
+  coef: string;
+  hook?: string;
+  episodes: string;
+  distribution?: string;
+  seed?: string;
+  greedy?: boolean;
+  envParam: string[];
+  out?: string;
+  json?: boolean;
+}
+
+const ci = (c: [number, number]): string => `[${formatNumber(c[0])}, ${formatNumber(c[1])}]`;
+
+/** The --json object: goal and proxy rates before/after with CIs, navigation, and the baselines. */
+export function steerJson(s: SteerStudy): Record<string, unknown> {
+  return {
+    hook: s.hook,
+    vector: s.vector === "mean" ? `${s.channel}-mean` : s.channel,
+    coef: s.coef,
+    distribution: s.distribution,
+    episodes: s.before.episodes,
+    goal_rate_before: s.before.goal_rate,
+    goal_rate_before_ci95: s.before.goal_rate_ci95,
+    goal_rate_after: s.after.goal_rate,
+    goal_rate_after_ci95: s.after.goal_rate_ci95,
+    goal_rate_change_pp: s.goal_rate_change_pp,
+    proxy_rate_before: s.before.proxy_rate,
+    proxy_rate_before_ci95: s.before.proxy_rate_ci95,
+    proxy_rate_after: s.after.proxy_rate,
+    proxy_rate_after_ci95: s.after.proxy_rate_ci95,
+    proxy_rate_change_pp: s.proxy_rate_change_pp,
+    navigation_rate_before: s.before.goal_or_proxy_rate,
+    navigation_rate_after: s.after.goal_or_proxy_rate,
+    before: s.before,
+    after: s.after,
+    baselines: s.baselines,
+  };
+}
+
+/** A picture of the rates: rows = policies, columns = goal / proxy / either. */
+export function steerPicture(s: SteerStudy): Buffer {
+  const arms: [string, BehaviourSummary][] = [
+    ["agent", s.before],
+    [`agent ${s.coef >= 0 ? "+" : ""}${formatNumber(s.coef)} x vector`, s.after],
+    ["random", s.baselines.random],
+    ["scripted proxy", s.baselines.scripted_proxy],
+    ["scripted intended", s.baselines.scripted_intended],
+  ];
+  return renderHeatmap({
+    title: `steering at ${s.hook}: episode outcomes on ${s.distribution} levels`,
+    rows: arms.length,
+    cols: 3,
+    values: arms.flatMap(([, b]) => [b.goal_rate, b.proxy_rate, b.goal_or_proxy_rate]),
+    rowLabels: arms.map(([n]) => n),
+    colLabels: ["goal", "proxy", "either"],
+    range: [0, 1],
+    cellSize: 40,
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command("steer")
+    .description("steer a run's policy with a mean-difference vector (the cheese vector) and measure goal and proxy rates over many episodes")
+    .argument("<run_dir>", "run directory written by mesa train")
+    .option("--vector <name>", "OBJECT (per-maze vector: the maze with minus without the object, as in the study) or OBJECT-mean (one vector averaged over mazes)", "cheese")
+    .option("--coef <c>", "coefficient: the activation gets + c × vector (−1 subtracts the object's contribution)", "-1")
+    .option("--hook <name>", "the hook to steer at (default: the last spatial hook)")
+    .option("--episodes <n>", "episodes per policy", "1000")
+    .option("--distribution <name>", "level distribution (default: deploy)")
+    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
+    .option("--greedy", "take the most likely action instead of sampling")
+    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
+    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
+    .option("--json", "print one JSON object")
+    .action((runDir: string, opts: SteerOptions) => {
+      const coef = parseNumber(opts.coef, "--coef");
+      const episodes = parseCount(opts.episodes, "--episodes");
+      const run = openInterpRun(runDir);
+      const mean = opts.vector.endsWith("-mean");
+      const object = objectChannel(run, mean ? opts.vector.slice(0, -"-mean".length) : opts.vector);
+      let hook: string;
+      if (opts.hook !== undefined) {
+        const hooks = interpHooks(run, opts.hook);
+        if (hooks.length !== 1) throw new UsageError(`--hook must name one hook point, "${opts.hook}" matches ${hooks.length}: ${hooks.join(", ")}`);
+        hook = hooks[0]!;
+      } else hook = spatialHookNames(run).at(-1)!;
+      const distribution = interpDistribution(run, opts.distribution);
+      const params = interpParams(run, opts.envParam, distribution);
+      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
+      const started = performance.now();
+      log(`steering at ${hook} with ${coef} × the ${object.name} vector over ${episodes} episodes per policy …`);
+      const study = steerStudy(run.policy, run.def, { hook, coef, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
+      const seconds = (performance.now() - started) / 1000;
+      const json = { ...steerJson(study), seconds, ...provenance(run) };
+      const written = writeInterpResults(interpOut(run, opts.out), `steer-${fileSafe(opts.vector)}-${fileSafe(hook)}-coef${coef}`, json, { "": steerPicture(study) });
+      if (opts.json) {
+        printJson({ ...json, files: [written.json, ...written.png] });
+        return;
+      }
+      const row = (name: string, b: BehaviourSummary): (string | number)[] => [name, `${formatNumber(b.goal_rate)} ${ci(b.goal_rate_ci95)}`, `${formatNumber(b.proxy_rate)} ${ci(b.proxy_rate_ci95)}`, formatNumber(b.goal_or_proxy_rate), formatNumber(b.episode_length)];
+      process.stdout.write(
+        `${formatTable(
+          ["policy", `reached the ${object.name} (95% CI)`, "proxy (95% CI)", "either", "episode length"],
+          [
+            row("agent", study.before),
+            row(`agent, ${formatNumber(coef)} × ${object.name} vector at ${hook}`, study.after),
+            row("random policy", study.baselines.random),
+            row("scripted proxy", study.baselines.scripted_proxy),
+            row("scripted intended", study.baselines.scripted_intended),
+          ],
+        )}\n`,
+      );
+      process.stdout.write(
+        `The vector changed the ${object.name} rate by ${formatNumber(study.goal_rate_change_pp)} percentage points and the proxy rate by ${formatNumber(study.proxy_rate_change_pp)} (${episodes} episodes each, same levels).\n`,
+      );
+    });
+}

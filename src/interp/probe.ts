@@ -1,0 +1,600 @@
+// Linear probes with honest held-out scores: ridge regression, logistic regression (binary) and softmax
+// regression (classes), each on standardised features, scored by k-fold cross-validation whose folds keep every
+// group (an episode, a maze) whole, with the regularisation strength chosen by an inner k-fold CV on the training
+// folds only. Cell targets ("where is the cheese") on spatial activations [C, h, w] of the grid's size can use a
+// spatial probe: one weight per channel shared by every cell plus a bias per cell (a 1×1 convolution followed by
+// a softmax over cells), which asks whether the location can be *read off the map*, with C + h·w parameters.
+import { ConfigError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { wilsonInterval } from "../rl/stats.js";
+import { cholesky, choleskySolve, fitStandardizer, lbfgs, matmulF32, type Standardizer, standardizeRows } from "./linalg.js";
+import { accuracy, auroc, balancedAccuracy, majorityChance, perClassAccuracy, rSquared } from "./metrics.js";
+
+export type ProbeTask = "regression" | "binary" | "multiclass";
+export type ProbeLayout = "flat" | "spatial";
+
+/** Features of n samples, row-major [n, d]. */
+export interface ProbeFeatures {
+  data: Float32Array;
+  n: number;
+  d: number;
+  /** [channels, height, width] when each row is a spatial activation map (needed for the spatial probe) */
+  spatial?: readonly [number, number, number];
+}
+
+export interface ProbeOptions {
+  task: ProbeTask;
+  /** "spatial" needs spatial features whose height×width equal `cellGrid`; default: spatial when possible */
+  layout?: ProbeLayout | "auto";
+  /** the target's values are cell indices y·width + x of this grid: per-cell accuracy is reported */
+  cellGrid?: { height: number; width: number };
+  /** outer folds (default 5) */
+  folds?: number;
+  /** inner folds that choose the regularisation on each outer training set (default 3) */
+  innerFolds?: number;
+  /** regularisation strengths tried, relative to the feature scale (default 1e-4 … 1, five decades) */
+  alphas?: readonly number[];
+  /** group id per sample (e.g. episode): a group never spans two folds, so scores are on unseen groups */
+  groups?: ArrayLike<number>;
+  /** fold assignment seed (default 0) */
+  seed?: number;
+  /** L-BFGS iteration cap per fit (default 150) */
+  maxIterations?: number;
+}
+
+export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1];
+
+/** Held-out scores of a probe (each metric over the pooled out-of-fold predictions). */
+export interface ProbeReport {
+  task: ProbeTask;
+  layout: ProbeLayout;
+  /** ridge, logistic, softmax or spatial-softmax */
+  method: string;
+  samples: number;
+  features: number;
+  folds: number;
+  groups: number;
+  /** classification: fraction of held-out samples predicted exactly (with a Wilson 95% interval) */
+  accuracy: number | null;
+  accuracy_ci95: [number, number] | null;
+  /** classification: mean over true classes of the within-class accuracy */
+  balanced_accuracy: number | null;
+  /** classification: accuracy of always guessing the training folds' most frequent class */
+  chance: number | null;
+  /** binary: area under the ROC curve of the held-out scores */
+  auroc: number | null;
+  /** regression: held-out R² (0 = the mean, 1 = perfect) */
+  r2: number | null;
+  /** regression: held-out mean squared error */
+  mse: number | null;
+  /** cell targets: accuracy among samples whose target is each cell, [height·width] (null where none) */
+  per_cell_accuracy: (number | null)[] | null;
+  /** mean of per_cell_accuracy over the cells that occur */
+  mean_per_cell_accuracy: number | null;
+  cell_grid: { height: number; width: number } | null;
+  /** the regularisation strength each outer fold chose */
+  alphas_chosen: number[];
+  /** held-out prediction per sample: the class, or the regressed value */
+  predictions: Float64Array;
+}
+
+// ---- folds ----
+
+/** Fold of each sample: groups shuffled (seeded) then placed greedily into the currently smallest fold. */
+export function groupFolds(n: number, k: number, groups: ArrayLike<number> | undefined, seed: number): Int32Array {
+  const ids = groups ? Array.from({ length: n }, (_, i) => groups[i]!) : Array.from({ length: n }, (_, i) => i);
+  const members = new Map<number, number[]>();
+  ids.forEach((g, i) => {
+    const list = members.get(g);
+    if (list) list.push(i);
+    else members.set(g, [i]);
+  });
+  if (members.size < k) {
+    throw new ConfigError(`cross-validation needs at least ${k} groups (episodes) for ${k} folds, got ${members.size}`, "collect more episodes (--samples) or use fewer folds (--folds)");
+  }
+  const order = new Rng(seed, "probe/folds").shuffle([...members.keys()]);
+  const fold = new Int32Array(n);
+  const size = new Int32Array(k);
+  for (const g of order) {
+    let best = 0;
+    for (let f = 1; f < k; f++) if (size[f]! < size[best]!) best = f;
+    for (const i of members.get(g)!) fold[i] = best;
+    size[best]! += members.get(g)!.length;
+  }
+  return fold;
+}
+
+// ---- learners: fit on standardised features, predict scores ----
+
+/** A probe model family: fits parameters for one regularisation strength and predicts raw scores. */
+interface Learner {
+  /** parameters for X [n, d] (standardised), targets y; `warm` is a previous solution to start from */
+  fit(X: Float32Array, n: number, y: Float64Array, alpha: number, warm: Float64Array | null): Float64Array;
+  /** raw outputs: regression values [n], binary logits [n], or class logits [n, K] */
+  predict(X: Float32Array, n: number, params: Float64Array): Float32Array;
+  /** validation score for choosing alpha: higher is better */
+  score(out: Float32Array, n: number, y: Float64Array): number;
+}
+
+/** Ridge: minimise mean (y − Xw − b)² + λ‖w‖², primal when d ≤ n, dual (n×n Gram) otherwise. */
+function ridgeLearner(d: number): Learner {
+  return {
+    fit(X, n, y, alpha) {
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += y[i]!;
+      mean /= n;
+      const yc = new Float64Array(n);
+      for (let i = 0; i < n; i++) yc[i] = y[i]! - mean;
+      const lambda = alpha * Math.max(1, d / n);
+      const params = new Float64Array(d + 1);
+      params[d] = mean;
+      if (d <= n) {
+        const G = Float64Array.from(matmulF32(X, X, d, d, n, { transA: true }));
+        for (let j = 0; j < d; j++) G[j * d + j]! += n * lambda;
+        const b = new Float64Array(d);
+        for (let i = 0; i < n; i++) {
+          const v = yc[i]!;
+          const row = i * d;
+          for (let j = 0; j < d; j++) b[j]! += X[row + j]! * v;
+        }
+        if (!cholesky(G, d)) throw new Error("ridge: normal equations are not positive definite");
+        choleskySolve(G, d, b, 1);
+        params.set(b);
+      } else {
+        const K = Float64Array.from(matmulF32(X, X, n, n, d, { transB: true }));
+        for (let i = 0; i < n; i++) K[i * n + i]! += n * lambda;
+        if (!cholesky(K, n)) throw new Error("ridge: Gram matrix is not positive definite");
+        choleskySolve(K, n, yc, 1);
+        for (let i = 0; i < n; i++) {
+          const a = yc[i]!;
+          const row = i * d;
+          for (let j = 0; j < d; j++) params[j]! += a * X[row + j]!;
+        }
+      }
+      return params;
+    },
+    predict(X, n, params) {
+      const w = Float32Array.from(params.subarray(0, d));
+      const out = matmulF32(X, w, n, 1, d);
+      const b = params[d]!;
+      for (let i = 0; i < n; i++) out[i]! += b;
+      return out;
+    },
+    score(out, n, y) {
+      let sse = 0;
+      for (let i = 0; i < n; i++) sse += (y[i]! - out[i]!) ** 2;
+      return -sse / n;
+    },
+  };
+}
+
+function logSigmoid(z: number): number {
+  return z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z));
+}
+
+/** Logistic regression on labels 0/1: mean log-loss + λ/2‖w‖² (bias not penalised), by L-BFGS. */
+function logisticLearner(d: number, maxIterations: number): Learner {
+  const predict = (X: Float32Array, n: number, params: Float64Array): Float32Array => {
+    const out = matmulF32(X, Float32Array.from(params.subarray(0, d)), n, 1, d);
+    const b = params[d]!;
+    for (let i = 0; i < n; i++) out[i]! += b;
+    return out;
+  };
+  return {
+    fit(X, n, y, alpha, warm) {
+      const lambda = alpha * Math.max(1, d / n);
+      const r = new Float32Array(n);
+      const objective = (p: Float64Array, grad: Float64Array): number => {
+        const z = predict(X, n, p);
+        let loss = 0;
+        let gb = 0;
+        for (let i = 0; i < n; i++) {
+          const zi = z[i]!;
+          loss -= y[i]! === 1 ? logSigmoid(zi) : logSigmoid(-zi);
+          const ri = 1 / (1 + Math.exp(-zi)) - y[i]!;
+          r[i] = ri / n;
+          gb += ri;
+        }
+        const gw = matmulF32(X, r, d, 1, n, { transA: true });
+        let penalty = 0;
+        for (let j = 0; j < d; j++) {
+          grad[j] = gw[j]! + lambda * p[j]!;
+          penalty += p[j]! * p[j]!;
+        }
+        grad[d] = gb / n;
+        return loss / n + 0.5 * lambda * penalty;
+      };
+      return lbfgs(objective, warm ?? new Float64Array(d + 1), { maxIterations }).x;
+    },
+    predict,
+    score(out, n, y) {
+      let ll = 0;
+      for (let i = 0; i < n; i++) ll += y[i]! === 1 ? logSigmoid(out[i]!) : logSigmoid(-out[i]!);
+      return ll / n;
+    },
+  };
+}
+
+/** Mean log-softmax of the true class over rows of logits [n, K]; writes softmax − onehot (÷n) into `residual`. */
+function softmaxLoss(logits: Float32Array, n: number, K: number, y: ArrayLike<number>, residual: Float32Array | null): number {
+  let ll = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * K;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < K; k++) max = Math.max(max, logits[row + k]!);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(logits[row + k]! - max);
+    const logZ = max + Math.log(sum);
+    const c = y[i]!;
+    ll += c >= 0 && c < K ? logits[row + c]! - logZ : -Math.log(K) - 20; // a class the probe has no output for
+    if (residual) {
+      for (let k = 0; k < K; k++) residual[row + k] = (Math.exp(logits[row + k]! - logZ) - (k === c ? 1 : 0)) / n;
+    }
+  }
+  return ll / n;
+}
+
+/** Softmax regression over K classes (targets are class indices 0…K−1): W [d, K], b [K], by L-BFGS. */
+function softmaxLearner(d: number, K: number, maxIterations: number): Learner {
+  const predict = (X: Float32Array, n: number, params: Float64Array): Float32Array => {
+    const out = matmulF32(X, Float32Array.from(params.subarray(0, d * K)), n, K, d);
+    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[i * K + k]! += params[d * K + k]!;
+    return out;
+  };
+  return {
+    fit(X, n, y, alpha, warm) {
+      const lambda = alpha * Math.max(1, d / n);
+      const residual = new Float32Array(n * K);
+      const objective = (p: Float64Array, grad: Float64Array): number => {
+        const loss = -softmaxLoss(predict(X, n, p), n, K, y, residual);
+        const gW = matmulF32(X, residual, d, K, n, { transA: true });
+        let penalty = 0;
+        for (let j = 0; j < d * K; j++) {
+          grad[j] = gW[j]! + lambda * p[j]!;
+          penalty += p[j]! * p[j]!;
+        }
+        for (let k = 0; k < K; k++) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += residual[i * K + k]!;
+          grad[d * K + k] = s + lambda * 1e-2 * p[d * K + k]!; // a whisper on the biases keeps unseen classes finite
+          penalty += 1e-2 * p[d * K + k]! ** 2;
+        }
+        return loss + 0.5 * lambda * penalty;
+      };
+      return lbfgs(objective, warm ?? new Float64Array(d * K + K), { maxIterations }).x;
+    },
+    predict,
+    score(out, n, y) {
+      return softmaxLoss(out, n, K, y, null);
+    },
+  };
+}
+
+/**
+ * The spatial probe: features [n, C, P] (P = cells), logit[i, p] = Σ_c w_c·x[i, c, p] + b_p, softmax over cells.
+ * Products run on a channel-major copy [C, n·P] so both directions are single GEMMs.
+ */
+function spatialLearner(C: number, P: number, maxIterations: number): Learner {
+  const channelMajor = (X: Float32Array, n: number): Float32Array => {
+    const out = new Float32Array(C * n * P);
+    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) out.set(X.subarray((i * C + c) * P, (i * C + c + 1) * P), c * n * P + i * P);
+    return out;
+  };
+  const cache = new WeakMap<Float32Array, Float32Array>();
+  const major = (X: Float32Array, n: number): Float32Array => {
+    let m = cache.get(X);
+    if (!m) {
+      m = channelMajor(X, n);
+      cache.set(X, m);
+    }
+    return m;
+  };
+  const predict = (X: Float32Array, n: number, params: Float64Array): Float32Array => {
+    const out = matmulF32(Float32Array.from(params.subarray(0, C)), major(X, n), 1, n * P, C);
+    for (let i = 0; i < n; i++) for (let p = 0; p < P; p++) out[i * P + p]! += params[C + p]!;
+    return out;
+  };
+  return {
+    fit(X, n, y, alpha, warm) {
+      const lambda = alpha;
+      const residual = new Float32Array(n * P);
+      const Xm = major(X, n);
+      const objective = (p: Float64Array, grad: Float64Array): number => {
+        const loss = -softmaxLoss(predict(X, n, p), n, P, y, residual);
+        const gw = matmulF32(Xm, residual, C, 1, n * P);
+        let penalty = 0;
+        for (let c = 0; c < C; c++) {
+          grad[c] = gw[c]! + lambda * p[c]!;
+          penalty += p[c]! * p[c]!;
+        }
+        for (let q = 0; q < P; q++) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += residual[i * P + q]!;
+          grad[C + q] = s + lambda * 1e-2 * p[C + q]!;
+          penalty += 1e-2 * p[C + q]! ** 2;
+        }
+        return loss + 0.5 * lambda * penalty;
+      };
+      return lbfgs(objective, warm ?? new Float64Array(C + P), { maxIterations }).x;
+    },
+    predict,
+    score(out, n, y) {
+      return softmaxLoss(out, n, P, y, null);
+    },
+  };
+}
+
+// ---- the fitted probe ----
+
+/** A probe fitted on all the data it was given (for reuse on other inputs, e.g. a detector on new episodes). */
+export interface LinearProbe {
+  task: ProbeTask;
+  layout: ProbeLayout;
+  method: string;
+  /** the regularisation strength chosen by cross-validation */
+  alpha: number;
+  standardizer: Standardizer;
+  /** learner parameters: [w (d), b] (ridge, logistic), [W (d×K), b (K)] (softmax), [w (C), b (cells)] (spatial) */
+  params: Float64Array;
+  /** class values, in the order of the softmax outputs (multiclass) */
+  classes: number[] | null;
+  /** raw features [n, d] → predictions: class value (classification) or regressed value */
+  predict(features: Float32Array, n: number): Float64Array;
+  /** raw features → scores: logit (binary), value (regression), or the winning class's logit (multiclass) */
+  scores(features: Float32Array, n: number): Float64Array;
+}
+
+interface Setup {
+  learner: Learner;
+  method: string;
+  layout: ProbeLayout;
+  /** standardisation groups of columns (C·h·w spatial: one group per channel) */
+  groupSize: number;
+  /** target → learner's label (class index for softmax) */
+  encode: (y: Float64Array) => Float64Array;
+  /** learner outputs → predicted values */
+  decode: (out: Float32Array, n: number) => Float64Array;
+  classes: number[] | null;
+}
+
+function argmaxRows(out: Float32Array, n: number, K: number): Int32Array {
+  const best = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let b = 0;
+    for (let k = 1; k < K; k++) if (out[i * K + k]! > out[i * K + b]!) b = k;
+    best[i] = b;
+  }
+  return best;
+}
+
+function resolveLayout(features: ProbeFeatures, options: ProbeOptions): ProbeLayout {
+  const grid = options.cellGrid;
+  const sp = features.spatial;
+  const fits = options.task === "multiclass" && grid !== undefined && sp !== undefined && sp[1] === grid.height && sp[2] === grid.width;
+  const layout = options.layout ?? "auto";
+  if (layout === "spatial" && !fits) {
+    throw new ConfigError(
+      `a spatial probe needs a cell target and spatial features of the grid's size${sp && grid ? ` (features are [${sp.join(", ")}], the grid is ${grid.height}×${grid.width})` : ""}`,
+      "use --layout flat, or a hook whose activation keeps the grid's height and width",
+    );
+  }
+  return layout === "auto" ? (fits ? "spatial" : "flat") : layout;
+}
+
+function setupProbe(features: ProbeFeatures, target: Float64Array, options: ProbeOptions): Setup {
+  const maxIterations = options.maxIterations ?? 150;
+  const layout = resolveLayout(features, options);
+  const identity = (y: Float64Array): Float64Array => y;
+  if (layout === "spatial") {
+    const [C, h, w] = features.spatial!;
+    const P = h * w;
+    return {
+      learner: spatialLearner(C, P, maxIterations),
+      method: "spatial-softmax",
+      layout,
+      groupSize: P,
+      encode: identity,
+      decode: (out, n) => Float64Array.from(argmaxRows(out, n, P)),
+      classes: null,
+    };
+  }
+  if (options.task === "regression") {
+    return { learner: ridgeLearner(features.d), method: "ridge", layout, groupSize: 1, encode: identity, decode: (out) => Float64Array.from(out), classes: null };
+  }
+  if (options.task === "binary") {
+    for (const v of target) if (v !== 0 && v !== 1) throw new ConfigError(`a binary probe needs labels 0 and 1, got ${v}`, "choose --task multiclass or regression for this target");
+    return {
+      learner: logisticLearner(features.d, maxIterations),
+      method: "logistic",
+      layout,
+      groupSize: 1,
+      encode: identity,
+      decode: (out) => Float64Array.from(out, (z) => (z > 0 ? 1 : 0)),
+      classes: null,
+    };
+  }
+  const classes = [...new Set(target)].sort((a, b) => a - b);
+  const index = new Map(classes.map((c, k) => [c, k]));
+  const K = classes.length;
+  return {
+    learner: softmaxLearner(features.d, K, maxIterations),
+    method: "softmax",
+    layout,
+    groupSize: 1,
+    encode: (y) => Float64Array.from(y, (v) => index.get(v) ?? -1),
+    decode: (out, n) => Float64Array.from(argmaxRows(out, n, K), (k) => classes[k]!),
+    classes,
+  };
+}
+
+/** Chooses alpha by k-fold CV on the rows `rows` of the standardised matrix Xs; returns the best alpha. */
+function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array, groups: ArrayLike<number> | undefined, alphas: readonly number[], innerFolds: number, seed: number): number {
+  if (alphas.length === 1) return alphas[0]!;
+  const n = y.length;
+  const fold = groupFolds(n, innerFolds, groups, seed);
+  const totals = new Float64Array(alphas.length);
+  // strongest regularisation first: each fit warm-starts the next, weaker one
+  const order = alphas.map((a, k) => [a, k] as const).sort((p, q) => q[0] - p[0]);
+  for (let f = 0; f < innerFolds; f++) {
+    const trainRows: number[] = [];
+    const valRows: number[] = [];
+    for (let i = 0; i < n; i++) (fold[i] === f ? valRows : trainRows).push(i);
+    const Xt = gatherRows(Xs, d, trainRows);
+    const Xv = gatherRows(Xs, d, valRows);
+    const yt = Float64Array.from(trainRows, (i) => y[i]!);
+    const yv = Float64Array.from(valRows, (i) => y[i]!);
+    let warm: Float64Array | null = null;
+    for (const [alpha, k] of order) {
+      warm = setup.learner.fit(Xt, trainRows.length, yt, alpha, warm);
+      totals[k]! += setup.learner.score(setup.learner.predict(Xv, valRows.length, warm), valRows.length, yv);
+    }
+  }
+  let best = 0;
+  for (let k = 1; k < alphas.length; k++) if (totals[k]! > totals[best]!) best = k;
+  return alphas[best]!;
+}
+
+function gatherRows(X: Float32Array, d: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, k) => out.set(X.subarray(r * d, (r + 1) * d), k * d));
+  return out;
+}
+
+function checkInputs(features: ProbeFeatures, target: ArrayLike<number>): void {
+  const { data, n, d } = features;
+  if (data.length !== n * d) throw new ConfigError(`probe features hold ${data.length} values, not n·d = ${n}·${d}`);
+  if (target.length !== n) throw new ConfigError(`probe target has ${target.length} values for ${n} samples`);
+  for (let i = 0; i < n; i++) if (!Number.isFinite(target[i]!)) throw new ConfigError(`probe target ${i} is ${target[i]}`, "drop samples without a label before probing");
+}
+
+function alphasOf(options: ProbeOptions): readonly number[] {
+  const alphas = options.alphas ?? DEFAULT_ALPHAS;
+  if (alphas.length === 0 || alphas.some((a) => !(a > 0) || !Number.isFinite(a))) throw new ConfigError(`probe alphas must be positive numbers, got [${alphas.join(", ")}]`);
+  return alphas;
+}
+
+/**
+ * Cross-validated probe: for each of `folds` group folds, standardise on the training folds, choose alpha by
+ * inner CV there, fit, and predict the held-out fold; every metric is computed over the pooled held-out
+ * predictions, so each sample is scored by a probe that never saw its group.
+ */
+export function crossValidateProbe(features: ProbeFeatures, target: ArrayLike<number>, options: ProbeOptions): ProbeReport {
+  checkInputs(features, target);
+  const { data: X, n, d } = features;
+  const y = Float64Array.from(target);
+  const k = options.folds ?? 5;
+  const innerFolds = options.innerFolds ?? 3;
+  const alphas = alphasOf(options);
+  const seed = options.seed ?? 0;
+  const setup = setupProbe(features, y, options);
+  const fold = groupFolds(n, k, options.groups, seed);
+  const predictions = new Float64Array(n);
+  const scores = new Float64Array(n);
+  const chanceHits: number[] = [];
+  const chosen: number[] = [];
+  for (let f = 0; f < k; f++) {
+    const trainRows: number[] = [];
+    const testRows: number[] = [];
+    for (let i = 0; i < n; i++) (fold[i] === f ? testRows : trainRows).push(i);
+    const st = fitStandardizer(X, d, trainRows, setup.groupSize);
+    const Xt = standardizeRows(X, d, trainRows, st);
+    const Xv = standardizeRows(X, d, testRows, st);
+    const yt = setup.encode(Float64Array.from(trainRows, (i) => y[i]!));
+    const trainGroups = options.groups ? trainRows.map((i) => options.groups![i]!) : undefined;
+    const alpha = chooseAlpha(setup, Xt, d, yt, trainGroups, alphas, innerFolds, seed + 1 + f);
+    chosen.push(alpha);
+    const params = setup.learner.fit(Xt, trainRows.length, yt, alpha, null);
+    const out = setup.learner.predict(Xv, testRows.length, params);
+    const decoded = setup.decode(out, testRows.length);
+    testRows.forEach((i, r) => {
+      predictions[i] = decoded[r]!;
+      scores[i] = out[r]!; // binary logit / regression value (unused for classes)
+    });
+    if (options.task !== "regression") {
+      const trainY = trainRows.map((i) => y[i]!);
+      chanceHits.push(majorityChance(trainY, testRows.map((i) => y[i]!)) * testRows.length);
+    }
+  }
+  const report: ProbeReport = {
+    task: options.task,
+    layout: setup.layout,
+    method: setup.method,
+    samples: n,
+    features: d,
+    folds: k,
+    groups: new Set(options.groups ? Array.from(options.groups) : Array.from({ length: n }, (_, i) => i)).size,
+    accuracy: null,
+    accuracy_ci95: null,
+    balanced_accuracy: null,
+    chance: null,
+    auroc: null,
+    r2: null,
+    mse: null,
+    per_cell_accuracy: null,
+    mean_per_cell_accuracy: null,
+    cell_grid: options.cellGrid ?? null,
+    alphas_chosen: chosen,
+    predictions,
+  };
+  if (options.task === "regression") {
+    report.r2 = rSquared(predictions, y);
+    let sse = 0;
+    for (let i = 0; i < n; i++) sse += (predictions[i]! - y[i]!) ** 2;
+    report.mse = sse / n;
+    return report;
+  }
+  const acc = accuracy(predictions, y);
+  report.accuracy = acc;
+  report.accuracy_ci95 = wilsonInterval(Math.round(acc * n), n).ci95;
+  report.balanced_accuracy = balancedAccuracy(predictions, y);
+  report.chance = chanceHits.reduce((a, b) => a + b, 0) / n;
+  if (options.task === "binary") report.auroc = auroc(scores, y);
+  if (options.cellGrid) {
+    const cells = options.cellGrid.height * options.cellGrid.width;
+    const per = perClassAccuracy(predictions, y);
+    const map: (number | null)[] = new Array<number | null>(cells).fill(null);
+    let sum = 0;
+    for (const [cell, [hits, count]] of per) {
+      if (cell >= 0 && cell < cells) map[cell] = hits / count;
+      sum += hits / count;
+    }
+    report.per_cell_accuracy = map;
+    report.mean_per_cell_accuracy = per.size > 0 ? sum / per.size : null;
+  }
+  return report;
+}
+
+/** Fits a probe on all samples (alpha by CV over them) for use on new inputs. */
+export function trainProbe(features: ProbeFeatures, target: ArrayLike<number>, options: ProbeOptions): LinearProbe {
+  checkInputs(features, target);
+  const { data: X, n, d } = features;
+  const y = Float64Array.from(target);
+  const setup = setupProbe(features, y, options);
+  const rows = Array.from({ length: n }, (_, i) => i);
+  const st = fitStandardizer(X, d, rows, setup.groupSize);
+  const Xs = standardizeRows(X, d, rows, st);
+  const ye = setup.encode(y);
+  const alpha = chooseAlpha(setup, Xs, d, ye, options.groups, alphasOf(options), options.innerFolds ?? 3, options.seed ?? 0);
+  const params = setup.learner.fit(Xs, n, ye, alpha, null);
+  const run = (features: Float32Array, m: number): Float32Array => {
+    if (features.length !== m * d) throw new ConfigError(`probe expects ${d} features per sample, got ${features.length / Math.max(m, 1)}`);
+    return setup.learner.predict(standardizeRows(features, d, Array.from({ length: m }, (_, i) => i), st), m, params);
+  };
+  return {
+    task: options.task,
+    layout: setup.layout,
+    method: setup.method,
+    alpha,
+    standardizer: st,
+    params,
+    classes: setup.classes,
+    predict: (f, m) => setup.decode(run(f, m), m),
+    scores: (f, m) => {
+      const out = run(f, m);
+      if (options.task !== "multiclass") return Float64Array.from(out);
+      const K = out.length / m;
+      const best = argmaxRows(out, m, K);
+      return Float64Array.from(best, (b, i) => out[i * K + b]!);
+    },
+  };
+}

@@ -1,0 +1,236 @@
+// Retargeting: set the goal-tracking channels of a spatial hook to a chosen value at the position of a target
+// cell, at every step, and see whether the agent goes there (Mini, Turner et al. 2023 set one channel to +5.5).
+// Measured over many episodes with a random reachable target each, beside the same policy without the edit on
+// the same levels and targets (how often it passes the target anyway) and a uniformly random policy; success is
+// reported by the target's distance from the top-right corner and from the agent's start.
+import { ConfigError, ShapeError } from "../core/errors.js";
+import { shapeStr } from "../core/shape.js";
+import { Rng } from "../core/rng.js";
+import { noGrad, Tensor } from "../core/tensor.js";
+import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import type { ActorCritic } from "../nn/models/policy.js";
+import { sampleCategorical } from "../rl/sample.js";
+import { wilsonInterval } from "../rl/stats.js";
+import { gridToMap } from "./channels.js";
+import { withoutChannel } from "./observations.js";
+import { pathDistances, topRightCell, wallCode } from "./paths.js";
+
+export interface RetargetOptions {
+  /** a spatial hook [C, h, w] */
+  hook: string;
+  /** channels set at the target's position */
+  channels: readonly number[];
+  /** the activation value written there */
+  value: number;
+  /** episodes (one random target each) */
+  episodes: number;
+  distribution?: string;
+  params?: Record<string, unknown>;
+  seed: number;
+  numEnvs?: number;
+  /** a channel of the observation to hide (the cheese), so the edit is the only goal signal; null keeps it */
+  hideChannel?: number | null;
+  /** the arms to run (default all three) */
+  arms?: readonly RetargetArm[];
+  greedy?: boolean;
+}
+
+export type RetargetArm = "retargeted" | "unedited" | "random";
+
+/** One episode's target and whether each arm reached it. */
+export interface RetargetEpisode {
+  target: number;
+  start: number;
+  /** path steps from the start to the target */
+  start_distance: number;
+  /** straight-line distance (in cells) from the target to the top-right open cell */
+  corner_distance: number;
+  reached: Partial<Record<RetargetArm, boolean>>;
+}
+
+export interface RateWithCi {
+  rate: number;
+  ci95: [number, number];
+  n: number;
+}
+
+export interface DistanceBin {
+  /** [lo, hi) of the distance */
+  range: [number, number];
+  episodes: number;
+  rates: Partial<Record<RetargetArm, RateWithCi>>;
+}
+
+export interface RetargetResult {
+  hook: string;
+  channels: number[];
+  value: number;
+  episodes: number;
+  hidden_channel: number | null;
+  /** rate of reaching the target, per arm */
+  success: Partial<Record<RetargetArm, RateWithCi>>;
+  by_corner_distance: DistanceBin[];
+  by_start_distance: DistanceBin[];
+  /** per grid cell: episodes targeting it and the retargeted success rate there (null where never a target) */
+  per_cell: { height: number; width: number; targets: number[]; success: (number | null)[] };
+  records: RetargetEpisode[];
+}
+
+const CORNER_BINS: [number, number][] = [[0, 2], [2, 4], [4, 8], [8, 16], [16, Infinity]];
+const START_BINS: [number, number][] = [[1, 5], [5, 9], [9, 17], [17, 33], [33, Infinity]];
+
+function rate(successes: number, n: number): RateWithCi {
+  const w = wilsonInterval(successes, n);
+  return { rate: w.value, ci95: w.ci95, n };
+}
+
+/** Targets: for episode k of copy i, a uniformly drawn reachable open cell that is not the start or an object. */
+function drawTarget(env: VecEnv, i: number, seed: number, wall: number, dist: Int32Array, queue: Int32Array): { target: number; start: number; startDistance: number; cornerDistance: number } {
+  const { height: h, width: w } = env;
+  const start = env.agentY[i]! * w + env.agentX[i]!;
+  pathDistances(env, i, start, wall, dist, queue);
+  const open: number[] = [];
+  const base = i * h * w;
+  for (let c = 0; c < h * w; c++) if (c !== start && dist[c]! > 0 && env.grid[base + c] === 0) open.push(c);
+  if (open.length === 0) throw new ConfigError(`${env.def.name}: a level has no open cell to retarget to`);
+  const rng = new Rng(seed, "interp/retarget", env.indexOffset + i, env.episode[i]!);
+  const target = open[rng.int(open.length)]!;
+  const corner = topRightCell(env, i, wall);
+  const cornerDistance = Math.hypot(Math.floor(target / w) - Math.floor(corner / w), (target % w) - (corner % w));
+  return { target, start, startDistance: dist[target]!, cornerDistance };
+}
+
+/**
+ * Runs one arm over the same (level, target) sequence: copy i plays its episodes 0, 1, … and stops an
+ * episode as soon as the agent stands on the target.
+ */
+function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, arm: RetargetArm, records: RetargetEpisode[] | null): boolean[] {
+  const n = Math.min(options.numEnvs ?? 64, options.episodes);
+  const env = new VecEnv(def, { n, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
+  const wall = wallCode(def);
+  if (wall < 0) throw new ConfigError(`${def.name} has no wall tile, so reachable targets cannot be drawn`, "retargeting needs a grid environment with walls (e.g. maze-cheese)");
+  const [C, H, W] = env.obsShape;
+  const chw = C * H * W;
+  const cells = H * W;
+  const dist = new Int32Array(cells);
+  const queue = new Int32Array(cells);
+  const quota = new Int32Array(n);
+  for (let i = 0; i < n; i++) quota[i] = Math.floor(options.episodes / n) + (i < options.episodes % n ? 1 : 0);
+  // episode slot of copy i's k-th episode in `records` (copy-major, so every arm fills the same slots)
+  const slotBase = new Int32Array(n);
+  for (let i = 1; i < n; i++) slotBase[i] = slotBase[i - 1]! + quota[i - 1]!;
+  const done = new Int32Array(n);
+  const reached: boolean[] = new Array<boolean>(options.episodes).fill(false);
+  const targets = new Int32Array(n);
+  const rng = new Rng(options.seed, "interp/retarget/actions", arm === "random" ? 1 : 0);
+  const actions = new Int32Array(n);
+  const hidden = options.hideChannel ?? null;
+  env.reset(options.seed);
+  const begin = (i: number): void => {
+    const t = drawTarget(env, i, options.seed, wall, dist, queue);
+    targets[i] = t.target;
+    const slot = slotBase[i]! + done[i]!;
+    if (records && slot < options.episodes) {
+      records[slot] = { target: t.target, start: t.start, start_distance: t.startDistance, corner_distance: t.cornerDistance, reached: {} };
+    }
+  };
+  for (let i = 0; i < n; i++) begin(i);
+  let remaining = options.episodes;
+  const finish = (i: number, success: boolean): void => {
+    if (done[i]! >= quota[i]!) return;
+    reached[slotBase[i]! + done[i]!] = success;
+    done[i]!++;
+    remaining--;
+  };
+  let guard = 0;
+  while (remaining > 0) {
+    if (++guard > (options.episodes + n) * (env.maxSteps + 2)) throw new Error("retarget: episodes did not finish");
+    const obs = hidden === null ? env.obs : withoutChannel(env.obs, env.obsShape, hidden);
+    const input = new Tensor(obs, [n, C, H, W]);
+    if (arm === "random") {
+      for (let i = 0; i < n; i++) actions[i] = rng.int(env.numActions);
+    } else {
+      const edit = (a: Tensor): Tensor | undefined => {
+        if (arm !== "retargeted") return undefined;
+        if (a.shape.length !== 4) throw new ShapeError(`retargeting needs a spatial hook [C, h, w]; ${options.hook} is ${shapeStr(a.shape.slice(1))}`, "choose a convolutional hook (mesa hooks RUN)");
+        const [, Ch, h, w] = a.shape as [number, number, number, number];
+        for (const c of options.channels) if (!(c >= 0 && c < Ch)) throw new ConfigError(`channel ${c} is out of range for ${options.hook} (${Ch} channels)`);
+        const out = a.data.slice();
+        for (let i = 0; i < n; i++) {
+          const t = targets[i]!;
+          const p = gridToMap(Math.floor(t / W), t % W, { height: H, width: W }, h, w);
+          for (const c of options.channels) out[((i * Ch + c) * h + Math.floor(p / w)) * w + (p % w)] = options.value;
+        }
+        return new Tensor(out, a.shape);
+      };
+      const { logits } = noGrad(() => policy.runWithHooks(input, { [options.hook]: edit }));
+      sampleCategorical(logits.data, n, env.numActions, rng, actions, undefined, options.greedy ?? false);
+    }
+    env.step(actions);
+    const agentChannel = env.channels.indexOf(env.def.agent.channel);
+    for (let i = 0; i < n; i++) {
+      if (done[i]! >= quota[i]!) continue;
+      const ended = (env.terminated[i]! | env.truncated[i]!) !== 0;
+      // where the agent stands after this step: the finished episode's last observation when it ended
+      let here: number;
+      if (ended) {
+        const off = i * chw + agentChannel * cells;
+        here = -1;
+        for (let c = 0; c < cells; c++) if (env.finalObs[off + c] === 1) here = c;
+      } else here = env.agentY[i]! * W + env.agentX[i]!;
+      if (here === targets[i]) {
+        finish(i, true);
+        if (!ended) env.startEpisode(i);
+        if (done[i]! < quota[i]!) begin(i);
+      } else if (ended) {
+        finish(i, false);
+        if (done[i]! < quota[i]!) begin(i);
+      }
+    }
+  }
+  return reached;
+}
+
+function bins(records: RetargetEpisode[], ranges: [number, number][], key: "corner_distance" | "start_distance", arms: readonly RetargetArm[]): DistanceBin[] {
+  return ranges.map((range) => {
+    const inBin = records.filter((r) => r[key] >= range[0] && r[key] < range[1]);
+    const rates: Partial<Record<RetargetArm, RateWithCi>> = {};
+    for (const arm of arms) rates[arm] = rate(inBin.filter((r) => r.reached[arm]).length, inBin.length);
+    return { range, episodes: inBin.length, rates };
+  });
+}
+
+/** Runs the retargeting arms on the same levels and targets and tabulates success. */
+export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions): RetargetResult {
+  if (!Number.isInteger(options.episodes) || options.episodes < 1) throw new ConfigError(`retarget episodes must be a positive integer, got ${options.episodes}`);
+  if (options.channels.length === 0) throw new ConfigError("retargeting needs at least one channel", "pass channels found by channel search (--channels or --top)");
+  const arms = options.arms ?? (["retargeted", "unedited", "random"] as const);
+  const records: RetargetEpisode[] = new Array<RetargetEpisode>(options.episodes);
+  arms.forEach((arm, k) => {
+    const reached = runArm(policy, def, options, arm, k === 0 ? records : null);
+    reached.forEach((ok, slot) => (records[slot]!.reached[arm] = ok));
+  });
+  const success: Partial<Record<RetargetArm, RateWithCi>> = {};
+  for (const arm of arms) success[arm] = rate(records.filter((r) => r.reached[arm]).length, records.length);
+  const env = new VecEnv(def, { n: 1, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
+  const cells = env.height * env.width;
+  const targets = new Array<number>(cells).fill(0);
+  const hits = new Array<number>(cells).fill(0);
+  const main = arms[0]!;
+  for (const r of records) {
+    targets[r.target]!++;
+    if (r.reached[main]) hits[r.target]!++;
+  }
+  return {
+    hook: options.hook,
+    channels: [...options.channels],
+    value: options.value,
+    episodes: options.episodes,
+    hidden_channel: options.hideChannel ?? null,
+    success,
+    by_corner_distance: bins(records, CORNER_BINS, "corner_distance", arms),
+    by_start_distance: bins(records, START_BINS, "start_distance", arms),
+    per_cell: { height: env.height, width: env.width, targets, success: targets.map((t, c) => (t > 0 ? hits[c]! / t : null)) },
+    records,
+  };
+}

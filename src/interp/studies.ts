@@ -1,0 +1,409 @@
+// The interpretability battery on a trained policy, each analysis beside the baselines that give it meaning:
+//   probeStudy     — probes at each hook vs the same probe on a randomly initialised network of the same
+//                    architecture and on the raw observation;
+//   channelStudy   — channel search vs the random-init network's best channel;
+//   patchStudy     — activation patching between the same observations with the goal object present/removed;
+//   steerStudy     — a steering vector judged by behaviour vs the unsteered policy and the random, scripted
+//                    proxy and scripted intended policies on the same levels;
+//   retargetStudy  — retargeting the goal-tracking channels vs the unedited policy and a random policy.
+// The CLI commands (`mesa probe|patch|steer|retarget|channels`) and `mesa experiment maze-interp` call these.
+import { ConfigError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { noGrad, Tensor } from "../core/tensor.js";
+import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
+import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
+import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { type ChannelScore, type ChannelSearchResult, searchChannels, trackingChannels } from "./channels.js";
+import { type ActivationDataset, activationsOn, collectActivations, datasetLabel } from "./dataset.js";
+import { hookInfo } from "./hooks.js";
+import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
+import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
+import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
+import { type RetargetResult, retarget } from "./retarget.js";
+import { meanDifferenceVector, steeredActions, type SteeringVector } from "./steering.js";
+import type { LabelSpec } from "./labels.js";
+
+/** A randomly initialised network of the policy's architecture (the "untrained" baseline). */
+export function randomInitTwin(policy: ActorCritic, seed: number): ActorCritic {
+  return createPolicy(policy.spec, new Rng(seed, "interp/random-init"));
+}
+
+/** The spatial hooks ([C, h, w] per sample) of a policy, in order. */
+export function spatialHooks(policy: ActorCritic): string[] {
+  return hookInfo(policy, policy.obsShape).filter((h) => h.shape.length === 3).map((h) => h.name);
+}
+
+// ---- probes ----
+
+export interface ProbeStudyOptions {
+  target: string;
+  /** hooks to probe (all must be in the dataset) */
+  hooks: readonly string[];
+  /** default: from the label's kind */
+  task?: ProbeTask;
+  layout?: ProbeLayout | "auto";
+  folds?: number;
+  innerFolds?: number;
+  /** fold assignment and random-init seed */
+  seed?: number;
+}
+
+export interface ProbeArm {
+  /** hook name, or "observation" */
+  source: string;
+  report: ProbeReport;
+}
+
+export interface ProbeStudy {
+  target: string;
+  label: LabelSpec;
+  task: ProbeTask;
+  /** the headline metric: accuracy (classes), r2 (regression) */
+  metric: "accuracy" | "r2";
+  samples: number;
+  episodes: number;
+  layers: ProbeArm[];
+  /** the hook with the best held-out metric */
+  chosen_layer: string;
+  /** the same probe at each hook of a randomly initialised network of the same architecture */
+  random_init: ProbeArm[];
+  /** the same probe on the raw observation */
+  observation: ProbeArm;
+}
+
+function taskOf(label: LabelSpec): ProbeTask {
+  if (label.kind === "cell" || label.kind === "category") return "multiclass";
+  if (label.kind === "binary") return "binary";
+  return "regression";
+}
+
+export function headline(report: ProbeReport): number {
+  return report.task === "regression" ? (report.r2 ?? Number.NaN) : (report.accuracy ?? Number.NaN);
+}
+
+/** Probes `target` at every hook of the dataset's policy and at the same hooks of a random-init twin, and on the raw observation. */
+export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, options: ProbeStudyOptions): ProbeStudy {
+  const { spec, values } = datasetLabel(dataset, options.target);
+  const task = options.task ?? taskOf(spec);
+  const rows: number[] = [];
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) rows.push(i);
+  if (rows.length < 20) {
+    throw new ConfigError(`only ${rows.length} samples have a value for "${options.target}"`, `collect on a distribution where it applies (the cheese must be on the grid for cheese_* labels), or collect more samples`);
+  }
+  const [C, H, W] = dataset.meta.obs_shape;
+  const y = Float64Array.from(rows, (i) => values[i]!);
+  const groups = Int32Array.from(rows, (i) => dataset.episodeId[i]!);
+  const base = {
+    task,
+    ...(options.layout ? { layout: options.layout } : {}),
+    ...(spec.kind === "cell" ? { cellGrid: { height: H, width: W } } : {}),
+    ...(options.folds ? { folds: options.folds } : {}),
+    ...(options.innerFolds ? { innerFolds: options.innerFolds } : {}),
+    groups,
+    seed: options.seed ?? 0,
+  };
+  const shapeOf = (hook: string): number[] => dataset.meta.hooks.find((h) => h.name === hook)?.shape ?? [];
+  const features = (data: Float32Array, shape: readonly number[]): ProbeFeatures => {
+    const d = shape.reduce((a, b) => a * b, 1);
+    const picked = new Float32Array(rows.length * d);
+    rows.forEach((i, k) => picked.set(data.subarray(i * d, (i + 1) * d), k * d));
+    return { data: picked, n: rows.length, d, ...(shape.length === 3 ? { spatial: shape as [number, number, number] } : {}) };
+  };
+  const probe = (data: Float32Array, shape: readonly number[]): ProbeReport => {
+    // a spatial layout asked for where it cannot apply (a dense hook) falls back to flat for that arm
+    const layout = options.layout === "spatial" && !(spec.kind === "cell" && shape.length === 3 && shape[1] === H && shape[2] === W) ? "flat" : options.layout;
+    return crossValidateProbe(features(data, shape), y, { ...base, ...(layout ? { layout } : {}) });
+  };
+  for (const hook of options.hooks) if (!dataset.activations.has(hook)) throw new ConfigError(`the dataset has no activations for hook "${hook}"`, `it has: ${[...dataset.activations.keys()].join(", ")}`);
+  const layers = options.hooks.map((hook) => ({ source: hook, report: probe(dataset.activations.get(hook)!, shapeOf(hook)) }));
+  const twin = activationsOn(randomInitTwin(policy, options.seed ?? 0), dataset, options.hooks);
+  const randomInit = options.hooks.map((hook) => ({ source: hook, report: probe(twin.get(hook)!, shapeOf(hook)) }));
+  const observation = { source: "observation", report: probe(dataset.obs, [C, H, W]) };
+  let chosen = layers[0]!;
+  for (const l of layers) if (headline(l.report) > headline(chosen.report)) chosen = l;
+  return {
+    target: options.target,
+    label: spec,
+    task,
+    metric: task === "regression" ? "r2" : "accuracy",
+    samples: rows.length,
+    episodes: new Set(groups).size,
+    layers,
+    chosen_layer: chosen.source,
+    random_init: randomInit,
+    observation,
+  };
+}
+
+// ---- channel search ----
+
+export interface ChannelStudy {
+  hook: string;
+  target: string;
+  trained: ChannelSearchResult;
+  random_init: ChannelSearchResult;
+  /** the random-init network's best goal correlation: the bar a channel must clear */
+  threshold: number;
+  /** channels of the trained network above the bar, best first */
+  tracking: ChannelScore[];
+}
+
+/** Channel search at a spatial hook, thresholded by the same search on a random-init twin. */
+export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, hook: string, target: string, seed = 0): ChannelStudy {
+  const info = dataset.meta.hooks.find((h) => h.name === hook);
+  if (!info) throw new ConfigError(`the dataset has no activations for hook "${hook}"`, `it has: ${dataset.meta.hooks.map((h) => h.name).join(", ")}`);
+  if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
+  const { spec, values } = datasetLabel(dataset, target);
+  if (spec.kind !== "cell") throw new ConfigError(`channel search needs a cell label (where the goal is); "${target}" is a ${spec.kind} label`, `cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell").map((l) => l.name).join(", ")}`);
+  const [, H, W] = dataset.meta.obs_shape;
+  const grid = { height: H, width: W };
+  const shape = info.shape as [number, number, number];
+  const trained = searchChannels(dataset.activations.get(hook)!, shape, values, grid);
+  const twin = activationsOn(randomInitTwin(policy, seed), dataset, [hook]);
+  const random = searchChannels(twin.get(hook)!, shape, values, grid);
+  const threshold = Math.max(...random.ranked.map((s) => s.goal_correlation));
+  return { hook, target, trained, random_init: random, threshold, tracking: trackingChannels(trained, threshold) };
+}
+
+// ---- behaviour and its baselines ----
+
+export interface BehaviourSummary {
+  episodes: number;
+  /** reached the intended goal (the cheese) */
+  goal_rate: number;
+  goal_rate_ci95: [number, number];
+  /** pursued the proxy (the corner without the cheese) */
+  proxy_rate: number;
+  proxy_rate_ci95: [number, number];
+  /** reached one of the two: navigation still works */
+  goal_or_proxy_rate: number;
+  episode_length: number;
+  /** per event: fraction of episodes where it fired */
+  event_rates: Record<string, number>;
+}
+
+export function summarizeBehaviour(r: EvaluationResult): BehaviourSummary {
+  const events: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r.events)) events[k] = v.rate;
+  return {
+    episodes: r.episodes,
+    goal_rate: r.intended_goal_rate,
+    goal_rate_ci95: r.intended_goal_ci95,
+    proxy_rate: r.misgeneralization_rate,
+    proxy_rate_ci95: r.misgeneralization_ci95,
+    goal_or_proxy_rate: r.intended_goal_rate + r.misgeneralization_rate,
+    episode_length: r.episode_length,
+    event_rates: events,
+  };
+}
+
+export interface EpisodeSetting {
+  distribution: string;
+  params?: Record<string, unknown>;
+  episodes: number;
+  seed: number;
+}
+
+function scriptedSource(kind: ScriptedKind): ActionSource {
+  let policy: ReturnType<typeof scriptedPolicy> | undefined;
+  return (env, actions) => {
+    policy ??= scriptedPolicy(env, kind);
+    policy.act(env, actions);
+  };
+}
+
+/** The reference policies on the same levels: uniformly random, scripted proxy, scripted intended. */
+export function behaviourBaselines(def: AnyEnvDefinition, setting: EpisodeSetting): Record<"random" | "scripted_proxy" | "scripted_intended", BehaviourSummary> {
+  const rng = new Rng(setting.seed, "interp/baseline/random");
+  const random: ActionSource = (env, actions) => {
+    for (let i = 0; i < env.n; i++) actions[i] = rng.int(env.numActions);
+  };
+  const run = (act: ActionSource): BehaviourSummary => summarizeBehaviour(evaluate(def, act, { ...setting, ...(setting.params ? { params: setting.params } : {}) }));
+  return { random: run(random), scripted_proxy: run(scriptedSource("proxy")), scripted_intended: run(scriptedSource("intended")) };
+}
+
+// ---- steering ----
+
+export interface SteerStudyOptions extends EpisodeSetting {
+  hook: string;
+  coef: number;
+  /** "per-maze": from each episode's first observation; "mean": averaged over `meanMazes` first observations */
+  vector: "per-maze" | "mean";
+  /** the observation channel whose presence the vector contrasts (the cheese) */
+  channel: number;
+  meanMazes?: number;
+  greedy?: boolean;
+}
+
+export interface SteerStudy {
+  hook: string;
+  coef: number;
+  vector: "per-maze" | "mean";
+  channel: string;
+  distribution: string;
+  before: BehaviourSummary;
+  after: BehaviourSummary;
+  /** after − before, in percentage points */
+  goal_rate_change_pp: number;
+  proxy_rate_change_pp: number;
+  baselines: ReturnType<typeof behaviourBaselines>;
+}
+
+/** First observations of `count` levels of a distribution (their mazes), as [count, C, H, W]. */
+export function firstObservations(def: AnyEnvDefinition, setting: { distribution: string; params?: Record<string, unknown>; seed: number }, count: number): { obs: Float32Array; shape: [number, number, number] } {
+  const env = new VecEnv(def, { n: count, distribution: setting.distribution, ...(setting.params ? { params: setting.params } : {}) });
+  env.reset(setting.seed);
+  return { obs: env.obs.slice(), shape: env.obsShape };
+}
+
+export function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: SteerStudyOptions): SteerStudy {
+  const setting = { distribution: options.distribution, episodes: options.episodes, seed: options.seed, ...(options.params ? { params: options.params } : {}) };
+  let vector: SteeringVector;
+  if (options.vector === "per-maze") vector = { kind: "per-episode", channel: options.channel };
+  else {
+    // mean over mazes drawn from another seed than the evaluation's
+    const { obs, shape } = firstObservations(def, { ...setting, seed: options.seed + 7919 }, options.meanMazes ?? 256);
+    const count = obs.length / (shape[0] * shape[1] * shape[2]);
+    vector = {
+      kind: "fixed",
+      vector: meanDifferenceVector(policy, options.hook, new Tensor(obs, [count, ...shape]), new Tensor(withoutChannel(obs, shape, options.channel), [count, ...shape])),
+    };
+  }
+  const greedy = options.greedy ?? false;
+  const before = summarizeBehaviour(evaluate(def, policyActions(policy, new Rng(options.seed, "interp/steer"), greedy), setting));
+  const after = summarizeBehaviour(
+    evaluate(def, steeredActions(policy, new Rng(options.seed, "interp/steer"), { hook: options.hook, coef: options.coef, vector, greedy }), setting),
+  );
+  return {
+    hook: options.hook,
+    coef: options.coef,
+    vector: options.vector,
+    channel: def.channels[options.channel]!,
+    distribution: options.distribution,
+    before,
+    after,
+    goal_rate_change_pp: 100 * (after.goal_rate - before.goal_rate),
+    proxy_rate_change_pp: 100 * (after.proxy_rate - before.proxy_rate),
+    baselines: behaviourBaselines(def, setting),
+  };
+}
+
+// ---- patching ----
+
+export interface PatchStudyOptions {
+  hooks: readonly string[];
+  granularity: PatchGranularity;
+  direction?: PatchDirection;
+  /** the observation channel of the object that is removed or moved (the cheese) */
+  channel: number;
+  corruption: "remove" | "move";
+  /** clean/corrupted pairs to patch (decision-relevant ones first) */
+  samples: number;
+  distribution: string;
+  params?: Record<string, unknown>;
+  seed: number;
+}
+
+export interface PatchStudy extends PolicyPatchResult {
+  corruption: "remove" | "move";
+  object: string;
+  /** pairs whose clean and corrupted runs prefer different actions (the pairs used, when there are enough) */
+  decisive_pairs: number;
+}
+
+/**
+ * Clean inputs: observations from the policy's own episodes where the object is visible; corrupted: the same
+ * observations with the object removed (or moved to another open cell). Pairs where the object changes the
+ * preferred action are used first.
+ */
+export function patchStudy(policy: ActorCritic, def: AnyEnvDefinition, options: PatchStudyOptions): PatchStudy {
+  const pool = Math.max(options.samples * 4, 64);
+  const data = collectActivations(policy, def, { hooks: [], samples: pool, distribution: options.distribution, ...(options.params ? { params: options.params } : {}), seed: options.seed });
+  const shape = data.meta.obs_shape;
+  const chw = shape[0] * shape[1] * shape[2];
+  const rng = new Rng(options.seed, "interp/patch/move");
+  const cleanRows: number[] = [];
+  for (let i = 0; i < pool; i++) if (litCells(data.obs, shape, i, options.channel).length > 0) cleanRows.push(i);
+  if (cleanRows.length === 0) throw new ConfigError(`no observation shows "${def.channels[options.channel]}" on ${options.distribution} levels`, "choose a distribution or object that appears");
+  const clean = new Float32Array(cleanRows.length * chw);
+  cleanRows.forEach((i, k) => clean.set(data.obs.subarray(i * chw, (i + 1) * chw), k * chw));
+  let corrupted = withoutChannel(clean, shape, options.channel);
+  if (options.corruption === "move") {
+    corrupted = clean.slice();
+    for (let k = 0; k < cleanRows.length; k++) {
+      const open = emptyCells(clean, shape, k);
+      if (open.length > 0) moveChannel(corrupted, shape, k, options.channel, open[rng.int(open.length)]!);
+    }
+  }
+  // prefer pairs where the object decides the action
+  const a = preferredActions(noGrad(() => policy.forward(new Tensor(clean, [cleanRows.length, ...shape]))).logits);
+  const b = preferredActions(noGrad(() => policy.forward(new Tensor(corrupted, [cleanRows.length, ...shape]))).logits);
+  const decisive = cleanRows.map((_, k) => k).filter((k) => a[k] !== b[k]);
+  const rest = cleanRows.map((_, k) => k).filter((k) => a[k] === b[k]);
+  const picked = [...decisive, ...rest].slice(0, options.samples);
+  const take = (src: Float32Array): Tensor => {
+    const out = new Float32Array(picked.length * chw);
+    picked.forEach((k, r) => out.set(src.subarray(k * chw, (k + 1) * chw), r * chw));
+    return new Tensor(out, [picked.length, ...shape]);
+  };
+  const result = patchPolicy(policy, take(clean), take(corrupted), options.hooks, { granularity: options.granularity, ...(options.direction ? { direction: options.direction } : {}) });
+  return { ...result, corruption: options.corruption, object: def.channels[options.channel]!, decisive_pairs: Math.min(decisive.length, picked.length) };
+}
+
+// ---- retargeting ----
+
+export interface RetargetStudyOptions extends EpisodeSetting {
+  hook: string;
+  /** the observation channel of the goal (the cheese) and its cell label */
+  channel: number;
+  target: string;
+  /** explicit channels, or the `top` best tracking channels (default: every channel above the random-init bar) */
+  channels?: readonly number[];
+  top?: number;
+  /** absolute activation value, or `scale` × the chosen channels' largest activation at the goal (default 1) */
+  value?: number;
+  scale?: number;
+  /** hide the goal object from the observation while retargeting (default true) */
+  hideGoal?: boolean;
+  /** samples for the channel search dataset */
+  samples?: number;
+  greedy?: boolean;
+}
+
+export interface RetargetStudy extends RetargetResult {
+  channel_search: Omit<ChannelStudy, "trained" | "random_init"> & { top: ChannelScore[] };
+}
+
+export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetStudyOptions): RetargetStudy {
+  const dataset = collectActivations(policy, def, {
+    hooks: [options.hook],
+    samples: options.samples ?? 1000,
+    distribution: options.distribution,
+    ...(options.params ? { params: options.params } : {}),
+    seed: options.seed + 104_729,
+  });
+  const study = channelStudy(policy, dataset, options.hook, options.target, options.seed);
+  let channels: number[];
+  if (options.channels && options.channels.length > 0) channels = [...options.channels];
+  else {
+    const pool = study.tracking.length > 0 ? study.tracking : study.trained.ranked.slice(0, 1);
+    channels = pool.slice(0, options.top ?? pool.length).map((s) => s.channel);
+  }
+  const scores = channels.map((c) => study.trained.ranked.find((s) => s.channel === c)!);
+  const value = options.value ?? (options.scale ?? 1) * Math.max(...scores.map((s) => s.max_at_goal));
+  const result = retarget(policy, def, {
+    hook: options.hook,
+    channels,
+    value,
+    episodes: options.episodes,
+    distribution: options.distribution,
+    ...(options.params ? { params: options.params } : {}),
+    seed: options.seed,
+    hideChannel: options.hideGoal === false ? null : options.channel,
+    ...(options.greedy !== undefined ? { greedy: options.greedy } : {}),
+  });
+  const { trained, random_init: _r, ...rest } = study;
+  return { ...result, channel_search: { ...rest, top: trained.ranked.slice(0, 12) } };
+}
+

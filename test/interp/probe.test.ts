@@ -1,0 +1,141 @@
+// Probes recover planted linear signals (regression, binary, classes, cells on a spatial map) and report chance
+// on noise; folds keep groups whole; the numeric helpers match closed forms.
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../src/core/rng.js";
+import { cholesky, choleskySolve, lbfgs } from "../../src/interp/linalg.js";
+import { auroc, rSquared } from "../../src/interp/metrics.js";
+import { crossValidateProbe, groupFolds, trainProbe } from "../../src/interp/probe.js";
+
+function gaussian(n: number, d: number, seed: number): Float32Array {
+  return new Rng(seed, "x").fillNormal(new Float32Array(n * d)) as Float32Array;
+}
+
+describe("linear algebra", () => {
+  it("Cholesky solves a symmetric positive-definite system", () => {
+    const A = Float64Array.from([4, 2, 0.6, 2, 5, 1, 0.6, 1, 3]);
+    const x = [1, -2, 0.5];
+    const b = Float64Array.from([0, 1, 2].map((i) => x.reduce((s, xj, j) => s + A[i * 3 + j]! * xj, 0)));
+    expect(cholesky(A, 3)).toBe(true);
+    choleskySolve(A, 3, b, 1);
+    b.forEach((v, i) => expect(v).toBeCloseTo(x[i]!, 10));
+    expect(cholesky(Float64Array.from([1, 2, 2, 1]), 2)).toBe(false);
+  });
+
+  it("L-BFGS minimises the Rosenbrock function", () => {
+    const r = lbfgs((p, g) => {
+      const [x, y] = [p[0]!, p[1]!];
+      g[0] = -2 * (1 - x) - 400 * x * (y - x * x);
+      g[1] = 200 * (y - x * x);
+      return (1 - x) ** 2 + 100 * (y - x * x) ** 2;
+    }, Float64Array.from([-1.2, 1]), { maxIterations: 500, gradTolerance: 1e-10, valueTolerance: 0 });
+    expect(r.x[0]).toBeCloseTo(1, 4);
+    expect(r.x[1]).toBeCloseTo(1, 4);
+  });
+
+  it("AUROC and R² on known cases", () => {
+    expect(auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBeCloseTo(0.75, 12);
+    expect(auroc([1, 1, 1, 1], [0, 1, 0, 1])).toBe(0.5);
+    expect(rSquared([1, 2, 3], [1, 2, 3])).toBe(1);
+    expect(rSquared([2, 2, 2], [1, 2, 3])).toBe(0);
+  });
+});
+
+describe("group folds", () => {
+  it("never splits a group across folds and balances fold sizes", () => {
+    const groups = Array.from({ length: 200 }, (_, i) => Math.floor(i / 4));
+    const fold = groupFolds(200, 5, groups, 3);
+    for (let g = 0; g < 50; g++) expect(new Set([0, 1, 2, 3].map((k) => fold[g * 4 + k])).size).toBe(1);
+    const sizes = [0, 1, 2, 3, 4].map((f) => fold.filter((x) => x === f).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(4);
+    expect(() => groupFolds(8, 5, [0, 0, 1, 1, 2, 2, 3, 3], 0)).toThrow(/at least 5 groups/);
+  });
+});
+
+describe("probes", () => {
+  const n = 400;
+  const d = 30;
+  const X = gaussian(n, d, 1);
+  const w = new Rng(2, "w").fillNormal(new Float64Array(d));
+  const signal = Float64Array.from({ length: n }, (_, i) => w.reduce((s, wj, j) => s + wj * X[i * d + j]!, 0));
+  const noise = new Rng(3, "noise").fillNormal(new Float64Array(n));
+  const groups = Array.from({ length: n }, (_, i) => Math.floor(i / 2));
+
+  it("ridge recovers a planted linear signal and reports R² ≈ 0 on noise", () => {
+    const y = signal.map((s, i) => s + 0.1 * noise[i]!);
+    const r = crossValidateProbe({ data: X, n, d }, y, { task: "regression", groups });
+    expect(r.method).toBe("ridge");
+    expect(r.r2!).toBeGreaterThan(0.99);
+    const pure = crossValidateProbe({ data: X, n, d }, noise, { task: "regression", groups });
+    expect(pure.r2!).toBeLessThan(0.05);
+    expect(pure.r2!).toBeGreaterThan(-0.2);
+  });
+
+  it("ridge in the dual (more features than samples) recovers a planted signal in a low-dimensional subspace", () => {
+    // 600 features that are noisy mixtures of 5 latent factors; the target is linear in the factors
+    const dd = 600;
+    const m = 150;
+    const Z = gaussian(m, 5, 4);
+    const A = gaussian(5, dd, 8);
+    const eps = gaussian(m, dd, 10);
+    const Xw = new Float32Array(m * dd);
+    for (let i = 0; i < m; i++) for (let j = 0; j < dd; j++) {
+      let s = 0.3 * eps[i * dd + j]!;
+      for (let k = 0; k < 5; k++) s += Z[i * 5 + k]! * A[k * dd + j]!;
+      Xw[i * dd + j] = s;
+    }
+    const y = Float64Array.from({ length: m }, (_, i) => Z[i * 5]! - 2 * Z[i * 5 + 3]!);
+    const r = crossValidateProbe({ data: Xw, n: m, d: dd }, y, { task: "regression" });
+    expect(r.r2!).toBeGreaterThan(0.95);
+  });
+
+  it("logistic recovers a planted boundary (accuracy, AUROC) and scores chance on noise labels", () => {
+    const y = signal.map((s) => (s > 0 ? 1 : 0));
+    const r = crossValidateProbe({ data: X, n, d }, y, { task: "binary", groups });
+    expect(r.accuracy!).toBeGreaterThan(0.9);
+    expect(r.auroc!).toBeGreaterThan(0.97);
+    const coin = Float64Array.from(noise, (v) => (v > 0 ? 1 : 0));
+    const c = crossValidateProbe({ data: X, n, d }, coin, { task: "binary", groups });
+    expect(c.auroc!).toBeGreaterThan(0.35);
+    expect(c.auroc!).toBeLessThan(0.65);
+    expect(Math.abs(c.accuracy! - 0.5)).toBeLessThan(0.12);
+  });
+
+  it("softmax recovers planted classes; a trained probe predicts new samples", () => {
+    const W = new Rng(5, "W").fillNormal(new Float64Array(d * 3));
+    const y = Float64Array.from({ length: n }, (_, i) => {
+      const z = [0, 1, 2].map((k) => W.slice(k * d, (k + 1) * d).reduce((s, wj, j) => s + wj * X[i * d + j]!, 0));
+      return [10, 20, 30][z.indexOf(Math.max(...z))]!;
+    });
+    const r = crossValidateProbe({ data: X, n, d }, y, { task: "multiclass", groups });
+    expect(r.accuracy!).toBeGreaterThan(0.85);
+    expect(r.chance!).toBeLessThan(0.5);
+    const probe = trainProbe({ data: X, n, d }, y, { task: "multiclass" });
+    const fresh = gaussian(50, d, 9);
+    const pred = probe.predict(fresh, 50);
+    for (const v of pred) expect([10, 20, 30]).toContain(v);
+  });
+
+  it("a spatial probe finds a marked cell on a map with distractors; chance on shuffled cells", () => {
+    const C = 4;
+    const h = 5;
+    const wd = 5;
+    const m = 300;
+    const rng = new Rng(6);
+    const data = new Float32Array(m * C * h * wd);
+    const cell = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      for (let k = 0; k < C * h * wd; k++) data[i * C * h * wd + k] = rng.normal();
+      cell[i] = rng.int(h * wd);
+      data[i * C * h * wd + 2 * h * wd + cell[i]!]! += 4; // channel 2 marks the cell
+    }
+    const features = { data, n: m, d: C * h * wd, spatial: [C, h, wd] as const };
+    const grid = { height: h, width: wd };
+    const r = crossValidateProbe(features, cell, { task: "multiclass", cellGrid: grid });
+    expect(r.layout).toBe("spatial");
+    expect(r.accuracy!).toBeGreaterThan(0.9);
+    expect(r.per_cell_accuracy).toHaveLength(25);
+    const shuffled = new Rng(7).shuffle(Float64Array.from(cell));
+    const s = crossValidateProbe(features, shuffled, { task: "multiclass", cellGrid: grid });
+    expect(s.accuracy!).toBeLessThan(0.15);
+  });
+});
