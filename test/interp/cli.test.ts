@@ -1,0 +1,122 @@
+// The interpretability commands through the built binary on a tiny CNN run (a few updates: these check the
+// commands' contracts — JSON keys, files, errors — not what a trained agent represents).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
+const root = mkdtempSync(join(tmpdir(), "mesa-cli-interp-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function json(r: { status: number | null; stdout: string; stderr: string }): Record<string, unknown> {
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+let run = "";
+beforeAll(() => {
+  const t = mesa("train", "--env", "maze-cheese", "--model", "cnn", "--steps", "512", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
+  run = String(json(t)["run_dir"]);
+});
+
+describe("mesa hooks", () => {
+  it("lists hook names and per-sample shapes", () => {
+    const out = json(mesa("hooks", run, "--json"));
+    const hooks = out["hooks"] as { name: string; shape: number[]; spatial: boolean }[];
+    expect(hooks.map((h) => h.name)).toContain("trunk.hook_hidden_1");
+    expect(hooks.find((h) => h.name === "trunk.hook_hidden_1")!.spatial).toBe(true);
+    expect(mesa("hooks", run, "--filter", "hidden_2").stdout).toMatch(/trunk\.hook_hidden_2\s+\[128\]/);
+  });
+});
+
+describe("mesa probe", () => {
+  it("prints the held-out accuracy beside both baselines and the chosen layer, and writes JSON and heatmaps", () => {
+    const out = json(mesa("probe", run, "--hook", "trunk.hook_hidden_1,trunk.hook_hidden_2", "--target", "cheese_cell", "--samples", "150", "--folds", "3", "--inner-folds", "2", "--json"));
+    for (const key of ["accuracy", "random_init_accuracy", "observation_accuracy", "layer", "chance", "samples", "episodes"]) expect(out).toHaveProperty([key]);
+    expect(["trunk.hook_hidden_1", "trunk.hook_hidden_2"]).toContain(out["layer"]);
+    expect(out["observation_accuracy"]).toBeGreaterThan(0.9); // the cheese is in the observation: a linear read-out finds it
+    for (const f of out["files"] as string[]) expect(existsSync(f), f).toBe(true);
+    expect((out["files"] as string[]).some((f) => f.endsWith("probe-cheese_cell-cells.png"))).toBe(true);
+  });
+
+  it("regression targets report R² and its baselines", () => {
+    const out = json(mesa("probe", run, "--hook", "trunk.hook_hidden_2", "--target", "cheese_path_dist", "--samples", "120", "--folds", "3", "--inner-folds", "2", "--json"));
+    expect(out["metric"]).toBe("r2");
+    for (const key of ["r2", "random_init_r2", "observation_r2"]) expect(typeof out[key]).toBe("number");
+  });
+
+  it("unknown hooks and labels are errors listing what exists", () => {
+    const hook = mesa("probe", run, "--hook", "trunk.hook_nope", "--target", "cheese_cell");
+    expect(hook.status).toBe(1);
+    expect(hook.stderr).toMatch(/no hook point matches "trunk.hook_nope"; the model's hook points are: trunk\.hook_hidden_0, trunk\.hook_hidden_1, trunk\.hook_hidden_2/);
+    expect(hook.stderr).toMatch(/mesa hooks .*--filter TEXT/);
+    const label = mesa("probe", run, "--target", "cheese_spot");
+    expect(label.status).toBe(2);
+    expect(label.stderr).toMatch(/provides no label "cheese_spot"/);
+    expect(label.stderr).toMatch(/available labels: .*cheese_cell.*episode_outcome/);
+  });
+});
+
+describe("mesa channels / patch / steer / retarget", () => {
+  it("channel search reports tracking channels against the random-init bar", () => {
+    const out = json(mesa("channels", run, "--samples", "150", "--json"));
+    const hooks = out["hooks"] as { hook: string; tracking_channels: number; random_init_best_correlation: number; top: { channel: number }[] }[];
+    expect(hooks.map((h) => h.hook)).toEqual(["trunk.hook_hidden_0", "trunk.hook_hidden_1"]);
+    for (const h of hooks) expect(h.top.length).toBeGreaterThan(0);
+  });
+
+  it("patching reports effects per hook and channel with a layer × channel heatmap", () => {
+    const out = json(mesa("patch", run, "--samples", "16", "--json"));
+    const hooks = out["hooks"] as { hook: string; logprob_effect: (number | null)[]; indices: number[] }[];
+    expect(hooks).toHaveLength(3);
+    expect(hooks[0]!.indices).toHaveLength(16);
+    expect((out["files"] as string[]).filter((f) => f.endsWith(".png"))).toHaveLength(1);
+    const pos = json(mesa("patch", run, "--hook", "trunk.hook_hidden_0", "--by", "position", "--samples", "8", "--json"));
+    expect((pos["hooks"] as unknown[]).length).toBe(1);
+  });
+
+  it("steering prints goal rates before and after with CIs, the proxy rates and the baselines", () => {
+    const out = json(mesa("steer", run, "--vector", "cheese", "--coef", "-1", "--episodes", "40", "--json"));
+    for (const key of ["goal_rate_before", "goal_rate_before_ci95", "goal_rate_after", "goal_rate_after_ci95", "proxy_rate_before", "proxy_rate_after", "navigation_rate_after", "baselines"]) expect(out).toHaveProperty([key]);
+    expect(Object.keys(out["baselines"] as object).sort()).toEqual(["random", "scripted_intended", "scripted_proxy"]);
+    const zero = json(mesa("steer", run, "--vector", "cheese-mean", "--coef", "0", "--episodes", "40", "--json"));
+    expect(zero["goal_rate_after"]).toBe(zero["goal_rate_before"]);
+    const bad = mesa("steer", run, "--vector", "cheddar");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/no channel "cheddar"[\s\S]*agent, wall, cheese/);
+  });
+
+  it("retargeting prints the success rate and the by-distance tables beside its baselines", () => {
+    const out = json(mesa("retarget", run, "--targets", "20", "--samples", "120", "--hook", "trunk.hook_hidden_1", "--json"));
+    expect(typeof out["success_rate"]).toBe("number");
+    for (const key of ["unedited_rate", "random_rate", "by_corner_distance", "by_start_distance", "channels", "value"]) expect(out).toHaveProperty([key]);
+    expect((out["by_start_distance"] as { episodes: number }[]).reduce((s, b) => s + b.episodes, 0)).toBe(20);
+  });
+});
+
+describe("runs that cannot be analysed", () => {
+  it("a run without a checkpoint names the run and where it looked", () => {
+    const bare = join(root, "bare-run");
+    mkdirSync(join(bare, "checkpoints"), { recursive: true });
+    writeFileSync(join(bare, "config.json"), readFileSync(join(run, "config.json")));
+    writeFileSync(join(bare, "summary.json"), readFileSync(join(run, "summary.json")));
+    const r = mesa("hooks", bare);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`run ${bare} has no checkpoint: looked in ${join(bare, "checkpoints")}/ for step-<N>.safetensors`);
+  });
+
+  it("an MLP run has no spatial hooks for channel search, and says how to get one", () => {
+    const t = json(mesa("train", "--env", "maze-cheese", "--steps", "256", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json"));
+    const r = mesa("channels", String(t["run_dir"]));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no spatial hook points[\s\S]*--model cnn/);
+  });
+});
