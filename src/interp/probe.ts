@@ -40,6 +40,8 @@ export interface ProbeOptions {
   seed?: number;
   /** L-BFGS iteration cap per fit (default 150) */
   maxIterations?: number;
+  /** flat multiclass probes with more weights (features × classes) use a ridge classifier (default 30 000) */
+  maxSoftmaxWeights?: number;
 }
 
 export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1];
@@ -48,7 +50,7 @@ export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1];
 export interface ProbeReport {
   task: ProbeTask;
   layout: ProbeLayout;
-  /** ridge, logistic, softmax or spatial-softmax */
+  /** ridge, logistic, softmax, ridge-classifier or spatial-softmax */
   method: string;
   samples: number;
   features: number;
@@ -116,53 +118,45 @@ interface Learner {
   score(out: Float32Array, n: number, y: Float64Array): number;
 }
 
-/** Ridge: minimise mean (y − Xw − b)² + λ‖w‖², primal when d ≤ n, dual (n×n Gram) otherwise. */
-function ridgeLearner(d: number): Learner {
+/**
+ * Ridge with K outputs: minimise mean ‖y − XW − b‖² + λ‖W‖², primal when d ≤ n, dual (n×n Gram) otherwise.
+ * `targets` turns the labels into the [n, K] regression targets (K = 1: the values; classes: one-hot).
+ */
+function ridgeLearner(d: number, K: number, targets: (y: Float64Array, n: number) => Float64Array): Learner {
   return {
     fit(X, n, y, alpha) {
-      let mean = 0;
-      for (let i = 0; i < n; i++) mean += y[i]!;
-      mean /= n;
-      const yc = new Float64Array(n);
-      for (let i = 0; i < n; i++) yc[i] = y[i]! - mean;
+      const Y = targets(y, n); // [n, K]
+      const mean = new Float64Array(K);
+      for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) mean[k]! += Y[i * K + k]! / n;
+      for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) Y[i * K + k]! -= mean[k]!;
       const lambda = alpha * Math.max(1, d / n);
-      const params = new Float64Array(d + 1);
-      params[d] = mean;
+      const params = new Float64Array(d * K + K);
+      params.set(mean, d * K);
       if (d <= n) {
         const G = Float64Array.from(matmulF32(X, X, d, d, n, { transA: true }));
         for (let j = 0; j < d; j++) G[j * d + j]! += n * lambda;
-        const b = new Float64Array(d);
-        for (let i = 0; i < n; i++) {
-          const v = yc[i]!;
-          const row = i * d;
-          for (let j = 0; j < d; j++) b[j]! += X[row + j]! * v;
-        }
+        const B = Float64Array.from(matmulF32(X, Float32Array.from(Y), d, K, n, { transA: true })); // Xᵀ Y
         if (!cholesky(G, d)) throw new Error("ridge: normal equations are not positive definite");
-        choleskySolve(G, d, b, 1);
-        params.set(b);
+        choleskySolve(G, d, B, K);
+        params.set(B);
       } else {
-        const K = Float64Array.from(matmulF32(X, X, n, n, d, { transB: true }));
-        for (let i = 0; i < n; i++) K[i * n + i]! += n * lambda;
-        if (!cholesky(K, n)) throw new Error("ridge: Gram matrix is not positive definite");
-        choleskySolve(K, n, yc, 1);
-        for (let i = 0; i < n; i++) {
-          const a = yc[i]!;
-          const row = i * d;
-          for (let j = 0; j < d; j++) params[j]! += a * X[row + j]!;
-        }
+        const G = Float64Array.from(matmulF32(X, X, n, n, d, { transB: true }));
+        for (let i = 0; i < n; i++) G[i * n + i]! += n * lambda;
+        if (!cholesky(G, n)) throw new Error("ridge: Gram matrix is not positive definite");
+        choleskySolve(G, n, Y, K); // A = (XXᵀ + nλI)⁻¹ Y, W = Xᵀ A
+        params.set(matmulF32(X, Float32Array.from(Y), d, K, n, { transA: true }));
       }
       return params;
     },
     predict(X, n, params) {
-      const w = Float32Array.from(params.subarray(0, d));
-      const out = matmulF32(X, w, n, 1, d);
-      const b = params[d]!;
-      for (let i = 0; i < n; i++) out[i]! += b;
+      const out = matmulF32(X, Float32Array.from(params.subarray(0, d * K)), n, K, d);
+      for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[i * K + k]! += params[d * K + k]!;
       return out;
     },
     score(out, n, y) {
+      const Y = targets(y, n);
       let sse = 0;
-      for (let i = 0; i < n; i++) sse += (y[i]! - out[i]!) ** 2;
+      for (let i = 0; i < n * K; i++) sse += (Y[i]! - out[i]!) ** 2;
       return -sse / n;
     },
   };
@@ -399,7 +393,7 @@ function setupProbe(features: ProbeFeatures, target: Float64Array, options: Prob
     };
   }
   if (options.task === "regression") {
-    return { learner: ridgeLearner(features.d), method: "ridge", layout, groupSize: 1, encode: identity, decode: (out) => Float64Array.from(out), classes: null };
+    return { learner: ridgeLearner(features.d, 1, (y) => Float64Array.from(y)), method: "ridge", layout, groupSize: 1, encode: identity, decode: (out) => Float64Array.from(out), classes: null };
   }
   if (options.task === "binary") {
     for (const v of target) if (v !== 0 && v !== 1) throw new ConfigError(`a binary probe needs labels 0 and 1, got ${v}`, "choose --task multiclass or regression for this target");
@@ -416,9 +410,17 @@ function setupProbe(features: ProbeFeatures, target: Float64Array, options: Prob
   const classes = [...new Set(target)].sort((a, b) => a - b);
   const index = new Map(classes.map((c, k) => [c, k]));
   const K = classes.length;
+  // softmax regression costs two [n, d]·[d, K] products per L-BFGS step; past ~30k weights a ridge
+  // classifier (least squares on one-hot targets, argmax; one factorisation per alpha) is used instead
+  const oneHot = (y: Float64Array, n: number): Float64Array => {
+    const Y = new Float64Array(n * K);
+    for (let i = 0; i < n; i++) if (y[i]! >= 0) Y[i * K + y[i]!] = 1;
+    return Y;
+  };
+  const large = features.d * K > (options.maxSoftmaxWeights ?? 30_000);
   return {
-    learner: softmaxLearner(features.d, K, maxIterations),
-    method: "softmax",
+    learner: large ? ridgeLearner(features.d, K, oneHot) : softmaxLearner(features.d, K, maxIterations),
+    method: large ? "ridge-classifier" : "softmax",
     layout,
     groupSize: 1,
     encode: (y) => Float64Array.from(y, (v) => index.get(v) ?? -1),

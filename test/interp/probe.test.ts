@@ -109,6 +109,9 @@ describe("probes", () => {
     const r = crossValidateProbe({ data: X, n, d }, y, { task: "multiclass", groups });
     expect(r.accuracy!).toBeGreaterThan(0.85);
     expect(r.chance!).toBeLessThan(0.5);
+    const rc = crossValidateProbe({ data: X, n, d }, y, { task: "multiclass", groups, maxSoftmaxWeights: 10 });
+    expect(rc.method).toBe("ridge-classifier");
+    expect(rc.accuracy!).toBeGreaterThan(0.75);
     const probe = trainProbe({ data: X, n, d }, y, { task: "multiclass" });
     const fresh = gaussian(50, d, 9);
     const pred = probe.predict(fresh, 50);
