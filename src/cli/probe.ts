@@ -28,6 +28,7 @@ interface ProbeOptions {
   envParam: string[];
   dataset?: string;
   saveDataset?: boolean;
+  randomInitEveryLayer?: boolean;
   out?: string;
   json?: boolean;
 }
@@ -55,8 +56,7 @@ export function probeJson(study: ProbeStudy): Record<string, unknown> {
     [m]: headline(chosen),
     ...(m === "accuracy" ? { accuracy_ci95: chosen.accuracy_ci95, chance: chosen.chance, mean_per_cell_accuracy: chosen.mean_per_cell_accuracy } : {}),
     [`random_init_${m}`]: headline(twin),
-    [`random_init_best_${m}`]: headline(bestTwin.report),
-    random_init_best_layer: bestTwin.source,
+    ...(study.random_init.length > 1 ? { [`random_init_best_${m}`]: headline(bestTwin.report), random_init_best_layer: bestTwin.source } : {}),
     [`observation_${m}`]: headline(obs),
     samples: study.samples,
     episodes: study.episodes,
@@ -74,7 +74,13 @@ export function probePictures(study: ProbeStudy): Record<string, Buffer> {
       title: `probe ${study.metric} for ${study.target} (observation: ${formatNumber(headline(study.observation.report))})`,
       rows: 2,
       cols: hooks.length,
-      values: [...study.layers.map((l) => headline(l.report)), ...study.random_init.map((l) => headline(l.report))],
+      values: [
+        ...study.layers.map((l) => headline(l.report)),
+        ...hooks.map((h) => {
+          const twin = study.random_init.find((l) => l.source === h);
+          return twin ? headline(twin.report) : null;
+        }),
+      ],
       rowLabels: ["trained", "random init"],
       colLabels: hooks.map((_, k) => String(k)),
       xLabel: hooks.map((h, k) => `${k}=${h}`).join("  "),
@@ -116,6 +122,7 @@ export function register(program: Command): void {
     .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
     .option("--dataset <file>", "probe a saved activation dataset (mesa activations) instead of collecting one")
     .option("--save-dataset", "also save the collected dataset (safetensors + JSON) next to the results")
+    .option("--random-init-every-layer", "probe the random-init network at every hook, not only at the best layer")
     .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
     .option("--json", "print one JSON object")
     .action((runDir: string, opts: ProbeOptions) => {
@@ -167,6 +174,7 @@ export function register(program: Command): void {
         layout: opts.layout as ProbeLayout | "auto",
         folds,
         innerFolds,
+        randomInitAllLayers: opts.randomInitEveryLayer ?? false,
       });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...probeJson(study), distribution: dataset.meta.distribution, seconds, ...provenance(run) };

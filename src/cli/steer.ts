@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
-import { type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
+import { type BaselineName, type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
 import { EVAL_SEED_OFFSET } from "./eval.js";
 import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, spatialHookNames, writeInterpResults } from "./interp_run.js";
@@ -53,14 +53,24 @@ export function steerJson(s: SteerStudy): Record<string, unknown> {
   };
 }
 
+const BASELINE_LABELS: Record<BaselineName, string> = {
+  random: "random policy",
+  scripted_proxy: "scripted proxy",
+  observation_only_intended: "observation-only intended",
+  scripted_intended: "scripted intended",
+};
+
+/** The baselines present, labelled, in a fixed order. */
+export function baselineRows(s: { baselines: Partial<Record<BaselineName, BehaviourSummary>> }): [string, BehaviourSummary][] {
+  return (Object.keys(BASELINE_LABELS) as BaselineName[]).filter((k) => s.baselines[k]).map((k) => [BASELINE_LABELS[k], s.baselines[k]!]);
+}
+
 /** A picture of the rates: rows = policies, columns = goal / proxy / either. */
 export function steerPicture(s: SteerStudy): Buffer {
   const arms: [string, BehaviourSummary][] = [
     ["agent", s.before],
     [`agent ${s.coef >= 0 ? "+" : ""}${formatNumber(s.coef)} x vector`, s.after],
-    ["random", s.baselines.random],
-    ["scripted proxy", s.baselines.scripted_proxy],
-    ["scripted intended", s.baselines.scripted_intended],
+    ...baselineRows(s),
   ];
   return renderHeatmap({
     title: `steering at ${s.hook}: episode outcomes on ${s.distribution} levels`,
@@ -121,9 +131,7 @@ export function register(program: Command): void {
           [
             row("agent", study.before),
             row(`agent, ${formatNumber(coef)} × ${object.name} vector at ${hook}`, study.after),
-            row("random policy", study.baselines.random),
-            row("scripted proxy", study.baselines.scripted_proxy),
-            row("scripted intended", study.baselines.scripted_intended),
+            ...baselineRows(study).map(([name, b]) => row(name, b)),
           ],
         )}\n`,
       );

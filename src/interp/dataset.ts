@@ -30,6 +30,10 @@ export interface DatasetMeta {
   episodes: number;
   /** one observation's [channels, height, width] and channel names */
   obs_shape: [number, number, number];
+  /** the level's size: cell labels are y·width + x in level coordinates */
+  level: { height: number; width: number };
+  /** true when the observation is a window moving with the agent (then it is not aligned with level cells) */
+  windowed: boolean;
   channels: string[];
   hooks: { name: string; shape: number[] }[];
   labels: LabelSpec[];
@@ -183,6 +187,8 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
       samples,
       episodes: episodesUsed.size,
       obs_shape: [...obsShape],
+      level: { height: env.height, width: env.width },
+      windowed: env.viewHeight !== env.height || env.viewWidth !== env.width,
       channels: [...env.channels],
       hooks: hooks.map((h) => ({ name: h.name, shape: h.shape })),
       labels: [...specs],

@@ -32,7 +32,7 @@ export interface ProbeOptions {
   folds?: number;
   /** inner folds that choose the regularisation on each outer training set (default 3) */
   innerFolds?: number;
-  /** regularisation strengths tried, relative to the feature scale (default 1e-4 … 1, five decades) */
+  /** regularisation strengths tried, relative to the feature scale (default 1e-4, 1e-2, 1) */
   alphas?: readonly number[];
   /** group id per sample (e.g. episode): a group never spans two folds, so scores are on unseen groups */
   groups?: ArrayLike<number>;
@@ -44,7 +44,7 @@ export interface ProbeOptions {
   maxSoftmaxWeights?: number;
 }
 
-export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1];
+export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-2, 1];
 
 /** Held-out scores of a probe (each metric over the pooled out-of-fold predictions). */
 export interface ProbeReport {
@@ -198,7 +198,7 @@ function logisticLearner(d: number, maxIterations: number): Learner {
         grad[d] = gb / n;
         return loss / n + 0.5 * lambda * penalty;
       };
-      return lbfgs(objective, warm ?? new Float64Array(d + 1), { maxIterations }).x;
+      return lbfgs(objective, warm ?? new Float64Array(d + 1), { maxIterations, gradTolerance: 1e-4, valueTolerance: 1e-7 }).x;
     },
     predict,
     score(out, n, y) {
@@ -209,20 +209,30 @@ function logisticLearner(d: number, maxIterations: number): Learner {
   };
 }
 
-/** Mean log-softmax of the true class over rows of logits [n, K]; writes softmax − onehot (÷n) into `residual`. */
+/**
+ * Mean log-softmax of the true class over rows of logits [n, K]; with `residual`, also writes (softmax − onehot)/n
+ * there (one exp per logit). Labels outside 0…K−1 (a class the probe has no output for) score log(1/K) − 20.
+ */
 function softmaxLoss(logits: Float32Array, n: number, K: number, y: ArrayLike<number>, residual: Float32Array | null): number {
   let ll = 0;
+  const scratch = residual ?? new Float32Array(K);
   for (let i = 0; i < n; i++) {
     const row = i * K;
+    const out = residual ? row : 0;
     let max = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < K; k++) max = Math.max(max, logits[row + k]!);
+    for (let k = 0; k < K; k++) if (logits[row + k]! > max) max = logits[row + k]!;
     let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(logits[row + k]! - max);
-    const logZ = max + Math.log(sum);
+    for (let k = 0; k < K; k++) {
+      const e = Math.exp(logits[row + k]! - max);
+      scratch[out + k] = e;
+      sum += e;
+    }
     const c = y[i]!;
-    ll += c >= 0 && c < K ? logits[row + c]! - logZ : -Math.log(K) - 20; // a class the probe has no output for
+    ll += c >= 0 && c < K ? logits[row + c]! - max - Math.log(sum) : -Math.log(K) - 20;
     if (residual) {
-      for (let k = 0; k < K; k++) residual[row + k] = (Math.exp(logits[row + k]! - logZ) - (k === c ? 1 : 0)) / n;
+      const scale = 1 / (sum * n);
+      for (let k = 0; k < K; k++) residual[row + k]! *= scale;
+      if (c >= 0 && c < K) residual[row + c]! -= 1 / n;
     }
   }
   return ll / n;
@@ -255,7 +265,7 @@ function softmaxLearner(d: number, K: number, maxIterations: number): Learner {
         }
         return loss + 0.5 * lambda * penalty;
       };
-      return lbfgs(objective, warm ?? new Float64Array(d * K + K), { maxIterations }).x;
+      return lbfgs(objective, warm ?? new Float64Array(d * K + K), { maxIterations, gradTolerance: 1e-4, valueTolerance: 1e-7 }).x;
     },
     predict,
     score(out, n, y) {
@@ -265,13 +275,22 @@ function softmaxLearner(d: number, K: number, maxIterations: number): Learner {
 }
 
 /**
- * The spatial probe: features [n, C, P] (P = cells), logit[i, p] = Σ_c w_c·x[i, c, p] + b_p, softmax over cells.
- * Products run on a channel-major copy [C, n·P] so both directions are single GEMMs.
+ * The spatial probe over the cells `cells` (those the target can occupy): features [n, C, P] (P = all grid
+ * cells), logit[i, k] = Σ_c w_c·x[i, c, cells[k]] + b_k, softmax over the K candidate cells; targets are indices
+ * into `cells`. Products run on a channel-major copy [C, n·K] of the candidate cells, so both directions are
+ * single GEMMs.
  */
-function spatialLearner(C: number, P: number, maxIterations: number): Learner {
+function spatialLearner(C: number, P: number, cells: readonly number[], maxIterations: number): Learner {
+  const K = cells.length;
   const channelMajor = (X: Float32Array, n: number): Float32Array => {
-    const out = new Float32Array(C * n * P);
-    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) out.set(X.subarray((i * C + c) * P, (i * C + c + 1) * P), c * n * P + i * P);
+    const out = new Float32Array(C * n * K);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < C; c++) {
+        const src = (i * C + c) * P;
+        const dst = c * n * K + i * K;
+        for (let k = 0; k < K; k++) out[dst + k] = X[src + cells[k]!]!;
+      }
+    }
     return out;
   };
   const cache = new WeakMap<Float32Array, Float32Array>();
@@ -284,36 +303,36 @@ function spatialLearner(C: number, P: number, maxIterations: number): Learner {
     return m;
   };
   const predict = (X: Float32Array, n: number, params: Float64Array): Float32Array => {
-    const out = matmulF32(Float32Array.from(params.subarray(0, C)), major(X, n), 1, n * P, C);
-    for (let i = 0; i < n; i++) for (let p = 0; p < P; p++) out[i * P + p]! += params[C + p]!;
+    const out = matmulF32(Float32Array.from(params.subarray(0, C)), major(X, n), 1, n * K, C);
+    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[i * K + k]! += params[C + k]!;
     return out;
   };
   return {
     fit(X, n, y, alpha, warm) {
       const lambda = alpha;
-      const residual = new Float32Array(n * P);
+      const residual = new Float32Array(n * K);
       const Xm = major(X, n);
       const objective = (p: Float64Array, grad: Float64Array): number => {
-        const loss = -softmaxLoss(predict(X, n, p), n, P, y, residual);
-        const gw = matmulF32(Xm, residual, C, 1, n * P);
+        const loss = -softmaxLoss(predict(X, n, p), n, K, y, residual);
+        const gw = matmulF32(Xm, residual, C, 1, n * K);
         let penalty = 0;
         for (let c = 0; c < C; c++) {
           grad[c] = gw[c]! + lambda * p[c]!;
           penalty += p[c]! * p[c]!;
         }
-        for (let q = 0; q < P; q++) {
-          let s = 0;
-          for (let i = 0; i < n; i++) s += residual[i * P + q]!;
-          grad[C + q] = s + lambda * 1e-2 * p[C + q]!;
-          penalty += 1e-2 * p[C + q]! ** 2;
+        grad.fill(0, C);
+        for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) grad[C + k]! += residual[i * K + k]!;
+        for (let k = 0; k < K; k++) {
+          grad[C + k]! += lambda * 1e-2 * p[C + k]!;
+          penalty += 1e-2 * p[C + k]! ** 2;
         }
         return loss + 0.5 * lambda * penalty;
       };
-      return lbfgs(objective, warm ?? new Float64Array(C + P), { maxIterations }).x;
+      return lbfgs(objective, warm ?? new Float64Array(C + K), { maxIterations, gradTolerance: 1e-4, valueTolerance: 1e-7 }).x;
     },
     predict,
     score(out, n, y) {
-      return softmaxLoss(out, n, P, y, null);
+      return softmaxLoss(out, n, K, y, null);
     },
   };
 }
@@ -382,14 +401,17 @@ function setupProbe(features: ProbeFeatures, target: Float64Array, options: Prob
   if (layout === "spatial") {
     const [C, h, w] = features.spatial!;
     const P = h * w;
+    // the candidate cells: every cell the target occupies in the data (the label space, not which sample has which)
+    const cells = [...new Set(target)].filter((c) => c >= 0 && c < P).sort((a, b) => a - b);
+    const index = new Map(cells.map((c, k) => [c, k]));
     return {
-      learner: spatialLearner(C, P, maxIterations),
+      learner: spatialLearner(C, P, cells, maxIterations),
       method: "spatial-softmax",
       layout,
       groupSize: P,
-      encode: identity,
-      decode: (out, n) => Float64Array.from(argmaxRows(out, n, P)),
-      classes: null,
+      encode: (y) => Float64Array.from(y, (v) => index.get(v) ?? -1),
+      decode: (out, n) => Float64Array.from(argmaxRows(out, n, cells.length), (k) => cells[k]!),
+      classes: cells,
     };
   }
   if (options.task === "regression") {

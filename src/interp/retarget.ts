@@ -109,6 +109,9 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
   const wall = wallCode(def);
   if (wall < 0) throw new ConfigError(`${def.name} has no wall tile, so reachable targets cannot be drawn`, "retargeting needs a grid environment with walls (e.g. maze-cheese)");
+  if (env.viewHeight !== env.height || env.viewWidth !== env.width) {
+    throw new ConfigError(`${def.name}'s observation is a window around the agent, so a level cell has no fixed place in the activation maps`, "retargeting needs an environment observed whole (e.g. maze-cheese)");
+  }
   const [C, H, W] = env.obsShape;
   const chw = C * H * W;
   const cells = H * W;

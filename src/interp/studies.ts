@@ -47,6 +47,8 @@ export interface ProbeStudyOptions {
   innerFolds?: number;
   /** fold assignment and random-init seed */
   seed?: number;
+  /** probe the random-init twin at every hook, not only at the chosen layer (slower) */
+  randomInitAllLayers?: boolean;
 }
 
 export interface ProbeArm {
@@ -66,7 +68,7 @@ export interface ProbeStudy {
   layers: ProbeArm[];
   /** the hook with the best held-out metric */
   chosen_layer: string;
-  /** the same probe at each hook of a randomly initialised network of the same architecture */
+  /** the same probe on a randomly initialised network of the same architecture, at the chosen layer (or every hook) */
   random_init: ProbeArm[];
   /** the same probe on the raw observation */
   observation: ProbeArm;
@@ -92,36 +94,41 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
     throw new ConfigError(`only ${rows.length} samples have a value for "${options.target}"`, `collect on a distribution where it applies (the cheese must be on the grid for cheese_* labels), or collect more samples`);
   }
   const [C, H, W] = dataset.meta.obs_shape;
+  const level = dataset.meta.level;
   const y = Float64Array.from(rows, (i) => values[i]!);
   const groups = Int32Array.from(rows, (i) => dataset.episodeId[i]!);
   const base = {
     task,
     ...(options.layout ? { layout: options.layout } : {}),
-    ...(spec.kind === "cell" ? { cellGrid: { height: H, width: W } } : {}),
+    ...(spec.kind === "cell" ? { cellGrid: level } : {}),
     ...(options.folds ? { folds: options.folds } : {}),
     ...(options.innerFolds ? { innerFolds: options.innerFolds } : {}),
     groups,
     seed: options.seed ?? 0,
   };
   const shapeOf = (hook: string): number[] => dataset.meta.hooks.find((h) => h.name === hook)?.shape ?? [];
+  // spatial maps line up with level cells only when the observation shows the whole level
+  const aligned = (shape: readonly number[]): boolean => !dataset.meta.windowed && shape.length === 3 && shape[1] === level.height && shape[2] === level.width;
   const features = (data: Float32Array, shape: readonly number[]): ProbeFeatures => {
     const d = shape.reduce((a, b) => a * b, 1);
     const picked = new Float32Array(rows.length * d);
     rows.forEach((i, k) => picked.set(data.subarray(i * d, (i + 1) * d), k * d));
-    return { data: picked, n: rows.length, d, ...(shape.length === 3 ? { spatial: shape as [number, number, number] } : {}) };
+    return { data: picked, n: rows.length, d, ...(aligned(shape) ? { spatial: shape as [number, number, number] } : {}) };
   };
   const probe = (data: Float32Array, shape: readonly number[]): ProbeReport => {
     // a spatial layout asked for where it cannot apply (a dense hook) falls back to flat for that arm
-    const layout = options.layout === "spatial" && !(spec.kind === "cell" && shape.length === 3 && shape[1] === H && shape[2] === W) ? "flat" : options.layout;
+    const layout = options.layout === "spatial" && !(spec.kind === "cell" && aligned(shape)) ? "flat" : options.layout;
     return crossValidateProbe(features(data, shape), y, { ...base, ...(layout ? { layout } : {}) });
   };
   for (const hook of options.hooks) if (!dataset.activations.has(hook)) throw new ConfigError(`the dataset has no activations for hook "${hook}"`, `it has: ${[...dataset.activations.keys()].join(", ")}`);
   const layers = options.hooks.map((hook) => ({ source: hook, report: probe(dataset.activations.get(hook)!, shapeOf(hook)) }));
-  const twin = activationsOn(randomInitTwin(policy, options.seed ?? 0), dataset, options.hooks);
-  const randomInit = options.hooks.map((hook) => ({ source: hook, report: probe(twin.get(hook)!, shapeOf(hook)) }));
-  const observation = { source: "observation", report: probe(dataset.obs, [C, H, W]) };
   let chosen = layers[0]!;
   for (const l of layers) if (headline(l.report) > headline(chosen.report)) chosen = l;
+  // the random-init twin is probed at the chosen layer (or every layer with randomInitAllLayers)
+  const twinHooks = options.randomInitAllLayers ? options.hooks : [chosen.source];
+  const twin = activationsOn(randomInitTwin(policy, options.seed ?? 0), dataset, twinHooks);
+  const randomInit = twinHooks.map((hook) => ({ source: hook, report: probe(twin.get(hook)!, shapeOf(hook)) }));
+  const observation = { source: "observation", report: probe(dataset.obs, [C, H, W]) };
   return {
     target: options.target,
     label: spec,
@@ -156,8 +163,8 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
   const { spec, values } = datasetLabel(dataset, target);
   if (spec.kind !== "cell") throw new ConfigError(`channel search needs a cell label (where the goal is); "${target}" is a ${spec.kind} label`, `cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell").map((l) => l.name).join(", ")}`);
-  const [, H, W] = dataset.meta.obs_shape;
-  const grid = { height: H, width: W };
+  if (dataset.meta.windowed) throw new ConfigError(`${dataset.meta.env}'s observation is a window around the agent, so activation maps are not aligned with level cells`, "channel search needs an environment observed whole (e.g. maze-cheese)");
+  const grid = dataset.meta.level;
   const shape = info.shape as [number, number, number];
   const trained = searchChannels(dataset.activations.get(hook)!, shape, values, grid);
   const twin = activationsOn(randomInitTwin(policy, seed), dataset, [hook]);
@@ -205,22 +212,30 @@ export interface EpisodeSetting {
   seed: number;
 }
 
-function scriptedSource(kind: ScriptedKind): ActionSource {
+function referenceSource(kind: ScriptedKind, seed: number): ActionSource {
   let policy: ReturnType<typeof scriptedPolicy> | undefined;
   return (env, actions) => {
-    policy ??= scriptedPolicy(env, kind);
+    policy ??= scriptedPolicy(env, kind, seed);
     policy.act(env, actions);
   };
 }
 
-/** The reference policies on the same levels: uniformly random, scripted proxy, scripted intended. */
-export function behaviourBaselines(def: AnyEnvDefinition, setting: EpisodeSetting): Record<"random" | "scripted_proxy" | "scripted_intended", BehaviourSummary> {
-  const rng = new Rng(setting.seed, "interp/baseline/random");
-  const random: ActionSource = (env, actions) => {
-    for (let i = 0; i < env.n; i++) actions[i] = rng.int(env.numActions);
-  };
-  const run = (act: ActionSource): BehaviourSummary => summarizeBehaviour(evaluate(def, act, { ...setting, ...(setting.params ? { params: setting.params } : {}) }));
-  return { random: run(random), scripted_proxy: run(scriptedSource("proxy")), scripted_intended: run(scriptedSource("intended")) };
+export type BaselineName = "random" | "scripted_proxy" | "observation_only_intended" | "scripted_intended";
+
+/**
+ * The reference policies on the same levels: uniformly random, the scripted proxy, the observation-only intended
+ * policy and the scripted intended policy (the last three only when the environment declares them).
+ */
+export function behaviourBaselines(def: AnyEnvDefinition, setting: EpisodeSetting): Partial<Record<BaselineName, BehaviourSummary>> {
+  const run = (kind: ScriptedKind): BehaviourSummary =>
+    summarizeBehaviour(evaluate(def, referenceSource(kind, setting.seed), { ...setting, ...(setting.params ? { params: setting.params } : {}) }));
+  const out: Partial<Record<BaselineName, BehaviourSummary>> = { random: run("random") };
+  if (def.policies) {
+    out.scripted_proxy = run("proxy");
+    out.observation_only_intended = run("observation-only");
+    out.scripted_intended = run("intended");
+  }
+  return out;
 }
 
 // ---- steering ----

@@ -23,7 +23,8 @@ function json(r: { status: number | null; stdout: string; stderr: string }): Rec
 
 let run = "";
 beforeAll(() => {
-  const t = mesa("train", "--env", "maze-cheese", "--model", "cnn", "--steps", "512", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
+  // small mazes (3–4 cells) keep the commands quick; every command reads the run's env parameters
+  const t = mesa("train", "--env", "maze-cheese", "--env-param", "maxCells=4", "--model", "cnn", "--steps", "512", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
   run = String(json(t)["run_dir"]);
 });
 
@@ -86,7 +87,7 @@ describe("mesa channels / patch / steer / retarget", () => {
   it("steering prints goal rates before and after with CIs, the proxy rates and the baselines", () => {
     const out = json(mesa("steer", run, "--vector", "cheese", "--coef", "-1", "--episodes", "40", "--json"));
     for (const key of ["goal_rate_before", "goal_rate_before_ci95", "goal_rate_after", "goal_rate_after_ci95", "proxy_rate_before", "proxy_rate_after", "navigation_rate_after", "baselines"]) expect(out).toHaveProperty([key]);
-    expect(Object.keys(out["baselines"] as object).sort()).toEqual(["random", "scripted_intended", "scripted_proxy"]);
+    expect(Object.keys(out["baselines"] as object).sort()).toEqual(["observation_only_intended", "random", "scripted_intended", "scripted_proxy"]);
     const zero = json(mesa("steer", run, "--vector", "cheese-mean", "--coef", "0", "--episodes", "40", "--json"));
     expect(zero["goal_rate_after"]).toBe(zero["goal_rate_before"]);
     const bad = mesa("steer", run, "--vector", "cheddar");
@@ -114,7 +115,7 @@ describe("runs that cannot be analysed", () => {
   });
 
   it("an MLP run has no spatial hooks for channel search, and says how to get one", () => {
-    const t = json(mesa("train", "--env", "maze-cheese", "--steps", "256", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json"));
+    const t = json(mesa("train", "--env", "maze-cheese", "--env-param", "maxCells=4", "--model", "mlp", "--steps", "256", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json"));
     const r = mesa("channels", String(t["run_dir"]));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no spatial hook points[\s\S]*--model cnn/);

@@ -27,11 +27,13 @@ import { retarget } from "../../src/interp/retarget.js";
 import { addVectorHook, differenceVectors, meanDifferenceVector, steeredActions } from "../../src/interp/steering.js";
 
 const def = getEnvDefinition("maze-cheese");
+// small mazes (3–4 cells, 7×7 tiles) keep these checks fast
+const params = { maxCells: 4 };
 const dir = mkdtempSync(join(tmpdir(), "mesa-interp-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cnnFor(seed: number): ActorCritic {
-  const env = new VecEnv(def, { n: 1, distribution: "deploy" });
+  const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
   return createPolicy({ kind: "cnn", obsShape: [...env.obsShape], numActions: env.numActions }, new Rng(seed, "init"));
 }
 
@@ -41,14 +43,14 @@ function clean(model: Module<Tensor, unknown>): boolean {
 }
 
 function deployObs(count: number, seed: number): { obs: Tensor; env: VecEnv } {
-  const env = new VecEnv(def, { n: count, distribution: "deploy" });
+  const env = new VecEnv(def, { n: count, distribution: "deploy", params });
   env.reset(seed);
   return { obs: new Tensor(env.obs.slice(), [count, ...env.obsShape]), env };
 }
 
 describe("activation datasets", () => {
   const policy = cnnFor(1);
-  const data = collectActivations(policy, def, { samples: 120, distribution: "deploy", seed: 5, numEnvs: 8 });
+  const data = collectActivations(policy, def, { samples: 120, distribution: "deploy", params, seed: 5, numEnvs: 8 });
 
   it("keeps every hook's activations with environment labels that match the level", () => {
     expect(data.meta.hooks.map((h) => h.name)).toEqual(policy.hookNames());
@@ -166,7 +168,7 @@ describe("steering", () => {
   });
 
   it("steering with coefficient 0 gives the same episodes as the unsteered policy", () => {
-    const opts = { distribution: "deploy", episodes: 40, seed: 11, numEnvs: 8 };
+    const opts = { distribution: "deploy", params, episodes: 40, seed: 11, numEnvs: 8 };
     const a = evaluate(def, policyActions(policy, new Rng(1, "s")), opts);
     const b = evaluate(def, steeredActions(policy, new Rng(1, "s"), { hook, coef: 0, vector: { kind: "per-episode", channel: channelIndex(env.channels, "cheese") } }), opts);
     expect(b.intended_goal_rate).toBe(a.intended_goal_rate);
@@ -186,7 +188,7 @@ describe("steering", () => {
 describe("retargeting", () => {
   it("runs every arm on the same targets, records success by distance, and leaves no hooks behind", () => {
     const policy = cnnFor(5);
-    const r = retarget(policy, def, { hook: "trunk.hook_hidden_1", channels: [0, 1], value: 3, episodes: 24, seed: 3, numEnvs: 6, hideChannel: 2 });
+    const r = retarget(policy, def, { hook: "trunk.hook_hidden_1", channels: [0, 1], value: 3, episodes: 24, params, seed: 3, numEnvs: 6, hideChannel: 2 });
     expect(r.records).toHaveLength(24);
     for (const rec of r.records) {
       expect(Object.keys(rec.reached).sort()).toEqual(["random", "retargeted", "unedited"]);
@@ -227,11 +229,10 @@ class HandBuilt extends Module<Tensor, ActorCriticOutput> {
 
 describe("channel search", () => {
   it("finds the planted goal-tracking channel of a hand-built network, and no other above it", () => {
-    const env = new VecEnv(def, { n: 1, distribution: "deploy" });
+    const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
     const net = new HandBuilt(env.obsShape, channelIndex(env.channels, "cheese"), new Rng(1));
-    const data = collectActivations(net as unknown as ActorCritic, def, { samples: 200, distribution: "deploy", seed: 2, behaviour: "random" });
-    const [, H, W] = data.meta.obs_shape;
-    const r = searchChannels(data.activations.get("hook_map")!, data.meta.hooks[0]!.shape as [number, number, number], datasetLabel(data, "cheese_cell").values, { height: H, width: W });
+    const data = collectActivations(net as unknown as ActorCritic, def, { samples: 200, distribution: "deploy", params, seed: 2, behaviour: "random" });
+    const r = searchChannels(data.activations.get("hook_map")!, data.meta.hooks[0]!.shape as [number, number, number], datasetLabel(data, "cheese_cell").values, data.meta.level);
     expect(r.ranked[0]!.channel).toBe(1);
     expect(r.ranked[0]!.goal_correlation).toBeCloseTo(1, 6);
     expect(r.ranked[0]!.argmax_hit_rate).toBe(1);
