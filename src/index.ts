@@ -38,3 +38,4 @@ export * from "./nn/models/policy.js";
 export * from "./nn/models/mlp_policy.js";
 export * from "./nn/models/cnn_policy.js";
 export * as rl from "./rl/index.js";
+export * as interp from "./interp/index.js";

@@ -13,3 +13,5 @@ export * from "./patching.js";
 export * from "./steering.js";
 export * from "./retarget.js";
 export * from "./studies.js";
+export * from "./objective-inference.js";
+export * from "./grid-levels.js";
