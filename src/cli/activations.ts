@@ -7,46 +7,32 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { collectActivations, saveActivationDataset } from "../interp/dataset.js";
 import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { interpDistribution, interpHooks, interpOut, interpParams, openInterpRun, provenance } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, interpHooks, interpOut, openInterpRun, provenance, withAnalysisFlags } from "./interp_run.js";
 import { formatTable, log, printJson } from "./output.js";
 
-interface ActivationsOptions {
+interface ActivationsOptions extends AnalysisFlags {
   hook: string;
   samples: string;
-  distribution?: string;
-  seed?: string;
   keep: string;
   behaviour: string;
-  envParam: string[];
-  out?: string;
-  json?: boolean;
 }
 
 export function register(program: Command): void {
-  program
-    .command("activations")
+  withAnalysisFlags(program.command("activations"))
     .description("collect an activation dataset (observations, hooked activations, environment labels) as safetensors + JSON")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--hook <names>", "hook names or patterns, comma-separated (default: every hook point)", "*")
     .option("--samples <n>", "observations to keep", "2000")
-    .option("--distribution <name>", "level distribution (default: deploy)")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
     .option("--keep <p>", "chance of keeping each step (spreads samples over episodes)", "0.35")
     .option("--behaviour <how>", "how the policy acts while collecting: sample, greedy or random", "sample")
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
-    .option("--out <dir>", "directory for the dataset (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: ActivationsOptions) => {
       const run = openInterpRun(runDir);
       const hooks = interpHooks(run, opts.hook);
-      const distribution = interpDistribution(run, opts.distribution);
-      const params = interpParams(run, opts.envParam, distribution);
+      const { distribution, params, seed } = analysisLevels(run, opts);
       const behaviours = ["sample", "greedy", "random"] as const;
       const behaviour = behaviours.find((b) => b === opts.behaviour);
       if (!behaviour) throw new UsageError(`--behaviour must be one of ${behaviours.join(", ")}, got "${opts.behaviour}"`);
       const samples = parseCount(opts.samples, "--samples");
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
       const keepProbability = parseNumber(opts.keep, "--keep", { min: 1e-6, max: 1 });
       log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
       const dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, keepProbability, behaviour, source: provenance(run) });

@@ -8,20 +8,14 @@ import { collectActivations } from "../interp/dataset.js";
 import { labelSpecs } from "../interp/labels.js";
 import { type ChannelStudy, channelStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, spatialHookNames, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-interface ChannelsOptions {
+interface ChannelsOptions extends AnalysisFlags {
   hook?: string;
   target?: string;
   object?: string;
-  distribution?: string;
   samples: string;
-  seed?: string;
-  envParam: string[];
-  out?: string;
-  json?: boolean;
 }
 
 /** The JSON of one hook's channel search (top channels listed in full). */
@@ -40,19 +34,13 @@ export function channelJson(s: ChannelStudy, top = 16): Record<string, unknown> 
 }
 
 export function register(program: Command): void {
-  program
-    .command("channels")
+  withAnalysisFlags(program.command("channels"))
     .description("channel search: which channels of a run's spatial hooks track the goal's position, against a random-init network")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--hook <names>", "spatial hook names or patterns (default: every spatial hook)")
     .option("--target <label>", "a cell label: where the goal is (default: <object>_cell)")
     .option("--object <channel>", "the goal object (default: cheese)")
-    .option("--distribution <name>", "level distribution (default: deploy, where the goal moves)")
     .option("--samples <n>", "observations in the dataset", "1500")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
-    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: ChannelsOptions) => {
       const run = openInterpRun(runDir);
       const spatial = spatialHookNames(run);
@@ -61,10 +49,8 @@ export function register(program: Command): void {
       const target = opts.target ?? `${objectChannel(run, opts.object).name}_cell`;
       const cells = labelSpecs(run.def).filter((l) => l.kind === "cell").map((l) => l.name);
       if (!cells.includes(target)) throw new UsageError(`"${target}" is not a cell label of ${run.config.env}`, `cell labels: ${cells.join(", ")}`);
-      const distribution = interpDistribution(run, opts.distribution);
-      const params = interpParams(run, opts.envParam, distribution);
+      const { distribution, params, seed } = analysisLevels(run, opts);
       const samples = parseCount(opts.samples, "--samples");
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
       const started = performance.now();
       log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
       const dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, source: provenance(run) });

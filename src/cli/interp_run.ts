@@ -11,7 +11,9 @@ import { hookInfo, type HookInfo, resolveHooks } from "../interp/hooks.js";
 import { channelIndex } from "../interp/observations.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import { loadRunPolicy, type RunConfig } from "../rl/run.js";
-import { parseKeyValues } from "./args.js";
+import type { Command } from "commander";
+import { collectParam, parseKeyValues, parseSeed } from "./args.js";
+import { EVAL_SEED_OFFSET } from "./eval.js";
 
 export interface InterpRun {
   runDir: string;
@@ -119,4 +121,33 @@ export function fileSafe(name: string): string {
 /** Provenance stored with every result. */
 export function provenance(run: InterpRun): Record<string, unknown> {
   return { run_dir: run.runDir, checkpoint_step: run.step, env: run.config.env, model: run.policy.spec };
+}
+
+/** Flags every analysis command shares (the same words as `mesa eval` and `mesa train`). */
+export interface AnalysisFlags {
+  distribution?: string;
+  seed?: string;
+  envParam: string[];
+  out?: string;
+  json?: boolean;
+}
+
+/** Adds the shared flags: --distribution, --seed, --env-param, --out, --json. */
+export function withAnalysisFlags(cmd: Command): Command {
+  return cmd
+    .option("--distribution <name>", "level distribution (default: deploy, where goal and proxy come apart)")
+    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
+    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
+    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
+    .option("--json", "print one JSON object");
+}
+
+/** The levels an analysis runs on: distribution, environment parameters and level seed, from the shared flags. */
+export function analysisLevels(run: InterpRun, flags: AnalysisFlags): { distribution: string; params: Record<string, unknown>; seed: number } {
+  const distribution = interpDistribution(run, flags.distribution);
+  return {
+    distribution,
+    params: interpParams(run, flags.envParam, distribution),
+    seed: flags.seed !== undefined ? parseSeed(flags.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET,
+  };
 }

@@ -9,22 +9,16 @@ import { renderHeatmap } from "../io/plot.js";
 import type { PatchDirection, PatchGranularity } from "../interp/patching.js";
 import { type PatchStudy, patchStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-interface PatchOptions {
+interface PatchOptions extends AnalysisFlags {
   hook: string;
   by: string;
   corrupt: string;
   direction: string;
   object?: string;
   samples: string;
-  distribution?: string;
-  seed?: string;
-  envParam: string[];
-  out?: string;
-  json?: boolean;
 }
 
 function choice<T extends string>(value: string, flag: string, options: readonly T[]): T {
@@ -61,8 +55,7 @@ export function patchPictures(study: PatchStudy): Record<string, Buffer> {
 }
 
 export function register(program: Command): void {
-  program
-    .command("patch")
+  withAnalysisFlags(program.command("patch"))
     .description("activation patching: how much of the goal object's effect on the policy each hook, channel or position carries")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--hook <names>", "hook names or patterns, comma-separated (default: every hook point)", "*")
@@ -71,11 +64,6 @@ export function register(program: Command): void {
     .option("--direction <d>", "denoise (clean activations into the corrupted run) or noise (the reverse)", "denoise")
     .option("--object <channel>", "the goal object (default: cheese)")
     .option("--samples <n>", "clean/corrupted pairs (pairs where the object changes the preferred action first)", "128")
-    .option("--distribution <name>", "level distribution (default: deploy)")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
-    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: PatchOptions) => {
       const granularity = choice<PatchGranularity>(opts.by, "--by", ["layer", "channel", "position"]);
       const corruption = choice(opts.corrupt, "--corrupt", ["remove", "move"] as const);
@@ -91,9 +79,7 @@ export function register(program: Command): void {
         if (dropped.length > 0) log(`--by position: skipping non-spatial hooks ${dropped.join(", ")}`);
       }
       const object = objectChannel(run, opts.object);
-      const distribution = interpDistribution(run, opts.distribution);
-      const params = interpParams(run, opts.envParam, distribution);
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
+      const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
       const study = patchStudy(run.policy, run.def, { hooks, granularity, direction, channel: object.index, corruption, samples, distribution, params, seed });
       const seconds = (performance.now() - started) / 1000;

@@ -11,26 +11,20 @@ import { labelSpecs } from "../interp/labels.js";
 import type { ProbeLayout, ProbeReport, ProbeTask } from "../interp/probe.js";
 import { headline, type ProbeStudy, probeStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, openInterpRun, provenance, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, openInterpRun, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-interface ProbeOptions {
+interface ProbeOptions extends AnalysisFlags {
   hook: string;
   target?: string;
-  distribution?: string;
   samples: string;
   folds: string;
   innerFolds: string;
   task?: string;
   layout: string;
-  seed?: string;
-  envParam: string[];
   dataset?: string;
   saveDataset?: boolean;
   randomInitEveryLayer?: boolean;
-  out?: string;
-  json?: boolean;
 }
 
 /** A report without its per-sample predictions (what JSON output carries). */
@@ -106,25 +100,19 @@ export function probePictures(study: ProbeStudy): Record<string, Buffer> {
 }
 
 export function register(program: Command): void {
-  program
-    .command("probe")
+  withAnalysisFlags(program.command("probe"))
     .description("linear probes for an environment label at a run's hook points, held-out by episode, beside random-init and raw-observation baselines")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--target <label>", "the label to decode, e.g. cheese_cell (where the cheese is); `--target list` shows them")
     .option("--hook <names>", "hook names or patterns, comma-separated (default: every hook point)", "*")
-    .option("--distribution <name>", "level distribution to collect on (default: deploy)")
     .option("--samples <n>", "observations in the dataset", "1500")
     .option("--folds <k>", "cross-validation folds (episodes never span two)", "5")
     .option("--inner-folds <k>", "inner folds choosing the regularisation", "3")
     .option("--task <task>", "regression, binary or multiclass (default: from the label's kind)")
     .option("--layout <layout>", "auto, flat, or spatial (cell targets on spatial hooks: one weight per channel)", "auto")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
     .option("--dataset <file>", "probe a saved activation dataset (mesa activations) instead of collecting one")
     .option("--save-dataset", "also save the collected dataset (safetensors + JSON) next to the results")
     .option("--random-init-every-layer", "probe the random-init network at every hook, not only at the best layer")
-    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: ProbeOptions) => {
       const run = openInterpRun(runDir);
       const labels = labelSpecs(run.def);
@@ -153,10 +141,8 @@ export function register(program: Command): void {
         dataset = loadActivationDataset(opts.dataset);
         if (dataset.meta.env !== run.config.env) throw new UsageError(`${opts.dataset} was collected on ${dataset.meta.env}, but the run is ${run.config.env}`);
       } else {
-        const distribution = interpDistribution(run, opts.distribution);
-        const params = interpParams(run, opts.envParam, distribution);
+        const { distribution, params, seed } = analysisLevels(run, opts);
         const samples = parseCount(opts.samples, "--samples");
-        const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
         log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
         dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, source: provenance(run) });
       }

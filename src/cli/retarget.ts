@@ -9,11 +9,10 @@ import { renderHeatmap } from "../io/plot.js";
 import type { DistanceBin, RetargetArm } from "../interp/retarget.js";
 import { type RetargetStudy, retargetStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseList, parseNumber, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, spatialHookNames, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-interface RetargetOptions {
+interface RetargetOptions extends AnalysisFlags {
   targets: string;
   hook?: string;
   channels?: string;
@@ -23,12 +22,7 @@ interface RetargetOptions {
   object?: string;
   keepGoal?: boolean;
   samples: string;
-  distribution?: string;
-  seed?: string;
   greedy?: boolean;
-  envParam: string[];
-  out?: string;
-  json?: boolean;
 }
 
 const ARMS: readonly RetargetArm[] = ["retargeted", "unedited", "random"];
@@ -57,8 +51,7 @@ export function retargetJson(r: RetargetStudy): Record<string, unknown> {
 }
 
 export function register(program: Command): void {
-  program
-    .command("retarget")
+  withAnalysisFlags(program.command("retarget"))
     .description("retarget a run's policy by editing its goal-tracking channels at a chosen cell; success over random targets, by distance")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--targets <n>", "episodes, each with a random reachable target cell", "500")
@@ -70,12 +63,7 @@ export function register(program: Command): void {
     .option("--object <channel>", "the goal object (default: cheese)")
     .option("--keep-goal", "leave the goal object visible while retargeting (by default it is hidden from the observation)")
     .option("--samples <n>", "observations for the channel search", "1000")
-    .option("--distribution <name>", "level distribution (default: deploy)")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
     .option("--greedy", "take the most likely action instead of sampling")
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
-    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: RetargetOptions) => {
       const episodes = parseCount(opts.targets, "--targets");
       const samples = parseCount(opts.samples, "--samples");
@@ -86,9 +74,7 @@ export function register(program: Command): void {
       const run = openInterpRun(runDir);
       const spatial = spatialHookNames(run);
       const object = objectChannel(run, opts.object);
-      const distribution = interpDistribution(run, opts.distribution);
-      const params = interpParams(run, opts.envParam, distribution);
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
+      const { distribution, params, seed } = analysisLevels(run, opts);
       let hooks: string[];
       if (opts.hook !== undefined) {
         hooks = interpHooks(run, opts.hook);

@@ -8,21 +8,15 @@ import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import { type BaselineName, type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
-import { fileSafe, interpDistribution, interpHooks, interpOut, interpParams, objectChannel, openInterpRun, provenance, spatialHookNames, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-interface SteerOptions {
+interface SteerOptions extends AnalysisFlags {
   vector: string;
   coef: string;
   hook?: string;
   episodes: string;
-  distribution?: string;
-  seed?: string;
   greedy?: boolean;
-  envParam: string[];
-  out?: string;
-  json?: boolean;
 }
 
 const ci = (c: [number, number]): string => `[${formatNumber(c[0])}, ${formatNumber(c[1])}]`;
@@ -85,20 +79,14 @@ export function steerPicture(s: SteerStudy): Buffer {
 }
 
 export function register(program: Command): void {
-  program
-    .command("steer")
+  withAnalysisFlags(program.command("steer"))
     .description("steer a run's policy with a mean-difference vector (the cheese vector) and measure goal and proxy rates over many episodes")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--vector <name>", "OBJECT (per-maze vector: the maze with minus without the object, as in the study) or OBJECT-mean (one vector averaged over mazes)", "cheese")
     .option("--coef <c>", "coefficient: the activation gets + c × vector (−1 subtracts the object's contribution)", "-1")
     .option("--hook <name>", "the hook to steer at (default: the last spatial hook)")
     .option("--episodes <n>", "episodes per policy", "1000")
-    .option("--distribution <name>", "level distribution (default: deploy)")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
     .option("--greedy", "take the most likely action instead of sampling")
-    .option("--env-param <key=value>", "environment parameter override (repeatable)", collectParam, [] as string[])
-    .option("--out <dir>", "directory for results (default: <run_dir>/interp)")
-    .option("--json", "print one JSON object")
     .action((runDir: string, opts: SteerOptions) => {
       const coef = parseNumber(opts.coef, "--coef");
       const episodes = parseCount(opts.episodes, "--episodes");
@@ -111,9 +99,7 @@ export function register(program: Command): void {
         if (hooks.length !== 1) throw new UsageError(`--hook must name one hook point, "${opts.hook}" matches ${hooks.length}: ${hooks.join(", ")}`);
         hook = hooks[0]!;
       } else hook = spatialHookNames(run).at(-1)!;
-      const distribution = interpDistribution(run, opts.distribution);
-      const params = interpParams(run, opts.envParam, distribution);
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : run.config.ppo.seed + EVAL_SEED_OFFSET;
+      const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
       log(`steering at ${hook} with ${coef} × the ${object.name} vector over ${episodes} episodes per policy …`);
       const study = steerStudy(run.policy, run.def, { hook, coef, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
