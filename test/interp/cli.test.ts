@@ -32,24 +32,25 @@ describe("mesa hooks", () => {
   it("lists hook names and per-sample shapes", () => {
     const out = json(mesa("hooks", run, "--json"));
     const hooks = out["hooks"] as { name: string; shape: number[]; spatial: boolean }[];
-    expect(hooks.map((h) => h.name)).toContain("trunk.hook_hidden_1");
-    expect(hooks.find((h) => h.name === "trunk.hook_hidden_1")!.spatial).toBe(true);
-    expect(mesa("hooks", run, "--filter", "hidden_2").stdout).toMatch(/trunk\.hook_hidden_2\s+\[128\]/);
+    expect(hooks.map((h) => h.name)).toContain("trunk.stages.0.block.hook_resid_out");
+    expect(hooks.find((h) => h.name === "trunk.stages.0.hook_conv_out")!.shape).toEqual([16, 7, 7]);
+    expect(hooks.find((h) => h.name === "trunk.stages.0.block.hook_resid_out")!.spatial).toBe(true);
+    expect(mesa("hooks", run, "--filter", "dense").stdout).toMatch(/trunk\.hook_dense_out\s+\[128\]/);
   });
 });
 
 describe("mesa probe", () => {
   it("prints the held-out accuracy beside both baselines and the chosen layer, and writes JSON and heatmaps", () => {
-    const out = json(mesa("probe", run, "--hook", "trunk.hook_hidden_1,trunk.hook_hidden_2", "--target", "cheese_cell", "--samples", "150", "--folds", "3", "--inner-folds", "2", "--json"));
+    const out = json(mesa("probe", run, "--hook", "trunk.stages.0.hook_conv_out,trunk.hook_dense_out", "--target", "cheese_cell", "--samples", "150", "--folds", "3", "--inner-folds", "2", "--json"));
     for (const key of ["accuracy", "random_init_accuracy", "observation_accuracy", "layer", "chance", "samples", "episodes"]) expect(out).toHaveProperty([key]);
-    expect(["trunk.hook_hidden_1", "trunk.hook_hidden_2"]).toContain(out["layer"]);
+    expect(["trunk.stages.0.hook_conv_out", "trunk.hook_dense_out"]).toContain(out["layer"]);
     expect(out["observation_accuracy"]).toBeGreaterThan(0.9); // the cheese is in the observation: a linear read-out finds it
     for (const f of out["files"] as string[]) expect(existsSync(f), f).toBe(true);
     expect((out["files"] as string[]).some((f) => f.endsWith("probe-cheese_cell-cells.png"))).toBe(true);
   });
 
   it("regression targets report R² and its baselines", () => {
-    const out = json(mesa("probe", run, "--hook", "trunk.hook_hidden_2", "--target", "cheese_path_dist", "--samples", "120", "--folds", "3", "--inner-folds", "2", "--json"));
+    const out = json(mesa("probe", run, "--hook", "trunk.hook_dense_out", "--target", "cheese_path_dist", "--samples", "120", "--folds", "3", "--inner-folds", "2", "--json"));
     expect(out["metric"]).toBe("r2");
     for (const key of ["r2", "random_init_r2", "observation_r2"]) expect(typeof out[key]).toBe("number");
   });
@@ -57,7 +58,7 @@ describe("mesa probe", () => {
   it("unknown hooks and labels are errors listing what exists", () => {
     const hook = mesa("probe", run, "--hook", "trunk.hook_nope", "--target", "cheese_cell");
     expect(hook.status).toBe(1);
-    expect(hook.stderr).toMatch(/no hook point matches "trunk.hook_nope"; the model's hook points are: trunk\.hook_hidden_0, trunk\.hook_hidden_1, trunk\.hook_hidden_2/);
+    expect(hook.stderr).toMatch(/no hook point matches "trunk.hook_nope"; the model's hook points are: trunk\.stages\.0\.hook_conv_out, trunk\.stages\.0\.hook_pool_out, .*trunk\.hook_dense_out/);
     expect(hook.stderr).toMatch(/mesa hooks .*--filter TEXT/);
     const label = mesa("probe", run, "--target", "cheese_spot");
     expect(label.status).toBe(2);
@@ -70,17 +71,18 @@ describe("mesa channels / patch / steer / retarget", () => {
   it("channel search reports tracking channels against the random-init bar", () => {
     const out = json(mesa("channels", run, "--samples", "150", "--json"));
     const hooks = out["hooks"] as { hook: string; tracking_channels: number; random_init_best_correlation: number; top: { channel: number }[] }[];
-    expect(hooks.map((h) => h.hook)).toEqual(["trunk.hook_hidden_0", "trunk.hook_hidden_1"]);
+    const spatial = (json(mesa("hooks", run, "--json"))["hooks"] as { name: string; spatial: boolean }[]).filter((h) => h.spatial).map((h) => h.name);
+    expect(hooks.map((h) => h.hook)).toEqual(spatial);
     for (const h of hooks) expect(h.top.length).toBeGreaterThan(0);
   });
 
   it("patching reports effects per hook and channel with a layer × channel heatmap", () => {
-    const out = json(mesa("patch", run, "--samples", "16", "--json"));
+    const out = json(mesa("patch", run, "--hook", "trunk.stages.0.*,trunk.hook_dense_out", "--samples", "16", "--json"));
     const hooks = out["hooks"] as { hook: string; logprob_effect: (number | null)[]; indices: number[] }[];
-    expect(hooks).toHaveLength(3);
+    expect(hooks).toHaveLength(5);
     expect(hooks[0]!.indices).toHaveLength(16);
     expect((out["files"] as string[]).filter((f) => f.endsWith(".png"))).toHaveLength(1);
-    const pos = json(mesa("patch", run, "--hook", "trunk.hook_hidden_0", "--by", "position", "--samples", "8", "--json"));
+    const pos = json(mesa("patch", run, "--hook", "trunk.stages.0.hook_conv_out", "--by", "position", "--samples", "8", "--json"));
     expect((pos["hooks"] as unknown[]).length).toBe(1);
   });
 
@@ -96,7 +98,7 @@ describe("mesa channels / patch / steer / retarget", () => {
   });
 
   it("retargeting prints the success rate and the by-distance tables beside its baselines", () => {
-    const out = json(mesa("retarget", run, "--targets", "20", "--samples", "120", "--hook", "trunk.hook_hidden_1", "--json"));
+    const out = json(mesa("retarget", run, "--targets", "20", "--samples", "120", "--hook", "trunk.stages.0.block.hook_resid_out", "--json"));
     expect(typeof out["success_rate"]).toBe("number");
     for (const key of ["unedited_rate", "random_rate", "by_corner_distance", "by_start_distance", "channels", "value"]) expect(out).toHaveProperty([key]);
     expect((out["by_start_distance"] as { episodes: number }[]).reduce((s, b) => s + b.episodes, 0)).toBe(20);

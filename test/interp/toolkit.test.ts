@@ -53,7 +53,7 @@ describe("activation datasets", () => {
   const data = collectActivations(policy, def, { samples: 120, distribution: "deploy", params, seed: 5, numEnvs: 8 });
 
   it("keeps every hook's activations with environment labels that match the level", () => {
-    expect(data.meta.hooks.map((h) => h.name)).toEqual(policy.hookNames());
+    expect(data.meta.hooks.map((h) => h.name).sort()).toEqual(policy.hookNames().sort());
     for (const h of data.meta.hooks) expect(data.activations.get(h.name)!.length).toBe(120 * h.shape.reduce((a, b) => a * b, 1));
     const [C, H, W] = data.meta.obs_shape;
     const cheese = channelIndex(data.meta.channels, "cheese");
@@ -114,10 +114,10 @@ describe("activation datasets", () => {
 
   it("recomputes activations of another network on the same observations", () => {
     const twin = cnnFor(2);
-    const acts = activationsOn(twin, data, ["trunk.hook_hidden_0"], 50);
-    const direct = noGrad(() => twin.runWithCache(new Tensor(data.obs.slice(0, 10 * data.obs.length / 120), [10, ...data.meta.obs_shape]), { names: ["trunk.hook_hidden_0"] }));
-    const first = direct.cache.get("trunk.hook_hidden_0")!;
-    acts.get("trunk.hook_hidden_0")!.subarray(0, first.size).forEach((v, k) => expect(v).toBeCloseTo(first.data[k]!, 5));
+    const acts = activationsOn(twin, data, ["trunk.stages.0.hook_conv_out"], 50);
+    const direct = noGrad(() => twin.runWithCache(new Tensor(data.obs.slice(0, 10 * data.obs.length / 120), [10, ...data.meta.obs_shape]), { names: ["trunk.stages.0.hook_conv_out"] }));
+    const first = direct.cache.get("trunk.stages.0.hook_conv_out")!;
+    acts.get("trunk.stages.0.hook_conv_out")!.subarray(0, first.size).forEach((v, k) => expect(v).toBeCloseTo(first.data[k]!, 5));
   });
 });
 
@@ -140,9 +140,9 @@ describe("patching", () => {
   });
 
   it("patching a whole layer of clean activations into the corrupted run restores the clean output", () => {
-    const r = patchPolicy(policy, obs, corrupted, ["trunk.hook_hidden_2"], { granularity: "layer" });
+    const r = patchPolicy(policy, obs, corrupted, ["trunk.hook_dense_out"], { granularity: "layer" });
     if (Math.abs(r.clean_logprob - r.corrupted_logprob) > 1e-6) expect(r.hooks[0]!.logprob_effect[0]).toBeCloseTo(1, 5);
-    const noise = patchPolicy(policy, obs, corrupted, ["trunk.hook_hidden_0"], { granularity: "layer", direction: "noise" });
+    const noise = patchPolicy(policy, obs, corrupted, ["trunk.stages.0.hook_conv_out"], { granularity: "layer", direction: "noise" });
     if (Math.abs(noise.clean_value - noise.corrupted_value) > 1e-6) expect(noise.hooks[0]!.value_effect[0]).toBeCloseTo(1, 5);
     expect(clean(policy)).toBe(true);
   });
@@ -151,7 +151,7 @@ describe("patching", () => {
 describe("steering", () => {
   const policy = cnnFor(4);
   const { obs, env } = deployObs(16, 9);
-  const hook = "trunk.hook_hidden_1";
+  const hook = "trunk.stages.0.block.hook_resid_out";
   const without = new Tensor(withoutChannel(obs.data, env.obsShape, channelIndex(env.channels, "cheese")), obs.shape);
 
   it("coefficient 0 changes nothing; coefficient −1 of the per-maze vector turns a maze into the same maze without cheese at that hook", () => {
@@ -180,7 +180,7 @@ describe("steering", () => {
   it("a vector whose shape does not fit the hook is an error naming both shapes; hooks are removed after it", () => {
     const bad = zeros([3, 2]);
     expect(() => noGrad(() => policy.runWithHooks(obs, { [hook]: addVectorHook(bad, 1) }))).toThrow(HookError);
-    expect(() => noGrad(() => policy.runWithHooks(obs, { [hook]: addVectorHook(bad, 1) }))).toThrow(/\[3, 2\] does not fit hook trunk\.hook_hidden_1, whose activation is \[16, \d+, \d+\]/);
+    expect(() => noGrad(() => policy.runWithHooks(obs, { [hook]: addVectorHook(bad, 1) }))).toThrow(/\[3, 2\] does not fit hook trunk\.stages\.0\.block\.hook_resid_out, whose activation is \[16, \d+, \d+\]/);
     expect(clean(policy)).toBe(true);
   });
 });
@@ -188,7 +188,7 @@ describe("steering", () => {
 describe("retargeting", () => {
   it("runs every arm on the same targets, records success by distance, and leaves no hooks behind", () => {
     const policy = cnnFor(5);
-    const r = retarget(policy, def, { hook: "trunk.hook_hidden_1", channels: [0, 1], value: 3, episodes: 24, params, seed: 3, numEnvs: 6, hideChannel: 2 });
+    const r = retarget(policy, def, { hook: "trunk.stages.0.block.hook_resid_out", channels: [0, 1], value: 3, episodes: 24, params, seed: 3, numEnvs: 6, hideChannel: 2 });
     expect(r.records).toHaveLength(24);
     for (const rec of r.records) {
       expect(Object.keys(rec.reached).sort()).toEqual(["random", "retargeted", "unedited"]);
@@ -243,7 +243,8 @@ describe("channel search", () => {
 describe("errors", () => {
   it("an unknown hook name lists the model's hook names with a filter hint", () => {
     const names = cnnFor(6).hookNames();
-    expect(() => resolveHooks(names, ["trunk.hook_hiden_1"])).toThrow(/no hook point matches "trunk.hook_hiden_1"; the model's hook points are: trunk\.hook_hidden_0/);
+    expect(() => resolveHooks(names, ["trunk.hook_dens_out"])).toThrow(/no hook point matches "trunk.hook_dens_out"; the model's hook points are: .*trunk\.stages\.0\.hook_conv_out/);
+    expect(() => resolveHooks(names, ["trunk.hook_dens_out"])).toThrow(/trunk\.hook_dense_out/);
     expect(() => resolveHooks(names, ["nothing"])).toThrow(HookError);
     expect(resolveHooks(names, ["trunk.*"])).toEqual(names.filter((n) => n.startsWith("trunk.")));
   });
