@@ -15,4 +15,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   nn: () => import("./nn.js").then((m) => m.benchmark),
   "wasm-threads": () => import("./wasm_threads.js").then((m) => m.benchmark),
   aisg: () => import("./aisg.js").then((m) => m.benchmark),
+  planner: () => import("./planner.js").then((m) => m.benchmark),
 };

