@@ -20,6 +20,8 @@ import { register as channels } from "./channels.js";
 import { register as patch } from "./patch.js";
 import { register as steer } from "./steer.js";
 import { register as retarget } from "./retarget.js";
+import { register as objective } from "./objective.js";
+import { register as inferObjective } from "./infer-objective.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -42,4 +44,6 @@ export const commands: readonly ((program: Command) => void)[] = [
   patch,
   steer,
   retarget,
+  objective,
+  inferObjective,
 ];

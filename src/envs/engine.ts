@@ -34,6 +34,7 @@ import type { z } from "zod";
 import { Rng } from "../core/rng.js";
 import { ConfigError, ShapeError } from "../core/errors.js";
 import { parseConfig } from "../core/config.js";
+import type { EnvObjectives } from "./objectives.js";
 
 export type RGB = readonly [number, number, number];
 
@@ -156,6 +157,8 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   pursuedProxy(stats: EpisodeStats, params: z.output<Sch>): boolean;
   /** did this episode achieve what the designer intended? */
   intendedGoalReached(stats: EpisodeStats, params: z.output<Sch>): boolean;
+  /** candidate objectives a learned policy may pursue, for `mesa objective` / `mesa infer-objective` (optional) */
+  readonly objectives?: EnvObjectives;
 }
 
 /** An environment definition with its types erased, as the registry holds them. */

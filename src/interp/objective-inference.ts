@@ -9,21 +9,12 @@
 // which behaviour can tell them apart. This file is environment-independent: environments supply the levels,
 // candidates and recorded episodes.
 import { ConfigError, ShapeError } from "../core/errors.js";
+import type { TabularLevel } from "../envs/objectives.js";
 import { Rng } from "../core/rng.js";
 import { valueIteration } from "../nn/value_iteration.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
 
-/** One level as a deterministic tabular MDP: what happens to the agent's position under each action. */
-export interface TabularLevel {
-  states: number;
-  actions: number;
-  /** [S, A] the state each action leads to from each state */
-  next: Int32Array;
-  /** [S] entering this state ends the episode (the level's own rule, whatever the candidate) */
-  terminal: Uint8Array;
-  /** the agent's start state */
-  start: number;
-}
+export type { TabularLevel };
 
 /** A level with one reward vector per candidate objective (reward for entering each state), in candidate order. */
 export interface InferenceLevel {

@@ -6,7 +6,8 @@ import { Rng } from "../../src/core/rng.js";
 import { VecEnv } from "../../src/envs/engine.js";
 import { mazeCheese, type MazeCheeseState } from "../../src/envs/maze-cheese.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
-import { recordEpisodes, tileCodes, topDownLevel } from "../../src/interp/grid-levels.js";
+import { tileCodes, topDownLevel } from "../../src/envs/objectives.js";
+import { recordEpisodes } from "../../src/interp/grid-levels.js";
 import {
   type InferenceLevel,
   candidateQ,

@@ -260,13 +260,24 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     return { logits, value: add(mul(v, this.valueScale), this.valueBias) };
   }
 
-  /** The mesa-objective: the reward map (and termination map) this policy plans with, for each observation. */
-  mesaObjective(obs: Tensor): { reward: Tensor; termination: Tensor } {
+  /**
+   * The mesa-objective this policy plans with, for each observation ([B, H, W] each): the reward map, the
+   * termination map, the planned values V_K, and the planned worth of entering each cell, R + γ·(1 − T)·V_K —
+   * what reaching a cell is worth to the planner once termination and what follows are counted (the
+   * readout that predicts behaviour: a mildly rewarded cell the episode does not end on can be worth more than
+   * a highly rewarded one it ends on).
+   */
+  mesaObjective(obs: Tensor): { reward: Tensor; termination: Tensor; values: Tensor; entering: Tensor } {
     return noGrad(() => {
-      const x = this.asImage(obs);
-      const [B, , H, W] = x.shape as [number, number, number, number];
-      const maps = this.rewardHead.forward(x);
-      return { reward: slice(maps, 1, 0, 1).reshape([B, H, W]), termination: sigmoid(slice(maps, 1, 1, 2).reshape([B, H, W])) };
+      const names = ["planner.hook_reward_map", "planner.hook_termination", "planner.hook_values"];
+      const { cache } = this.runWithCache(obs, { names, detach: true });
+      const reward = cache.get(names[0]!)!;
+      const termination = cache.get(names[1]!)!;
+      const values = cache.get(names[2]!)!;
+      const gamma = this.planner.options.gamma;
+      const e = new Float32Array(reward.size);
+      for (let i = 0; i < e.length; i++) e[i] = reward.data[i]! + gamma * (1 - termination.data[i]!) * values.data[i]!;
+      return { reward, termination, values, entering: new Tensor(e, reward.shape) };
     });
   }
 }

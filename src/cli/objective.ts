@@ -1,0 +1,134 @@
+// `mesa objective RUN [--distribution deploy] [--levels 500] [--seed N] [--pictures 6] [--json]`: reads a
+// planner run's mesa-objective — its learned reward map — on sample levels and scores it against every
+// candidate objective the environment declares (mean map value at the candidate's goal cells, rank correlation,
+// how often the map's top cell is the candidate's goal), beside a freshly initialised planner of the same
+// shape (what the numbers are without learning). Writes heatmaps (level | reward map | termination map) and
+// the JSON report into RUN/objective/.
+import { join } from "node:path";
+import type { Command } from "commander";
+import { UsageError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { VecEnv } from "../envs/engine.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { environments } from "../envs/registry.js";
+import { frameOf } from "../envs/render.js";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { CANDIDATE_COLORS, renderObjectivePng } from "../interp/heatmap.js";
+import { type RewardMapReport, envObjectives, scoreRewardMaps } from "../interp/objective-report.js";
+import type { PlannerActorCritic } from "../nn/models/planner.js";
+import { createPolicy } from "../nn/models/policy.js";
+import { loadRunPolicy } from "../rl/run.js";
+import type { Estimate } from "../rl/stats.js";
+import { parseCount, parseSeed } from "./args.js";
+import { EVAL_SEED_OFFSET } from "./eval.js";
+import { formatNumber, formatTable, log, printJson } from "./output.js";
+
+interface ObjectiveOptions {
+  distribution?: string;
+  levels: string;
+  seed?: string;
+  pictures: string;
+  json?: boolean;
+}
+
+/** The report as the documented JSON: candidates (name, mean_value, rank_correlation, …) and top. */
+export function rewardMapJson(r: RewardMapReport): Record<string, unknown> {
+  return {
+    env: r.env,
+    distribution: r.distribution,
+    levels: r.levels,
+    top: r.top,
+    candidates: r.candidates.map((c) => ({
+      name: c.name,
+      doc: c.doc,
+      mean_value: c.mean_value.value,
+      mean_value_ci95: c.mean_value.ci95,
+      rank_correlation: c.rank_correlation.value,
+      rank_correlation_ci95: c.rank_correlation.ci95,
+      planned_value: c.planned_value.value,
+      planned_value_ci95: c.planned_value.ci95,
+      top_cell_rate: c.top_cell_rate,
+      levels: c.levels,
+    })),
+  };
+}
+
+const est = (e: Estimate): string => (Number.isFinite(e.value) ? `${formatNumber(e.value)} [${formatNumber(e.ci95[0])}, ${formatNumber(e.ci95[1])}]` : "–");
+
+export function register(program: Command): void {
+  program
+    .command("objective")
+    .description("read a planner run's learned reward map (its mesa-objective) and score it against the env's candidate objectives, with heatmaps")
+    .argument("<run_dir>", "run directory of a planner trained by mesa train --model planner")
+    .option("--distribution <name>", "level distribution to read the map on (default deploy, where the candidates come apart)")
+    .option("--levels <n>", "levels to score", "500")
+    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
+    .option("--pictures <n>", "levels drawn as heatmaps into <run_dir>/objective/", "6")
+    .option("--json", "print one JSON object")
+    .action((runDir: string, opts: ObjectiveOptions) => {
+      const { config, policy, step } = loadRunPolicy(runDir);
+      if (policy.kind !== "planner") {
+        throw new UsageError(`mesa objective reads a planner's reward map, but ${runDir} trained a "${policy.kind}" policy`, "train one with mesa train --model planner, or ask any policy with mesa infer-objective RUN");
+      }
+      const def = getEnvDefinition(config.env);
+      const objectives = envObjectives(def, environments);
+      const distribution = opts.distribution ?? ("deploy" in def.distributions ? "deploy" : config.distribution);
+      if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
+      const levels = parseCount(opts.levels, "--levels");
+      const pictures = Number(opts.pictures);
+      if (!Number.isInteger(pictures) || pictures < 0) throw new UsageError(`--pictures must be a non-negative integer, got "${opts.pictures}"`);
+      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
+      const makeEnv = (): VecEnv => {
+        const env = new VecEnv(def, { n: levels, distribution, params: config.envParams });
+        env.reset(seed);
+        return env;
+      };
+      const env = makeEnv();
+      const planner = policy as PlannerActorCritic;
+      const report = scoreRewardMaps(planner, env, objectives, pictures);
+      // baseline: the same architecture untrained
+      const untrained = createPolicy(planner.spec, new Rng(config.ppo.seed + 1, "objective/untrained")) as PlannerActorCritic;
+      const baseline = scoreRewardMaps(untrained, makeEnv(), objectives, 0);
+      const dir = join(runDir, "objective");
+      const files: string[] = [];
+      report.samples.forEach((s, k) => {
+        const path = join(dir, `${distribution}-${k}.png`);
+        const panels = [
+          { values: s.reward, scale: "diverging" as const },
+          { values: s.termination, scale: "sequential" as const },
+          { values: s.entering, scale: "diverging" as const },
+        ];
+        const png = renderObjectivePng(def, frameOf(env, s.copy), panels, s.candidateMaps, s.reachable);
+        writeFileAtomic(path, png);
+        files.push(path);
+      });
+      const json = { ...rewardMapJson(report), run_dir: runDir, checkpoint_step: step, seed, untrained: rewardMapJson(baseline), pictures: files };
+      writeJsonAtomic(join(dir, `${distribution}.json`), json);
+      if (opts.json) {
+        printJson(json);
+        return;
+      }
+      const rows = report.candidates.map((c, k) => {
+        const b = baseline.candidates[k]!;
+        return [c.name, est(c.mean_value), est(c.rank_correlation), est(c.planned_value), formatNumber(c.top_cell_rate), est(b.planned_value), formatNumber(b.top_cell_rate)];
+      });
+      process.stdout.write(
+        `${formatTable(
+          [`${config.env} / ${distribution}, ${levels} levels`, "reward map at goal (95% CI)", "rank correlation", "planned worth of goal", "top cell (planned)", "untrained: planned worth", "untrained: top cell"],
+          rows,
+        )}\n`,
+      );
+      const sentence = (key: "planned_value" | "mean_value", what: string): string => {
+        const [first, second] = [...report.candidates].sort((a, b) => b[key].value - a[key].value);
+        if (!first || !second) return "";
+        const apart = first[key].ci95[0] > second[key].ci95[1];
+        return `${what} "${first.name}" most (${formatNumber(first[key].value)} vs ${formatNumber(second[key].value)} for "${second.name}"${apart ? ", intervals apart" : ", intervals overlap: no clear preference"})`;
+      };
+      const topScore = report.candidates.find((c) => c.name === report.top)!;
+      process.stdout.write(
+        `${sentence("planned_value", "The planner values reaching")}; its most valuable cell is a "${report.top}" goal on ${formatNumber(100 * topScore.top_cell_rate)}% of levels. ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
+      );
+      const legend = report.candidates.map((c, k) => `${c.name} = ${["green", "orange", "purple", "cyan", "magenta", "olive"][k % CANDIDATE_COLORS.length]}`).join(", ");
+      if (files.length > 0) log(`heatmaps (level | reward map, blue < 0 < red | termination map, white 0 → black 1 | planned worth of entering each cell; grey: unreachable; outlines: ${legend}): ${dir}/`);
+    });
+}

@@ -1,0 +1,253 @@
+// Objective analysis on an environment's levels, for the CLI and experiments:
+//  - `scoreRewardMaps`: how much reward a planner's readable reward map (its mesa-objective) puts on each
+//    candidate objective the environment declares — mean map value at the candidate's goal cells, Spearman
+//    rank correlation between the map and the candidate's map over the cells the agent can reach, and how
+//    often the map's highest cell is one of the candidate's goals — each over levels with a 95% interval;
+//  - `inferFromBehaviour`: behavioural objective inference for any policy on disambiguating levels drawn from
+//    a distribution (objective-inference.ts), with revealed preferences.
+import { ConfigError } from "../core/errors.js";
+import { Tensor } from "../core/tensor.js";
+import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import type { EnvObjectives, TabularLevel } from "../envs/objectives.js";
+import type { PlannerActorCritic } from "../nn/models/planner.js";
+import { type Estimate, meanInterval } from "../rl/stats.js";
+import { recordEpisodes } from "./grid-levels.js";
+import {
+  type InferenceLevel,
+  type ObjectiveInference,
+  type ObservedEpisode,
+  type RevealedPreference,
+  disambiguationScore,
+  inferObjective,
+  revealedPreferences,
+} from "./objective-inference.js";
+
+/** The env's declared candidates, or a ConfigError naming the envs that have them. */
+export function envObjectives(def: AnyEnvDefinition, all: Readonly<Record<string, AnyEnvDefinition>>): EnvObjectives {
+  if (!def.objectives) {
+    const having = Object.values(all).filter((d) => d.objectives).map((d) => d.name);
+    throw new ConfigError(`${def.name} declares no candidate objectives`, `objective analysis works on: ${having.join(", ") || "(none yet)"}`);
+  }
+  return def.objectives;
+}
+
+/** States reachable from the level's start (the cells a plan can involve), as a mask. */
+export function reachableStates(level: TabularLevel): Uint8Array {
+  const seen = new Uint8Array(level.states);
+  const queue = [level.start];
+  seen[level.start] = 1;
+  while (queue.length > 0) {
+    const s = queue.pop()!;
+    if (level.terminal[s] && s !== level.start) continue;
+    for (let a = 0; a < level.actions; a++) {
+      const t = level.next[s * level.actions + a]!;
+      if (!seen[t]) {
+        seen[t] = 1;
+        queue.push(t);
+      }
+    }
+  }
+  return seen;
+}
+
+/** Average ranks (ties share the mean rank), as Spearman's correlation needs. */
+function ranks(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const r = new Array<number>(xs.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+    for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Spearman's rank correlation (NaN when either side is constant). */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = a.length;
+  const ma = ra.reduce((s, x) => s + x, 0) / n;
+  const mb = rb.reduce((s, x) => s + x, 0) / n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (ra[i]! - ma) * (rb[i]! - mb);
+    saa += (ra[i]! - ma) ** 2;
+    sbb += (rb[i]! - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : Number.NaN;
+}
+
+export interface CandidateMapScore {
+  name: string;
+  doc: string;
+  /** mean reward-map value at the candidate's goal cells (per level, then over levels) */
+  mean_value: Estimate;
+  /** Spearman correlation between the reward map and the candidate's map over reachable cells */
+  rank_correlation: Estimate;
+  /** mean planned worth of entering the candidate's goal cells (reward, termination and the plan after it) */
+  planned_value: Estimate;
+  /** fraction of levels whose reachable cell of highest planned worth is one of the candidate's goal cells */
+  top_cell_rate: number;
+  /** levels where the candidate had a reachable goal cell */
+  levels: number;
+}
+
+export interface RewardMapReport {
+  env: string;
+  distribution: string;
+  levels: number;
+  candidates: CandidateMapScore[];
+  /** the candidate whose goals the planner values most (highest mean planned worth): the glass-box answer */
+  top: string;
+  /** per scored level: its copy index, the reward, termination and planned-worth maps ([h·w]), reachable cells and the candidates' maps */
+  samples: { copy: number; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
+}
+
+/** Checks that the policy observes the whole level (window observations are mapped once the env offers a window). */
+function checkWholeLevel(env: VecEnv, policy: PlannerActorCritic): void {
+  const [, h, w] = policy.obsShape as [number, number, number];
+  if (h !== env.height || w !== env.width) {
+    throw new ConfigError(`the planner observes ${h}×${w} cells but ${env.def.name}'s levels are ${env.height}×${env.width}`, "use a run trained on this environment with these parameters");
+  }
+}
+
+/**
+ * Scores a planner's reward map on the first episode of each of env's copies (env must be freshly reset), or
+ * of the copies `only` accepts. Levels the planner's observation does not cover are refused.
+ */
+export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objectives: EnvObjectives, keepSamples = 6, only: ((copy: number) => boolean) | null = null): RewardMapReport {
+  checkWholeLevel(env, policy);
+  const n = env.n;
+  const S = env.height * env.width;
+  const { reward, termination, entering } = policy.mesaObjective(new Tensor(env.obs.slice(), [n, ...env.obsShape]));
+  const C = objectives.candidates.length;
+  const means: number[][] = Array.from({ length: C }, () => []);
+  const planned: number[][] = Array.from({ length: C }, () => []);
+  const rhos: number[][] = Array.from({ length: C }, () => []);
+  const tops = new Int32Array(C);
+  const counts = new Int32Array(C);
+  const samples: RewardMapReport["samples"] = [];
+  let scored = 0;
+  for (let i = 0; i < n; i++) {
+    if (only && !only(i)) continue;
+    scored++;
+    const maps = objectives.maps(env, i);
+    const level = objectives.level(env, i);
+    const reach = reachableStates(level);
+    const r = reward.data.subarray(i * S, (i + 1) * S);
+    const worth = entering.data.subarray(i * S, (i + 1) * S);
+    // the most valuable reachable cell other than the agent's own
+    let topCell = -1;
+    for (let s = 0; s < S; s++) if (reach[s] && s !== level.start && (topCell < 0 || worth[s]! > worth[topCell]!)) topCell = s;
+    for (let c = 0; c < C; c++) {
+      const m = maps[c]!;
+      let sum = 0;
+      let worthSum = 0;
+      let k = 0;
+      const xs: number[] = [];
+      const ys: number[] = [];
+      for (let s = 0; s < S; s++) {
+        if (!reach[s]) continue;
+        xs.push(r[s]!);
+        ys.push(m[s]!);
+        if (m[s]! > 0) {
+          sum += r[s]!;
+          worthSum += worth[s]!;
+          k++;
+        }
+      }
+      if (k === 0) continue; // no reachable goal of this candidate on this level
+      counts[c]!++;
+      means[c]!.push(sum / k);
+      planned[c]!.push(worthSum / k);
+      const rho = spearman(xs, ys);
+      if (Number.isFinite(rho)) rhos[c]!.push(rho);
+      if (topCell >= 0 && m[topCell]! > 0) tops[c]!++;
+    }
+    if (samples.length < keepSamples) {
+      samples.push({ copy: i, reward: r.slice(), termination: termination.data.slice(i * S, (i + 1) * S), entering: worth.slice(), reachable: reach, candidateMaps: maps });
+    }
+  }
+  const candidates = objectives.candidates.map((cand, c) => ({
+    name: cand.name,
+    doc: cand.doc,
+    mean_value: meanInterval(means[c]!),
+    rank_correlation: meanInterval(rhos[c]!),
+    planned_value: meanInterval(planned[c]!),
+    top_cell_rate: counts[c]! > 0 ? tops[c]! / counts[c]! : Number.NaN,
+    levels: counts[c]!,
+  }));
+  let top = 0;
+  for (let c = 1; c < C; c++) if (candidates[c]!.planned_value.value > candidates[top]!.planned_value.value) top = c;
+  return { env: env.def.name, distribution: env.distribution, levels: scored, candidates, top: candidates[top]!.name, samples };
+}
+
+export interface BehaviouralInferenceOptions {
+  distribution: string;
+  params?: Record<string, unknown>;
+  /** disambiguating levels to collect */
+  levels: number;
+  seed: number;
+  /** copies per batch of candidate levels (default 256) */
+  batch?: number;
+  /** batches to draw at most before giving up (default 20) */
+  maxBatches?: number;
+  bootstrap?: number;
+  gamma?: number;
+}
+
+export interface BehaviouralInference extends ObjectiveInference {
+  revealed: RevealedPreference;
+  /** levels drawn to find the disambiguating ones */
+  levels_drawn: number;
+  levels_used: number;
+}
+
+/**
+ * Runs `act` (any policy) on disambiguating levels of a distribution and infers its objective among the env's
+ * candidates. Levels come in batches of copies reset at seed, seed + 1, …; a copy counts when its first level
+ * separates every pair of candidates (disambiguationScore = 1).
+ */
+export function inferFromBehaviour(
+  def: AnyEnvDefinition,
+  objectives: EnvObjectives,
+  act: (env: VecEnv, actions: Int32Array) => void,
+  options: BehaviouralInferenceOptions,
+): BehaviouralInference {
+  const batch = options.batch ?? 256;
+  const maxBatches = options.maxBatches ?? 20;
+  const levels: InferenceLevel[] = [];
+  const episodes: ObservedEpisode[] = [];
+  let drawn = 0;
+  const disambiguation = { ...(options.gamma !== undefined ? { gamma: options.gamma } : {}) };
+  for (let k = 0; k < maxBatches && levels.length < options.levels; k++) {
+    const env = new VecEnv(def, { n: batch, distribution: options.distribution, params: options.params ?? {} });
+    env.reset(options.seed + k);
+    const batchLevels = Array.from({ length: batch }, (_, i): InferenceLevel => ({ level: objectives.level(env, i), rewards: objectives.maps(env, i) }));
+    const keep = batchLevels.map((l) => disambiguationScore(l, disambiguation) === 1);
+    drawn += batch;
+    const recorded = recordEpisodes(env, act);
+    for (let i = 0; i < batch && levels.length < options.levels; i++) {
+      if (!keep[i] || recorded[i]!.actions.length === 0) continue;
+      episodes.push({ ...recorded[i]!, level: levels.length });
+      levels.push(batchLevels[i]!);
+    }
+  }
+  if (levels.length === 0) {
+    throw new ConfigError(
+      `no level of ${def.name}/${options.distribution} separates the candidates (${objectives.candidates.map((c) => c.name).join(", ")}) in ${drawn} drawn`,
+      "use a distribution where the candidates come apart (e.g. deploy), or pass different --env-param values",
+    );
+  }
+  const names = objectives.candidates.map((c) => c.name);
+  const inference = inferObjective(levels, episodes, names, {
+    ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
+    ...(options.gamma !== undefined ? { gamma: options.gamma } : {}),
+    seed: options.seed,
+  });
+  return { ...inference, revealed: revealedPreferences(levels, episodes, names), levels_drawn: drawn, levels_used: levels.length };
+}

@@ -1,0 +1,97 @@
+// mesa objective / mesa infer-objective through the built binary on a tiny planner run (budgets far too small
+// to learn: these check the commands' contracts — JSON keys, pictures, baselines, errors — not the findings).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spearman } from "../../src/interp/objective-report.js";
+
+const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
+const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function train(env: string, model: string): string {
+  const r = mesa("train", "--env", env, "--model", model, "--steps", "1024", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
+  expect(r.status, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { run_dir: string }).run_dir;
+}
+
+let plannerRun = "";
+beforeAll(() => {
+  plannerRun = train("maze-cheese", "planner");
+});
+
+describe("mesa objective", () => {
+  it("scores the planner's reward map against every candidate, beside an untrained planner, with heatmaps", () => {
+    const r = mesa("objective", plannerRun, "--levels", "40", "--pictures", "2", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      top: string;
+      candidates: { name: string; mean_value: number; rank_correlation: number; planned_value: number; top_cell_rate: number }[];
+      untrained: { candidates: unknown[] };
+      pictures: string[];
+      distribution: string;
+    };
+    expect(out.distribution).toBe("deploy");
+    expect(out.candidates.map((c) => c.name)).toEqual(["cheese", "top-right"]);
+    for (const c of out.candidates) for (const k of ["mean_value", "rank_correlation", "planned_value", "top_cell_rate"]) expect(typeof c[k as keyof typeof c]).toBe("number");
+    expect(["cheese", "top-right"]).toContain(out.top);
+    expect(out.untrained.candidates).toHaveLength(2);
+    expect(out.pictures).toHaveLength(2);
+    for (const p of out.pictures) expect(existsSync(p)).toBe(true);
+    expect(existsSync(join(plannerRun, "objective", "deploy.json"))).toBe(true);
+  });
+
+  it("explains what it needs when the run is not a planner", () => {
+    const mlpRun = train("maze-cheese", "mlp");
+    const r = mesa("objective", mlpRun);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/reads a planner's reward map, but .* trained a "mlp" policy/);
+    expect(r.stderr).toMatch(/mesa infer-objective/);
+  });
+});
+
+describe("mesa infer-objective", () => {
+  it("gives a posterior with CIs for the agent and for the scripted and random baselines", () => {
+    const r = mesa("infer-objective", plannerRun, "--levels", "8", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      top: string;
+      posterior: Record<string, { probability: number; ci95: [number, number] }>;
+      baselines: Record<string, { top: string }>;
+      levels_used: number;
+    };
+    expect(Object.keys(out.posterior).sort()).toEqual(["cheese", "top-right"]);
+    const total = Object.values(out.posterior).reduce((s, p) => s + p.probability, 0);
+    expect(total).toBeCloseTo(1, 6);
+    expect(out.levels_used).toBe(8);
+    // the scripted policies are recovered exactly: the baselines show what a known answer looks like
+    expect(out.baselines["scripted intended"]!.top).toBe("cheese");
+    expect(out.baselines["scripted proxy"]!.top).toBe("top-right");
+    expect(Object.keys(out.baselines)).toContain("random");
+  });
+
+  it("names the environments that declare candidates when the run's env has none", () => {
+    const run = train("points-bug", "mlp");
+    const r = mesa("infer-objective", run);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/points-bug declares no candidate objectives/);
+    expect(r.stderr).toMatch(/maze-cheese/);
+  });
+});
+
+describe("spearman", () => {
+  it("is 1 for monotone pairs, −1 reversed, handles ties, NaN for a constant side", () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
+    expect(spearman([1, 2, 3, 4], [0, 0, 1, 1])).toBeCloseTo(0.894427191, 8); // indicator with ties
+    expect(spearman([1, 2, 3], [5, 5, 5])).toBeNaN();
+  });
+});
