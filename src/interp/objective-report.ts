@@ -192,7 +192,7 @@ export interface BehaviouralInferenceOptions {
   /** disambiguating levels to collect */
   levels: number;
   seed: number;
-  /** copies per batch of candidate levels (default 256) */
+  /** copies per batch of candidate levels (default: twice the levels wanted, between 16 and 256) */
   batch?: number;
   /** batches to draw at most before giving up (default 20) */
   maxBatches?: number;
@@ -218,7 +218,7 @@ export function inferFromBehaviour(
   act: (env: VecEnv, actions: Int32Array) => void,
   options: BehaviouralInferenceOptions,
 ): BehaviouralInference {
-  const batch = options.batch ?? 256;
+  const batch = options.batch ?? Math.min(256, Math.max(16, 2 * options.levels));
   const maxBatches = options.maxBatches ?? 20;
   const levels: InferenceLevel[] = [];
   const episodes: ObservedEpisode[] = [];

@@ -17,15 +17,15 @@ function mesa(...args: string[]): { status: number | null; stdout: string; stder
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function train(env: string, model: string): string {
-  const r = mesa("train", "--env", env, "--model", model, "--steps", "1024", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
+function train(env: string, model: string, ...extra: string[]): string {
+  const r = mesa("train", "--env", env, "--model", model, "--steps", "1024", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json", ...extra);
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { run_dir: string }).run_dir;
 }
 
 let plannerRun = "";
 beforeAll(() => {
-  plannerRun = train("maze-cheese", "planner");
+  plannerRun = train("maze-cheese", "planner", "--env-param", "minCells=3", "--env-param", "maxCells=4"); // small mazes: a quick test
 });
 
 describe("mesa objective", () => {
