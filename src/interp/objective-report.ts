@@ -107,23 +107,116 @@ export interface RewardMapReport {
   samples: { copy: number; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
 }
 
-/** Checks that the policy observes the whole level (window observations are mapped once the env offers a window). */
-function checkWholeLevel(env: VecEnv, policy: PlannerActorCritic): void {
-  const [, h, w] = policy.obsShape as [number, number, number];
-  if (h !== env.height || w !== env.width) {
-    throw new ConfigError(`the planner observes ${h}×${w} cells but ${env.def.name}'s levels are ${env.height}×${env.width}`, "use a run trained on this environment with these parameters");
+/** The channel lit outside the level in a window (the env's `viewOutside` tile), or -1. */
+function outsideChannel(env: VecEnv): number {
+  const name = env.def.viewOutside;
+  if (name === undefined) return -1;
+  const tile = env.def.tiles.find((t) => t.name === name);
+  return tile?.channel ? env.channels.indexOf(tile.channel) : -1;
+}
+
+/**
+ * Observations of copy i's level as the agent would see them from each of `positions` (level cells), as the
+ * engine draws a window: [P, C, vh, vw], the agent's channel lit at the probe position, cells outside the level
+ * showing the env's `viewOutside` tile. With the window's level origin of each probe.
+ */
+export function probeObservations(env: VecEnv, i: number, positions: readonly number[]): { obs: Float32Array; origins: [number, number][] } {
+  const { height: h, width: w, viewHeight: vh, viewWidth: vw, numChannels: C } = env;
+  const agentChannel = env.channels.indexOf(env.def.agent.channel);
+  const outside = outsideChannel(env);
+  const per = C * vh * vw;
+  const obs = new Float32Array(positions.length * per);
+  const origins: [number, number][] = [];
+  positions.forEach((pos, p) => {
+    const py = (pos / w) | 0;
+    const px = pos - py * w;
+    const oy = vh === h ? 0 : py - ((vh - 1) >> 1);
+    const ox = vw === w ? 0 : px - ((vw - 1) >> 1);
+    origins.push([oy, ox]);
+    for (let wy = 0; wy < vh; wy++) {
+      for (let wx = 0; wx < vw; wx++) {
+        const y = oy + wy;
+        const x = ox + wx;
+        const inside = y >= 0 && y < h && x >= 0 && x < w;
+        for (let c = 0; c < C; c++) {
+          let lit: boolean;
+          if (c === agentChannel) lit = y === py && x === px;
+          else if (!inside) lit = c === outside;
+          else lit = env.levelChannel(i, c, y, x);
+          if (lit) obs[p * per + (c * vh + wy) * vw + wx] = 1;
+        }
+      }
+    }
+  });
+  return { obs, origins };
+}
+
+/** A planner's readable maps over copy i's level cells: reward, termination and planned worth, and how often each cell was seen. */
+interface LevelMaps {
+  reward: Float32Array;
+  termination: Float32Array;
+  entering: Float32Array;
+  /** how many probes saw each cell (0 = never observed) */
+  seen: Float32Array;
+}
+
+/**
+ * The planner's maps of copy i's level. Seeing the whole level, it reads the current observation. Seeing a
+ * window, it reads the window from every reachable non-terminal cell and averages each level cell over the
+ * windows that show it: the level as the planner values it from wherever it may stand.
+ */
+function levelMaps(policy: PlannerActorCritic, env: VecEnv, i: number, level: TabularLevel, reach: Uint8Array): LevelMaps {
+  const S = env.height * env.width;
+  const out: LevelMaps = { reward: new Float32Array(S), termination: new Float32Array(S), entering: new Float32Array(S), seen: new Float32Array(S) };
+  if (!env.windowed) {
+    const per = env.numChannels * S;
+    const m = policy.mesaObjective(new Tensor(env.obs.slice(i * per, (i + 1) * per), [1, ...env.obsShape]));
+    out.reward.set(m.reward.data);
+    out.termination.set(m.termination.data);
+    out.entering.set(m.entering.data);
+    out.seen.fill(1);
+    return out;
   }
+  const positions: number[] = [];
+  for (let s = 0; s < S; s++) if (reach[s] && (!level.terminal[s] || s === level.start)) positions.push(s);
+  const { obs, origins } = probeObservations(env, i, positions);
+  const m = policy.mesaObjective(new Tensor(obs, [positions.length, ...env.obsShape]));
+  const { height: h, width: w, viewHeight: vh, viewWidth: vw } = env;
+  const vhw = vh * vw;
+  origins.forEach(([oy, ox], p) => {
+    for (let wy = 0; wy < vh; wy++) {
+      for (let wx = 0; wx < vw; wx++) {
+        const y = oy + wy;
+        const x = ox + wx;
+        if (y < 0 || y >= h || x < 0 || x >= w) continue;
+        const s = y * w + x;
+        const k = p * vhw + wy * vw + wx;
+        out.reward[s]! += m.reward.data[k]!;
+        out.termination[s]! += m.termination.data[k]!;
+        out.entering[s]! += m.entering.data[k]!;
+        out.seen[s]!++;
+      }
+    }
+  });
+  for (let s = 0; s < S; s++) {
+    const n = out.seen[s]!;
+    if (n > 0) {
+      out.reward[s]! /= n;
+      out.termination[s]! /= n;
+      out.entering[s]! /= n;
+    }
+  }
+  return out;
 }
 
 /**
  * Scores a planner's reward map on the first episode of each of env's copies (env must be freshly reset), or
- * of the copies `only` accepts. Levels the planner's observation does not cover are refused.
+ * of the copies `only` accepts. A planner that sees a window is read from every cell it could stand on
+ * (levelMaps), so goals outside the first view count too.
  */
 export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objectives: EnvObjectives, keepSamples = 6, only: ((copy: number) => boolean) | null = null): RewardMapReport {
-  checkWholeLevel(env, policy);
   const n = env.n;
   const S = env.height * env.width;
-  const { reward, termination, entering } = policy.mesaObjective(new Tensor(env.obs.slice(), [n, ...env.obsShape]));
   const C = objectives.candidates.length;
   const means: number[][] = Array.from({ length: C }, () => []);
   const planned: number[][] = Array.from({ length: C }, () => []);
@@ -138,11 +231,14 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
     const maps = objectives.maps(env, i);
     const level = objectives.level(env, i);
     const reach = reachableStates(level);
-    const r = reward.data.subarray(i * S, (i + 1) * S);
-    const worth = entering.data.subarray(i * S, (i + 1) * S);
-    // the most valuable reachable cell other than the agent's own
+    const lm = levelMaps(policy, env, i, level, reach);
+    const r = lm.reward;
+    const worth = lm.entering;
+    // cells that count: reachable and seen by the planner
+    const counted = (s: number): boolean => reach[s] === 1 && lm.seen[s]! > 0;
+    // the most valuable counted cell other than the agent's own
     let topCell = -1;
-    for (let s = 0; s < S; s++) if (reach[s] && s !== level.start && (topCell < 0 || worth[s]! > worth[topCell]!)) topCell = s;
+    for (let s = 0; s < S; s++) if (counted(s) && s !== level.start && (topCell < 0 || worth[s]! > worth[topCell]!)) topCell = s;
     for (let c = 0; c < C; c++) {
       const m = maps[c]!;
       let sum = 0;
@@ -151,7 +247,7 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
       const xs: number[] = [];
       const ys: number[] = [];
       for (let s = 0; s < S; s++) {
-        if (!reach[s]) continue;
+        if (!counted(s)) continue;
         xs.push(r[s]!);
         ys.push(m[s]!);
         if (m[s]! > 0) {
@@ -160,7 +256,7 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
           k++;
         }
       }
-      if (k === 0) continue; // no reachable goal of this candidate on this level
+      if (k === 0) continue; // no reachable, observed goal of this candidate on this level
       counts[c]!++;
       means[c]!.push(sum / k);
       planned[c]!.push(worthSum / k);
@@ -169,7 +265,9 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
       if (topCell >= 0 && m[topCell]! > 0) tops[c]!++;
     }
     if (samples.length < keepSamples) {
-      samples.push({ copy: i, reward: r.slice(), termination: termination.data.slice(i * S, (i + 1) * S), entering: worth.slice(), reachable: reach, candidateMaps: maps });
+      const reachable = new Uint8Array(S);
+      for (let s = 0; s < S; s++) reachable[s] = counted(s) ? 1 : 0;
+      samples.push({ copy: i, reward: r, termination: lm.termination, entering: worth, reachable, candidateMaps: maps });
     }
   }
   const candidates = objectives.candidates.map((cand, c) => ({

@@ -146,7 +146,7 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
 /** An ActionSource that samples from (or, when greedy, takes the argmax of) a policy network's logits. */
 export function policyActions(policy: ActorCritic, rng: Rng, greedy = false): ActionSource {
   return (env, actions) => {
-    const obsSize = env.numChannels * env.height * env.width;
+    const obsSize = env.numChannels * env.viewHeight * env.viewWidth; // the observation, a window of the level for some envs
     const logits = noGrad(() => policy.forward(new Tensor(env.obs, [env.n, obsSize])).logits);
     sampleCategorical(logits.data, env.n, env.numActions, rng, actions, undefined, greedy);
   };
