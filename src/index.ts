@@ -37,5 +37,7 @@ export * as icl from "./icl/index.js";
 export * from "./nn/models/policy.js";
 export * from "./nn/models/mlp_policy.js";
 export * from "./nn/models/cnn_policy.js";
+export * from "./nn/value_iteration.js";
+export * from "./nn/models/planner.js";
 export * as rl from "./rl/index.js";
 export * as interp from "./interp/index.js";

@@ -15,3 +15,5 @@ export * from "./retarget.js";
 export * from "./studies.js";
 export * from "./objective-inference.js";
 export * from "./grid-levels.js";
+export * from "./objective-report.js";
+export * from "./heatmap.js";
