@@ -749,3 +749,43 @@ export function convBackwardPrologue(d: usize): void {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Max pooling, NCHW [planes = N·C, H, W] → [planes, Ho, Wo], with the flat input index of each maximum (for the
+// gradient). Padding counts as −∞; ties go to the first element in row-major window order; the first NaN in a
+// window wins (its index too), as in the js reference.
+
+/** Pools `planes` planes of x (H×W) into y (Ho×Wo) and writes the argmax (flat index into x) to arg. */
+export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, Ho: i32, Wo: i32): void {
+  let q: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * H * W;
+    for (let oh = 0; oh < Ho; oh++) {
+      const i0 = max(0, oh * sh - ph);
+      const i1 = min(H, oh * sh - ph + kh);
+      for (let ow = 0; ow < Wo; ow++, q += 4) {
+        const j0 = max(0, ow * sw - pw);
+        const j1 = min(W, ow * sw - pw + kw);
+        let bi = base + i0 * W + j0;
+        let best = load<f32>(x + (<usize>bi << 2));
+        let nan = best != best;
+        for (let ih = i0; ih < i1; ih++) {
+          const row = base + ih * W;
+          for (let k = row + j0; k < row + j1; k++) {
+            const v = load<f32>(x + (<usize>k << 2));
+            if (v > best && !nan) {
+              best = v;
+              bi = k;
+            } else if (v != v && !nan) {
+              nan = true;
+              best = v;
+              bi = k;
+            }
+          }
+        }
+        store<f32>(y + q, best);
+        store<i32>(arg + q, bi);
+      }
+    }
+  }
+}

@@ -1,5 +1,9 @@
 // `npm run bench -- [NAME ...] [--json]`: runs the named benchmarks (all when none is named).
+import { cleanOwnEnvironment } from "./peer.js";
 import { benchmarks } from "./registry.js";
+
+// both sides run without the variables that pin OpenBLAS to a slower kernel: ours too, before any kernel loads
+cleanOwnEnvironment();
 
 const argv = process.argv.slice(2);
 const json = argv.includes("--json");

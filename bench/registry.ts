@@ -8,10 +8,12 @@ export interface Benchmark {
 
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   core: () => import("./core.js").then((m) => m.benchmark),
+  conv: () => import("./conv.js").then((m) => m.benchmark),
   envs: () => import("./envs.js").then((m) => m.benchmark),
   icl: () => import("./icl.js").then((m) => m.benchmark),
   rng: () => import("./rng.js").then((m) => m.benchmark),
   ppo: () => import("./ppo.js").then((m) => m.benchmark),
+  "ppo-cnn": () => import("./ppo_cnn.js").then((m) => m.benchmark),
   nn: () => import("./nn.js").then((m) => m.benchmark),
   "wasm-threads": () => import("./wasm_threads.js").then((m) => m.benchmark),
   aisg: () => import("./aisg.js").then((m) => m.benchmark),

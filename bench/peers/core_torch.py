@@ -10,6 +10,8 @@ import time
 
 import torch
 
+from torch_threads import blas_thread_setters, set_threads
+
 MATMUL_SIZES = [(1024, 1024, 1024), (256, 512, 256)]  # m, k, n
 RL_ACTIONS = 15
 
@@ -133,28 +135,6 @@ def attention_step(gen):
         out.square().mean().backward()
 
     return step
-
-
-def blas_thread_setters():
-    """openblas_set_num_threads of every OpenBLAS this process loaded (Debian's torch calls the system BLAS,
-    whose thread count torch.set_num_threads does not control), so "one thread" means one thread."""
-    import ctypes
-
-    setters = []
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "blas" in line and line.split()[-1].startswith("/")}
-    for path in sorted(paths):
-        try:
-            setters.append(ctypes.CDLL(path).openblas_set_num_threads)
-        except (OSError, AttributeError):
-            pass
-    return setters
-
-
-def set_threads(threads, setters):
-    torch.set_num_threads(threads)
-    for setter in setters:
-        setter(threads)
 
 
 def main():

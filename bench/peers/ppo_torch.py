@@ -14,6 +14,8 @@ try:  # the dynamics check (--trajectory) needs only numpy
     import torch
     import torch.nn as nn
     from torch.distributions.categorical import Categorical
+
+    from torch_threads import set_threads
 except ImportError:
     torch = None
 
@@ -264,6 +266,55 @@ if torch is not None:
             return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
+    class ResidualBlock(nn.Module):
+        """IMPALA's residual block, as CleanRL's ppo_procgen.py writes it."""
+
+        def __init__(self, channels):
+            super().__init__()
+            self.conv0 = layer_init(nn.Conv2d(channels, channels, 3, padding=1))
+            self.conv1 = layer_init(nn.Conv2d(channels, channels, 3, padding=1))
+
+        def forward(self, x):
+            return x + self.conv1(torch.relu(self.conv0(torch.relu(x))))
+
+
+    class ConvStage(nn.Module):
+        def __init__(self, in_channels, channels):
+            super().__init__()
+            self.conv = layer_init(nn.Conv2d(in_channels, channels, 3, padding=1))
+            self.block = ResidualBlock(channels)
+
+        def forward(self, x):
+            return self.block(nn.functional.max_pool2d(self.conv(x), 3, stride=2, padding=1))
+
+
+    class CnnAgent(nn.Module):
+        """Mesa Lab's cnn policy (src/nn/models/cnn_policy.ts): stages 16, 32 (conv, max-pool /2, residual block),
+        relu, flatten, dense 128 + relu, shared by a policy head (gain 0.01) and a value head (gain 1)."""
+
+        def __init__(self, shape, num_actions, stages=(16, 32), dense=128):
+            super().__init__()
+            c, h, w = shape
+            self.shape = shape
+            layers = []
+            for out in stages:
+                layers.append(ConvStage(c, out))
+                c, h, w = out, (h - 1) // 2 + 1, (w - 1) // 2 + 1
+            self.trunk = nn.Sequential(*layers, nn.ReLU(), nn.Flatten(), layer_init(nn.Linear(c * h * w, dense)), nn.ReLU())
+            self.actor = layer_init(nn.Linear(dense, num_actions), std=0.01)
+            self.critic = layer_init(nn.Linear(dense, 1), std=1.0)
+
+        def get_value(self, x):
+            return self.critic(self.trunk(x.view(-1, *self.shape)))
+
+        def get_action_and_value(self, x, action=None):
+            hidden = self.trunk(x.view(-1, *self.shape))
+            probs = Categorical(logits=self.actor(hidden))
+            if action is None:
+                action = probs.sample()
+            return action, probs.log_prob(action), probs.entropy(), self.critic(hidden)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seed", type=int, default=1)
@@ -284,6 +335,7 @@ def main():
     p.add_argument("--vf-coef", type=float, default=0.5)
     p.add_argument("--max-grad-norm", type=float, default=0.5)
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="CleanRL's MLP agent or Mesa Lab's IMPALA-style cnn")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--trajectory", action="store_true", help="only print the trajectory of a fixed action pattern (dynamics check)")
     args = p.parse_args()
@@ -293,7 +345,7 @@ def main():
     if torch is None:
         sys.exit("error: PyTorch is not importable by this python3 (Debian: apt-get install python3-torch)")
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
 
     batch_size = args.num_envs * args.num_steps
     minibatch_size = batch_size // args.num_minibatches
@@ -302,7 +354,10 @@ def main():
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     envs = VecEnv(args.num_envs, args.seed)
-    agent = Agent(envs.obs_size, envs.num_actions, args.hidden)
+    if args.model == "cnn":
+        agent = CnnAgent((3, envs.h, envs.w), envs.num_actions)
+    else:
+        agent = Agent(envs.obs_size, envs.num_actions, args.hidden)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
 
     obs = torch.zeros((args.num_steps, args.num_envs, envs.obs_size))

@@ -1,7 +1,7 @@
 // Checks a matmul or conv2d call against its buffers once, for every backend, and fills in the defaults of MatmulArgs,
 // so a bad call fails with a ShapeError naming the problem instead of reading garbage or out of bounds.
 import { ShapeError } from "../errors.js";
-import { type Conv2dArgs, type MatmulArgs, convOutputSize } from "./types.js";
+import { type Conv2dArgs, type MatmulArgs, type Pool2dArgs, convOutputSize, poolOutputSize } from "./types.js";
 
 /** MatmulArgs with every default resolved. */
 export interface ResolvedMatmul {
@@ -90,5 +90,20 @@ export function checkConv2d(
   need("bias", bias, o);
   need("residual", residual, n * o * ho * wo);
   need("y", y, n * o * ho * wo);
+  return [ho, wo];
+}
+
+/** Checks a max-pool call against its buffers; returns the output height and width. */
+export function checkPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): [number, number] {
+  for (const [name, v] of Object.entries(args)) {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ShapeError(`maxPool2d: ${name} must be a non-negative integer, got ${v}`);
+  }
+  if (args.kh < 1 || args.kw < 1 || args.strideH < 1 || args.strideW < 1) throw new ShapeError("maxPool2d: kernel and stride must be at least 1");
+  if (args.padH * 2 > args.kh || args.padW * 2 > args.kw) throw new ShapeError(`maxPool2d: padding ${args.padH}×${args.padW} must be at most half the kernel ${args.kh}×${args.kw}`);
+  const [ho, wo] = poolOutputSize(args);
+  if (ho < 1 || wo < 1) throw new ShapeError(`maxPool2d: a ${args.kh}×${args.kw} window does not fit a ${args.h}×${args.w} plane with padding ${args.padH}×${args.padW}`);
+  const out = args.planes * ho * wo;
+  if (x.length < args.planes * args.h * args.w) throw new ShapeError(`maxPool2d: x has ${x.length} elements, the call needs ${args.planes * args.h * args.w}`);
+  if (y.length < out || argmax.length < out) throw new ShapeError(`maxPool2d: y and argmax need ${out} elements, got ${y.length} and ${argmax.length}`);
   return [ho, wo];
 }

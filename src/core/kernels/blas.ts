@@ -1,6 +1,6 @@
 // The `blas` kernel backend: matmul through the system's CBLAS (OpenBLAS, BLIS, MKL, Accelerate) via the FFI
 // package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
-// one call per batch item. Convolutions run on another backend (`convolutionBackend`: the wasm kernels when they
+// one call per batch item. Convolutions and pooling run on another backend (`convolutionBackend`: the wasm kernels when they
 // load, else the js reference), since a GEMM per small image is where a BLAS call costs more than it computes.
 // Loading fails with a reason (no library found, symbol missing) and the backend is
 // then simply unavailable; nothing here is needed for the other backends.
@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
 import { JsBackend } from "./js.js";
-import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 /** Shared libraries tried in order, per platform; MESA_BLAS_LIB (a path or name) is tried first when set. */
 const CANDIDATES: Record<string, readonly string[]> = {
@@ -178,5 +178,9 @@ export class BlasBackend implements KernelBackend {
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     this.convolutionBackend.conv2dBackward(x, weight, y, gy, grads, args);
+  }
+
+  maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
+    this.convolutionBackend.maxPool2d(x, y, argmax, args);
   }
 }

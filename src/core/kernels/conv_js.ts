@@ -1,7 +1,7 @@
-// The plain-TypeScript convolution of the `js` backend: a direct loop nest accumulating in float64, written for
+// The plain-TypeScript convolution and max pooling of the `js` backend: a direct loop nest accumulating in float64, written for
 // clarity (the reference the wasm kernels are tested against), not speed.
-import { checkConv2d } from "./args.js";
-import type { Conv2dArgs, Conv2dGrads } from "./types.js";
+import { checkConv2d, checkPool2d } from "./args.js";
+import type { Conv2dArgs, Conv2dGrads, Pool2dArgs } from "./types.js";
 
 /** y = relu?(conv(relu?(x), w) + bias + residual) by direct summation in float64. */
 export function conv2dReference(
@@ -87,6 +87,43 @@ export function conv2dBackwardReference(
     for (let q = 0; q < gx.length; q++) {
       if (reluInput && !(x[q]! > 0)) continue;
       grads.x[q] = grads.x[q]! + gx[q]!;
+    }
+  }
+}
+
+/** Max pooling with argmax (see KernelBackend.maxPool2d). */
+export function maxPool2dReference(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
+  const [Ho, Wo] = checkPool2d(x, y, argmax, args);
+  const { planes, h: H, w: W, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw } = args;
+  let q = 0;
+  for (let p = 0; p < planes; p++) {
+    const xb = p * H * W;
+    for (let oh = 0; oh < Ho; oh++) {
+      const i0 = Math.max(0, oh * sh - ph);
+      const i1 = Math.min(H, oh * sh - ph + kh);
+      for (let ow = 0; ow < Wo; ow++, q++) {
+        const j0 = Math.max(0, ow * sw - pw);
+        const j1 = Math.min(W, ow * sw - pw + kw);
+        let bi = xb + i0 * W + j0;
+        let best = x[bi]!;
+        let nan = best !== best;
+        for (let ih = i0; ih < i1; ih++) {
+          for (let k = xb + ih * W + j0, e = xb + ih * W + j1; k < e; k++) {
+            const v = x[k]!;
+            if (nan) break;
+            if (v !== v) {
+              nan = true;
+              best = v;
+              bi = k;
+            } else if (v > best) {
+              best = v;
+              bi = k;
+            }
+          }
+        }
+        y[q] = best;
+        argmax[q] = bi;
+      }
     }
   }
 }

@@ -2,8 +2,8 @@
 // accumulates each output in float64 (more accurate than any f32 kernel) and is written for clarity first,
 // with loop orders that keep the inner loop contiguous (~1–2 GFLOP/s).
 import { resolveMatmul } from "./args.js";
-import { conv2dBackwardReference, conv2dReference } from "./conv_js.js";
-import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
+import { conv2dBackwardReference, conv2dReference, maxPool2dReference } from "./conv_js.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 export class JsBackend implements KernelBackend {
   readonly name = "js" as const;
@@ -53,5 +53,9 @@ export class JsBackend implements KernelBackend {
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     conv2dBackwardReference(x, weight, y, gy, grads, args);
+  }
+
+  maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
+    maxPool2dReference(x, y, argmax, args);
   }
 }

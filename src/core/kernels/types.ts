@@ -46,6 +46,29 @@ export interface KernelBackend {
    * output was rectified: the mask is y > 0; x also gives the input mask when the input was rectified).
    */
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void;
+  /**
+   * Max pooling of `planes` planes (h×w) into y [planes, ho, wo], with argmax[i] the flat index into x of output i's
+   * maximum (padding counts as −∞, ties go to the first element in row-major window order, the first NaN wins).
+   */
+  maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void;
+}
+
+/** A pooling call: `planes` = batch · channels planes of h×w, a kh×kw window, strides and paddings. */
+export interface Pool2dArgs {
+  planes: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/** Output height and width of a pooling (assumed valid: checked by the op). */
+export function poolOutputSize(a: Pool2dArgs): [number, number] {
+  return [Math.floor((a.h + 2 * a.padH - a.kh) / a.strideH) + 1, Math.floor((a.w + 2 * a.padW - a.kw) / a.strideW) + 1];
 }
 
 /**

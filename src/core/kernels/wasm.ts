@@ -9,8 +9,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { checkConv2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
-import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
+import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 interface MatmulExports {
   scratchBytes(): number;
@@ -21,6 +21,7 @@ interface MatmulExports {
   convBackwardData(desc: number, n0: number, n1: number, scratch: number, thread: number): void;
   convBackwardFilter(desc: number, k0: number, k1: number, scratch: number, thread: number): void;
   convBackwardPrologue(desc: number): void;
+  maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   tileRows(): number;
   tileCols(): number;
   gemmBatch(
@@ -454,6 +455,21 @@ export class WasmBackend implements KernelBackend {
   }
 
 
+
+  maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
+    const [ho, wo] = checkPool2d(x, y, argmax, args);
+    const inLen = args.planes * args.h * args.w;
+    const outLen = args.planes * ho * wo;
+    if (outLen === 0) return;
+    const xo = this.dataStart;
+    const yo = xo + align16(inLen * 4);
+    const ao = yo + align16(outLen * 4);
+    this.reserve(ao + outLen * 4);
+    this.heap.set(x.subarray(0, inLen), xo >> 2);
+    this.kernel.maxPool(xo, yo, ao, args.planes, args.h, args.w, args.kh, args.kw, args.strideH, args.strideW, args.padH, args.padW, ho, wo);
+    y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
+    argmax.set(new Int32Array(this.memory.buffer, ao, outLen));
+  }
 
   private ensureWorker(): Worker | undefined {
     if (this.worker !== undefined || this.workerBroken !== undefined) return this.worker;

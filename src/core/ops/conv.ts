@@ -85,44 +85,9 @@ export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; pad
   const g = geometry("maxPool2d", x, kh, kw, options.stride ?? kernel, options.padding ?? 0);
   const { N, C, H, W, sh, sw, ph, pw, Ho, Wo } = g;
   if (ph * 2 > kh || pw * 2 > kw) throw new ShapeError(`maxPool2d: padding ${ph}×${pw} must be at most half the kernel ${kh}×${kw}`);
-  const X = x.data;
   const out = new Float32Array(N * C * Ho * Wo);
   const arg = new Int32Array(out.length);
-  let q = 0;
-  for (let p = 0; p < N * C; p++) {
-    const xb = p * H * W;
-    for (let oh = 0; oh < Ho; oh++) {
-      const i0 = Math.max(0, oh * sh - ph);
-      const i1 = Math.min(H, oh * sh - ph + kh);
-      for (let ow = 0; ow < Wo; ow++, q++) {
-        const j0 = Math.max(0, ow * sw - pw);
-        const j1 = Math.min(W, ow * sw - pw + kw);
-        let bi = xb + i0 * W + j0;
-        let best = X[bi]!;
-        let nan = best !== best;
-        let slow = best - best !== 0; // best is ±∞ or NaN
-        for (let ih = i0; ih < i1; ih++) {
-          for (let k = xb + ih * W + j0, e = xb + ih * W + j1; k < e; k++) {
-            const v = X[k]!;
-            if (slow || v - v !== 0) {
-              // non-finite values (rare, so this branch predicts well): exact comparisons, first NaN wins
-              if (v !== v) {
-                if (!nan) { nan = true; bi = k; }
-              } else if (!nan && v > best) { best = v; bi = k; }
-              slow = nan || best - best !== 0;
-              continue;
-            }
-            // branch-free running max: comparisons on pre-activations mispredict half the time as branches
-            const take = +(v > best);
-            best += take * (v - best);
-            bi += take * (k - bi);
-          }
-        }
-        out[q] = nan ? Number.NaN : best;
-        arg[q] = bi;
-      }
-    }
-  }
+  kernels().maxPool2d(x.data, out, arg, { planes: N * C, h: H, w: W, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw });
   return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout) => {
     const gx = gradBuffer(x);
     for (let i = 0; i < arg.length; i++) gx[arg[i]!]! += gout[i]!;

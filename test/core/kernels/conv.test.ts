@@ -125,6 +125,24 @@ describe.each(others)("%s conv2d", (name) => {
     });
   }
 
+  it("max-pools exactly as the js reference (values and argmax), with ties, ±∞ and NaN, on odd shapes", () => {
+    const rng = new Rng(21, "pool");
+    for (const [planes, h, w, k, st, pd] of [[1, 1, 1, 1, 1, 0], [3, 5, 7, 3, 2, 1], [2, 6, 4, 2, 2, 0], [5, 9, 9, 3, 2, 1], [1, 4, 5, 3, 1, 1]] as const) {
+      const x = random(rng, planes * h * w);
+      // ties, infinities and NaNs in a few places
+      for (let i = 0; i < x.length; i += 7) x[i] = 0.5;
+      if (x.length > 10) { x[3] = Number.POSITIVE_INFINITY; x[5] = Number.NaN; x[9] = Number.NEGATIVE_INFINITY; }
+      const a = { planes, h, w, kh: k, kw: k, strideH: st, strideW: st, padH: pd, padW: pd };
+      const out = planes * (Math.floor((h + 2 * pd - k) / st) + 1) * (Math.floor((w + 2 * pd - k) / st) + 1);
+      const [y1, y2] = [new Float32Array(out), new Float32Array(out)];
+      const [a1, a2] = [new Int32Array(out), new Int32Array(out)];
+      js.maxPool2d(x, y1, a1, a);
+      backend.maxPool2d(x, y2, a2, a);
+      expect(Array.from(y2)).toEqual(Array.from(y1));
+      expect(Array.from(a2)).toEqual(Array.from(a1));
+    }
+  });
+
   it("rejects buffers too small for the call", () => {
     const a = argsOf(CASES[2]!, FUSIONS[0]!);
     expect(() => backend.conv2d(new Float32Array(3), new Float32Array(1000), null, null, new Float32Array(10000), a)).toThrow(ShapeError);

@@ -1,0 +1,124 @@
+// `npm run bench -- conv [--json] [--envs=coin-run,maze-cheese] [--batch=2048]`: forward + backward of every
+// convolution layer of the CNN policy (its shapes on each env's default level, at PPO's minibatch size), ours vs
+// PyTorch (bench/peers/conv_torch.py, the IMPALA block written as a PyTorch user writes it), each side on one and
+// two threads, interleaved per thread count. The target: ours within 1.5× of PyTorch on one thread.
+import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
+import { conv2d } from "../src/core/ops/conv.js";
+import { kernels } from "../src/core/kernels/index.js";
+import { Rng } from "../src/core/rng.js";
+import { tensor } from "../src/core/tensor.js";
+import { makeVecEnv } from "../src/envs/make.js";
+import { pooledSize } from "../src/nn/models/cnn_policy.js";
+import { createPolicy } from "../src/nn/models/policy.js";
+import { median, runPeer, torchMissing } from "./peer.js";
+import type { Benchmark } from "./registry.js";
+
+/** One convolution of the policy: 3×3, padding 1, bias, with the fusions it runs with. */
+interface LayerSpec {
+  name: string;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  relu_in: boolean;
+  relu: boolean;
+  residual: boolean;
+}
+
+/** The policy's convolutions on `env`'s observations, at batch size n. */
+function policyLayers(env: string, n: number): LayerSpec[] {
+  const venv = makeVecEnv(env, { n: 1 });
+  const [c0, h0, w0] = venv.obsShape as [number, number, number];
+  const policy = createPolicy({ kind: "cnn", obsShape: [c0, h0, w0], numActions: venv.numActions }, new Rng(1));
+  const stages = policy.spec.hidden.slice(0, -1);
+  const layers: LayerSpec[] = [];
+  let [c, h, w] = [c0, h0, w0];
+  stages.forEach((o, s) => {
+    const at = `${env} stages.${s}`;
+    layers.push({ name: `${at}.conv`, n, c, h, w, o, relu_in: false, relu: false, residual: false });
+    [h, w] = [pooledSize(h), pooledSize(w)];
+    layers.push({ name: `${at}.block.conv0`, n, c: o, h, w, o, relu_in: true, relu: true, residual: false });
+    layers.push({ name: `${at}.block.conv1`, n, c: o, h, w, o, relu_in: false, relu: false, residual: true });
+    c = o;
+  });
+  return layers;
+}
+
+/** Median ms of one forward + backward through our conv2d op (tape included), over ≥ 0.4 s and ≥ 5 runs. */
+function oursMs(spec: LayerSpec): number {
+  const rng = new Rng(0, spec.name);
+  const rand = (len: number): Float32Array => rng.fillUniform(new Float32Array(len), -1, 1) as Float32Array;
+  const x = tensor(rand(spec.n * spec.c * spec.h * spec.w), [spec.n, spec.c, spec.h, spec.w]).requireGrad();
+  const weight = tensor(rand(spec.o * spec.c * 9), [spec.o, spec.c, 3, 3]).requireGrad();
+  const bias = tensor(rand(spec.o), [spec.o]).requireGrad();
+  const outShape = [spec.n, spec.o, spec.h, spec.w];
+  const residual = spec.residual ? tensor(rand(spec.n * spec.o * spec.h * spec.w), outShape) : null;
+  const gy = rand(spec.n * spec.o * spec.h * spec.w);
+  const step = (): void => {
+    x.grad = weight.grad = bias.grad = null;
+    conv2d(x, weight, bias, { padding: 1, reluInput: spec.relu_in, relu: spec.relu, residual }).backward(gy);
+  };
+  for (let i = 0; i < 3; i++) step();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 5 || performance.now() - start < 400) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+const option = (args: readonly string[], name: string, fallback: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
+
+export const benchmark: Benchmark = {
+  description: "conv2d forward + backward for the CNN policy's layer shapes: ours vs PyTorch, one and two threads",
+  async run({ json, args }) {
+    const envs = option(args, "envs", "coin-run,maze-cheese").split(",");
+    const batch = Number(option(args, "batch", "2048"));
+    const layers = envs.flatMap((env) => policyLayers(env, batch));
+    const skipped = torchMissing() ?? null;
+    const ours: Record<string, Record<string, number>> = {};
+    const torch: Record<string, Record<string, number>> = {};
+    for (const threads of [1, 2]) {
+      kernels().setThreads(threads);
+      for (const spec of layers) (ours[spec.name] ??= {})[`t${threads}`] = oursMs(spec);
+      if (skipped === null) {
+        const r = runPeer<{ layers: Record<string, Record<string, number>> }>("conv_torch.py", [JSON.stringify(layers), String(threads)]);
+        if ("skipped" in r) throw new Error(r.skipped);
+        for (const [name, byThreads] of Object.entries(r.layers)) Object.assign((torch[name] ??= {}), byThreads);
+      }
+      if (!json) process.stderr.write(`measured ${layers.length} layers on ${threads} thread(s)\n`);
+    }
+    const rows = layers.map((spec) => {
+      const o = ours[spec.name]!;
+      const t = torch[spec.name];
+      return {
+        layer: spec.name,
+        shape: `[${spec.n}, ${spec.c}, ${spec.h}, ${spec.w}] → ${spec.o}`,
+        fusion: [spec.relu_in ? "relu(x)" : "", spec.residual ? "+res" : "", spec.relu ? "relu" : ""].filter(Boolean).join(" ") || "bias",
+        ours_ms: o.t1!,
+        torch_ms: t?.t1 ?? null,
+        ratio: t ? o.t1! / t.t1! : null,
+        ours_ms_t1: o.t1!,
+        ours_ms_t2: o.t2!,
+        torch_ms_t1: t?.t1 ?? null,
+        torch_ms_t2: t?.t2 ?? null,
+        ours_best_ms: Math.min(o.t1!, o.t2!),
+        torch_best_ms: t ? Math.min(t.t1!, t.t2!) : null,
+      };
+    });
+    const result = { batch, ours_backend: kernels().name, layers: rows, skipped };
+    if (json) {
+      printJson(result);
+      return;
+    }
+    const f = (v: number | null): string => (v === null ? "–" : formatNumber(v));
+    process.stdout.write(`${formatTable(
+      ["layer", "input → out channels", "fused", "ours t1 ms", "torch t1 ms", "ours/torch t1", "ours t2", "torch t2"],
+      rows.map((r) => [r.layer, r.shape, r.fusion, f(r.ours_ms), f(r.torch_ms), f(r.ratio), f(r.ours_ms_t2), f(r.torch_ms_t2)]),
+    )}\n`);
+    if (skipped !== null) process.stdout.write(`PyTorch skipped: ${skipped}\n`);
+  },
+};
