@@ -119,7 +119,7 @@ for (;;) {
 `;
 
 /** Where the build put the kernel module, from dist/src/core/kernels or from src/core/kernels. */
-function findWasm(file: string): string {
+export function findWasm(file: string): string {
   const candidates = [new URL(`../../../wasm/${file}`, import.meta.url), new URL(`../../../dist/wasm/${file}`, import.meta.url)];
   for (const url of candidates) {
     const path = fileURLToPath(url);
