@@ -1,17 +1,26 @@
-// The library's public surface: re-exports only.
+// The library's public surface: re-exports only, listed where a module also holds internals (the tape's buffer
+// pool, kernels' helpers, the strict JSON parser) so those stay private.
 export * from "./core/errors.js";
 export * from "./core/rng.js";
 export * from "./core/config.js";
 export * from "./io/atomic.js";
-export * from "./io/safetensors.js";
+export {
+  MAX_HEADER_BYTES, DTYPE_NAMES, isDtype, dtypeBytes, isFloatDtype, readSafetensors, writeSafetensors, loadSafetensorsFile,
+  saveSafetensorsFile, toFloat32, fromFloat32, f16ToNumber, numberToF16,
+  type Dtype, type DtypeArray, type TensorData, type SafetensorsEntry, type SafetensorsFile, type TensorInput,
+} from "./io/safetensors.js";
 export * from "./io/rundir.js";
 export * from "./core/shape.js";
-export * from "./core/tensor.js";
+// tensors: the type, its constructors and grad mode (the tape's buffer pool and result plumbing stay internal)
+export {
+  Tensor, IntTensor, noGrad, isGradEnabled, tensor, scalar, zeros, ones, full, zerosLike, randn, rand, arange, intTensor, asTensor,
+  DEBUG_NAN, type TensorLike,
+} from "./core/tensor.js";
 export * from "./core/kernels/index.js";
-export * from "./core/ops/matmul.js";
+export { matmul, linear, type MatmulOptions } from "./core/ops/matmul.js";
 export * from "./core/ops/elementwise.js";
-export * from "./core/ops/unary.js";
-export * from "./core/ops/reduce.js";
+export { neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu, erf } from "./core/ops/unary.js";
+export { sum, mean, max, min, argmax } from "./core/ops/reduce.js";
 export * from "./core/ops/softmax.js";
 export * from "./core/ops/shape.js";
 export * from "./core/ops/indexing.js";
@@ -25,6 +34,7 @@ export * from "./nn/mlp.js";
 export * from "./nn/layers.js";
 export * from "./nn/attention.js";
 export * from "./nn/state.js";
+export * from "./optim/state.js";
 export * from "./optim/optimizer.js";
 export * from "./optim/adam.js";
 export * from "./optim/sgd.js";

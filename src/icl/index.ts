@@ -4,6 +4,7 @@ export * from "./tasks.js";
 export * from "./baselines.js";
 export * from "./construction.js";
 export * from "./lsa_kernel.js";
+export * from "./lsa_weights.js";
 export * from "./compare.js";
 export * from "./train.js";
 export * from "./plots.js";

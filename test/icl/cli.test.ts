@@ -11,7 +11,8 @@ import { type Tensor, tensor } from "../../src/core/tensor.js";
 import { LsaKernel } from "../../src/icl/lsa_kernel.js";
 import { meanSquaredError, sampleTasks, taskConfig } from "../../src/icl/tasks.js";
 import { loadSafetensorsFile, toFloat32 } from "../../src/io/safetensors.js";
-import { LSA, lsaProducts } from "../../src/nn/models/lsa.js";
+import { lsaProducts } from "../../src/icl/lsa_weights.js";
+import { LSA } from "../../src/nn/models/lsa.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -83,7 +83,7 @@ describe("baselines", () => {
       const w = term.slice();
       for (let k = 1; k < 3; k++) {
         term = term.map((_, i) => term[i]! - eta * dot(c[i]!, term));
-        for (let i = 0; i < 5; i++) w[i] += term[i]!;
+        for (let i = 0; i < 5; i++) w[i]! += term[i]!;
       }
       for (let i = 0; i < 5; i++) expect(r.sensitivity[bIdx * 5 + i]).toBeCloseTo(w[i]!, 10);
       expect(r.predictions[bIdx]).toBeCloseTo(dot(w, q), 10);
@@ -115,7 +115,7 @@ describe("baselines", () => {
     const h = 1e-6;
     for (let k = 0; k < 5; k++) {
       const plus = { ...tasks, tokens: Float64Array.from(tasks.tokens) };
-      plus.tokens[(0 * 9 + 8) * 6 + k] += h;
+      plus.tokens[(0 * 9 + 8) * 6 + k]! += h;
       const fd = (gdppPredict(plus, etas, gammas).predictions[0]! - r.predictions[0]!) / h;
       expect(r.sensitivity[k]).toBeCloseTo(fd, 4);
     }
@@ -227,9 +227,9 @@ describe("fused LSA kernel gradients", () => {
       for (let k = 0; k < d + 1; k++) {
         const tok = Float64Array.from(tasks.tokens);
         const idx = (0 * (n + 1) + n) * (d + 1) + k;
-        tok[idx] += h;
+        tok[idx]! += h;
         const up = kernel.predict(products, tok, 5)[0]!;
-        tok[idx] -= 2 * h;
+        tok[idx]! -= 2 * h;
         const down = kernel.predict(products, tok, 5)[0]!;
         expect(s.sensitivity[k]).toBeCloseTo((up - down) / (2 * h), 6);
       }

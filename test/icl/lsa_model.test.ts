@@ -5,7 +5,8 @@ import { Rng } from "../../src/core/rng.js";
 import { tensor } from "../../src/core/tensor.js";
 import { LsaKernel, zeroProducts } from "../../src/icl/lsa_kernel.js";
 import { sampleTasks, taskConfig } from "../../src/icl/tasks.js";
-import { LSA, lsaProducts, setGradsFromProducts } from "../../src/nn/models/lsa.js";
+import { lsaProducts, setGradsFromProducts } from "../../src/icl/lsa_weights.js";
+import { LSA } from "../../src/nn/models/lsa.js";
 import { gradcheck } from "../core/gradcheck.js";
 
 const d = 3;

@@ -78,8 +78,8 @@ describe("softmax transformer", () => {
     for (let k = 0; k < 3; k++) {
       const up = Float32Array.from(tasks.tokens);
       const down = Float32Array.from(tasks.tokens);
-      up[4 * 4 + k] += h;
-      down[4 * 4 + k] -= h;
+      up[4 * 4 + k]! += h;
+      down[4 * 4 + k]! -= h;
       const f = (t: Float32Array): number => model.forward(tensor(t, [3, 5, 4])).data[0]!;
       expect(out.sensitivity[k]).toBeCloseTo((f(up) - f(down)) / (2 * h), 2);
     }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { CheckpointError, ConfigError, RunDirError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { RunDir, listRuns, parseRunDirName, runDirName } from "../../src/io/rundir.js";
+import type { TensorInput } from "../../src/io/safetensors.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-runs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -172,7 +173,7 @@ describe("metrics.jsonl", () => {
 });
 
 describe("checkpoints", () => {
-  const weights = (step: number): Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> => ({
+  const weights = (step: number): Record<string, TensorInput> => ({
     "policy.weight": { dtype: "F32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, step]) },
   });
 

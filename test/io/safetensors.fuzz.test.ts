@@ -45,7 +45,7 @@ function check(bytes: Uint8Array, outcome: Outcome): void {
 
 /** A handful of valid files to corrupt: several dtypes, metadata, scalars, empty tensors. */
 function seedFiles(rng: Rng): Uint8Array[] {
-  const floats = (k: number): Float32Array => rng.fillNormal(new Float32Array(k));
+  const floats = (k: number): Float32Array<ArrayBuffer> => rng.fillNormal(new Float32Array(k)) as Float32Array<ArrayBuffer>;
   return [
     writeSafetensors({ w: { dtype: "F32", shape: [3, 4], data: floats(12) }, b: { dtype: "F32", shape: [4], data: floats(4) } }, { step: "100", format: "pt" }),
     writeSafetensors({

@@ -8,7 +8,8 @@ import { type Tensor, tensor, zeros } from "../../src/core/tensor.js";
 import { Attention, LinearSelfAttention } from "../../src/nn/attention.js";
 import { Conv2d, GRUCell } from "../../src/nn/layers.js";
 import { MLP } from "../../src/nn/mlp.js";
-import { loadModule, loadOptimizer, safetensorsToStateDict, saveModule, saveOptimizer, stateDictToSafetensors } from "../../src/nn/state.js";
+import { loadModule, safetensorsToStateDict, saveModule, stateDictToSafetensors } from "../../src/nn/state.js";
+import { loadOptimizer, saveOptimizer } from "../../src/optim/state.js";
 import { Adam } from "../../src/optim/adam.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { gradcheck, randInputs } from "../core/gradcheck.js";
@@ -60,7 +61,7 @@ describe("attention", () => {
     const x = randInputs([[1, 4, 3]], 7)[0]!;
     const y1 = a.forward(x);
     const x2 = x.clone();
-    x2.data[9] += 5; // change the last token only: no output row attends to it as a key
+    x2.data[9]! += 5; // change the last token only: no output row attends to it as a key
     const y2 = a.forward(x2);
     const diffRow = (r: number): number => Math.max(...[0, 1, 2].map((j) => Math.abs(y1.data[r * 3 + j]! - y2.data[r * 3 + j]!)));
     expect(diffRow(0)).toBe(0);
