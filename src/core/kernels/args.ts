@@ -1,7 +1,7 @@
 // Checks a matmul or conv2d call against its buffers once, for every backend, and fills in the defaults of MatmulArgs,
 // so a bad call fails with a ShapeError naming the problem instead of reading garbage or out of bounds.
 import { ShapeError } from "../errors.js";
-import { type Conv2dArgs, type MatmulArgs, type Pool2dArgs, convOutputSize, poolOutputSize } from "./types.js";
+import { type Conv2dArgs, type MatmulArgs, type Pool2dArgs, windowOutputSize } from "./types.js";
 
 /** MatmulArgs with every default resolved. */
 export interface ResolvedMatmul {
@@ -80,7 +80,7 @@ export function checkConv2d(
   for (const [name, v] of [["strideH", strideH], ["strideW", strideW], ["kh", kh], ["kw", kw]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ShapeError(`conv2d: ${name} must be a positive integer, got ${v}`);
   }
-  const [ho, wo] = convOutputSize(args);
+  const [ho, wo] = windowOutputSize(args);
   if (ho < 1 || wo < 1) throw new ShapeError(`conv2d: a ${kh}×${kw} kernel does not fit a ${h}×${w} image with padding ${padH}×${padW}`, "use a smaller kernel or more padding");
   const need = (what: string, arr: Float32Array | null, len: number): void => {
     if (arr !== null && arr.length < len) throw new ShapeError(`conv2d: ${what} has ${arr.length} elements, the call needs ${len}`, "check the shapes passed with the buffers");
@@ -100,7 +100,7 @@ export function checkPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array
   }
   if (args.kh < 1 || args.kw < 1 || args.strideH < 1 || args.strideW < 1) throw new ShapeError("maxPool2d: kernel and stride must be at least 1");
   if (args.padH * 2 > args.kh || args.padW * 2 > args.kw) throw new ShapeError(`maxPool2d: padding ${args.padH}×${args.padW} must be at most half the kernel ${args.kh}×${args.kw}`);
-  const [ho, wo] = poolOutputSize(args);
+  const [ho, wo] = windowOutputSize(args);
   if (ho < 1 || wo < 1) throw new ShapeError(`maxPool2d: a ${args.kh}×${args.kw} window does not fit a ${args.h}×${args.w} plane with padding ${args.padH}×${args.padW}`);
   const out = args.planes * ho * wo;
   if (x.length < args.planes * args.h * args.w) throw new ShapeError(`maxPool2d: x has ${x.length} elements, the call needs ${args.planes * args.h * args.w}`);

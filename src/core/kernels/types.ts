@@ -53,9 +53,8 @@ export interface KernelBackend {
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void;
 }
 
-/** A pooling call: `planes` = batch · channels planes of h×w, a kh×kw window, strides and paddings. */
-export interface Pool2dArgs {
-  planes: number;
+/** A sliding kh×kw window over h×w planes with strides and zero (or −∞) padding: convolution and pooling. */
+export interface Window2d {
   h: number;
   w: number;
   kh: number;
@@ -66,9 +65,14 @@ export interface Pool2dArgs {
   padW: number;
 }
 
-/** Output height and width of a pooling (assumed valid: checked by the op). */
-export function poolOutputSize(a: Pool2dArgs): [number, number] {
+/** Output height and width of a window (assumed valid: checked by the op). */
+export function windowOutputSize(a: Window2d): [number, number] {
   return [Math.floor((a.h + 2 * a.padH - a.kh) / a.strideH) + 1, Math.floor((a.w + 2 * a.padW - a.kw) / a.strideW) + 1];
+}
+
+/** A pooling call: `planes` = batch · channels planes of h×w. */
+export interface Pool2dArgs extends Window2d {
+  planes: number;
 }
 
 /**
@@ -77,19 +81,11 @@ export function poolOutputSize(a: Pool2dArgs): [number, number] {
  * `reluInput` rectifies the input as it is read (the IMPALA residual block's pre-activation, without a copy);
  * `relu` rectifies the output; the residual (same shape as y) is added before that.
  */
-export interface Conv2dArgs {
+export interface Conv2dArgs extends Window2d {
   n: number;
   c: number;
-  h: number;
-  w: number;
   /** output channels */
   o: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
   reluInput: boolean;
   relu: boolean;
 }
@@ -104,9 +100,4 @@ export interface Conv2dGrads {
   bias: Float32Array | null;
   /** [n, o, ho, wo] */
   residual: Float32Array | null;
-}
-
-/** Output height and width of a convolution (assumed valid: checked by the op). */
-export function convOutputSize(a: Conv2dArgs): [number, number] {
-  return [Math.floor((a.h + 2 * a.padH - a.kh) / a.strideH) + 1, Math.floor((a.w + 2 * a.padW - a.kw) / a.strideW) + 1];
 }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ShapeError } from "../../../src/core/errors.js";
 import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.js";
 import { JsBackend } from "../../../src/core/kernels/js.js";
-import { type Conv2dArgs, type KernelBackend, convOutputSize } from "../../../src/core/kernels/types.js";
+import { type Conv2dArgs, type KernelBackend, windowOutputSize } from "../../../src/core/kernels/types.js";
 import { WasmBackend } from "../../../src/core/kernels/wasm.js";
 import { Rng } from "../../../src/core/rng.js";
 
@@ -44,7 +44,7 @@ function argsOf(c: Case, f: (typeof FUSIONS)[number]): Conv2dArgs {
 /** Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate). */
 function run(backend: KernelBackend, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number) {
   const rng = new Rng(seed, "conv-case");
-  const [ho, wo] = convOutputSize(a);
+  const [ho, wo] = windowOutputSize(a);
   const outLen = a.n * a.o * ho * wo;
   const x = random(rng, a.n * a.c * a.h * a.w);
   const w = random(rng, a.o * a.c * a.kh * a.kw);
@@ -79,7 +79,7 @@ describe("js conv2d reference", () => {
     // ⟨gy, conv(x)⟩ = ⟨conv_xᵀ(gy), x⟩ = ⟨conv_wᵀ(gy), w⟩: the backward is the exact adjoint of the forward
     const a = argsOf(CASES[3]!, FUSIONS[0]!);
     const rng = new Rng(3, "adjoint");
-    const [ho, wo] = convOutputSize(a);
+    const [ho, wo] = windowOutputSize(a);
     const x = random(rng, a.n * a.c * a.h * a.w);
     const w = random(rng, a.o * a.c * a.kh * a.kw);
     const gy = random(rng, a.n * a.o * ho * wo);
