@@ -116,13 +116,13 @@ export class Rng {
   }
 
   /** Fills `out` with N(mean, std²) draws. */
-  fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): typeof out {
+  fillNormal<T extends Float32Array | Float64Array>(out: T, mean = 0, std = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;
   }
 
   /** Fills `out` with U(lo, hi) draws. */
-  fillUniform(out: Float32Array | Float64Array, lo = 0, hi = 1): typeof out {
+  fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * this.float();
     return out;
   }
