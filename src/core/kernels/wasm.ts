@@ -4,12 +4,14 @@
 // row blocks or column blocks, never along k — that the calling thread and one worker thread (sharing the
 // memory) claim until none are left, so the call stays synchronous and a busy or sleeping worker only means
 // the caller does more of the chunks. Every element is computed by the same instruction sequence however the
-// work is cut, so the thread count never changes a result. Convolutions are cut the same way: forward and input
+// work is cut, so the thread count never changes a result. Images of at most kh·kw pixels convolve as one dense
+// product through the same GEMM (conv_dense.ts); larger convolutions are cut the same way: forward and input
 // gradient by images, the filter gradient by column ranges of the filter (each summing all images in order).
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
+import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 interface MatmulExports {
@@ -249,6 +251,9 @@ export class WasmBackend implements KernelBackend {
     c.set(heap.subarray(cOff >> 2, (cOff >> 2) + r.spanC));
   }
 
+  /** matmul as a function value (the dense small-image convolution calls it) */
+  private readonly gemm = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void => this.matmul(a, b, c, args);
+
   private runSingle(aOff: number, bOff: number, cOff: number, r: ResolvedMatmul): void {
     const flags = (r.transA ? 1 : 0) | (r.transB ? 2 : 0) | (r.accumulate ? 4 : 0);
     this.kernel.gemmBatch(aOff, bOff, cOff, r.m, r.n, r.k, flags, 0, r.batch, r.strideA, r.strideB, r.strideC, 0, r.m, 0, r.n, this.scratch[0]);
@@ -357,6 +362,7 @@ export class WasmBackend implements KernelBackend {
   }
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    if (denseConvFits(args, 1)) return denseConv2d(this.gemm, x, weight, bias, residual, y, args);
     const [ho, wo] = checkConv2d(x, weight, bias, residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
     const outLen = n * o * ho * wo;
@@ -380,6 +386,7 @@ export class WasmBackend implements KernelBackend {
   }
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    if (denseConvFits(args, 1)) return denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
     const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
     const inLen = n * c * h * w;
