@@ -51,3 +51,4 @@ export * from "./nn/value_iteration.js";
 export * from "./nn/models/planner.js";
 export * as rl from "./rl/index.js";
 export * as interp from "./interp/index.js";
+export * as sweep from "./sweep/index.js";

@@ -22,6 +22,8 @@ import { register as steer } from "./steer.js";
 import { register as retarget } from "./retarget.js";
 import { register as objective } from "./objective.js";
 import { register as inferObjective } from "./infer-objective.js";
+import { register as sweep } from "./sweep.js";
+import { register as worker } from "./worker.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -46,4 +48,6 @@ export const commands: readonly ((program: Command) => void)[] = [
   retarget,
   objective,
   inferObjective,
+  sweep,
+  worker,
 ];

@@ -6,14 +6,12 @@ import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
-import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { parseCount, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
-/** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */
-export const EVAL_SEED_OFFSET = 1_000_003;
 
 /** The --json object: base_return, intended_return, misgeneralization_rate, misgeneralization_ci95, events, episodes and more. */
 export function evaluationJson(r: EvaluationResult, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,17 +1,12 @@
 // `mesa icl`: train a transformer on in-context linear regression and measure how closely it runs gradient
 // descent in its forward pass (von Oswald et al. 2023). Writes a run directory with metrics, checkpoints and
 // plots; prints a table, or one JSON object with --json.
-import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
-import type { Tensor } from "../core/tensor.js";
-import { heatmapsPng, heatmapsSvg, lineChartPng, lineChartSvg, type HeatmapPanel } from "../icl/plots.js";
-import { gaugeScale, layerStructure, type Comparison } from "../icl/compare.js";
-import { LOSS_CONVENTION, iclConfig, trainIcl, type IclConfigInput, type IclResult } from "../icl/train.js";
-import { writeFileAtomic } from "../io/atomic.js";
-import { RunDir } from "../io/rundir.js";
-import type { TensorInput } from "../io/safetensors.js";
+import { layerStructure, type Comparison } from "../icl/compare.js";
+import { type IclRun, runIclExperiment } from "../icl/run.js";
+import { LOSS_CONVENTION, iclConfig, type IclConfigInput, type IclResult } from "../icl/train.js";
 import { formatTable, log, printJson } from "./output.js";
 
 interface IclFlags {
@@ -97,79 +92,25 @@ async function runIcl(flags: IclFlags): Promise<void> {
   if (clip !== undefined) input.clip = clip;
   const config = iclConfig(input, "mesa icl options");
 
-  const run = RunDir.create(flags.runs, {
-    env: config.task.nonlinear ? "icl-nonlinear" : "icl-linear",
-    exp: `${config.model}-L${config.layers}`,
-    seed: config.seed,
-    config: { ...config, loss: LOSS_CONVENTION },
-  });
   const bar = new SingleBar({ format: "training |{bar}| {value}/{total} steps · loss {loss} · {eta_formatted} left", stream: process.stderr, hideCursor: true, etaBuffer: 200 });
-  if (!flags.json) log(`mesa icl: ${config.layers}-layer ${config.model}, d=${config.task.d}, N=${config.task.n}, ${config.steps} steps × ${config.batch} tasks → ${run.path}`);
-  bar.start(config.steps, 0, { loss: "…" });
-  let result: IclResult;
+  let outcome: IclRun;
   try {
-    result = await trainIcl(config, {
+    outcome = await runIclExperiment(config, flags.runs, {
+      onRunDir: (run) => {
+        if (!flags.json) log(`mesa icl: ${config.layers}-layer ${config.model}, d=${config.task.d}, N=${config.task.n}, ${config.steps} steps × ${config.batch} tasks → ${run.path}`);
+        bar.start(config.steps, 0, { loss: "…" });
+      },
       onStep: (step, loss) => {
         if (step % 10 === 0 || step === config.steps) bar.update(step, { loss: loss.toFixed(4) });
       },
-      onMetrics: (record) => run.appendMetrics(record),
-      onCheckpoint: (step, sd) => run.saveCheckpoint(step, toTensorInputs(sd), { step }),
     });
-  } catch (err) {
+  } finally {
     bar.stop();
-    run.updateSummary({ status: "failed", error: err instanceof Error ? err.message : String(err) });
-    throw err;
   }
-  bar.stop();
-  writePlots(run.path, result);
+  const { result, summary, run } = outcome;
   const seconds = (performance.now() - t0) / 1000;
-  const summary = toJson(result, config.task.d, config.task.n, config.batch, seconds, run.path);
-  run.updateSummary({ status: "finished", ...summary });
-  if (flags.json) printJson(summary);
+  if (flags.json) printJson({ ...summary, seconds });
   else printTables(result, seconds, run.path);
-}
-
-function toTensorInputs(sd: Record<string, Tensor>): Record<string, TensorInput> {
-  const out: Record<string, TensorInput> = {};
-  for (const [name, t] of Object.entries(sd)) out[name] = { dtype: "F32", shape: t.shape, data: t.data as TensorInput["data"] };
-  return out;
-}
-
-function comparisonJson(c: Comparison): Record<string, number> {
-  return {
-    model_loss: c.modelLoss,
-    baseline_loss: c.baselineLoss,
-    relative_gap: c.modelLoss / c.baselineLoss - 1,
-    prediction_cosine: c.predictionCosine,
-    sensitivity_cosine: c.sensitivityCosine,
-    prediction_msd: c.predictionMsd,
-  };
-}
-
-function toJson(r: IclResult, d: number, n: number, batch: number, seconds: number, runDir: string): Record<string, unknown> {
-  return {
-    model: r.model,
-    layers: r.layers,
-    d,
-    n,
-    steps: r.steps,
-    batch,
-    loss: LOSS_CONVENTION,
-    baseline: `gd_${r.gd.steps}`,
-    gd_eta: r.gd.eta,
-    ...comparisonJson(r.vsGd),
-    interpolated_loss: r.interpolatedLoss,
-    gdpp: r.gdpp,
-    vs_gdpp: r.vsGdpp ? comparisonJson(r.vsGdpp) : null,
-    ood: { input_scale: 2, ...comparisonJson(r.oodVsGd) },
-    weights: r.products ? layerStructure(r.products, r.construction).map((w, l) => ({ layer: l, kq_diag_mean: w.kqDiagMean, kq_offdiag_rms: w.kqOffDiagRms, kq_y_rms: w.kqYRms, pv_yy: w.pvYY, pv_diag_mean: w.pvDiagMean, pv_other_rms: w.pvOtherRms, construction_pv_yy: -r.gd.eta })) : null,
-    least_squares_loss: r.leastSquaresLoss,
-    ridge_loss: r.ridgeLoss,
-    final_train_loss: r.finalTrainLoss,
-    train_seconds: r.trainSeconds,
-    seconds,
-    run_dir: runDir,
-  };
 }
 
 function printTables(r: IclResult, seconds: number, runDir: string): void {
@@ -203,30 +144,4 @@ function printTables(r: IclResult, seconds: number, runDir: string): void {
   process.stdout.write(`least squares loss ${r.leastSquaresLoss.toPrecision(4)}, ridge (λ=σ²) loss ${r.ridgeLoss.toPrecision(4)}\n`);
   process.stdout.write(`loss = ${LOSS_CONVENTION}\n`);
   process.stdout.write(`trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s; whole command ${seconds.toFixed(1)} s; run directory ${runDir}\n`);
-}
-
-function writePlots(dir: string, r: IclResult): void {
-  const series = [
-    { name: "train loss", color: [70, 130, 180] as const, points: r.curve.map((p) => [p.step, p.trainLoss] as const) },
-    { name: `${r.model} eval loss`, color: [200, 60, 40] as const, points: r.curve.map((p) => [p.step, p.evalLoss] as const) },
-    { name: `GD ${r.gd.steps}-step`, color: [40, 150, 60] as const, points: r.curve.map((p) => [p.step, r.gdEvalLoss] as const) },
-  ];
-  const title = `ICL: ${r.layers}-layer ${r.model} vs ${r.gd.steps}-step GD`;
-  writeFileAtomic(join(dir, "loss_curve.svg"), lineChartSvg(title, "step", "query MSE", series));
-  writeFileAtomic(join(dir, "loss_curve.png"), lineChartPng(title, "step", "query MSE", series));
-  if (!r.products) return;
-  const dim = r.construction[0]!.kq.length ** 0.5;
-  const rows: HeatmapPanel[][] = r.products.map((p, l) => {
-    const con = r.construction[l]!;
-    // show the trained layer in the construction's gauge (c·W_KQ, W_PV/c), the function unchanged
-    const c = gaugeScale(p.kq, con.kq);
-    return [
-      { title: `layer ${l} learned W_KQ`, matrix: p.kq.map((v) => v * c), dim },
-      { title: `layer ${l} learned W_PV`, matrix: p.pv.map((v) => (c === 0 ? 0 : v / c)), dim },
-      { title: "GD construction W_KQ", matrix: con.kq, dim },
-      { title: "GD construction W_PV", matrix: con.pv, dim },
-    ];
-  });
-  writeFileAtomic(join(dir, "weights.svg"), heatmapsSvg("learned LSA weights beside the one-step-GD construction", rows));
-  writeFileAtomic(join(dir, "weights.png"), heatmapsPng(rows));
 }

@@ -113,6 +113,15 @@ function describeReceived(v: unknown): string {
 
 /** The keys of the object schema at `path` inside `schema` (through optional/default/nullable wrappers), if any. */
 function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  const node = schemaAt(schema, path);
+  return node?.type === "object" ? Object.keys(node.shape as object) : undefined;
+}
+
+/**
+ * The definition of the schema at `path` inside `schema`, looking through optional/default/nullable/pipe wrappers
+ * (array elements and record values take one path element each), or undefined when the path leaves the schema.
+ */
+export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): (Record<string, unknown> & { type: string }) | undefined {
   let node: z.core.$ZodType | undefined = schema;
   for (let i = 0; node !== undefined; ) {
     const def = node._zod.def as unknown as Record<string, unknown> & { type: string };
@@ -121,7 +130,7 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] | 
     } else if (def.type === "pipe") {
       node = def.in as z.core.$ZodType;
     } else if (i === path.length) {
-      return def.type === "object" ? Object.keys(def.shape as object) : undefined;
+      return def;
     } else if (def.type === "object") {
       node = (def.shape as Record<PropertyKey, z.core.$ZodType>)[path[i++]!];
     } else if (def.type === "array") {
@@ -138,7 +147,7 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] | 
 }
 
 /** The known key closest to `key` when it is a plausible typo (edit distance ≤ max(1, a third of its length)). */
-function closest(key: string, known: readonly string[]): string | undefined {
+export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
   for (const k of known) {

@@ -8,3 +8,4 @@ export * from "./lsa_weights.js";
 export * from "./compare.js";
 export * from "./train.js";
 export * from "./plots.js";
+export * from "./run.js";

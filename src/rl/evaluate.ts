@@ -9,6 +9,9 @@ import type { ActorCritic } from "../nn/models/policy.js";
 import { sampleCategorical } from "./sample.js";
 import { meanInterval, wilsonInterval } from "./stats.js";
 
+/** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */
+export const EVAL_SEED_OFFSET = 1_000_003;
+
 /** Chooses actions for all copies from their current observations (a network, or a scripted policy). */
 export type ActionSource = (env: VecEnvT, actions: Int32Array) => void;
 

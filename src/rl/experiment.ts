@@ -18,6 +18,8 @@ export interface SweepOptions {
   param: string;
   values: readonly number[];
   seeds: number;
+  /** the first training seed; runs use seeds firstSeed … firstSeed + seeds − 1 (default 1) */
+  firstSeed?: number;
   /** env steps per training run */
   steps: number;
   /** deploy episodes per trained agent */
@@ -62,8 +64,9 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
     const evals: EvaluationResult[] = [];
     const trainReturns: number[] = [];
     const runs: string[] = [];
-    for (let seed = 1; seed <= options.seeds; seed++) {
-      const label = `${options.param}=${value} seed ${seed}/${options.seeds}`;
+    const firstSeed = options.firstSeed ?? 1;
+    for (let seed = firstSeed; seed < firstSeed + options.seeds; seed++) {
+      const label = `${options.param}=${value} seed ${seed - firstSeed + 1}/${options.seeds}`;
       const progress = options.progress?.(label) ?? {};
       let trained;
       try {

@@ -95,11 +95,12 @@ async function train(run: RunDir, env: VecEnv, policy: ActorCritic, ppo: PpoConf
   return { run, policy, result };
 }
 
-/** Creates `root/<env>__ppo__<seed>__<time>/` and trains in it. */
-export async function startRun(root: string, input: RunConfigInput, callbacks: PpoCallbacks = {}): Promise<TrainedRun> {
+/** Creates `root/<env>__ppo__<seed>__<time>/` and trains in it; `onCreated` learns the directory before training starts. */
+export async function startRun(root: string, input: RunConfigInput, callbacks: PpoCallbacks = {}, onCreated?: (run: RunDir) => void): Promise<TrainedRun> {
   const config = parseConfig(runConfigSchema, input, "run config");
   const { env, policy } = buildRun(config);
   const run = RunDir.create(root, { env: config.env, exp: "ppo", seed: config.ppo.seed, config: { ...config, hidden: policy.spec.hidden } });
+  onCreated?.(run);
   return train(run, env, policy, config.ppo, callbacks);
 }
 
