@@ -13,7 +13,8 @@ import { type JobResult, type SweepRecord, readSweepRecord, sweepJson, writeSwee
 import { type SweepProgress, runLocalSweep } from "../sweep/local.js";
 import { defaultWorkers } from "../sweep/pool.js";
 import { type SweepPlan, planSweepFile } from "../sweep/spec.js";
-import { type MetricSummary, type SettingSummary, summarize } from "../sweep/summary.js";
+import { partialSummary } from "../sweep/record.js";
+import type { MetricSummary, SettingSummary } from "../sweep/summary.js";
 import { parseCount } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -105,7 +106,7 @@ export function register(program: Command): void {
       if (opts.name !== undefined) throw new UsageError("--name applies to --queue", "for a local sweep, pass its folder: mesa sweep status sweeps/NAME");
       const record = openRecord(dir);
       if (opts.json) {
-        printJson({ ...sweepJson(dir!, record), summary: record.summary.length > 0 ? record.summary : summarize(record.results, record.metrics) });
+        printJson({ ...sweepJson(dir!, record), summary: record.summary.length > 0 ? record.summary : await partialSummary(record) });
         return;
       }
       printStatus(dir!, record);
@@ -138,7 +139,7 @@ export function register(program: Command): void {
       }
       if (opts.name !== undefined || opts.out !== undefined) throw new UsageError("--name and --out apply to --queue", "for a local sweep, pass its folder: mesa sweep results sweeps/NAME");
       const record = openRecord(dir);
-      if (record.summary.length === 0) record.summary = summarize(record.results, record.metrics);
+      if (record.summary.length === 0) record.summary = await partialSummary(record);
       report(dir!, record, opts.json ?? false, false);
     });
 }

@@ -33,6 +33,8 @@ export interface JobResult {
   run_dir: string | null;
   /** the machine that ran it */
   host: string | null;
+  /** the process that runs (or last ran) it on that machine */
+  pid: number | null;
   metrics: JobMetrics | null;
   /** seconds the job took in its process */
   seconds: number | null;

@@ -39,6 +39,8 @@ export interface JobKind<Config = unknown, Options = unknown> {
   buildConfig(fields: Record<string, unknown>, options: Options, source: string): Config;
   /** the metrics a job with this config produces (to check the spec's `metrics` before anything runs) */
   metricNames(config: Config, options: Options): string[];
+  /** the values a metric can take (rates: [0, 1]), so its interval is clipped to them; undefined: unbounded */
+  metricRange?(metric: string): readonly [number, number] | undefined;
   /** the metrics summarised when the spec names none (the sweep takes them from every job's config) */
   defaultMetrics(config: Config, options: Options): string[];
   /** runs the job; returns its run directory */
@@ -64,6 +66,14 @@ export interface BaselineRow {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyJobKind = JobKind<any, any>;
+
+/**
+ * Lets the process's event loop run (between training updates): the pool's messages go out and a lost parent is
+ * noticed, so a job whose worker was killed stops within one update instead of running on unobserved.
+ */
+export function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** The job kinds: one line per command. Loaded on demand so `mesa --help` stays fast. */
 export const jobKinds: Readonly<Record<string, () => Promise<AnyJobKind>>> = {

@@ -90,8 +90,8 @@ export async function runLocalSweep(plan: SweepPlan, options: LocalSweepOptions)
                   ...(result.run_dir !== null ? { previousRunDir: runDirPath(dir, result.run_dir) } : {}),
                 },
                 {
-                  onStart() {
-                    Object.assign(result, { status: "running", attempts: result.attempts + 1, host: hostname(), started_at: new Date().toISOString(), finished_at: null, error: null });
+                  onStart(pid) {
+                    Object.assign(result, { status: "running", attempts: result.attempts + 1, host: hostname(), pid, started_at: new Date().toISOString(), finished_at: null, error: null });
                     fractions.set(result.key, 0);
                     writeSweepFolder(dir, record);
                     options.onProgress?.(progress());

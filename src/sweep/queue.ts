@@ -15,7 +15,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { type JobResult, type SweepRecord, recordedRunDir } from "./folder.js";
 import { type JobMetrics, jobKinds } from "./jobs.js";
 import { type JobOutcome, WorkerPool } from "./pool.js";
-import { finishRecord, initialRecord, pendingResult } from "./record.js";
+import { finishRecord, initialRecord, partialSummary, pendingResult } from "./record.js";
 import { type SweepPlan, parseSweepSpec, planSweep } from "./spec.js";
 
 /** The BullMQ queue every sweep's jobs go to, and the key prefix of everything mesa keeps in Redis. */
@@ -62,6 +62,7 @@ export interface QueueJobReturn {
 /** The job's progress as workers report it: where it runs, so a retry on the same machine can continue it. */
 interface QueueJobProgress {
   host: string;
+  pid?: number;
   runDir?: string;
   fraction: number;
 }
@@ -90,13 +91,15 @@ export function parseQueueUrl(url: string, flag = "--queue"): { url: string; dis
 export async function connectRedis(url: string, timeoutMs = 5000): Promise<Redis> {
   const { display } = parseQueueUrl(url);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: timeoutMs, retryStrategy: () => null, enableOfflineQueue: false });
-  redis.on("error", () => {}); // reported through connect()/ping() below
+  // the socket's own error (ECONNREFUSED, ENOTFOUND, TLS…) says more than connect()'s "Connection is closed"
+  let socketError: NodeJS.ErrnoException | undefined;
+  redis.on("error", (err: NodeJS.ErrnoException) => (socketError ??= err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    const e = err as NodeJS.ErrnoException;
+    const e = socketError ?? (err as NodeJS.ErrnoException);
     const text = `${e.code ?? ""} ${e.message}`;
     if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(text)) {
       throw new MesaError(`Redis at ${display} refused the credentials (${e.message})`, "put the user and password in the URL: redis://user:password@host:6379 (rediss:// for TLS)");
@@ -208,6 +211,7 @@ export async function queueRecord(redis: Redis, plan: SweepPlan, options: { disp
       Object.assign(result, {
         attempts: job.attemptsStarted,
         host: progress?.host ?? null,
+        pid: progress?.pid ?? null,
         run_dir: progress?.runDir ?? null,
         started_at: job.processedOn ? new Date(job.processedOn).toISOString() : null,
       });
@@ -232,7 +236,10 @@ export async function queueRecord(redis: Redis, plan: SweepPlan, options: { disp
     if (done) {
       finishRecord(record, plan);
       record.status = "finished";
-    } else record.status = "queued";
+    } else {
+      record.summary = await partialSummary(record);
+      record.status = "queued";
+    }
     return record;
   } finally {
     await queue.close();
@@ -333,10 +340,13 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
       progress = next;
       job.updateProgress({ ...next }).catch(() => {}); // best effort: the lock, not the progress, decides
     };
-    options.log(`${data.sweep} ${data.id} (${data.setting}, seed ${data.seed}) started, attempt ${job.attemptsStarted}`);
     const outcome: JobOutcome = await pool.run(
       { kind: data.kind, config: data.config, options: data.options, runsRoot: join(sweepDir, "runs"), ...(previousRunDir ? { previousRunDir } : {}) },
       {
+        onStart: (pid) => {
+          report({ ...progress, pid });
+          options.log(`${data.sweep} ${data.id} (${data.setting}, seed ${data.seed}) started, attempt ${job.attemptsStarted}, pid ${pid}`);
+        },
         onRunDir: (path) => report({ ...progress, runDir: path }),
         onProgress: (fraction) => report({ ...progress, fraction }),
         onLog: (message) => options.log(`${data.sweep} ${data.id}: ${message}`),

@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import { SWEEP_FORMAT, type JobResult, type SweepRecord, runDirPath } from "./folder.js";
 import type { SweepPlan } from "./spec.js";
-import { summarize } from "./summary.js";
+import { jobKinds, loadJobKind } from "./jobs.js";
+import { type SettingSummary, summarize } from "./summary.js";
 
 export interface RecordOptions {
   backend: SweepRecord["backend"];
@@ -27,6 +28,7 @@ export function pendingResult(job: SweepPlan["jobs"][number], attempts = 0, runD
     status: "pending",
     run_dir: runDir,
     host: null,
+    pid: null,
     metrics: null,
     seconds: null,
     attempts,
@@ -80,11 +82,19 @@ export function initialRecord(plan: SweepPlan, options: RecordOptions): SweepRec
 
 /** Fills the summary and, when the command has them, the baselines (measured here, on the jobs' levels). */
 export function finishRecord(record: SweepRecord, plan: SweepPlan): void {
-  record.summary = summarize(record.results, plan.metrics);
+  const range = plan.kind.metricRange?.bind(plan.kind);
+  record.summary = summarize(record.results, plan.metrics, range);
   const rows = plan.kind.baselines?.(plan.jobs, plan.options) ?? [];
   const baselineMetrics = plan.metrics.filter((m) => rows.some((row) => m in row.metrics));
   record.baselines = summarize(
-    rows.map((row) => ({ setting: `policy=${row.policy} ${row.group}`, settings: { policy: row.policy }, status: "finished", metrics: row.metrics })),
+    rows.map((row) => ({ setting: `${row.policy} (${row.group})`, settings: { policy: row.policy }, status: "finished", metrics: row.metrics })),
     baselineMetrics,
+    range,
   );
+}
+
+/** The per-setting summary of the jobs finished so far (a sweep still running, or interrupted). */
+export async function partialSummary(record: SweepRecord): Promise<SettingSummary[]> {
+  const kind = record.command in jobKinds ? await loadJobKind(record.command) : undefined;
+  return summarize(record.results, record.metrics, kind?.metricRange?.bind(kind));
 }

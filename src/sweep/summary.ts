@@ -34,8 +34,11 @@ export interface SummarizedResult {
   metrics: JobMetrics | null;
 }
 
-/** Statistics per setting, settings in the order they first appear. */
-export function summarize(results: readonly SummarizedResult[], metrics: readonly string[]): SettingSummary[] {
+/**
+ * Statistics per setting, settings in the order they first appear. `range` gives the values a metric can take
+ * (a rate's [0, 1]): its interval is clipped to them, as a t interval of a few seeds can leave them.
+ */
+export function summarize(results: readonly SummarizedResult[], metrics: readonly string[], range?: (metric: string) => readonly [number, number] | undefined): SettingSummary[] {
   const groups = new Map<string, SummarizedResult[]>();
   for (const r of results) {
     const group = groups.get(r.setting);
@@ -54,19 +57,21 @@ export function summarize(results: readonly SummarizedResult[], metrics: readonl
     };
     for (const metric of metrics) {
       const values = finished.map((r) => r.metrics?.[metric]).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
-      out.metrics[metric] = describe(values);
+      out.metrics[metric] = describe(values, range?.(metric));
     }
     return out;
   });
 }
 
-/** n, mean, sample std and the 95% interval of the mean of `values`. */
-export function describe(values: readonly number[]): MetricSummary {
+/** n, mean, sample std and the 95% interval of the mean of `values` (clipped to `range` when given). */
+export function describe(values: readonly number[], range?: readonly [number, number]): MetricSummary {
   const n = values.length;
   if (n === 0) return { n, mean: null, std: null, ci95: null };
   const estimate = meanInterval(values);
   if (n === 1) return { n, mean: estimate.value, std: null, ci95: null };
   let ss = 0;
   for (const v of values) ss += (v - estimate.value) ** 2;
-  return { n, mean: estimate.value, std: Math.sqrt(ss / (n - 1)), ci95: estimate.ci95 };
+  const [lo, hi] = estimate.ci95;
+  const ci95: [number, number] = range ? [Math.max(range[0], lo), Math.min(range[1], hi)] : [lo, hi];
+  return { n, mean: estimate.value, std: Math.sqrt(ss / (n - 1)), ci95 };
 }

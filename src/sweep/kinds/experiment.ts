@@ -13,7 +13,7 @@ import { environments } from "../../envs/registry.js";
 import { policyKinds } from "../../nn/models/policy.js";
 import { misgeneralizationSweep } from "../../rl/experiment.js";
 import { SOLVE_BUDGETS } from "../../rl/solve.js";
-import type { JobKind, JobMetrics } from "../jobs.js";
+import { type JobKind, type JobMetrics, yieldToEvents } from "../jobs.js";
 import { readJsonObject } from "./run_files.js";
 
 export const experimentConfigSchema = z
@@ -74,6 +74,10 @@ export const experimentJob: JobKind<ExperimentConfig, Record<string, never>> = {
     return config.values.flatMap((v) => POINT_METRICS.map((m) => pointName(config.param, v, m)));
   },
 
+  metricRange(metric) {
+    return metric.endsWith("_rate") ? [0, 1] : undefined;
+  },
+
   defaultMetrics(config) {
     return config.values.map((v) => pointName(config.param, v, "misgeneralization_rate"));
   },
@@ -99,6 +103,7 @@ export const experimentJob: JobKind<ExperimentConfig, Record<string, never>> = {
         return {
           onUpdate(_metrics, info) {
             context.onProgress((done + info.globalStep / info.totalTimesteps) / total);
+            return yieldToEvents();
           },
         };
       },

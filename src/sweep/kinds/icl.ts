@@ -30,6 +30,10 @@ export const iclJob: JobKind<ResolvedIclConfig, Record<string, never>> = {
     return names;
   },
 
+  metricRange(metric) {
+    return metric.endsWith("_cosine") ? [-1, 1] : metric.endsWith("_loss") || metric.endsWith("_msd") ? [0, Number.POSITIVE_INFINITY] : undefined;
+  },
+
   defaultMetrics(config) {
     const names = ["model_loss", "baseline_loss", "prediction_cosine", "sensitivity_cosine"];
     if (config.layers > 1) names.push("vs_gdpp/prediction_cosine");

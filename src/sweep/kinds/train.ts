@@ -20,7 +20,7 @@ import { type ActionSource, EVAL_SEED_OFFSET, type EvaluationResult, evaluate, p
 import type { PpoCallbacks } from "../../rl/ppo.js";
 import { type RunConfig, loadRunPolicy, resumeRun, runConfigSchema, startRun } from "../../rl/run.js";
 import { SOLVE_BUDGETS } from "../../rl/solve.js";
-import type { JobKind, JobMetrics } from "../jobs.js";
+import { type JobKind, type JobMetrics, yieldToEvents } from "../jobs.js";
 import { abandonRun, readJsonObject } from "./run_files.js";
 
 const evaluationSchema = z
@@ -131,6 +131,11 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     return names;
   },
 
+  metricRange(metric) {
+    // rates and event rates are fractions of episodes; proxy_rate is per episode too
+    return /(_rate|\/events\/[^/]+)$/.test(metric) ? [0, 1] : undefined;
+  },
+
   defaultMetrics(_config, options) {
     const names = ["charts/episodic_return", "charts/intended_return"];
     for (const entry of options.evaluate) names.push(`eval/${entry.distribution}/intended_return`, `eval/${entry.distribution}/misgeneralization_rate`);
@@ -142,6 +147,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     const callbacks: PpoCallbacks = {
       onUpdate(_metrics, info) {
         context.onProgress((share * info.globalStep) / info.totalTimesteps);
+        return yieldToEvents();
       },
     };
     let run: RunDir;
