@@ -115,7 +115,8 @@ describe("mesa sweep (local pool)", () => {
       expect(m.std).toBeCloseTo(std, 12);
       expect(m.ci95![0]).toBeCloseTo(Math.max(0, mean - (12.706 * std) / Math.SQRT2), 9);
     }
-    expect(result!.baselines.map((b) => b.setting)).toEqual(["random (env=points-bug)", "scripted intended (env=points-bug)", "scripted proxy (env=points-bug)"]);
+    expect(result!.baselines.map((b) => b.setting)).toEqual(["random", "observation-only intended", "scripted proxy", "scripted intended"].map((p) => `${p} (env=points-bug)`));
+    for (const b of result!.baselines) expect(b.metrics["eval/deploy/misgeneralization_rate"]!.n).toBe(2); // one per seed's levels
     expect(readFileSync(join(out, "results.csv"), "utf8").trim().split("\n")).toHaveLength(5);
     expect(record(out)).toMatchObject({ status: "finished", backend: "local", jobs: 4, finished: 4 });
 

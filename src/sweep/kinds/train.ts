@@ -11,7 +11,8 @@ import { Rng } from "../../core/rng.js";
 import { resolveParams } from "../../envs/engine.js";
 import { getEnvDefinition } from "../../envs/make.js";
 import { environments } from "../../envs/registry.js";
-import { scriptedPolicies, scriptedPolicy, type ScriptedKind, type ScriptedPolicy } from "../../envs/scripted.js";
+import type { ScriptedPolicy } from "../../envs/engine.js";
+import { scriptedPolicy, type ScriptedKind } from "../../envs/scripted.js";
 import { writeJsonAtomic } from "../../io/atomic.js";
 import { RunDir } from "../../io/rundir.js";
 import { policyKinds } from "../../nn/models/policy.js";
@@ -42,7 +43,7 @@ export const trainOptionsSchema = z
     defaults: z.enum(["tuned", "cleanrl"]).default("tuned"),
     /** evaluate each trained agent on these distributions */
     evaluate: z.array(evaluationSchema).default([]),
-    /** measure the random, scripted-intended and scripted-proxy policies on the same evaluation levels */
+    /** measure the reference policies (random, observation-only intended, scripted proxy and intended) on the same evaluation levels */
     baselines: z.boolean().default(true),
   })
   .strict();
@@ -98,10 +99,10 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     if (typeof env === "string" && !(env in environments)) {
       throw new ConfigError(`${source}: unknown environment "${env}"`, `choose one of: ${Object.keys(environments).join(", ")}`);
     }
-    // the env's tuned settings first, as `mesa train` does; the spec's fields override them
-    const tuned = options.defaults === "tuned" && typeof env === "string" ? (SOLVE_BUDGETS[env]?.run.ppo ?? {}) : {};
+    // the env's tuned model and PPO settings first, as `mesa train` does; the spec's fields override them
+    const tuned = options.defaults === "tuned" && typeof env === "string" ? SOLVE_BUDGETS[env]?.run : undefined;
     const ppo = typeof fields.ppo === "object" && fields.ppo !== null ? fields.ppo : {};
-    const config = parseConfig(runConfigSchema, { ...fields, ppo: { ...tuned, ...ppo } }, source);
+    const config = parseConfig(runConfigSchema, { ...(tuned?.model ? { model: tuned.model } : {}), ...fields, ppo: { ...(tuned?.ppo ?? {}), ...ppo } }, source);
     const models = policyKinds().map((k) => k.kind);
     if (!models.includes(config.model)) throw new ConfigError(`${source}: unknown model "${config.model}"`, `choose one of: ${models.join(", ")}`);
     derivedSizes(config.ppo, source);
@@ -203,14 +204,11 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
       if (done.has(`${group} ${seed}`)) continue;
       done.add(`${group} ${seed}`);
       const levelSeed = config.ppo.seed + EVAL_SEED_OFFSET;
-      const sources: [string, () => ActionSource][] = [["random", () => randomActions(new Rng(levelSeed, "baseline/random"))]];
-      if (scriptedPolicies[config.env] !== undefined) {
-        for (const kind of ["intended", "proxy"] as const) sources.push([`scripted ${kind}`, () => scriptedActions(kind)]);
-      }
-      for (const [policy, source] of sources) {
+      const kinds: ScriptedKind[] = getEnvDefinition(config.env).policies !== undefined ? ["random", "observation-only", "proxy", "intended"] : ["random"];
+      for (const kind of kinds) {
         const metrics: JobMetrics = {};
-        for (const entry of options.evaluate) Object.assign(metrics, evaluationMetrics(entry.distribution, evaluateOn(config, entry, source(), levelSeed)));
-        rows.push({ policy, group, seed, metrics });
+        for (const entry of options.evaluate) Object.assign(metrics, evaluationMetrics(entry.distribution, evaluateOn(config, entry, referenceActions(kind, levelSeed), levelSeed)));
+        rows.push({ policy: BASELINE_NAMES[kind], group, seed, metrics });
       }
     }
     return rows;
@@ -228,16 +226,19 @@ function canContinue(path: string): boolean {
   }
 }
 
-function randomActions(rng: Rng): ActionSource {
-  return (env, actions) => {
-    for (let i = 0; i < actions.length; i++) actions[i] = rng.int(env.numActions);
-  };
-}
+/** How the baselines are named in tables. */
+const BASELINE_NAMES: Record<ScriptedKind, string> = {
+  random: "random",
+  "observation-only": "observation-only intended",
+  proxy: "scripted proxy",
+  intended: "scripted intended",
+};
 
-function scriptedActions(kind: ScriptedKind): ActionSource {
+/** A reference policy as an action source (built on first use: it sizes its scratch to the evaluation's env). */
+function referenceActions(kind: ScriptedKind, seed: number): ActionSource {
   let policy: ScriptedPolicy | undefined;
   return (env, actions) => {
-    policy ??= scriptedPolicy(env, kind);
+    policy ??= scriptedPolicy(env, kind, seed);
     policy.act(env, actions);
   };
 }
