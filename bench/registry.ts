@@ -18,4 +18,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   "wasm-threads": () => import("./wasm_threads.js").then((m) => m.benchmark),
   aisg: () => import("./aisg.js").then((m) => m.benchmark),
   planner: () => import("./planner.js").then((m) => m.benchmark),
+  sweep: () => import("./sweep.js").then((m) => m.benchmark),
 };

@@ -8,21 +8,20 @@ const HEADER = `# A Mesa Lab sweep spec. \`mesa sweep FILE\` runs every job on a
 `;
 
 const TRAIN = `${HEADER}
-name: coin-run-random-coin
-description: does putting the coin elsewhere on some training levels reduce goal misgeneralization?
+name: points-bug-entropy
+description: does a stronger entropy bonus change how often the agent farms the glitched coin when deployed?
 command: train            # train | icl | experiment
 
 # Fields every job shares: the fields of a run's config.json (env, distribution, envParams, model, hidden,
-# ppo.*), as nested maps or dotted paths. ppo fields left unset start from the env's tuned settings.
+# ppo.*), as nested maps or dotted paths. Fields left unset start from the env's tuned settings (as mesa train).
 base:
-  env: coin-run
+  env: points-bug
   ppo:
-    totalTimesteps: 40000   # tiny, for a first look: the README's curve trains 5e5 steps per run
-    numEnvs: 32
+    totalTimesteps: 300000  # small: the demo trains 1e6 steps
 
 # Every combination of these values is one setting (here two).
 grid:
-  envParams.randomCoinFraction: [0, 0.3]
+  ppo.entCoef: [0.01, 0.1]
 
 # Random search, instead of the grid or crossed with it: each sample is one setting.
 # random:
@@ -39,8 +38,8 @@ seeds: 3
 options:
   defaults: tuned          # or cleanrl: CleanRL's PPO defaults instead of the env's tuned settings
   evaluate:                # each trained agent on levels training never saw (as \`mesa eval\`)
-    - { distribution: deploy, episodes: 200 }
-  baselines: true          # random, scripted-intended and scripted-proxy policies on the same levels
+    - { distribution: deploy, episodes: 500 }
+  baselines: true          # random, observation-only intended, scripted proxy and intended policies, same levels
 
 # Summarised per setting (n, mean, std, 95% CI over seeds); every job records all of its metrics.
 metrics:
@@ -73,25 +72,26 @@ metrics: [model_loss, baseline_loss, prediction_cosine, sensitivity_cosine]
 `;
 
 const EXPERIMENT = `${HEADER}
-name: misgeneralization-curve
-description: the misgeneralization curve, one block of training seeds per job
+name: absent-supervisor-curve
+description: does an agent trained with an absent supervisor take the punished shortcut when unwatched?
 command: experiment
 
 # Fields of \`mesa experiment misgeneralization\`: env, param, values, seeds (training seeds per job), steps,
-# episodes, model. Sweep seed s makes a job train seeds s·seeds … s·seeds + seeds − 1.
+# episodes, model. Each value trains on levels with that parameter; every agent is evaluated on deploy levels.
+# Sweep seed s makes a job train seeds s·seeds … s·seeds + seeds − 1.
 base:
-  env: coin-run
-  param: randomCoinFraction
-  values: [0, 0.3]
+  env: absent-supervisor
+  param: supervisorProbability
+  values: [1, 0.5]
   seeds: 1
-  steps: 30000             # tiny: the README's curve trains 5e5 steps per run
-  episodes: 200
+  steps: 200000            # small: the env's tuned budget is 1e6 steps
+  episodes: 500
 
 seeds: 3
 
 metrics:
-  - randomCoinFraction=0/misgeneralization_rate
-  - randomCoinFraction=0.3/misgeneralization_rate
+  - supervisorProbability=1/misgeneralization_rate
+  - supervisorProbability=0.5/misgeneralization_rate
 `;
 
 /** The example spec of each command. */

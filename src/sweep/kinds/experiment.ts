@@ -34,8 +34,8 @@ export const experimentConfigSchema = z
     steps: z.number().int().positive().default(1_000_000),
     /** deploy episodes per trained agent */
     episodes: z.number().int().positive().max(10_000_000).default(500),
-    /** policy model */
-    model: z.string().default("mlp"),
+    /** policy model (default: the env's tuned model, else mlp) */
+    model: z.string().optional(),
   })
   .strict();
 export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
@@ -57,7 +57,7 @@ export const experimentJob: JobKind<ExperimentConfig, Record<string, never>> = {
     const config = parseConfig(experimentConfigSchema, fields, source);
     if (!(config.env in environments)) throw new ConfigError(`${source}: unknown environment "${config.env}"`, `choose one of: ${Object.keys(environments).join(", ")}`);
     const models = policyKinds().map((k) => k.kind);
-    if (!models.includes(config.model)) throw new ConfigError(`${source}: unknown model "${config.model}"`, `choose one of: ${models.join(", ")}`);
+    if (config.model !== undefined && !models.includes(config.model)) throw new ConfigError(`${source}: unknown model "${config.model}"`, `choose one of: ${models.join(", ")}`);
     const def = getEnvDefinition(config.env);
     try {
       // every value must make valid training levels, before any run starts
@@ -96,8 +96,8 @@ export const experimentJob: JobKind<ExperimentConfig, Record<string, never>> = {
       steps: config.steps,
       episodes: config.episodes,
       out,
-      // the env's documented PPO settings, as `mesa experiment` uses them
-      base: { ...(SOLVE_BUDGETS[config.env]?.run ?? {}), model: config.model },
+      // the env's tuned model and PPO settings, as `mesa experiment` uses them
+      base: { ...(SOLVE_BUDGETS[config.env]?.run ?? {}), ...(config.model !== undefined ? { model: config.model } : {}) },
       progress: () => {
         const done = started++;
         return {
