@@ -7,9 +7,8 @@
 //     against the same jobs on a one-process local pool; (queue − pool) / jobs. Target: < 50 ms.
 // Every side runs with OPENBLAS_CORETYPE removed (it roughly halves OpenBLAS here); the load average is printed
 // with the figures, since other work on the machine slows both sides.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +18,7 @@ import { kernels } from "../src/core/kernels/index.js";
 import { runLocalSweep } from "../src/sweep/local.js";
 import { enqueueSweep, queueCounts, runQueueWorker } from "../src/sweep/queue.js";
 import { type SweepPlan, type SweepSpecInput, parseSweepSpec, planSweep } from "../src/sweep/spec.js";
+import { redisServerInstalled, startLocalRedis } from "./redis_server.js";
 import type { Benchmark } from "./registry.js";
 
 const JOBS = 8;
@@ -70,38 +70,6 @@ function cliLoop(dir: string): { seconds: number } {
   return { seconds: (performance.now() - t0) / 1000 };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; server: ChildProcess } | { skipped: string }> {
-  if (spawnSync("redis-server", ["--version"]).status !== 0) return { skipped: "redis-server is not installed (Debian: apt-get install redis-server)" };
-  const port = await freePort();
-  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      return { url, server };
-    } catch {
-      if (attempt > 200) return { skipped: "redis-server did not answer within 10 s" };
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
-}
-
 /** The plan's jobs through the queue: enqueue, one in-process worker (one job at a time), until the last completes. */
 async function throughQueue(url: string, p: SweepPlan, dir: string): Promise<number> {
   const redis = new Redis(url, { maxRetriesPerRequest: null });
@@ -125,94 +93,123 @@ async function throughQueue(url: string, p: SweepPlan, dir: string): Promise<num
   return seconds;
 }
 
+type QueueFigures = { jobs: number; local_pool_seconds: number; queue_seconds: number; overhead_ms_per_job: number } | { skipped: string };
+
+interface Figures {
+  cores: number;
+  backend: string;
+  jobs: number;
+  steps_per_job: number;
+  load_average: { before: number; middle: number; after: number };
+  sequential_in_process_seconds: { threads_1: number; threads_2: number };
+  sequential_mesa_train_processes_seconds: number;
+  pool_1_process_seconds: number;
+  pool_2_processes_seconds: number;
+  jobs_per_minute: { sequential_best: number; mesa_train_loop: number; pool_1: number; pool_2: number };
+  pool_2_vs_sequential: number;
+  pool_2_vs_mesa_train_loop: number;
+  pool_overhead_ms_per_job: number;
+  same_results_in_pool_and_in_process: boolean;
+  queue: QueueFigures;
+}
+
+const load = (): number => Number(loadavg()[0]!.toFixed(2));
+
+async function measure(): Promise<Figures> {
+  const root = mkdtempSync(join(tmpdir(), "mesa-bench-sweep-"));
+  try {
+    const loadBefore = load();
+    const p = await plan(trainingSpec("bench-throughput", STEPS, JOBS));
+    // warm-up: module loading and JIT for the in-process side
+    await sequential(await plan(trainingSpec("bench-warmup", 4096, 1)), join(root, "warmup"), 1);
+    const seq1 = await sequential(p, join(root, "seq1"), 1);
+    const pool2 = await pool(p, join(root, "pool2"), 2);
+    const seq2 = await sequential(p, join(root, "seq2"), Math.min(2, availableParallelism()));
+    const pool1 = await pool(p, join(root, "pool1"), 1);
+    const cli = cliLoop(join(root, "cli"));
+    const best = Math.min(seq1.seconds, seq2.seconds);
+    const perMinute = (seconds: number): number => (60 * JOBS) / seconds;
+    const loadMid = load();
+    return {
+      cores: availableParallelism(),
+      backend: kernels().name,
+      jobs: JOBS,
+      steps_per_job: STEPS,
+      load_average: { before: loadBefore, middle: loadMid, after: Number.NaN },
+      sequential_in_process_seconds: { threads_1: seq1.seconds, threads_2: seq2.seconds },
+      sequential_mesa_train_processes_seconds: cli.seconds,
+      pool_1_process_seconds: pool1.seconds,
+      pool_2_processes_seconds: pool2.seconds,
+      jobs_per_minute: { sequential_best: perMinute(best), mesa_train_loop: perMinute(cli.seconds), pool_1: perMinute(pool1.seconds), pool_2: perMinute(pool2.seconds) },
+      pool_2_vs_sequential: best / pool2.seconds,
+      pool_2_vs_mesa_train_loop: cli.seconds / pool2.seconds,
+      pool_overhead_ms_per_job: (1000 * (pool1.seconds - seq1.seconds)) / JOBS,
+      same_results_in_pool_and_in_process: JSON.stringify(seq1.returns) === JSON.stringify(pool2.returns),
+      queue: await measureQueue(root),
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** 16 tiny jobs on a 1-process pool and through the queue, twice each interleaved; the faster of each side. */
+async function measureQueue(root: string): Promise<QueueFigures> {
+  if (!redisServerInstalled()) return { skipped: "redis-server is not installed (Debian: apt-get install redis-server)" };
+  const redis = await startLocalRedis();
+  try {
+    const tiny = await plan({ ...trainingSpec("bench-queue", 2048, QUEUE_JOBS), base: { env: "points-bug", ppo: { totalTimesteps: 2048, numEnvs: 8, checkpointEvery: 0 } } });
+    const local: number[] = [];
+    const queued: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      local.push((await pool(tiny, join(root, `qlocal${round}`), 1)).seconds);
+      const renamed = await plan({ ...tiny.spec, name: `bench-queue-${round}` });
+      queued.push(await throughQueue(redis.url, renamed, join(root, `qworker${round}`)));
+    }
+    const l = Math.min(...local);
+    const q = Math.min(...queued);
+    return { jobs: QUEUE_JOBS, local_pool_seconds: l, queue_seconds: q, overhead_ms_per_job: (1000 * (q - l)) / QUEUE_JOBS };
+  } finally {
+    await redis.stop();
+  }
+}
+
+function printTable(f: Figures): void {
+  const [s1, s2] = [f.sequential_in_process_seconds.threads_1, f.sequential_in_process_seconds.threads_2];
+  const perMinute = (seconds: number): string => formatNumber((60 * f.jobs) / seconds);
+  const rows: (string | number)[][] = [
+    ["one after another, in one process (1 BLAS thread)", formatNumber(s1), perMinute(s1)],
+    ["one after another, in one process (2 BLAS threads)", formatNumber(s2), perMinute(s2)],
+    ["one after another, a `mesa train` process each", formatNumber(f.sequential_mesa_train_processes_seconds), perMinute(f.sequential_mesa_train_processes_seconds)],
+    ["mesa sweep, pool of 1 process", formatNumber(f.pool_1_process_seconds), perMinute(f.pool_1_process_seconds)],
+    ["mesa sweep, pool of 2 processes", formatNumber(f.pool_2_processes_seconds), perMinute(f.pool_2_processes_seconds)],
+  ];
+  process.stdout.write(`${f.jobs} jobs: points-bug, tuned PPO, ${f.steps_per_job} env steps each, seeds 1-${f.jobs}; backend ${f.backend}, ${f.cores} cores\n`);
+  process.stdout.write(`${formatTable(["how", "seconds", "jobs/min"], rows)}\n`);
+  process.stdout.write(`pool of 2 vs the faster in-process loop: ${formatNumber(f.pool_2_vs_sequential)}× the throughput (target ≥ 1.8); vs a mesa train loop: ${formatNumber(f.pool_2_vs_mesa_train_loop)}×\n`);
+  process.stdout.write(`pool overhead (1 process vs in-process, 1 thread): ${formatNumber(f.pool_overhead_ms_per_job)} ms per job; same results in the pool as in process: ${f.same_results_in_pool_and_in_process ? "yes" : "no"}\n`);
+  const q = f.queue;
+  if ("skipped" in q) process.stdout.write(`queue: skipped — ${q.skipped}\n`);
+  else process.stdout.write(`queue: ${q.jobs} jobs of 2048 steps, one worker: ${formatNumber(q.queue_seconds)} s through BullMQ vs ${formatNumber(q.local_pool_seconds)} s on a 1-process pool → ${formatNumber(q.overhead_ms_per_job)} ms per job (target < 50)\n`);
+  process.stdout.write(`load average (1 min): ${f.load_average.before} before, ${f.load_average.middle} midway, ${f.load_average.after} after — other work on the machine slows every side\n`);
+}
+
 export const benchmark: Benchmark = {
   description: "sweeps: local pool throughput vs one job after another, and BullMQ queue overhead per job",
-  async run({ json, args }) {
+  async run({ json }) {
+    let figures: Figures;
     if (process.env.OPENBLAS_CORETYPE !== undefined || process.env.OPENBLAS_L2_SIZE !== undefined) {
-      // run again without the machine's OpenBLAS core override, so the in-process side and the pool match
+      // measured in a process without the machine's OpenBLAS core override, so the in-process side and the pool
+      // (whose processes inherit the environment) run the same OpenBLAS
       const env = { ...process.env };
       delete env.OPENBLAS_CORETYPE;
       delete env.OPENBLAS_L2_SIZE;
       const main = fileURLToPath(new URL("./main.js", import.meta.url));
-      const r = spawnSync(process.execPath, [main, "sweep", ...args.filter((a) => a.startsWith("--"))], { env, stdio: "inherit" });
+      const r = spawnSync(process.execPath, [main, "sweep", "--json"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 << 20 });
       if (r.status !== 0) throw new Error(`the sweep benchmark exited with ${r.status}`);
-      return;
-    }
-    const root = mkdtempSync(join(tmpdir(), "mesa-bench-sweep-"));
-    const load = (): number => Number(loadavg()[0]!.toFixed(2));
-    try {
-      const loadBefore = load();
-      const p = await plan(trainingSpec("bench-throughput", STEPS, JOBS));
-      // warm-up: module loading and JIT for the in-process side
-      await sequential(await plan(trainingSpec("bench-warmup", 4096, 1)), join(root, "warmup"), 1);
-      const seq1 = await sequential(p, join(root, "seq1"), 1);
-      const pool2 = await pool(p, join(root, "pool2"), 2);
-      const seq2 = await sequential(p, join(root, "seq2"), Math.min(2, availableParallelism()));
-      const pool1 = await pool(p, join(root, "pool1"), 1);
-      const cli = cliLoop(join(root, "cli"));
-      const best = Math.min(seq1.seconds, seq2.seconds);
-      const perMinute = (seconds: number): number => (60 * JOBS) / seconds;
-      const sameResults = JSON.stringify(seq1.returns) === JSON.stringify(pool2.returns);
-      const loadMid = load();
-
-      let queue: Record<string, number | string> = { skipped: "" };
-      const redis = await startRedis();
-      if ("skipped" in redis) queue = { skipped: redis.skipped };
-      else {
-        try {
-          const tiny = await plan({ ...trainingSpec("bench-queue", 2048, QUEUE_JOBS), base: { env: "points-bug", ppo: { totalTimesteps: 2048, numEnvs: 8, checkpointEvery: 0 } } });
-          // twice each, interleaved; the faster of each side
-          const local: number[] = [];
-          const queued: number[] = [];
-          for (let round = 0; round < 2; round++) {
-            local.push((await pool(tiny, join(root, `qlocal${round}`), 1)).seconds);
-            const renamed = await plan({ ...tiny.spec, name: `bench-queue-${round}` });
-            queued.push(await throughQueue(redis.url, renamed, join(root, `qworker${round}`)));
-          }
-          const l = Math.min(...local);
-          const q = Math.min(...queued);
-          queue = { jobs: QUEUE_JOBS, local_pool_seconds: l, queue_seconds: q, overhead_ms_per_job: (1000 * (q - l)) / QUEUE_JOBS };
-        } finally {
-          redis.server.kill("SIGTERM");
-        }
-      }
-      const result = {
-        cores: availableParallelism(),
-        backend: kernels().name,
-        jobs: JOBS,
-        steps_per_job: STEPS,
-        load_average: { before: loadBefore, middle: loadMid, after: load() },
-        sequential_in_process_seconds: { threads_1: seq1.seconds, threads_2: seq2.seconds },
-        sequential_mesa_train_processes_seconds: cli.seconds,
-        pool_1_process_seconds: pool1.seconds,
-        pool_2_processes_seconds: pool2.seconds,
-        jobs_per_minute: { sequential_best: perMinute(best), mesa_train_loop: perMinute(cli.seconds), pool_1: perMinute(pool1.seconds), pool_2: perMinute(pool2.seconds) },
-        pool_2_vs_sequential: best / pool2.seconds,
-        pool_2_vs_mesa_train_loop: cli.seconds / pool2.seconds,
-        pool_overhead_ms_per_job: (1000 * (pool1.seconds - seq1.seconds)) / JOBS,
-        same_results_in_pool_and_in_process: sameResults,
-        queue,
-      };
-      if (json) {
-        printJson(result);
-        return;
-      }
-      const rows: (string | number)[][] = [
-        ["one after another, in one process (1 BLAS thread)", formatNumber(seq1.seconds), formatNumber(perMinute(seq1.seconds))],
-        [`one after another, in one process (2 BLAS threads)`, formatNumber(seq2.seconds), formatNumber(perMinute(seq2.seconds))],
-        ["one after another, a `mesa train` process each", formatNumber(cli.seconds), formatNumber(perMinute(cli.seconds))],
-        ["mesa sweep, pool of 1 process", formatNumber(pool1.seconds), formatNumber(perMinute(pool1.seconds))],
-        ["mesa sweep, pool of 2 processes", formatNumber(pool2.seconds), formatNumber(perMinute(pool2.seconds))],
-      ];
-      process.stdout.write(`${JOBS} jobs: points-bug, tuned PPO, ${STEPS} env steps each, seeds 1-${JOBS}; backend ${kernels().name}, ${availableParallelism()} cores\n`);
-      process.stdout.write(`${formatTable(["how", "seconds", "jobs/min"], rows)}\n`);
-      process.stdout.write(`pool of 2 vs the faster in-process loop: ${formatNumber(result.pool_2_vs_sequential)}× the throughput (target ≥ 1.8); vs a mesa train loop: ${formatNumber(result.pool_2_vs_mesa_train_loop)}×\n`);
-      process.stdout.write(`pool overhead (1 process vs in-process, 1 thread): ${formatNumber(result.pool_overhead_ms_per_job)} ms per job; results identical in pool and in process: ${sameResults ? "yes" : "no"}\n`);
-      if ("skipped" in queue && queue.skipped) process.stdout.write(`queue: skipped — ${queue.skipped}\n`);
-      else process.stdout.write(`queue: ${QUEUE_JOBS} jobs of 2048 steps, one worker: ${formatNumber(queue.queue_seconds as number)} s through BullMQ vs ${formatNumber(queue.local_pool_seconds as number)} s on a 1-process pool → ${formatNumber(queue.overhead_ms_per_job as number)} ms per job (target < 50)\n`);
-      process.stdout.write(`load average (1 min): ${loadBefore} before, ${loadMid} midway, ${load()} after — other work on the machine slows every side\n`);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+      figures = JSON.parse(r.stdout) as Figures;
+    } else figures = await measure();
+    figures.load_average.after = load();
+    if (json) printJson(figures);
+    else printTable(figures);
   },
 };

@@ -2,14 +2,14 @@
 // (or a BullMQ queue on Redis for `mesa worker` processes), with an overall progress bar, and prints the
 // per-setting summary (mean, std, 95% CI) beside the baselines. `mesa sweep init` writes an example spec;
 // `mesa sweep status|results [DIR | --queue URL --name NAME]` follow and aggregate a sweep.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { MesaError, UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exampleSpecs } from "../sweep/examples.js";
-import { type JobResult, type SweepRecord, readSweepRecord, sweepJson, writeSweepFolder } from "../sweep/folder.js";
+import { type JobResult, type SweepRecord, lockSweepFolder, readSweepRecord, sweepJson, writeSweepFolder } from "../sweep/folder.js";
 import { type SweepProgress, runLocalSweep } from "../sweep/local.js";
 import { defaultWorkers } from "../sweep/pool.js";
 import { type SweepPlan, planSweepFile } from "../sweep/spec.js";
@@ -18,10 +18,27 @@ import type { MetricSummary, SettingSummary } from "../sweep/summary.js";
 import { parseCount } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
+/** `--queue URL`, or `--queue` alone for the URL in $MESA_QUEUE (keeps a password off command lines and `ps`). */
+export const QUEUE_FLAG = ["--queue [url]", "the Redis queue: redis://host:6379, rediss://user:password@host:6380 for TLS; without a value, $MESA_QUEUE"] as const;
+
+/** The queue URL a `--queue [url]` flag names, or undefined when the flag is absent. */
+export function queueUrl(flag: string | boolean | undefined): string | undefined {
+  if (flag === undefined || flag === false) return undefined;
+  if (flag !== true) return flag;
+  const url = process.env.MESA_QUEUE;
+  if (url === undefined || url === "") throw new UsageError("--queue without a URL reads $MESA_QUEUE, which is not set", "export MESA_QUEUE=redis://host:6379 (or rediss://user:password@host:6380), or pass --queue URL");
+  return url;
+}
+
+/** How to name the queue in advice: the URL, unless it holds a password (then $MESA_QUEUE). */
+function queueArg(address: { url: string; secret: boolean }): string {
+  return address.secret ? "--queue (with MESA_QUEUE set to the URL)" : `--queue ${address.url}`;
+}
+
 interface RunFlags {
   workers?: string;
   out?: string;
-  queue?: string;
+  queue?: string | boolean;
   wait: boolean;
   json?: boolean;
 }
@@ -36,16 +53,17 @@ export function register(program: Command): void {
     .description("run SPEC's jobs (`mesa sweep SPEC` for short): on a local pool, or on a queue with --queue")
     .option("--workers <n>", `pool processes (default: the core count, ${defaultWorkers()} here)`)
     .option("--out <dir>", "the sweep folder (default sweeps/<name>)")
-    .option("--queue <url>", "enqueue the jobs on Redis (redis://host:6379, rediss:// for TLS) for `mesa worker` processes, then follow them")
+    .option(QUEUE_FLAG[0], "enqueue the jobs on Redis (redis://host:6379, rediss:// for TLS; alone: $MESA_QUEUE) for `mesa worker` processes, then follow them")
     .option("--no-wait", "with --queue: enqueue and exit instead of following the jobs")
     .option("--json", "print one JSON object: jobs, finished, failed, results, summary, baselines")
     .action(async (specPath: string, flags: RunFlags) => {
       // flags first, then the whole spec, then (queue) Redis: a bad spec or address fails before anything runs
       const workers = flags.workers !== undefined ? parseCount(flags.workers, "--workers") : undefined;
-      if (flags.queue !== undefined && workers !== undefined) throw new UsageError("--workers sets the local pool's size; with --queue each machine's `mesa worker --workers N` does", "drop --workers, or drop --queue to run here");
-      if (flags.queue === undefined && !flags.wait) throw new UsageError("--no-wait applies to --queue only");
-      const queueModule = flags.queue !== undefined ? await import("../sweep/queue.js") : undefined;
-      const address = queueModule?.parseQueueUrl(flags.queue!);
+      const url = queueUrl(flags.queue);
+      if (url !== undefined && workers !== undefined) throw new UsageError("--workers sets the local pool's size; with --queue each machine's `mesa worker --workers N` does", "drop --workers, or drop --queue to run here");
+      if (url === undefined && !flags.wait) throw new UsageError("--no-wait applies to --queue only");
+      const queueModule = url !== undefined ? await import("../sweep/queue.js") : undefined;
+      const address = url !== undefined ? queueModule?.parseQueueUrl(url) : undefined;
       const plan = await planSweepFile(specPath);
       const out = flags.out ?? join("sweeps", plan.spec.name);
       if (queueModule !== undefined && address !== undefined) {
@@ -93,14 +111,15 @@ export function register(program: Command): void {
 
   sweep
     .command("status [dir]")
-    .description("where a sweep stands: a sweep folder (default: every folder under sweeps/), or --queue URL [--name NAME]")
-    .option("--queue <url>", "the Redis queue the sweep was enqueued on")
+    .description("where a sweep stands: its folder, or --queue URL [--name NAME] for queued sweeps")
+    .option(...QUEUE_FLAG)
     .option("--name <name>", "with --queue: the sweep (default: every sweep on the queue)")
     .option("--json", "print one JSON object")
-    .action(async (dir: string | undefined, opts: { queue?: string; name?: string; json?: boolean }) => {
-      if (opts.queue !== undefined) {
+    .action(async (dir: string | undefined, opts: { queue?: string | boolean; name?: string; json?: boolean }) => {
+      const url = queueUrl(opts.queue);
+      if (url !== undefined) {
         if (dir !== undefined) throw new UsageError("give a sweep folder or --queue, not both", "with --queue, name the sweep with --name");
-        await queueStatus(opts.queue, opts.name, opts.json ?? false);
+        await queueStatus(url, opts.name, opts.json ?? false);
         return;
       }
       if (opts.name !== undefined) throw new UsageError("--name applies to --queue", "for a local sweep, pass its folder: mesa sweep status sweeps/NAME");
@@ -115,22 +134,22 @@ export function register(program: Command): void {
   sweep
     .command("results [dir]")
     .description("the summary table of a sweep folder, or of a sweep on --queue URL --name NAME (its results written to --out)")
-    .option("--queue <url>", "the Redis queue the sweep was enqueued on")
+    .option(...QUEUE_FLAG)
     .option("--name <name>", "with --queue: the sweep")
     .option("--out <dir>", "with --queue: the sweep folder written here (default sweeps/<name>)")
     .option("--json", "print one JSON object: jobs, finished, failed, results, summary, baselines")
-    .action(async (dir: string | undefined, opts: { queue?: string; name?: string; out?: string; json?: boolean }) => {
-      if (opts.queue !== undefined) {
+    .action(async (dir: string | undefined, opts: { queue?: string | boolean; name?: string; out?: string; json?: boolean }) => {
+      const url = queueUrl(opts.queue);
+      if (url !== undefined) {
         if (dir !== undefined) throw new UsageError("give a sweep folder or --queue, not both", "with --queue, name the sweep with --name");
         if (opts.name === undefined) throw new UsageError("--queue needs --name: which sweep", "list them with `mesa sweep status --queue URL`");
         const q = await import("../sweep/queue.js");
-        const address = q.parseQueueUrl(opts.queue);
+        const address = q.parseQueueUrl(url);
         const redis = await q.connectRedis(address.url);
         try {
           const plan = await q.queuedPlan(redis, opts.name);
           const out = opts.out ?? join("sweeps", plan.spec.name);
-          const record = await q.queueRecord(redis, plan, { display: address.display, sweepDir: out, materialize: true });
-          writeSweepFolder(out, record);
+          const record = await writeQueueFolder(q, redis, plan, address.display, out);
           report(out, record, opts.json ?? false);
         } finally {
           redis.disconnect();
@@ -146,7 +165,7 @@ export function register(program: Command): void {
 
 type QueueModule = typeof import("../sweep/queue.js");
 
-async function runOnQueue(q: QueueModule, address: { url: string; display: string }, plan: SweepPlan, out: string, flags: RunFlags): Promise<void> {
+async function runOnQueue(q: QueueModule, address: { url: string; display: string; secret: boolean }, plan: SweepPlan, out: string, flags: RunFlags): Promise<void> {
   const redis = await q.connectRedis(address.url);
   try {
     const enqueued = await q.enqueueSweep(redis, plan);
@@ -154,11 +173,11 @@ async function runOnQueue(q: QueueModule, address: { url: string; display: strin
       `sweep ${plan.spec.name} on ${address.display}: ${enqueued.jobs} jobs — ${enqueued.added} enqueued, ${enqueued.finished} finished earlier, ${enqueued.retried} failed earlier and retried, ${enqueued.queued} already waiting or running`,
     );
     if (!flags.wait) {
-      log(`start workers on any machine: mesa worker --queue ${address.display}\nfollow: mesa sweep status --queue ${address.display} --name ${plan.spec.name}\ncollect: mesa sweep results --queue ${address.display} --name ${plan.spec.name}`);
+      log(`start workers on any machine: mesa worker ${queueArg(address)}\nfollow: mesa sweep status ${queueArg(address)} --name ${plan.spec.name}\ncollect: mesa sweep results ${queueArg(address)} --name ${plan.spec.name}`);
       if (flags.json) printJson({ name: plan.spec.name, queue: address.display, ...enqueued });
       return;
     }
-    log(`waiting for workers (mesa worker --queue ${address.display}); Ctrl-C stops following, the jobs stay queued`);
+    log(`waiting for workers (mesa worker ${queueArg(address)}); Ctrl-C stops following, the jobs stay queued`);
     const bar = progressBar("sweep", plan.jobs.length);
     let following = true;
     const onSignal = (): void => {
@@ -176,12 +195,28 @@ async function runOnQueue(q: QueueModule, address: { url: string; display: strin
       bar.stop();
       process.removeListener("SIGINT", onSignal);
     }
-    const record = await q.queueRecord(redis, plan, { display: address.display, sweepDir: out, materialize: true });
-    writeSweepFolder(out, record);
-    if (!following) log(`stopped following; the jobs stay on the queue: mesa sweep results --queue ${address.display} --name ${plan.spec.name}`);
+    const record = await writeQueueFolder(q, redis, plan, address.display, out);
+    if (!following) log(`stopped following; the jobs stay on the queue: mesa sweep results ${queueArg(address)} --name ${plan.spec.name}`);
     report(out, record, flags.json ?? false);
   } finally {
     redis.disconnect();
+  }
+}
+
+/** The queued sweep's record, with its returned run directories, written into the sweep folder `out` (locked). */
+async function writeQueueFolder(q: QueueModule, redis: import("ioredis").Redis, plan: SweepPlan, display: string, out: string): Promise<SweepRecord> {
+  mkdirSync(out, { recursive: true });
+  const unlock = lockSweepFolder(out);
+  try {
+    const before = readSweepRecord(out);
+    if (before !== undefined && (before.backend !== "redis" || before.name !== plan.spec.name)) {
+      throw new UsageError(`${out} holds ${before.backend === "redis" ? "the queued" : "a local"} sweep "${before.name}"`, "pass another --out for the queued sweep's results");
+    }
+    const record = await q.queueRecord(redis, plan, { display, sweepDir: out, materialize: true });
+    writeSweepFolder(out, record);
+    return record;
+  } finally {
+    unlock();
   }
 }
 

@@ -5,10 +5,11 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { defaultWorkers } from "../sweep/pool.js";
 import { parseCount } from "./args.js";
+import { QUEUE_FLAG, queueUrl } from "./sweep.js";
 import { log, printJson } from "./output.js";
 
 interface WorkerFlags {
-  queue?: string;
+  queue?: string | boolean;
   workers?: string;
   out: string;
   artifacts?: string;
@@ -24,7 +25,7 @@ export function register(program: Command): void {
   program
     .command("worker")
     .description("run sweep jobs from a Redis queue (mesa sweep SPEC --queue URL enqueues them), on this machine's pool")
-    .option("--queue <url>", "the Redis queue: redis://host:6379, rediss://user:password@host:6380 for TLS")
+    .option(QUEUE_FLAG[0], `${QUEUE_FLAG[1]} (also when --queue is absent)`)
     .option("--workers <n>", `jobs at once (default: the core count, ${defaultWorkers()} here)`)
     .option("--out <dir>", "run directories go to DIR/<sweep>/runs/", "sweeps")
     .option("--artifacts <dir>", "a folder every machine shares: finished run directories are copied to DIR/<sweep>/runs/ instead of returned through Redis")
@@ -35,9 +36,10 @@ export function register(program: Command): void {
     .option("--until-empty", "exit once nothing is waiting or running on the queue")
     .option("--json", "print one JSON object at exit: jobs completed and failed")
     .action(async (flags: WorkerFlags) => {
-      if (flags.queue === undefined) throw new UsageError("mesa worker needs --queue", "e.g. mesa worker --queue redis://127.0.0.1:6379");
+      const url = queueUrl(flags.queue ?? (process.env.MESA_QUEUE ? true : undefined));
+      if (url === undefined) throw new UsageError("mesa worker needs --queue URL (or $MESA_QUEUE)", "e.g. mesa worker --queue redis://127.0.0.1:6379");
       const q = await import("../sweep/queue.js");
-      q.parseQueueUrl(flags.queue);
+      q.parseQueueUrl(url);
       const stop = new AbortController();
       const force = new AbortController();
       const onSignal = (): void => {
@@ -50,7 +52,7 @@ export function register(program: Command): void {
       process.on("SIGTERM", onSignal);
       try {
         const result = await q.runQueueWorker({
-          url: flags.queue,
+          url,
           concurrency: flags.workers !== undefined ? parseCount(flags.workers, "--workers") : defaultWorkers(),
           out: flags.out,
           ...(flags.artifacts !== undefined ? { artifacts: flags.artifacts } : {}),

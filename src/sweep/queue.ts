@@ -7,7 +7,7 @@
 // and skips finished jobs; failed jobs are retried.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { MesaError, UsageError } from "../core/errors.js";
@@ -67,8 +67,8 @@ interface QueueJobProgress {
   fraction: number;
 }
 
-/** A queue address checked for form, with the password hidden for display. */
-export function parseQueueUrl(url: string, flag = "--queue"): { url: string; display: string } {
+/** A queue address checked for form, with the password hidden for display (`secret`: it has one). */
+export function parseQueueUrl(url: string, flag = "--queue"): { url: string; display: string; secret: boolean } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -80,8 +80,9 @@ export function parseQueueUrl(url: string, flag = "--queue"): { url: string; dis
   }
   if (parsed.hostname === "") throw new UsageError(`${flag} "${url}" names no host`, "write redis://host:6379");
   const display = new URL(url);
-  if (display.password) display.password = "***";
-  return { url, display: display.toString() };
+  const secret = display.password !== "";
+  if (secret) display.password = "***";
+  return { url, display: display.toString(), secret };
 }
 
 /**
@@ -218,7 +219,7 @@ export async function queueRecord(redis: Redis, plan: SweepPlan, options: { disp
       const state = states[i];
       if (state === "completed" && job.returnvalue) {
         const value = job.returnvalue;
-        const runDir = options.materialize ? materializeRun(options.sweepDir, value) : (value.artifact_dir ?? value.run_dir);
+        const runDir = options.materialize ? materializeRun(options.sweepDir, planned.key, value) : (value.artifact_dir ?? value.run_dir);
         Object.assign(result, {
           status: "finished",
           host: value.host,
@@ -246,15 +247,39 @@ export async function queueRecord(redis: Redis, plan: SweepPlan, options: { disp
   }
 }
 
-/** Writes a job's returned files under `<sweepDir>/runs/<name>` unless already there; returns the run directory. */
-function materializeRun(sweepDir: string, value: QueueJobReturn): string {
+/** The file that names the job a run directory copied into a shared folder belongs to. */
+const JOB_MARK = ".mesa-job";
+
+/**
+ * The place for job `key`'s run directory `name` under `root`: `name` itself, or `name-1`, `name-2`… when a run
+ * of another job took it (two machines can start runs of the same env and seed in the same second). `taken`:
+ * the job's copy is already there.
+ */
+function runTarget(root: string, name: string, key: string): { path: string; taken: boolean } {
+  for (let k = 0; ; k++) {
+    const path = join(root, k === 0 ? name : `${name}-${k}`);
+    if (!existsSync(path)) return { path, taken: false };
+    let owner: string | undefined;
+    try {
+      owner = readFileSync(join(path, JOB_MARK), "utf8");
+    } catch {
+      owner = undefined; // not a copy of ours (or one being written): look further
+    }
+    if (owner === key) return { path, taken: true };
+  }
+}
+
+/** Writes a job's returned files under `<sweepDir>/runs/` (once); returns the run directory. */
+function materializeRun(sweepDir: string, key: string, value: QueueJobReturn): string {
   if (value.files.length === 0) return value.artifact_dir ?? value.run_dir;
-  const target = join(sweepDir, "runs", basename(value.run_dir));
+  const { path: target, taken } = runTarget(join(sweepDir, "runs"), basename(value.run_dir), key);
+  if (taken) return target;
   for (const file of value.files) {
     const path = join(target, file.path);
-    if (!path.startsWith(`${target}/`)) throw new MesaError(`a worker returned a file outside its run directory: ${file.path}`, "the queue's data is damaged or was written by something else than mesa");
-    if (!existsSync(path)) writeFileAtomic(path, file.encoding === "base64" ? Buffer.from(file.data, "base64") : file.data);
+    if (!path.startsWith(`${target}/`)) throw new MesaError(`a worker returned a file outside its run directory: ${file.path}`, "the queue's data is damaged or was written by something other than mesa");
+    writeFileAtomic(path, file.encoding === "base64" ? Buffer.from(file.data, "base64") : file.data);
   }
+  writeFileAtomic(join(target, JOB_MARK), key); // last: a copy cut short is written again next time
   return target;
 }
 
@@ -324,6 +349,9 @@ export interface QueueWorkerOptions {
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ completed: number; failed: number }> {
   const redis = await connectRedis(options.url);
   const pool = new WorkerPool(options.concurrency);
+  // absolute, so a retry by another worker process on this machine finds a killed attempt's run directory
+  const out = resolve(options.out);
+  const artifacts = options.artifacts !== undefined ? resolve(options.artifacts) : undefined;
   const name = `${hostname()}:${process.pid}`;
   let completed = 0;
   let failed = 0;
@@ -331,7 +359,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
   const processor = async (job: Job<QueueJobData, QueueJobReturn>): Promise<QueueJobReturn> => {
     const data = job.data;
     if (!(data.kind in jobKinds)) throw new UnrecoverableError(`this worker's mesa cannot run "${data.kind}" jobs (it knows ${Object.keys(jobKinds).join(", ")}); update mesa on this machine`);
-    const sweepDir = join(options.out, data.sweep);
+    const sweepDir = join(out, data.sweep);
     const before = (typeof job.progress === "object" ? job.progress : null) as QueueJobProgress | null;
     // a retry on the machine of a killed attempt continues its run directory (train: from its last checkpoint)
     const previousRunDir = before?.host === hostname() && before.runDir !== undefined && existsSync(before.runDir) ? before.runDir : undefined;
@@ -356,7 +384,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
     let artifactDir: string | null = null;
     let files: ReturnedFile[] = [];
     let omitted: string[] = [];
-    if (options.artifacts !== undefined) artifactDir = copyToArtifacts(outcome.runDir, join(options.artifacts, data.sweep, "runs"));
+    if (artifacts !== undefined) artifactDir = copyToArtifacts(outcome.runDir, join(artifacts, data.sweep, "runs"), data.key);
     else ({ files, omitted } = runFiles(outcome.runDir, options.maxReturnBytes));
     if (omitted.length > 0) options.log(`${data.sweep} ${data.id}: ${omitted.length} files over the ${options.maxReturnBytes}-byte limit stay on ${hostname()} in ${outcome.runDir}`);
     return { host: hostname(), worker: name, run_dir: outcome.runDir, artifact_dir: artifactDir, metrics: outcome.metrics, seconds: outcome.seconds, files, omitted };
@@ -380,7 +408,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
     if (job) options.log(`${job.data.sweep} ${job.data.id} failed (attempt ${job.attemptsStarted} of ${job.opts.attempts ?? 1}): ${err.message.split("\n")[0]}`);
   });
   worker.on("error", (err) => options.log(`queue error: ${err.message}`));
-  options.log(`worker ${name}: ${options.concurrency} job${options.concurrency === 1 ? "" : "s"} at a time from ${parseQueueUrl(options.url).display}; run directories in ${join(options.out, "<sweep>", "runs")}`);
+  options.log(`worker ${name}: ${options.concurrency} job${options.concurrency === 1 ? "" : "s"} at a time from ${parseQueueUrl(options.url).display}; run directories in ${join(out, "<sweep>", "runs")}${artifacts ? `, copied to ${join(artifacts, "<sweep>", "runs")}` : ""}`);
 
   await new Promise<void>((resolve) => {
     let idleChecks: NodeJS.Timeout | undefined;
@@ -413,16 +441,27 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
   return { completed, failed };
 }
 
-/** Copies a finished run directory into the shared folder (to a temporary name, then renamed into place). */
-function copyToArtifacts(runDir: string, root: string): string {
-  const target = join(root, basename(runDir));
-  if (existsSync(target)) return target;
+/** Copies a finished run directory into the shared folder: to a temporary name, then renamed into its place. */
+function copyToArtifacts(runDir: string, root: string, key: string): string {
   mkdirSync(root, { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  const tmp = join(root, `.${basename(runDir)}.${hostname()}.${process.pid}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   cpSync(runDir, tmp, { recursive: true });
-  renameSync(tmp, target);
-  return target;
+  writeFileAtomic(join(tmp, JOB_MARK), key);
+  for (;;) {
+    const { path, taken } = runTarget(root, basename(runDir), key);
+    if (taken) {
+      rmSync(tmp, { recursive: true, force: true });
+      return path;
+    }
+    try {
+      renameSync(tmp, path);
+      return path;
+    } catch (err) {
+      // another machine renamed its copy into that place first: look again
+      if (!["ENOTEMPTY", "EEXIST"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+    }
+  }
 }
 
 /** Per-state counts of a sweep's jobs on the queue. */

@@ -1,16 +1,14 @@
 // `mesa sweep` on the local pool, through the built binary as a user runs it (tiny budgets): the right runs and a
 // correct aggregate, re-runs that skip finished jobs, a killed job process that takes only its job down (and is
 // continued from its checkpoint), and Ctrl-C that leaves a folder the same command continues.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import type { JobResult, SweepRecord } from "../../src/sweep/folder.js";
+import { alive, bin, mesa as mesaIn, until, writeSpec as writeSpecIn } from "./helpers.js";
 
-const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-sweep-local-"));
 const started: ChildProcess[] = [];
 afterAll(() => {
@@ -18,16 +16,8 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function writeSpec(name: string, spec: Record<string, unknown>): string {
-  const path = join(root, `${name}.yaml`);
-  writeFileSync(path, stringify({ name, ...spec }));
-  return path;
-}
+const mesa = (...args: string[]) => mesaIn(root, ...args);
+const writeSpec = (name: string, spec: Record<string, unknown>): string => writeSpecIn(root, name, spec);
 
 function record(dir: string): SweepRecord | undefined {
   try {
@@ -42,28 +32,16 @@ function lastMetrics(runDir: string): Record<string, number> {
   return JSON.parse(lines[lines.length - 1]!) as Record<string, number>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Polls the sweep folder until a running job has written a checkpoint; returns that job. */
-async function runningJobWithCheckpoint(dir: string, proc: ChildProcess): Promise<JobResult> {
-  for (let i = 0; i < 1200; i++) {
+function runningJobWithCheckpoint(dir: string, proc: ChildProcess): Promise<JobResult> {
+  return until("a job to reach its first checkpoint", () => {
     if (proc.exitCode !== null) throw new Error("the sweep ended before a job could be caught mid-run");
-    for (const r of record(dir)?.results ?? []) {
-      if (r.status === "running" && r.pid !== null && r.run_dir !== null) {
-        const checkpoints = join(dir, r.run_dir, "checkpoints");
-        if (existsSync(checkpoints) && readdirSync(checkpoints).some((f) => f.endsWith(".safetensors"))) return r;
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("no job reached its first checkpoint in time");
+    return (record(dir)?.results ?? []).find((r) => {
+      if (r.status !== "running" || r.pid === null || r.run_dir === null) return false;
+      const checkpoints = join(dir, r.run_dir, "checkpoints");
+      return existsSync(checkpoints) && readdirSync(checkpoints).some((f) => f.endsWith(".safetensors"));
+    });
+  });
 }
 
 function exited(proc: ChildProcess): Promise<number | null> {

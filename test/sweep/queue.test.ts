@@ -1,41 +1,26 @@
 // Sweeps through BullMQ on a real Redis (Debian's redis-server, started here on 127.0.0.1 on a free port and shut
 // down at the end): bad specs and unreachable Redis rejected before anything is enqueued; two worker processes,
 // one killed with SIGKILL mid-job, and every job's result recorded exactly once.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { type LocalRedis, freePort, redisServerInstalled, startLocalRedis } from "../../bench/redis_server.js";
 import type { SweepRecord } from "../../src/sweep/folder.js";
+import { alive, bin, mesa as mesaIn, until, writeSpec as writeSpecIn } from "./helpers.js";
 
-const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
-const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
+const hasRedis = redisServerInstalled();
 if (!hasRedis) console.warn("skipping the Redis queue tests: redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)");
 
 const root = mkdtempSync(join(tmpdir(), "mesa-sweep-queue-"));
 const processes: ChildProcess[] = [];
-let server: ChildProcess | undefined;
+let redis: LocalRedis | undefined;
 let url = "";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const mesa = (...args: string[]) => mesaIn(root, ...args);
+const writeSpec = (name: string, spec: Record<string, unknown>): string => writeSpecIn(root, name, spec);
 
 function start(...args: string[]): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const proc = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
@@ -47,60 +32,15 @@ function start(...args: string[]): { proc: ChildProcess; output: () => string; e
   return { proc, output: () => text, exited };
 }
 
-function writeSpec(name: string, spec: Record<string, unknown>): string {
-  const path = join(root, `${name}.yaml`);
-  writeFileSync(path, stringify({ name, ...spec }));
-  return path;
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(async () => {
   if (!hasRedis) return;
-  const port = await freePort();
-  server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  url = `redis://127.0.0.1:${port}`;
-  // ready once it answers PING
-  for (let attempt = 0; ; attempt++) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch (err) {
-      if (attempt > 200) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
+  redis = await startLocalRedis();
+  url = redis.url;
 });
 
 afterAll(async () => {
   for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  if (server && server.exitCode === null) {
-    const stopped = new Promise((resolve) => server!.once("exit", resolve));
-    server.kill("SIGTERM"); // redis-server shuts down cleanly on SIGTERM
-    await stopped;
-  }
+  await redis?.stop();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -119,9 +59,9 @@ describe.skipIf(!hasRedis)("mesa sweep --queue and mesa worker (BullMQ on Redis)
     expect(unreachable.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${closedPort} (ECONNREFUSED)`);
     expect(unreachable.stderr).toContain("nothing was enqueued");
     expect(mesa("sweep", good, "--queue", "http://127.0.0.1:6379").stderr).toContain("is not a Redis URL");
-    const redis = new Redis(url);
-    expect(await redis.keys("mesa:*")).toEqual([]);
-    redis.disconnect();
+    const client = new Redis(url);
+    expect(await client.keys("mesa:*")).toEqual([]);
+    client.disconnect();
   });
 
   it("two workers, one killed with SIGKILL mid-job: the job is retried and every result arrives exactly once", async () => {

@@ -1,7 +1,7 @@
 // Per-setting statistics (n, mean, sample std, Student-t 95% CI) and the CSV of all results.
 import { describe, expect, it } from "vitest";
 import { resultsCsv } from "../../src/sweep/folder.js";
-import { describe as describeValues, summarize } from "../../src/sweep/summary.js";
+import { type SummarizedResult, describe as describeValues, summarize } from "../../src/sweep/summary.js";
 
 describe("sweep summaries", () => {
   it("gives n, mean, sample std and the t interval of the mean", () => {
@@ -24,7 +24,7 @@ describe("sweep summaries", () => {
   });
 
   it("groups by setting in order of appearance and counts failed jobs apart, never averaging them in", () => {
-    const rows = [
+    const rows: SummarizedResult[] = [
       { setting: "lr=1", settings: { lr: 1 }, status: "finished", metrics: { "m/a": 1, "m/b": null } },
       { setting: "lr=2", settings: { lr: 2 }, status: "finished", metrics: { "m/a": 10, "m/b": 3 } },
       { setting: "lr=1", settings: { lr: 1 }, status: "failed", metrics: { "m/a": 1000 } },
