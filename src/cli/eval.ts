@@ -7,6 +7,9 @@ import { Rng } from "../core/rng.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+
+/** Where evaluation levels start (re-exported: other commands seed the same way). */
+export { EVAL_SEED_OFFSET };
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { parseCount, parseSeed } from "./args.js";
