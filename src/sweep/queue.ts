@@ -16,7 +16,7 @@ import { type JobResult, type SweepRecord, recordedRunDir } from "./folder.js";
 import { type JobMetrics, jobKinds } from "./jobs.js";
 import { type JobOutcome, WorkerPool } from "./pool.js";
 import { finishRecord, initialRecord, partialSummary, pendingResult } from "./record.js";
-import { type SweepPlan, parseSweepSpec, planSweep } from "./spec.js";
+import { SWEEP_NAME_RE, type SweepPlan, parseSweepSpec, planSweep } from "./spec.js";
 
 /** The BullMQ queue every sweep's jobs go to, and the key prefix of everything mesa keeps in Redis. */
 export const QUEUE_NAME = "sweep-jobs";
@@ -358,6 +358,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ com
 
   const processor = async (job: Job<QueueJobData, QueueJobReturn>): Promise<QueueJobReturn> => {
     const data = job.data;
+    // the queue is shared: a job's sweep name becomes a folder name here, so it is checked like a spec's
+    if (typeof data.sweep !== "string" || !SWEEP_NAME_RE.test(data.sweep)) throw new UnrecoverableError(`job ${job.id} names no valid sweep (${JSON.stringify(data.sweep)}); it was not enqueued by mesa sweep`);
     if (!(data.kind in jobKinds)) throw new UnrecoverableError(`this worker's mesa cannot run "${data.kind}" jobs (it knows ${Object.keys(jobKinds).join(", ")}); update mesa on this machine`);
     const sweepDir = join(out, data.sweep);
     const before = (typeof job.progress === "object" ? job.progress : null) as QueueJobProgress | null;
