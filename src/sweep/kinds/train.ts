@@ -49,7 +49,10 @@ export const trainOptionsSchema = z
   .strict();
 export type TrainOptions = z.output<typeof trainOptionsSchema>;
 
-/** What every PPO update logs (src/rl/ppo.ts); the last update's values are the job's training metrics. */
+/**
+ * What every PPO update logs (src/rl/ppo.ts), besides `charts/event/<name>` for each of the env's events; the last
+ * update's values are the job's training metrics.
+ */
 export const PPO_METRICS = [
   "charts/learning_rate",
   "charts/episodic_return",
@@ -66,6 +69,11 @@ export const PPO_METRICS = [
   "losses/clipfrac",
   "losses/explained_variance",
 ] as const;
+
+/** The training metrics of a run on `env`: PPO's, and the per-episode count of each of the env's events. */
+export function trainingMetrics(env: string): string[] {
+  return [...PPO_METRICS, ...getEnvDefinition(env).events.map((event) => `charts/event/${event}`)];
+}
 
 /** The per-evaluation metrics, as `eval/<distribution>/<name>`. */
 const EVAL_FIELDS = ["base_return", "intended_return", "misgeneralization_rate", "intended_goal_rate", "episode_length"] as const;
@@ -124,7 +132,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
 
   metricNames(config, options) {
     const def = getEnvDefinition(config.env);
-    const names: string[] = [...PPO_METRICS];
+    const names = trainingMetrics(config.env);
     for (const entry of options.evaluate) {
       for (const field of EVAL_FIELDS) names.push(`eval/${entry.distribution}/${field}`);
       for (const event of def.events) names.push(`eval/${entry.distribution}/events/${event}`);
@@ -180,14 +188,14 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     return run.path;
   },
 
-  collect(runDir, _config, options) {
+  collect(runDir, config, options) {
     const run = RunDir.open(runDir, runConfigSchema);
     const summary = run.summary();
     if (summary.status !== "finished") throw new RunDirError(`${runDir}: the run's status is "${summary.status}", not finished`, "re-run the sweep to continue it");
     const { records } = run.readMetrics();
     const last = records[records.length - 1];
     const metrics: JobMetrics = {};
-    for (const name of PPO_METRICS) metrics[name] = last?.[name] ?? null;
+    for (const name of trainingMetrics(config.env)) metrics[name] = last?.[name] ?? null;
     for (const entry of options.evaluate) {
       const result = readJsonObject(evaluationPath(runDir, entry.distribution)) as unknown as Omit<EvaluationResult, "records">;
       Object.assign(metrics, evaluationMetrics(entry.distribution, result));
