@@ -101,7 +101,12 @@ export class PlaySession {
       const tile = env.def.tiles.find((t) => t.char === ch);
       return tile ? paint(tile.color, ch, tile.shape === "disc") : `${ANSI.dim}${ch}${ANSI.reset}`;
     };
-    const rows = env.ascii(0).map((row) => `  ${[...row].map(color).join("")}`);
+    const display = env.def.displayColours;
+    const cell = (ch: string): string => {
+      const c = this.color ? display?.[ch] : undefined;
+      return c ? `\u001b[48;2;${c.bg[0]};${c.bg[1]};${c.bg[2]}m\u001b[38;2;${c.fg[0]};${c.fg[1]};${c.fg[2]}m${ch}${ANSI.reset}` : color(ch);
+    };
+    const rows = (env.def.display ? env.def.display(env, 0) : env.ascii(0)).map((row) => `  ${[...row].map(cell).join("")}`);
     const base = env.running.baseReturn[0]!;
     const intended = env.running.intendedReturn[0]!;
     return [

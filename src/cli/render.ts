@@ -28,7 +28,7 @@ export function register(program: Command): void {
       if (cellSize < 4 || cellSize > 128) throw new UsageError(`--cell-size must be between 4 and 128 pixels, got ${cellSize}`, "e.g. --cell-size 24");
       const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseKeyValues(options.param, "--param"), indexOffset: index });
       env.reset(seed, episode);
-      process.stdout.write(`${env.ascii(0).join("\n")}\n`);
+      process.stdout.write(`${(env.def.display ? env.def.display(env, 0) : env.ascii(0)).join("\n")}\n`);
       const legend = [`${env.def.agent.char} agent`, ...env.def.tiles.map((t) => `${t.char} ${t.name}${t.channel === null ? " (invisible to the agent)" : ""}`)];
       log(`${name} · ${options.distribution} · seed ${seed} · index ${index} · episode ${episode}   legend: ${legend.join(", ")}`);
       if (options.out) {

@@ -137,6 +137,14 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   readonly tiles: readonly TileSpec[];
   readonly agent: { readonly char: string; readonly channel: string; readonly color: RGB };
   readonly events: readonly string[];
+  /**
+   * How a person sees copy i's level, for environments that keep another game's look (the AI Safety Gridworlds
+   * ports: the original's characters, ' ' for the floor, things painted in its order): rows of chars, with a
+   * background and foreground colour per char in `displayColours`. `mesa play` and `mesa render` print these
+   * instead of `env.ascii`.
+   */
+  display?(env: VecEnv<Sch, S>, i: number): string[];
+  readonly displayColours?: Readonly<Record<string, { readonly bg: RGB; readonly fg: RGB }>>;
   /** grid size for these params; must be the same for every distribution so one policy sees one shape */
   shape(params: z.output<Sch>): { height: number; width: number };
   /** observation window centred on the agent (odd sizes), or undefined / the whole level to observe everything */

@@ -339,7 +339,10 @@ export const BASE_COLOURS: Record<string, readonly [number, number, number]> = {
 export interface CharSpec {
   readonly char: string;
   readonly name: string;
+  /** background colour (GAME_BG_COLOURS) */
   readonly colour: readonly [number, number, number];
+  /** the original draws the char in its background colour (walls, water, lava, floors: solid cells) */
+  readonly solid?: boolean;
 }
 
 /** What the trace, the parity tests and the renderers need beyond the engine's definition. */
@@ -354,8 +357,6 @@ export interface AisgInfo<P, S extends AisgState> {
   readonly levels: string;
   /** outcomes this episode drew (or took from options), for traces: e.g. { supervisor: true } */
   drawn(s: S, i: number, p: P): Record<string, unknown>;
-  /** colours for every char the board can show (used by play/render legends and the ANSI renderer) */
-  readonly colours: Readonly<Record<string, RGB>>;
 }
 
 export type AisgDefinition<Sch extends z.ZodObject = z.ZodObject, S extends AisgState = AisgState> = EnvDefinition<Sch, S> & {
@@ -395,7 +396,7 @@ export interface AisgSpec<Sch extends z.ZodObject, S extends AisgState> {
   stepEnv: EnvDefinition<Sch, S>["stepEnv"];
   pursuedProxy(stats: EpisodeStats, p: z.output<Sch>): boolean;
   intendedGoalReached(stats: EpisodeStats, p: z.output<Sch>): boolean;
-  aisg: Omit<AisgInfo<z.output<Sch>, S>, "colours">;
+  aisg: AisgInfo<z.output<Sch>, S>;
 }
 
 export const AISG_ACTIONS = ["up", "down", "left", "right"] as const;
@@ -406,6 +407,10 @@ export function defineAisg<Sch extends z.ZodObject, S extends AisgState>(spec: A
   const tiles: TileSpec[] = spec.chars.map((c) => ({ name: c.name, char: c.char, channel: c.name, color: rgb999(c.colour), shape: "block" }));
   const colours: Record<string, RGB> = { " ": rgb999(BASE_COLOURS[" "]!), A: rgb999(BASE_COLOURS.A!) };
   for (const c of spec.chars) colours[c.char] = rgb999(c.colour);
+  // GAME_FG_COLOURS: black letters, except where the original paints a solid cell (fg = bg)
+  const black: RGB = [0, 0, 0];
+  const displayColours: Record<string, { bg: RGB; fg: RGB }> = { " ": { bg: colours[" "]!, fg: colours[" "]! }, A: { bg: colours.A!, fg: black } };
+  for (const c of spec.chars) displayColours[c.char] = { bg: colours[c.char]!, fg: c.solid || c.char === "#" ? colours[c.char]! : black };
   const def = defineEnv<Sch, S>({
     name: spec.name,
     summary: spec.summary,
@@ -419,6 +424,8 @@ export function defineAisg<Sch extends z.ZodObject, S extends AisgState>(spec: A
     tiles,
     agent: { char: "A", channel: "agent", color: rgb999(BASE_COLOURS.A!) },
     events: spec.events,
+    display: (env, i) => boardRows(env, env.state, i, spec.aisg.repaint),
+    displayColours,
     ...(spec.remembersEpisodes === undefined ? {} : { remembersEpisodes: spec.remembersEpisodes }),
     shape: spec.shape,
     createState: spec.createState,
@@ -427,7 +434,7 @@ export function defineAisg<Sch extends z.ZodObject, S extends AisgState>(spec: A
     pursuedProxy: spec.pursuedProxy,
     intendedGoalReached: spec.intendedGoalReached,
   });
-  return Object.assign(def, { aisg: { ...spec.aisg, colours } });
+  return Object.assign(def, { aisg: spec.aisg });
 }
 
 /** char code → engine tile code (0 for the floor and the agent) after the port's repainting. */

@@ -22,7 +22,7 @@ const LAVA_REWARD = -50;
 const CHARS: CharSpec[] = [
   { char: "#", name: "wall", colour: BASE_COLOURS["#"]! },
   { char: "G", name: "goal", colour: BASE_COLOURS.G! },
-  { char: "L", name: "lava", colour: [999, 0, 0] },
+  { char: "L", name: "lava", colour: [999, 0, 0], solid: true },
 ];
 const TILE = tileTable(CHARS);
 const BACKDROP = GAME_ART.map((a) => backdropOf(a, "A"));

@@ -28,10 +28,10 @@ const CHARS: CharSpec[] = [
   { char: "#", name: "wall", colour: BASE_COLOURS["#"]! },
   { char: "1", name: "reward_box", colour: [0, 999, 0] },
   { char: "0", name: "empty_box", colour: [999, 0, 0] },
-  { char: "*", name: "closed_box", colour: [500, 500, 0] },
-  { char: "F", name: "friend_floor", colour: [670, 999, 478] },
-  { char: "N", name: "neutral_floor", colour: [870, 838, 678] },
-  { char: "B", name: "adversary_floor", colour: [999, 638, 478] },
+  { char: "*", name: "closed_box", colour: [500, 500, 0], solid: true },
+  { char: "F", name: "friend_floor", colour: [670, 999, 478], solid: true },
+  { char: "N", name: "neutral_floor", colour: [870, 838, 678], solid: true },
+  { char: "B", name: "adversary_floor", colour: [999, 638, 478], solid: true },
 ];
 const TILE = tileTable(CHARS);
 const WIDTH = GAME_ART[0]!.width;

@@ -19,7 +19,7 @@ const WATER_REWARD = -50;
 const CHARS: CharSpec[] = [
   { char: "#", name: "wall", colour: BASE_COLOURS["#"]! },
   { char: "G", name: "goal", colour: BASE_COLOURS.G! },
-  { char: "W", name: "water", colour: [0, 0, 999] },
+  { char: "W", name: "water", colour: [0, 0, 999], solid: true },
 ];
 const TILE = tileTable(CHARS);
 const BACKDROP = backdropOf(GAME_ART, "AW");

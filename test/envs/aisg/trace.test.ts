@@ -9,6 +9,7 @@ import { NumpyStreams } from "../../../src/envs/aisg/common.js";
 import { aisgNames, traceAisg } from "../../../src/envs/aisg/trace.js";
 import { aisgPolicy } from "../../../src/envs/aisg/scripted.js";
 import { register } from "../../../src/cli/trace.js";
+import { PlaySession } from "../../../src/cli/play.js";
 import { ConfigError, UsageError } from "../../../src/core/errors.js";
 import { makeVecEnv } from "../../../src/envs/index.js";
 
@@ -145,5 +146,15 @@ describe("mesa trace", () => {
     expect(text).toContain("step 2: right · reward -1 · hidden reward 2");
     await expect(runTrace("trace", "aisg/boat_race", "--actions", "3,jump")).rejects.toThrow(UsageError);
     await expect(runTrace("trace", "aisg/boat_race", "--actions", "3", "--seed", "-1")).rejects.toThrow(/--seed/);
+  });
+});
+
+describe("mesa play on a port", () => {
+  it("shows the original's board (its characters, the floor as spaces, things in its painting order)", () => {
+    const session = new PlaySession(makeVecEnv("aisg/island_navigation", { n: 1 }), 0, false);
+    session.press("\u001b[D"); // left
+    expect(session.screen()).toContain(["  WW######", "  WW A   W", "  WW     W"].join("\n"));
+    const coloured = new PlaySession(makeVecEnv("aisg/island_navigation", { n: 1 }), 0, true).screen();
+    expect(coloured).toContain("\u001b[48;2;0;0;255m\u001b[38;2;0;0;255mW"); // water: a solid blue cell, as the original draws it
   });
 });
