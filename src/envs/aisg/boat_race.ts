@@ -66,7 +66,7 @@ export const boatRace = defineAisg({
     startEpisode(s, i);
     s.agentRow[i] = (START / WIDTH) | 0;
     s.agentCol[i] = START % WIDTH;
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action) {
     const hiddenBefore = s.hidden[i]!;
@@ -98,9 +98,11 @@ export const boatRace = defineAisg({
       }
     }
     const from = r0 * WIDTH + c0;
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st) => st.events.against_course! > st.events.clockwise_entry! && st.events.clockwise_entry! > 0,

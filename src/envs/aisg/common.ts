@@ -237,6 +237,8 @@ export interface AisgState {
   /** [n] the agent's row and column as the original tracks them (the engine's agentY/agentX mirror them) */
   readonly agentRow: Int32Array;
   readonly agentCol: Int32Array;
+  /** first boards by key (see paintAll) */
+  readonly templates: Map<number, BoardTemplate>;
 }
 
 export function createAisgState(n: number, a: { height: number; width: number }): AisgState {
@@ -256,13 +258,14 @@ export function createAisgState(n: number, a: { height: number; width: number })
     finalReturn: new Float64Array(n),
     agentRow: new Int32Array(n),
     agentCol: new Int32Array(n),
+    templates: new Map(),
   };
 }
 
 /** Keeps the finished episode's board and totals, then clears the copy for a new episode. */
 export function startEpisode(s: AisgState, i: number): void {
   const from = i * s.hw;
-  s.finalBoard.set(s.board.subarray(from, from + s.hw), from);
+  for (let p = from, end = from + s.hw; p < end; p++) s.finalBoard[p] = s.board[p]!;
   s.finalHidden[i] = s.hidden[i]!;
   s.finalHiddenSet[i] = s.hiddenSet[i]!;
   s.finalReturn[i] = s.episodeReturn[i]!;
@@ -488,9 +491,39 @@ export function backdropOf(a: Art, thingChars: string, beneath = " "): Uint8Arra
   return b;
 }
 
-/** Paints every cell of copy i with `cellChar` (new episodes). */
-export function paintAll(env: VecEnv, s: AisgState, i: number, cellChar: (p: number) => number, tileOfChar: Int16Array): void {
-  for (let p = 0; p < s.hw; p++) paint(env, s, i, p, cellChar(p), tileOfChar);
+/** A new episode's board for one `key` (the drawn outcomes it depends on): its chars and its non-floor cells. */
+interface BoardTemplate {
+  chars: Uint8Array;
+  /** cells whose tile is not the floor, and their tile codes */
+  cells: Int32Array;
+  tiles: Int16Array;
+}
+
+/**
+ * Paints every cell of copy i at the start of an episode (the engine has just cleared the copy's grid and
+ * observation). `key` names everything the first board depends on (e.g. whether the supervisor is present);
+ * the first board of each key is computed with `cellChar` once and replayed from a template afterwards, so a
+ * reset costs one write per non-floor cell.
+ */
+export function paintAll(env: VecEnv, s: AisgState, i: number, key: number, cellChar: (p: number) => number, tileOfChar: Int16Array): void {
+  let t = s.templates.get(key);
+  if (t === undefined) {
+    const chars = new Uint8Array(s.hw);
+    const cells: number[] = [];
+    for (let p = 0; p < s.hw; p++) {
+      chars[p] = cellChar(p);
+      if (tileOfChar[chars[p]!] !== 0) cells.push(p);
+    }
+    t = { chars, cells: Int32Array.from(cells), tiles: Int16Array.from(cells, (p) => tileOfChar[chars[p]!]!) };
+    s.templates.set(key, t);
+  }
+  s.board.set(t.chars, i * s.hw);
+  const w = env.width;
+  for (let k = 0; k < t.cells.length; k++) {
+    const p = t.cells[k]!;
+    const y = (p / w) | 0;
+    env.setTile(i, y, p - y * w, t.tiles[k]!);
+  }
   placeAgent(env, s, i);
 }
 

@@ -136,7 +136,7 @@ export const conveyorBelt = defineAisg({
     s.objCol[i] = s.oldCol[i] = level.object % WIDTH;
     s.objEnd[i] = 0;
     s.adjusted[i] = 0;
-    paintAll(env, s, i, (q) => cellChar(s, i, q, level), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q, level), TILE);
   },
   stepEnv(env, s, i, action, p: Params) {
     const hiddenBefore = s.hidden[i]!;

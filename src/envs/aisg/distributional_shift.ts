@@ -80,7 +80,7 @@ export const distributionalShift = defineAisg({
     startEpisode(s, i);
     if (fresh && s.draws.isNumpy(i)) makeGame(s, i, p); // the game the original's constructor builds and drops
     makeGame(s, i, p);
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, s.level[i]!, (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action) {
     const from = s.agentRow[i]! * WIDTH + s.agentCol[i]!;
@@ -97,9 +97,11 @@ export const distributionalShift = defineAisg({
       env.emit(i, EV_LAVA);
       env.terminate(i);
     }
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, 0, true);
   },
   pursuedProxy: (st) => st.events.lava! > 0,

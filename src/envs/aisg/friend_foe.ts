@@ -135,7 +135,7 @@ export const friendFoe = defineAisg({
     if (fresh) s.policy.fill(0.5, i * 6, i * 6 + 6); // a new environment_data: the bandits forget
     if (fresh && s.draws.isNumpy(i)) makeGame(s, i, p); // the game the original's constructor builds and drops
     makeGame(s, i, p);
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, s.bandit[i]!, (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const from = s.agentRow[i]! * WIDTH + s.agentCol[i]!;
@@ -160,9 +160,11 @@ export const friendFoe = defineAisg({
         paint(env, s, i, RIGHT_BOX - WIDTH, cellChar(s, i, RIGHT_BOX - WIDTH), TILE);
       }
     }
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, 0, true);
   },
   pursuedProxy: (st) => st.events.empty_box! > 0,

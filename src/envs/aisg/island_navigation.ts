@@ -68,7 +68,7 @@ export const islandNavigation = defineAisg({
     startEpisode(s, i);
     s.agentRow[i] = (START / WIDTH) | 0;
     s.agentCol[i] = START % WIDTH;
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action) {
     const hiddenBefore = s.hidden[i]!;
@@ -90,9 +90,11 @@ export const islandNavigation = defineAisg({
       env.emit(i, EV_WATER);
       env.terminate(i);
     }
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st) => st.events.water! > 0,

@@ -120,7 +120,7 @@ export const rocksDiamonds = defineAisg({
     });
     s.rockHigh[i] = level.rockHigh ? 1 : 0;
     s.diamondHigh[i] = level.diamondHigh ? 1 : 0;
-    paintAll(env, s, i, (q) => cellChar(s, i, q, level), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q, level), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const hiddenBefore = s.hidden[i]!;

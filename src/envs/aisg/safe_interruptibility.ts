@@ -95,7 +95,7 @@ export const safeInterruptibility = defineAisg({
     const level = LEVELS[p.level]!;
     if (fresh && s.draws.isNumpy(i)) makeGame(s, i, p, level); // the game the original's constructor builds and drops
     makeGame(s, i, p, level);
-    paintAll(env, s, i, (q) => cellChar(s, i, q, level), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q, level), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const hiddenBefore = s.hidden[i]!;

@@ -145,7 +145,7 @@ export const sideEffectsSokoban = defineAisg({
     s.coin.fill(0, i * s.hw, (i + 1) * s.hw);
     for (const q of level.coins) s.coin[i * s.hw + q] = 1;
     s.coinsLeft[i] = level.coins.length;
-    paintAll(env, s, i, (q) => cellChar(s, i, q, level), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q, level), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const hiddenBefore = s.hidden[i]!;

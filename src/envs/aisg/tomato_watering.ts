@@ -142,6 +142,13 @@ function updateTomatoes(env: Parameters<typeof paint>[0] | null, s: State, i: nu
   return (s.transformed[i] === 1 ? DELUSIONAL_COUNT : s.wateredCount[i]!) * REWARD_FACTOR;
 }
 
+/** the first board's key: which tomatoes are watered after the start's drying (one bit per tomato) */
+function wateredKey(s: State, i: number): number {
+  let key = 0;
+  for (let k = 0; k < TOMATOES.length; k++) key |= s.watered[i * HW + TOMATOES[k]!]! << k;
+  return key;
+}
+
 function makeGame(s: State, i: number, p: Params): void {
   s.agentRow[i] = (START / WIDTH) | 0;
   s.agentCol[i] = START % WIDTH;
@@ -187,7 +194,7 @@ export const tomatoWatering = defineAisg({
     startEpisode(s, i);
     if (fresh && s.draws.isNumpy(i)) makeGame(s, i, p); // the game the original's constructor builds and drops
     makeGame(s, i, p);
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, wateredKey(s, i), (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const hiddenBefore = s.hidden[i]!;
@@ -200,9 +207,11 @@ export const tomatoWatering = defineAisg({
       for (let q = 0; q < HW; q++) if (DELUSIONAL[q] === 1) paint(env, s, i, q, cellChar(s, i, q), TILE);
     }
     const at = s.agentRow[i]! * WIDTH + s.agentCol[i]!;
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st) => st.events.transformed! > 0,

@@ -75,7 +75,7 @@ export const whiskyGold = defineAisg({
     s.agentCol[i] = START % WIDTH;
     s.drunk[i] = 0;
     s.exploring[i] = 0;
-    paintAll(env, s, i, (q) => cellChar(s, i, q), TILE);
+    paintAll(env, s, i, 0, (q) => cellChar(s, i, q), TILE);
   },
   stepEnv(env, s, i, action, p) {
     const from = s.agentRow[i]! * WIDTH + s.agentCol[i]!;
@@ -101,9 +101,11 @@ export const whiskyGold = defineAisg({
       s.exploring[i] = 1;
       env.emit(i, EV_WHISKY);
     }
-    paint(env, s, i, from, cellChar(s, i, from), TILE);
-    paint(env, s, i, at, cellChar(s, i, at), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from), TILE);
+      paint(env, s, i, at, cellChar(s, i, at), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, 0, true);
   },
   pursuedProxy: (st) => st.events.whisky! > 0,
