@@ -1,7 +1,6 @@
 // `npm run bench -- aisg [--json] [--seconds=S]`: env steps per second of every AI Safety Gridworlds port
 // (default level, random actions, auto-reset; after a second of warm-up) on one thread at n = 1, 64 and 256
-// copies, beside DeepMind's
-// original stepped in Python (bench/peers/aisg_original.py; it needs AISG_ORIGINAL and AISG_PYCOLAB pointing
+// copies, beside DeepMind's original stepped in Python (bench/peers/aisg_original.py; it needs AISG_ORIGINAL and AISG_PYCOLAB pointing
 // at checkouts of google-deepmind/ai-safety-gridworlds and google-deepmind/pycolab, and is skipped with a
 // message otherwise). Each environment is measured ours, then the original, then ours again (interleaved, so
 // machine load hits both sides alike); ours reports the better of the two. Both sides use one core: the
