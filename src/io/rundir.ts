@@ -52,15 +52,19 @@ export interface LoadedCheckpoint extends Checkpoint {
   state: unknown;
 }
 
-/** The directory name of a run: `<env>__<exp>__<seed>__<unix seconds>`. */
+/**
+ * The directory name of a run: `<env>__<exp>__<seed>__<unix seconds>`. A namespaced env name (`aisg/boat_race`)
+ * is written with a '.' for the '/' (the run's config and summary keep the real name).
+ */
 export function runDirName(id: RunIdentity, time: Date = new Date()): string {
-  for (const [what, name] of [["env", id.env], ["exp", id.exp]] as const) {
+  const env = id.env.replaceAll("/", ".");
+  for (const [what, name] of [["env", env], ["exp", id.exp]] as const) {
     if (!NAME_RE.test(name) || name.includes("__")) {
       throw new RunDirError(`${what} name ${JSON.stringify(name)} cannot be part of a run directory name`, "use letters, digits, '.', '_' and '-' (no \"__\")");
     }
   }
   if (!Number.isSafeInteger(id.seed) || id.seed < 0) throw new RunDirError(`seed ${id.seed} is not a non-negative integer`, "pass an integer seed");
-  return `${id.env}__${id.exp}__${id.seed}__${Math.floor(time.getTime() / 1000)}`;
+  return `${env}__${id.exp}__${id.seed}__${Math.floor(time.getTime() / 1000)}`;
 }
 
 /** Parses a run directory name back into its parts, or returns undefined when it is not one. */

@@ -33,10 +33,13 @@ describe("run directory names", () => {
     expect(parseRunDirName(name)).toEqual({ env: "points-bug", exp: "ppo.v2", seed: 7, time: 1767323045 });
     expect(parseRunDirName(`${name}-2`)?.seed).toBe(7);
     expect(parseRunDirName("notes.txt")).toBeUndefined();
+    // a namespaced env (the AI Safety Gridworlds ports) gets a '.' for its '/'
+    expect(runDirName({ env: "aisg/boat_race", exp: "ppo", seed: 1 }, time)).toMatch(/^aisg\.boat_race__ppo__1__/);
   });
 
   it("rejects names that would break the layout", () => {
-    expect(() => runDirName({ env: "a/b", exp: "x", seed: 1 })).toThrow(RunDirError);
+    expect(() => runDirName({ env: "a/b", exp: "x/y", seed: 1 })).toThrow(RunDirError);
+    expect(() => runDirName({ env: "a b", exp: "x", seed: 1 })).toThrow(RunDirError);
     expect(() => runDirName({ env: "a__b", exp: "x", seed: 1 })).toThrow(/"a__b"/);
     expect(() => runDirName({ env: "a", exp: "", seed: 1 })).toThrow(/exp name/);
     expect(() => runDirName({ env: "a", exp: "x", seed: -1 })).toThrow(/seed -1/);
