@@ -2,9 +2,9 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import pngjs from "pngjs";
+import { runCommand } from "../cli/helpers.js";
 import { register as registerEnvs } from "../../src/cli/envs.js";
 import { parseKeyValues } from "../../src/cli/args.js";
 import { register as registerRender } from "../../src/cli/render.js";
@@ -13,27 +13,7 @@ import { ConfigError, UsageError } from "../../src/core/errors.js";
 import { makeVecEnv } from "../../src/envs/index.js";
 
 async function run(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const program = new Command().exitOverride();
-  registerEnvs(program);
-  registerRender(program);
-  registerPlay(program);
-  for (const sub of program.commands) sub.exitOverride();
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr };
+  return runCommand([registerEnvs, registerRender, registerPlay], ...args);
 }
 
 afterEach(() => vi.restoreAllMocks());

@@ -4,26 +4,12 @@ import { describe, expect, it } from "vitest";
 import { environments } from "../../src/envs/registry.js";
 import { validate, validityChecks, type DistributionValidity } from "../../src/rl/validate.js";
 import { ConfigError } from "../../src/core/errors.js";
-import { Command } from "commander";
-import { vi } from "vitest";
+import { runCommand } from "../cli/helpers.js";
 import { register } from "../../src/cli/validate.js";
 
 /** Runs `mesa validate …` in-process on its own commander program; rejects with the command's error. */
 async function runCli(...args: string[]): Promise<{ stdout: string }> {
-  const program = new Command().exitOverride();
-  register(program);
-  for (const sub of program.commands) sub.exitOverride();
-  let stdout = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout };
+  return runCommand([register], ...args);
 }
 
 const withPolicies = Object.values(environments)

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { Command } from "commander";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runCommand } from "../../cli/helpers.js";
 import { NumpyStreams } from "../../../src/envs/aisg/common.js";
 import { aisgNames, traceAisg } from "../../../src/envs/aisg/trace.js";
 import { aisgPolicy } from "../../../src/envs/aisg/scripted.js";
@@ -113,20 +113,7 @@ describe("scripted policies of the ports", () => {
 });
 
 async function runTrace(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  register(program);
-  for (const sub of program.commands) sub.exitOverride();
-  let stdout = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return stdout;
+  return (await runCommand([register], ...args)).stdout;
 }
 
 describe("mesa trace", () => {
