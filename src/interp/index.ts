@@ -17,3 +17,4 @@ export * from "./objective-inference.js";
 export * from "./grid-levels.js";
 export * from "./objective-report.js";
 export * from "./heatmap.js";
+export * from "./objective-experiment.js";

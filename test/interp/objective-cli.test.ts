@@ -87,6 +87,38 @@ describe("mesa infer-objective", () => {
   });
 });
 
+describe("mesa experiment objective-inference", () => {
+  it("trains a planner per condition and scores the inference against each agent's reward map", () => {
+    const out = join(root, "experiment");
+    const r = mesa(
+      "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--json",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as {
+      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; solved_ratio: number }[];
+      agreement: { value: number; ci95: [number, number]; n: number };
+      conditions: Record<string, unknown>;
+    };
+    expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
+    for (const a of result.agents) {
+      expect(["cheese", "top-right"]).toContain(a.map_top);
+      expect(["cheese", "top-right"]).toContain(a.inferred_top);
+      expect(a.agree).toBe(a.map_top === a.inferred_top);
+    }
+    expect(result.agreement.n).toBe(2);
+    expect(result.agreement.value).toBe(result.agents.filter((a) => a.agree).length / 2);
+    expect(Object.keys(result.conditions)).toEqual(["train", "cheeseRegion=5"]);
+    expect(existsSync(join(out, "results.json"))).toBe(true);
+  });
+
+  it("names the parameters when the cure is not one of the environment's", () => {
+    const r = mesa("experiment", "objective-inference", "--env", "maze-cheese", "--cure", "randomCoinFraction=0.3");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/maze-cheese has no parameter "randomCoinFraction"/);
+  });
+});
+
 describe("spearman", () => {
   it("is 1 for monotone pairs, −1 reversed, handles ties, NaN for a constant side", () => {
     expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
