@@ -1,5 +1,5 @@
 // `npm run bench -- planner [--json]`: the glass-box planner's cost. (1) K-step value iteration alone, forward +
-// backward over a batch of 1,024 coin-run-sized grids (5×12 cells, K = 34, hard max): our fused kernel
+// backward over a batch of 1,024 coin-run observations (its default view window; K = 34, hard max): our fused kernel
 // (nn/value_iteration.ts) against the same recursion written with the generic autograd ops (mul, add,
 // indexSelect, max: 5 tape nodes per step) and against PyTorch (gather + max, bench/peers/planner_torch.py).
 // (2) The whole planner policy (reward-map conv head, value iteration, logits and value) forward + backward on
@@ -171,7 +171,7 @@ export const benchmark: Benchmark = {
     headline["torch_vi_ms"] = best(torch, "vi_ms");
     headline["torch_planner_ms"] = best(torch, "planner_ms");
     if (json) {
-      printJson({ batch: BATCH, iterations: K, grid: [5, 12], ours, torch, best: headline, ...(skipped ? { skipped: { torch: skipped } } : {}) });
+      printJson({ batch: BATCH, iterations: K, grid: obs.shape.slice(2), ours, torch, best: headline, ...(skipped ? { skipped: { torch: skipped } } : {}) });
       return;
     }
     const cell = (x: { ms: number; threads: number } | null | undefined): string => (x ? `${formatNumber(Number(x.ms.toPrecision(3)))} (${x.threads}t)` : "-");
@@ -184,7 +184,7 @@ export const benchmark: Benchmark = {
       ["planner policy, PyTorch", cell(h["torch_planner_ms"]), h["torch_planner_ms"] && h["planner_ms"] ? `mesa is ${(h["torch_planner_ms"].ms / h["planner_ms"].ms).toFixed(2)}× faster` : ""],
       ["CNN policy, mesa (reference)", cell(h["cnn_ms"]), h["cnn_ms"] && h["planner_ms"] ? `planner costs ${(h["planner_ms"].ms / h["cnn_ms"].ms).toFixed(2)}× the CNN` : ""],
     ];
-    process.stdout.write(`${formatTable([`fwd+bwd, ${BATCH} coin-run grids (5×12, K=${K}), best wall ms`, "ms (threads)", "ratio"], rows)}\n`);
+    process.stdout.write(`${formatTable([`fwd+bwd, ${BATCH} coin-run grids (${obs.shape[2]}×${obs.shape[3]}, K=${K}), best wall ms`, "ms (threads)", "ratio"], rows)}\n`);
     process.stdout.write("the issue's PyTorch prototype: 300 ms per 1,024 samples (6×12 grid, K = 24)\n");
     if (skipped) process.stdout.write(`skipped torch: ${skipped}\n`);
   },
