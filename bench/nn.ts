@@ -84,14 +84,15 @@ function cpuBest(step: Step): number {
 }
 
 /** The environment without the variables that pin OpenBLAS to a slower kernel. */
-function blasEnv(): NodeJS.ProcessEnv {
+export function blasEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   return env;
 }
 
-function runJson(command: string, args: readonly string[]): { figures?: Record<string, number | string>; skipped?: string } {
+/** Runs a child that prints one JSON object of figures (or {"skipped": why}). */
+export function runJson(command: string, args: readonly string[]): { figures?: Record<string, number | string>; skipped?: string } {
   const r = spawnSync(command, args, { encoding: "utf8", env: blasEnv(), maxBuffer: 1 << 20 });
   if (r.error) return { skipped: `${command} could not run: ${r.error.message}` };
   if (r.status !== 0) return { skipped: `${command} ${args.join(" ")} failed (exit ${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" | ")}` };

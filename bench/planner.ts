@@ -6,7 +6,6 @@
 // 1,024 coin-run observations, beside our CNN policy on the same batch and the same planner in PyTorch.
 // Wall-clock ms, best of several rounds, at 1 and 2 threads on each side (the best is the headline). The issue's
 // feasibility prototype (PyTorch, 6×12 grid, 24 steps) took 0.30 s per 1,024 samples for forward + backward.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +23,13 @@ import "../src/nn/models/cnn_policy.js";
 import "../src/nn/models/planner.js";
 import { createPolicy } from "../src/nn/models/policy.js";
 import { GRID_MOVES, type SuccessorTable, gridSuccessors, planQ } from "../src/nn/value_iteration.js";
+import { runJson as runPeer } from "./nn.js";
 import type { Benchmark } from "./registry.js";
+
+/** A child's figures (all numbers here) or why it was skipped. */
+function runJson(command: string, args: readonly string[]): { figures?: Record<string, number>; skipped?: string } {
+  return runPeer(command, args) as { figures?: Record<string, number>; skipped?: string };
+}
 
 const BATCH = 1024;
 const K = 34;
@@ -113,21 +118,6 @@ function measureOurs(threads: number): Record<string, number> {
     });
   };
   return { vi_fused_ms: fused, vi_autograd_ms: generic, planner_ms: policyStep("planner"), cnn_ms: policyStep("cnn") };
-}
-
-function blasEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
-function runJson(command: string, args: readonly string[]): { figures?: Record<string, number>; skipped?: string } {
-  const r = spawnSync(command, args, { encoding: "utf8", env: blasEnv(), maxBuffer: 1 << 20 });
-  if (r.error) return { skipped: `${command} could not run: ${r.error.message}` };
-  if (r.status !== 0) return { skipped: `${command} failed (exit ${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" | ")}` };
-  const parsed = JSON.parse(r.stdout) as Record<string, number> & { skipped?: string };
-  return parsed.skipped !== undefined ? { skipped: String(parsed.skipped) } : { figures: parsed };
 }
 
 export const benchmark: Benchmark = {
