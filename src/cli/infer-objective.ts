@@ -13,7 +13,7 @@ import { getEnvDefinition } from "../envs/make.js";
 import type { EnvObjectives } from "../envs/objectives.js";
 import { environments } from "../envs/registry.js";
 import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
-import { type BehaviouralInference, type BehaviouralInferenceOptions, envObjectives, inferFromBehaviour } from "../interp/objective-report.js";
+import { type BehaviouralInference, type BehaviouralInferenceOptions, envObjectives, inferFromBehaviour, paramsOn } from "../interp/objective-report.js";
 import { policyActions } from "../rl/evaluate.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { parseCount, parseSeed } from "./args.js";
@@ -95,7 +95,7 @@ export function register(program: Command): void {
       const distribution = opts.distribution ?? ("deploy" in def.distributions ? "deploy" : config.distribution);
       if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
       const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
-      const options = { distribution, params: config.envParams, levels: parseCount(opts.levels, "--levels"), seed };
+      const options = { distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), levels: parseCount(opts.levels, "--levels"), seed };
       const { agent, baselines } = inferWithBaselines(def, objectives, policyActions(policy, new Rng(seed, "infer-objective/actions"), opts.greedy ?? false), options);
       if (opts.json) {
         const b: Record<string, unknown> = {};

@@ -14,7 +14,7 @@ import { environments } from "../envs/registry.js";
 import { frameOf } from "../envs/render.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { CANDIDATE_COLORS, renderObjectivePng } from "../interp/heatmap.js";
-import { type RewardMapReport, envObjectives, scoreRewardMaps } from "../interp/objective-report.js";
+import { type RewardMapReport, envObjectives, paramsOn, scoreRewardMaps } from "../interp/objective-report.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
 import { loadRunPolicy } from "../rl/run.js";
@@ -79,7 +79,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(pictures) || pictures < 0) throw new UsageError(`--pictures must be a non-negative integer, got "${opts.pictures}"`);
       const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
       const makeEnv = (): VecEnv => {
-        const env = new VecEnv(def, { n: levels, distribution, params: config.envParams });
+        const env = new VecEnv(def, { n: levels, distribution, params: paramsOn(def, distribution, config.distribution, config.envParams) });
         env.reset(seed);
         return env;
       };

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spearman } from "../../src/interp/objective-report.js";
+import { coinRun } from "../../src/envs/coin-run.js";
+import { paramsOn, spearman } from "../../src/interp/objective-report.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
@@ -116,6 +117,14 @@ describe("mesa experiment objective-inference", () => {
     const r = mesa("experiment", "objective-inference", "--env", "maze-cheese", "--cure", "randomCoinFraction=0.3");
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/maze-cheese has no parameter "randomCoinFraction"/);
+  });
+});
+
+describe("paramsOn", () => {
+  it("keeps a run's level settings on deploy but lets deploy place the coin", () => {
+    const run = { width: 24, maxSteps: 300, randomCoinFraction: 0 };
+    expect(paramsOn(coinRun, "deploy", "train", run)).toEqual({ width: 24, maxSteps: 300 });
+    expect(paramsOn(coinRun, "train", "train", run)).toEqual(run);
   });
 });
 
