@@ -72,14 +72,16 @@ export function registerObjectiveExperiment(experiment: Command): void {
         a.inferred_top,
         formatNumber(a.posterior[a.inferred_top]!),
         formatNumber(a.gain_per_action),
-        a.agree ? "yes" : "no",
+        !a.behaviour_fits ? "no fit" : a.agree ? "yes" : "no",
       ]);
       process.stdout.write(
         `${formatTable(["condition", "seed", "train return / scripted", ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree"], rows)}\n`,
       );
       const ag = result.agreement;
       process.stdout.write(
-        `Behavioural inference agrees with the reward map for ${ag.value * result.agents.length} of ${result.agents.length} agents (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]).\n`,
+        ag.n > 0
+          ? `Behavioural inference agrees with the reward map for ${Math.round(ag.value * ag.n)} of ${ag.n} agents whose behaviour fits a candidate (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]); ${result.no_fit} agent(s) fit no candidate (behaviour barely better than chance), reported apart.\n`
+          : `No agent's behaviour fits a candidate (all ${result.no_fit} barely better than chance): there is no agreement to measure.\n`,
       );
       for (const [condition, c] of Object.entries(result.conditions)) {
         process.stdout.write(`${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}; mean train return / scripted ${formatNumber(c.mean_solved_ratio)}\n`);

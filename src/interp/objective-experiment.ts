@@ -53,16 +53,23 @@ export interface AgentObjective {
   posterior: Record<string, number>;
   /** per-action log-likelihood gain of the inferred candidate over chance (≈ 0: behaviour explains nothing) */
   gain_per_action: number;
+  /** whether the behaviour fits a candidate at all (gain ≥ MIN_GAIN_PER_ACTION); agents that fit none are reported apart */
+  behaviour_fits: boolean;
   agree: boolean;
 }
+
+/** Below this per-action gain over chance (nats) the inference says no candidate explains the behaviour. */
+export const MIN_GAIN_PER_ACTION = 0.05;
 
 export interface ObjectiveExperimentResult {
   env: string;
   seeds: number;
   steps: number;
   agents: AgentObjective[];
-  /** fraction of agents whose inferred objective is the reward map's */
+  /** among agents whose behaviour fits a candidate, the fraction whose inferred objective is the reward map's */
   agreement: Estimate;
+  /** agents whose behaviour fits no candidate (not counted in the agreement) */
+  no_fit: number;
   /** per condition: how many agents' maps (and inferences) favour each candidate */
   conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; mean_solved_ratio: number }>;
   seconds: number;
@@ -135,6 +142,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         inferred_top: inferred.top,
         posterior: record((n) => inferred.candidates.find((c) => c.name === n)!.probability),
         gain_per_action: best.gainPerAction,
+        behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
         agree: inferred.top === maps.top,
       });
     }
@@ -150,7 +158,8 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
     seeds: o.seeds,
     steps: o.steps,
     agents,
-    agreement: wilsonInterval(agents.filter((a) => a.agree).length, agents.length),
+    agreement: wilsonInterval(agents.filter((a) => a.behaviour_fits && a.agree).length, agents.filter((a) => a.behaviour_fits).length),
+    no_fit: agents.filter((a) => !a.behaviour_fits).length,
     conditions: summary,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -97,8 +97,9 @@ describe("mesa experiment objective-inference", () => {
     );
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; solved_ratio: number }[];
+      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number }[];
       agreement: { value: number; ci95: [number, number]; n: number };
+      no_fit: number;
       conditions: Record<string, unknown>;
     };
     expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
@@ -107,8 +108,11 @@ describe("mesa experiment objective-inference", () => {
       expect(["cheese", "top-right"]).toContain(a.inferred_top);
       expect(a.agree).toBe(a.map_top === a.inferred_top);
     }
-    expect(result.agreement.n).toBe(2);
-    expect(result.agreement.value).toBe(result.agents.filter((a) => a.agree).length / 2);
+    // agents whose behaviour fits no candidate are reported apart, the rest make the agreement rate
+    const fits = result.agents.filter((a) => a.behaviour_fits);
+    expect(result.agreement.n).toBe(fits.length);
+    expect(result.no_fit).toBe(2 - fits.length);
+    if (fits.length > 0) expect(result.agreement.value).toBe(fits.filter((a) => a.agree).length / fits.length);
     expect(Object.keys(result.conditions)).toEqual(["train", "cheeseRegion=5"]);
     expect(existsSync(join(out, "results.json"))).toBe(true);
   });
