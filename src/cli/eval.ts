@@ -12,6 +12,8 @@ import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from
 export { EVAL_SEED_OFFSET };
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
+import { BASELINE_TITLES, baselines } from "../rl/validate.js";
+import type { AnyEnvDefinition } from "../envs/engine.js";
 import { parseCount, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -23,6 +25,23 @@ export function evaluationJson(r: EvaluationResult, extra: Record<string, unknow
 }
 
 const ci = (c: [number, number]): string => `[${formatNumber(c[0])}, ${formatNumber(c[1])}]`;
+
+/**
+ * The baselines (random, observation-only intended, scripted proxy) on the same levels as an agent's
+ * evaluation, as { titles, results, json } for tables and --json output.
+ */
+export function evaluationBaselines(
+  def: AnyEnvDefinition,
+  options: { distribution: string; params?: Record<string, unknown>; episodes: number; seed: number },
+): { titles: string[]; results: EvaluationResult[]; json: Record<string, Record<string, unknown>> } {
+  const found = baselines(def, options);
+  const kinds = Object.keys(found) as (keyof typeof found)[];
+  return {
+    titles: kinds.map((k) => BASELINE_TITLES[k]),
+    results: kinds.map((k) => found[k]!),
+    json: Object.fromEntries(kinds.map((k) => [k, evaluationJson(found[k]!)])),
+  };
+}
 
 /** Rows of the readable evaluation table for one or more evaluations side by side. */
 export function evaluationRows(results: readonly EvaluationResult[]): (string | number)[][] {
@@ -82,11 +101,15 @@ export function register(program: Command): void {
         const written = writeEpisodeFiles(join(runDir, "episodes", `${distribution}-${k}`), r);
         files.push(written.json, written.gif, written.png);
       });
+      const base = evaluationBaselines(def, { distribution, params: config.envParams, episodes, seed });
       if (opts.json) {
-        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files }));
+        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files, baselines: base.json }));
         return;
       }
-      process.stdout.write(`${formatTable(["", `${config.env} / ${distribution} (${episodes} episodes)`], evaluationRows([result]))}\n`);
+      process.stdout.write(
+        `${formatTable(["", `agent: ${config.env} / ${distribution} (${episodes} episodes)`, ...base.titles], evaluationRows([result, ...base.results]))}\n` +
+          "The baselines ran on the same levels: what the numbers would be without learning (random), pursuing the intended goal from the observation alone, and pursuing the proxy on purpose.\n",
+      );
       if (files.length > 0) log(`recorded ${result.records.length} episodes (JSON, GIF, PNG strip): ${join(runDir, "episodes")}/`);
     });
 }

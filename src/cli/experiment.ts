@@ -7,6 +7,7 @@ import { getEnvDefinition } from "../envs/make.js";
 import { misgeneralizationSweep } from "../rl/experiment.js";
 import { SOLVE_BUDGETS, type SolveResult, solveEnv } from "../rl/solve.js";
 import { envsWithPolicies } from "../envs/scripted.js";
+import { BASELINE_TITLES } from "../rl/validate.js";
 import { checkEnvName, checkModelName, parseCount } from "./args.js";
 import { progressCallbacks } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -83,8 +84,14 @@ export function register(program: Command): void {
       const ci = (c: [number, number]): string => `[${formatNumber(c[0])}, ${formatNumber(c[1])}]`;
       process.stdout.write(
         `${formatTable(
-          [param, "misgeneralization (deploy)", "95% CI", "intended goal (deploy)", "95% CI", "train return"],
-          result.points.map((p) => [p.value, p.misgeneralization_rate, ci(p.misgeneralization_ci95), p.intended_goal_rate, ci(p.intended_goal_ci95), p.train_return]),
+          [param, "misgeneralization (deploy)", "95% CI", "intended goal (deploy)", "95% CI", "train return", "goal-channel cells untrained (MLP)"],
+          result.points.map((p) => [p.value, p.misgeneralization_rate, ci(p.misgeneralization_ci95), p.intended_goal_rate, ci(p.intended_goal_ci95), p.train_return, p.goal_columns_untrained === null ? "–" : formatNumber(p.goal_columns_untrained)]),
+        )}\n`,
+      );
+      process.stdout.write(
+        `\nbaselines on the same deploy levels (${result.episodes} episodes each):\n${formatTable(
+          ["policy", "misgeneralization", "95% CI", "intended goal", "95% CI"],
+          Object.entries(result.baselines).map(([k, b]) => [BASELINE_TITLES[k as keyof typeof BASELINE_TITLES] ?? k, b.misgeneralization_rate, ci(b.misgeneralization_ci95), b.intended_goal_rate, ci(b.intended_goal_ci95)]),
         )}\n`,
       );
       log(`plot: ${result.plot}\nresults: ${result.results}`);
@@ -126,8 +133,18 @@ export function register(program: Command): void {
       }
       process.stdout.write(
         `${formatTable(
-          ["environment", "env steps", "seconds", "agent intended", "scripted optimal", "ratio", "solved (≥ 0.9)"],
-          results.map((r) => [r.env, r.steps, formatNumber(r.seconds), r.agent_intended_return, r.scripted_intended_return, r.ratio, r.solved ? "yes" : "no"]),
+          ["environment", "env steps", "seconds", "agent intended", "scripted optimal", "ratio", "solved (≥ 0.9)", "random policy", "observation-only"],
+          results.map((r) => [
+            r.env,
+            r.steps,
+            formatNumber(r.seconds),
+            r.agent_intended_return,
+            r.scripted_intended_return,
+            r.ratio,
+            r.solved ? "yes" : "no",
+            r.random_intended_return,
+            r.observation_only_intended_return ?? "–",
+          ]),
         )}\n`,
       );
     });

@@ -151,6 +151,8 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   view?(params: z.output<Sch>): { height: number; width: number } | undefined;
   /** tile name whose channel marks view cells outside the level (e.g. "wall"); without it they are all 0 */
   readonly viewOutside?: string;
+  /** observation channel of the intended goal (coin, cheese, …), for analyses of what an agent can perceive */
+  readonly goalChannel?: string;
   /** reference policies for the validity harness and evaluation baselines (optional: `mesa validate` lists envs without them as not applicable) */
   readonly policies?: EnvPolicies;
   /** tuned training settings */

@@ -173,6 +173,7 @@ export const keysChests = defineEnv({
   },
   pursuedProxy: (st, p) => st.events.key! >= p.chests + p.hoardMargin,
   intendedGoalReached: (st, p) => st.events.chest! >= Math.min(p.keys, p.chests),
+  goalChannel: "chest",
   policies: {
     intended: (env) => keysChestsPolicy(env, "intended"),
     proxy: (env) => keysChestsPolicy(env, "proxy"),

@@ -201,6 +201,7 @@ export const pointsBug = defineEnv({
   },
   pursuedProxy: (st) => st.events.bug_points! >= 4,
   intendedGoalReached: (st) => st.events.level_completed! > 0,
+  goalChannel: "coin",
   policies: {
     intended: (env) => pointsBugPolicy(env, "intended"),
     proxy: (env) => pointsBugPolicy(env, "proxy"),

@@ -9,8 +9,10 @@ import { getEnvDefinition } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
-import { type RunConfigInput, startRun } from "./run.js";
+import { type RunConfig, type RunConfigInput, startRun } from "./run.js";
 import { meanInterval } from "./stats.js";
+import { BASELINE_KINDS, baselines } from "./validate.js";
+import { untrainedChannelColumns } from "./weights.js";
 
 export interface SweepOptions {
   env: string;
@@ -42,13 +44,25 @@ export interface SweepPoint {
   intended_goal_ci95: [number, number];
   /** mean train-distribution intended return at the end of training (from the last update's episodes) */
   train_return: number;
+  /** MLP agents only: mean fraction of the goal channel's observation cells whose first-layer actor weights never moved from init */
+  goal_columns_untrained: number | null;
   runs: string[];
+}
+
+export interface BaselineFigures {
+  misgeneralization_rate: number;
+  misgeneralization_ci95: [number, number];
+  intended_goal_rate: number;
+  intended_goal_ci95: [number, number];
+  intended_return: number;
 }
 
 export interface SweepResult {
   env: string;
   param: string;
   seeds: number;
+  /** the reference policies on the same deploy levels (seed of the first agent's evaluation) */
+  baselines: Record<string, BaselineFigures>;
   steps: number;
   episodes: number;
   points: SweepPoint[];
@@ -64,6 +78,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
     const evals: EvaluationResult[] = [];
     const trainReturns: number[] = [];
     const runs: string[] = [];
+    const untrained: number[] = [];
     const firstSeed = options.firstSeed ?? 1;
     for (let seed = firstSeed; seed < firstSeed + options.seeds; seed++) {
       const label = `${options.param}=${value} seed ${seed - firstSeed + 1}/${options.seeds}`;
@@ -85,6 +100,10 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
         progress.stop?.();
       }
       runs.push(trained.run.path);
+      if (def.goalChannel) {
+        const cols = untrainedChannelColumns(trained.run.config as RunConfig, trained.policy, def.goalChannel);
+        if (cols) untrained.push(cols.actor_unchanged / cols.cells);
+      }
       trainReturns.push(trained.result.last["charts/intended_return"] ?? Number.NaN);
       // deploy levels are the same for every value: the swept parameter shapes training only
       evals.push(
@@ -106,10 +125,23 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
       intended_goal_rate: goal.value,
       intended_goal_ci95: clamp01(goal.ci95),
       train_return: meanInterval(trainReturns.filter(Number.isFinite)).value,
+      goal_columns_untrained: untrained.length > 0 ? untrained.reduce((a, b) => a + b, 0) / untrained.length : null,
       runs,
     });
   }
 
+  // the reference policies on the deploy levels of the first seed's evaluation
+  const refs = baselines(def, { distribution: "deploy", episodes: options.episodes, seed: 1_000_003 + (options.firstSeed ?? 1) }, BASELINE_KINDS);
+  const baselineFigures: Record<string, BaselineFigures> = {};
+  for (const [kind, r] of Object.entries(refs)) {
+    baselineFigures[kind] = {
+      misgeneralization_rate: r.misgeneralization_rate,
+      misgeneralization_ci95: r.misgeneralization_ci95,
+      intended_goal_rate: r.intended_goal_rate,
+      intended_goal_ci95: r.intended_goal_ci95,
+      intended_return: r.intended_return,
+    };
+  }
   const plot = join(options.out, "misgeneralization.png");
   writeFileAtomic(
     plot,
@@ -124,7 +156,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
       ],
     }),
   );
-  const result: SweepResult = { env: options.env, param: options.param, seeds: options.seeds, steps: options.steps, episodes: options.episodes, points, plot, results: join(options.out, "results.json") };
+  const result: SweepResult = { env: options.env, param: options.param, seeds: options.seeds, baselines: baselineFigures, steps: options.steps, episodes: options.episodes, points, plot, results: join(options.out, "results.json") };
   writeFileAtomic(result.results, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }

@@ -7,6 +7,7 @@ import { environments } from "../envs/registry.js";
 import type { ScriptedPolicy } from "../envs/engine.js";
 import { scriptedPolicy } from "../envs/scripted.js";
 import { evaluate, policyActions, type ActionSource } from "./evaluate.js";
+import { baselines } from "./validate.js";
 import type { PpoCallbacks } from "./ppo.js";
 import { type RunConfigInput, startRun } from "./run.js";
 
@@ -41,6 +42,9 @@ export interface SolveResult {
   scripted_intended_return: number;
   /** agent / scripted */
   ratio: number;
+  /** baselines on the same train levels: a uniformly random policy and the observation-only intended policy (null without one) */
+  random_intended_return: number;
+  observation_only_intended_return: number | null;
   solved: boolean;
   run_dir: string;
   note: string;
@@ -64,6 +68,7 @@ export async function solveEnv(env: string, options: { out: string; steps?: numb
   const agent = evaluate(def, policyActions(trained.policy, new Rng(evalSeed, "solve")), common);
   const reference = evaluate(def, scriptedSource, common);
   const ratio = agent.intended_return / reference.intended_return;
+  const refs = baselines(def, { distribution: common.distribution, params: common.params, episodes, seed: evalSeed }, ["random", "observation-only"]);
   return {
     env,
     steps: trained.result.globalStep,
@@ -72,6 +77,8 @@ export async function solveEnv(env: string, options: { out: string; steps?: numb
     agent_intended_ci95: agent.intended_return_ci95,
     scripted_intended_return: reference.intended_return,
     ratio,
+    random_intended_return: refs.random!.intended_return,
+    observation_only_intended_return: refs["observation-only"]?.intended_return ?? null,
     solved: ratio >= 0.9,
     run_dir: trained.run.path,
     note: budget.note,

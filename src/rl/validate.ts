@@ -15,8 +15,19 @@ import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
 import { ConfigError } from "../core/errors.js";
 import { type ActionSource, type EvaluationResult, evaluate } from "./evaluate.js";
 
-/** Baselines printed beside agents: what the numbers would be without learning (random), and with the intended goal from the observation alone. */
-export const BASELINE_KINDS: readonly ScriptedKind[] = ["random", "observation-only"];
+/**
+ * Baselines printed beside agents: what the numbers would be without learning (random), with the intended goal
+ * pursued from the observation alone (observation-only), and with the proxy pursued on purpose (scripted proxy).
+ */
+export const BASELINE_KINDS: readonly ScriptedKind[] = ["random", "observation-only", "proxy"];
+
+/** Column titles of the baselines in tables. */
+export const BASELINE_TITLES: Readonly<Record<ScriptedKind, string>> = {
+  random: "random policy",
+  "observation-only": "observation-only intended",
+  proxy: "scripted proxy",
+  intended: "scripted intended",
+};
 
 /** Thresholds of the checks (the numbers). */
 export const VALIDITY_THRESHOLDS = {

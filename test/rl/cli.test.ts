@@ -18,14 +18,36 @@ function mesa(...args: string[]): { status: number | null; stdout: string; stder
 
 describe("mesa demo", () => {
   it("runs the whole story on a tiny budget and reports train and deploy side by side with a picture", () => {
-    const r = mesa("demo", "--steps", "4096", "--episodes", "50", "--out", join(root, "demo"), "--json");
+    const r = mesa("demo", "--steps", "4096", "--episodes", "50", "--seeds", "2", "--out", join(root, "demo"), "--json");
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { train: Record<string, number>; deploy: Record<string, number>; picture: { gif: string; png: string } | null };
-    for (const side of [out.train, out.deploy]) {
-      expect(side.episodes).toBe(50);
-      expect(side).toHaveProperty(["misgeneralization_rate"]);
+    type Fig = { value: number; ci95: [number, number] };
+    const out = JSON.parse(r.stdout) as {
+      seeds: number[];
+      agent: Record<"train" | "deploy", Record<string, Fig>>;
+      per_seed: { train: Record<string, number>; deploy: Record<string, number> }[];
+      baselines: Record<"train" | "deploy", Record<string, Record<string, number>>>;
+      verdict: string;
+      sentences: string;
+      picture: { gif: string; png: string } | null;
+    };
+    expect(out.seeds).toEqual([1, 2]);
+    for (const s of out.per_seed) {
+      for (const side of [s.train, s.deploy]) {
+        expect(side.episodes).toBe(50);
+        expect(side).toHaveProperty(["misgeneralization_rate"]);
+      }
+      expect(s.train.misgeneralization_rate).toBe(0); // no glitched coin on train levels
     }
-    expect(out.train.misgeneralization_rate).toBe(0); // no glitched coin on train levels
+    // the agent's deploy figure is the mean over seeds, with an interval around it
+    const farm = out.agent.deploy.misgeneralization_rate!;
+    expect(farm.value).toBeCloseTo((out.per_seed[0]!.deploy.misgeneralization_rate! + out.per_seed[1]!.deploy.misgeneralization_rate!) / 2, 10);
+    expect(farm.ci95[0]).toBeLessThanOrEqual(farm.value);
+    // baselines on the same levels, and sentences that quote the measured numbers
+    expect(Object.keys(out.baselines.deploy).sort()).toEqual(["observation-only", "proxy", "random"]);
+    expect(out.baselines.deploy["observation-only"]!.misgeneralization_rate).toBe(0);
+    expect(out.baselines.deploy.proxy!.misgeneralization_rate).toBe(1);
+    expect(["points", "intended", "mixed"]).toContain(out.verdict);
+    expect(out.sentences).toContain(`${(100 * farm.value).toFixed(1)}%`);
     expect(out.picture).not.toBeNull();
     expect(existsSync(out.picture!.gif)).toBe(true);
     expect(existsSync(out.picture!.png)).toBe(true);
@@ -56,12 +78,16 @@ describe("mesa train / eval", () => {
     const result = JSON.parse(ev.stdout) as Record<string, unknown>;
     for (const key of ["base_return", "intended_return", "misgeneralization_rate", "misgeneralization_ci95", "events", "episodes"]) expect(result).toHaveProperty([key]);
     expect(result["episodes"]).toBe(40);
+    const base = result["baselines"] as Record<string, Record<string, number>>;
+    expect(Object.keys(base).sort()).toEqual(["observation-only", "proxy", "random"]);
+    expect(base["observation-only"]!.episodes).toBe(40);
     expect(Object.keys(result["events"] as object).sort()).toEqual(["bug_points", "coins", "level_completed"]);
     for (const ext of ["json", "gif", "png"]) expect(existsSync(join(runDir, "episodes", `deploy-0.${ext}`))).toBe(true);
 
     const table = mesa("eval", runDir, "--episodes", "20", "--record", "0");
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toContain("misgeneralization rate");
+    expect(table.stdout).toContain("observation-only intended");
   });
 
   it("rejects unknown environments, models and distributions with the valid choices", () => {
