@@ -47,7 +47,7 @@ describe("mesa render", () => {
       env.reset(0);
       expect(stdout).toBe(`${env.ascii(0).join("\n")}\n`);
       const png = pngjs.PNG.sync.read(readFileSync(out));
-      expect([png.width, png.height]).toEqual([32 * 8, 6 * 8]);
+      expect([png.width, png.height]).toEqual([24 * 8, 6 * 8]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

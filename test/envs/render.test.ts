@@ -32,7 +32,7 @@ describe.each(Object.keys(environments))("recording and rendering %s", (name) =>
     const policy = referencePolicy(env, "proxy");
     const actions = new Int32Array(3);
     const seen: string[] = [env.ascii(1).join("\n")];
-    for (let t = 0; env.episode[1]! < 2 && t < 500; t++) {
+    for (let t = 0; env.episode[1]! < 2 && t < 1000; t++) {
       policy.act(env, actions);
       env.step(actions);
       // the frame after the last step of an episode is its final state, before the auto-reset
