@@ -650,19 +650,38 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     const obs = this.obs;
     const bytes = this.obsBytes;
     const outside = this.outsideChannel;
+    // in-level cells of a window row form one span, copied without per-cell bounds tests (and without subarray
+    // views, which would allocate every step)
+    const x0 = Math.max(0, ox);
+    const x1 = Math.min(w, ox + vw);
+    const left = x0 - ox;
+    const span = Math.max(0, x1 - x0);
     let q = i * this.obsChw;
     for (let c = 0; c < C; c++) {
       const cbase = i * this.chw + c * hw;
       const fill = c === outside ? 1 : 0;
-      for (let vy = 0; vy < vh; vy++) {
+      for (let vy = 0; vy < vh; vy++, q += vw) {
         const y = oy + vy;
-        const inRow = y >= 0 && y < h;
-        const rbase = cbase + y * w;
-        for (let vx = 0; vx < vw; vx++, q++) {
-          const x = ox + vx;
-          const v = inRow && x >= 0 && x < w ? src[rbase + x]! : fill;
-          bytes[q] = v;
-          obs[q] = v;
+        // plain loops: typed-array fill/set are native calls whose overhead exceeds these short rows' work
+        if (y < 0 || y >= h || span === 0) {
+          for (let k = q; k < q + vw; k++) {
+            bytes[k] = fill;
+            obs[k] = fill;
+          }
+          continue;
+        }
+        for (let k = q; k < q + left; k++) {
+          bytes[k] = fill;
+          obs[k] = fill;
+        }
+        for (let k = 0, from = cbase + y * w + x0, to = q + left; k < span; k++) {
+          const v = src[from + k]!;
+          bytes[to + k] = v;
+          obs[to + k] = v;
+        }
+        for (let k = q + left + span; k < q + vw; k++) {
+          bytes[k] = fill;
+          obs[k] = fill;
         }
       }
     }
