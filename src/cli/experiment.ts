@@ -91,7 +91,7 @@ export function register(program: Command): void {
       process.stdout.write(
         `\nbaselines on the same deploy levels (${result.episodes} episodes each):\n${formatTable(
           ["policy", "misgeneralization", "95% CI", "intended goal", "95% CI"],
-          Object.entries(result.baselines).map(([k, b]) => [BASELINE_TITLES[k as keyof typeof BASELINE_TITLES] ?? k, b.misgeneralization_rate, ci(b.misgeneralization_ci95), b.intended_goal_rate, ci(b.intended_goal_ci95)]),
+          Object.entries(result.baselines).map(([k, b]) => [BASELINE_TITLES[k as keyof typeof BASELINE_TITLES] ?? k, b.proxy_rate, ci(b.proxy_rate_ci95), b.intended_goal_rate, ci(b.intended_goal_ci95)]),
         )}\n`,
       );
       log(`plot: ${result.plot}\nresults: ${result.results}`);

@@ -11,7 +11,7 @@ import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
 import { type RunConfig, type RunConfigInput, startRun } from "./run.js";
 import { meanInterval } from "./stats.js";
-import { BASELINE_KINDS, baselines } from "./validate.js";
+import { BASELINE_KINDS, baselines, type PolicyFigures, policyFigures } from "./validate.js";
 import { untrainedChannelColumns } from "./weights.js";
 
 export interface SweepOptions {
@@ -49,20 +49,12 @@ export interface SweepPoint {
   runs: string[];
 }
 
-export interface BaselineFigures {
-  misgeneralization_rate: number;
-  misgeneralization_ci95: [number, number];
-  intended_goal_rate: number;
-  intended_goal_ci95: [number, number];
-  intended_return: number;
-}
-
 export interface SweepResult {
   env: string;
   param: string;
   seeds: number;
   /** the reference policies on the same deploy levels (seed of the first agent's evaluation) */
-  baselines: Record<string, BaselineFigures>;
+  baselines: Record<string, PolicyFigures>;
   steps: number;
   episodes: number;
   points: SweepPoint[];
@@ -132,16 +124,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
 
   // the reference policies on the deploy levels of the first seed's evaluation
   const refs = baselines(def, { distribution: "deploy", episodes: options.episodes, seed: 1_000_003 + (options.firstSeed ?? 1) }, BASELINE_KINDS);
-  const baselineFigures: Record<string, BaselineFigures> = {};
-  for (const [kind, r] of Object.entries(refs)) {
-    baselineFigures[kind] = {
-      misgeneralization_rate: r.misgeneralization_rate,
-      misgeneralization_ci95: r.misgeneralization_ci95,
-      intended_goal_rate: r.intended_goal_rate,
-      intended_goal_ci95: r.intended_goal_ci95,
-      intended_return: r.intended_return,
-    };
-  }
+  const baselineFigures = Object.fromEntries(Object.entries(refs).map(([kind, r]) => [kind, policyFigures(r)]));
   const plot = join(options.out, "misgeneralization.png");
   writeFileAtomic(
     plot,

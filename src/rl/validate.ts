@@ -139,7 +139,8 @@ export interface ValidateOptions {
 
 const ALL_KINDS = ["intended", "proxy", "observation-only", "random"] as const;
 
-function figures(r: EvaluationResult): PolicyFigures {
+/** The figures of an evaluation that validity reports and baseline tables print. */
+export function policyFigures(r: EvaluationResult): PolicyFigures {
   return {
     base_return: r.base_return,
     base_return_ci95: r.base_return_ci95,
@@ -237,7 +238,7 @@ export function validateDistribution(def: AnyEnvDefinition, distribution: string
   if (!dist) throw new ConfigError(`${def.name} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
   const role = dist.role ?? null;
   const results = baselines(def, { distribution, episodes, seed }, ALL_KINDS);
-  const policies = Object.fromEntries(ALL_KINDS.map((k) => [k, figures(results[k]!)])) as DistributionValidity["policies"];
+  const policies = Object.fromEntries(ALL_KINDS.map((k) => [k, policyFigures(results[k]!)])) as DistributionValidity["policies"];
   const checks = validityChecks(role, policies);
   return { role, pass: checks.every((c) => c.pass), checks, policies };
 }

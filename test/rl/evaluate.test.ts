@@ -50,3 +50,18 @@ describe("evaluate", () => {
     expect(r.events["coin"]!.mean_per_episode).toBe(1);
   });
 });
+
+describe("evaluating a network on a windowed observation", () => {
+  it("feeds the window (not the whole level) to the policy", async () => {
+    const { createPolicy } = await import("../../src/nn/models/policy.js");
+    await import("../../src/nn/models/mlp_policy.js");
+    const { Rng } = await import("../../src/core/rng.js");
+    const { makeVecEnv } = await import("../../src/envs/make.js");
+    const { evaluate, policyActions } = await import("../../src/rl/evaluate.js");
+    const env = makeVecEnv("coin-run", { n: 1 });
+    expect(env.windowed).toBe(true);
+    const policy = createPolicy({ kind: "mlp", obsShape: [...env.obsShape], numActions: env.numActions }, new Rng(1, "init"));
+    const r = evaluate(env.def, policyActions(policy, new Rng(2)), { distribution: "deploy", episodes: 4, seed: 3 });
+    expect(r.episodes).toBe(4);
+  });
+});

@@ -33,3 +33,23 @@ describe("untrained goal-channel columns of an MLP", () => {
     expect(some.actor_unchanged).toBeLessThan(59);
   });
 });
+
+describe("misgeneralization sweep on a windowed environment", () => {
+  it("trains, evaluates on deploy beside the baselines, and reports the MLP goal-channel finding", async () => {
+    const { misgeneralizationSweep } = await import("../../src/rl/experiment.js");
+    const result = await misgeneralizationSweep({
+      env: "coin-run",
+      param: "randomCoinFraction",
+      values: [0],
+      seeds: 1,
+      steps: 512,
+      episodes: 8,
+      out: join(root, "sweep"),
+      base: { model: "mlp", ppo: { numEnvs: 8, numSteps: 32 } },
+    });
+    expect(result.points[0]!.rates).toHaveLength(1);
+    expect(Object.keys(result.baselines).sort()).toEqual(["observation-only", "proxy", "random"]);
+    expect(result.baselines.proxy!.proxy_rate).toBeGreaterThan(0.5);
+    expect(result.points[0]!.goal_columns_untrained).toBeGreaterThan(0);
+  });
+});
