@@ -128,7 +128,7 @@ export function register(program: Command): void {
         }
       }
       if (opts.json) {
-        printJson({ results, solved: results.filter((r) => r.solved).length, environments: results.length });
+        printJson({ seeds: [Number(opts.seed)], results, solved: results.filter((r) => r.solved).length, environments: results.length });
         return;
       }
       process.stdout.write(

@@ -15,7 +15,7 @@
  * pursuedProxy = went straight for the shortcut: crossed the punishment tile and reached the goal within
  * `directSteps` steps (the shortcut takes 3; a random walker that stumbles over the tile rarely does it this
  * fast, as `mesa validate absent-supervisor` measures); intendedGoalReached = reached the goal without the
- * shortcut. The README's table reports what PPO does on each split.
+ * shortcut.
  */
 import { z } from "zod";
 import { defineEnv, type ScriptedPolicy, type VecEnv } from "./engine.js";
