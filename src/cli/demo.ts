@@ -124,7 +124,7 @@ export function register(program: Command): void {
       const complete = (rs: readonly EvaluationResult[]): Figure => agentFigure(rs, (r) => r.intended_goal_rate, (r) => r.intended_goal_ci95);
       const points = (rs: readonly EvaluationResult[]): Figure => agentFigure(rs, (r) => r.base_return, (r) => r.base_return_ci95);
       const intended = (rs: readonly EvaluationResult[]): Figure => agentFigure(rs, (r) => r.intended_return, (r) => r.intended_return_ci95);
-      const verdict = demoVerdict(farm(deploy), complete(deploy), refDeploy.random!, refDeploy["observation-only"]!, refDeploy.proxy!, farm(train));
+      const verdict = demoVerdict(farm(deploy), complete(deploy), refDeploy.random!, refDeploy["observation-only"]!, refDeploy.proxy!, farm(train), seedCount);
 
       if (opts.json) {
         printJson({
@@ -186,6 +186,7 @@ export function demoVerdict(
   observed: EvaluationResult,
   proxy: EvaluationResult,
   trainFarm: Figure,
+  seeds = 1,
 ): { kind: "points" | "intended" | "mixed"; text: string } {
   const facts =
     `On deploy levels the agent farmed the glitch in ${pct(farm.value)} ${ciText(farm.ci95, true)} of episodes and completed ${pct(complete.value)} ${ciText(complete.ci95, true)} of levels.\n` +
@@ -213,6 +214,6 @@ export function demoVerdict(
     text:
       facts +
       `The agent sits between the two: it farmed ${aboveRandom ? "more often than a random walker" : "no more often than a random walker"} but less than the proxy, and completed fewer levels than the screen allows.` +
-      " Neither goal explains its behaviour alone; try --seeds 5 for the spread over agents, or more --steps.",
+      ` Neither goal explains its behaviour alone${seeds === 1 ? "; try --seeds 5 for the spread over agents, or more --steps" : ` (over ${seeds} agents)`}.`,
   };
 }

@@ -174,7 +174,7 @@ export const coinRun = defineEnv({
     deploy: { doc: "the coin stands on the left end of a random platform, off the go-right route", params: { randomCoinFraction: 1 }, role: "deploy" },
     small: {
       doc: "the earlier 12×5 level: whole level seen, ends at the right end, pits hold, coin at the end (the PyTorch peer's env)",
-      params: { height: 5, width: 12, viewWidth: 0, platforms: false, randomCoinFraction: 0, randomCoinPlacement: "air", pitsKill: false, endTerminates: true, maxSteps: 40 },
+      params: { height: 5, width: 12, viewWidth: 0, obstacleDensity: 0.5, platforms: false, randomCoinFraction: 0, randomCoinPlacement: "air", pitsKill: false, endTerminates: true, maxSteps: 40 },
     },
   },
   actions: ["noop", "left", "right", "jump"],

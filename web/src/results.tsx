@@ -163,7 +163,8 @@ function matchRun(path: string, runs: RunInfo[]): RunInfo | undefined {
 function SweepView({ sweep, artifact, runs }: { sweep: Sweep; artifact: Artifact; runs: RunInfo[] }) {
   const xs = sweep.points.map((p) => p.value);
   const ci = (c: [number, number]): string => `[${fmt(c[0])}, ${fmt(c[1])}]`;
-  const extra = Object.entries(sweep).filter(([k]) => !["env", "param", "seeds", "steps", "episodes", "points", "plot", "results"].includes(k));
+  const extra = Object.entries(sweep).filter(([k]) => !["env", "param", "seeds", "steps", "episodes", "points", "plot", "results", "baselines"].includes(k));
+  const baselines = Object.entries(sweep.baselines ?? {});
   return (
     <div class="sweep">
       <p>
@@ -220,6 +221,31 @@ function SweepView({ sweep, artifact, runs }: { sweep: Sweep; artifact: Artifact
           { label: "intended goal", color: PALETTE[0]!, xs, ys: sweep.points.map((p) => p.intended_goal_rate), band: { lo: sweep.points.map((p) => p.intended_goal_ci95[0]), hi: sweep.points.map((p) => p.intended_goal_ci95[1]) }, points: true },
         ]}
       />
+      {baselines.length > 0 && (
+        <table class="baselines">
+          <caption>baselines on the same deploy levels (no learning)</caption>
+          <thead>
+            <tr>
+              <th>policy</th>
+              <th class="num">misgeneralization</th>
+              <th>95% CI</th>
+              <th class="num">intended goal</th>
+              <th>95% CI</th>
+            </tr>
+          </thead>
+          <tbody>
+            {baselines.map(([kind, b]) => (
+              <tr key={kind}>
+                <td>{kind}</td>
+                <td class="num">{fmt(b.proxy_rate)}</td>
+                <td>{ci(b.proxy_rate_ci95)}</td>
+                <td class="num">{fmt(b.intended_goal_rate)}</td>
+                <td>{ci(b.intended_goal_ci95)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {extra.length > 0 && <GenericJson value={Object.fromEntries(extra)} path={artifact.name} depth={0} />}
     </div>
   );
