@@ -19,4 +19,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   aisg: () => import("./aisg.js").then((m) => m.benchmark),
   planner: () => import("./planner.js").then((m) => m.benchmark),
   sweep: () => import("./sweep.js").then((m) => m.benchmark),
+  serve: () => import("./serve.js").then((m) => m.benchmark),
 };

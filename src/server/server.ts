@@ -222,7 +222,7 @@ class Dashboard {
       if (rest[0] === "episodes" && rest.length === 1) return sendJson(res, await this.episodes(id));
       if (rest[0] === "episodes" && rest.length === 2) return sendJson(res, await this.episode(id, rest[1]!));
     }
-    throw new HttpError(404, `no API route ${url.pathname}`, "routes: /api/runs, /api/runs/:id, /api/runs/:id/metrics?keys=…&from=…, /api/runs/:id/episodes, /api/runs/:id/episodes/:name, /api/runs/:id/stream, /api/live?run=…, /api/files/<path>");
+    throw new HttpError(404, `no API route ${url.pathname}`, "routes: /api/runs, /api/runs/:id, /api/runs/:id/metrics?keys=…&from=…&max_points=…, /api/runs/:id/episodes, /api/runs/:id/episodes/:name, /api/runs/:id/stream, /api/live?run=…, /api/files/<path>");
   }
 
   /** A run's real directory; 404 with a message when the id names no run directory. */
@@ -278,10 +278,19 @@ class Dashboard {
       from = Number(fromParam);
       if (!Number.isFinite(from)) throw new HttpError(400, `from must be a global_step number, got ${JSON.stringify(fromParam)}`, "e.g. ?from=100000");
     }
-    const records = w.metrics.records.filter((r) => r.global_step >= from);
+    const selected = from > 0 ? w.metrics.records.filter((r) => r.global_step >= from) : w.metrics.records;
+    // thin long runs for charts as TensorBoard does: every k-th record (and the last), at most max_points
+    const maxParam = params.get("max_points");
+    let stride = 1;
+    if (maxParam !== null) {
+      const max = Number(maxParam);
+      if (!Number.isSafeInteger(max) || max < 2) throw new HttpError(400, `max_points must be an integer ≥ 2, got ${JSON.stringify(maxParam)}`, "e.g. ?max_points=5000, or leave it out for every record");
+      stride = Math.max(1, Math.ceil(selected.length / max));
+    }
+    const records = stride === 1 ? selected : selected.filter((_, i) => i % stride === 0 || i === selected.length - 1);
     const values: Record<string, (number | null)[]> = {};
     for (const k of keys) values[k] = records.map((r) => (typeof r[k] === "number" ? r[k] : null));
-    return { run: id, keys: all, steps: records.map((r) => r.global_step), values, offset: w.metrics.offset, problems: [...w.metrics.problems] };
+    return { run: id, keys: all, steps: records.map((r) => r.global_step), values, total: selected.length, stride, offset: w.metrics.offset, problems: [...w.metrics.problems] };
   }
 
   private async episodes(id: string): Promise<{ run: string; episodes: EpisodeSummary[]; problems: string[] }> {

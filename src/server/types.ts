@@ -70,6 +70,9 @@ export interface MetricsResponse {
   steps: number[];
   /** one column per returned key, aligned with `steps` (null where a record lacks the key or it was NaN) */
   values: Record<string, (number | null)[]>;
+  /** records at or after `from` in the file; with `max_points`, every `stride`-th of them (and the last) is returned */
+  total: number;
+  stride: number;
   /** bytes of metrics.jsonl read so far: pass it to the live stream (`?run=<id>@<offset>`) to get what follows */
   offset: number;
   problems: string[];

@@ -103,6 +103,13 @@ describe("mesa serve API", () => {
     expect(some.body.values["charts/episodic_return"]).toEqual(all.body.values["charts/episodic_return"]!.slice(15));
     expect(some.body.offset).toBe(all.body.offset);
 
+    // long histories thinned for charts: every k-th record and the last
+    const thin = await getJson<MetricsResponse>(`/api/runs/${enc(fx.trainRun)}/metrics?keys=charts/episodic_return&max_points=10`);
+    expect(thin.body).toMatchObject({ total: 32, stride: 4 });
+    expect(thin.body.steps).toEqual([256, 1280, 2304, 3328, 4352, 5376, 6400, 7424, 8192]);
+    expect(thin.body.values["charts/episodic_return"]![1]).toBe(all.body.values["charts/episodic_return"]![4]);
+    expect((await getJson<{ error: string }>(`/api/runs/${enc(fx.trainRun)}/metrics?max_points=1`)).status).toBe(400);
+
     // a run nested in the experiment's folder is addressed by its whole relative path
     const listing = await getJson<RunsResponse>("/api/runs");
     const nestedId = listing.body.runs.find((r) => r.parent === fx.experiment)!.id;

@@ -49,7 +49,13 @@ export interface RunMetrics {
   /** bumps on every change, so views can tell that data moved */
   version: number;
   error: string | null;
+  /** the history was thinned to every `stride`-th of `total` records (lines arriving live are all kept) */
+  stride: number;
+  total: number;
 }
+
+/** Points per run loaded for charts; longer histories are thinned by the server (every k-th record). */
+const MAX_POINTS = 5000;
 
 type Listener = () => void;
 
@@ -86,12 +92,12 @@ class MetricsStore {
     if (this.runs.has(run)) return Promise.resolve();
     let p = this.loading.get(run);
     if (!p) {
-      p = getJson<MetricsResponse>(`${runUrl(run)}/metrics`)
+      p = getJson<MetricsResponse>(`${runUrl(run)}/metrics?max_points=${MAX_POINTS}`)
         .then((m) => {
-          this.runs.set(run, { steps: m.steps, values: new Map(Object.entries(m.values)), keys: m.keys, offset: m.offset, problems: m.problems, version: 1, error: null });
+          this.runs.set(run, { steps: m.steps, values: new Map(Object.entries(m.values)), keys: m.keys, offset: m.offset, problems: m.problems, version: 1, error: null, stride: m.stride, total: m.total });
         })
         .catch((err: unknown) => {
-          this.runs.set(run, { steps: [], values: new Map(), keys: [], offset: 0, problems: [], version: 1, error: (err as Error).message });
+          this.runs.set(run, { steps: [], values: new Map(), keys: [], offset: 0, problems: [], version: 1, error: (err as Error).message, stride: 1, total: 0 });
         })
         .finally(() => {
           this.loading.delete(run);
@@ -145,6 +151,7 @@ class MetricsStore {
           column.push(typeof v === "number" ? v : null);
         }
         for (const column of m.values.values()) if (column.length < m.steps.length) column.push(null);
+        m.total++;
       }
       m.offset = event.offset;
     } else if (event.type === "reset") {

@@ -99,6 +99,14 @@ export function CurvesView() {
             </ul>
           </details>
         )}
+        {selected.map((id) => {
+          const m = metricsStore.get(id);
+          return m && m.stride > 1 ? (
+            <p class="muted small" key={`thin-${id}`}>
+              {label(id)}: {m.total.toLocaleString("en-US")} records; the history shows every {m.stride}th (and the last), new lines all.
+            </p>
+          ) : null;
+        })}
         {hasReturns && <Chart title="Base return (solid) and intended return (dashed)" yLabel="return per episode" series={returnSeries} />}
         {metrics.map((k) => (
           <Chart key={k} title={k} series={seriesFor(k)} />
