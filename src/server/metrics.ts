@@ -34,6 +34,7 @@ export class MetricsFile {
   private lineNumber = 0;
   private ino = -1;
   private busy: Promise<MetricsUpdate> | null = null;
+  private again = false;
   private readonly listeners = new Set<(update: MetricsUpdate) => void>();
 
   constructor(
@@ -41,11 +42,21 @@ export class MetricsFile {
     readonly path: string,
   ) {}
 
-  /** Reads what was appended since the last call; concurrent callers share one read. */
+  /**
+   * Reads what was appended since the last call. Concurrent callers share one read; a call that arrives while a
+   * read is under way asks for one more read after it, since the file may have grown after that read looked.
+   */
   refresh(): Promise<MetricsUpdate> {
-    if (this.busy) return this.busy;
+    if (this.busy) {
+      this.again = true;
+      return this.busy;
+    }
     this.busy = this.readNew().finally(() => {
       this.busy = null;
+      if (this.again) {
+        this.again = false;
+        void this.refresh();
+      }
     });
     return this.busy;
   }
@@ -104,45 +115,52 @@ export class MetricsFile {
       this.clear();
       this.ino = ino;
     }
-    while (size > this.offset) {
-      const length = Math.min(size - this.offset, READ_SLICE);
-      const buffer = Buffer.alloc(length);
-      const handle = await open(this.path, "r");
-      let got: number;
-      try {
-        got = (await handle.read(buffer, 0, length, this.offset)).bytesRead;
-      } finally {
-        await handle.close();
-      }
-      const lastNewline = buffer.subarray(0, got).lastIndexOf(0x0a);
-      if (lastNewline < 0) {
-        if (got < READ_SLICE) break; // a line still being written: wait for its newline
-        // a single line longer than a slice is not a metrics record; skip it whole
-        this.offset += got;
-        continue;
-      }
-      let start = 0;
-      while (start <= lastNewline) {
-        const end = buffer.indexOf(0x0a, start);
-        const line = buffer.toString("utf8", start, end);
-        this.lineNumber++;
-        const parsed = checkMetricLine(line);
-        if (typeof parsed === "string") {
-          if (line.trim() !== "") {
-            const problem = `metrics.jsonl line ${this.lineNumber}: ${parsed}`;
-            this.problems.push(problem);
-            update.problems.push(problem);
-          }
-        } else {
-          this.records.push(parsed);
-          this.ends.push(this.offset + end + 1);
-          for (const key of Object.keys(parsed)) if (key !== "global_step") this.keys.add(key);
-          update.records.push(parsed);
+    try {
+      while (size > this.offset) {
+        const length = Math.min(size - this.offset, READ_SLICE);
+        const buffer = Buffer.alloc(length);
+        const handle = await open(this.path, "r");
+        let got: number;
+        try {
+          // replaced since the stat (a resume's atomic rewrite): leave it for the next look, which resets
+          if ((await handle.stat()).ino !== ino) break;
+          got = (await handle.read(buffer, 0, length, this.offset)).bytesRead;
+        } finally {
+          await handle.close();
         }
-        start = end + 1;
+        const lastNewline = buffer.subarray(0, got).lastIndexOf(0x0a);
+        if (lastNewline < 0) {
+          if (got < READ_SLICE) break; // a line still being written: wait for its newline
+          // a single line longer than a slice is not a metrics record; skip it whole
+          this.offset += got;
+          continue;
+        }
+        let start = 0;
+        while (start <= lastNewline) {
+          const end = buffer.indexOf(0x0a, start);
+          const line = buffer.toString("utf8", start, end);
+          this.lineNumber++;
+          const parsed = checkMetricLine(line);
+          if (typeof parsed === "string") {
+            if (line.trim() !== "") {
+              const problem = `metrics.jsonl line ${this.lineNumber}: ${parsed}`;
+              this.problems.push(problem);
+              update.problems.push(problem);
+            }
+          } else {
+            this.records.push(parsed);
+            this.ends.push(this.offset + end + 1);
+            for (const key of Object.keys(parsed)) if (key !== "global_step") this.keys.add(key);
+            update.records.push(parsed);
+          }
+          start = end + 1;
+        }
+        this.offset += lastNewline + 1;
+        if (got < length) break;
       }
-      this.offset += lastNewline + 1;
-      if (got < length) break;
+    } catch {
+      // the file was replaced between stat and open, or an I/O error: what was read is kept and sent, the rest
+      // is read at the next look
     }
     update.offset = this.offset;
     if (update.reset || update.records.length > 0 || update.problems.length > 0) this.emit(update);

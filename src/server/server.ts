@@ -1,7 +1,7 @@
 // The dashboard server behind `mesa serve`: a read-only JSON API over a runs folder, a live stream of metrics
 // (server-sent events) and the built web app. Node's own `http`: the API is a handful of GET routes, and one
 // shared reader per metrics file keeps a hundred live clients as cheap as one.
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream, existsSync, watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -161,6 +161,8 @@ interface Watch {
   clients: number;
   /** last API use, ms: a reader nobody streams is kept a while for the next /metrics call, then dropped */
   usedMs: number;
+  /** wakes the reader as soon as the run's folder changes (polling stays as the fallback) */
+  watcher: FSWatcher | null;
 }
 
 /** How long a run's metrics stay parsed in memory after the last API call when no live client follows it. */
@@ -185,6 +187,7 @@ class Dashboard {
 
   stop(): void {
     clearInterval(this.timer);
+    for (const w of this.watches.values()) w.watcher?.close();
     for (const res of this.streams) res.end();
   }
 
@@ -254,7 +257,7 @@ class Dashboard {
   private watch(real: string): Watch {
     let w = this.watches.get(real);
     if (!w) {
-      w = { metrics: new MetricsFile(join(real, "metrics.jsonl")), summaryPath: join(real, "summary.json"), summaryMtime: -1, summaryListeners: new Set(), clients: 0, usedMs: 0 };
+      w = { metrics: new MetricsFile(join(real, "metrics.jsonl")), summaryPath: join(real, "summary.json"), summaryMtime: -1, summaryListeners: new Set(), clients: 0, usedMs: 0, watcher: null };
       this.watches.set(real, w);
     }
     w.usedMs = Date.now();
@@ -403,6 +406,7 @@ class Dashboard {
         const real = await this.runDir(id);
         const watch = this.watch(real);
         watch.clients++;
+        watch.watcher ??= watchFolder(real, () => void watch.metrics.refresh());
         runs.push({ id, real, watch, offset: resume.get(id) ?? offset });
       }
       for (const r of runs) {
@@ -478,7 +482,9 @@ class Dashboard {
       const now = Date.now();
       for (const [real, w] of this.watches) {
         if (w.clients === 0) {
-          // nobody streams it: keep the parsed metrics a while for API calls, then drop them
+          // nobody streams it: stop watching the folder; keep the parsed metrics a while for API calls
+          w.watcher?.close();
+          w.watcher = null;
           if (now - w.usedMs > IDLE_WATCH_MS) this.watches.delete(real);
           continue;
         }
@@ -509,6 +515,22 @@ class Dashboard {
     const status = s === "running" || s === "finished" || s === "failed" ? s : "unknown";
     const id = relativeId(this.rootReal, join(w.summaryPath, ".."));
     for (const l of w.summaryListeners) l({ type: "summary", run: id, status, summary });
+  }
+}
+
+/**
+ * Calls `onChange` when something in `dir` changes (the folder, not the file: a resume replaces metrics.jsonl by
+ * rename). Returns null where the platform cannot watch (inotify limits, network filesystems): polling covers it.
+ */
+function watchFolder(dir: string, onChange: () => void): FSWatcher | null {
+  try {
+    const w = watch(dir, { persistent: false }, (_event, name) => {
+      if (name === null || name === "metrics.jsonl") onChange();
+    });
+    w.on("error", () => w.close());
+    return w;
+  } catch {
+    return null;
   }
 }
 
