@@ -65,20 +65,9 @@ function EntryView({ entry, runs }: { entry: Entry; runs: RunInfo[] }) {
         </p>
       )}
       {jsons.map((a) => (
-        <JsonArtifact key={a.path} artifact={a} runs={runs} />
+        <JsonArtifact key={a.path} artifact={a} runs={runs} images={images.filter((i) => belongsTo(i, a))} />
       ))}
-      {images.length > 0 && (
-        <div class="gallery">
-          {images.map((a) => (
-            <figure key={a.path}>
-              <a href={fileUrl(a.path)} target="_blank" rel="noreferrer">
-                <img src={fileUrl(a.path)} alt={a.name} loading="lazy" />
-              </a>
-              <figcaption>{a.name}</figcaption>
-            </figure>
-          ))}
-        </div>
-      )}
+      <Gallery images={images.filter((i) => !jsons.some((a) => belongsTo(i, a)))} />
       {texts.map((a) => (
         <TextArtifact key={a.path} artifact={a} />
       ))}
@@ -87,6 +76,28 @@ function EntryView({ entry, runs }: { entry: Entry; runs: RunInfo[] }) {
           <button onClick={() => navigate("curves", { runs: entry.info.runs })}>Curves of its {entry.info.runs.length} runs</button>
         </p>
       )}
+    </div>
+  );
+}
+
+/** `probe-x-layers.png` belongs to `probe-x.json`: the pictures a command wrote beside its result file. */
+function belongsTo(image: Artifact, json: Artifact): boolean {
+  const stem = json.name.slice(0, -".json".length);
+  return image.name.startsWith(`${stem}.`) || image.name.startsWith(`${stem}-`);
+}
+
+function Gallery({ images }: { images: Artifact[] }) {
+  if (images.length === 0) return null;
+  return (
+    <div class="gallery">
+      {images.map((a) => (
+        <figure key={a.path}>
+          <a href={fileUrl(a.path)} target="_blank" rel="noreferrer">
+            <img src={fileUrl(a.path)} alt={a.name} loading="lazy" />
+          </a>
+          <figcaption>{a.name}</figcaption>
+        </figure>
+      ))}
     </div>
   );
 }
@@ -109,7 +120,7 @@ function useJson(artifact: Artifact): { value: unknown; error: string | null } {
   return state;
 }
 
-function JsonArtifact({ artifact, runs }: { artifact: Artifact; runs: RunInfo[] }) {
+function JsonArtifact({ artifact, runs, images }: { artifact: Artifact; runs: RunInfo[]; images: Artifact[] }) {
   const { value, error } = useJson(artifact);
   return (
     <div class="artifact" data-artifact={artifact.name}>
@@ -120,6 +131,7 @@ function JsonArtifact({ artifact, runs }: { artifact: Artifact; runs: RunInfo[] 
         </a>
       </h3>
       {error && <p class="error">{error}</p>}
+      <Gallery images={images} />
       {value !== undefined && (isSweep(value) ? <SweepView sweep={value} artifact={artifact} runs={runs} /> : isValidity(value) ? <ValidityView report={value} /> : <GenericJson value={value} path="" depth={0} />)}
     </div>
   );
@@ -408,7 +420,26 @@ export function GenericJson({ value, path, depth }: { value: unknown; path: stri
   if (matrix) return <Heatmap matrix={matrix} title={path} />;
   if (isScalar(value)) return <span>{fmt(value)}</span>;
   if (Array.isArray(value)) {
-    if (value.length > 0 && value.every(isRecord)) return <RecordsTable rows={value as Record<string, unknown>[]} />;
+    if (value.length > 0 && value.every(isRecord)) {
+      const rows = value as Record<string, unknown>[];
+      const deep = rows.some((r) => Object.values(r).some((v) => !isShortScalarList(v)));
+      return (
+        <>
+          <RecordsTable rows={rows} />
+          {deep && depth < 6 && (
+            <details class="nested">
+              <summary class="small">each row in full ({rows.length})</summary>
+              {rows.slice(0, 50).map((r, i) => (
+                <div key={i}>
+                  <h4>{`${path}[${i}]`}</h4>
+                  <GenericJson value={Object.fromEntries(Object.entries(r).filter(([, v]) => !isShortScalarList(v)))} path={`${path}[${i}]`} depth={depth + 1} />
+                </div>
+              ))}
+            </details>
+          )}
+        </>
+      );
+    }
     if (value.every(isScalar)) return <span class="small">{value.slice(0, 200).map(fmt).join(", ")}{value.length > 200 ? ` … (${value.length})` : ""}</span>;
     return (
       <div class="nested">
@@ -421,8 +452,12 @@ export function GenericJson({ value, path, depth }: { value: unknown; path: stri
     );
   }
   if (!isRecord(value)) return null;
-  const scalars = Object.entries(value).filter(([, v]) => isScalar(v) || (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x === "number")));
-  const nested = Object.entries(value).filter(([k]) => !scalars.some(([s]) => s === k));
+  // a flat per-cell array beside its grid's shape (mesa probe's per_cell_accuracy with cell_grid) is a map
+  const grid = gridShape(value);
+  const maps = grid ? Object.entries(value).filter(([, v]) => Array.isArray(v) && v.length === grid.height * grid.width && v.every((x) => typeof x === "number" || x === null)) : [];
+  const rest = Object.entries(value).filter(([k]) => !maps.some(([m]) => m === k));
+  const scalars = rest.filter(([, v]) => isScalar(v) || (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x === "number")));
+  const nested = rest.filter(([k]) => !scalars.some(([s]) => s === k));
   return (
     <div class="generic">
       {scalars.length > 0 && (
@@ -437,6 +472,10 @@ export function GenericJson({ value, path, depth }: { value: unknown; path: stri
           </tbody>
         </table>
       )}
+      {grid &&
+        maps.map(([k, v]) => (
+          <Heatmap key={k} title={path ? `${path}.${k}` : k} matrix={Array.from({ length: grid.height }, (_, y) => (v as number[]).slice(y * grid.width, (y + 1) * grid.width))} />
+        ))}
       {depth < 6 &&
         nested.map(([k, v]) => (
           <div key={k} class="nested">
@@ -448,8 +487,20 @@ export function GenericJson({ value, path, depth }: { value: unknown; path: stri
   );
 }
 
+/** The grid shape an object declares for its flat per-cell arrays: `cell_grid` / `grid` with height and width. */
+function gridShape(value: Record<string, unknown>): { height: number; width: number } | null {
+  for (const key of ["cell_grid", "grid", "level"]) {
+    const g = value[key];
+    if (isRecord(g) && typeof g["height"] === "number" && typeof g["width"] === "number" && g["height"] * g["width"] >= 4) return { height: g["height"], width: g["width"] };
+  }
+  return null;
+}
+
+/** A scalar, or a short list of scalars (a CI, a shape): fits in a table cell. */
+const isShortScalarList = (v: unknown): boolean => isScalar(v) || (Array.isArray(v) && v.length <= 8 && v.every(isScalar));
+
 function RecordsTable({ rows }: { rows: Record<string, unknown>[] }) {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => rows.some((r) => isScalar(r[c]) || (Array.isArray(r[c]) && (r[c] as unknown[]).every(isScalar))));
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => rows.some((r) => r[c] !== undefined) && rows.every((r) => r[c] === undefined || isShortScalarList(r[c])));
   return (
     <table class="data">
       <thead>
