@@ -534,7 +534,7 @@ export function Heatmap({ matrix, title }: { matrix: number[][]; title: string }
   const lo = Math.min(...flat);
   const hi = Math.max(...flat);
   const diverging = lo < 0 && hi > 0;
-  const scale = diverging ? Math.max(-lo, hi) : hi - lo || 1;
+  const scale = diverging ? Math.max(-lo, hi) : hi - lo;
   const cell = Math.max(4, Math.min(28, Math.floor(420 / Math.max(rows, cols))));
   useEffect(() => {
     const c = canvas.current;
@@ -564,7 +564,7 @@ export function Heatmap({ matrix, title }: { matrix: number[][]; title: string }
         onMouseLeave={() => setHover("")}
       />
       <figcaption>
-        {title} · {rows}×{cols} · {diverging ? `blue ${fmt(-scale)} … white 0 … red ${fmt(scale)}` : `white ${fmt(lo)} … blue ${fmt(hi)}`} <span class="hover">{hover}</span>
+        {title} · {rows}×{cols} · {diverging ? `blue ${fmt(-scale)} … white 0 … red ${fmt(scale)}` : scale === 0 ? `every cell ${fmt(lo)}` : `white ${fmt(lo)} … blue ${fmt(hi)}`} <span class="hover">{hover}</span>
       </figcaption>
     </figure>
   );
@@ -576,6 +576,7 @@ function colorOf(v: number, lo: number, scale: number, diverging: boolean): stri
     const fadeTo = (a: number): number => Math.round(255 - (255 - a) * Math.abs(t));
     return t >= 0 ? `rgb(${fadeTo(200)}, ${fadeTo(40)}, ${fadeTo(40)})` : `rgb(${fadeTo(40)}, ${fadeTo(90)}, ${fadeTo(200)})`;
   }
-  const t = Math.max(0, Math.min(1, (v - lo) / scale));
+  // a constant map (every cell 1, say) is drawn mid-scale, not blank; the caption gives its value
+  const t = scale === 0 ? 0.6 : Math.max(0, Math.min(1, (v - lo) / scale));
   return `rgb(${Math.round(255 - 215 * t)}, ${Math.round(255 - 165 * t)}, ${Math.round(255 - 55 * t)})`;
 }
