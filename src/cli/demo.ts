@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
-import { getEnvDefinition } from "../envs/make.js";
+import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { type RunConfigInput, startRun } from "../rl/run.js";
@@ -104,9 +104,14 @@ export function register(program: Command): void {
         runDirs.push(trained.run.path);
         // every agent meets the same evaluation levels (those of the first seed), as the baselines do
         const evalSeed = firstSeed + 1_000_003;
-        const common = { params: config.envParams, episodes, seed: evalSeed };
-        train.push(evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/train")), { ...common, distribution: "train" }));
-        const d = evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/deploy")), { ...common, distribution: "deploy", record: seed === firstSeed ? 16 : 0 });
+        const common = { episodes, seed: evalSeed };
+        train.push(evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/train")), { ...common, distribution: "train", params: paramsOn(def, "train", "train", config.envParams ?? {}) }));
+        const d = evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/deploy")), {
+          ...common,
+          distribution: "deploy",
+          params: paramsOn(def, "deploy", "train", config.envParams ?? {}),
+          record: seed === firstSeed ? 16 : 0,
+        });
         deploy.push(d);
         if (seed === firstSeed) {
           // draw a deployed episode in which the agent farmed the glitch when there is one, else the first
@@ -115,9 +120,9 @@ export function register(program: Command): void {
         }
       }
       const trainSeconds = (performance.now() - started) / 1000;
-      const baselineArgs = { params: DEMO_RUN.envParams, episodes, seed: firstSeed + 1_000_003 };
-      const refDeploy = baselines(def, { ...baselineArgs, distribution: "deploy" }, BASELINE_KINDS);
-      const refTrain = baselines(def, { ...baselineArgs, distribution: "train" }, BASELINE_KINDS);
+      const baselineArgs = { episodes, seed: firstSeed + 1_000_003 };
+      const refDeploy = baselines(def, { ...baselineArgs, distribution: "deploy", params: paramsOn(def, "deploy", "train", DEMO_RUN.envParams ?? {}) }, BASELINE_KINDS);
+      const refTrain = baselines(def, { ...baselineArgs, distribution: "train", params: DEMO_RUN.envParams ?? {} }, BASELINE_KINDS);
       const seconds = (performance.now() - started) / 1000;
 
       const farm = (rs: readonly EvaluationResult[]): Figure => agentFigure(rs, (r) => r.misgeneralization_rate, (r) => r.misgeneralization_ci95);

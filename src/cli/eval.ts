@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { UsageError } from "../core/errors.js";
-import { getEnvDefinition } from "../envs/make.js";
+import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 
 /** Where evaluation levels start (re-exported: other commands seed the same way). */
@@ -85,13 +85,15 @@ export function register(program: Command): void {
       if (!(distribution in def.distributions)) {
         throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
       }
+      // the run's parameters, less those the evaluated distribution sets itself (deploy places its own coin)
+      const params = paramsOn(def, distribution, config.distribution, config.envParams);
       const episodes = parseCount(opts.episodes, "--episodes");
       const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
       const record = Number(opts.record);
       if (!Number.isInteger(record) || record < 0) throw new UsageError(`--record must be a non-negative integer, got "${opts.record}"`);
       const result = evaluate(def, policyActions(policy, new Rng(seed, "eval/actions"), opts.greedy ?? false), {
         distribution,
-        params: config.envParams,
+        params,
         episodes,
         seed,
         record,
@@ -101,7 +103,7 @@ export function register(program: Command): void {
         const written = writeEpisodeFiles(join(runDir, "episodes", `${distribution}-${k}`), r);
         files.push(written.json, written.gif, written.png);
       });
-      const base = evaluationBaselines(def, { distribution, params: config.envParams, episodes, seed });
+      const base = evaluationBaselines(def, { distribution, params, episodes, seed });
       if (opts.json) {
         printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files, baselines: base.json }));
         return;

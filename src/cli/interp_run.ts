@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointError, UsageError } from "../core/errors.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
-import { getEnvDefinition } from "../envs/make.js";
+import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { hookInfo, type HookInfo, resolveHooks } from "../interp/hooks.js";
 import { channelIndex } from "../interp/observations.js";
@@ -49,9 +49,9 @@ export function interpDistribution(run: InterpRun, requested: string | undefined
   return d;
 }
 
-/** The run's environment parameters with --env-param overrides on top (the observation must keep the policy's shape). */
+/** The run's environment parameters that apply on `distribution` (paramsOn), with --env-param overrides on top (the observation must keep the policy's shape). */
 export function interpParams(run: InterpRun, pairs: readonly string[], distribution: string): Record<string, unknown> {
-  const params = { ...run.config.envParams, ...parseKeyValues(pairs, "--env-param") };
+  const params = { ...paramsOn(run.def, distribution, run.config.distribution, run.config.envParams), ...parseKeyValues(pairs, "--env-param") };
   const shape = new VecEnv(run.def, { n: 1, distribution, params }).obsShape;
   if (shape.some((s, k) => s !== run.policy.obsShape[k])) {
     throw new UsageError(

@@ -31,17 +31,6 @@ export function envObjectives(def: AnyEnvDefinition, all: Readonly<Record<string
   return def.objectives;
 }
 
-/**
- * The run's environment parameters that still apply on `distribution`: all of them on the distribution it
- * trained on, elsewhere only those the distribution does not set itself — a run trained with
- * randomCoinFraction 0 keeps its level size and limits on deploy, but deploy's coin placement is deploy's.
- */
-export function paramsOn(def: AnyEnvDefinition, distribution: string, trainedOn: string, runParams: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  if (distribution === trainedOn) return { ...runParams };
-  const own = def.distributions[distribution]?.params ?? {};
-  return Object.fromEntries(Object.entries(runParams).filter(([k]) => !(k in own)));
-}
-
 /** States reachable from the level's start (the cells a plan can involve), as a mask. */
 export function reachableStates(level: TabularLevel): Uint8Array {
   const seen = new Uint8Array(level.states);

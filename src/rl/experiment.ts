@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { Rng } from "../core/rng.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { getEnvDefinition } from "../envs/make.js";
+import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
@@ -97,10 +97,12 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
         if (cols) untrained.push(cols.actor_unchanged / cols.cells);
       }
       trainReturns.push(trained.result.last["charts/intended_return"] ?? Number.NaN);
-      // deploy levels are the same for every value: the swept parameter shapes training only
+      // deploy levels keep the run's parameters except those deploy sets itself (its coin placement): a swept
+      // training-only parameter such as randomCoinFraction never leaks into the deploy levels
       evals.push(
         evaluate(def, policyActions(trained.policy, new Rng(seed, "experiment/eval")), {
           distribution: "deploy",
+          params: paramsOn(def, "deploy", "train", (trained.run.config as RunConfig).envParams),
           episodes: options.episodes,
           seed: 1_000_003 + seed,
         }),
@@ -123,7 +125,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
   }
 
   // the reference policies on the deploy levels of the first seed's evaluation
-  const refs = baselines(def, { distribution: "deploy", episodes: options.episodes, seed: 1_000_003 + (options.firstSeed ?? 1) }, BASELINE_KINDS);
+  const refs = baselines(def, { distribution: "deploy", params: paramsOn(def, "deploy", "train", options.base?.envParams ?? {}), episodes: options.episodes, seed: 1_000_003 + (options.firstSeed ?? 1) }, BASELINE_KINDS);
   const baselineFigures = Object.fromEntries(Object.entries(refs).map(([kind, r]) => [kind, policyFigures(r)]));
   const plot = join(options.out, "misgeneralization.png");
   writeFileAtomic(

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coinRun } from "../../src/envs/coin-run.js";
-import { paramsOn, spearman } from "../../src/interp/objective-report.js";
+import { spearman } from "../../src/interp/objective-report.js";
+import { paramsOn } from "../../src/envs/make.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));

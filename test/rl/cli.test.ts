@@ -90,6 +90,20 @@ describe("mesa train / eval", () => {
     expect(table.stdout).toContain("observation-only intended");
   });
 
+  it("evaluates deploy on deploy's own coin placement, not the training parameter the run was given", () => {
+    // a run trained with an explicit randomCoinFraction=0 must not carry it onto deploy (coin back at the end)
+    const train = mesa("train", "--env", "coin-run", "--model", "mlp", "--steps", "512", "--num-envs", "8", "--env-param", "randomCoinFraction=0", "--env-param", "maxSteps=60", "--out", join(root, "coin"), "--json");
+    expect(train.status, train.stderr).toBe(0);
+    const runDir = (JSON.parse(train.stdout) as { run_dir: string }).run_dir;
+    const ev = mesa("eval", runDir, "--distribution", "deploy", "--episodes", "60", "--record", "0", "--json");
+    expect(ev.status, ev.stderr).toBe(0);
+    const out = JSON.parse(ev.stdout) as { baselines: Record<string, { intended_goal_rate: number }> };
+    // on deploy the proxy (go right) passes under the coin's platform; on the run's train levels it gets the coin every time
+    expect(out.baselines["proxy"]!.intended_goal_rate).toBeLessThan(0.3);
+    const onTrain = JSON.parse(mesa("eval", runDir, "--episodes", "60", "--record", "0", "--json").stdout) as typeof out;
+    expect(onTrain.baselines["proxy"]!.intended_goal_rate).toBe(1);
+  });
+
   it("rejects unknown environments, models and distributions with the valid choices", () => {
     const env = mesa("train", "--env", "no-such-env", "--steps", "1000");
     expect(env.status).toBe(2);
