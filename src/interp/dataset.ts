@@ -208,13 +208,18 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
  * same architecture, as a probe baseline), in batches.
  */
 export function activationsOn(model: Module<Tensor, unknown>, dataset: ActivationDataset, hooks: readonly string[], batch = 256): Map<string, Float32Array> {
-  const [C, H, W] = dataset.meta.obs_shape;
+  return activationsOnObservations(model, dataset.obs, dataset.meta.obs_shape, hooks, batch);
+}
+
+/** Activations of `model` at `hooks` on observations `obs` ([N, C, H, W] flattened, N = obs.length / C·H·W), in batches. */
+export function activationsOnObservations(model: Module<Tensor, unknown>, obs: Float32Array, shape: readonly [number, number, number], hooks: readonly string[], batch = 256): Map<string, Float32Array> {
+  const [C, H, W] = shape;
   const chw = C * H * W;
-  const N = dataset.meta.samples;
+  const N = obs.length / chw;
   const out = new Map<string, Float32Array>();
   for (let start = 0; start < N; start += batch) {
     const m = Math.min(batch, N - start);
-    const input = new Tensor(dataset.obs.subarray(start * chw, (start + m) * chw), [m, C, H, W]);
+    const input = new Tensor(obs.subarray(start * chw, (start + m) * chw), [m, C, H, W]);
     const { cache } = noGrad(() => model.runWithCache(input, { names: [...hooks], detach: true }));
     for (const name of hooks) {
       const t = cache.get(name)!;
