@@ -24,6 +24,7 @@ import { register as objective } from "./objective.js";
 import { register as inferObjective } from "./infer-objective.js";
 import { register as sweep } from "./sweep.js";
 import { register as worker } from "./worker.js";
+import { register as organism } from "./organism.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -50,4 +51,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   inferObjective,
   sweep,
   worker,
+  organism,
 ];

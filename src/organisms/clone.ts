@@ -42,9 +42,9 @@ export const DEFAULT_CLONE: Omit<CloneOptions, "distribution" | "params" | "seed
   rounds: 6,
   stepsPerRound: 16_384,
   numEnvs: 64,
-  epochs: 4,
+  epochs: 8,
   batchSize: 256,
-  learningRate: 1e-3,
+  learningRate: 2e-3,
   gamma: 0.99,
   vfCoef: 0.5,
 };

