@@ -51,4 +51,5 @@ export * from "./nn/value_iteration.js";
 export * from "./nn/models/planner.js";
 export * as rl from "./rl/index.js";
 export * as interp from "./interp/index.js";
+export * as organisms from "./organisms/index.js";
 export * as sweep from "./sweep/index.js";

@@ -25,6 +25,8 @@ import { register as inferObjective } from "./infer-objective.js";
 import { register as sweep } from "./sweep.js";
 import { register as worker } from "./worker.js";
 import { register as organism } from "./organism.js";
+import { register as safetyTrain } from "./safety-train.js";
+import { register as detect } from "./detect.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -52,4 +54,6 @@ export const commands: readonly ((program: Command) => void)[] = [
   sweep,
   worker,
   organism,
+  safetyTrain,
+  detect,
 ];

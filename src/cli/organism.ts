@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .option("--model <kind>", "policy model", "mlp")
     .option("--hidden <sizes>", "hidden sizes, comma-separated", "128,128")
     .option("--seed <n>", "seed (weights, levels, cues)", "1")
-    .option("--rounds <n>", "bc recipe: DAgger rounds of 16384 steps (default 6)")
+    .option("--rounds <n>", "bc recipe: DAgger rounds of 16384 steps (default 8)")
     .option("--steps-per-round <n>", "bc recipe: env steps gathered per DAgger round (default 16384)")
     .option("--steps <n>", "rl recipe and supervisor: PPO env steps (default 3e6 rl, 1e6 supervisor)")
     .option("--episodes <n>", "evaluation episodes per distribution", "1000")

@@ -18,3 +18,4 @@ export * from "./grid-levels.js";
 export * from "./objective-report.js";
 export * from "./heatmap.js";
 export * from "./objective-experiment.js";
+export * from "./detectors.js";

@@ -39,7 +39,7 @@ export interface CloneOptions {
 }
 
 export const DEFAULT_CLONE: Omit<CloneOptions, "distribution" | "params" | "seed"> = {
-  rounds: 6,
+  rounds: 8,
   stepsPerRound: 16_384,
   numEnvs: 64,
   epochs: 8,

