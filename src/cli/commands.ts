@@ -27,6 +27,7 @@ import { register as worker } from "./worker.js";
 import { register as organism } from "./organism.js";
 import { register as safetyTrain } from "./safety-train.js";
 import { register as detect } from "./detect.js";
+import { register as mazeInterp } from "./experiment_maze_interp.js";
 
 export const commands: readonly ((program: Command) => void)[] = [
   demo,
@@ -56,4 +57,5 @@ export const commands: readonly ((program: Command) => void)[] = [
   organism,
   safetyTrain,
   detect,
+  mazeInterp,
 ];

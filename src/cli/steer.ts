@@ -41,6 +41,7 @@ export function steerJson(s: SteerStudy): Record<string, unknown> {
     proxy_rate_change_pp: s.proxy_rate_change_pp,
     navigation_rate_before: s.before.goal_or_proxy_rate,
     navigation_rate_after: s.after.goal_or_proxy_rate,
+    goal_rate_object_hidden: s.object_hidden.goal_rate,
     before: s.before,
     after: s.after,
     baselines: s.baselines,
@@ -64,6 +65,7 @@ export function steerPicture(s: SteerStudy): Buffer {
   const arms: [string, BehaviourSummary][] = [
     ["agent", s.before],
     [`agent ${s.coef >= 0 ? "+" : ""}${formatNumber(s.coef)} x vector`, s.after],
+    [`agent, ${s.channel} hidden`, s.object_hidden],
     ...baselineRows(s),
   ];
   return renderHeatmap({
@@ -117,6 +119,7 @@ export function register(program: Command): void {
           [
             row("agent", study.before),
             row(`agent, ${formatNumber(coef)} × ${object.name} vector at ${hook}`, study.after),
+            row(`agent, ${object.name} hidden from its observation`, study.object_hidden),
             ...baselineRows(study).map(([name, b]) => row(name, b)),
           ],
         )}\n`,

@@ -19,3 +19,4 @@ export * from "./objective-report.js";
 export * from "./heatmap.js";
 export * from "./objective-experiment.js";
 export * from "./detectors.js";
+export * from "./maze_experiment.js";

@@ -109,3 +109,12 @@ export function steeredActions(policy: ActorCritic, rng: Rng, options: SteeringO
     sampleCategorical(logits.data, env.n, env.numActions, rng, actions, undefined, options.greedy ?? false);
   };
 }
+
+/** An ActionSource running `policy` on observations with channel `channel` cleared (the object hidden from it). */
+export function hiddenChannelActions(policy: ActorCritic, rng: Rng, channel: number, greedy = false): ActionSource {
+  return (env: VecEnv, actions: Int32Array) => {
+    const input = new Tensor(withoutChannel(env.obs, env.obsShape, channel), [env.n, ...env.obsShape]);
+    const { logits } = noGrad(() => policy.forward(input));
+    sampleCategorical(logits.data, env.n, env.numActions, rng, actions, undefined, greedy);
+  };
+}

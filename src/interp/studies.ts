@@ -11,6 +11,7 @@ import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { noGrad, Tensor } from "../core/tensor.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import { paramsOn } from "../envs/make.js";
 import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
 import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
@@ -21,12 +22,22 @@ import { emptyCells, litCells, moveChannel, withoutChannel } from "./observation
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
 import { type RetargetResult, retarget } from "./retarget.js";
-import { meanDifferenceVector, steeredActions, type SteeringVector } from "./steering.js";
+import { hiddenChannelActions, meanDifferenceVector, steeredActions, type SteeringVector } from "./steering.js";
 import type { LabelSpec } from "./labels.js";
 
 /** A randomly initialised network of the policy's architecture (the "untrained" baseline). */
 export function randomInitTwin(policy: ActorCritic, seed: number): ActorCritic {
   return createPolicy(policy.spec, new Rng(seed, "interp/random-init"));
+}
+
+/** Environment parameters for analysing a run on `distribution` (paramsOn: the run's, minus those that distribution sets itself), `overrides` on top. */
+export function analysisParams(
+  def: AnyEnvDefinition,
+  trainedOn: { distribution: string; envParams: Record<string, unknown> },
+  distribution: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { ...paramsOn(def, distribution, trainedOn.distribution, trainedOn.envParams), ...overrides };
 }
 
 /** The spatial hooks ([C, h, w] per sample) of a policy, in order. */
@@ -259,6 +270,8 @@ export interface SteerStudy {
   distribution: string;
   before: BehaviourSummary;
   after: BehaviourSummary;
+  /** the policy with the object removed from its observation: what erasing the object's information entirely does */
+  object_hidden: BehaviourSummary;
   /** after − before, in percentage points */
   goal_rate_change_pp: number;
   proxy_rate_change_pp: number;
@@ -290,6 +303,7 @@ export function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: 
   const after = summarizeBehaviour(
     evaluate(def, steeredActions(policy, new Rng(options.seed, "interp/steer"), { hook: options.hook, coef: options.coef, vector, greedy }), setting),
   );
+  const hidden = summarizeBehaviour(evaluate(def, hiddenChannelActions(policy, new Rng(options.seed, "interp/steer"), options.channel, greedy), setting));
   return {
     hook: options.hook,
     coef: options.coef,
@@ -298,6 +312,7 @@ export function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: 
     distribution: options.distribution,
     before,
     after,
+    object_hidden: hidden,
     goal_rate_change_pp: 100 * (after.goal_rate - before.goal_rate),
     proxy_rate_change_pp: 100 * (after.proxy_rate - before.proxy_rate),
     baselines: behaviourBaselines(def, setting),
@@ -383,6 +398,8 @@ export interface RetargetStudyOptions extends EpisodeSetting {
   hideGoal?: boolean;
   /** samples for the channel search dataset */
   samples?: number;
+  /** a channel search already run at this hook (skips collecting a dataset) */
+  channelSearch?: ChannelStudy;
   greedy?: boolean;
 }
 
@@ -391,14 +408,22 @@ export interface RetargetStudy extends RetargetResult {
 }
 
 export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetStudyOptions): RetargetStudy {
-  const dataset = collectActivations(policy, def, {
-    hooks: [options.hook],
-    samples: options.samples ?? 1000,
-    distribution: options.distribution,
-    ...(options.params ? { params: options.params } : {}),
-    seed: options.seed + 104_729,
-  });
-  const study = channelStudy(policy, dataset, options.hook, options.target, options.seed);
+  const study =
+    options.channelSearch?.hook === options.hook
+      ? options.channelSearch
+      : channelStudy(
+          policy,
+          collectActivations(policy, def, {
+            hooks: [options.hook],
+            samples: options.samples ?? 1000,
+            distribution: options.distribution,
+            ...(options.params ? { params: options.params } : {}),
+            seed: options.seed + 104_729,
+          }),
+          options.hook,
+          options.target,
+          options.seed,
+        );
   let channels: number[];
   if (options.channels && options.channels.length > 0) channels = [...options.channels];
   else {

@@ -1,0 +1,293 @@
+// `mesa experiment maze-interp`: the interpretability battery on our own convolutional maze-cheese agents, over
+// seeds, for each training cheese region (the top-right 1×1 and 5×5 cells, as in the cheese-vector studies).
+// Per agent: where-is-the-cheese probes (vs random-init and raw-observation baselines), channel search (vs the
+// random-init network's best channel), the per-maze cheese vector subtracted (vs the cheese hidden from the
+// observation and the reference policies), and retargeting (vs the unedited and a random policy). Per region:
+// the mean and 95% interval over seeds of each figure, beside Mini, Turner et al. 2023's.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Rng } from "../core/rng.js";
+import { getEnvDefinition } from "../envs/make.js";
+import { writeJsonAtomic } from "../io/atomic.js";
+import { RunDir } from "../io/rundir.js";
+import type { ActorCritic } from "../nn/models/policy.js";
+import { evaluate, policyActions } from "../rl/evaluate.js";
+import type { PpoCallbacks } from "../rl/ppo.js";
+import { loadRunPolicy, type RunConfigInput, runConfigSchema, startRun } from "../rl/run.js";
+import { SOLVE_BUDGETS } from "../rl/solve.js";
+import { meanInterval } from "../rl/stats.js";
+import { collectActivations } from "./dataset.js";
+import { hookInfo } from "./hooks.js";
+import { channelIndex } from "./observations.js";
+import type { DistanceBin } from "./retarget.js";
+import { analysisParams, behaviourBaselines, type BehaviourSummary, channelStudy, headline, probeStudy, retargetStudy, steerStudy } from "./studies.js";
+
+const ENV = "maze-cheese";
+
+/** What Mini, Turner et al. 2023 report, for the table (their network: 15 conv layers, 3.5M parameters, 64×64 RGB). */
+export const MAZE_STUDY = {
+  cheese_tracking_channels: 11,
+  retarget_activation: 5.5,
+  cheese_vector: "subtracting it (coefficient −1) makes the agent ignore the cheese in many mazes while it still navigates (to the top-right corner)",
+  retargeting: "one channel set to +5.5 at a location often sends the agent there; reliable when the target is in the upper right, less so elsewhere",
+} as const;
+
+export interface MazeInterpOptions {
+  /** agents per region: training seeds 1…seeds */
+  seeds: number;
+  /** training cheese regions (top-right n×n cells), default [1, 5] */
+  regions: readonly number[];
+  /** env steps per training (default: maze-cheese's tuned budget) */
+  steps?: number;
+  /** environment parameters for every agent (e.g. smaller mazes: maxCells) */
+  envParams?: Record<string, unknown>;
+  /** runs go to `<out>/runs/region-<n>/`; results.json to `<out>/` */
+  out: string;
+  /** deploy episodes per steering arm */
+  episodes: number;
+  /** retargeting episodes */
+  targets: number;
+  /** observations for the probe and channel-search datasets */
+  samples: number;
+  /** hook for the cheese vector (default: the first residual block's output, mid-network like the study's) */
+  steerHook?: string;
+  /** deploy level seed shared by every agent (so the reference policies are measured once per region) */
+  evalSeed?: number;
+  progress?: (label: string) => PpoCallbacks & { stop?(): void };
+  log?: (message: string) => void;
+}
+
+export interface AgentBattery {
+  region: number;
+  seed: number;
+  run_dir: string;
+  /** true when a finished run with this configuration was found and reused */
+  reused: boolean;
+  /** reached the cheese on its own training levels (sampling actions), 500 episodes */
+  train_goal_rate: number;
+  probe: { layer: string; accuracy: number; random_init_accuracy: number; observation_accuracy: number; chance: number; mean_per_cell_accuracy: number | null };
+  channels: { hook: string; tracking: number; top_correlation: number; random_init_best: number; by_hook: Record<string, { tracking: number; top_correlation: number }> };
+  steer: { hook: string; goal_rate_before: number; goal_rate_after: number; goal_rate_change_pp: number; proxy_rate_before: number; proxy_rate_after: number; navigation_rate_before: number; navigation_rate_after: number; goal_rate_cheese_hidden: number };
+  retarget: { hook: string; channels: number[]; value: number; success_rate: number; unedited_rate: number; random_rate: number; by_corner_distance: DistanceBin[]; by_start_distance: DistanceBin[] };
+  seconds: Record<"probe" | "channels" | "steer" | "retarget", number>;
+}
+
+export interface SeedStat {
+  mean: number;
+  ci95: [number, number];
+  values: number[];
+}
+
+export interface RegionSummary {
+  region: number;
+  agents: number;
+  figures: Record<string, SeedStat>;
+  /** per corner-distance bin: retargeted and unedited success, mean over seeds */
+  retarget_by_corner_distance: { range: [number, number]; retargeted: SeedStat; unedited: SeedStat }[];
+  retarget_by_start_distance: { range: [number, number]; retargeted: SeedStat; unedited: SeedStat }[];
+  baselines: ReturnType<typeof behaviourBaselines>;
+}
+
+export interface MazeInterpResult {
+  env: string;
+  env_params: Record<string, unknown>;
+  steps: number;
+  seeds: number;
+  regions: RegionSummary[];
+  agents: AgentBattery[];
+  study: typeof MAZE_STUDY;
+  results: string;
+}
+
+function stat(values: number[]): SeedStat {
+  const finite = values.filter(Number.isFinite);
+  const m = meanInterval(finite);
+  return { mean: m.value, ci95: m.ci95, values };
+}
+
+/** A finished run in `dir` trained with exactly this config, if any. */
+function findRun(dir: string, config: RunConfigInput): string | null {
+  if (!existsSync(dir)) return null;
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    try {
+      const run = RunDir.open(path, runConfigSchema);
+      if (run.summary().status !== "finished") continue;
+      const c = JSON.parse(readFileSync(run.configPath, "utf8")) as Record<string, unknown> & { ppo: Record<string, unknown>; envParams: Record<string, unknown> };
+      const same = c["env"] === config.env && c["model"] === config.model && JSON.stringify(c.envParams) === JSON.stringify(config.envParams) && c.ppo["seed"] === config.ppo?.seed && c.ppo["totalTimesteps"] === config.ppo?.totalTimesteps;
+      if (same) return path;
+    } catch {
+      // not a run directory (or a damaged one): skip
+    }
+  }
+  return null;
+}
+
+async function trainedAgent(options: MazeInterpOptions, region: number, seed: number): Promise<{ path: string; policy: ActorCritic; reused: boolean; config: { distribution: string; envParams: Record<string, unknown> } }> {
+  const budget = SOLVE_BUDGETS[ENV]?.run ?? { ppo: {} };
+  const config: RunConfigInput = {
+    ...budget,
+    env: ENV,
+    distribution: "train",
+    envParams: { ...(options.envParams ?? {}), cheeseRegion: region },
+    ppo: { ...(budget.ppo ?? {}), seed, ...(options.steps ? { totalTimesteps: options.steps } : {}) },
+  };
+  const dir = join(options.out, "runs", `region-${region}`);
+  const existing = findRun(dir, config);
+  if (existing) {
+    options.log?.(`region ${region}, seed ${seed}: reusing ${existing}`);
+    const { policy } = loadRunPolicy(existing);
+    return { path: existing, policy, reused: true, config: { distribution: "train", envParams: config.envParams! } };
+  }
+  const progress = options.progress?.(`region ${region} seed ${seed}`) ?? {};
+  try {
+    const trained = await startRun(dir, config, progress);
+    return { path: trained.run.path, policy: trained.policy, reused: false, config: { distribution: "train", envParams: config.envParams! } };
+  } finally {
+    progress.stop?.();
+  }
+}
+
+/** The default steering hook: the first stage's residual-block output (a mid-network map), else the last spatial hook. */
+export function defaultSteerHook(policy: ActorCritic): string {
+  const spatial = hookInfo(policy, policy.obsShape).filter((h) => h.shape.length === 3).map((h) => h.name);
+  return spatial.find((n) => n.endsWith("block.hook_resid_out")) ?? spatial.at(-1)!;
+}
+
+/** Runs the battery on one trained agent. */
+function battery(policy: ActorCritic, region: number, seed: number, runDir: string, reused: boolean, trainedOn: { distribution: string; envParams: Record<string, unknown> }, options: MazeInterpOptions): AgentBattery {
+  const def = getEnvDefinition(ENV);
+  const deploy = analysisParams(def, trainedOn, "deploy");
+  const evalSeed = options.evalSeed ?? 2_000_003;
+  const cheese = channelIndex(def.channels, "cheese");
+  const seconds = { probe: 0, channels: 0, steer: 0, retarget: 0 };
+  const timed = <T>(key: keyof typeof seconds, f: () => T): T => {
+    const t = performance.now();
+    const r = f();
+    seconds[key] = (performance.now() - t) / 1000;
+    return r;
+  };
+  const train = evaluate(def, policyActions(policy, new Rng(seed, "maze-interp/train")), { distribution: "train", params: trainedOn.envParams, episodes: 500, seed: evalSeed });
+  const hooks = hookInfo(policy, policy.obsShape);
+  const spatial = hooks.filter((h) => h.shape.length === 3).map((h) => h.name);
+  const dataset = collectActivations(policy, def, { hooks: hooks.map((h) => h.name), samples: options.samples, distribution: "deploy", params: deploy, seed: evalSeed + seed });
+  const probe = timed("probe", () => probeStudy(policy, dataset, { target: "cheese_cell", hooks: hooks.map((h) => h.name), seed }));
+  const chosen = probe.layers.find((l) => l.source === probe.chosen_layer)!.report;
+  const twin = probe.random_init.find((l) => l.source === probe.chosen_layer)!.report;
+  const channelStudies = timed("channels", () => spatial.map((h) => channelStudy(policy, dataset, h, "cheese_cell", seed)));
+  const bestChannels = channelStudies.reduce((a, b) => (b.tracking.length > a.tracking.length || (b.tracking.length === a.tracking.length && (b.trained.ranked[0]?.goal_correlation ?? -1) > (a.trained.ranked[0]?.goal_correlation ?? -1)) ? b : a));
+  const steerHook = options.steerHook ?? defaultSteerHook(policy);
+  const steer = timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
+  const retarget = timed("retarget", () =>
+    retargetStudy(policy, def, { hook: bestChannels.hook, channel: cheese, target: "cheese_cell", channelSearch: bestChannels, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
+  );
+  return {
+    region,
+    seed,
+    run_dir: runDir,
+    reused,
+    train_goal_rate: train.intended_goal_rate,
+    probe: {
+      layer: probe.chosen_layer,
+      accuracy: headline(chosen),
+      random_init_accuracy: headline(twin),
+      observation_accuracy: headline(probe.observation.report),
+      chance: chosen.chance ?? Number.NaN,
+      mean_per_cell_accuracy: chosen.mean_per_cell_accuracy,
+    },
+    channels: {
+      hook: bestChannels.hook,
+      tracking: bestChannels.tracking.length,
+      top_correlation: bestChannels.trained.ranked[0]?.goal_correlation ?? Number.NaN,
+      random_init_best: bestChannels.threshold,
+      by_hook: Object.fromEntries(channelStudies.map((c) => [c.hook, { tracking: c.tracking.length, top_correlation: c.trained.ranked[0]?.goal_correlation ?? Number.NaN }])),
+    },
+    steer: {
+      hook: steerHook,
+      goal_rate_before: steer.before.goal_rate,
+      goal_rate_after: steer.after.goal_rate,
+      goal_rate_change_pp: steer.goal_rate_change_pp,
+      proxy_rate_before: steer.before.proxy_rate,
+      proxy_rate_after: steer.after.proxy_rate,
+      navigation_rate_before: steer.before.goal_or_proxy_rate,
+      navigation_rate_after: steer.after.goal_or_proxy_rate,
+      goal_rate_cheese_hidden: steer.object_hidden.goal_rate,
+    },
+    retarget: {
+      hook: retarget.hook,
+      channels: retarget.channels,
+      value: retarget.value,
+      success_rate: retarget.success.retargeted!.rate,
+      unedited_rate: retarget.success.unedited!.rate,
+      random_rate: retarget.success.random!.rate,
+      by_corner_distance: retarget.by_corner_distance,
+      by_start_distance: retarget.by_start_distance,
+    },
+    seconds,
+  };
+}
+
+function summarize(region: number, agents: AgentBattery[], baselines: ReturnType<typeof behaviourBaselines>): RegionSummary {
+  const pick = (f: (a: AgentBattery) => number): SeedStat => stat(agents.map(f));
+  const bins = (key: "by_corner_distance" | "by_start_distance"): RegionSummary["retarget_by_corner_distance"] =>
+    (agents[0]?.retarget[key] ?? []).map((b, k) => ({
+      range: b.range,
+      retargeted: stat(agents.map((a) => a.retarget[key][k]?.rates.retargeted?.rate ?? Number.NaN)),
+      unedited: stat(agents.map((a) => a.retarget[key][k]?.rates.unedited?.rate ?? Number.NaN)),
+    }));
+  return {
+    region,
+    agents: agents.length,
+    figures: {
+      train_goal_rate: pick((a) => a.train_goal_rate),
+      probe_accuracy: pick((a) => a.probe.accuracy),
+      probe_random_init_accuracy: pick((a) => a.probe.random_init_accuracy),
+      probe_observation_accuracy: pick((a) => a.probe.observation_accuracy),
+      probe_chance: pick((a) => a.probe.chance),
+      tracking_channels: pick((a) => a.channels.tracking),
+      top_channel_correlation: pick((a) => a.channels.top_correlation),
+      random_init_best_correlation: pick((a) => a.channels.random_init_best),
+      goal_rate_before: pick((a) => a.steer.goal_rate_before),
+      goal_rate_after: pick((a) => a.steer.goal_rate_after),
+      goal_rate_change_pp: pick((a) => a.steer.goal_rate_change_pp),
+      goal_rate_cheese_hidden: pick((a) => a.steer.goal_rate_cheese_hidden),
+      proxy_rate_before: pick((a) => a.steer.proxy_rate_before),
+      proxy_rate_after: pick((a) => a.steer.proxy_rate_after),
+      navigation_rate_before: pick((a) => a.steer.navigation_rate_before),
+      navigation_rate_after: pick((a) => a.steer.navigation_rate_after),
+      retarget_success_rate: pick((a) => a.retarget.success_rate),
+      retarget_unedited_rate: pick((a) => a.retarget.unedited_rate),
+      retarget_random_rate: pick((a) => a.retarget.random_rate),
+    },
+    retarget_by_corner_distance: bins("by_corner_distance"),
+    retarget_by_start_distance: bins("by_start_distance"),
+    baselines,
+  };
+}
+
+/** Trains (or reuses) the agents and runs the battery on each; writes `<out>/results.json`. */
+export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<MazeInterpResult> {
+  const def = getEnvDefinition(ENV);
+  const agents: AgentBattery[] = [];
+  const regions: RegionSummary[] = [];
+  const results = join(options.out, "results.json");
+  const steps = options.steps ?? Number(SOLVE_BUDGETS[ENV]?.run.ppo?.totalTimesteps ?? 1_000_000);
+  const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, seeds: options.seeds, regions, agents, study: MAZE_STUDY, results });
+  for (const region of options.regions) {
+    const regionAgents: AgentBattery[] = [];
+    let trainedOn: { distribution: string; envParams: Record<string, unknown> } | null = null;
+    for (let seed = 1; seed <= options.seeds; seed++) {
+      const agent = await trainedAgent(options, region, seed);
+      trainedOn = agent.config;
+      options.log?.(`region ${region}, seed ${seed}: probes, channels, steering, retargeting …`);
+      const b = battery(agent.policy, region, seed, agent.path, agent.reused, agent.config, options);
+      regionAgents.push(b);
+      agents.push(b);
+      writeJsonAtomic(results, partial()); // an interrupted experiment keeps what it measured
+    }
+    const baselines = behaviourBaselines(def, { distribution: "deploy", params: analysisParams(def, trainedOn!, "deploy"), episodes: options.episodes, seed: options.evalSeed ?? 2_000_003 });
+    regions.push(summarize(region, regionAgents, baselines));
+    writeJsonAtomic(results, partial());
+  }
+  return partial();
+}
