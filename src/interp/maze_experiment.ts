@@ -105,8 +105,8 @@ function stat(values: number[]): SeedStat {
   return { mean: m.value, ci95: m.ci95, values };
 }
 
-/** A finished run in `dir` trained with exactly this config, if any. */
-function findRun(dir: string, config: RunConfigInput): string | null {
+/** A finished run in `dir` trained with exactly this config, if any (what the experiment reuses). */
+export function findTrainedRun(dir: string, config: RunConfigInput): string | null {
   if (!existsSync(dir)) return null;
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
@@ -123,17 +123,22 @@ function findRun(dir: string, config: RunConfigInput): string | null {
   return null;
 }
 
-async function trainedAgent(options: MazeInterpOptions, region: number, seed: number): Promise<{ path: string; policy: ActorCritic; reused: boolean; config: { distribution: string; envParams: Record<string, unknown> } }> {
+/** The run config of the agent for (region, seed): maze-cheese's tuned settings, the region and the options' parameters. */
+export function agentConfig(options: Pick<MazeInterpOptions, "steps" | "envParams">, region: number, seed: number): RunConfigInput {
   const budget = SOLVE_BUDGETS[ENV]?.run ?? { ppo: {} };
-  const config: RunConfigInput = {
+  return {
     ...budget,
     env: ENV,
     distribution: "train",
     envParams: { ...(options.envParams ?? {}), cheeseRegion: region },
     ppo: { ...(budget.ppo ?? {}), seed, ...(options.steps ? { totalTimesteps: options.steps } : {}) },
   };
+}
+
+async function trainedAgent(options: MazeInterpOptions, region: number, seed: number): Promise<{ path: string; policy: ActorCritic; reused: boolean; config: { distribution: string; envParams: Record<string, unknown> } }> {
+  const config = agentConfig(options, region, seed);
   const dir = join(options.out, "runs", `region-${region}`);
-  const existing = findRun(dir, config);
+  const existing = findTrainedRun(dir, config);
   if (existing) {
     options.log?.(`region ${region}, seed ${seed}: reusing ${existing}`);
     const { policy } = loadRunPolicy(existing);

@@ -24,7 +24,7 @@ function json(r: { status: number | null; stdout: string; stderr: string }): Rec
 let run = "";
 beforeAll(() => {
   // small mazes (3–4 cells) keep the commands quick; every command reads the run's env parameters
-  const t = mesa("train", "--env", "maze-cheese", "--env-param", "maxCells=4", "--model", "cnn", "--steps", "512", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
+  const t = mesa("train", "--env", "maze-cheese", "--env-param", "maxCells=4", "--env-param", "maxSteps=30", "--model", "cnn", "--steps", "512", "--num-envs", "8", "--checkpoint-every", "1", "--out", join(root, "runs"), "--json");
   run = String(json(t)["run_dir"]);
 });
 

@@ -28,7 +28,7 @@ import { addVectorHook, differenceVectors, meanDifferenceVector, steeredActions 
 
 const def = getEnvDefinition("maze-cheese");
 // small mazes (3–4 cells, 7×7 tiles) keep these checks fast
-const params = { maxCells: 4 };
+const params = { maxCells: 4, maxSteps: 30 };
 const dir = mkdtempSync(join(tmpdir(), "mesa-interp-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,0 +1,50 @@
+// mesa experiment maze-interp on a toy budget (two one-update agents on small mazes): the table's figures per
+// region with intervals over seeds, results.json, and finished runs reused instead of retrained.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { agentConfig, findTrainedRun } from "../../src/interp/maze_experiment.js";
+
+const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
+const root = mkdtempSync(join(tmpdir(), "mesa-maze-interp-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function mesa(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const toy = ["--regions", "1", "--steps", "2048", "--env-param", "maxCells=4", "--env-param", "maxSteps=30", "--episodes", "20", "--targets", "12", "--samples", "100", "--out", join(root, "exp"), "--json"];
+
+describe("mesa experiment maze-interp", () => {
+  it("runs the battery per agent, summarises each region over seeds, and reuses finished runs", () => {
+    const r = mesa("experiment", "maze-interp", "--seeds", "2", ...toy);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { agents: { seed: number; reused: boolean; run_dir: string; probe: Record<string, number> }[]; regions: { region: number; figures: Record<string, { mean: number; ci95: number[]; values: number[] }>; baselines: Record<string, unknown> }[]; study: { cheese_tracking_channels: number } };
+    expect(out.agents.map((a) => [a.seed, a.reused])).toEqual([[1, false], [2, false]]);
+    const region = out.regions[0]!;
+    for (const key of ["probe_accuracy", "probe_random_init_accuracy", "probe_observation_accuracy", "tracking_channels", "goal_rate_before", "goal_rate_after", "proxy_rate_after", "navigation_rate_after", "retarget_success_rate", "retarget_unedited_rate"]) {
+      expect(region.figures[key]!.values, key).toHaveLength(2);
+      expect(Number.isFinite(region.figures[key]!.ci95[0]), key).toBe(true);
+    }
+    expect(Object.keys(region.baselines).sort()).toEqual(["observation_only_intended", "random", "scripted_intended", "scripted_proxy"]);
+    expect(out.study.cheese_tracking_channels).toBe(11);
+    // a second experiment with the same settings finds these runs instead of training again
+    const dir = join(root, "exp", "runs", "region-1");
+    expect(readdirSync(dir)).toHaveLength(2);
+    for (const seed of [1, 2]) {
+      const found = findTrainedRun(dir, agentConfig({ steps: 2048, envParams: { maxCells: 4, maxSteps: 30 } }, 1, seed));
+      expect(found).toBe(out.agents[seed - 1]!.run_dir);
+    }
+    expect(findTrainedRun(dir, agentConfig({ steps: 4096, envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
+  });
+
+  it("rejects a cheese region given as an environment parameter", () => {
+    const r = mesa("experiment", "maze-interp", "--env-param", "cheeseRegion=3");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--regions/);
+  });
+});
