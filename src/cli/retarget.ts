@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import type { DistanceBin, RetargetArm } from "../interp/retarget.js";
-import { type RetargetStudy, retargetStudy } from "../interp/studies.js";
+import { collectActivations } from "../interp/dataset.js";
+import { bestTrackingHook, type ChannelStudy, channelStudy, type RetargetStudy, retargetStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseList, parseNumber, parseSeed } from "./args.js";
 import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -84,26 +85,30 @@ export function register(program: Command): void {
       if (channels && hooks.length > 1) throw new UsageError("--channels needs --hook (channel numbers belong to one hook)");
       const started = performance.now();
       log(`retargeting ${episodes} episodes (channel search on ${samples} observations first) …`);
-      // with several candidate hooks, each is searched and the one whose best channel correlates best is used
-      const studies = hooks.map((hook) =>
-        retargetStudy(run.policy, run.def, {
-          hook,
-          channel: object.index,
-          target: `${object.name}_cell`,
-          ...(channels ? { channels } : {}),
-          ...(top !== undefined ? { top } : {}),
-          ...(value !== undefined ? { value } : {}),
-          scale,
-          hideGoal: !opts.keepGoal,
-          samples,
-          distribution,
-          params,
-          episodes,
-          seed,
-          ...(opts.greedy ? { greedy: true } : {}),
-        }),
-      );
-      const study = studies.reduce((a, b) => ((b.channel_search.top[0]?.goal_correlation ?? -1) > (a.channel_search.top[0]?.goal_correlation ?? -1) ? b : a));
+      // with several candidate hooks, one dataset serves the channel search at each, and the hook whose channels
+      // track the cheese best (most channels above the random-init bar) is edited
+      let channelSearch: ChannelStudy | undefined;
+      if (hooks.length > 1) {
+        const dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed: seed + 104_729, source: provenance(run) });
+        channelSearch = bestTrackingHook(hooks.map((h) => channelStudy(run.policy, dataset, h, `${object.name}_cell`, seed)));
+      }
+      const study = retargetStudy(run.policy, run.def, {
+        hook: channelSearch?.hook ?? hooks[0]!,
+        channel: object.index,
+        target: `${object.name}_cell`,
+        ...(channelSearch ? { channelSearch } : {}),
+        ...(channels ? { channels } : {}),
+        ...(top !== undefined ? { top } : {}),
+        ...(value !== undefined ? { value } : {}),
+        scale,
+        hideGoal: !opts.keepGoal,
+        samples,
+        distribution,
+        params,
+        episodes,
+        seed,
+        ...(opts.greedy ? { greedy: true } : {}),
+      });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...retargetJson(study), hooks_searched: hooks, distribution, seconds, ...provenance(run) };
       const png = renderHeatmap({

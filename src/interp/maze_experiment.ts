@@ -20,7 +20,7 @@ import { collectActivations } from "./dataset.js";
 import { hookInfo } from "./hooks.js";
 import { channelIndex } from "./observations.js";
 import type { DistanceBin } from "./retarget.js";
-import { analysisParams, behaviourBaselines, type BehaviourSummary, channelStudy, headline, probeStudy, retargetStudy, steerStudy } from "./studies.js";
+import { analysisParams, behaviourBaselines, bestTrackingHook, type BehaviourSummary, channelStudy, headline, probeStudy, retargetStudy, steerStudy } from "./studies.js";
 
 const ENV = "maze-cheese";
 
@@ -180,7 +180,7 @@ function battery(policy: ActorCritic, region: number, seed: number, runDir: stri
   const chosen = probe.layers.find((l) => l.source === probe.chosen_layer)!.report;
   const twin = probe.random_init.find((l) => l.source === probe.chosen_layer)!.report;
   const channelStudies = timed("channels", () => spatial.map((h) => channelStudy(policy, dataset, h, "cheese_cell", seed)));
-  const bestChannels = channelStudies.reduce((a, b) => (b.tracking.length > a.tracking.length || (b.tracking.length === a.tracking.length && (b.trained.ranked[0]?.goal_correlation ?? -1) > (a.trained.ranked[0]?.goal_correlation ?? -1)) ? b : a));
+  const bestChannels = bestTrackingHook(channelStudies);
   const steerHook = options.steerHook ?? defaultSteerHook(policy);
   const steer = timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
   const retarget = timed("retarget", () =>

@@ -184,6 +184,15 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   return { hook, target, trained, random_init: random, threshold, tracking: trackingChannels(trained, threshold) };
 }
 
+/**
+ * The hook whose channels track the goal best: the most channels above the random-init bar, ties broken by how
+ * far the best channel clears it (with no tracking channel anywhere, the largest margin wins).
+ */
+export function bestTrackingHook(studies: readonly ChannelStudy[]): ChannelStudy {
+  const margin = (s: ChannelStudy): number => (s.trained.ranked[0]?.goal_correlation ?? Number.NEGATIVE_INFINITY) - s.threshold;
+  return studies.reduce((a, b) => (b.tracking.length > a.tracking.length || (b.tracking.length === a.tracking.length && margin(b) > margin(a)) ? b : a));
+}
+
 // ---- behaviour and its baselines ----
 
 export interface BehaviourSummary {
