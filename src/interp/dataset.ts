@@ -72,6 +72,8 @@ export interface CollectOptions {
   numEnvs?: number;
   /** chance of keeping each step, so samples spread over many episodes (default 0.35) */
   keepProbability?: number;
+  /** at most this many samples from one episode, so long wandering episodes do not crowd out other mazes (default 8) */
+  maxPerEpisode?: number;
   /** how the acting policy picks actions (default "sample") */
   behaviour?: "sample" | "greedy" | "random";
   /** provenance stored with the dataset */
@@ -91,6 +93,8 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
   const samples = options.samples;
   if (!Number.isInteger(samples) || samples < 1) throw new ConfigError(`samples must be a positive integer, got ${samples}`);
   const keep = options.keepProbability ?? 0.35;
+  const maxPerEpisode = options.maxPerEpisode ?? 8;
+  if (!Number.isInteger(maxPerEpisode) || maxPerEpisode < 1) throw new ConfigError(`maxPerEpisode must be a positive integer, got ${maxPerEpisode}`);
   if (!(keep > 0 && keep <= 1)) throw new ConfigError(`keepProbability must be in (0, 1], got ${keep}`);
   const n = options.numEnvs ?? 32;
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "train", ...(options.params ? { params: options.params } : {}) });
@@ -129,7 +133,7 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
   let taken = 0;
   let open = 0; // samples whose episode has not finished
   const stepSamples = new Int32Array(n).fill(-1);
-  const maxLoops = Math.ceil(samples / (n * keep)) * 20 + env.maxSteps * 4 + 1000;
+  const maxLoops = Math.ceil(samples / (n * keep)) * 20 + Math.ceil(samples / (n * maxPerEpisode)) * env.maxSteps * 4 + env.maxSteps * 4 + 1000;
   for (let loop = 0; (taken < samples || open > 0) && loop < maxLoops; loop++) {
     const input = new Tensor(env.obs, [n, ...obsShape]);
     const { output, cache } = noGrad(() => policy.runWithCache(input, { names, detach: true }));
@@ -137,7 +141,7 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
     else sampleCategorical(output.logits.data, n, env.numActions, rng, actions, undefined, behaviour === "greedy");
     stepSamples.fill(-1);
     for (let i = 0; i < n; i++) {
-      if (taken >= samples || rng.float() >= keep) continue;
+      if (taken >= samples || rng.float() >= keep || pending[i]!.length >= maxPerEpisode) continue;
       const k = taken++;
       open++;
       obs.set(env.obs.subarray(i * chw, (i + 1) * chw), k * chw);

@@ -114,7 +114,8 @@ export function findTrainedRun(dir: string, config: RunConfigInput): string | nu
       const run = RunDir.open(path, runConfigSchema);
       if (run.summary().status !== "finished") continue;
       const c = JSON.parse(readFileSync(run.configPath, "utf8")) as Record<string, unknown> & { ppo: Record<string, unknown>; envParams: Record<string, unknown> };
-      const same = c["env"] === config.env && c["model"] === config.model && JSON.stringify(c.envParams) === JSON.stringify(config.envParams) && c.ppo["seed"] === config.ppo?.seed && c.ppo["totalTimesteps"] === config.ppo?.totalTimesteps;
+      const sorted = (o: Record<string, unknown> | undefined): string => JSON.stringify(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const same = c["env"] === config.env && c["model"] === config.model && sorted(c.envParams) === sorted(config.envParams) && c.ppo["seed"] === config.ppo?.seed && c.ppo["totalTimesteps"] === config.ppo?.totalTimesteps;
       if (same) return path;
     } catch {
       // not a run directory (or a damaged one): skip
