@@ -278,12 +278,18 @@ export class WasmBackend implements KernelBackend {
    */
   private post([axis, unit, chunks]: [number, number, number], args: readonly number[]): boolean {
     const ctrl = this.ctrl;
+    // First make the claim word unclaimable (chunk index 0xffff ≥ any chunk count): the worker may still be in
+    // its claim loop holding the previous job's final word, and once C_CHUNKS grows below it would pass the
+    // bounds check and win its compare-and-swap on that stale word — computing a chunk with half-written
+    // arguments and adding one C_DONE too many, so the wait below for C_DONE === chunks never ended (seen as
+    // PPO runs that hung for good with both threads in futex waits).
+    this.jobSeq = (this.jobSeq + 1) & 0x7fff;
+    Atomics.store(ctrl, C_WORD, (this.jobSeq << 16) | 0xffff);
     for (let i = 0; i < args.length; i++) ctrl[C_ARGS + i] = args[i]!;
     ctrl[C_AXIS] = axis;
     ctrl[C_UNIT] = unit;
     Atomics.store(ctrl, C_CHUNKS, chunks);
     Atomics.store(ctrl, C_DONE, 0);
-    this.jobSeq = (this.jobSeq + 1) & 0x7fff;
     Atomics.store(ctrl, C_WORD, this.jobSeq << 16); // publishes the job: chunk 0 of this sequence number
     Atomics.notify(ctrl, C_WORD, 1);
     const mine = this.kernel.work(this.ctrlOffset, this.scratch[0], 0);
