@@ -120,6 +120,32 @@ for (;;) {
 }
 `;
 
+/**
+ * Writes a job into the control block, unpublished. The claim word is made unclaimable first (chunk index
+ * 0xffff ≥ any chunk count): a thread may still be in its claim loop holding the previous job's final word, and
+ * once C_CHUNKS grew past that word's chunk index it would pass the bounds check and win its compare-and-swap
+ * on the stale word — computing a chunk from half-written arguments and adding one C_DONE too many, so the
+ * poster's wait for C_DONE === chunks never ended (PPO runs hung for good with both threads in futex waits).
+ * Exported for the test of that ordering.
+ */
+export function writeJob(ctrl: Int32Array, seq: number, [axis, unit, chunks]: readonly [number, number, number], args: readonly number[]): void {
+  Atomics.store(ctrl, C_WORD, (seq << 16) | 0xffff);
+  for (let i = 0; i < args.length; i++) ctrl[C_ARGS + i] = args[i]!;
+  ctrl[C_AXIS] = axis;
+  ctrl[C_UNIT] = unit;
+  Atomics.store(ctrl, C_CHUNKS, chunks);
+  Atomics.store(ctrl, C_DONE, 0);
+}
+
+/** Publishes the job writeJob wrote: chunk 0 of sequence number `seq` becomes claimable; wakes the worker. */
+export function publishJob(ctrl: Int32Array, seq: number): void {
+  Atomics.store(ctrl, C_WORD, seq << 16);
+  Atomics.notify(ctrl, C_WORD, 1);
+}
+
+/** Control-block slots, for tests of the job protocol. */
+export const CONTROL_SLOTS = { word: C_WORD, done: C_DONE, chunks: C_CHUNKS, args: C_ARGS } as const;
+
 /** Where the build put the kernel module, from dist/src/core/kernels or from src/core/kernels. */
 export function findWasm(file: string): string {
   const candidates = [new URL(`../../../wasm/${file}`, import.meta.url), new URL(`../../../dist/wasm/${file}`, import.meta.url)];
@@ -278,20 +304,9 @@ export class WasmBackend implements KernelBackend {
    */
   private post([axis, unit, chunks]: [number, number, number], args: readonly number[]): boolean {
     const ctrl = this.ctrl;
-    // First make the claim word unclaimable (chunk index 0xffff ≥ any chunk count): the worker may still be in
-    // its claim loop holding the previous job's final word, and once C_CHUNKS grows below it would pass the
-    // bounds check and win its compare-and-swap on that stale word — computing a chunk with half-written
-    // arguments and adding one C_DONE too many, so the wait below for C_DONE === chunks never ended (seen as
-    // PPO runs that hung for good with both threads in futex waits).
     this.jobSeq = (this.jobSeq + 1) & 0x7fff;
-    Atomics.store(ctrl, C_WORD, (this.jobSeq << 16) | 0xffff);
-    for (let i = 0; i < args.length; i++) ctrl[C_ARGS + i] = args[i]!;
-    ctrl[C_AXIS] = axis;
-    ctrl[C_UNIT] = unit;
-    Atomics.store(ctrl, C_CHUNKS, chunks);
-    Atomics.store(ctrl, C_DONE, 0);
-    Atomics.store(ctrl, C_WORD, this.jobSeq << 16); // publishes the job: chunk 0 of this sequence number
-    Atomics.notify(ctrl, C_WORD, 1);
+    writeJob(ctrl, this.jobSeq, [axis, unit, chunks], args);
+    publishJob(ctrl, this.jobSeq);
     const mine = this.kernel.work(this.ctrlOffset, this.scratch[0], 0);
     // the worker may still be finishing a chunk it claimed; wait for it (spin first: chunks are short)
     for (let spin = 0; ; spin++) {
