@@ -1,4 +1,4 @@
-// `mesa validate [ENV] [--distribution NAME] [--episodes N] [--json]`: the validity harness (rl/validate.ts).
+// `mesa validate [ENV] [--distribution NAME] [--episodes N] [--env-param k=v] [--json]`: the validity harness (rl/validate.ts).
 // For every environment and distribution it prints the reference policies' figures and the checks; an
 // environment without reference policies is listed as not applicable. A failed check exits 1 naming the
 // check, its measured value and its threshold.
@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { MesaError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { type ValidityReport, validate } from "../rl/validate.js";
-import { parseCount, parseSeed } from "./args.js";
+import { UsageError } from "../core/errors.js";
+import { collectParam, parseCount, parseKeyValues, parseSeed } from "./args.js";
 import { formatNumber, formatTable, printJson } from "./output.js";
 
 /** A validity check failed: exit code 1, the failing checks in the message. */
@@ -16,6 +17,7 @@ interface ValidateOptions {
   distribution?: string;
   episodes: string;
   seed: string;
+  envParam: string[];
   json?: boolean;
 }
 
@@ -29,14 +31,18 @@ export function register(program: Command): void {
     .option("--distribution <name>", "only this level distribution")
     .option("--episodes <n>", "episodes per policy and distribution", "1000")
     .option("--seed <n>", "level seed", "7")
+    .option("--env-param <key=value>", "environment parameter for every distribution of ENV, e.g. maxCells=4 (repeatable)", collectParam, [] as string[])
     .option("--json", "print one JSON object: pass, envs.<env>.<distribution>.{pass, checks, policies}")
     .action((env: string | undefined, opts: ValidateOptions) => {
       if (env !== undefined) getEnvDefinition(env); // unknown names: ConfigError listing the valid ones
+      const params = parseKeyValues(opts.envParam, "--env-param");
+      if (Object.keys(params).length > 0 && env === undefined) throw new UsageError("--env-param needs one environment", "name it: mesa validate maze-cheese --env-param maxCells=4");
       const report = validate({
         ...(env !== undefined ? { envs: [env] } : {}),
         ...(opts.distribution !== undefined ? { distribution: opts.distribution } : {}),
         episodes: parseCount(opts.episodes, "--episodes"),
         seed: parseSeed(opts.seed),
+        ...(Object.keys(params).length > 0 ? { params } : {}),
       });
       if (opts.json) printJson(reportJson(report));
       else process.stdout.write(formatReport(report));

@@ -135,6 +135,8 @@ export interface ValidateOptions {
   distribution?: string;
   episodes?: number;
   seed?: number;
+  /** environment parameter overrides for every distribution (one environment; e.g. smaller mazes) */
+  params?: Record<string, unknown>;
 }
 
 const ALL_KINDS = ["intended", "proxy", "observation-only", "random"] as const;
@@ -233,11 +235,11 @@ export function validityChecks(role: "train" | "deploy" | null, p: DistributionV
 }
 
 /** Runs the harness on one distribution of one environment. */
-export function validateDistribution(def: AnyEnvDefinition, distribution: string, episodes: number, seed: number): DistributionValidity {
+export function validateDistribution(def: AnyEnvDefinition, distribution: string, episodes: number, seed: number, params?: Record<string, unknown>): DistributionValidity {
   const dist = def.distributions[distribution];
   if (!dist) throw new ConfigError(`${def.name} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
   const role = dist.role ?? null;
-  const results = baselines(def, { distribution, episodes, seed }, ALL_KINDS);
+  const results = baselines(def, { distribution, episodes, seed, ...(params ? { params } : {}) }, ALL_KINDS);
   const policies = Object.fromEntries(ALL_KINDS.map((k) => [k, policyFigures(results[k]!)])) as DistributionValidity["policies"];
   const checks = validityChecks(role, policies);
   return { role, pass: checks.every((c) => c.pass), checks, policies };
@@ -264,7 +266,7 @@ export function validate(options: ValidateOptions = {}): ValidityReport {
     }
     const dists = options.distribution !== undefined ? [options.distribution] : Object.keys(def.distributions);
     const distributions: Record<string, DistributionValidity> = {};
-    for (const d of dists) distributions[d] = validateDistribution(def, d, episodes, seed);
+    for (const d of dists) distributions[d] = validateDistribution(def, d, episodes, seed, options.params);
     envs[def.name] = { applicable: true, pass: Object.values(distributions).every((d) => d.pass), distributions };
   }
   return { pass: Object.values(envs).every((e) => e.pass), episodes, seed, envs };

@@ -62,6 +62,17 @@ describe("mesa validate", () => {
     expect(deploy.checks[0]).toMatchObject({ name: expect.any(String), measured: expect.any(Number), threshold: expect.any(Number), pass: true });
   });
 
+  it("validates one environment on the given parameters (--env-param), and wants the environment named", async () => {
+    // a wide training cheese region breaks the confound (the proxy misses cheese off its path): the check sees it
+    const wide = validate({ envs: ["maze-cheese"], distribution: "train", episodes: 100, seed: 3, params: { minCells: 3, maxCells: 4, cheeseRegion: 3 } });
+    expect(wide.envs["maze-cheese"]!.distributions.train!.policies.proxy.intended_goal_rate).toBeLessThan(0.9);
+    expect(wide.pass).toBe(false);
+    const { stdout } = await runCli("validate", "maze-cheese", "--distribution", "deploy", "--episodes", "100", "--env-param", "maxCells=4", "--env-param", "minCells=3", "--json");
+    expect((JSON.parse(stdout) as { pass: boolean }).pass).toBe(true);
+    await expect(runCli("validate", "--env-param", "maxCells=4")).rejects.toMatchObject({ hint: expect.stringContaining("mesa validate maze-cheese") });
+    await expect(runCli("validate", "maze-cheese", "--env-param", "maxCells=99")).rejects.toThrow(/maxCells/);
+  });
+
   it("names the valid environments and distributions on bad input", async () => {
     await expect(runCli("validate", "coinrun")).rejects.toMatchObject({ hint: expect.stringContaining("coin-run") });
     await expect(runCli("validate", "coin-run", "--distribution", "original")).rejects.toMatchObject({ hint: expect.stringContaining("train, deploy") });
