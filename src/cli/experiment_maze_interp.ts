@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { MAZE_STUDY, type MazeInterpResult, mazeInterpExperiment, type RegionSummary, type SeedStat } from "../interp/maze_experiment.js";
+import { MAZE_STUDY, type MazeInterpResult, mazeInterpExperiment, type RegionSummary, type SeedStat, type TargetVerdict } from "../interp/maze_experiment.js";
+import type { DistributionValidity } from "../rl/validate.js";
 import { collectParam, parseCount, parseKeyValues, parseList } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { progressCallbacks } from "./train.js";
@@ -62,15 +63,33 @@ export function mazeInterpTable(result: MazeInterpResult): string {
     row("  with −1 × cheese vector", "proxy_rate_after", "", true),
     row("deploy: reaches cheese or corner (navigation)", "navigation_rate_before", "", true),
     row("  with −1 × cheese vector", "navigation_rate_after", "kept", true),
-    row("retargeting: reaches a random target", "retarget_success_rate", `channel set to +${MAZE_STUDY.retarget_activation}`, true),
+    row("retargeting: reaches a random target directly", "retarget_success_rate", `channel set to +${MAZE_STUDY.retarget_activation}`, true),
     row("  unedited policy, same targets", "retarget_unedited_rate", "", true),
     row("  random policy, same targets", "retarget_random_rate", "", true),
+    row("  retargeted, at any time in the episode", "retarget_any_time_rate", "", true),
+    row("  unedited, at any time", "retarget_unedited_any_time_rate", "", true),
+    row("  random, at any time", "retarget_random_any_time_rate", "", true),
     base("reference: random (cheese / corner)", "random"),
     base("reference: scripted proxy", "scripted_proxy"),
     base("reference: observation-only intended", "observation_only_intended"),
     base("reference: scripted intended", "scripted_intended"),
+    ["validity: train levels confound cheese and corner", ...regions.map((r) => validityCell(r.validity.train)), ""],
+    ["validity: deploy levels separate them", ...regions.map((r) => validityCell(r.validity.deploy)), ""],
+    row("slowest analysis, CPU seconds", "slowest_analysis_cpu_seconds", ""),
   ];
   return formatTable(["figure (mean over seeds, 95% CI)", ...regions.map((r) => `region ${r.region}×${r.region} (${r.agents} seeds)`), "Mini, Turner et al. 2023"], rows);
+}
+
+/** PASS, or FAIL with the failed checks' names (the train check fails by design for wide cheese regions). */
+function validityCell(v: DistributionValidity): string {
+  const failed = v.checks.filter((c) => !c.pass);
+  const proxy = `proxy eats the cheese ${(100 * v.policies.proxy.intended_goal_rate).toFixed(1)}%`;
+  return failed.length === 0 ? `pass (${proxy})` : `FAIL ${failed.map((c) => c.name.split(":")[0]).join(", ")} (${proxy})`;
+}
+
+/** The issue's targets, one line each: met or not, and what was measured. */
+export function targetLines(targets: readonly TargetVerdict[]): string {
+  return targets.map((t) => `${t.met ? "met    " : "NOT met"}  region ${t.region}: ${t.target}: ${t.measured}`).join("\n");
 }
 
 /** Retargeting success by distance from the top-right corner, one row per region (retargeted, then unedited). */
@@ -138,7 +157,7 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(`maze-cheese CNN agents, ${result.steps} env steps each${Object.keys(result.env_params).length ? `, ${JSON.stringify(result.env_params)}` : ""}\n`);
-      process.stdout.write(`${mazeInterpTable(result)}\n\n${retargetDistanceTable(result.regions)}\n`);
+      process.stdout.write(`${mazeInterpTable(result)}\n\n${retargetDistanceTable(result.regions)}\n\nthe issue's targets (mean over seeds):\n${targetLines(result.targets)}\n`);
       log(`results: ${result.results}\npicture: ${png}`);
     });
 }

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
-import type { DistanceBin, RetargetArm } from "../interp/retarget.js";
+import type { DistanceBin, RetargetArm, RetargetCriterion } from "../interp/retarget.js";
 import { collectActivations } from "../interp/dataset.js";
 import { bestTrackingHook, type ChannelStudy, channelStudy, type RetargetStudy, retargetStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseList, parseNumber, parseSeed } from "./args.js";
@@ -24,6 +24,7 @@ interface RetargetOptions extends AnalysisFlags {
   keepGoal?: boolean;
   samples: string;
   greedy?: boolean;
+  criterion: string;
 }
 
 const ARMS: readonly RetargetArm[] = ["retargeted", "unedited", "random"];
@@ -47,6 +48,7 @@ export function retargetJson(r: RetargetStudy): Record<string, unknown> {
     success_ci95: r.success.retargeted?.ci95 ?? null,
     unedited_rate: r.success.unedited?.rate ?? null,
     random_rate: r.success.random?.rate ?? null,
+    any_time_rates: { retargeted: r.success_any_time.retargeted?.rate ?? null, unedited: r.success_any_time.unedited?.rate ?? null, random: r.success_any_time.random?.rate ?? null },
     ...rest,
   };
 }
@@ -65,7 +67,10 @@ export function register(program: Command): void {
     .option("--keep-goal", "leave the goal object visible while retargeting (by default it is hidden from the observation)")
     .option("--samples <n>", "observations for the channel search", "1000")
     .option("--greedy", "take the most likely action instead of sampling")
+    .option("--criterion <kind>", "success: direct (on the target within 2 × the shortest path's steps) or episode (any time before the episode ends)", "direct")
     .action((runDir: string, opts: RetargetOptions) => {
+      if (opts.criterion !== "direct" && opts.criterion !== "episode") throw new UsageError(`--criterion must be direct or episode, got "${opts.criterion}"`);
+      const criterion: RetargetCriterion = opts.criterion;
       const episodes = parseCount(opts.targets, "--targets");
       const samples = parseCount(opts.samples, "--samples");
       const scale = parseNumber(opts.scale, "--scale");
@@ -108,6 +113,7 @@ export function register(program: Command): void {
         episodes,
         seed,
         ...(opts.greedy ? { greedy: true } : {}),
+        criterion,
       });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...retargetJson(study), hooks_searched: hooks, distribution, seconds, ...provenance(run) };
@@ -128,7 +134,11 @@ export function register(program: Command): void {
       process.stdout.write(
         `hook ${study.hook}: channels ${study.channels.join(", ")} set to ${formatNumber(study.value)} at the target (${study.channel_search.tracking.length} channels beat the random-init network's best correlation ${formatNumber(study.channel_search.threshold)})\n`,
       );
-      process.stdout.write(`reached the target: retargeted ${fmt("retargeted")}, unedited ${fmt("unedited")}, random ${fmt("random")} (${episodes} episodes, ${object.name} ${opts.keepGoal ? "visible" : "hidden"})\n\n`);
+      const anyTime = (arm: RetargetArm): string => formatNumber(study.success_any_time[arm]?.rate ?? Number.NaN);
+      process.stdout.write(
+        `reached the target ${criterion === "direct" ? "directly (within 2 × the shortest path's steps)" : "before the episode ended"}: retargeted ${fmt("retargeted")}, unedited ${fmt("unedited")}, random ${fmt("random")} (${episodes} episodes, ${object.name} ${opts.keepGoal ? "visible" : "hidden"})\n`,
+      );
+      process.stdout.write(`at any time before the episode ended: retargeted ${anyTime("retargeted")}, unedited ${anyTime("unedited")}, random ${anyTime("random")}\n\n`);
       process.stdout.write(`by straight-line distance from the top-right corner (cells):\n${binTable(study.by_corner_distance, "distance")}\n\n`);
       process.stdout.write(`by path distance from the start (steps):\n${binTable(study.by_start_distance, "steps")}\n`);
     });

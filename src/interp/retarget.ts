@@ -2,7 +2,10 @@
 // cell, at every step, and see whether the agent goes there (Mini, Turner et al. 2023 set one channel to +5.5).
 // Measured over many episodes with a random reachable target each, beside the same policy without the edit on
 // the same levels and targets (how often it passes the target anyway) and a uniformly random policy; success is
-// reported by the target's distance from the top-right corner and from the agent's start.
+// reported by the target's distance from the top-right corner and from the agent's start. Success is "direct" by
+// default: on the target within twice the shortest path's steps (the criterion maze-cheese's proxy metric uses),
+// because in small mazes a random walker stumbles onto any cell before a long episode ends; the any-time rate is
+// reported beside it.
 import { ConfigError, ShapeError } from "../core/errors.js";
 import { shapeStr } from "../core/shape.js";
 import { Rng } from "../core/rng.js";
@@ -33,6 +36,15 @@ export interface RetargetOptions {
   /** the arms to run (default all three) */
   arms?: readonly RetargetArm[];
   greedy?: boolean;
+  /** "direct" (default): reached within 2 × the shortest path's steps; "episode": reached before the episode ends */
+  criterion?: RetargetCriterion;
+}
+
+export type RetargetCriterion = "direct" | "episode";
+
+/** Steps within which a target `distance` steps away counts as reached directly. */
+export function directSteps(distance: number): number {
+  return 2 * distance;
 }
 
 export type RetargetArm = "retargeted" | "unedited" | "random";
@@ -45,7 +57,10 @@ export interface RetargetEpisode {
   start_distance: number;
   /** straight-line distance (in cells) from the target to the top-right open cell */
   corner_distance: number;
+  /** reached under the result's criterion */
   reached: Partial<Record<RetargetArm, boolean>>;
+  /** steps the agent took to stand on the target (−1: not before the episode ended) */
+  steps: Partial<Record<RetargetArm, number>>;
 }
 
 export interface RateWithCi {
@@ -67,8 +82,11 @@ export interface RetargetResult {
   value: number;
   episodes: number;
   hidden_channel: number | null;
-  /** rate of reaching the target, per arm */
+  criterion: RetargetCriterion;
+  /** rate of reaching the target under the criterion, per arm */
   success: Partial<Record<RetargetArm, RateWithCi>>;
+  /** rate of reaching it at any time before the episode ended, per arm */
+  success_any_time: Partial<Record<RetargetArm, RateWithCi>>;
   by_corner_distance: DistanceBin[];
   by_start_distance: DistanceBin[];
   /** per grid cell: episodes targeting it and the retargeted success rate there (null where never a target) */
@@ -102,9 +120,9 @@ function drawTarget(env: VecEnv, i: number, seed: number, wall: number, dist: In
 
 /**
  * Runs one arm over the same (level, target) sequence: copy i plays its episodes 0, 1, … and stops an
- * episode as soon as the agent stands on the target.
+ * episode as soon as the agent stands on the target. Returns each episode's steps to the target (−1: never).
  */
-function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, arm: RetargetArm, records: RetargetEpisode[] | null): boolean[] {
+function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, arm: RetargetArm, records: RetargetEpisode[] | null): number[] {
   const n = Math.min(options.numEnvs ?? 64, options.episodes);
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
   const wall = wallCode(def);
@@ -123,8 +141,9 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
   const slotBase = new Int32Array(n);
   for (let i = 1; i < n; i++) slotBase[i] = slotBase[i - 1]! + quota[i - 1]!;
   const done = new Int32Array(n);
-  const reached: boolean[] = new Array<boolean>(options.episodes).fill(false);
+  const reached: number[] = new Array<number>(options.episodes).fill(-1);
   const targets = new Int32Array(n);
+  const steps = new Int32Array(n); // steps taken toward the current target
   const rng = new Rng(options.seed, "interp/retarget/actions", arm === "random" ? 1 : 0);
   const actions = new Int32Array(n);
   const hidden = options.hideChannel ?? null;
@@ -132,16 +151,17 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
   const begin = (i: number): void => {
     const t = drawTarget(env, i, options.seed, wall, dist, queue);
     targets[i] = t.target;
+    steps[i] = 0;
     const slot = slotBase[i]! + done[i]!;
     if (records && slot < options.episodes) {
-      records[slot] = { target: t.target, start: t.start, start_distance: t.startDistance, corner_distance: t.cornerDistance, reached: {} };
+      records[slot] = { target: t.target, start: t.start, start_distance: t.startDistance, corner_distance: t.cornerDistance, reached: {}, steps: {} };
     }
   };
   for (let i = 0; i < n; i++) begin(i);
   let remaining = options.episodes;
   const finish = (i: number, success: boolean): void => {
     if (done[i]! >= quota[i]!) return;
-    reached[slotBase[i]! + done[i]!] = success;
+    reached[slotBase[i]! + done[i]!] = success ? steps[i]! : -1;
     done[i]!++;
     remaining--;
   };
@@ -173,6 +193,7 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
     const agentChannel = env.channels.indexOf(env.def.agent.channel);
     for (let i = 0; i < n; i++) {
       if (done[i]! >= quota[i]!) continue;
+      steps[i]!++;
       const ended = (env.terminated[i]! | env.truncated[i]!) !== 0;
       // where the agent stands after this step: the finished episode's last observation when it ended
       let here: number;
@@ -208,13 +229,22 @@ export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: Re
   if (!Number.isInteger(options.episodes) || options.episodes < 1) throw new ConfigError(`retarget episodes must be a positive integer, got ${options.episodes}`);
   if (options.channels.length === 0) throw new ConfigError("retargeting needs at least one channel", "pass channels found by channel search (--channels or --top)");
   const arms = options.arms ?? (["retargeted", "unedited", "random"] as const);
+  const criterion = options.criterion ?? "direct";
   const records: RetargetEpisode[] = new Array<RetargetEpisode>(options.episodes);
   arms.forEach((arm, k) => {
-    const reached = runArm(policy, def, options, arm, k === 0 ? records : null);
-    reached.forEach((ok, slot) => (records[slot]!.reached[arm] = ok));
+    const steps = runArm(policy, def, options, arm, k === 0 ? records : null);
+    steps.forEach((t, slot) => {
+      const r = records[slot]!;
+      r.steps[arm] = t;
+      r.reached[arm] = t >= 0 && (criterion === "episode" || t <= directSteps(r.start_distance));
+    });
   });
   const success: Partial<Record<RetargetArm, RateWithCi>> = {};
-  for (const arm of arms) success[arm] = rate(records.filter((r) => r.reached[arm]).length, records.length);
+  const anyTime: Partial<Record<RetargetArm, RateWithCi>> = {};
+  for (const arm of arms) {
+    success[arm] = rate(records.filter((r) => r.reached[arm]).length, records.length);
+    anyTime[arm] = rate(records.filter((r) => r.steps[arm]! >= 0).length, records.length);
+  }
   const env = new VecEnv(def, { n: 1, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
   const cells = env.height * env.width;
   const targets = new Array<number>(cells).fill(0);
@@ -230,7 +260,9 @@ export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: Re
     value: options.value,
     episodes: options.episodes,
     hidden_channel: options.hideChannel ?? null,
+    criterion,
     success,
+    success_any_time: anyTime,
     by_corner_distance: bins(records, CORNER_BINS, "corner_distance", arms),
     by_start_distance: bins(records, START_BINS, "start_distance", arms),
     per_cell: { height: env.height, width: env.width, targets, success: targets.map((t, c) => (t > 0 ? hits[c]! / t : null)) },

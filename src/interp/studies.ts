@@ -21,7 +21,7 @@ import { hookInfo } from "./hooks.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
-import { type RetargetResult, retarget } from "./retarget.js";
+import { type RetargetCriterion, type RetargetResult, retarget } from "./retarget.js";
 import { hiddenChannelActions, meanDifferenceVector, steeredActions, type SteeringVector } from "./steering.js";
 import type { LabelSpec } from "./labels.js";
 
@@ -410,6 +410,8 @@ export interface RetargetStudyOptions extends EpisodeSetting {
   /** a channel search already run at this hook (skips collecting a dataset) */
   channelSearch?: ChannelStudy;
   greedy?: boolean;
+  /** success criterion (default "direct": within 2 × the shortest path's steps) */
+  criterion?: RetargetCriterion;
 }
 
 export interface RetargetStudy extends RetargetResult {
@@ -451,6 +453,7 @@ export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, option
     seed: options.seed,
     hideChannel: options.hideGoal === false ? null : options.channel,
     ...(options.greedy !== undefined ? { greedy: options.greedy } : {}),
+    ...(options.criterion ? { criterion: options.criterion } : {}),
   });
   const { trained, random_init: _r, ...rest } = study;
   return { ...result, channel_search: { ...rest, top: trained.ranked.slice(0, 12) } };

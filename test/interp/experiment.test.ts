@@ -32,6 +32,13 @@ describe("mesa experiment maze-interp", () => {
     }
     expect(Object.keys(region.baselines).sort()).toEqual(["observation_only_intended", "random", "scripted_intended", "scripted_proxy"]);
     expect(out.study.cheese_tracking_channels).toBe(11);
+    // the validity harness on the agents' own train and deploy parameters, and the issue's targets judged from the figures
+    const validity = (out.regions[0] as unknown as { validity: Record<string, { role: string; checks: unknown[] }> }).validity;
+    expect([validity["train"]!.role, validity["deploy"]!.role]).toEqual(["train", "deploy"]);
+    expect(validity["deploy"]!.checks.length).toBeGreaterThan(0);
+    const targets = (out as unknown as { targets: { region: number; met: boolean; measured: string }[] }).targets;
+    expect(targets).toHaveLength(5);
+    expect(targets.every((t) => t.region === 1 && typeof t.met === "boolean" && t.measured.length > 0)).toBe(true);
     // a second experiment with the same settings finds these runs instead of training again
     const dir = join(root, "exp", "runs", "region-1");
     expect(readdirSync(dir)).toHaveLength(2);

@@ -193,7 +193,15 @@ describe("retargeting", () => {
     for (const rec of r.records) {
       expect(Object.keys(rec.reached).sort()).toEqual(["random", "retargeted", "unedited"]);
       expect(rec.start_distance).toBeGreaterThan(0);
+      // direct success: on the target within twice the shortest path's steps (never fewer steps than the path)
+      for (const arm of ["retargeted", "unedited", "random"] as const) {
+        const steps = rec.steps[arm]!;
+        if (steps >= 0) expect(steps).toBeGreaterThanOrEqual(rec.start_distance);
+        expect(rec.reached[arm]).toBe(steps >= 0 && steps <= 2 * rec.start_distance);
+      }
     }
+    expect(r.criterion).toBe("direct");
+    for (const arm of ["retargeted", "unedited", "random"] as const) expect(r.success[arm]!.rate).toBeLessThanOrEqual(r.success_any_time[arm]!.rate);
     expect(r.by_start_distance.reduce((s, b) => s + b.episodes, 0)).toBe(24);
     expect(r.by_corner_distance.reduce((s, b) => s + b.episodes, 0)).toBe(24);
     expect(r.per_cell.targets.reduce((a, b) => a + b, 0)).toBe(24);
