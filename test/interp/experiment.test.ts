@@ -47,7 +47,7 @@ describe("mesa experiment maze-interp", () => {
       expect(found).toBe(out.agents[seed - 1]!.run_dir);
     }
     expect(findTrainedRun(dir, agentConfig({ steps: 4096, envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
-  });
+  }, 600_000); // two toy trainings and two batteries: 163 s measured under load 15-20, past the default 120 s
 
   it("rejects a cheese region given as an environment parameter", () => {
     const r = mesa("experiment", "maze-interp", "--env-param", "cheeseRegion=3");
