@@ -190,6 +190,30 @@ export function defaultSteerHook(policy: ActorCritic): string {
   return spatial.find((n) => n.endsWith("block.hook_resid_out")) ?? spatial.at(-1)!;
 }
 
+/** The battery's settings: a saved battery is reused only when they all match. */
+function batterySettings(options: MazeInterpOptions): Record<string, unknown> {
+  return { episodes: options.episodes, targets: options.targets, samples: options.samples, steerHook: options.steerHook ?? null, evalSeed: options.evalSeed ?? 2_000_003, version: BATTERY_VERSION };
+}
+
+/** Bumped when the battery measures something differently, so saved batteries are not mixed with new ones. */
+const BATTERY_VERSION = 2;
+
+/** Where an agent's battery is saved: `<run>/interp/maze-interp-battery.json` (an interrupted experiment resumes from it). */
+export function batteryPath(runDir: string): string {
+  return join(runDir, "interp", "maze-interp-battery.json");
+}
+
+function savedBattery(runDir: string, options: MazeInterpOptions): AgentBattery | null {
+  const path = batteryPath(runDir);
+  if (!existsSync(path)) return null;
+  try {
+    const saved = JSON.parse(readFileSync(path, "utf8")) as { settings: Record<string, unknown>; battery: AgentBattery };
+    return JSON.stringify(saved.settings) === JSON.stringify(batterySettings(options)) ? saved.battery : null;
+  } catch {
+    return null; // unreadable: measure again
+  }
+}
+
 /** Runs the battery on one trained agent. */
 function battery(policy: ActorCritic, region: number, seed: number, runDir: string, reused: boolean, trainedOn: { distribution: string; envParams: Record<string, unknown> }, options: MazeInterpOptions): AgentBattery {
   const def = getEnvDefinition(ENV);
@@ -372,8 +396,14 @@ export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<
     for (let seed = 1; seed <= options.seeds; seed++) {
       const agent = await trainedAgent(options, region, seed);
       trainedOn = agent.config;
-      options.log?.(`region ${region}, seed ${seed}: probes, channels, steering, retargeting …`);
-      const b = battery(agent.policy, region, seed, agent.path, agent.reused, agent.config, options);
+      const saved = agent.reused ? savedBattery(agent.path, options) : null;
+      let b = saved ? { ...saved, reused: true } : null;
+      if (b) options.log?.(`region ${region}, seed ${seed}: battery measured before with these settings, reused from ${batteryPath(agent.path)}`);
+      else {
+        options.log?.(`region ${region}, seed ${seed}: probes, channels, steering, retargeting …`);
+        b = battery(agent.policy, region, seed, agent.path, agent.reused, agent.config, options);
+        writeJsonAtomic(batteryPath(agent.path), { settings: batterySettings(options), battery: b });
+      }
       regionAgents.push(b);
       agents.push(b);
       writeJsonAtomic(results, partial()); // an interrupted experiment keeps what it measured

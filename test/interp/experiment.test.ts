@@ -47,7 +47,13 @@ describe("mesa experiment maze-interp", () => {
       expect(found).toBe(out.agents[seed - 1]!.run_dir);
     }
     expect(findTrainedRun(dir, agentConfig({ steps: 4096, envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
-  }, 600_000); // two toy trainings and two batteries: 163 s measured under load 15-20, past the default 120 s
+    // and an experiment run again (or resumed after a kill) reuses each agent's saved battery
+    const again = mesa("experiment", "maze-interp", "--seeds", "2", ...toy);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/battery measured before with these settings/);
+    const second = JSON.parse(again.stdout) as typeof out;
+    expect(second.agents.map((a) => [a.seed, a.reused, a.probe["accuracy"]])).toEqual(out.agents.map((a) => [a.seed, true, a.probe["accuracy"]]));
+  }, 1_800_000); // two toy trainings and batteries, then the same experiment again: 545 s measured under load 29, far past the default 120 s
 
   it("rejects a cheese region given as an environment parameter", () => {
     const r = mesa("experiment", "maze-interp", "--env-param", "cheeseRegion=3");
