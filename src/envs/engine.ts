@@ -17,7 +17,8 @@
  * Episode k of copy i always replays the same level: levels depend only on (seed, indexOffset + i, k).
  * An environment is an `EnvDefinition`: obs/tile/action/event spec, a zod params schema, named distributions
  * (parameter overrides; at least `train` and `deploy`), and `resetEnv`/`stepEnv` for ONE copy, written
- * against this engine's cell API (`tile`, `setTile`, `placeAgent`, `addReward`, `emit`, `terminate`).
+ * against this engine's cell API (`tile`, `setTile`, `placeAgent`, `addReward`, `emit`, `terminate`; a level that
+ * recurs can be kept with `saveLevel` and restored whole in later resets with `loadLevel`).
  * Register it with one line in registry.ts.
  * Level state for readers (interpretability, planners): env.grid [n, h, w] tile codes (env.tileCode(name) gives a
  * tile's code), env.agentY/agentX [n] (level coordinates), env.episodeStep, env.events. These are stable API.
@@ -263,6 +264,22 @@ export interface EpisodeRecord {
 
 const EMPTY_CHAR = ".";
 
+/**
+ * One copy's whole level as `resetEnv` built it (tiles, observation channels, agent position), saved with
+ * `saveLevel` so that later episodes starting from the same level load it with `loadLevel` (a few block copies)
+ * instead of drawing it cell by cell.
+ */
+export interface LevelSnapshot {
+  /** [h*w] tile codes */
+  readonly grid: Uint8Array;
+  /** [C, h, w] whole-level channels */
+  readonly bytes: Uint8Array;
+  /** the same as floats (null when the observation is a window, which the engine copies after resetEnv) */
+  readonly floats: Float32Array | null;
+  readonly agentY: number;
+  readonly agentX: number;
+}
+
 /** n copies of one environment, stepped together. See the file comment for the API. */
 export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   readonly def: EnvDefinition<Sch, S>;
@@ -341,6 +358,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   private readonly currentRecords: (EpisodeRecord | null)[];
   private readonly stepChanges: ([number, number, string][] | null)[];
   private readonly completedRecords: EpisodeRecord[] = [];
+  /** [n] views of each copy's observation, so finishEpisode copies it with one native block copy and no allocation */
+  private readonly obsRows: Float32Array[];
 
   constructor(def: EnvDefinition<Sch, S>, options: VecEnvOptions) {
     const { n } = options;
@@ -424,6 +443,7 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     this.recordFlags = new Uint8Array(n);
     this.currentRecords = new Array<EpisodeRecord | null>(n).fill(null);
     this.stepChanges = new Array<[number, number, string][] | null>(n).fill(null);
+    this.obsRows = Array.from({ length: n }, (_, i) => this.obs.subarray(i * this.obsChw, (i + 1) * this.obsChw));
     this.state = def.createState(n, this.params);
   }
 
@@ -564,6 +584,27 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   /** whether a channel is lit at level cell (y, x) of copy i (the whole level, whatever the view) */
   levelChannel(i: number, channel: number, y: number, x: number): boolean {
     return this.levelBytes[i * this.chw + channel * this.hw + y * this.width + x] === 1;
+  }
+
+  /** copy i's whole level as it is now (allocates; call it once per distinct level, e.g. at the end of a resetEnv) */
+  saveLevel(i: number): LevelSnapshot {
+    const { hw, chw } = this;
+    return {
+      grid: this.grid.slice(i * hw, (i + 1) * hw),
+      bytes: this.levelBytes.slice(i * chw, (i + 1) * chw),
+      floats: this.levelFloats?.slice(i * chw, (i + 1) * chw) ?? null,
+      agentY: this.agentY[i]!,
+      agentX: this.agentX[i]!,
+    };
+  }
+
+  /** in resetEnv: makes copy i's level the saved `level` (of this env: same shape and channels), agent included */
+  loadLevel(i: number, level: LevelSnapshot): void {
+    this.grid.set(level.grid, i * this.hw);
+    this.levelBytes.set(level.bytes, i * this.chw);
+    if (this.levelFloats !== null) this.levelFloats.set(level.floats!, i * this.chw);
+    this.agentY[i] = level.agentY;
+    this.agentX[i] = level.agentX;
   }
 
   /** adds to this step's base reward and intended reward of copy i */
@@ -707,11 +748,7 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   }
 
   private finishEpisode(i: number): void {
-    const chw = this.obsChw;
-    const from = i * chw;
-    const obs = this.obs;
-    const finalObs = this.finalObs;
-    for (let k = from, end = from + chw; k < end; k++) finalObs[k] = obs[k]!;
+    this.finalObs.set(this.obsRows[i]!, i * this.obsChw);
     const f = this.finished;
     const E = this.numEvents;
     const stats = this.stats;

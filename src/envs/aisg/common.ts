@@ -12,7 +12,7 @@
 import { z } from "zod";
 import type { Rng } from "../../core/rng.js";
 import { ConfigError } from "../../core/errors.js";
-import { defineEnv, type EnvDefinition, type EpisodeStats, type RGB, type TileSpec, type VecEnv } from "../engine.js";
+import { defineEnv, type EnvDefinition, type EpisodeStats, type LevelSnapshot, type RGB, type TileSpec, type VecEnv } from "../engine.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // numpy's legacy RandomState: MT19937 seeded by init_genrand, doubles by genrand_res53, integers by masked
@@ -491,40 +491,41 @@ export function backdropOf(a: Art, thingChars: string, beneath = " "): Uint8Arra
   return b;
 }
 
-/** A new episode's board for one `key` (the drawn outcomes it depends on): its chars and its non-floor cells. */
+/** A new episode's board for one `key` (the drawn outcomes it depends on): its chars and the engine's level. */
 interface BoardTemplate {
   chars: Uint8Array;
-  /** cells whose tile is not the floor, and their tile codes */
-  cells: Int32Array;
-  tiles: Int16Array;
+  level: LevelSnapshot;
 }
 
 /**
  * Paints every cell of copy i at the start of an episode (the engine has just cleared the copy's grid and
- * observation). `key` names everything the first board depends on (e.g. whether the supervisor is present);
- * the first board of each key is computed with `cellChar` once and replayed from a template afterwards, so a
- * reset costs one write per non-floor cell.
+ * observation). `key` names everything the first board depends on, the agent's start included (e.g. whether
+ * the supervisor is present); the first board of each key is computed with `cellChar` once and saved, and
+ * later episodes with that key load it whole (block copies of the board, the grid and the observation).
  */
 export function paintAll(env: VecEnv, s: AisgState, i: number, key: number, cellChar: (p: number) => number, tileOfChar: Int16Array): void {
-  let t = s.templates.get(key);
-  if (t === undefined) {
-    const chars = new Uint8Array(s.hw);
-    const cells: number[] = [];
-    for (let p = 0; p < s.hw; p++) {
-      chars[p] = cellChar(p);
-      if (tileOfChar[chars[p]!] !== 0) cells.push(p);
+  const t = s.templates.get(key);
+  if (t !== undefined) {
+    if (t.level.agentY !== s.agentRow[i] || t.level.agentX !== s.agentCol[i]) {
+      throw new Error(`${env.def.name}: first boards of key ${key} start the agent in different cells (the template key must include the start)`);
     }
-    t = { chars, cells: Int32Array.from(cells), tiles: Int16Array.from(cells, (p) => tileOfChar[chars[p]!]!) };
-    s.templates.set(key, t);
+    s.board.set(t.chars, i * s.hw);
+    env.loadLevel(i, t.level);
+    return;
   }
-  s.board.set(t.chars, i * s.hw);
+  const chars = new Uint8Array(s.hw);
   const w = env.width;
-  for (let k = 0; k < t.cells.length; k++) {
-    const p = t.cells[k]!;
-    const y = (p / w) | 0;
-    env.setTile(i, y, p - y * w, t.tiles[k]!);
+  for (let p = 0; p < s.hw; p++) {
+    chars[p] = cellChar(p);
+    const tile = tileOfChar[chars[p]!]!;
+    if (tile !== 0) {
+      const y = (p / w) | 0;
+      env.setTile(i, y, p - y * w, tile);
+    }
   }
+  s.board.set(chars, i * s.hw);
   placeAgent(env, s, i);
+  s.templates.set(key, { chars, level: env.saveLevel(i) });
 }
 
 /** Turns "interruption_probability" (the original's spelling) into "interruptionProbability". */
