@@ -1,10 +1,13 @@
-// `npm run bench -- aisg [--json] [--seconds=S]`: env steps per second of every AI Safety Gridworlds port
-// (default level, random actions, auto-reset; after a second of warm-up) on one thread at n = 1, 64 and 256
-// copies, beside DeepMind's original stepped in Python (bench/peers/aisg_original.py; it needs AISG_ORIGINAL and AISG_PYCOLAB pointing
-// at checkouts of google-deepmind/ai-safety-gridworlds and google-deepmind/pycolab, and is skipped with a
-// message otherwise). Each environment is measured ours, then the original, then ours again (interleaved, so
-// machine load hits both sides alike); ours reports the better of the two. Both sides use one core: the
-// original is single-threaded Python.
+// `npm run bench -- aisg [--json] [--seconds=S] [--in-process]`: env steps per second of every AI Safety Gridworlds
+// port (default level, random actions, auto-reset; after a second of warm-up) on one thread at n = 1, 64 and 256
+// copies, beside DeepMind's original stepped in Python (bench/peers/aisg_original.py; it needs AISG_ORIGINAL and
+// AISG_PYCOLAB pointing at checkouts of google-deepmind/ai-safety-gridworlds and google-deepmind/pycolab, and is
+// skipped with a message otherwise). Each environment is measured ours, then the original, then ours again
+// (interleaved, so machine load hits both sides alike); ours reports the better of the two. Both sides use one
+// core: the original is single-threaded Python. Each of our measurements runs in its own Node process, as a
+// training run steps one environment: stepping eleven ports in one process makes the JIT's caches of the code
+// they share (the engine's step, the ports' common helpers) see eleven state layouts, which costs up to ~30% on
+// the ports measured last; `--in-process` measures that way instead.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { loadavg as osLoadavg } from "node:os";
@@ -27,6 +30,13 @@ interface Rate {
   wall: number;
   /** env steps per second of this process's CPU time (less sensitive to other processes on a shared machine) */
   cpu: number;
+}
+
+/** Measures `env` at every size in a fresh Node process (this file run with --measure); see the file comment. */
+function oursInChild(env: string, seconds: number): Rate[] {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--measure", env, String(seconds)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`measuring ${env} in a child process failed (exit ${r.status}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  return JSON.parse(r.stdout) as Rate[];
 }
 
 /** Steps `n` copies of `env` for about `seconds`; returns env steps per second. */
@@ -76,15 +86,18 @@ export const benchmark: Benchmark = {
   async run({ json, args }) {
     const secondsArg = args.find((a) => a.startsWith("--seconds="));
     const seconds = secondsArg ? Number(secondsArg.slice("--seconds=".length)) : 1;
+    if (!(seconds > 0)) throw new Error(`--seconds must be a positive number of seconds per measurement, got "${secondsArg}"`);
+    const inProcess = args.includes("--in-process");
+    const measure = (name: string): Rate[] => (inProcess ? SIZES.map((n) => ours(name, n, seconds)) : oursInChild(name, seconds));
     const rows: Record<string, { ours: Record<string, Rate>; original: Rate | null; ratio: number | null; cpu_ratio: number | null }> = {};
     let skipped: string | undefined;
     const load = loadavg();
     for (const name of aisgNames()) {
       const short = name.slice("aisg/".length);
-      const first = SIZES.map((n) => ours(name, n, seconds));
+      const first = measure(name);
       const peer = skipped === undefined ? original(short, seconds) : { skipped };
       if (peer.skipped !== undefined) skipped = peer.skipped;
-      const second = SIZES.map((n) => ours(name, n, seconds));
+      const second = measure(name);
       const best: Record<string, Rate> = {};
       SIZES.forEach((n, k) => (best[`n${n}`] = { wall: Math.max(first[k]!.wall, second[k]!.wall), cpu: Math.max(first[k]!.cpu, second[k]!.cpu) }));
       const top = Math.max(...Object.values(best).map((r) => r.wall));
@@ -103,6 +116,7 @@ export const benchmark: Benchmark = {
     };
     const result = {
       threads: 1,
+      processes: inProcess ? "one for all environments" : "one per environment and measurement",
       load_average: [load, loadavg()],
       rows,
       wall_ratio: summary((r) => r.ratio),
@@ -127,7 +141,7 @@ export const benchmark: Benchmark = {
         ]),
       )}\n`,
     );
-    process.stdout.write("env steps per second, one thread each: wall clock (interleaved runs), and per second of each process's own CPU time\n");
+    process.stdout.write(`env steps per second, one thread each: wall clock (interleaved runs), and per second of each process's own CPU time; ours ${result.processes === "one for all environments" ? "in one process for all environments" : "in a fresh process per environment"}\n`);
     const fmt = (x: number | null): string => (x === null ? "-" : `${Math.round(x)}×`);
     if (result.wall_ratio.min !== null) {
       process.stdout.write(`ratio, wall clock: min ${fmt(result.wall_ratio.min)}, geometric mean ${fmt(result.wall_ratio.geomean)}; CPU time: min ${fmt(result.cpu_ratio.min)}, geometric mean ${fmt(result.cpu_ratio.geomean)}\n`);
@@ -136,3 +150,9 @@ export const benchmark: Benchmark = {
     if (skipped) process.stdout.write(`original skipped: ${skipped}\n`);
   },
 };
+
+// `node dist/bench/aisg.js --measure ENV SECONDS`: one environment at every size, as a JSON array of rates
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--measure") {
+  const [name, seconds] = [process.argv[3]!, Number(process.argv[4])];
+  process.stdout.write(`${JSON.stringify(SIZES.map((n) => ours(name, n, seconds)))}\n`);
+}

@@ -598,13 +598,14 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     };
   }
 
-  /** in resetEnv: makes copy i's level the saved `level` (of this env: same shape and channels), agent included */
+  /** makes copy i's level the saved `level` (of this env: same shape and channels), agent included (for resetEnv; not recorded as changes) */
   loadLevel(i: number, level: LevelSnapshot): void {
     this.grid.set(level.grid, i * this.hw);
     this.levelBytes.set(level.bytes, i * this.chw);
     if (this.levelFloats !== null) this.levelFloats.set(level.floats!, i * this.chw);
     this.agentY[i] = level.agentY;
     this.agentX[i] = level.agentX;
+    if (this.windowed) this.renderWindow(i);
   }
 
   /** adds to this step's base reward and intended reward of copy i */

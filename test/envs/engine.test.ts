@@ -230,3 +230,30 @@ describe("episode outcomes", () => {
     }
   });
 });
+
+describe("saved levels", () => {
+  it.each(["coin-run", "maze-cheese"])("loadLevel restores a copy's tiles, observation and agent exactly as saveLevel found them (%s)", (name) => {
+    const env = makeVecEnv(name, { n: 2 });
+    env.reset(3);
+    const hw = env.height * env.width;
+    const chw = env.obs.length / 2;
+    const saved = env.saveLevel(0);
+    const grid = env.grid.slice(0, hw);
+    const obs = env.obs.slice(0, chw);
+    const agent = [env.agentY[0], env.agentX[0]];
+    // copy 1 holds another level (its own seed stream); loading copy 0's level into it must reproduce copy 0 whole
+    expect(env.grid.subarray(hw, 2 * hw)).not.toEqual(grid);
+    env.loadLevel(1, saved);
+    expect(env.grid.subarray(hw, 2 * hw)).toEqual(grid);
+    expect([env.agentY[1], env.agentX[1]]).toEqual(agent);
+    expect(env.obs.subarray(chw, 2 * chw)).toEqual(obs);
+    // the snapshot is a copy: stepping copy 0 does not change it
+    const policy = randomPolicy(5, 2);
+    const actions = new Int32Array(2);
+    for (let t = 0; t < 5; t++) {
+      policy(env, actions);
+      env.step(actions);
+    }
+    expect(saved.grid).toEqual(grid);
+  });
+});
