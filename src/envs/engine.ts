@@ -142,7 +142,8 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
    * How a person sees copy i's level, for environments that keep another game's look (the AI Safety Gridworlds
    * ports: the original's characters, ' ' for the floor, things painted in its order): rows of chars, with a
    * background and foreground colour per char in `displayColours`. `mesa play` and `mesa render` print these
-   * instead of `env.ascii`.
+   * instead of `env.ascii`; PNG and GIF renders of such environments take the floor colour from
+   * `displayColours[" "]` and fill the agent's cell, as the original draws it.
    */
   display?(env: VecEnv<Sch, S>, i: number): string[];
   readonly displayColours?: Readonly<Record<string, { readonly bg: RGB; readonly fg: RGB }>>;

@@ -80,9 +80,14 @@ export function episodeFrames(record: EpisodeRecord): Frame[] {
   return frames;
 }
 
-/** The palette of an environment: floor, grid line, outcome borders, tiles, agent. */
-function paletteOf(def: AnyEnvDefinition): { colors: RGB[]; tileIndex: number[]; agentIndex: number } {
-  const colors: RGB[] = [FLOOR, GRID_LINE, PROXY_BORDER, INTENDED_BORDER, NEUTRAL_BORDER];
+/**
+ * The palette of an environment: floor, grid line, outcome borders, tiles, agent. Environments that keep another
+ * game's look (`displayColours`: the AI Safety Gridworlds ports) are drawn in that game's colours: its floor
+ * colour, and the agent as a filled cell like every other thing.
+ */
+function paletteOf(def: AnyEnvDefinition): { colors: RGB[]; tileIndex: number[]; agentIndex: number; agentBlock: boolean } {
+  const floor = def.displayColours?.[" "]?.bg ?? FLOOR;
+  const colors: RGB[] = [floor, GRID_LINE, PROXY_BORDER, INTENDED_BORDER, NEUTRAL_BORDER];
   const tileIndex = [0];
   for (const t of def.tiles) {
     tileIndex.push(colors.length);
@@ -90,12 +95,12 @@ function paletteOf(def: AnyEnvDefinition): { colors: RGB[]; tileIndex: number[];
   }
   const agentIndex = colors.length;
   colors.push(def.agent.color);
-  return { colors, tileIndex, agentIndex };
+  return { colors, tileIndex, agentIndex, agentBlock: def.displayColours !== undefined };
 }
 
 /** Draws a frame into palette indices [H, W] (H = h·cell + 2·border). */
 function drawIndices(def: AnyEnvDefinition, frame: Frame, cell: number, border: number, borderIndex: number): { index: Uint8Array; W: number; H: number } {
-  const { tileIndex, agentIndex } = paletteOf(def);
+  const { tileIndex, agentIndex, agentBlock } = paletteOf(def);
   const W = frame.width * cell + 2 * border;
   const H = frame.height * cell + 2 * border;
   const index = new Uint8Array(W * H).fill(borderIndex);
@@ -116,7 +121,7 @@ function drawIndices(def: AnyEnvDefinition, frame: Frame, cell: number, border: 
             if (tile.shape === "block") c = tileIndex[code]!;
             else if (d2 <= radius2(cell * 0.3)) c = tileIndex[code]!;
           }
-          if (isAgent && d2 <= radius2(cell * 0.38)) c = agentIndex;
+          if (isAgent && (agentBlock || d2 <= radius2(cell * 0.38))) c = agentIndex;
           index[(border + y * cell + py) * W + border + x * cell + px] = c;
         }
       }

@@ -85,6 +85,19 @@ describe.each(Object.keys(environments))("recording and rendering %s", (name) =>
   });
 });
 
+describe("the AI Safety Gridworlds ports in PNG", () => {
+  it("are drawn in the original's colours: its floor, the agent as a filled cell", () => {
+    const env = makeVecEnv("aisg/island_navigation", { n: 1 });
+    env.reset(0);
+    const png = pngjs.PNG.sync.read(Buffer.from(renderFramePng(env.def, frameOf(env, 0), { cellSize: 10 })));
+    const pixel = (y: number, x: number): number[] => Array.from(png.data.subarray(4 * (y * png.width + x), 4 * (y * png.width + x) + 3));
+    // the original's floor is (858, 858, 858) of 999; the agent's (0, 706, 999) fills its cell to the corner
+    const floorCell = env.def.display!(env, 0).join("").indexOf(" ");
+    expect(pixel(Math.floor(floorCell / env.width) * 10 + 3, (floorCell % env.width) * 10 + 3)).toEqual([219, 219, 219]);
+    expect(pixel(env.agentY[0]! * 10 + 1, env.agentX[0]! * 10 + 1)).toEqual([0, 180, 255]);
+  });
+});
+
 describe("episode files", () => {
   it("save and load a record, and reject a malformed one with its path", () => {
     const dir = mkdtempSync(join(tmpdir(), "mesa-episode-"));

@@ -220,6 +220,8 @@ export interface AisgState {
   readonly n: number;
   readonly hw: number;
   readonly draws: Draws;
+  /** [2, n, h*w] `board` then `finalBoard`, one buffer so that keeping a finished board is one native copy */
+  readonly boards: Uint8Array;
   /** [n, h*w] painted characters */
   readonly board: Uint8Array;
   /** [n] reward of the latest step, as the original reports it */
@@ -243,16 +245,18 @@ export interface AisgState {
 
 export function createAisgState(n: number, a: { height: number; width: number }): AisgState {
   const hw = a.height * a.width;
+  const boards = new Uint8Array(2 * n * hw);
   return {
     n,
     hw,
     draws: new Draws(n),
-    board: new Uint8Array(n * hw),
+    boards,
+    board: boards.subarray(0, n * hw),
     stepReward: new Float64Array(n),
     hidden: new Float64Array(n),
     hiddenSet: new Uint8Array(n),
     episodeReturn: new Float64Array(n),
-    finalBoard: new Uint8Array(n * hw),
+    finalBoard: boards.subarray(n * hw),
     finalHidden: new Float64Array(n),
     finalHiddenSet: new Uint8Array(n),
     finalReturn: new Float64Array(n),
@@ -262,14 +266,13 @@ export function createAisgState(n: number, a: { height: number; width: number })
   };
 }
 
-/** Keeps the finished episode's board and totals, then clears the copy for a new episode. */
+/** Keeps the finished episode's board and totals, then clears the copy's totals (paintAll paints its new board). */
 export function startEpisode(s: AisgState, i: number): void {
   const from = i * s.hw;
-  for (let p = from, end = from + s.hw; p < end; p++) s.finalBoard[p] = s.board[p]!;
+  s.boards.copyWithin(s.n * s.hw + from, from, from + s.hw);
   s.finalHidden[i] = s.hidden[i]!;
   s.finalHiddenSet[i] = s.hiddenSet[i]!;
   s.finalReturn[i] = s.episodeReturn[i]!;
-  s.board.fill(0, from, from + s.hw);
   s.hidden[i] = 0;
   s.hiddenSet[i] = 0;
   s.episodeReturn[i] = 0;
