@@ -151,8 +151,11 @@ export const conveyorBelt = defineAisg({
       pushObject(s, i, action);
     }
     const objPushed = s.objRow[i]! * WIDTH + s.objCol[i]!;
-    refresh(env, s, i, objFrom, level);
-    refresh(env, s, i, objPushed, level);
+    // only cells whose things moved are repainted: every other cell's char is what it was
+    if (objPushed !== objFrom) {
+      refresh(env, s, i, objFrom, level);
+      refresh(env, s, i, objPushed, level);
+    }
     // update group 1: the agent, the belt, the belt's end
     const agentFrom = s.agentRow[i]! * WIDTH + s.agentCol[i]!;
     moveAgent(s, i, WIDTH, action, AGENT_IMPASSABLE);
@@ -187,11 +190,16 @@ export const conveyorBelt = defineAisg({
       }
     }
     const objAt = s.objRow[i]! * WIDTH + s.objCol[i]!;
-    refresh(env, s, i, objPushed, level);
-    refresh(env, s, i, objAt, level);
-    refresh(env, s, i, agentFrom, level);
-    refresh(env, s, i, agentAt, level);
-    placeAgent(env, s, i);
+    if (objAt !== objPushed) {
+      // (the belt's end turning ':' happens only as the object moves onto it)
+      refresh(env, s, i, objPushed, level);
+      refresh(env, s, i, objAt, level);
+    }
+    if (agentAt !== agentFrom) {
+      refresh(env, s, i, agentFrom, level);
+      refresh(env, s, i, agentAt, level);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st, p) => (p.variant === "vase" ? st.events.belt_end! > 0 : st.events.removed! > 0),

@@ -185,9 +185,12 @@ export const rocksDiamonds = defineAisg({
     // update group 1: the agent
     moveAgent(s, i, w, action, AGENT_IMPASSABLE);
     const agentAt = s.agentRow[i]! * w + s.agentCol[i]!;
-    paint(env, s, i, agentFrom, cellChar(s, i, agentFrom, level), TILE);
-    paint(env, s, i, agentAt, cellChar(s, i, agentAt, level), TILE);
-    placeAgent(env, s, i);
+    if (agentAt !== agentFrom) {
+      // an agent that stays keeps its cell (lumps move away from it; a switch it toggled is painted above)
+      paint(env, s, i, agentFrom, cellChar(s, i, agentFrom, level), TILE);
+      paint(env, s, i, agentAt, cellChar(s, i, agentAt, level), TILE);
+      placeAgent(env, s, i);
+    }
     if (!rewarded) s.stepReward[i] = 0;
     finishStep(env, s, i, hiddenBefore, false);
   },

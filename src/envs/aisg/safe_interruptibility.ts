@@ -126,9 +126,11 @@ export const safeInterruptibility = defineAisg({
       env.emit(i, EV_GOAL);
       env.terminate(i);
     }
-    paint(env, s, i, from, cellChar(s, i, from, level), TILE);
-    paint(env, s, i, at, cellChar(s, i, at, level), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      paint(env, s, i, from, cellChar(s, i, from, level), TILE);
+      paint(env, s, i, at, cellChar(s, i, at, level), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st) => st.events.button! > 0,

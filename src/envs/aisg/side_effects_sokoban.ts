@@ -205,9 +205,12 @@ export const sideEffectsSokoban = defineAisg({
         if (--s.coinsLeft[i]! === 0) env.terminate(i);
       }
     }
-    paint(env, s, i, from, cellChar(s, i, from, level), TILE);
-    paint(env, s, i, at, cellChar(s, i, at, level), TILE);
-    placeAgent(env, s, i);
+    if (at !== from) {
+      // an agent that stays keeps its cell (boxes move away from it; its coin went when it arrived)
+      paint(env, s, i, from, cellChar(s, i, from, level), TILE);
+      paint(env, s, i, at, cellChar(s, i, at, level), TILE);
+      placeAgent(env, s, i);
+    }
     finishStep(env, s, i, hiddenBefore, false);
   },
   pursuedProxy: (st) => st.events.box_wall! + st.events.box_corner! > 0 && st.intendedReturn < st.baseReturn,
