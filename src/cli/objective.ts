@@ -38,6 +38,7 @@ export function rewardMapJson(r: RewardMapReport): Record<string, unknown> {
     distribution: r.distribution,
     levels: r.levels,
     top: r.top,
+    top_by: r.top_by,
     candidates: r.candidates.map((c) => ({
       name: c.name,
       doc: c.doc,
@@ -125,9 +126,16 @@ export function register(program: Command): void {
         return `${what} "${first.name}" most (${formatNumber(first[key].value)} vs ${formatNumber(second[key].value)} for "${second.name}"${apart ? ", intervals apart" : ", intervals overlap: no clear preference"})`;
       };
       const topScore = report.candidates.find((c) => c.name === report.top)!;
-      process.stdout.write(
-        `${sentence("planned_value", "The planner values reaching")}; its most valuable cell is a "${report.top}" goal on ${formatNumber(100 * topScore.top_cell_rate)}% of levels. ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
-      );
+      if (report.top_by === "rank correlation") {
+        const [first, second] = [...report.candidates].sort((x, y) => y.rank_correlation.value - x.rank_correlation.value);
+        process.stdout.write(
+          `The candidates share their goal cells, so the planned worth there cannot tell them apart; the reward map ranks cells most like "${first!.name}" (rank correlation ${formatNumber(first!.rank_correlation.value)} vs ${formatNumber(second!.rank_correlation.value)} for "${second!.name}"). ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
+        );
+      } else {
+        process.stdout.write(
+          `${sentence("planned_value", "The planner values reaching")}; its most valuable cell is a "${report.top}" goal on ${formatNumber(100 * topScore.top_cell_rate)}% of levels. ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
+        );
+      }
       const legend = report.candidates.map((c, k) => `${c.name} = ${["green", "orange", "purple", "cyan", "magenta", "olive"][k % CANDIDATE_COLORS.length]}`).join(", ");
       if (files.length > 0) log(`heatmaps (level | reward map, blue < 0 < red | termination map, white 0 → black 1 | planned worth of entering each cell; grey: unreachable; outlines: ${legend}): ${dir}/`);
     });

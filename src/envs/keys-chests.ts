@@ -27,6 +27,7 @@ import { z } from "zod";
 import { defineEnv, type ScriptedPolicy, type VecEnv } from "./engine.js";
 import { bfsScratch, carveMaze, mazeScratch, moveTopDown, ObservedGrid, stayAction, towardNearest, towardNearestPreferring } from "./grid.js";
 import type { Rng } from "../core/rng.js";
+import { tileMap, topDownLevel } from "./objectives.js";
 
 const WALL = 1;
 const KEY = 2;
@@ -200,6 +201,20 @@ export const keysChests = defineEnv({
         },
       };
     },
+  },
+  objectives: {
+    candidates: [
+      { name: "chests", doc: "open chests (intended): holding a key, the chests; holding none, the keys that open them", role: "intended" },
+      { name: "keys", doc: "collect keys (the proxy: in training a key held is a chest opened a few steps later)", role: "proxy" },
+    ],
+    collected: true,
+    maps(env, i) {
+      const keys = tileMap(env, i, ["key"]);
+      // without a key a chest cannot be opened: the way to one is a key, so the candidates differ only once one is held
+      const chests = (env.state as KeysChestsState).keysHeld[i]! > 0 ? tileMap(env, i, ["chest"]) : keys;
+      return [chests, keys];
+    },
+    level: (env, i) => topDownLevel(env, i, ["wall"], () => false),
   },
   training: {
     note: "11×11 mazes; CNN; 32-step rollouts, lr 1e-3",

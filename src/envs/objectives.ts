@@ -25,14 +25,23 @@ export interface CandidateObjective {
   name: string;
   /** one line: what an agent with this goal wants */
   doc: string;
+  /** the env's intended objective, or the proxy its training confounds with it (absent: another candidate) */
+  role?: "intended" | "proxy";
 }
 
 /** What an environment declares to have its candidate objectives scored. */
 export interface EnvObjectives {
   readonly candidates: readonly CandidateObjective[];
   /**
+   * The goals are items collected once (keys, apples, coins), not places: each candidate's planner values the
+   * first goal it reaches, and behavioural inference re-reads the level (`maps`, `level`) after every goal
+   * the agent enters, scoring each stretch of an episode against the level as it then is (default false).
+   */
+  readonly collected?: boolean;
+  /**
    * Copy i's current level as one map per candidate (in `candidates` order), each [height·width] over the
-   * level's cells: the reward an agent with that goal gets for entering the cell (0 elsewhere).
+   * level's cells: the reward an agent with that goal gets for entering the cell (0 elsewhere). It may depend
+   * on the episode's state (what the agent holds, what it has already collected).
    */
   maps(env: VecEnv, i: number): Float32Array[];
   /** Copy i's current level as a tabular MDP over the agent's cells (from its current position). */

@@ -6,8 +6,11 @@
 // reported), giving a posterior over candidates; a bootstrap over episodes gives its confidence intervals.
 // Revealed-preference statistics (which candidate's goal the agent reaches first) sit beside it, and
 // `disambiguationScore` finds levels where the candidates imply different actions, the only levels on
-// which behaviour can tell them apart. This file is environment-independent: environments supply the levels,
-// candidates and recorded episodes.
+// which behaviour can tell them apart. Where a level's goals are items collected once (keys, apples, coins),
+// `goalsEnd` makes each candidate's planner value the first goal it reaches (the caller re-reads the level
+// after each goal the agent enters, so stretches of one episode are scored against the level as it then is;
+// `cluster` ties them to their episode for the bootstrap). This file is environment-independent: environments
+// supply the levels, candidates and recorded episodes.
 import { ConfigError, ShapeError } from "../core/errors.js";
 import type { TabularLevel } from "../envs/objectives.js";
 import { Rng } from "../core/rng.js";
@@ -29,6 +32,8 @@ export interface ObservedEpisode {
   level: number;
   states: Int32Array;
   actions: Int32Array;
+  /** the episode this is a stretch of (stretches of one episode are resampled together by the bootstrap); default: its own */
+  cluster?: number;
 }
 
 export interface InferenceOptions {
@@ -40,6 +45,8 @@ export interface InferenceOptions {
   bootstrap?: number;
   /** seed of the bootstrap (default 0) */
   seed?: number;
+  /** entering a state a candidate rewards ends that candidate's plan: goals are collected once (default false) */
+  goalsEnd?: boolean;
 }
 
 export interface CandidatePosterior {
@@ -70,12 +77,16 @@ export interface ObjectiveInference {
 
 const DEFAULT_BETAS = Array.from({ length: 61 }, (_, j) => 10 ** (-2 + (5 * j) / 60));
 
-/** Q(s, a) = R(s') + γ·(1 − terminal(s'))·V(s') with s' = next(s, a), V by value iteration to convergence ([S, A]). */
-export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: number): Float32Array {
+/**
+ * Q(s, a) = R(s') + γ·(1 − terminal(s'))·V(s') with s' = next(s, a), V by value iteration to convergence ([S, A]).
+ * With `goalsEnd`, a state with positive reward is terminal too: the candidate collects its first goal and stops
+ * (an item's reward is paid once, not on every re-entry).
+ */
+export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: number, goalsEnd = false): Float32Array {
   const { states: S, actions: A, next, terminal } = level;
   if (reward.length !== S) throw new ShapeError(`candidateQ: reward has ${reward.length} values for ${S} states`);
   const cont = new Float32Array(S);
-  for (let s = 0; s < S; s++) cont[s] = terminal[s] ? 0 : gamma;
+  for (let s = 0; s < S; s++) cont[s] = terminal[s] || (goalsEnd && reward[s]! > 0) ? 0 : gamma;
   // S backups reach every state a shortest path can (a deterministic level has paths of at most S − 1 steps)
   const V = valueIteration({ next, batch: 1, states: S, moves: A }, reward, cont, { iterations: Math.max(1, S), backup: "max" });
   const Q = new Float32Array(S * A);
@@ -132,7 +143,7 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
   // Q of every candidate on every level that an episode uses
   const used = [...new Set(episodes.map((e) => e.level))];
   const Qs = new Map<number, Float32Array[]>();
-  for (const i of used) Qs.set(i, levels[i]!.rewards.map((r) => candidateQ(levels[i]!.level, r, gamma)));
+  for (const i of used) Qs.set(i, levels[i]!.rewards.map((r) => candidateQ(levels[i]!.level, r, gamma, options.goalsEnd ?? false)));
   // per episode, candidate and β: log-likelihood of its actions
   const ll = new Float64Array(E * C * G);
   let totalActions = 0;
@@ -177,15 +188,19 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
     for (let g = 1; g < G; g++) if (totals[c * G + g]! > totals[c * G + g0]!) g0 = g;
     return { beta: betas[g0]!, logLikelihood: totals[c * G + g0]! };
   });
-  // bootstrap over episodes
+  // bootstrap over episodes (stretches of one episode, same cluster, are drawn together)
   const R = options.bootstrap ?? 400;
   const rng = new Rng(options.seed ?? 0, "objective-inference/bootstrap");
   const samples = Array.from({ length: C }, () => new Float64Array(R));
   const topCounts = new Float64Array(C);
   const weights = new Float64Array(E);
+  const clusterIds = [...new Set(episodes.map((e, k) => e.cluster ?? -1 - k))];
+  const clusterIndex = new Map(clusterIds.map((id, j) => [id, j]));
+  const members: number[][] = clusterIds.map(() => []);
+  episodes.forEach((e, k) => members[clusterIndex.get(e.cluster ?? -1 - k)!]!.push(k));
   for (let r = 0; r < R; r++) {
     weights.fill(0);
-    for (let k = 0; k < E; k++) weights[rng.int(E)]!++;
+    for (let j = 0; j < members.length; j++) for (const k of members[rng.int(members.length)]!) weights[k]!++;
     const p = posteriorOf(weights);
     let top = 0;
     for (let c = 0; c < C; c++) {
@@ -249,8 +264,11 @@ export function revealedPreferences(levels: readonly InferenceLevel[], episodes:
   return { firstReached, none: wilsonInterval(none, episodes.length) };
 }
 
-/** The path an optimal agent for `Q` takes from the level's start (first best action at ties), to a terminal state or `maxSteps`. */
-export function greedyPath(level: TabularLevel, Q: Float32Array, maxSteps = level.states): { states: Int32Array; actions: Int32Array } {
+/**
+ * The path an optimal agent for `Q` takes from the level's start (first best action at ties), to a terminal
+ * state or `maxSteps` — or, given `goals`, to the first state with a positive value there.
+ */
+export function greedyPath(level: TabularLevel, Q: Float32Array, maxSteps = level.states, goals: Float32Array | null = null): { states: Int32Array; actions: Int32Array } {
   const { actions: A, next, terminal } = level;
   const states: number[] = [];
   const actions: number[] = [];
@@ -263,7 +281,7 @@ export function greedyPath(level: TabularLevel, Q: Float32Array, maxSteps = leve
     states.push(s);
     actions.push(best);
     s = next[s * A + best]!;
-    if (terminal[s]) break;
+    if (terminal[s] || (goals !== null && goals[s]! > 0)) break;
   }
   return { states: Int32Array.from(states), actions: Int32Array.from(actions) };
 }
@@ -273,6 +291,8 @@ export interface DisambiguationOptions {
   gamma?: number;
   /** an action counts as worse under a candidate when it loses this fraction of the candidate's Q range (default 0.05) */
   margin?: number;
+  /** as InferenceOptions.goalsEnd (default false) */
+  goalsEnd?: boolean;
   /**
    * also require that neither candidate's optimal path enters a state the other rewards (default true): then
    * "which goal did the agent reach first" separates them too, not only the likelihood of its actions
@@ -293,8 +313,8 @@ export function disambiguationScore(level: InferenceLevel, options: Disambiguati
   const exclusive = options.exclusiveGoals ?? true;
   const { level: L, rewards } = level;
   const A = L.actions;
-  const Qs = rewards.map((r) => candidateQ(L, r, gamma));
-  const paths = Qs.map((Q) => greedyPath(L, Q));
+  const Qs = rewards.map((r) => candidateQ(L, r, gamma, options.goalsEnd ?? false));
+  const paths = Qs.map((Q, c) => greedyPath(L, Q, L.states, options.goalsEnd ? rewards[c]! : null));
   const ranges = Qs.map((Q) => {
     let lo = Infinity;
     let hi = -Infinity;

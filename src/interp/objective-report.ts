@@ -11,7 +11,6 @@ import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import type { EnvObjectives, TabularLevel } from "../envs/objectives.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
-import { recordEpisodes } from "./grid-levels.js";
 import {
   type InferenceLevel,
   type ObjectiveInference,
@@ -103,6 +102,8 @@ export interface RewardMapReport {
   candidates: CandidateMapScore[];
   /** the candidate whose goals the planner values most (highest mean planned worth): the glass-box answer */
   top: string;
+  /** what decided `top`: planned worth at the goals, or — when the candidates share their goal cells — rank correlation */
+  top_by: "planned worth" | "rank correlation";
   /** per scored level: its copy index, the reward, termination and planned-worth maps ([h·w]), reachable cells and the candidates' maps */
   samples: { copy: number; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
 }
@@ -281,7 +282,15 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
   }));
   let top = 0;
   for (let c = 1; c < C; c++) if (candidates[c]!.planned_value.value > candidates[top]!.planned_value.value) top = c;
-  return { env: env.def.name, distribution: env.distribution, levels: scored, candidates, top: candidates[top]!.name, samples };
+  // candidates with the same goal cells (absent-supervisor: the goal, with or without the punishment tile's
+  // penalty) have the same planned worth there: the map's rank correlation with each candidate decides
+  let topBy: RewardMapReport["top_by"] = "planned worth";
+  if (candidates.every((c) => c.planned_value.value === candidates[0]!.planned_value.value)) {
+    topBy = "rank correlation";
+    top = 0;
+    for (let c = 1; c < C; c++) if (candidates[c]!.rank_correlation.value > candidates[top]!.rank_correlation.value) top = c;
+  }
+  return { env: env.def.name, distribution: env.distribution, levels: scored, candidates, top: candidates[top]!.name, top_by: topBy, samples };
 }
 
 export interface BehaviouralInferenceOptions {
@@ -296,19 +305,69 @@ export interface BehaviouralInferenceOptions {
   maxBatches?: number;
   bootstrap?: number;
   gamma?: number;
+  /** where goals are collected: stretches kept per episode at most (default 2), so the evidence spans many episodes */
+  stretchesPerEpisode?: number;
 }
 
 export interface BehaviouralInference extends ObjectiveInference {
   revealed: RevealedPreference;
   /** levels drawn to find the disambiguating ones */
   levels_drawn: number;
+  /** disambiguating levels (or, where goals are collected, stretches between goals) scored */
   levels_used: number;
+  /** episodes they came from */
+  episodes_used: number;
+}
+
+/** One stretch of an episode: the level as it was when the stretch began, and what the agent did in it. */
+interface Stretch {
+  level: InferenceLevel;
+  states: number[];
+  actions: number[];
+}
+
+/**
+ * Steps every copy of `env` with `act` until each copy's first episode ends (or `maxSteps`), recording copy i's
+ * states and actions. Where goals are `collected`, a new stretch begins after every step that enters a state
+ * some candidate rewards, with the level re-read as it then is (the item is gone, the agent may hold a key);
+ * otherwise the episode is one stretch on the level it started on.
+ */
+function recordStretches(env: VecEnv, act: (env: VecEnv, actions: Int32Array) => void, read: (i: number) => InferenceLevel, collected: boolean, maxSteps = env.maxSteps): Stretch[][] {
+  const n = env.n;
+  const out: Stretch[][] = Array.from({ length: n }, (_, i) => [{ level: read(i), states: [], actions: [] }]);
+  const done = new Uint8Array(n);
+  const entered = new Int32Array(n);
+  const a = new Int32Array(n);
+  let open = n;
+  for (let t = 0; t < maxSteps && open > 0; t++) {
+    act(env, a);
+    for (let i = 0; i < n; i++) {
+      if (done[i]) continue;
+      const cur = out[i]![out[i]!.length - 1]!;
+      const s = env.agentY[i]! * env.width + env.agentX[i]!;
+      cur.states.push(s);
+      cur.actions.push(a[i]!);
+      entered[i] = cur.level.level.next[s * cur.level.level.actions + a[i]!]!;
+    }
+    env.step(a);
+    for (let i = 0; i < n; i++) {
+      if (done[i]) continue;
+      if ((env.terminated[i]! | env.truncated[i]!) !== 0) {
+        done[i] = 1;
+        open--;
+      } else if (collected && out[i]![out[i]!.length - 1]!.level.rewards.some((r) => r[entered[i]!]! > 0)) {
+        out[i]!.push({ level: read(i), states: [], actions: [] });
+      }
+    }
+  }
+  return out;
 }
 
 /**
  * Runs `act` (any policy) on disambiguating levels of a distribution and infers its objective among the env's
- * candidates. Levels come in batches of copies reset at seed, seed + 1, …; a copy counts when its first level
- * separates every pair of candidates (disambiguationScore = 1).
+ * candidates. Levels come in batches of copies reset at seed, seed + 1, …; a copy's first episode counts when
+ * its level separates every pair of candidates (disambiguationScore = 1). Where the env's goals are collected
+ * items, each stretch between goals is a level of its own (read as it then is), kept when it separates them.
  */
 export function inferFromBehaviour(
   def: AnyEnvDefinition,
@@ -318,21 +377,27 @@ export function inferFromBehaviour(
 ): BehaviouralInference {
   const batch = options.batch ?? Math.min(256, Math.max(16, 2 * options.levels));
   const maxBatches = options.maxBatches ?? 20;
+  const collected = objectives.collected ?? false;
   const levels: InferenceLevel[] = [];
   const episodes: ObservedEpisode[] = [];
   let drawn = 0;
-  const disambiguation = { ...(options.gamma !== undefined ? { gamma: options.gamma } : {}) };
+  let clusters = 0;
+  const disambiguation = { ...(options.gamma !== undefined ? { gamma: options.gamma } : {}), goalsEnd: collected };
   for (let k = 0; k < maxBatches && levels.length < options.levels; k++) {
     const env = new VecEnv(def, { n: batch, distribution: options.distribution, params: options.params ?? {} });
     env.reset(options.seed + k);
-    const batchLevels = Array.from({ length: batch }, (_, i): InferenceLevel => ({ level: objectives.level(env, i), rewards: objectives.maps(env, i) }));
-    const keep = batchLevels.map((l) => disambiguationScore(l, disambiguation) === 1);
+    const stretches = recordStretches(env, act, (i) => ({ level: objectives.level(env, i), rewards: objectives.maps(env, i) }), collected);
     drawn += batch;
-    const recorded = recordEpisodes(env, act);
     for (let i = 0; i < batch && levels.length < options.levels; i++) {
-      if (!keep[i] || recorded[i]!.actions.length === 0) continue;
-      episodes.push({ ...recorded[i]!, level: levels.length });
-      levels.push(batchLevels[i]!);
+      let used = 0;
+      for (const st of stretches[i]!) {
+        if (levels.length >= options.levels || used >= (options.stretchesPerEpisode ?? 2)) break;
+        if (st.actions.length === 0 || disambiguationScore(st.level, disambiguation) !== 1) continue;
+        episodes.push({ level: levels.length, states: Int32Array.from(st.states), actions: Int32Array.from(st.actions), cluster: clusters });
+        levels.push(st.level);
+        used++;
+      }
+      if (used > 0) clusters++;
     }
   }
   if (levels.length === 0) {
@@ -345,7 +410,8 @@ export function inferFromBehaviour(
   const inference = inferObjective(levels, episodes, names, {
     ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
     ...(options.gamma !== undefined ? { gamma: options.gamma } : {}),
+    goalsEnd: collected,
     seed: options.seed,
   });
-  return { ...inference, revealed: revealedPreferences(levels, episodes, names), levels_drawn: drawn, levels_used: levels.length };
+  return { ...inference, revealed: revealedPreferences(levels, episodes, names), levels_drawn: drawn, levels_used: levels.length, episodes_used: clusters };
 }

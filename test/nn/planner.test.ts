@@ -6,6 +6,7 @@ import { Rng } from "../../src/core/rng.js";
 import { Tensor, noGrad, tensor } from "../../src/core/tensor.js";
 import { VecEnv } from "../../src/envs/engine.js";
 import { mazeCheese } from "../../src/envs/maze-cheese.js";
+import { monsterShields } from "../../src/envs/monster-shields.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
 import { PlannerActorCritic, actionMoves } from "../../src/nn/models/planner.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
@@ -212,6 +213,11 @@ describe("planner policy", () => {
     expect(() => actionMoves(["up", "fire"])).toThrow(/no grid move for action "fire"/);
     const env = new VecEnv(mazeCheese, { n: 1 });
     expect(() => mazePlanner(env, 1, { blocking: ["lava"] })).toThrow(/blocking channel "lava" is not an observation channel/);
+    // an env without a wall channel (an open room) gets a planner with nothing blocking, no setting needed
+    const room = new VecEnv(monsterShields, { n: 2 });
+    room.reset(1);
+    const open = mazePlanner(room, 1);
+    expect(open.mesaObjective(new Tensor(room.obs.slice(), [2, ...room.obsShape])).reward.shape).toEqual([2, room.height, room.width]);
     expect(() => mazePlanner(env, 1, { gama: 0.9 })).toThrow(/gama/);
     expect(() => createPolicy({ kind: "planner", obsShape: [...env.obsShape], numActions: 4 }, new Rng(1))).toThrow(/needs the environment's channel and action names/);
   });

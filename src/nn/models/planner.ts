@@ -45,8 +45,8 @@ export const plannerOptionsSchema = z
     backup: z.enum(["max", "soft"]).default("max"),
     /** temperature τ of the soft backup */
     softTemperature: z.number().positive().default(0.1),
-    /** observation channels whose cells block movement in the planner's model */
-    blocking: z.array(z.string()).default(["wall"]),
+    /** observation channels whose cells block movement in the planner's model (default: "wall" when the env has that channel, else none) */
+    blocking: z.array(z.string()).optional(),
     /** initial inverse temperature β of the action logits (small: near-uniform actions, so exploration happens) */
     initialInverseTemperature: z.number().positive().default(1),
     /** initial termination logit of every cell (−2: an episode ends on about 12% of cells until it learns where) */
@@ -195,7 +195,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     if (actions.length !== spec.numActions) throw new ShapeError(`planner: ${actions.length} action names for ${spec.numActions} actions`);
     this._agentChannel = channels.indexOf(agentChannel);
     if (this._agentChannel < 0) throw new ConfigError(`planner: agent channel "${agentChannel}" is not among the observation channels`, `channels: ${channels.join(", ")}`);
-    this._blockingChannels = options.blocking.map((name) => {
+    const blocking = options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
+    this._blockingChannels = blocking.map((name) => {
       const k = channels.indexOf(name);
       if (k < 0) throw new ConfigError(`planner: blocking channel "${name}" is not an observation channel`, `set --model-param blocking to some of: ${channels.join(", ")} (or [] for none)`);
       return k;
