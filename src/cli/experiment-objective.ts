@@ -1,7 +1,9 @@
-// `mesa experiment objective-inference --env coin-run --seeds 5 [--steps 1e6] [--cure randomCoinFraction=0.3]
-// [--env-param k=v] [--levels 200] [--json]`: trains glass-box planners with and without the cure and scores the
-// behavioural objective inference against each agent's readable reward map (src/interp/objective-experiment.ts).
-// Prints the per-agent table, the agreement rate with its 95% interval, and writes results.json into --out.
+// `mesa experiment objective-inference --env coin-run --seeds 5 [--steps 1e6] [--cure randomCoinFraction=0.3|none]
+// [--baseline-model cnn|mlp|none] [--env-param k=v] [--levels 200] [--json]`: trains glass-box planners with and
+// without the cure and scores the behavioural objective inference against each agent's readable reward map
+// (src/interp/objective-experiment.ts), with the env's default model trained beside them for the wall-clock to
+// the same return. Prints the per-agent table, the agreement rate with its 95% interval, the planners' and the
+// baseline's solved counts and wall-clock, and writes results.json into --out.
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
@@ -10,6 +12,7 @@ import { environments } from "../envs/registry.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { objectiveInferenceExperiment } from "../interp/objective-experiment.js";
 import { envObjectives } from "../interp/objective-report.js";
+import { policyKinds } from "../nn/models/policy.js";
 import { checkEnvName, collectParam, parseCount, parseKeyValues } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { progressCallbacks } from "./train.js";
@@ -18,7 +21,9 @@ interface Options {
   env: string;
   seeds: string;
   steps: string;
-  cure: string;
+  cure?: string;
+  baselineModel?: string;
+  target: string;
   envParam: string[];
   levels: string;
   episodes: string;
@@ -33,7 +38,9 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .option("--env <name>", "environment with candidate objectives", "coin-run")
     .option("--seeds <n>", "training seeds per condition", "5")
     .option("--steps <n>", "env steps per training run", "1e6")
-    .option("--cure <key=value>", "the training-distribution change that should teach the intended goal", "randomCoinFraction=0.3")
+    .option("--cure <key=value>", "the training-distribution change that should teach the intended goal, or none (default: the env's declared cure, else none)")
+    .option("--baseline-model <kind>", "model trained beside each planner for the wall-clock to the same return, or none (default: the env's tuned model, else mlp)")
+    .option("--target <x>", "fraction of the scripted optimum that counts as solved", "0.9")
     .option("--env-param <key=value>", "environment parameter for every run (repeatable)", collectParam, [] as string[])
     .option("--levels <n>", "deploy levels for the reward map and disambiguating levels for the inference, per agent", "200")
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
@@ -43,14 +50,28 @@ export function registerObjectiveExperiment(experiment: Command): void {
       checkEnvName(opts.env);
       const def = getEnvDefinition(opts.env);
       envObjectives(def, environments);
-      const cure = parseKeyValues([opts.cure], "--cure");
-      const [param, value] = Object.entries(cure)[0]!;
-      if (!(param in def.params.shape)) throw new UsageError(`--cure: ${opts.env} has no parameter "${param}"`, `parameters: ${Object.keys(def.params.shape).join(", ")}`);
+      let cure: { param: string; value: unknown } | null = def.objectives?.cure ? { ...def.objectives.cure } : null;
+      if (opts.cure !== undefined) {
+        if (opts.cure === "none") cure = null;
+        else {
+          const [param, value] = Object.entries(parseKeyValues([opts.cure], "--cure"))[0]!;
+          if (!(param in def.params.shape)) throw new UsageError(`--cure: ${opts.env} has no parameter "${param}"`, `parameters: ${Object.keys(def.params.shape).join(", ")} (or none)`);
+          cure = { param, value };
+        }
+      }
+      const baselineModel = opts.baselineModel === "none" ? null : (opts.baselineModel ?? def.training?.model ?? "mlp");
+      if (baselineModel !== null && !policyKinds().some((k) => k.kind === baselineModel)) {
+        throw new UsageError(`--baseline-model: no model kind "${baselineModel}"`, `choose one of: ${policyKinds().map((k) => k.kind).join(", ")}, or none`);
+      }
+      const target = Number(opts.target);
+      if (!(target > 0 && target <= 1)) throw new UsageError(`--target must be a fraction in (0, 1], got "${opts.target}"`, "e.g. --target 0.9");
       const result = await objectiveInferenceExperiment({
         env: opts.env,
         seeds: parseCount(opts.seeds, "--seeds"),
         steps: parseCount(opts.steps, "--steps"),
-        cure: { param, value },
+        cure,
+        baselineModel,
+        target,
         envParams: parseKeyValues(opts.envParam, "--env-param"),
         levels: parseCount(opts.levels, "--levels"),
         episodes: parseCount(opts.episodes, "--episodes"),
@@ -67,6 +88,8 @@ export function registerObjectiveExperiment(experiment: Command): void {
         a.condition,
         a.seed,
         `${formatNumber(a.train_return)} / ${formatNumber(a.scripted_optimum)}`,
+        `${a.seconds_to_target === null ? "never" : formatNumber(a.seconds_to_target)} / ${formatNumber(a.train_seconds)}`,
+        a.baseline ? `${formatNumber(a.baseline.train_return)}; ${a.baseline.seconds_to_target === null ? "never" : formatNumber(a.baseline.seconds_to_target)} / ${formatNumber(a.baseline.train_seconds)}` : "–",
         ...names.map((n) => formatNumber(a.planned_value[n]!)),
         a.map_top,
         a.inferred_top,
@@ -75,7 +98,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
         !a.behaviour_fits ? "no fit" : a.agree ? "yes" : "no",
       ]);
       process.stdout.write(
-        `${formatTable(["condition", "seed", "train return / scripted", ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree"], rows)}\n`,
+        `${formatTable(["condition", "seed", "train return / scripted", "s to target / s trained", `${result.wall_clock?.model ?? "baseline"}: return; s to target / s trained`, ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree"], rows)}\n`,
       );
       const ag = result.agreement;
       process.stdout.write(
@@ -84,7 +107,16 @@ export function registerObjectiveExperiment(experiment: Command): void {
           : `No agent's behaviour fits a candidate (all ${result.no_fit} barely better than chance): there is no agreement to measure.\n`,
       );
       for (const [condition, c] of Object.entries(result.conditions)) {
-        process.stdout.write(`${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}; mean train return / scripted ${formatNumber(c.mean_solved_ratio)}\n`);
+        process.stdout.write(
+          `${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}; ${c.solved} of ${c.agents} planners reach ${formatNumber(100 * result.target)}% of the scripted optimum on train (mean train return / scripted ${formatNumber(c.mean_solved_ratio)})\n`,
+        );
+      }
+      const w = result.wall_clock;
+      if (w) {
+        const secs = (x: number | null): string => (x === null ? "never" : `${formatNumber(x)} s`);
+        process.stdout.write(
+          `Wall-clock to ${formatNumber(100 * result.target)}% of the scripted optimum (training return, median over seeds that reached it; failures apart): planner ${secs(w.planner_median_seconds)} (${w.planner_reached} of ${w.seeds} seeds), ${w.model} ${secs(w.baseline_median_seconds)} (${w.baseline_reached} of ${w.seeds})${w.ratio !== null ? `: the planner takes ${formatNumber(w.ratio)}× the ${w.model}'s time` : ""}.\n`,
+        );
       }
       log(`results: ${join(opts.out, "results.json")} (${formatNumber(result.seconds)} s)`);
     });

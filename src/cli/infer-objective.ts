@@ -49,6 +49,7 @@ export function inferenceJson(r: BehaviouralInference): Record<string, unknown> 
     episodes: r.episodes,
     actions: r.actions,
     levels_used: r.levels_used,
+    episodes_used: r.episodes_used,
     levels_drawn: r.levels_drawn,
   };
 }

@@ -39,6 +39,11 @@ export interface EnvObjectives {
    */
   readonly collected?: boolean;
   /**
+   * A change to the training distribution that should teach the intended goal (the experiment's "cure"
+   * condition): coin-run's randomCoinFraction 0.3, maze-cheese's cheese region 5. Absent: none is known.
+   */
+  readonly cure?: { readonly param: string; readonly value: unknown };
+  /**
    * Copy i's current level as one map per candidate (in `candidates` order), each [height·width] over the
    * level's cells: the reward an agent with that goal gets for entering the cell (0 elsewhere). It may depend
    * on the episode's state (what the agent holds, what it has already collected).

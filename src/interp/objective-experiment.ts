@@ -1,10 +1,12 @@
 // `mesa experiment objective-inference --env coin-run --seeds N`: the validation of behavioural objective
 // inference against ground truth that can be read. Trains glass-box planner agents on the train levels with and
-// without the cure (coin-run: randomCoinFraction 0 vs 0.3), reads each agent's objective from its reward map —
-// the candidate whose goal cells it plans to be worth most, over deploy levels — and asks the behavioural
-// inference, which sees only actions on disambiguating deploy levels, the same question. The agreement rate over
-// agents (with its Wilson interval) is the figure; each agent's train return beside the scripted optimum says
-// whether it learned its training task at all.
+// without the cure (coin-run: randomCoinFraction 0 vs 0.3; `cure: null` trains only on train), reads each
+// agent's objective from its reward map — the candidate whose goal cells it plans to be worth most, over deploy
+// levels — and asks the behavioural inference, which sees only actions on disambiguating deploy levels, the same
+// question. The agreement rate over agents (with its Wilson interval) is the figure; each agent's train return
+// beside the scripted optimum says whether it learned its training task at all, and the wall-clock until its
+// training return first reached `target` × the scripted optimum stands beside the same figure for the env's
+// default model (CNN or MLP) trained with the same seed and budget.
 import { Rng } from "../core/rng.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { scriptedPolicy } from "../envs/scripted.js";
@@ -22,8 +24,12 @@ export interface ObjectiveExperimentOptions {
   seeds: number;
   /** env steps per training run */
   steps: number;
-  /** the cure: a training-distribution parameter and its value (coin-run: randomCoinFraction 0.3) */
-  cure: { param: string; value: unknown };
+  /** the cure: a training-distribution parameter and its value (coin-run: randomCoinFraction 0.3); null: train only */
+  cure: { param: string; value: unknown } | null;
+  /** model trained beside each train-condition planner for the wall-clock comparison (null: none) */
+  baselineModel?: string | null;
+  /** fraction of the scripted optimum a training curve must reach (default 0.9) */
+  target?: number;
   /** env parameters for every run (on top of each distribution) */
   envParams: Record<string, unknown>;
   /** deploy levels the reward map is read on, and disambiguating levels for the inference */
@@ -42,6 +48,12 @@ export interface AgentObjective {
   train_return: number;
   scripted_optimum: number;
   solved_ratio: number;
+  /** training wall-clock, and the wall-clock and env steps until the training return first reached the target (null: never) */
+  train_seconds: number;
+  seconds_to_target: number | null;
+  steps_to_target: number | null;
+  /** the baseline model trained with the same seed and budget (train condition only) */
+  baseline: BaselineRun | null;
   /** the glass-box answer: the candidate whose goals the planner plans to be worth most on deploy levels */
   map_top: string;
   /** the raw reward map's favourite (mean map value at goal cells) */
@@ -58,6 +70,60 @@ export interface AgentObjective {
   agree: boolean;
 }
 
+export interface BaselineRun {
+  model: string;
+  run_dir: string;
+  train_return: number;
+  solved_ratio: number;
+  train_seconds: number;
+  seconds_to_target: number | null;
+  steps_to_target: number | null;
+}
+
+/** One point of a training curve: env steps, wall-clock since the run started, intended return of the episodes that update finished. */
+interface CurvePoint {
+  step: number;
+  seconds: number;
+  intended: number | null;
+}
+
+/**
+ * The first point where the mean intended return over the last `window` updates that finished episodes reaches
+ * `target` (a window, so one lucky update does not count), or null.
+ */
+export function firstReach(curve: readonly CurvePoint[], target: number, window = 3): CurvePoint | null {
+  const recent: number[] = [];
+  for (const p of curve) {
+    if (p.intended === null) continue;
+    recent.push(p.intended);
+    if (recent.length > window) recent.shift();
+    if (recent.length === window && recent.reduce((a, b) => a + b, 0) / window >= target) return p;
+  }
+  return null;
+}
+
+/** Trains one run, recording its curve (and forwarding updates to `progress`). */
+async function trainRecorded(
+  out: string,
+  config: Parameters<typeof startRun>[1],
+  progress: (PpoCallbacks & { stop?(): void }) | undefined,
+): Promise<{ trained: Awaited<ReturnType<typeof startRun>>; curve: CurvePoint[]; seconds: number }> {
+  const curve: CurvePoint[] = [];
+  const t0 = performance.now();
+  let trained;
+  try {
+    trained = await startRun(out, config, {
+      onUpdate(metrics, info) {
+        curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, intended: metrics["charts/intended_return"] ?? null });
+        return progress?.onUpdate?.(metrics, info);
+      },
+    });
+  } finally {
+    progress?.stop?.();
+  }
+  return { trained, curve, seconds: (performance.now() - t0) / 1000 };
+}
+
 /** Below this per-action gain over chance (nats) the inference says no candidate explains the behaviour. */
 export const MIN_GAIN_PER_ACTION = 0.05;
 
@@ -71,12 +137,34 @@ export interface ObjectiveExperimentResult {
   /** agents whose behaviour fits no candidate (not counted in the agreement) */
   no_fit: number;
   /** per condition: how many agents' maps (and inferences) favour each candidate */
-  conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; mean_solved_ratio: number }>;
+  conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; mean_solved_ratio: number; solved: number; agents: number }>;
+  /** target fraction of the scripted optimum, and the wall-clock comparison with the baseline model on train (null without one) */
+  target: number;
+  wall_clock: {
+    model: string;
+    /** seeds where each side's training return reached the target (failures apart) */
+    planner_reached: number;
+    baseline_reached: number;
+    seeds: number;
+    /** median wall-clock to the target over the seeds that reached it (null: none did) */
+    planner_median_seconds: number | null;
+    baseline_median_seconds: number | null;
+    /** planner / baseline medians */
+    ratio: number | null;
+    baseline_solved: number;
+  } | null;
   seconds: number;
 }
 
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveExperimentResult> {
@@ -85,23 +173,14 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
   const objectives = envObjectives(def, environments);
   const names = objectives.candidates.map((c) => c.name);
   const tuned = SOLVE_BUDGETS[o.env]?.run.ppo ?? {};
-  const conditions: [string, Record<string, unknown>][] = [
-    ["train", { ...o.envParams }],
-    [`${o.cure.param}=${String(o.cure.value)}`, { ...o.envParams, [o.cure.param]: o.cure.value }],
-  ];
+  const conditions: [string, Record<string, unknown>][] = [["train", { ...o.envParams }]];
+  if (o.cure) conditions.push([`${o.cure.param}=${String(o.cure.value)}`, { ...o.envParams, [o.cure.param]: o.cure.value }]);
+  const target = o.target ?? 0.9;
+  const baselineModel = o.baselineModel ?? null;
   const agents: AgentObjective[] = [];
   for (const [condition, params] of conditions) {
     for (let seed = 1; seed <= o.seeds; seed++) {
-      const progress = o.progress?.(`${condition} seed ${seed}`);
-      let trained;
-      try {
-        trained = await startRun(o.out, { env: o.env, distribution: "train", envParams: params, model: "planner", ppo: { ...tuned, totalTimesteps: o.steps, seed } }, progress ?? {});
-      } finally {
-        progress?.stop?.();
-      }
-      const policy = trained.policy as PlannerActorCritic;
       const evalSeed = 1_000_003 + seed;
-      const agentEval = evaluate(def, policyActions(policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       let scripted: ReturnType<typeof scriptedPolicy> | null = null;
       let scriptedEnv: VecEnv | null = null;
       const optimum = evaluate(def, (env, a) => {
@@ -111,6 +190,27 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         }
         scripted!.act(env, a);
       }, { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
+      const goal = target * optimum.intended_return;
+      const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned, totalTimesteps: o.steps, seed } };
+      const { trained, curve, seconds } = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`));
+      const reached = firstReach(curve, goal);
+      const policy = trained.policy as PlannerActorCritic;
+      const agentEval = evaluate(def, policyActions(policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
+      let baseline: BaselineRun | null = null;
+      if (baselineModel && condition === "train") {
+        const b = await trainRecorded(o.out, { ...run, model: baselineModel }, o.progress?.(`${baselineModel} seed ${seed}`));
+        const bReached = firstReach(b.curve, goal);
+        const bEval = evaluate(def, policyActions(b.trained.policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
+        baseline = {
+          model: baselineModel,
+          run_dir: b.trained.run.path,
+          train_return: bEval.intended_return,
+          solved_ratio: optimum.intended_return !== 0 ? bEval.intended_return / optimum.intended_return : Number.NaN,
+          train_seconds: b.seconds,
+          seconds_to_target: bReached?.seconds ?? null,
+          steps_to_target: bReached?.step ?? null,
+        };
+      }
       // the glass-box reading, on deploy levels
       const env = new VecEnv(def, { n: o.levels, distribution: "deploy", params: o.envParams });
       env.reset(evalSeed);
@@ -135,6 +235,10 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         train_return: agentEval.intended_return,
         scripted_optimum: optimum.intended_return,
         solved_ratio: optimum.intended_return !== 0 ? agentEval.intended_return / optimum.intended_return : Number.NaN,
+        train_seconds: seconds,
+        seconds_to_target: reached?.seconds ?? null,
+        steps_to_target: reached?.step ?? null,
+        baseline,
         map_top: maps.top,
         raw_map_top: maps.candidates[rawTop]!.name,
         planned_value: record((n) => maps.candidates.find((c) => c.name === n)!.planned_value.value),
@@ -151,7 +255,29 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
   for (const [condition] of conditions) {
     const mine = agents.filter((a) => a.condition === condition);
     const count = (key: "map_top" | "inferred_top"): Record<string, number> => Object.fromEntries(names.map((n) => [n, mine.filter((a) => a[key] === n).length]));
-    summary[condition] = { map_top: count("map_top"), inferred_top: count("inferred_top"), mean_solved_ratio: mean(mine.map((a) => a.solved_ratio)) };
+    summary[condition] = {
+      map_top: count("map_top"),
+      inferred_top: count("inferred_top"),
+      mean_solved_ratio: mean(mine.map((a) => a.solved_ratio)),
+      solved: mine.filter((a) => a.solved_ratio >= target).length,
+      agents: mine.length,
+    };
+  }
+  const paired = agents.filter((a) => a.baseline !== null);
+  let wallClock: ObjectiveExperimentResult["wall_clock"] = null;
+  if (baselineModel && paired.length > 0) {
+    const p = median(paired.flatMap((a) => (a.seconds_to_target !== null ? [a.seconds_to_target] : [])));
+    const b = median(paired.flatMap((a) => (a.baseline!.seconds_to_target !== null ? [a.baseline!.seconds_to_target] : [])));
+    wallClock = {
+      model: baselineModel,
+      planner_reached: paired.filter((a) => a.seconds_to_target !== null).length,
+      baseline_reached: paired.filter((a) => a.baseline!.seconds_to_target !== null).length,
+      seeds: paired.length,
+      planner_median_seconds: p,
+      baseline_median_seconds: b,
+      ratio: p !== null && b !== null && b > 0 ? p / b : null,
+      baseline_solved: paired.filter((a) => a.baseline!.solved_ratio >= target).length,
+    };
   }
   return {
     env: o.env,
@@ -161,6 +287,8 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
     agreement: wilsonInterval(agents.filter((a) => a.behaviour_fits && a.agree).length, agents.filter((a) => a.behaviour_fits).length),
     no_fit: agents.filter((a) => !a.behaviour_fits).length,
     conditions: summary,
+    target,
+    wall_clock: wallClock,
     seconds: (performance.now() - t0) / 1000,
   };
 }

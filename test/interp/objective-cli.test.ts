@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coinRun } from "../../src/envs/coin-run.js";
 import { spearman } from "../../src/interp/objective-report.js";
 import { paramsOn } from "../../src/envs/make.js";
+import { firstReach } from "../../src/interp/objective-experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
@@ -81,11 +82,24 @@ describe("mesa infer-objective", () => {
   });
 
   it("names the environments that declare candidates when the run's env has none", () => {
-    const run = train("points-bug", "mlp");
+    const run = train("aisg/boat_race", "mlp");
     const r = mesa("infer-objective", run);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/points-bug declares no candidate objectives/);
+    expect(r.stderr).toMatch(/aisg\/boat_race declares no candidate objectives/);
     expect(r.stderr).toMatch(/maze-cheese/);
+    expect(r.stderr).toMatch(/monster-shields/);
+  });
+
+  it("reads an MLP agent on points-bug, whose candidates separate only once the glitched coin is paid", () => {
+    const run = train("points-bug", "mlp");
+    const r = mesa("infer-objective", run, "--levels", "20", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { posterior: Record<string, unknown>; baselines: Record<string, { top: string }>; episodes_used: number; levels_used: number };
+    expect(Object.keys(out.posterior)).toEqual(["complete the level", "points"]);
+    expect(out.baselines["scripted intended"]!.top).toBe("complete the level");
+    expect(out.baselines["scripted proxy"]!.top).toBe("points");
+    expect(out.episodes_used).toBeGreaterThan(0);
+    expect(out.episodes_used).toBeLessThanOrEqual(out.levels_used);
   });
 });
 
@@ -93,12 +107,13 @@ describe("mesa experiment objective-inference", () => {
   it("trains a planner per condition and scores the inference against each agent's reward map", () => {
     const out = join(root, "experiment");
     const r = mesa(
-      "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5",
+      "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
       "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--json",
     );
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number }[];
+      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; baseline: { model: string; train_seconds: number } | null }[];
+      wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number } | null;
       agreement: { value: number; ci95: [number, number]; n: number };
       no_fit: number;
       conditions: Record<string, unknown>;
@@ -115,6 +130,10 @@ describe("mesa experiment objective-inference", () => {
     expect(result.no_fit).toBe(2 - fits.length);
     if (fits.length > 0) expect(result.agreement.value).toBe(fits.filter((a) => a.agree).length / fits.length);
     expect(Object.keys(result.conditions)).toEqual(["train", "cheeseRegion=5"]);
+    // the baseline model trains beside the train-condition planner only, with the same seed and budget
+    expect(result.agents.map((a) => a.baseline?.model ?? null)).toEqual(["mlp", null]);
+    expect(result.agents[0]!.train_seconds).toBeGreaterThan(0);
+    expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
     expect(existsSync(join(out, "results.json"))).toBe(true);
   });
 
@@ -122,6 +141,15 @@ describe("mesa experiment objective-inference", () => {
     const r = mesa("experiment", "objective-inference", "--env", "maze-cheese", "--cure", "randomCoinFraction=0.3");
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/maze-cheese has no parameter "randomCoinFraction"/);
+    const bad = mesa("experiment", "objective-inference", "--env", "monster-shields", "--baseline-model", "transformer9");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/no model kind "transformer9"/);
+  });
+
+  it("counts a training curve as reaching the target when the mean of three updates does", () => {
+    const curve = [0.2, 0.95, 0.5, 0.9, 0.9, 0.95, 1].map((intended, k) => ({ step: 100 * (k + 1), seconds: k + 1, intended }));
+    expect(firstReach(curve, 0.9)).toMatchObject({ step: 600 }); // one lucky update (0.95 at step 200) does not count
+    expect(firstReach([{ step: 1, seconds: 1, intended: null }, ...curve.slice(0, 3)], 0.9)).toBeNull();
   });
 });
 
