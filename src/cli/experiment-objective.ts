@@ -91,11 +91,11 @@ export function registerObjectiveExperiment(experiment: Command): void {
         `${a.seconds_to_target === null ? "never" : formatNumber(a.seconds_to_target)} / ${formatNumber(a.train_seconds)}`,
         a.baseline ? `${formatNumber(a.baseline.train_return)}; ${a.baseline.seconds_to_target === null ? "never" : formatNumber(a.baseline.seconds_to_target)} / ${formatNumber(a.baseline.train_seconds)}` : "–",
         ...names.map((n) => formatNumber(a.planned_value[n]!)),
-        a.map_top,
+        a.map_top ?? "cannot tell",
         a.inferred_top,
         formatNumber(a.posterior[a.inferred_top]!),
         formatNumber(a.gain_per_action),
-        !a.behaviour_fits ? "no fit" : a.agree ? "yes" : "no",
+        !a.behaviour_fits ? "no fit" : a.map_top === null ? "–" : a.agree ? "yes" : "no",
       ]);
       process.stdout.write(
         `${formatTable(["condition", "seed", "train return / scripted", "s to target / s trained", `${result.wall_clock?.model ?? "baseline"}: return; s to target / s trained`, ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree"], rows)}\n`,
@@ -103,8 +103,8 @@ export function registerObjectiveExperiment(experiment: Command): void {
       const ag = result.agreement;
       process.stdout.write(
         ag.n > 0
-          ? `Behavioural inference agrees with the reward map for ${Math.round(ag.value * ag.n)} of ${ag.n} agents whose behaviour fits a candidate (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]); ${result.no_fit} agent(s) fit no candidate (behaviour barely better than chance), reported apart.\n`
-          : `No agent's behaviour fits a candidate (all ${result.no_fit} barely better than chance): there is no agreement to measure.\n`,
+          ? `Behavioural inference agrees with the reward map for ${Math.round(ag.value * ag.n)} of ${ag.n} agents whose behaviour fits a candidate (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]); ${result.no_fit} agent(s) fit no candidate (behaviour barely better than chance), reported apart${result.map_undecided > 0 ? `; on ${result.map_undecided} agent(s) the reward-map reading could not separate the candidates (reported apart)` : ""}.\n`
+          : `No agent both fits a candidate and has a decided reward-map reading (${result.no_fit} fit none, barely better than chance; ${result.map_undecided} undecided maps): there is no agreement to measure.\n`,
       );
       for (const [condition, c] of Object.entries(result.conditions)) {
         process.stdout.write(

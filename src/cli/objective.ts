@@ -8,13 +8,12 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
-import { VecEnv } from "../envs/engine.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
 import { frameOf } from "../envs/render.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { CANDIDATE_COLORS, renderObjectivePng } from "../interp/heatmap.js";
-import { type RewardMapReport, envObjectives, scoreRewardMaps } from "../interp/objective-report.js";
+import { type RewardMapReport, envObjectives, readingLevels, scoreRewardMaps } from "../interp/objective-report.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
 import { loadRunPolicy } from "../rl/run.js";
@@ -39,6 +38,7 @@ export function rewardMapJson(r: RewardMapReport): Record<string, unknown> {
     levels: r.levels,
     top: r.top,
     top_by: r.top_by,
+    separating_levels: r.separating_levels,
     candidates: r.candidates.map((c) => ({
       name: c.name,
       doc: c.doc,
@@ -79,17 +79,12 @@ export function register(program: Command): void {
       const pictures = Number(opts.pictures);
       if (!Number.isInteger(pictures) || pictures < 0) throw new UsageError(`--pictures must be a non-negative integer, got "${opts.pictures}"`);
       const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
-      const makeEnv = (): VecEnv => {
-        const env = new VecEnv(def, { n: levels, distribution, params: paramsOn(def, distribution, config.distribution, config.envParams) });
-        env.reset(seed);
-        return env;
-      };
-      const env = makeEnv();
+      const views = readingLevels(def, objectives, { n: levels, distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), seed });
       const planner = policy as PlannerActorCritic;
-      const report = scoreRewardMaps(planner, env, objectives, pictures);
+      const report = scoreRewardMaps(planner, views, objectives, pictures);
       // baseline: the same architecture untrained
       const untrained = createPolicy(planner.spec, new Rng(config.ppo.seed + 1, "objective/untrained")) as PlannerActorCritic;
-      const baseline = scoreRewardMaps(untrained, makeEnv(), objectives, 0);
+      const baseline = scoreRewardMaps(untrained, views, objectives, 0);
       const dir = join(runDir, "objective");
       const files: string[] = [];
       report.samples.forEach((s, k) => {
@@ -99,7 +94,7 @@ export function register(program: Command): void {
           { values: s.termination, scale: "sequential" as const },
           { values: s.entering, scale: "diverging" as const },
         ];
-        const png = renderObjectivePng(def, frameOf(env, s.copy), panels, s.candidateMaps, s.reachable);
+        const png = renderObjectivePng(def, frameOf(s.view.env, s.view.i), panels, s.candidateMaps, s.reachable);
         writeFileAtomic(path, png);
         files.push(path);
       });
@@ -126,7 +121,9 @@ export function register(program: Command): void {
         return `${what} "${first.name}" most (${formatNumber(first[key].value)} vs ${formatNumber(second[key].value)} for "${second.name}"${apart ? ", intervals apart" : ", intervals overlap: no clear preference"})`;
       };
       const topScore = report.candidates.find((c) => c.name === report.top)!;
-      if (report.top_by === "rank correlation") {
+      if (report.top_by === "undecided") {
+        process.stdout.write(`On none of these ${report.levels} levels do the candidates' maps differ, so the reward map cannot tell them apart here.\n`);
+      } else if (report.top_by === "rank correlation") {
         const [first, second] = [...report.candidates].sort((x, y) => y.rank_correlation.value - x.rank_correlation.value);
         process.stdout.write(
           `The candidates share their goal cells, so the planned worth there cannot tell them apart; the reward map ranks cells most like "${first!.name}" (rank correlation ${formatNumber(first!.rank_correlation.value)} vs ${formatNumber(second!.rank_correlation.value)} for "${second!.name}"). ${sentence("mean_value", "The raw reward map alone rates")}.\n`,

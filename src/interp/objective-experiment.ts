@@ -17,7 +17,7 @@ import type { PpoCallbacks } from "../rl/ppo.js";
 import { startRun } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
-import { envObjectives, inferFromBehaviour, scoreRewardMaps } from "./objective-report.js";
+import { envObjectives, inferFromBehaviour, readingLevels, scoreRewardMaps } from "./objective-report.js";
 
 export interface ObjectiveExperimentOptions {
   env: string;
@@ -54,8 +54,9 @@ export interface AgentObjective {
   steps_to_target: number | null;
   /** the baseline model trained with the same seed and budget (train condition only) */
   baseline: BaselineRun | null;
-  /** the glass-box answer: the candidate whose goals the planner plans to be worth most on deploy levels */
-  map_top: string;
+  /** the glass-box answer: the candidate whose goals the planner plans to be worth most on deploy levels (null: the map reading cannot separate the candidates there; such agents are reported apart) */
+  map_top: string | null;
+  map_top_by: "planned worth" | "rank correlation" | "undecided";
   /** the raw reward map's favourite (mean map value at goal cells) */
   raw_map_top: string;
   planned_value: Record<string, number>;
@@ -132,10 +133,12 @@ export interface ObjectiveExperimentResult {
   seeds: number;
   steps: number;
   agents: AgentObjective[];
-  /** among agents whose behaviour fits a candidate, the fraction whose inferred objective is the reward map's */
+  /** among agents whose behaviour fits a candidate (and whose map reading decided), the fraction whose inferred objective is the reward map's */
   agreement: Estimate;
   /** agents whose behaviour fits no candidate (not counted in the agreement) */
   no_fit: number;
+  /** agents whose reward map the reading could not score against separated candidates (not counted either) */
+  map_undecided: number;
   /** per condition: how many agents' maps (and inferences) favour each candidate */
   conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; mean_solved_ratio: number; solved: number; agents: number }>;
   /** target fraction of the scripted optimum, and the wall-clock comparison with the baseline model on train (null without one) */
@@ -212,9 +215,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         };
       }
       // the glass-box reading, on deploy levels
-      const env = new VecEnv(def, { n: o.levels, distribution: "deploy", params: o.envParams });
-      env.reset(evalSeed);
-      const maps = scoreRewardMaps(policy, env, objectives, 0);
+      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: o.envParams, seed: evalSeed }), objectives, 0);
       let rawTop = 0;
       maps.candidates.forEach((c, k) => {
         if (c.mean_value.value > maps.candidates[rawTop]!.mean_value.value) rawTop = k;
@@ -240,6 +241,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         steps_to_target: reached?.step ?? null,
         baseline,
         map_top: maps.top,
+        map_top_by: maps.top_by,
         raw_map_top: maps.candidates[rawTop]!.name,
         planned_value: record((n) => maps.candidates.find((c) => c.name === n)!.planned_value.value),
         mean_value: record((n) => maps.candidates.find((c) => c.name === n)!.mean_value.value),
@@ -247,7 +249,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         posterior: record((n) => inferred.candidates.find((c) => c.name === n)!.probability),
         gain_per_action: best.gainPerAction,
         behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
-        agree: inferred.top === maps.top,
+        agree: maps.top !== null && inferred.top === maps.top,
       });
     }
   }
@@ -284,8 +286,9 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
     seeds: o.seeds,
     steps: o.steps,
     agents,
-    agreement: wilsonInterval(agents.filter((a) => a.behaviour_fits && a.agree).length, agents.filter((a) => a.behaviour_fits).length),
+    agreement: wilsonInterval(agents.filter((a) => a.behaviour_fits && a.map_top !== null && a.agree).length, agents.filter((a) => a.behaviour_fits && a.map_top !== null).length),
     no_fit: agents.filter((a) => !a.behaviour_fits).length,
+    map_undecided: agents.filter((a) => a.map_top === null).length,
     conditions: summary,
     target,
     wall_clock: wallClock,

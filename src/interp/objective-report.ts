@@ -11,6 +11,7 @@ import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import type { EnvObjectives, TabularLevel } from "../envs/objectives.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
+import { scriptedPolicy } from "../envs/scripted.js";
 import {
   type InferenceLevel,
   type ObjectiveInference,
@@ -100,12 +101,17 @@ export interface RewardMapReport {
   distribution: string;
   levels: number;
   candidates: CandidateMapScore[];
-  /** the candidate whose goals the planner values most (highest mean planned worth): the glass-box answer */
-  top: string;
-  /** what decided `top`: planned worth at the goals, or — when the candidates share their goal cells — rank correlation */
-  top_by: "planned worth" | "rank correlation";
-  /** per scored level: its copy index, the reward, termination and planned-worth maps ([h·w]), reachable cells and the candidates' maps */
-  samples: { copy: number; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
+  /** the candidate whose goals the planner values most (highest mean planned worth): the glass-box answer; null when no level separates the candidates */
+  top: string | null;
+  /**
+   * what decided `top`: planned worth at the goals, or — when the candidates share their goal cells — rank
+   * correlation; "undecided" when the candidates' maps were identical on every level read
+   */
+  top_by: "planned worth" | "rank correlation" | "undecided";
+  /** levels on which the candidates' maps differ (over the cells counted) */
+  separating_levels: number;
+  /** per scored level: the level read, the reward, termination and planned-worth maps ([h·w]), reachable cells and the candidates' maps */
+  samples: { view: LevelView; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
 }
 
 /** The channel lit outside the level in a window (the env's `viewOutside` tile), or -1. */
@@ -210,14 +216,73 @@ function levelMaps(policy: PlannerActorCritic, env: VecEnv, i: number, level: Ta
   return out;
 }
 
+/** A level to read: copy i of env, in its current state. */
+export interface LevelView {
+  env: VecEnv;
+  i: number;
+}
+
+/** Do the candidates' maps differ anywhere? */
+function mapsDiffer(maps: readonly Float32Array[]): boolean {
+  return maps.some((m) => m.some((v, s) => v !== maps[0]![s]));
+}
+
 /**
- * Scores a planner's reward map on the first episode of each of env's copies (env must be freshly reset), or
- * of the copies `only` accepts. A planner that sees a window is read from every cell it could stand on
- * (levelMaps), so goals outside the first view count too.
+ * The levels of a distribution on which to read a planner's map against the candidates: `n` levels drawn at
+ * `seed`, each in its first state where the candidates' maps differ. Usually that is the level's start. Where
+ * goals are collected items and the candidates come apart only later (points-bug: once the glitched coin has
+ * been paid; keys-chests: while a key is held), the level is played by the env's scripted intended policy up to
+ * that state (replayed in a copy of its own, same level stream) and read there; a level that never gets there
+ * within its first episode is left out.
  */
-export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objectives: EnvObjectives, keepSamples = 6, only: ((copy: number) => boolean) | null = null): RewardMapReport {
-  const n = env.n;
-  const S = env.height * env.width;
+export function readingLevels(def: AnyEnvDefinition, objectives: EnvObjectives, o: { n: number; distribution: string; params: Record<string, unknown>; seed: number }): LevelView[] {
+  const make = (n: number, indexOffset = 0): VecEnv => {
+    const env = new VecEnv(def, { n, distribution: o.distribution, params: o.params, indexOffset });
+    env.reset(o.seed);
+    return env;
+  };
+  const env = make(o.n);
+  const all = Array.from({ length: o.n }, (_, i) => ({ env, i }));
+  if (!objectives.collected || !def.policies || all.every(({ i }) => mapsDiffer(objectives.maps(env, i)))) return all;
+  const at = new Int32Array(o.n).fill(-1); // step at which copy i's maps first differ
+  const done = new Uint8Array(o.n);
+  const policy = scriptedPolicy(env, "intended");
+  const a = new Int32Array(o.n);
+  for (let t = 0; t <= env.maxSteps; t++) {
+    let open = 0;
+    for (let i = 0; i < o.n; i++) {
+      if (done[i] || at[i]! >= 0) continue;
+      if (mapsDiffer(objectives.maps(env, i))) at[i] = t;
+      else open++;
+    }
+    if (open === 0 || t === env.maxSteps) break;
+    policy.act(env, a);
+    env.step(a);
+    for (let i = 0; i < o.n; i++) if (at[i]! < 0 && (env.terminated[i]! | env.truncated[i]!) !== 0) done[i] = 1;
+  }
+  const views: LevelView[] = [];
+  for (let i = 0; i < o.n; i++) {
+    if (at[i]! < 0) continue;
+    const one = make(1, i);
+    const replay = scriptedPolicy(one, "intended");
+    const a1 = new Int32Array(1);
+    for (let t = 0; t < at[i]!; t++) {
+      replay.act(one, a1);
+      one.step(a1);
+    }
+    views.push({ env: one, i: 0 });
+  }
+  return views;
+}
+
+/**
+ * Scores a planner's reward map on the given levels (see readingLevels). A planner that sees a window is read
+ * from every cell it could stand on (levelMaps), so goals outside the first view count too.
+ */
+export function scoreRewardMaps(policy: PlannerActorCritic, views: readonly LevelView[], objectives: EnvObjectives, keepSamples = 6): RewardMapReport {
+  if (views.length === 0) throw new ConfigError("no level to read the reward map on: no level separated the candidates within an episode", "read more levels (--levels) or another distribution");
+  const { env: first } = views[0]!;
+  const S = first.height * first.width;
   const C = objectives.candidates.length;
   const means: number[][] = Array.from({ length: C }, () => []);
   const planned: number[][] = Array.from({ length: C }, () => []);
@@ -226,8 +291,9 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
   const counts = new Int32Array(C);
   const samples: RewardMapReport["samples"] = [];
   let scored = 0;
-  for (let i = 0; i < n; i++) {
-    if (only && !only(i)) continue;
+  let separating = 0;
+  for (const view of views) {
+    const { env, i } = view;
     scored++;
     const maps = objectives.maps(env, i);
     const level = objectives.level(env, i);
@@ -240,6 +306,9 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
     // the most valuable counted cell other than the agent's own
     let topCell = -1;
     for (let s = 0; s < S; s++) if (counted(s) && s !== level.start && (topCell < 0 || worth[s]! > worth[topCell]!)) topCell = s;
+    let differ = false;
+    for (let s = 0; s < S && !differ; s++) if (counted(s)) for (let c = 1; c < C; c++) if (maps[c]![s] !== maps[0]![s]) differ = true;
+    if (differ) separating++;
     for (let c = 0; c < C; c++) {
       const m = maps[c]!;
       let sum = 0;
@@ -268,7 +337,7 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
     if (samples.length < keepSamples) {
       const reachable = new Uint8Array(S);
       for (let s = 0; s < S; s++) reachable[s] = counted(s) ? 1 : 0;
-      samples.push({ copy: i, reward: r, termination: lm.termination, entering: worth, reachable, candidateMaps: maps });
+      samples.push({ view, reward: r, termination: lm.termination, entering: worth, reachable, candidateMaps: maps });
     }
   }
   const candidates = objectives.candidates.map((cand, c) => ({
@@ -285,12 +354,22 @@ export function scoreRewardMaps(policy: PlannerActorCritic, env: VecEnv, objecti
   // candidates with the same goal cells (absent-supervisor: the goal, with or without the punishment tile's
   // penalty) have the same planned worth there: the map's rank correlation with each candidate decides
   let topBy: RewardMapReport["top_by"] = "planned worth";
-  if (candidates.every((c) => c.planned_value.value === candidates[0]!.planned_value.value)) {
+  if (separating === 0) topBy = "undecided";
+  else if (candidates.every((c) => c.planned_value.value === candidates[0]!.planned_value.value)) {
     topBy = "rank correlation";
     top = 0;
     for (let c = 1; c < C; c++) if (candidates[c]!.rank_correlation.value > candidates[top]!.rank_correlation.value) top = c;
   }
-  return { env: env.def.name, distribution: env.distribution, levels: scored, candidates, top: candidates[top]!.name, top_by: topBy, samples };
+  return {
+    env: first.def.name,
+    distribution: first.distribution,
+    levels: scored,
+    candidates,
+    top: topBy === "undecided" ? null : candidates[top]!.name,
+    top_by: topBy,
+    separating_levels: separating,
+    samples,
+  };
 }
 
 export interface BehaviouralInferenceOptions {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { scriptedActs } from "../../src/cli/infer-objective.js";
 import { VecEnv } from "../../src/envs/engine.js";
 import { environments } from "../../src/envs/registry.js";
-import { inferFromBehaviour } from "../../src/interp/objective-report.js";
+import { inferFromBehaviour, readingLevels } from "../../src/interp/objective-report.js";
 
 const GOAL_PROXY_ENVS = ["coin-run", "maze-cheese", "points-bug", "keys-chests", "absent-supervisor", "monster-shields"];
 /** small levels where the env allows them, so the test stays quick */
@@ -28,6 +28,26 @@ describe("candidate objectives on every goal/proxy environment", () => {
       for (const m of maps) expect(m.length).toBe(env.height * env.width);
       expect(level.states).toBe(env.height * env.width);
       expect(level.start).toBe(env.agentY[1]! * env.width + env.agentX[1]!);
+    }
+  });
+
+  it("reads maps where the candidates come apart: points-bug once the glitched coin is paid, keys-chests while a key is held", () => {
+    for (const name of ["points-bug", "keys-chests", "monster-shields"]) {
+      const def = environments[name]!;
+      const objectives = def.objectives!;
+      const views = readingLevels(def, objectives, { n: 12, distribution: "deploy", params: {}, seed: 4 });
+      expect(views.length, name).toBeGreaterThanOrEqual(8);
+      for (const { env, i } of views) {
+        const [a, b] = objectives.maps(env, i);
+        expect(a!.some((v, s) => v !== b![s]), name).toBe(true);
+        if (name === "keys-chests") expect(env.state.keysHeld[i]).toBeGreaterThan(0);
+        if (name === "points-bug") expect(Array.from(env.state.glitchPickups as Int32Array).some((k) => k > 0)).toBe(true);
+      }
+      // at a level's start the points-bug and keys-chests candidates coincide (monster-shields' already differ)
+      const start = new VecEnv(def, { n: 12, distribution: "deploy" });
+      start.reset(4);
+      const differAtStart = Array.from({ length: 12 }, (_, i) => objectives.maps(start, i)).filter(([a, b]) => a!.some((v, s) => v !== b![s])).length;
+      expect(differAtStart, name).toBe(name === "monster-shields" ? 12 : 0);
     }
   });
 
