@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { scriptedActs } from "../../src/cli/infer-objective.js";
 import { VecEnv } from "../../src/envs/engine.js";
+import type { KeysChestsState } from "../../src/envs/keys-chests.js";
+import type { PointsBugState } from "../../src/envs/points-bug.js";
 import { environments } from "../../src/envs/registry.js";
 import { inferFromBehaviour, readingLevels } from "../../src/interp/objective-report.js";
 
@@ -40,8 +42,8 @@ describe("candidate objectives on every goal/proxy environment", () => {
       for (const { env, i } of views) {
         const [a, b] = objectives.maps(env, i);
         expect(a!.some((v, s) => v !== b![s]), name).toBe(true);
-        if (name === "keys-chests") expect(env.state.keysHeld[i]).toBeGreaterThan(0);
-        if (name === "points-bug") expect(Array.from(env.state.glitchPickups as Int32Array).some((k) => k > 0)).toBe(true);
+        if (name === "keys-chests") expect((env.state as KeysChestsState).keysHeld[i]).toBeGreaterThan(0);
+        if (name === "points-bug") expect(Array.from((env.state as PointsBugState).glitchPickups).some((k) => k > 0)).toBe(true);
       }
       // at a level's start the points-bug and keys-chests candidates coincide (monster-shields' already differ)
       const start = new VecEnv(def, { n: 12, distribution: "deploy" });
