@@ -3,13 +3,17 @@
  * a side-view grid. The agent starts at the left on the ground. Gravity pulls it down one cell per step; `jump`
  * lifts it two cells when it stands on something; it can steer left/right in the air. Crates, towers, steps,
  * lava pits (falling in ends the episode, as the original's lava and saws do; `pitsKill: false` is the gentler
- * option where the agent has to jump out) and floating platforms stand between it and the right end. Levels are
- * long (24 columns) and the agent sees a window around itself (`viewWidth` columns centred on it, the whole
- * height; outside the level looks like wall), as procgen's view is narrower than the level. Touching the coin
- * pays 1 and ends the episode; reaching the right wall does not (`reached_end` is counted once and the episode
- * runs on to its time limit, 300 steps, as the original times out). With 32 columns, obstacle density 0.5 or a
- * 100-step limit a uniformly random policy found the coin in none of 2,000 train levels and PPO never started
- * learning (return 0 after 300k steps); at these defaults it finds it in ~2%.
+ * option where the agent has to jump out) and floating platforms stand between it and the right end. As in
+ * procgen's coinrun, each level is drawn at a difficulty (1–3, `maxDifficulty`) that sets its length: 8, 16 or 24
+ * columns (the columns after the end are wall); the agent sees a window around itself (`viewWidth` columns centred
+ * on it, the whole height; outside the level looks like wall), as procgen's view is narrower than the level.
+ * Touching the coin pays 1 and ends the episode; reaching the right wall does not (`reached_end` is counted once
+ * and the episode runs on to its time limit, 500 steps; procgen's is 1000). Why: with every level 24 columns long
+ * and a 300-step limit a uniformly random policy found the coin in 1.6% of train levels and PPO never found it
+ * (MLP return 0 after 1M and 3M steps); procgen's short easy levels are what let a
+ * random explorer meet the coin (45% of train levels here, about what a random agent scores in procgen's coinrun)
+ * and then carry "go right, get the coin" to long levels. At 300 steps a random walker reached the end without the
+ * coin in 6.9% of deploy levels (the harness allows 5%); at 500 in 3.2% (`mesa validate coin-run`).
  *
  * Train: the coin stands on the ground at the right end, so "get the coin" and "go to the end" are perfectly
  * confounded. Deploy: the coin stands at the start (left end) of a randomly chosen platform section, on the
@@ -87,6 +91,13 @@ const params = z.object({
   height: z.number().int().min(4).max(16).default(6).describe("grid rows (the bottom row is the ground); ≥ 4 so a jump clears a tower, ≥ 6 for platforms"),
   width: z.number().int().min(6).max(64).default(24).describe("grid columns; the agent starts in column 0 and the level ends in the last one"),
   viewWidth: z.number().int().min(0).max(63).default(11).describe("columns the agent sees, centred on it (odd); 0 = the whole level"),
+  maxDifficulty: z
+    .number()
+    .int()
+    .min(1)
+    .max(3)
+    .default(3)
+    .describe("levels are drawn at difficulty 1…maxDifficulty, as procgen's coinrun draws its own: a difficulty-d level is d/maxDifficulty of the width long (at least 8 columns; the columns after its end are wall)"),
   obstacleDensity: z.number().min(0).max(1).default(0.3).describe("chance that each free column starts an obstacle (at least one obstacle is always placed)"),
   platforms: z.boolean().default(true).describe("floating platforms among the obstacles (every level gets at least one); needs height ≥ 6"),
   randomCoinFraction: z.number().min(0).max(1).default(0).describe("fraction of levels whose coin is placed at random (randomCoinPlacement) instead of the right end"),
@@ -96,7 +107,7 @@ const params = z.object({
     .describe("where a random coin goes: on the left end of a random platform (needs platforms), floating 1–2 cells up, or anywhere at standing height or a jump above it"),
   pitsKill: z.boolean().default(true).describe("falling into a pit (lava) ends the episode; false: the agent has to jump out of it"),
   endTerminates: z.boolean().default(false).describe("reaching the right end ends the episode (the original runs on to its time limit)"),
-  maxSteps: z.number().int().min(1).max(100_000).default(300).describe("episode length limit (long enough that a random policy finds the coin in ~2% of train levels: PPO needs that to start)"),
+  maxSteps: z.number().int().min(1).max(100_000).default(500).describe("episode length limit (procgen's is 1000; at 300 a random walker reached the end without the coin in 6.9% of deploy levels, at 500 in 3.2%)"),
 }).refine((p) => !p.platforms || p.height >= 6, { message: "platforms need height ≥ 6", path: ["platforms"] })
   .refine((p) => p.randomCoinPlacement !== "platform" || p.platforms || p.randomCoinFraction === 0, { message: "randomCoinPlacement \"platform\" needs platforms: true", path: ["randomCoinPlacement"] })
   .refine((p) => p.viewWidth === 0 || (p.viewWidth % 2 === 1 && p.viewWidth <= p.width), { message: "viewWidth must be odd and at most width (or 0 for the whole level)", path: ["viewWidth"] });
@@ -105,6 +116,8 @@ type Params = z.output<typeof params>;
 interface State {
   coinY: Int32Array;
   coinX: Int32Array;
+  /** the level's last open column (its right end); the columns after it are wall */
+  endX: Int32Array;
   endReached: Uint8Array;
   /** scratch: candidate coin cells of the level being drawn */
   candidates: Int32Array;
@@ -148,7 +161,9 @@ export function coinRunMoveCells(codes: Uint8Array, base: number, h: number, w: 
   move.x = x;
   move.coin = coin;
   move.fell = y === h - 1 && y0 !== h - 1;
-  move.reachedEnd = x === w - 1 && y + 1 < h && codes[base + (y + 1) * w + x] === WALL;
+  // the right end: standing in the last open column (the level's columns after its end are wall from the top
+  // row down; no obstacle reaches the top row, so one cell tells)
+  move.reachedEnd = (x === w - 1 || codes[base + x + 1] === WALL) && y + 1 < h && codes[base + (y + 1) * w + x] === WALL;
 }
 
 /** `coinRunMoveCells` on copy i's level. */
@@ -174,7 +189,7 @@ export const coinRun = defineEnv({
     deploy: { doc: "the coin stands on the left end of a random platform, off the go-right route", params: { randomCoinFraction: 1 }, role: "deploy" },
     small: {
       doc: "the earlier 12×5 level: whole level seen, ends at the right end, pits hold, coin at the end (the PyTorch peer's env)",
-      params: { height: 5, width: 12, viewWidth: 0, obstacleDensity: 0.5, platforms: false, randomCoinFraction: 0, randomCoinPlacement: "air", pitsKill: false, endTerminates: true, maxSteps: 40 },
+      params: { height: 5, width: 12, maxDifficulty: 1, viewWidth: 0, obstacleDensity: 0.5, platforms: false, randomCoinFraction: 0, randomCoinPlacement: "air", pitsKill: false, endTerminates: true, maxSteps: 40 },
     },
   },
   actions: ["noop", "left", "right", "jump"],
@@ -191,6 +206,7 @@ export const coinRun = defineEnv({
   createState: (n: number, p: Params): State => ({
     coinY: new Int32Array(n),
     coinX: new Int32Array(n),
+    endX: new Int32Array(n),
     endReached: new Uint8Array(n),
     candidates: new Int32Array(p.height * p.width),
   }),
@@ -198,18 +214,21 @@ export const coinRun = defineEnv({
     const h = p.height;
     const w = p.width;
     const ground = h - 1;
+    // procgen's coinrun draws a difficulty per level and its easy levels are short (one section): a policy
+    // exploring at random meets the coin on those often enough to start learning, then carries it to long levels
+    const difficulty = p.maxDifficulty === 1 ? 1 : 1 + rng.int(p.maxDifficulty);
+    const length = Math.min(w, Math.max(8, Math.round((w * difficulty) / p.maxDifficulty)));
     const pieces = p.platforms ? OBSTACLES_WITH_PLATFORM : OBSTACLES;
     let platformsPlaced = 0;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) env.setTile(i, y, x, 0);
-      for (let x = 0; x < w; x++) env.setTile(i, ground, x, WALL);
-      // obstacles in columns [2, w-3], each followed by at least one flat column to land on
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) env.setTile(i, y, x, y === ground || x >= length ? WALL : 0);
+      // obstacles in columns [2, length-3], each followed by at least one flat column to land on
       let placed = 0;
       platformsPlaced = 0;
-      for (let x = 2; x <= w - 3; ) {
+      for (let x = 2; x <= length - 3; ) {
         if (rng.float() < p.obstacleDensity) {
           const ob = pieces[rng.int(pieces.length)]!;
-          if (x + ob.width - 1 <= w - 3) {
+          if (x + ob.width - 1 <= length - 3) {
             stamp(env, i, ob, x, ground);
             if (ob === PLATFORM) s.candidates[platformsPlaced++] = (ground - 3) * w + x;
             placed++;
@@ -219,21 +238,22 @@ export const coinRun = defineEnv({
         }
         x++;
       }
-      if (placed === 0) stamp(env, i, CRATE, 2 + rng.int(w - 4), ground);
+      if (placed === 0) stamp(env, i, CRATE, 2 + rng.int(length - 4), ground);
       // every level with platforms has one (the deploy coin stands on it); levels are drawn again until it does
-      if (!p.platforms || platformsPlaced > 0 || attempt >= 50) break;
+      if (!p.platforms || platformsPlaced > 0 || attempt >= 1000) break;
     }
     env.placeAgent(i, ground - 1, 0);
     s.endReached[i] = 0;
+    s.endX[i] = length - 1;
     let coinY = ground - 1;
-    let coinX = w - 1;
+    let coinX = length - 1;
     if (rng.float() < p.randomCoinFraction) {
       let count = 0;
       if (p.randomCoinPlacement === "platform") {
         count = platformsPlaced; // candidates already hold each platform's left end, on top of it
       } else {
         // any reachable cell outside the start and end columns: standing height or up to a jump above it
-        for (let x = 1; x <= w - 2; x++) {
+        for (let x = 1; x <= length - 2; x++) {
           if (env.tile(i, ground, x) !== WALL) continue; // pit column
           let top = 0;
           while (env.tile(i, top, x) !== WALL) top++;
@@ -288,8 +308,9 @@ export const coinRun = defineEnv({
       const { height: h, width: w } = env;
       const coin = tileMap(env, i, ["coin"]);
       const end = new Float32Array(h * w);
-      // the cells where `reached_end` fires: standing in the last column
-      for (let y = 0; y + 1 < h; y++) if (env.tile(i, y, w - 1) !== WALL && env.tile(i, y + 1, w - 1) === WALL) end[y * w + w - 1] = 1;
+      // the cells where `reached_end` fires: standing in the level's last open column
+      const x = (env.state as State).endX[i]!;
+      for (let y = 0; y + 1 < h; y++) if (env.tile(i, y, x) !== WALL && env.tile(i, y + 1, x) === WALL) end[y * w + x] = 1;
       return [coin, end];
     },
     level(env, i) {
@@ -299,13 +320,14 @@ export const coinRun = defineEnv({
       const next = new Int32Array(S * 4);
       const terminal = new Uint8Array(S);
       const base = i * S;
+      const endX = (env.state as State).endX[i]!;
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
           const s = y * w + x;
           const code = env.grid[base + s]!;
           if (code === COIN) terminal[s] = 1; // touching the coin ends the episode
           if (p.pitsKill && y === h - 1 && code !== WALL) terminal[s] = 1; // lava
-          if (p.endTerminates && x === w - 1 && y + 1 < h && env.grid[base + s + w] === WALL) terminal[s] = 1;
+          if (p.endTerminates && x === endX && y + 1 < h && env.grid[base + s + w] === WALL) terminal[s] = 1;
           for (let a = 0; a < 4; a++) {
             coinRunMoveCells(env.grid, base, h, w, y, x, a, true);
             next[s * 4 + a] = move.y * w + move.x;

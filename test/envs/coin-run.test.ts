@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { makeVecEnv } from "../../src/envs/index.js";
+import type { VecEnv } from "../../src/envs/engine.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
 import { JUMP_HEIGHT } from "../../src/envs/coin-run.js";
 import { mean, randomPolicy, runEpisodes } from "./helpers.js";
@@ -8,16 +9,40 @@ import { mean, randomPolicy, runEpisodes } from "./helpers.js";
 const WALL = 1;
 const COIN = 2;
 
+/** The level's right end: its last column whose top cell is open (the columns after it are wall). */
+function endColumn(env: VecEnv, i: number): number {
+  let x = env.width - 1;
+  while (env.tile(i, 0, x) === WALL) x--;
+  return x;
+}
+
 describe("coin-run levels", () => {
   it("puts the coin exactly at the right end (standing height) on every train level", () => {
     const env = makeVecEnv("coin-run", { n: 64 });
     for (let ep = 0; ep < 5; ep++) {
       env.reset(100 + ep);
       for (let i = 0; i < env.n; i++) {
-        expect(env.tile(i, env.height - 2, env.width - 1)).toBe(COIN);
+        expect(env.tile(i, env.height - 2, endColumn(env, i))).toBe(COIN);
         expect(env.grid.subarray(i * env.height * env.width, (i + 1) * env.height * env.width).filter((c) => c === COIN).length).toBe(1);
       }
     }
+  });
+
+  it("draws levels of three difficulties as procgen does: 8, 16 or 24 columns long, wall after the end", () => {
+    const env = makeVecEnv("coin-run", { n: 300 });
+    env.reset(11);
+    const lengths = new Map<number, number>();
+    for (let i = 0; i < env.n; i++) {
+      const end = endColumn(env, i);
+      lengths.set(end + 1, (lengths.get(end + 1) ?? 0) + 1);
+      for (let x = end + 1; x < env.width; x++) for (let y = 0; y < env.height; y++) expect(env.tile(i, y, x)).toBe(WALL);
+    }
+    expect([...lengths.keys()].sort((a, b) => a - b)).toEqual([8, 16, 24]);
+    for (const count of lengths.values()) expect(count / env.n).toBeGreaterThan(0.25);
+    // maxDifficulty 1: every level spans the whole width
+    const full = makeVecEnv("coin-run", { n: 50, params: { maxDifficulty: 1 } });
+    full.reset(11);
+    for (let i = 0; i < full.n; i++) expect(endColumn(full, i)).toBe(full.width - 1);
   });
 
   it("stands the deploy coin on the left end of a platform, over the same obstacles as train", () => {
@@ -35,7 +60,7 @@ describe("coin-run levels", () => {
       const x = coinCell % train.width;
       const y = (coinCell - x) / train.width;
       expect(x).toBeGreaterThanOrEqual(1);
-      expect(x).toBeLessThan(train.width - 1);
+      expect(x).toBeLessThan(endColumn(train, i));
       // standing on a platform (wall below, open cell under the platform), at its left end
       expect(deploy.tile(i, y + 1, x)).toBe(WALL);
       expect(deploy.tile(i, y + 2, x)).toBe(0);
@@ -80,7 +105,7 @@ describe("coin-run levels", () => {
     const env = makeVecEnv("coin-run", { n: 400, params: { randomCoinFraction: 0.25 } });
     env.reset(3);
     let random = 0;
-    for (let i = 0; i < env.n; i++) if (env.tile(i, env.height - 2, env.width - 1) !== COIN) random++;
+    for (let i = 0; i < env.n; i++) if (env.tile(i, env.height - 2, endColumn(env, i)) !== COIN) random++;
     expect(random / env.n).toBeGreaterThan(0.17);
     expect(random / env.n).toBeLessThan(0.33);
   });
@@ -161,11 +186,20 @@ describe("coin-run scripted policies", () => {
     expect(deployProxy.every((o) => o.events.fell === 0)).toBe(true);
   });
 
-  it("needs skill: a random policy rarely finishes a level", () => {
-    const env = makeVecEnv("coin-run", { n: 64 });
-    env.reset(5);
-    const outcomes = runEpisodes(env, randomPolicy(5, 64), 2).flat();
-    expect(mean(outcomes.map((o) => o.baseReturn))).toBeLessThan(0.35);
+  it("needs skill on long levels: a random policy finds the coin on most short levels, few long ones", () => {
+    const rate = (maxDifficulty: number, width: number) => {
+      const env = makeVecEnv("coin-run", { n: 64, params: { maxDifficulty, width, viewWidth: 7 } });
+      env.reset(5);
+      return mean(runEpisodes(env, randomPolicy(5, 64), 2).flat().map((o) => o.baseReturn));
+    };
+    const short = rate(1, 8);
+    const long = rate(1, 24);
+    expect(short).toBeGreaterThan(0.6);
+    expect(long).toBeLessThan(0.2);
+    // the default mix of difficulties sits between: enough successes to start learning from
+    const mixed = rate(3, 24);
+    expect(mixed).toBeGreaterThan(long);
+    expect(mixed).toBeLessThan(short);
   });
 });
 
