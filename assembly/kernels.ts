@@ -423,6 +423,8 @@ const D_HO: usize = 92;
 const D_WO: usize = 96;
 const D_FLAGS: usize = 100;
 const D_NB: usize = 104;
+/** byte offset of the gather table of small-image convolutions (see convTable), 16 zero bytes just before it */
+const D_TAB: usize = 108;
 /** flags: bias present, input rectified, output rectified, residual present */
 const F_BIAS: i32 = 1;
 const F_RELU_IN: i32 = 2;
@@ -431,7 +433,115 @@ const F_RES: i32 = 8;
 
 /** Bytes of a convolution descriptor. */
 export function convDescriptorBytes(): i32 {
-  return <i32>D_NB + 4;
+  return <i32>D_TAB + 4;
+}
+
+/**
+ * Outputs narrower than this many columns im2col and col2im through a gather table (one entry per column of an
+ * image's cols: where it reads), as their rows are too short for the run-by-run copies to pay.
+ */
+const TABLE_MAX_WO: i32 = 8;
+
+/** Whether this call's im2col and col2im go through the gather table. */
+// @ts-ignore: decorator
+@inline
+function usesTable(d: usize): bool {
+  return dget(d, D_WO) < TABLE_MAX_WO;
+}
+
+/** Bytes of the gather table of a call with output width wo (0 when it uses none): K·L i32 entries. */
+export function convTableBytes(k: i32, l: i32, wo: i32): i32 {
+  return wo < TABLE_MAX_WO ? k * l * 4 : 0;
+}
+
+/**
+ * Builds the gather table when this call uses one: entry r·L + l is the byte offset within an image of the input
+ * element that cols row r (= (c·kh + i)·kw + j) reads for output position l, or −1 where the window reads padding.
+ */
+export function convTable(d: usize): void {
+  if (!usesTable(d)) return;
+  const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
+  const sh = dget(d, D_SH), sw = dget(d, D_SW), ph = dget(d, D_PH), pw = dget(d, D_PW);
+  const Ho = dget(d, D_HO), Wo = dget(d, D_WO);
+  let q = <usize>dget(d, D_TAB);
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        for (let oh = 0; oh < Ho; oh++) {
+          const ih = oh * sh - ph + i;
+          for (let ow = 0; ow < Wo; ow++, q += 4) {
+            const iw = ow * sw - pw + j;
+            store<i32>(q, ih >= 0 && ih < H && iw >= 0 && iw < W ? ((c * H + ih) * W + iw) << 2 : -1);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** im2colBlock through the gather table: padding reads the 16 zero bytes just before the table. */
+function im2colTable(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usize): void {
+  const L = dget(d, D_HO) * dget(d, D_WO);
+  const imageBytes = <usize>(dget(d, D_C) * dget(d, D_H) * dget(d, D_W_)) << 2;
+  const reluIn = (dget(d, D_FLAGS) & F_RELU_IN) != 0;
+  const tab = <usize>dget(d, D_TAB);
+  const zero = tab - 16;
+  const x0 = <usize>dget(d, D_X) + <usize>n0 * imageBytes;
+  let o = cols + (<usize>(r0 * count * L) << 2);
+  for (let r = r0; r < r1; r++) {
+    const row = tab + (<usize>(r * L) << 2);
+    const rowEnd = row + (<usize>L << 2);
+    let x = x0;
+    for (let img = 0; img < count; img++, x += imageBytes) {
+      if (reluIn) {
+        for (let t = row; t < rowEnd; t += 4, o += 4) {
+          const off = load<i32>(t);
+          store<f32>(o, max(load<f32>(select<usize>(zero, x + <usize>off, off < 0)), 0));
+        }
+      } else {
+        for (let t = row; t < rowEnd; t += 4, o += 4) {
+          const off = load<i32>(t);
+          store<f32>(o, load<f32>(select<usize>(zero, x + <usize>off, off < 0)));
+        }
+      }
+    }
+  }
+}
+
+/** col2imBlock through the gather table: padding entries add into `trash` (this thread's own 16 bytes). */
+function col2imTable(d: usize, n0: i32, count: i32, cols: usize, trash: usize): void {
+  const K = dget(d, D_C) * dget(d, D_KH) * dget(d, D_KW);
+  const L = dget(d, D_HO) * dget(d, D_WO);
+  const imageBytes = <usize>(dget(d, D_C) * dget(d, D_H) * dget(d, D_W_)) << 2;
+  const reluIn = (dget(d, D_FLAGS) & F_RELU_IN) != 0;
+  const tab = <usize>dget(d, D_TAB);
+  const zero = tab - 16;
+  const x0 = <usize>dget(d, D_X) + <usize>n0 * imageBytes;
+  const gx0 = <usize>dget(d, D_GX) + <usize>n0 * imageBytes;
+  let o = cols;
+  for (let r = 0; r < K; r++) {
+    const row = tab + (<usize>(r * L) << 2);
+    const rowEnd = row + (<usize>L << 2);
+    let gx = gx0;
+    let x = x0;
+    for (let img = 0; img < count; img++, gx += imageBytes, x += imageBytes) {
+      if (reluIn) {
+        for (let t = row; t < rowEnd; t += 4, o += 4) {
+          const off = load<i32>(t);
+          const pad = off < 0;
+          const at = select<usize>(trash, gx + <usize>off, pad);
+          const keep = load<f32>(select<usize>(zero, x + <usize>off, pad)) > 0;
+          store<f32>(at, load<f32>(at) + select<f32>(load<f32>(o), 0, keep));
+        }
+      } else {
+        for (let t = row; t < rowEnd; t += 4, o += 4) {
+          const off = load<i32>(t);
+          const at = select<usize>(trash, gx + <usize>off, off < 0);
+          store<f32>(at, load<f32>(at) + load<f32>(o));
+        }
+      }
+    }
+  }
 }
 
 // @ts-ignore: decorator
@@ -482,6 +592,10 @@ function gatherRun(dst: usize, src: usize, count: i32, step: usize, relu: bool):
  * x[n0 + j, c, oh·sh − ph + i, ow·sw − pw + j'] (0 outside the image), rectified when the input is.
  */
 function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usize): void {
+  if (usesTable(d)) {
+    im2colTable(d, n0, count, r0, r1, cols);
+    return;
+  }
   const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
   const sh = dget(d, D_SH), sw = dget(d, D_SW), ph = dget(d, D_PH), pw = dget(d, D_PW);
   const Ho = dget(d, D_HO), Wo = dget(d, D_WO);
@@ -542,7 +656,11 @@ function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usiz
 }
 
 /** gx[n0 + j] += the adjoint of im2colBlock applied to cols (all K rows), masked by x > 0 when the input is rectified. */
-function col2imBlock(d: usize, n0: i32, count: i32, cols: usize): void {
+function col2imBlock(d: usize, n0: i32, count: i32, cols: usize, trash: usize): void {
+  if (usesTable(d)) {
+    col2imTable(d, n0, count, cols, trash);
+    return;
+  }
   const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
   const sh = dget(d, D_SH), sw = dget(d, D_SW), ph = dget(d, D_PH), pw = dget(d, D_PW);
   const Ho = dget(d, D_HO), Wo = dget(d, D_WO);
@@ -634,44 +752,76 @@ export function convForward(d: usize, b0: i32, b1: i32, scratch: usize, thread: 
   const N = dget(d, D_N), C = dget(d, D_C), O = dget(d, D_O), NB = dget(d, D_NB);
   const K = C * dget(d, D_KH) * dget(d, D_KW);
   const L = dget(d, D_HO) * dget(d, D_WO);
-  const flags = dget(d, D_FLAGS);
   const area = <usize>dget(d, D_AREA) + <usize>thread * <usize>dget(d, D_AREA_BYTES);
   const cols = area;
   const t = area + (<usize>(K * NB * L) << 2);
-  const w = <usize>dget(d, D_W), bias = <usize>dget(d, D_BIAS), res = <usize>dget(d, D_RES), y = <usize>dget(d, D_Y);
-  const hasBias = (flags & F_BIAS) != 0, hasRes = (flags & F_RES) != 0, reluOut = (flags & F_RELU_OUT) != 0;
-  const zero = f32x4.splat(0);
-  const sliceBytes = <usize>L << 2;
+  const w = <usize>dget(d, D_W);
   for (let blk = b0; blk < b1; blk++) {
     const n0 = blk * NB;
     const count = min(NB, N - n0);
     im2colBlock(d, n0, count, 0, K, cols);
     gemm(w, cols, t, O, count * L, K, 0, 0, O, 0, count * L, scratch);
-    // epilogue: ((Σ + bias) + residual), max(·, 0), written to y[n0 + j, o, :]
-    for (let o = 0; o < O; o++) {
-      const bv = hasBias ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
-      const b4 = f32x4.splat(bv);
-      let src = t + (<usize>(o * count * L) << 2);
-      for (let img = 0; img < count; img++) {
-        const at = (<usize>((n0 + img) * O + o) * L) << 2;
-        let dst = y + at;
-        let rp = res + at;
-        const end = src + sliceBytes;
-        for (; src + 16 <= end; src += 16, dst += 16, rp += 16) {
-          let v = f32x4.add(v128.load(src), b4);
-          if (hasRes) v = f32x4.add(v, v128.load(rp));
-          if (reluOut) v = f32x4.max(v, zero);
-          v128.store(dst, v);
-        }
-        for (; src < end; src += 4, dst += 4, rp += 4) {
-          let v = load<f32>(src) + bv;
-          if (hasRes) v += load<f32>(rp);
-          if (reluOut) v = max(v, 0);
-          store<f32>(dst, v);
-        }
+    convEpilogue(d, n0, count, t);
+  }
+}
+
+/**
+ * The forward epilogue of one block: y[n0 + j, o, :] = relu?((t[o, j·L : (j+1)·L] + bias[o]) + residual), for
+ * j < count. Exported so a host with its own GEMM (the blas backend) can run im2col → GEMM → epilogue itself.
+ */
+export function convEpilogue(d: usize, n0: i32, count: i32, t: usize): void {
+  const O = dget(d, D_O);
+  const L = dget(d, D_HO) * dget(d, D_WO);
+  const flags = dget(d, D_FLAGS);
+  const bias = <usize>dget(d, D_BIAS), res = <usize>dget(d, D_RES), y = <usize>dget(d, D_Y);
+  const hasBias = (flags & F_BIAS) != 0, hasRes = (flags & F_RES) != 0, reluOut = (flags & F_RELU_OUT) != 0;
+  const zero = f32x4.splat(0);
+  const sliceBytes = <usize>L << 2;
+  for (let o = 0; o < O; o++) {
+    const bv = hasBias ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
+    const b4 = f32x4.splat(bv);
+    let src = t + (<usize>(o * count * L) << 2);
+    for (let img = 0; img < count; img++) {
+      const at = (<usize>((n0 + img) * O + o) * L) << 2;
+      let dst = y + at;
+      let rp = res + at;
+      const end = src + sliceBytes;
+      for (; src + 16 <= end; src += 16, dst += 16, rp += 16) {
+        let v = f32x4.add(v128.load(src), b4);
+        if (hasRes) v = f32x4.add(v, v128.load(rp));
+        if (reluOut) v = f32x4.max(v, zero);
+        v128.store(dst, v);
+      }
+      for (; src < end; src += 4, dst += 4, rp += 4) {
+        let v = load<f32>(src) + bv;
+        if (hasRes) v += load<f32>(rp);
+        if (reluOut) v = max(v, 0);
+        store<f32>(dst, v);
       }
     }
   }
+}
+
+/** im2col of images [n0, n0 + count) into cols [K, count·L] (all K rows): for a host with its own GEMM. */
+export function convIm2col(d: usize, n0: i32, count: i32, cols: usize): void {
+  im2colBlock(d, n0, count, 0, dget(d, D_C) * dget(d, D_KH) * dget(d, D_KW), cols);
+}
+
+/** gx[n0 + j] += col2im(cols) for j < count (masked by x > 0 when the input was rectified): for a host with its own GEMM. */
+export function convCol2im(d: usize, n0: i32, count: i32, cols: usize): void {
+  col2imBlock(d, n0, count, cols, trashOf(d, 0));
+}
+
+/** 16 bytes at the end of a thread's work area that padding entries of col2imTable add into. */
+// @ts-ignore: decorator
+@inline
+function trashOf(d: usize, thread: i32): usize {
+  return <usize>dget(d, D_AREA) + <usize>(thread + 1) * <usize>dget(d, D_AREA_BYTES) - 16;
+}
+
+/** t[O, count·L] = the output gradient of images [n0, n0 + count): for a host with its own GEMM. */
+export function convGatherGrad(d: usize, n0: i32, count: i32, t: usize): void {
+  gatherGrad(d, n0, count, t);
 }
 
 /** Input gradient for blocks [b0, b1): gx += col2im(wᵀ·gz) (masked by x > 0 when the input was rectified). */
@@ -688,7 +838,7 @@ export function convBackwardData(d: usize, b0: i32, b1: i32, scratch: usize, thr
     const count = min(NB, N - n0);
     gatherGrad(d, n0, count, t);
     gemm(w, t, cols, K, count * L, O, 1, 0, K, 0, count * L, scratch);
-    col2imBlock(d, n0, count, cols);
+    col2imBlock(d, n0, count, cols, trashOf(d, thread));
   }
 }
 
@@ -768,19 +918,15 @@ export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: 
         const j1 = min(W, ow * sw - pw + kw);
         let bi = base + i0 * W + j0;
         let best = load<f32>(x + (<usize>bi << 2));
-        let nan = best != best;
+        // branchless (a data-dependent branch here mispredicts about half the time): take a larger value, or
+        // the first NaN while the best so far is not NaN
         for (let ih = i0; ih < i1; ih++) {
           const row = base + ih * W;
           for (let k = row + j0; k < row + j1; k++) {
             const v = load<f32>(x + (<usize>k << 2));
-            if (v > best && !nan) {
-              best = v;
-              bi = k;
-            } else if (v != v && !nan) {
-              nan = true;
-              best = v;
-              bi = k;
-            }
+            const take = (v > best) | ((v != v) & (best == best));
+            best = select<f32>(v, best, take);
+            bi = select<i32>(k, bi, take);
           }
         }
         store<f32>(y + q, best);

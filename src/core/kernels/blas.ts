@@ -1,8 +1,9 @@
 // The `blas` kernel backend: matmul through the system's CBLAS (OpenBLAS, BLIS, MKL, Accelerate) via the FFI
 // package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
 // one call per batch item. Convolutions of images no larger than the kernel (the CNN policy's last pooled stage)
-// run as one dense product through this GEMM (conv_dense.ts); larger ones and pooling run on another backend
-// (`convolutionBackend`: the wasm kernels when they load, else the js reference).
+// run as one dense product through this GEMM (conv_dense.ts); larger ones run as im2col in wasm with their
+// GEMMs through cblas_sgemm on views of the wasm memory (WasmBackend.conv2dWithGemm), and pooling on wasm
+// (`convolutionBackend`: the wasm kernels when they load, else the js reference for all of it).
 // Loading fails with a reason (no library found, symbol missing) and the backend is
 // then simply unavailable; nothing here is needed for the other backends.
 // Determinism: a given library and thread count repeats bit for bit, but OpenBLAS runs different edge kernels
@@ -13,6 +14,7 @@ import { resolveMatmul } from "./args.js";
 import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
 import { JsBackend } from "./js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
+import { WasmBackend } from "./wasm.js";
 
 /** Shared libraries tried in order, per platform; MESA_BLAS_LIB (a path or name) is tried first when set. */
 const CANDIDATES: Record<string, readonly string[]> = {
@@ -29,11 +31,12 @@ const CANDIDATES: Record<string, readonly string[]> = {
 const GENERIC = new Set(["libcblas.so.3", "libblas.so.3"]);
 
 /**
- * Images of at most this many times kh·kw pixels convolve as one dense product (see conv_dense.ts). Measured
- * (best of 40 fwd+bwd, batch 2048, machine under load 15–20): 2×3 images, 32 → 32 channels: 74 ms vs 181 ms with
- * wasm's im2col; 3×6 (2×) and 5×5 (2.8× the flops) showed no gain, so only images up to the kernel's size.
+ * Images of at most this many times kh·kw pixels convolve as one dense product (see conv_dense.ts); larger ones
+ * by im2col with OpenBLAS GEMMs. Measured in CNN PPO (coin-run small, one thread, CPU-time steps/s, machine under
+ * load 14, alternating runs): 1,686–1,719 with factor 1 (only 2×3 images dense) against 2,049–2,077 with 2 (3×6
+ * images too); on maze-cheese factor 3 (5×5 images too) made no difference (386–389 against 390–419).
  */
-const BLAS_DENSE_CONV_FACTOR = 1;
+const BLAS_DENSE_CONV_FACTOR = 2;
 
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
@@ -182,13 +185,17 @@ export class BlasBackend implements KernelBackend {
   }
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args);
-    else this.convolutionBackend.conv2d(x, weight, bias, residual, y, args);
+    else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.gemm, x, weight, bias, residual, y, args);
+    else conv.conv2d(x, weight, bias, residual, y, args);
   }
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
-    else this.convolutionBackend.conv2dBackward(x, weight, y, gy, grads, args);
+    else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.gemm, x, weight, y, gy, grads, args);
+    else conv.conv2dBackward(x, weight, y, gy, grads, args);
   }
 
   private readonly gemm = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void => this.matmul(a, b, c, args);

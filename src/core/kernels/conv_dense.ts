@@ -3,12 +3,11 @@
 // reads (zeros elsewhere). For images with few more pixels than the kernel has taps (the pooled stages of the
 // CNN policy: 2×3, 3×6, 5×5), the product Y = X·Mᵀ costs about h·w / (kh·kw) times the im2col GEMM's flops but
 // needs no im2col or col2im, runs as one large GEMM over the whole batch (the filter gradient's reduction is over
-// the batch, k = n), and writes NCHW directly (M's rows are (o, oh, ow)). The blas and wasm backends use it for
-// images of at most kh·kw pixels, where it measured about twice as fast as im2col (2×3 images, 32 channels).
+// the batch, k = n), and writes NCHW directly (M's rows are (o, oh, ow)). The wasm backend uses it for images of
+// at most kh·kw pixels, where it measured about twice as fast as im2col (2×3 images, 32 channels), the blas
+// backend up to 2·kh·kw (3×6 images too; see blas.ts). M is cached per filter buffer while the filter is unchanged.
 import { checkConv2d } from "./args.js";
-import type { Conv2dArgs, Conv2dGrads, MatmulArgs } from "./types.js";
-
-type Matmul = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs) => void;
+import type { Conv2dArgs, Conv2dGrads, Matmul } from "./types.js";
 
 /** Whether images of this call have at most `factor`·kh·kw pixels (the dense product's flop ratio bound). */
 export function denseConvFits(args: Conv2dArgs, factor: number): boolean {
@@ -16,7 +15,7 @@ export function denseConvFits(args: Conv2dArgs, factor: number): boolean {
 }
 
 /** M [o·L, c·h·w]: M[(o, oh, ow), (c, ih, iw)] = w[o, c, i, j] where the window at (oh, ow) reads (ih, iw). */
-function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number): Float32Array {
+function buildConvMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number): Float32Array {
   const { c: C, h: H, w: W, o: O, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw } = a;
   const L = ho * wo;
   const chw = C * H * W;
@@ -38,6 +37,42 @@ function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number)
       }
     }
   }
+  return m;
+}
+
+/** The last matrix built from a filter buffer: the geometry and filter values it was built for. */
+interface CachedMatrix {
+  geometry: string;
+  weight: Float32Array;
+  m: Float32Array;
+}
+const matrices = new WeakMap<Float32Array, CachedMatrix>();
+
+/**
+ * convMatrix for this filter, reused while the filter's values and the geometry are unchanged (the rollout's
+ * forward passes between two updates, and a minibatch's backward after its forward, use the same filter, and
+ * building M costs o·L·c·h·w writes): the filter is compared value by value with a copy, so an in-place update
+ * (the optimizer's step) always rebuilds.
+ */
+function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number): Float32Array {
+  const len = a.o * a.c * a.kh * a.kw;
+  const geometry = `${a.c},${a.h},${a.w},${a.o},${a.kh},${a.kw},${a.strideH},${a.strideW},${a.padH},${a.padW}`;
+  const hit = matrices.get(weight);
+  if (hit !== undefined && hit.geometry === geometry) {
+    // bit patterns, so −0 and NaN payloads count as changes too
+    const copy = new Uint32Array(hit.weight.buffer, 0, len);
+    const now = new Uint32Array(weight.buffer, weight.byteOffset, len);
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (copy[i] !== now[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit.m;
+  }
+  const m = buildConvMatrix(weight, a, ho, wo);
+  matrices.set(weight, { geometry, weight: weight.slice(0, len), m });
   return m;
 }
 

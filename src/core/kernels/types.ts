@@ -28,6 +28,9 @@ export interface MatmulArgs {
   accumulate?: boolean;
 }
 
+/** A GEMM as a function value (KernelBackend.matmul's signature): what convolutions hand their products to. */
+export type Matmul = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs) => void;
+
 export interface KernelBackend {
   readonly name: BackendName;
   /** how many threads the backend computes large kernels on */

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
 import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
-import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
+import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
 
 interface MatmulExports {
   scratchBytes(): number;
@@ -23,6 +23,12 @@ interface MatmulExports {
   convBackwardData(desc: number, n0: number, n1: number, scratch: number, thread: number): void;
   convBackwardFilter(desc: number, k0: number, k1: number, scratch: number, thread: number): void;
   convBackwardPrologue(desc: number): void;
+  convEpilogue(desc: number, n0: number, count: number, t: number): void;
+  convIm2col(desc: number, n0: number, count: number, cols: number): void;
+  convCol2im(desc: number, n0: number, count: number, cols: number): void;
+  convGatherGrad(desc: number, n0: number, count: number, t: number): void;
+  convTableBytes(k: number, l: number, wo: number): number;
+  convTable(desc: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   tileRows(): number;
   tileCols(): number;
@@ -71,11 +77,16 @@ const AXIS_CONV_FILTER = 5;
 /** Filter-gradient chunks are cut on multiples of this many filter columns (the GEMM's register tile width). */
 const CONV_FILTER_TILE = 8;
 // Descriptor slots (Int32 index) of a convolution call; assembly/kernels.ts documents them.
-const D = { x: 0, w: 1, bias: 2, res: 3, y: 4, gz: 5, gx: 6, gw: 7, gb: 8, gres: 9, area: 10, areaBytes: 11, n: 12, c: 13, h: 14, wd: 15, o: 16, kh: 17, kw: 18, sh: 19, sw: 20, ph: 21, pw: 22, ho: 23, wo: 24, flags: 25, nb: 26 } as const;
-/** Images per convolution block: about this many floats of im2col columns, so a block stays in L2. */
+const D = { x: 0, w: 1, bias: 2, res: 3, y: 4, gz: 5, gx: 6, gw: 7, gb: 8, gres: 9, area: 10, areaBytes: 11, n: 12, c: 13, h: 14, wd: 15, o: 16, kh: 17, kw: 18, sh: 19, sw: 20, ph: 21, pw: 22, ho: 23, wo: 24, flags: 25, nb: 26, tab: 27 } as const;
 /** Slots of the descriptor. */
-const D_SLOTS = D.nb + 1;
+const D_SLOTS = D.tab + 1;
+/** Images per convolution block: about this many floats of im2col columns, so a block stays in L2. */
 const CONV_BLOCK_FLOATS = 48 * 1024;
+/**
+ * The same with a host GEMM (the blas backend): large blocks, so each layer is a few large products (OpenBLAS
+ * runs 60–110 GFLOP/s on the policy's 16–32-row products of ≥ 9k columns, against ~20 for the wasm GEMM).
+ */
+const HOST_GEMM_BLOCK_FLOATS = 4 << 20;
 const F_BIAS = 1;
 const F_RELU_IN = 2;
 const F_RELU_OUT = 4;
@@ -169,6 +180,8 @@ export class WasmBackend implements KernelBackend {
   readonly maxThreads: number;
   /** products below this many flops stay on one thread (default WASM_PARALLEL_MIN_FLOPS; settable for sweeps) */
   parallelMinFlops: number;
+  /** im2col floats per block when a host GEMM runs the products (default HOST_GEMM_BLOCK_FLOATS; tests set it small) */
+  hostGemmBlockFloats = HOST_GEMM_BLOCK_FLOATS;
   private requestedThreads: number;
   private readonly module: WasmModule;
   private readonly memory: WasmMemory;
@@ -336,7 +349,9 @@ export class WasmBackend implements KernelBackend {
    * Writes the operands of a convolution into the heap (each at a 16-byte boundary) after its descriptor and
    * returns the descriptor's byte offset and the offsets of the operands, in order (0 for null ones).
    */
-  private convLayout(args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean])[]): { desc: number; offs: number[]; blocks: number } {
+  private convLayout(
+    args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean])[], blockFloats: number,
+  ): { desc: number; offs: number[]; blocks: number; nb: number } {
     const desc = this.dataStart;
     let at = desc + align16(this.kernel.convDescriptorBytes());
     const offs: number[] = [];
@@ -348,13 +363,16 @@ export class WasmBackend implements KernelBackend {
       offs.push(at);
       at += align16(len * 4);
     }
-    // per-thread work areas: one block's columns [K, nb·L] and its GEMM output [O, nb·L]
+    // per-thread work areas: one block's columns [K, nb·L], its GEMM output [O, nb·L] and 16 bytes of trash
+    // (col2im's padding writes); then 16 zero bytes and the gather table of small images (shared, read-only)
     const L = ho * wo;
     const K = args.c * args.kh * args.kw;
-    const nb = Math.max(1, Math.min(args.n, Math.floor(CONV_BLOCK_FLOATS / Math.max(1, K * L))));
-    const areaBytes = align16((K + args.o) * nb * L * 4);
+    const nb = Math.max(1, Math.min(args.n, Math.floor(blockFloats / Math.max(1, K * L))));
+    const areaBytes = align16((K + args.o) * nb * L * 4) + 16;
     const area = at;
-    this.reserve(area + 2 * areaBytes);
+    const tab = area + 2 * areaBytes + 16;
+    this.reserve(tab + this.kernel.convTableBytes(K, L, wo));
+    new Int32Array(this.memory.buffer, tab - 16, 4).fill(0);
     const heap = this.heap;
     operands.forEach(([arr, len, copyIn], i) => {
       if (arr !== null && copyIn) heap.set(arr.subarray(0, len), offs[i]! >> 2);
@@ -367,7 +385,9 @@ export class WasmBackend implements KernelBackend {
     d[D.n] = args.n; d[D.c] = args.c; d[D.h] = args.h; d[D.wd] = args.w; d[D.o] = args.o;
     d[D.kh] = args.kh; d[D.kw] = args.kw; d[D.sh] = args.strideH; d[D.sw] = args.strideW; d[D.ph] = args.padH; d[D.pw] = args.padW;
     d[D.ho] = ho; d[D.wo] = wo;
-    return { desc, offs, blocks: Math.ceil(args.n / nb) };
+    d[D.tab] = tab;
+    this.kernel.convTable(desc);
+    return { desc, offs, blocks: Math.ceil(args.n / nb), nb };
   }
 
   /** Runs a convolution job over [0, len) on two threads when it is large enough, else on this one. */
@@ -384,30 +404,76 @@ export class WasmBackend implements KernelBackend {
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
     if (denseConvFits(args, 1)) return denseConv2d(this.gemm, x, weight, bias, residual, y, args);
+    this.convolve(undefined, x, weight, bias, residual, y, args);
+  }
+
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    if (denseConvFits(args, 1)) return denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
+    this.convolveBackward(undefined, x, weight, y, gy, grads, args);
+  }
+
+  /**
+   * conv2d by im2col with the GEMMs on `gemm`, called on Float32Array views of this backend's memory (im2col, the
+   * epilogue and col2im stay in wasm): the blas backend's convolutions. Blocks are large (a few per layer), so
+   * each GEMM is large; results repeat for a given `gemm` and its thread count.
+   */
+  conv2dWithGemm(gemm: Matmul, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    this.convolve(gemm, x, weight, bias, residual, y, args);
+  }
+
+  /** conv2dBackward with the GEMMs on `gemm` (see conv2dWithGemm). */
+  conv2dBackwardWithGemm(gemm: Matmul, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    this.convolveBackward(gemm, x, weight, y, gy, grads, args);
+  }
+
+  /** A Float32Array view of `len` floats of this backend's memory at byte offset `at`. */
+  private view(at: number, len: number): Float32Array {
+    return new Float32Array(this.memory.buffer, at, len);
+  }
+
+  private convolve(
+    hostGemm: Matmul | undefined, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs,
+  ): void {
     const [ho, wo] = checkConv2d(x, weight, bias, residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
     const outLen = n * o * ho * wo;
     if (outLen === 0) return;
     const lay = this.convLayout(args, ho, wo, [
       [x, n * c * h * w, true], [weight, o * c * kh * kw, true], [bias, o, true], [residual, outLen, true], [y, outLen, false],
-    ]);
+    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats);
     const [xo, wOff, bo, ro, yo] = lay.offs as [number, number, number, number, number];
     const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
     d[D.x] = xo; d[D.w] = wOff; d[D.bias] = bo; d[D.res] = ro; d[D.y] = yo;
     d[D.flags] = (bias ? F_BIAS : 0) | (args.reluInput ? F_RELU_IN : 0) | (args.relu ? F_RELU_OUT : 0) | (residual ? F_RES : 0);
-    const flops = 2 * outLen * c * kh * kw;
-    const single = (from: number, to: number): void => this.kernel.convForward(lay.desc, from, to, this.scratch[0], 0);
-    try {
-      this.runConv(AXIS_CONV_FORWARD, lay.desc, lay.blocks, flops, single);
-    } catch (err) {
-      if (!(err instanceof WorkerRetry)) throw err;
-      single(0, lay.blocks); // every image's output is overwritten, so redoing all of them is exact
+    const K = c * kh * kw;
+    const L = ho * wo;
+    if (hostGemm !== undefined) {
+      // per block: im2col → cols [K, nb·L], t [o, nb·L] = w·cols on the host's GEMM, the epilogue writes y
+      const cols = d[D.area]!;
+      const t = cols + K * lay.nb * L * 4;
+      const wv = this.view(wOff, o * K);
+      for (let n0 = 0; n0 < n; n0 += lay.nb) {
+        const count = Math.min(lay.nb, n - n0);
+        this.kernel.convIm2col(lay.desc, n0, count, cols);
+        hostGemm(wv, this.view(cols, K * count * L), this.view(t, o * count * L), { m: o, n: count * L, k: K, transA: false, transB: false });
+        this.kernel.convEpilogue(lay.desc, n0, count, t);
+      }
+    } else {
+      const flops = 2 * outLen * K;
+      const single = (from: number, to: number): void => this.kernel.convForward(lay.desc, from, to, this.scratch[0], 0);
+      try {
+        this.runConv(AXIS_CONV_FORWARD, lay.desc, lay.blocks, flops, single);
+      } catch (err) {
+        if (!(err instanceof WorkerRetry)) throw err;
+        single(0, lay.blocks); // every image's output is overwritten, so redoing all of them is exact
+      }
     }
     y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
   }
 
-  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
-    if (denseConvFits(args, 1)) return denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
+  private convolveBackward(
+    hostGemm: Matmul | undefined, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs,
+  ): void {
     const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
     const inLen = n * c * h * w;
@@ -421,37 +487,59 @@ export class WasmBackend implements KernelBackend {
     const lay = this.convLayout(args, ho, wo, [
       [needX ? x : null, inLen, true], [grads.x !== null ? weight : null, wLen, true], [args.relu ? y : null, outLen, true], [gy, outLen, true],
       [grads.x, inLen, true], [grads.weight, wLen, true], [grads.bias, o, true], [grads.residual, outLen, true],
-    ]);
+    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats);
     const [xo, wOff, yo, gzo, gxo, gwo, gbo, gro] = lay.offs as [number, number, number, number, number, number, number, number];
     const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
     d[D.x] = xo; d[D.w] = wOff; d[D.y] = yo; d[D.gz] = gzo; d[D.gx] = gxo; d[D.gw] = gwo; d[D.gb] = gbo; d[D.gres] = gro;
     d[D.flags] = (args.reluInput ? F_RELU_IN : 0) | (args.relu ? F_RELU_OUT : 0);
     this.kernel.convBackwardPrologue(lay.desc);
     const heap = this.heap;
-    const flops = 2 * outLen * c * kh * kw;
     const K = c * kh * kw;
-    if (grads.x !== null) {
-      const single = (from: number, to: number): void => this.kernel.convBackwardData(lay.desc, from, to, this.scratch[0], 0);
-      try {
-        this.runConv(AXIS_CONV_DATA, lay.desc, lay.blocks, flops, single);
-      } catch (err) {
-        if (!(err instanceof WorkerRetry)) throw err;
-        heap.set(grads.x.subarray(0, inLen), gxo >> 2); // start the accumulation again from the caller's values
-        single(0, lay.blocks);
+    const L = ho * wo;
+    if (hostGemm !== undefined) {
+      // per block: t [o, nb·L] = the output gradient; input gradient col2im(wᵀ·t); filter gradient += t·colsᵀ
+      // (blocks in order)
+      const cols = d[D.area]!;
+      const t = cols + K * lay.nb * L * 4;
+      for (let n0 = 0; n0 < n; n0 += lay.nb) {
+        const count = Math.min(lay.nb, n - n0);
+        const colsView = this.view(cols, K * count * L);
+        const tView = this.view(t, o * count * L);
+        this.kernel.convGatherGrad(lay.desc, n0, count, t);
+        if (grads.x !== null) {
+          hostGemm(this.view(wOff, wLen), tView, colsView, { m: K, n: count * L, k: o, transA: true, transB: false });
+          this.kernel.convCol2im(lay.desc, n0, count, cols);
+        }
+        if (grads.weight !== null) {
+          this.kernel.convIm2col(lay.desc, n0, count, cols);
+          hostGemm(tView, colsView, this.view(gwo, wLen), { m: o, n: K, k: count * L, transA: false, transB: true, accumulate: true });
+        }
       }
-      grads.x.set(heap.subarray(gxo >> 2, (gxo >> 2) + inLen));
-    }
-    if (grads.weight !== null) {
-      const single = (from: number, to: number): void => this.kernel.convBackwardFilter(lay.desc, from, to, this.scratch[0], 0);
-      try {
-        this.runConv(AXIS_CONV_FILTER, lay.desc, K, flops, single);
-      } catch (err) {
-        if (!(err instanceof WorkerRetry)) throw err;
-        heap.set(grads.weight.subarray(0, wLen), gwo >> 2);
-        single(0, K);
+    } else {
+      const flops = 2 * outLen * K;
+      if (grads.x !== null) {
+        const single = (from: number, to: number): void => this.kernel.convBackwardData(lay.desc, from, to, this.scratch[0], 0);
+        try {
+          this.runConv(AXIS_CONV_DATA, lay.desc, lay.blocks, flops, single);
+        } catch (err) {
+          if (!(err instanceof WorkerRetry)) throw err;
+          heap.set(grads.x.subarray(0, inLen), gxo >> 2); // start the accumulation again from the caller's values
+          single(0, lay.blocks);
+        }
       }
-      grads.weight.set(heap.subarray(gwo >> 2, (gwo >> 2) + wLen));
+      if (grads.weight !== null) {
+        const single = (from: number, to: number): void => this.kernel.convBackwardFilter(lay.desc, from, to, this.scratch[0], 0);
+        try {
+          this.runConv(AXIS_CONV_FILTER, lay.desc, K, flops, single);
+        } catch (err) {
+          if (!(err instanceof WorkerRetry)) throw err;
+          heap.set(grads.weight.subarray(0, wLen), gwo >> 2);
+          single(0, K);
+        }
+      }
     }
+    if (grads.x !== null) grads.x.set(heap.subarray(gxo >> 2, (gxo >> 2) + inLen));
+    if (grads.weight !== null) grads.weight.set(heap.subarray(gwo >> 2, (gwo >> 2) + wLen));
     if (grads.bias !== null) grads.bias.set(heap.subarray(gbo >> 2, (gbo >> 2) + o));
     if (grads.residual !== null) grads.residual.set(heap.subarray(gro >> 2, (gro >> 2) + outLen));
   }

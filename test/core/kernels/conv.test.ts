@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ShapeError } from "../../../src/core/errors.js";
 import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.js";
+import { BlasBackend } from "../../../src/core/kernels/blas.js";
 import { JsBackend } from "../../../src/core/kernels/js.js";
 import { type Conv2dArgs, type KernelBackend, windowOutputSize } from "../../../src/core/kernels/types.js";
 import { WasmBackend } from "../../../src/core/kernels/wasm.js";
@@ -125,6 +126,24 @@ describe.each(others)("%s conv2d", (name) => {
     });
   }
 
+  it("reuses no stale dense matrix: a filter updated in place (as the optimizer does) gives the new result", () => {
+    const a: Conv2dArgs = { n: 3, c: 4, h: 2, w: 3, o: 5, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, reluInput: false, relu: false };
+    const rng = new Rng(5, "dense-cache");
+    const x = random(rng, 3 * 4 * 6);
+    const w = random(rng, 5 * 4 * 9);
+    const [ho, wo] = windowOutputSize(a);
+    const outLen = 3 * 5 * ho * wo;
+    for (let round = 0; round < 3; round++) {
+      const got = new Float32Array(outLen);
+      const want = new Float32Array(outLen);
+      backend.conv2d(x, w, null, null, got, a);
+      js.conv2d(x, w, null, null, want, a);
+      expectClose(got, want, `round ${round}`);
+      w[(round * 37) % w.length] += 0.5; // one tap moves, in place
+      if (round === 1) w[3] = -0; // a sign-only change of a zero tap still counts as a change
+    }
+  });
+
   it("max-pools exactly as the js reference (values and argmax), with ties, ±∞ and NaN, on odd shapes", () => {
     const rng = new Rng(21, "pool");
     for (const [planes, h, w, k, st, pd] of [[1, 1, 1, 1, 1, 0], [3, 5, 7, 3, 2, 1], [2, 6, 4, 2, 2, 0], [5, 9, 9, 3, 2, 1], [1, 4, 5, 3, 1, 1]] as const) {
@@ -147,6 +166,26 @@ describe.each(others)("%s conv2d", (name) => {
     const a = argsOf(CASES[2]!, FUSIONS[0]!);
     expect(() => backend.conv2d(new Float32Array(3), new Float32Array(1000), null, null, new Float32Array(10000), a)).toThrow(ShapeError);
     expect(() => backend.conv2d(new Float32Array(1000), new Float32Array(1000), null, null, new Float32Array(10000), { ...a, kh: 9, padH: 0 })).toThrow(/does not fit/);
+  });
+});
+
+describe("blas conv2d in several blocks", () => {
+  const why = backendUnavailable("blas");
+  it.skipIf(why !== undefined)("matches the js reference when a layer's im2col is cut into blocks of a few images", () => {
+    // a blas backend of its own whose wasm convolutions cut every call into blocks of 1–2 images, so the filter
+    // gradient accumulates over blocks and the epilogue and col2im write at block offsets
+    const blas = BlasBackend.load();
+    const wasm = new WasmBackend();
+    wasm.hostGemmBlockFloats = 400;
+    blas.convolutionBackend = wasm;
+    for (const [ci, c] of [CASES[2]!, CASES[3]!, CASES[6]!].entries()) {
+      for (const [fi, f] of FUSIONS.entries()) {
+        const a = argsOf(c, f);
+        const want = run(js, a, f, 31 * ci + fi);
+        const got = run(blas, a, f, 31 * ci + fi);
+        for (const key of ["y", "x", "weight", "bias", "residual"] as const) expectClose(got[key], want[key], `case ${ci} fusion ${fi} ${key}`);
+      }
+    }
   });
 });
 
