@@ -446,7 +446,7 @@ const TABLE_MAX_WO: i32 = 8;
 // @ts-ignore: decorator
 @inline
 function usesTable(d: usize): bool {
-  return dget(d, D_WO) < TABLE_MAX_WO;
+  return dget(d, D_WO) < TABLE_MAX_WO && !(dget(d, D_SH) == 1 && dget(d, D_SW) == 1 && dget(d, D_HO) == dget(d, D_H) && dget(d, D_WO) == dget(d, D_W_));
 }
 
 /** Bytes of the gather table of a call with output width wo (0 when it uses none): K·L i32 entries. */
@@ -907,6 +907,10 @@ export function convBackwardPrologue(d: usize): void {
 
 /** Pools `planes` planes of x (H×W) into y (Ho×Wo) and writes the argmax (flat index into x) to arg. */
 export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, Ho: i32, Wo: i32): void {
+  if (kh == 3 && kw == 3 && sh == 2 && sw == 2 && ph == 1 && pw == 1) {
+    maxPool3s2(x, y, arg, planes, H, W, Ho, Wo);
+    return;
+  }
   let q: usize = 0;
   for (let p = 0; p < planes; p++) {
     const base = p * H * W;
@@ -931,6 +935,76 @@ export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: 
         }
         store<f32>(y + q, best);
         store<i32>(arg + q, bi);
+      }
+    }
+  }
+}
+
+/**
+ * maxPool for 3×3 windows, stride 2, padding 1 (the CNN policy's pooling), four output columns per f32x4: the
+ * window columns 2·ow − 1, 2·ow, 2·ow + 1 of four outputs are the odd and even lanes of two loads (deinterleaved
+ * by shuffles). Taps run in the generic loop's order with its rule (the first valid tap, then a larger value or
+ * the first NaN), lanes whose column lies outside the row never taken, so results and indices are identical.
+ * Reads up to 16 bytes before x and 28 bytes past a row (the host leaves that slack); never stores past Wo.
+ */
+function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32, Ho: i32, Wo: i32): void {
+  const negInf = f32x4.splat(-Infinity);
+  const none = i32x4.splat(-1);
+  const lanes = i32x4(0, 2, 4, 6); // 2·(ow − ow0)
+  const width = i32x4.splat(W);
+  let q: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * H * W;
+    for (let oh = 0; oh < Ho; oh++) {
+      const i0 = max(0, 2 * oh - 1);
+      const i1 = min(H, 2 * oh + 2);
+      for (let ow0 = 0; ow0 < Wo; ow0 += 4) {
+        let best = negInf;
+        let bidx = none;
+        const col1 = i32x4.add(lanes, i32x4.splat(2 * ow0)); // the window's middle column of each output
+        const col0 = i32x4.sub(col1, i32x4.splat(1));
+        const col2 = i32x4.add(col1, i32x4.splat(1));
+        const ok0 = v128.and(i32x4.ge_s(col0, i32x4.splat(0)), i32x4.lt_s(col0, width));
+        const ok1 = i32x4.lt_s(col1, width);
+        const ok2 = i32x4.lt_s(col2, width);
+        for (let ih = i0; ih < i1; ih++) {
+          const rowStart = base + ih * W;
+          const at = x + (<usize>(rowStart + 2 * ow0) << 2);
+          const m0 = v128.load(at);
+          const m1 = v128.load(at, 16);
+          const prev = v128.load(at - 16);
+          const even = v128.shuffle<f32>(m0, m1, 0, 2, 4, 6);
+          const odd = v128.shuffle<f32>(m0, m1, 1, 3, 5, 7);
+          const left = v128.shuffle<f32>(prev, odd, 3, 4, 5, 6);
+          const row = i32x4.splat(rowStart);
+          // taps j = 0, 1, 2 in order
+          let take = v128.and(v128.or(v128.or(f32x4.gt(left, best), v128.and(f32x4.ne(left, left), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok0);
+          best = v128.bitselect(left, best, take);
+          bidx = v128.bitselect(i32x4.add(row, col0), bidx, take);
+          take = v128.and(v128.or(v128.or(f32x4.gt(even, best), v128.and(f32x4.ne(even, even), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok1);
+          best = v128.bitselect(even, best, take);
+          bidx = v128.bitselect(i32x4.add(row, col1), bidx, take);
+          take = v128.and(v128.or(v128.or(f32x4.gt(odd, best), v128.and(f32x4.ne(odd, odd), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok2);
+          best = v128.bitselect(odd, best, take);
+          bidx = v128.bitselect(i32x4.add(row, col2), bidx, take);
+        }
+        const n = min(4, Wo - ow0);
+        if (n == 4) {
+          v128.store(y + q, best);
+          v128.store(arg + q, bidx);
+        } else {
+          store<f32>(y + q, f32x4.extract_lane(best, 0));
+          store<i32>(arg + q, i32x4.extract_lane(bidx, 0));
+          if (n > 1) {
+            store<f32>(y + q, f32x4.extract_lane(best, 1), 4);
+            store<i32>(arg + q, i32x4.extract_lane(bidx, 1), 4);
+          }
+          if (n > 2) {
+            store<f32>(y + q, f32x4.extract_lane(best, 2), 8);
+            store<i32>(arg + q, i32x4.extract_lane(bidx, 2), 8);
+          }
+        }
+        q += <usize>n << 2;
       }
     }
   }

@@ -86,7 +86,7 @@ const CONV_BLOCK_FLOATS = 48 * 1024;
  * The same with a host GEMM (the blas backend): large blocks, so each layer is a few large products (OpenBLAS
  * runs 60–110 GFLOP/s on the policy's 16–32-row products of ≥ 9k columns, against ~20 for the wasm GEMM).
  */
-const HOST_GEMM_BLOCK_FLOATS = 4 << 20;
+const HOST_GEMM_BLOCK_FLOATS = 256 << 10;
 const F_BIAS = 1;
 const F_RELU_IN = 2;
 const F_RELU_OUT = 4;
@@ -577,8 +577,9 @@ export class WasmBackend implements KernelBackend {
     const inLen = args.planes * args.h * args.w;
     const outLen = args.planes * ho * wo;
     if (outLen === 0) return;
-    const xo = this.dataStart;
-    const yo = xo + align16(inLen * 4);
+    // the 3×3 stride-2 kernel reads up to 16 bytes before x and 28 past its last row: slack on both sides
+    const xo = this.dataStart + 16;
+    const yo = xo + align16(inLen * 4) + 32;
     const ao = yo + align16(outLen * 4);
     this.reserve(ao + outLen * 4);
     this.heap.set(x.subarray(0, inLen), xo >> 2);
