@@ -438,7 +438,9 @@ export function convDescriptorBytes(): i32 {
 
 /**
  * Outputs narrower than this many columns im2col and col2im through a gather table (one entry per column of an
- * image's cols: where it reads), as their rows are too short for the run-by-run copies to pay.
+ * image's cols: where it reads), as their rows are too short for the run-by-run copies to pay — except "same"
+ * convolutions (stride 1, output the input's size), whose bulk shifted copy beats the table at every width
+ * (maze-cheese's 5×5 block, 32 channels, batch 512 fwd+bwd: 36 ms against 98).
  */
 const TABLE_MAX_WO: i32 = 8;
 

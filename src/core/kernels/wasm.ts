@@ -83,8 +83,9 @@ const D_SLOTS = D.tab + 1;
 /** Images per convolution block: about this many floats of im2col columns, so a block stays in L2. */
 const CONV_BLOCK_FLOATS = 48 * 1024;
 /**
- * The same with a host GEMM (the blas backend): large blocks, so each layer is a few large products (OpenBLAS
- * runs 60–110 GFLOP/s on the policy's 16–32-row products of ≥ 9k columns, against ~20 for the wasm GEMM).
+ * The same with a host GEMM (the blas backend): blocks of 1 MiB of columns, products of ≥ 900 columns (OpenBLAS
+ * runs ~60 GFLOP/s on the policy's 16–32-row products, against ~20 for the wasm GEMM). 4M-float blocks (the whole
+ * minibatch in one product) measured 20–25% slower per layer (batch 512, fwd+bwd): their columns leave the caches.
  */
 const HOST_GEMM_BLOCK_FLOATS = 256 << 10;
 const F_BIAS = 1;
