@@ -139,7 +139,8 @@ describe.each(others)("%s conv2d", (name) => {
       backend.conv2d(x, w, null, null, got, a);
       js.conv2d(x, w, null, null, want, a);
       expectClose(got, want, `round ${round}`);
-      w[(round * 37) % w.length] += 0.5; // one tap moves, in place
+      const tap = (round * 37) % w.length;
+      w[tap] = w[tap]! + 0.5; // one tap moves, in place
       if (round === 1) w[3] = -0; // a sign-only change of a zero tap still counts as a change
     }
   });
