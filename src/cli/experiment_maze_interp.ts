@@ -108,7 +108,7 @@ export function register(program: Command): void {
   experiment
     .command("maze-interp")
     .description("probes, cheese-tracking channels, the cheese vector and retargeting on CNN maze-cheese agents, over seeds and training cheese regions")
-    .option("--seeds <n>", "agents per region (training seeds 1…n)", "5")
+    .option("--seeds <n|list>", "agents per region: n (training seeds 1…n) or a list of training seeds (1,2,5)", "5")
     .option("--regions <list>", "training cheese regions: the top-right n×n cells", "1,5")
     .option("--steps <n>", "env steps per training (default: maze-cheese's tuned budget)")
     .option("--episodes <n>", "deploy episodes per steering arm", "1000")
@@ -119,7 +119,10 @@ export function register(program: Command): void {
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-maze-interp")
     .option("--json", "print one JSON object")
     .action(async (opts: MazeInterpFlags) => {
-      const seeds = parseCount(opts.seeds, "--seeds");
+      const list = parseList(opts.seeds).map((s) => parseCount(s, "--seeds"));
+      if (list.length === 0) throw new UsageError("--seeds needs a count or a list of seeds", "e.g. --seeds 5 or --seeds 1,2,5");
+      if (new Set(list).size !== list.length) throw new UsageError(`--seeds lists a seed twice: ${opts.seeds}`);
+      const seeds = opts.seeds.includes(",") ? list : list[0]!;
       const regions = parseList(opts.regions).map((r) => parseCount(r, "--regions"));
       if (regions.length === 0) throw new UsageError("--regions needs at least one region", "e.g. --regions 1,5");
       const envParams = parseKeyValues(opts.envParam, "--env-param");

@@ -34,8 +34,8 @@ export const MAZE_STUDY = {
 } as const;
 
 export interface MazeInterpOptions {
-  /** agents per region: training seeds 1…seeds */
-  seeds: number;
+  /** agents per region: training seeds 1…seeds, or the listed training seeds */
+  seeds: number | readonly number[];
   /** training cheese regions (top-right n×n cells), default [1, 5] */
   regions: readonly number[];
   /** env steps per training (default: maze-cheese's tuned budget) */
@@ -120,7 +120,8 @@ export interface MazeInterpResult {
   env: string;
   env_params: Record<string, unknown>;
   steps: number;
-  seeds: number;
+  /** the training seeds of every region's agents */
+  seeds: number[];
   regions: RegionSummary[];
   agents: AgentBattery[];
   study: typeof MAZE_STUDY;
@@ -389,11 +390,12 @@ export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<
   const regions: RegionSummary[] = [];
   const results = join(options.out, "results.json");
   const steps = options.steps ?? Number(SOLVE_BUDGETS[ENV]?.run.ppo?.totalTimesteps ?? 1_000_000);
-  const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, seeds: options.seeds, regions, agents, study: MAZE_STUDY, targets: judgeTargets(regions, agents), results });
+  const seeds = typeof options.seeds === "number" ? Array.from({ length: options.seeds }, (_, k) => k + 1) : [...options.seeds];
+  const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, seeds, regions, agents, study: MAZE_STUDY, targets: judgeTargets(regions, agents), results });
   for (const region of options.regions) {
     const regionAgents: AgentBattery[] = [];
     let trainedOn: { distribution: string; envParams: Record<string, unknown> } | null = null;
-    for (let seed = 1; seed <= options.seeds; seed++) {
+    for (const seed of seeds) {
       const agent = await trainedAgent(options, region, seed);
       trainedOn = agent.config;
       const saved = agent.reused ? savedBattery(agent.path, options) : null;

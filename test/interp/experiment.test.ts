@@ -48,7 +48,7 @@ describe("mesa experiment maze-interp", () => {
     }
     expect(findTrainedRun(dir, agentConfig({ steps: 4096, envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
     // and an experiment run again (or resumed after a kill) reuses each agent's saved battery
-    const again = mesa("experiment", "maze-interp", "--seeds", "2", ...toy);
+    const again = mesa("experiment", "maze-interp", "--seeds", "1,2", ...toy); // the same seeds, listed
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/battery measured before with these settings/);
     const second = JSON.parse(again.stdout) as typeof out;
@@ -59,5 +59,8 @@ describe("mesa experiment maze-interp", () => {
     const r = mesa("experiment", "maze-interp", "--env-param", "cheeseRegion=3");
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--regions/);
+    const twice = mesa("experiment", "maze-interp", "--seeds", "1,1");
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/twice/);
   });
 });
