@@ -1,4 +1,4 @@
-// `mesa experiment maze-interp --seeds N [--regions 1,5]`: trains (or reuses) convolutional maze-cheese agents
+// `mesa experiment maze-interp --seeds N [--regions 1,3]`: trains (or reuses) convolutional maze-cheese agents
 // with the training cheese in the top-right n×n cells and runs the interpretability battery on each — probes,
 // channel search, the cheese vector, retargeting — printing one table per region with 95% intervals over seeds
 // beside the study's figures. Registered as a subcommand of `mesa experiment`.
@@ -109,7 +109,7 @@ export function register(program: Command): void {
     .command("maze-interp")
     .description("probes, cheese-tracking channels, the cheese vector and retargeting on CNN maze-cheese agents, over seeds and training cheese regions")
     .option("--seeds <n|list>", "agents per region: n (training seeds 1…n) or a list of training seeds (1,2,5)", "5")
-    .option("--regions <list>", "training cheese regions: the top-right n×n cells", "1,5")
+    .option("--regions <list>", "training cheese regions: the top-right n×n maze cells (3 cells = 5×5 tiles, the study's 5×5 region)", "1,3")
     .option("--steps <n>", "env steps per training (default: maze-cheese's tuned budget)")
     .option("--episodes <n>", "deploy episodes per steering arm", "1000")
     .option("--targets <n>", "retargeting episodes per agent", "500")
@@ -124,7 +124,7 @@ export function register(program: Command): void {
       if (new Set(list).size !== list.length) throw new UsageError(`--seeds lists a seed twice: ${opts.seeds}`);
       const seeds = opts.seeds.includes(",") ? list : list[0]!;
       const regions = parseList(opts.regions).map((r) => parseCount(r, "--regions"));
-      if (regions.length === 0) throw new UsageError("--regions needs at least one region", "e.g. --regions 1,5");
+      if (regions.length === 0) throw new UsageError("--regions needs at least one region", "e.g. --regions 1,3");
       const envParams = parseKeyValues(opts.envParam, "--env-param");
       if ("cheeseRegion" in envParams) throw new UsageError("set the training cheese regions with --regions, not --env-param cheeseRegion");
       const result = await mazeInterpExperiment({

@@ -1,5 +1,6 @@
 // `mesa experiment maze-interp`: the interpretability battery on our own convolutional maze-cheese agents, over
-// seeds, for each training cheese region (the top-right 1×1 and 5×5 cells, as in the cheese-vector studies).
+// seeds, for each training cheese region (the top-right 1×1 and 3×3 maze cells: a maze cell and the wall beside it
+// are two tiles, so 3×3 cells span 5×5 tiles, the cheese-vector studies' 5×5 region of procgen squares).
 // Per agent: where-is-the-cheese probes (vs random-init and raw-observation baselines), channel search (vs the
 // random-init network's best channel), the per-maze cheese vector subtracted (vs the cheese hidden from the
 // observation and the reference policies), and retargeting (vs the unedited and a random policy). Per region:
@@ -36,7 +37,7 @@ export const MAZE_STUDY = {
 export interface MazeInterpOptions {
   /** agents per region: training seeds 1…seeds, or the listed training seeds */
   seeds: number | readonly number[];
-  /** training cheese regions (top-right n×n cells), default [1, 5] */
+  /** training cheese regions (top-right n×n maze cells), default [1, 3] */
   regions: readonly number[];
   /** env steps per training (default: maze-cheese's tuned budget) */
   steps?: number;
