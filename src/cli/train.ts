@@ -49,7 +49,7 @@ export function progressCallbacks(label: string): PpoCallbacks & { stop(): void 
 interface TrainOptions {
   env: string;
   distribution: string;
-  steps: string;
+  steps?: string;
   seed: string;
   model?: string;
   hidden?: string;
@@ -71,10 +71,10 @@ export function register(program: Command): void {
     .description("train a PPO agent on an environment's level distribution, into a run directory")
     .option("--env <name>", `environment (${Object.keys(environments).join(", ")})`, "coin-run")
     .option("--distribution <name>", "level distribution to train on", "train")
-    .option("--steps <n>", "total environment steps (1e6 is fine)", "1e6")
+    .option("--steps <n>", "total environment steps (default: the env's tuned budget, see mesa experiment solve; else 1e6)")
     .option("--seed <n>", "seed of the run", "1")
     .option("--model <kind>", `policy model (${policyKinds().map((k) => k.kind).join(", ")}; default: the env's tuned model, else mlp)`)
-    .option("--hidden <sizes>", "hidden sizes, comma-separated (default: the model's)")
+    .option("--hidden <sizes>", "hidden sizes, comma-separated (default: the env's tuned sizes with its tuned model, else the model's)")
     .option("--num-envs <n>", "parallel environment copies (default 64)")
     .option("--lr <x>", "learning rate (default: the env's tuned setting, else 2.5e-4)")
     .option("--ent-coef <x>", "entropy bonus coefficient (default: the env's tuned setting, else 0.01)")
@@ -105,7 +105,11 @@ export function register(program: Command): void {
           // Each env's tuned PPO settings (the ones `mesa experiment solve` documents and measures) are the
           // starting point, so `mesa train --env X` learns X; flags override them.
           const tuned = opts.cleanrlDefaults ? {} : (SOLVE_BUDGETS[opts.env]?.run.ppo ?? {});
-          const ppo: Record<string, unknown> = { ...tuned, totalTimesteps: parseCount(opts.steps, "--steps"), seed: parseSeed(opts.seed) };
+          const steps = opts.steps !== undefined ? parseCount(opts.steps, "--steps") : (tuned.totalTimesteps ?? 1_000_000);
+          const ppo: Record<string, unknown> = { ...tuned, totalTimesteps: steps, seed: parseSeed(opts.seed) };
+          // the tuned network size goes with the tuned model (coin-run's CNN is narrower than the default one)
+          const tunedRun = opts.cleanrlDefaults ? undefined : SOLVE_BUDGETS[opts.env]?.run;
+          const tunedHidden = tunedRun?.hidden && tunedRun.model === model ? tunedRun.hidden : undefined;
           const extra = { numEnvs: num(opts.numEnvs, "--num-envs"), learningRate: num(opts.lr, "--lr"), entCoef: num(opts.entCoef, "--ent-coef"), checkpointEvery: num(opts.checkpointEvery, "--checkpoint-every") };
           for (const [k, v] of Object.entries(extra)) if (v !== undefined) ppo[k] = v;
           const input: RunConfigInput = {
@@ -114,7 +118,7 @@ export function register(program: Command): void {
             envParams: parseKeyValues(opts.envParam, "--env-param"),
             model,
             modelParams: parseKeyValues(opts.modelParam, "--model-param"),
-            ...(opts.hidden ? { hidden: opts.hidden.split(",").map((s) => parseCount(s.trim(), "--hidden")) } : {}),
+            ...(opts.hidden ? { hidden: opts.hidden.split(",").map((s) => parseCount(s.trim(), "--hidden")) } : tunedHidden ? { hidden: [...tunedHidden] } : {}),
             ppo: ppo as RunConfigInput["ppo"],
           };
           trained = await startRun(opts.out, input, progress);

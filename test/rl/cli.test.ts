@@ -104,6 +104,15 @@ describe("mesa train / eval", () => {
     expect(onTrain.baselines["proxy"]!.intended_goal_rate).toBe(1);
   });
 
+  it("trains an env on its tuned model, network size and budget unless flags say otherwise", () => {
+    const train = mesa("train", "--env", "coin-run", "--steps", "256", "--num-envs", "8", "--out", join(root, "tuned"), "--json");
+    expect(train.status, train.stderr).toBe(0);
+    const runDir = (JSON.parse(train.stdout) as { run_dir: string }).run_dir;
+    const config = JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) as { model: string; hidden?: number[] };
+    expect(config.model).toBe("cnn");
+    expect(config.hidden).toEqual([8, 16, 64]);
+  });
+
   it("rejects unknown environments, models and distributions with the valid choices", () => {
     const env = mesa("train", "--env", "no-such-env", "--steps", "1000");
     expect(env.status).toBe(2);
