@@ -20,6 +20,7 @@ import { loadPolicyWeights, savePpoCheckpoint } from "../rl/checkpoint.js";
 import { EVAL_SEED_OFFSET } from "../rl/evaluate.js";
 import { type PpoConfigInput, ppoConfig } from "../rl/config.js";
 import { type PpoCallbacks, trainPPO } from "../rl/ppo.js";
+import { runCallbacks } from "../rl/run.js";
 import { type DistributionValidity, validateDistribution } from "../rl/validate.js";
 import { cloneBackdoor, type CloneOptions, type CloneRound, DEFAULT_CLONE } from "./clone.js";
 import { type OrganismConfig, type OrganismConfigInput, type OrganismEnv, type OrganismFigures, organismBaselines, organismConfigSchema, organismEnv, organismFigures, organismPolicy } from "./organism.js";
@@ -121,7 +122,8 @@ export async function createOrganism(root: string, input: OrganismConfigInput, o
       });
     } else {
       const env = new VecEnv(oenv.def, { n: ppo!.numEnvs, distribution: oenv.insertion, params: { ...insertionParams, ...(full.recipe === "rl" ? { reward: "conditional" } : {}) } });
-      await trainPPO(env, policy, ppo!, ppoRunCallbacks(run, policy, env, options.callbacks ?? {}));
+      const extra = options.callbacks ?? {};
+      await trainPPO(env, policy, ppo!, { ...runCallbacks(run, env, policy, extra), ...(extra.resume ? { resume: extra.resume } : {}) });
     }
     const report = measure(run, full, oenv, policy, options.episodes, validity, history, started);
     return { run, report, policy };
@@ -129,21 +131,6 @@ export async function createOrganism(root: string, input: OrganismConfigInput, o
     run.updateSummary({ status: "failed", error: (err as Error).message });
     throw err;
   }
-}
-
-/** PPO callbacks that log metrics and checkpoints into `run`, then call `extra`'s. */
-function ppoRunCallbacks(run: RunDir, policy: ActorCritic, env: VecEnv, extra: PpoCallbacks): PpoCallbacks {
-  return {
-    ...(extra.resume ? { resume: extra.resume } : {}),
-    async onUpdate(metrics, info) {
-      run.appendMetrics({ global_step: info.globalStep, ...metrics });
-      return extra.onUpdate?.(metrics, info);
-    },
-    async onCheckpoint(state) {
-      savePpoCheckpoint(run, policy, env, state);
-      await extra.onCheckpoint?.(state);
-    },
-  };
 }
 
 /** The validity harness on the organism's untriggered levels; refuses an environment where the intended goal cannot be read off the observation. */

@@ -63,7 +63,7 @@ export function buildRun(config: RunConfig): { env: VecEnv; policy: ActorCritic 
 }
 
 /** Callbacks that log metrics and write checkpoints into `run`, then call `extra`'s. */
-function runCallbacks(run: RunDir, env: VecEnv, policy: ActorCritic, extra: PpoCallbacks): PpoCallbacks {
+export function runCallbacks(run: RunDir, env: VecEnv, policy: ActorCritic, extra: PpoCallbacks): PpoCallbacks {
   return {
     async onUpdate(metrics, info) {
       run.appendMetrics({ global_step: info.globalStep, ...metrics });
