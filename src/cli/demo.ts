@@ -10,15 +10,16 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
-import { type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { type EvaluateOptions, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { writeEpisodeFiles } from "../rl/pictures.js";
-import { type RunConfigInput, startRun } from "../rl/run.js";
+import { type RunConfigInput, startRun, validateRunConfig } from "../rl/run.js";
 import { meanInterval } from "../rl/stats.js";
 import { BASELINE_KINDS, BASELINE_TITLES, baselines } from "../rl/validate.js";
 import { evaluationJson } from "./eval.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-import { parseCount, parseSeed } from "./args.js";
-import { progressCallbacks } from "./train.js";
+import { RUN_FLAGS, checkOutputDir, parseCount, parseSeed } from "./args.js";
+import { interruptedError, interruptible } from "./interrupt.js";
+import { evaluationProgress, progressCallbacks } from "./progress.js";
 
 /** A small points-bug level so PPO learns it in well under a million steps: 4×7, two coins, one wall piece. */
 export const DEMO_RUN: RunConfigInput = {
@@ -62,17 +63,24 @@ export function register(program: Command): void {
   program
     .command("demo")
     .description("train PPO on the train levels of points-bug, evaluate on train and deploy beside baselines: which way does it generalize?")
-    .option("--steps <n>", `training env steps (default ${DEMO_RUN.ppo.totalTimesteps})`)
-    .option("--seed <n>", "seed of the (first) run", "1")
+    .option("--steps <n>", `training env steps (default: ${DEMO_RUN.ppo.totalTimesteps}; rounded down to whole PPO updates)`)
+    .option("--seed <n>", "seed of the (first) run (0 … 2^32−1)", "1")
     .option("--seeds <n>", "train this many agents (seeds seed, seed+1, …) and report means with 95% CIs over seeds", "1")
     .option("--episodes <n>", "evaluation episodes per distribution and agent", String(DEMO_EPISODES))
     .option("--out <dir>", "directory the run directories and pictures go in", "runs")
     .option("--json", "print one JSON object with the results")
     .action(async (opts: DemoOptions) => {
       const started = performance.now();
+      // every limit before any work: a bad --episodes must not cost a whole training first
       const firstSeed = parseSeed(opts.seed ?? "1");
-      const seedCount = parseCount(opts.seeds, "--seeds");
-      const episodes = parseCount(opts.episodes, "--episodes");
+      const seedCount = parseCount(opts.seeds, "--seeds", { example: "5" });
+      const episodes = parseCount(opts.episodes, "--episodes", { example: "1000" });
+      const totalTimesteps = opts.steps ? parseCount(opts.steps, "--steps", { example: "1e6" }) : undefined;
+      const seeds = Array.from({ length: seedCount }, (_, k) => firstSeed + k);
+      const configs: RunConfigInput[] = seeds.map((seed) => ({ ...DEMO_RUN, ppo: { ...DEMO_RUN.ppo, seed, ...(totalTimesteps ? { totalTimesteps } : {}) } }));
+      let stepsNote: string | undefined;
+      for (const config of configs) stepsNote = validateRunConfig(config, { source: "mesa demo options", labels: RUN_FLAGS }).stepsNote;
+      checkOutputDir(opts.out);
       const def = getEnvDefinition(DEMO_RUN.env);
       if (!opts.json) {
         log(
@@ -82,21 +90,23 @@ export function register(program: Command): void {
             `time the agent steps back onto it. ${seedCount === 1 ? "One agent" : `${seedCount} agents`}, evaluated beside baselines on the same levels.\n`,
         );
       }
-      const seeds = Array.from({ length: seedCount }, (_, k) => firstSeed + k);
+      if (stepsNote && opts.steps) log(`note: ${stepsNote}`);
       const train: EvaluationResult[] = [];
       const deploy: EvaluationResult[] = [];
       const runDirs: string[] = [];
       let steps = 0;
       let picture: { json: string; gif: string; png: string } | null = null;
-      for (const seed of seeds) {
-        const config: RunConfigInput = {
-          ...DEMO_RUN,
-          ppo: { ...DEMO_RUN.ppo, seed, ...(opts.steps ? { totalTimesteps: parseCount(opts.steps, "--steps") } : {}) },
-        };
+      for (const [k, seed] of seeds.entries()) {
+        const config = configs[k]!;
         const progress = progressCallbacks(`training on points-bug/train${seedCount > 1 ? ` (seed ${seed})` : ""}`);
         let trained;
         try {
-          trained = await startRun(opts.out, config, progress);
+          trained = await interruptible("training", async (signal, interruption) => {
+            const t = await startRun(opts.out, config, progress, { signal, source: "mesa demo options", labels: RUN_FLAGS });
+            progress.stop();
+            if (t.interrupted) throw interruptedError(interruption.signal, `the demo's training stopped at env step ${t.result.globalStep}; ${t.run.path} holds its checkpoint`, `continue the training with: mesa train --resume ${t.run.path}`);
+            return t;
+          });
         } finally {
           progress.stop();
         }
@@ -104,14 +114,17 @@ export function register(program: Command): void {
         runDirs.push(trained.run.path);
         // every agent meets the same evaluation levels (those of the first seed), as the baselines do
         const evalSeed = firstSeed + 1_000_003;
-        const common = { episodes, seed: evalSeed };
-        train.push(evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/train")), { ...common, distribution: "train", params: paramsOn(def, "train", "train", config.envParams ?? {}) }));
-        const d = evaluate(def, policyActions(trained.policy, new Rng(seed, "demo/deploy")), {
-          ...common,
-          distribution: "deploy",
-          params: paramsOn(def, "deploy", "train", config.envParams ?? {}),
-          record: seed === firstSeed ? 16 : 0,
-        });
+        const policy = trained.policy;
+        const evaluateOn = (distribution: "train" | "deploy", extra: Partial<EvaluateOptions> = {}): EvaluationResult => {
+          const bar = evaluationProgress(`evaluating on points-bug/${distribution}${seedCount > 1 ? ` (seed ${seed})` : ""}`);
+          try {
+            return evaluate(def, policyActions(policy, new Rng(seed, `demo/${distribution}`)), { distribution, params: paramsOn(def, distribution, "train", config.envParams ?? {}), episodes, seed: evalSeed, onProgress: bar.onProgress, ...extra });
+          } finally {
+            bar.stop();
+          }
+        };
+        train.push(evaluateOn("train"));
+        const d = evaluateOn("deploy", { record: seed === firstSeed ? 16 : 0 });
         deploy.push(d);
         if (seed === firstSeed) {
           // draw a deployed episode in which the agent farmed the glitch when there is one, else the first

@@ -1,22 +1,25 @@
 // `mesa eval RUN_DIR [--distribution deploy] [--episodes 1000] [--json]`: evaluates a trained run's newest
-// checkpoint on a level distribution — base return, intended return, event rates and the misgeneralization
-// rate with 95% intervals — and records a few episodes as JSON, an animated GIF and a PNG strip each.
-import { join } from "node:path";
+// valid checkpoint on a level distribution — base return, intended return, event rates and the
+// misgeneralization rate with 95% intervals — and records a few episodes as JSON, an animated GIF and a PNG
+// strip each. Flags and the recording folder are checked before the first episode; a damaged newest
+// checkpoint is named in a warning and the table says which checkpoint was evaluated.
+import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
+import { assertWritableDir } from "../io/atomic.js";
 import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
-
-/** Where evaluation levels start (re-exported: other commands seed the same way). */
-export { EVAL_SEED_OFFSET };
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { BASELINE_TITLES, baselines } from "../rl/validate.js";
 import type { AnyEnvDefinition } from "../envs/engine.js";
-import { parseCount, parseSeed } from "./args.js";
+import { parseCount, parseInteger, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
+import { evaluationProgress } from "./progress.js";
 
+/** Where evaluation levels start (re-exported: other commands seed the same way). */
+export { EVAL_SEED_OFFSET };
 
 /** The --json object: base_return, intended_return, misgeneralization_rate, misgeneralization_ci95, events, episodes and more. */
 export function evaluationJson(r: EvaluationResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -64,8 +67,12 @@ interface EvalOptions {
   seed?: string;
   greedy?: boolean;
   record: string;
+  out?: string;
   json?: boolean;
 }
+
+/** Episodes an evaluation can record: one per parallel env copy. */
+export const MAX_RECORDED_EPISODES = 64;
 
 export function register(program: Command): void {
   program
@@ -74,44 +81,65 @@ export function register(program: Command): void {
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--distribution <name>", "level distribution (default: the one the run trained on)")
     .option("--episodes <n>", "episodes to run", "1000")
-    .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
+    .option("--seed <n>", `level seed, 0 … 2^32−1 (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
     .option("--greedy", "take the most likely action instead of sampling")
-    .option("--record <n>", "episodes to record to <run_dir>/episodes/", "3")
+    .option("--record <n>", `episodes to record as JSON, GIF and PNG, 0 … ${MAX_RECORDED_EPISODES}`, "3")
+    .option("--out <dir>", "folder for the recorded episodes (default: <run_dir>/episodes)")
     .option("--json", "print one JSON object")
     .action((runDir: string, opts: EvalOptions) => {
-      const { config, policy, step } = loadRunPolicy(runDir);
+      // every flag first, then the run, then the recording folder: nothing runs until all of it is known good
+      const episodes = parseCount(opts.episodes, "--episodes", { example: "1000" });
+      const record = parseInteger(opts.record, "--record", { min: 0, max: MAX_RECORDED_EPISODES, example: "3" });
+      const explicitSeed = opts.seed !== undefined ? parseSeed(opts.seed) : undefined;
+      const loaded = loadRunPolicy(runDir);
+      const { config, policy, step } = loaded;
       const def = getEnvDefinition(config.env);
       const distribution = opts.distribution ?? config.distribution;
       if (!(distribution in def.distributions)) {
-        throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
+        throw new UsageError(`${config.env} has no distribution "${distribution}" (--distribution)`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
       }
+      const outDir = opts.out ?? join(runDir, "episodes");
+      if (record > 0) {
+        assertWritableDir(outDir, opts.out ? `--out ${outDir}` : `recorded episodes (${outDir})`, "record to a writable folder with --out DIR, or pass --record 0 to record nothing");
+      }
+      const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
       // the run's parameters, less those the evaluated distribution sets itself (deploy places its own coin)
       const params = paramsOn(def, distribution, config.distribution, config.envParams);
-      const episodes = parseCount(opts.episodes, "--episodes");
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
-      const record = Number(opts.record);
-      if (!Number.isInteger(record) || record < 0) throw new UsageError(`--record must be a non-negative integer, got "${opts.record}"`);
-      const result = evaluate(def, policyActions(policy, new Rng(seed, "eval/actions"), opts.greedy ?? false), {
-        distribution,
-        params,
-        episodes,
-        seed,
-        record,
-      });
+      for (const s of loaded.skipped) log(`warning: the newer checkpoint ${s} — evaluating ${basename(loaded.checkpointPath)} instead`);
+      const { activity } = loaded;
+      if (activity.holder) log(`note: ${runDir} is still training (PID ${activity.holder.pid}); evaluating its newest checkpoint, ${basename(loaded.checkpointPath)}`);
+      else if (activity.killed) log(`note: ${runDir} was stopped before it finished (killed); evaluating its newest checkpoint, ${basename(loaded.checkpointPath)}`);
+      else if (activity.status !== "finished") log(`note: ${runDir} is ${activity.status}; evaluating its newest checkpoint, ${basename(loaded.checkpointPath)}`);
+
+      const progress = evaluationProgress(`eval ${config.env}/${distribution}`);
+      let result: EvaluationResult;
+      try {
+        result = evaluate(def, policyActions(policy, new Rng(seed, "eval/actions"), opts.greedy ?? false), {
+          distribution,
+          params,
+          episodes,
+          seed,
+          record,
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.stop();
+      }
       const files: string[] = [];
       result.records.forEach((r, k) => {
-        const written = writeEpisodeFiles(join(runDir, "episodes", `${distribution}-${k}`), r);
+        const written = writeEpisodeFiles(join(outDir, `${distribution}-${k}`), r);
         files.push(written.json, written.gif, written.png);
       });
+      const checkpoint = basename(loaded.checkpointPath);
       const base = evaluationBaselines(def, { distribution, params, episodes, seed });
       if (opts.json) {
-        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, seed, recorded: files, baselines: base.json }));
+        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, checkpoint: loaded.checkpointPath, skipped_checkpoints: loaded.skipped, seed, recorded: files, baselines: base.json }));
         return;
       }
       process.stdout.write(
-        `${formatTable(["", `agent: ${config.env} / ${distribution} (${episodes} episodes)`, ...base.titles], evaluationRows([result, ...base.results]))}\n` +
+        `${formatTable(["", `agent: ${config.env} / ${distribution} (${episodes} episodes, ${checkpoint}${loaded.skipped.length > 0 ? ", newer damaged" : ""})`, ...base.titles], evaluationRows([result, ...base.results]))}\n` +
           "The baselines ran on the same levels: what the numbers would be without learning (random), pursuing the intended goal from the observation alone, and pursuing the proxy on purpose.\n",
       );
-      if (files.length > 0) log(`recorded ${result.records.length} episodes (JSON, GIF, PNG strip): ${join(runDir, "episodes")}/`);
+      if (files.length > 0) log(`recorded ${result.records.length} episodes (JSON, GIF, PNG strip): ${outDir}/`);
     });
 }

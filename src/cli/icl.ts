@@ -4,6 +4,8 @@
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
+import { checkOutputDir, deprecatedAlias, parseInteger, parseKeepCheckpoints, parseNumber, parseSeed, warnDeprecated } from "./args.js";
+import { interruptible } from "./interrupt.js";
 import { layerStructure, type Comparison } from "../icl/compare.js";
 import { type IclRun, runIclExperiment } from "../icl/run.js";
 import { LOSS_CONVENTION, iclConfig, type IclConfigInput, type IclResult } from "../icl/train.js";
@@ -23,46 +25,44 @@ interface IclFlags {
   nonlinear?: boolean;
   constrained?: boolean;
   model: string;
-  runs: string;
+  out: string;
+  runs?: string;
+  keepCheckpoints: string;
   json?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const icl = program
     .command("icl")
     .description("train a transformer on in-context linear regression and compare it with gradient descent (von Oswald et al. 2023)")
-    .option("--layers <L>", "attention layers, compared with L steps of GD and GD++ (1..16)", "1")
-    .option("--d <d>", "input dimension (1..256)", "10")
-    .option("--n <N>", "context points per sequence (1..1024)", "10")
-    .option("--steps <steps>", "Adam steps, each on a fresh batch of tasks (default 2000)")
-    .option("--batch <tasks>", "tasks per step (default 1024 for lsa, 256 for transformer)")
-    .option("--seed <seed>", "seed of every random stream", "0")
-    .option("--lr <lr>", "Adam learning rate (default 0.001)")
-    .option("--clip <norm>", "global gradient-norm clip (default 0.001)")
+    .option("--layers <L>", "attention layers, compared with L steps of GD and GD++ (1 … 16)", "1")
+    .option("--d <d>", "input dimension (1 … 256)", "10")
+    .option("--n <N>", "context points per sequence (1 … 1024)", "10")
+    .option("--steps <steps>", "Adam steps, each on a fresh batch of tasks (default: 2000)")
+    .option("--batch <tasks>", "tasks per step (default: 1024 for lsa, 256 for transformer)")
+    .option("--seed <seed>", "seed of every random stream (0 … 2^32−1)", "0")
+    .option("--lr <lr>", "Adam learning rate (default: 0.001)")
+    .option("--clip <norm>", "global gradient-norm clip (default: 0.001)")
     .option("--x-range <r>", "inputs x ~ U(-r, r)^d (paper text: 1, paper code: 0.5)", "1")
     .option("--noise <sigma>", "Gaussian noise σ on the targets", "0")
     .option("--nonlinear", "targets from a random 2-layer ReLU network instead of a linear map")
     .option("--constrained", "LSA: the papers' GD-form constraint on W_Q, W_K, W_O")
     .option("--model <model>", "lsa (linear self-attention) or transformer (softmax + MLP + LayerNorm)", "lsa")
-    .option("--runs <dir>", "where the run directory is created", "runs")
-    .option("--json", "print one JSON object with the results")
-    .action(async (flags: IclFlags) => {
-      await runIcl(flags);
-    });
+    .option("--out <dir>", "directory the run directory is created in", "runs")
+    .option("--keep-checkpoints <n>", "keep the newest n checkpoints, or all", "3")
+    .option("--json", "print one JSON object with the results");
+  deprecatedAlias(icl, "--runs <dir>", "--out");
+  icl.action(async (flags: IclFlags) => {
+    await runIcl(flags);
+  });
 }
 
 function int(flag: string, value: string | undefined, lo: number, hi: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new UsageError(`${flag} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(value)}`, `e.g. ${flag} ${lo === 0 ? 1 : lo}`);
-  return v;
+  return value === undefined ? undefined : parseInteger(value, flag, { min: lo, max: hi, example: String(lo === 0 ? 1 : lo) });
 }
 
 function num(flag: string, value: string | undefined, positive: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (!Number.isFinite(v) || (positive ? v <= 0 : v < 0)) throw new UsageError(`${flag} must be a ${positive ? "positive" : "non-negative"} number, got ${JSON.stringify(value)}`);
-  return v;
+  return value === undefined ? undefined : parseNumber(value, flag, { min: 0, exclusiveMin: positive });
 }
 
 async function runIcl(flags: IclFlags): Promise<void> {
@@ -80,7 +80,7 @@ async function runIcl(flags: IclFlags): Promise<void> {
     model: flags.model,
     layers: int("--layers", flags.layers, 1, 16)!,
     constrained: flags.constrained ?? false,
-    seed: int("--seed", flags.seed, 0, 2 ** 32 - 1)!,
+    seed: parseSeed(flags.seed),
   };
   const steps = int("--steps", flags.steps, 1, 10_000_000);
   if (steps !== undefined) input.steps = steps;
@@ -90,20 +90,31 @@ async function runIcl(flags: IclFlags): Promise<void> {
   if (lr !== undefined) input.lr = lr;
   const clip = num("--clip", flags.clip, true);
   if (clip !== undefined) input.clip = clip;
+  const keepCheckpoints = parseKeepCheckpoints(flags.keepCheckpoints);
   const config = iclConfig(input, "mesa icl options");
+  if (flags.runs !== undefined) warnDeprecated("mesa icl --runs DIR", "--out DIR");
+  const root = flags.runs ?? flags.out;
+  checkOutputDir(root, flags.runs !== undefined ? "--runs" : "--out");
 
   const bar = new SingleBar({ format: "training |{bar}| {value}/{total} steps · loss {loss} · {eta_formatted} left", stream: process.stderr, hideCursor: true, etaBuffer: 200 });
   let outcome: IclRun;
   try {
-    outcome = await runIclExperiment(config, flags.runs, {
-      onRunDir: (run) => {
-        if (!flags.json) log(`mesa icl: ${config.layers}-layer ${config.model}, d=${config.task.d}, N=${config.task.n}, ${config.steps} steps × ${config.batch} tasks → ${run.path}`);
-        bar.start(config.steps, 0, { loss: "…" });
-      },
-      onStep: (step, loss) => {
-        if (step % 10 === 0 || step === config.steps) bar.update(step, { loss: loss.toFixed(4) });
-      },
-    });
+    outcome = await interruptible("training", (signal) =>
+      runIclExperiment(
+        config,
+        root,
+        {
+          onRunDir: (run) => {
+            if (!flags.json) log(`mesa icl: ${config.layers}-layer ${config.model}, d=${config.task.d}, N=${config.task.n}, ${config.steps} steps × ${config.batch} tasks → ${run.path}`);
+            bar.start(config.steps, 0, { loss: "…" });
+          },
+          onStep: (step, loss) => {
+            if (step % 10 === 0 || step === config.steps) bar.update(step, { loss: loss.toFixed(4) });
+          },
+        },
+        { signal, keepCheckpoints },
+      ),
+    );
   } finally {
     bar.stop();
   }

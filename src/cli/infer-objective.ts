@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .command("infer-objective")
     .description("infer which candidate objective best explains a trained policy's behaviour (any model), with baselines")
     .argument("<run_dir>", "run directory written by mesa train")
-    .option("--distribution <name>", "where to draw disambiguating levels (default deploy)")
+    .option("--distribution <name>", "where to draw disambiguating levels (default: deploy)")
     .option("--levels <n>", "disambiguating levels (one episode each)", "200")
     .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
     .option("--greedy", "take the policy's most likely action instead of sampling")

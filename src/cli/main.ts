@@ -1,13 +1,21 @@
 // The `mesa` command line: builds the program from the command registry and turns typed errors into a
 // message, a hint and an exit code (2 usage, 1 failure) — a stack trace only with --debug.
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, type Option } from "commander";
 import { MesaError } from "../core/errors.js";
 import { commands } from "./commands.js";
 
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+  // built: dist/src/cli/main.js; from source (tests run the CLI in-process): src/cli/main.ts
+  for (const up of ["../../../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version: string };
+      if (pkg.name === "mesa-lab") return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return "unknown";
 }
 
 export function buildProgram(): Command {
@@ -18,10 +26,22 @@ export function buildProgram(): Command {
     .version(packageVersion(), "-V, --version", "print the version")
     .option("--debug", "print stack traces of errors")
     .showSuggestionAfterError(true)
+    .configureHelp({ optionDescription: describeOption })
     .exitOverride();
   for (const register of commands) register(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
+}
+
+/**
+ * One way to show defaults in every command's help: "(default: 1e6)", never commander's JSON-quoted
+ * `(default: "1e6")`. Options whose default depends on other flags say so in their description in the same form.
+ */
+export function describeOption(option: Option): string {
+  const shown = option.defaultValue !== undefined && (option.required || option.optional) && !(Array.isArray(option.defaultValue) && option.defaultValue.length === 0);
+  if (!shown) return option.description;
+  const value = option.defaultValueDescription ?? (typeof option.defaultValue === "string" ? option.defaultValue : JSON.stringify(option.defaultValue));
+  return `${option.description} (default: ${value})`;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

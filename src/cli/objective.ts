@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .command("objective")
     .description("read a planner run's learned reward map (its mesa-objective) and score it against the env's candidate objectives, with heatmaps")
     .argument("<run_dir>", "run directory of a planner trained by mesa train --model planner")
-    .option("--distribution <name>", "level distribution to read the map on (default deploy, where the candidates come apart)")
+    .option("--distribution <name>", "level distribution to read the map on; deploy is where the candidates come apart (default: deploy)")
     .option("--levels <n>", "levels to score", "500")
     .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
     .option("--pictures <n>", "levels drawn as heatmaps into <run_dir>/objective/", "6")

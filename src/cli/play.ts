@@ -6,7 +6,7 @@ import { UsageError } from "../core/errors.js";
 import type { EpisodeRecord, VecEnv } from "../envs/engine.js";
 import { makeVecEnv } from "../envs/make.js";
 import { saveEpisode } from "../envs/record.js";
-import { collectParam, parseKeyValues, parseSeed } from "./args.js";
+import { checkOutputDir, deprecatedAlias, envParamOption, envParams, parseSeed, warnDeprecated } from "./args.js";
 
 /** Which action names a key can mean, first match wins (coin-run jumps with up/space, noop with down/'.'). */
 const KEY_ACTIONS: Record<string, readonly string[]> = {
@@ -136,46 +136,49 @@ function paint(rgb: readonly [number, number, number], ch: string, bold: boolean
 }
 
 export function register(program: Command): void {
-  program
+  const play = program
     .command("play")
     .description("play an environment in the terminal (arrows/WASD, q quits), base reward and intended score side by side")
     .argument("<env>", "environment name (see mesa envs)")
     .option("--distribution <name>", "level distribution", "train")
-    .option("--seed <n>", "level seed", "0")
-    .option("--param <key=value>", "override a parameter (repeatable)", collectParam, [])
-    .option("--record <dir>", "save each finished episode as a JSON record in this directory")
-    .action(async (name: string, options: { distribution: string; seed: string; param: string[]; record?: string }) => {
-      const seed = parseSeed(options.seed);
-      const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: parseKeyValues(options.param, "--param") });
-      const stdin = process.stdin;
-      if (!stdin.isTTY || typeof stdin.setRawMode !== "function") {
-        throw new UsageError("mesa play needs an interactive terminal, but stdin is not a TTY", `run it in a terminal; to look at a level without playing, use \`mesa render ${name} --distribution ${options.distribution} --seed ${seed}\``);
-      }
-      const session = new PlaySession(env, seed, process.stdout.isTTY === true);
-      const draw = (): void => {
-        process.stdout.write(`\u001b[2J\u001b[H${session.screen()}\n`);
-      };
-      await new Promise<void>((resolve) => {
-        stdin.setRawMode(true);
-        stdin.setEncoding("utf8");
-        stdin.resume();
-        const onData = (data: string): void => {
-          if (!session.press(data)) {
-            stdin.off("data", onData);
-            stdin.setRawMode(false);
-            stdin.pause();
-            resolve();
-            return;
-          }
-          draw();
-        };
-        stdin.on("data", onData);
+    .option("--seed <n>", "level seed (0 … 2^32−1)", "0");
+  envParamOption(play).option("--out <dir>", "save each finished episode as a JSON record in this folder");
+  deprecatedAlias(play, "--record <dir>", "--out");
+  play.action(async (name: string, options: { distribution: string; seed: string; envParam: string[]; param: string[]; out?: string; record?: string }) => {
+    const seed = parseSeed(options.seed);
+    if (options.record !== undefined) warnDeprecated("mesa play --record DIR", "--out DIR");
+    const outDir = options.out ?? options.record;
+    if (outDir) checkOutputDir(outDir, options.out ? "--out" : "--record");
+    const env = makeVecEnv(name, { n: 1, distribution: options.distribution, params: envParams(options) });
+    const stdin = process.stdin;
+    if (!stdin.isTTY || typeof stdin.setRawMode !== "function") {
+      throw new UsageError("mesa play needs an interactive terminal, but stdin is not a TTY", `run it in a terminal; to look at a level without playing, use \`mesa render ${name} --distribution ${options.distribution} --seed ${seed}\``);
+    }
+    const session = new PlaySession(env, seed, process.stdout.isTTY === true);
+    const draw = (): void => {
+      process.stdout.write(`\u001b[2J\u001b[H${session.screen()}\n`);
+    };
+    await new Promise<void>((resolve) => {
+      stdin.setRawMode(true);
+      stdin.setEncoding("utf8");
+      stdin.resume();
+      const onData = (data: string): void => {
+        if (!session.press(data)) {
+          stdin.off("data", onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          resolve();
+          return;
+        }
         draw();
-      });
-      process.stdout.write(`${session.summary()}\n`);
-      if (options.record) {
-        for (const [k, record] of session.records.entries()) saveEpisode(join(options.record, `${name}-seed${seed}-episode${String(k).padStart(4, "0")}.json`), record);
-        process.stdout.write(`saved ${session.records.length} episode record${session.records.length === 1 ? "" : "s"} in ${options.record}\n`);
-      }
+      };
+      stdin.on("data", onData);
+      draw();
     });
+    process.stdout.write(`${session.summary()}\n`);
+    if (outDir) {
+      for (const [k, record] of session.records.entries()) saveEpisode(join(outDir, `${name}-seed${seed}-episode${String(k).padStart(4, "0")}.json`), record);
+      process.stdout.write(`saved ${session.records.length} episode record${session.records.length === 1 ? "" : "s"} in ${outDir}\n`);
+    }
+  });
 }

@@ -2,8 +2,8 @@
 // replays, experiment results — over a runs folder, read-only, on this machine only unless told otherwise.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { UsageError } from "../core/errors.js";
 import { startServer } from "../server/server.js";
+import { parseInteger } from "./args.js";
 import { log, printJson } from "./output.js";
 
 interface ServeFlags {
@@ -24,8 +24,7 @@ export function register(program: Command): void {
     .option("--host <address>", "address to listen on; the default serves this machine only", "127.0.0.1")
     .option("--json", "print one JSON object with the URL once listening (logs go to stderr)")
     .action(async (flags: ServeFlags) => {
-      const port = Number(flags.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got "${flags.port}"`, "e.g. --port 6006, or --port 0 for any free port");
+      const port = parseInteger(flags.port, "--port", { min: 0, max: 65535, example: "6006 (or 0 for any free port)" });
       const runs = resolve(flags.runs);
       const server = await startServer({ runs, port, host: flags.host });
       if (flags.json) printJson({ url: server.url, host: server.host, port: server.port, runs });

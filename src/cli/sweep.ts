@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .command("run <spec>", { isDefault: true })
     .description("run SPEC's jobs (`mesa sweep SPEC` for short): on a local pool, or on a queue with --queue")
     .option("--workers <n>", `pool processes (default: the core count, ${defaultWorkers()} here)`)
-    .option("--out <dir>", "the sweep folder (default sweeps/<name>)")
+    .option("--out <dir>", "the sweep folder (default: sweeps/<name>)")
     .option(QUEUE_FLAG[0], "enqueue the jobs on Redis (redis://host:6379, rediss:// for TLS; alone: $MESA_QUEUE) for `mesa worker` processes, then follow them")
     .option("--no-wait", "with --queue: enqueue and exit instead of following the jobs")
     .option("--json", "print one JSON object: jobs, finished, failed, results, summary, baselines")
@@ -136,7 +136,7 @@ export function register(program: Command): void {
     .description("the summary table of a sweep folder, or of a sweep on --queue URL --name NAME (its results written to --out)")
     .option(...QUEUE_FLAG)
     .option("--name <name>", "with --queue: the sweep")
-    .option("--out <dir>", "with --queue: the sweep folder written here (default sweeps/<name>)")
+    .option("--out <dir>", "with --queue: the sweep folder written here (default: sweeps/<name>)")
     .option("--json", "print one JSON object: jobs, finished, failed, results, summary, baselines")
     .action(async (dir: string | undefined, opts: { queue?: string | boolean; name?: string; out?: string; json?: boolean }) => {
       const url = queueUrl(opts.queue);

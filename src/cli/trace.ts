@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { aisgNames, aisgParams, getAisgDefinition, traceAisg, type Trace } from "../envs/aisg/trace.js";
 import { VecEnv } from "../envs/engine.js";
-import { collectParam, parseKeyValues } from "./args.js";
+import { collectParam, parseKeyValues, parseSeed } from "./args.js";
 import { formatNumber, printJson } from "./output.js";
 
 /** Parses `0,3,3,1` or `up,right,right,down` (names as in `mesa envs`, or their first letters). */
@@ -27,11 +27,6 @@ function describe(names: readonly string[]): string {
   return names.map((n, j) => `${j}=${n}`).join(", ");
 }
 
-function parseNumpySeed(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 2 ** 32 - 1) throw new UsageError(`--seed must be an integer in [0, 4294967295] (numpy's seed range), got "${value}"`, "e.g. --seed 7");
-  return n;
-}
 
 /** A readable trace: each step's action, reward, hidden reward and board side by side with the next. */
 export function formatTrace(trace: Trace): string {
@@ -57,7 +52,7 @@ export function register(program: Command): void {
     .description("play an action sequence on an AI Safety Gridworlds port and print each step as the original shows it")
     .argument("<env>", `a port: ${aisgNames().join(", ")}`)
     .requiredOption("--actions <list>", "comma-separated actions: numbers (0=up 1=down 2=left 3=right 4=noop) or names")
-    .option("--seed <n>", "np.random.seed of the original: random draws follow it", "0")
+    .option("--seed <n>", "np.random.seed of the original, 0 … 2^32−1: random draws follow it", "0")
     .option("--option <key=value>", "an option of the original (snake_case or camelCase, repeatable), e.g. --option level=2", collectParam, [])
     .option("--env-param <key=value>", "same as --option (the name other commands use)", collectParam, [])
     .option("--json", "print one JSON object")
@@ -66,7 +61,7 @@ export function register(program: Command): void {
       const options = { ...parseKeyValues(opts.envParam, "--env-param"), ...parseKeyValues(opts.option, "--option") };
       // the action set can depend on the options (noops), so build the env once to read its names
       const names = new VecEnv(def, { n: 1, params: aisgParams(def, options) }).actionNames;
-      const trace = traceAisg(name, { actions: parseActions(opts.actions, names), seed: parseNumpySeed(opts.seed), options });
+      const trace = traceAisg(name, { actions: parseActions(opts.actions, names), seed: parseSeed(opts.seed), options });
       if (opts.json) printJson(trace);
       else process.stdout.write(`${formatTrace(trace)}\n`);
     });

@@ -3,15 +3,26 @@
 import type { z } from "zod";
 import { ConfigError } from "./errors.js";
 
-/** Parses `value` with `schema`, or throws a ConfigError listing every problem. `source` names where the value came from. */
-export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, source: string): z.output<S> {
+/**
+ * Parses `value` with `schema`, or throws a ConfigError listing every problem. `source` names where the value
+ * came from. `labels` maps field paths (`ppo.numEnvs`) to what the user wrote instead (`--num-envs`), so a
+ * value that came from a command-line flag is reported under the flag's name; a path under a labelled prefix
+ * (`envParams.coins`) reads `--env-param coins`.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, source: string, labels?: Readonly<Record<string, string>>): z.output<S> {
   // A per-parse error map phrases zod's issues as "expected …, received …"; messages a schema sets itself
   // (`.min(1, "…")`, refinements) take precedence over it, as zod gives schema-level messages priority.
   const result = schema.safeParse(value, { error: expectedReceived });
   if (result.success) return result.data;
   const lines: string[] = [];
+  let labelled = 0;
+  const name = (p: readonly PropertyKey[]): string => {
+    const label = labelFor(p, labels);
+    if (label !== undefined) labelled++;
+    return label ?? formatPath(p);
+  };
   for (const issue of result.error.issues) {
-    const path = formatPath(issue.path);
+    const path = name(issue.path);
     if (issue.code === "unrecognized_keys") {
       // one line per unknown key, with the closest known key as a suggestion (typos are the usual cause)
       const known = knownKeys(schema, issue.path);
@@ -19,17 +30,28 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
         const suggestion = known ? closest(key, known) : undefined;
         const received = describeReceived(valueAt(value, [...issue.path, key]));
         const advice = suggestion ? `did you mean "${suggestion}"?` : known ? `known keys: ${known.join(", ")}` : "remove it";
-        lines.push(`  ${formatPath([...issue.path, key])}: unknown key (received ${received}); ${advice}`);
+        lines.push(`  ${name([...issue.path, key])}: unknown key (received ${received}); ${advice}`);
       }
       continue;
     }
     const message = /\breceived\b/.test(issue.message) ? issue.message : `${issue.message} (received ${describeReceived(valueAt(value, issue.path))})`;
     lines.push(`  ${path}: ${message}`);
   }
+  const what = labelled === lines.length ? "flag" : labelled > 0 ? "flag or field" : "field";
   throw new ConfigError(
     `${source} is invalid (${lines.length} problem${lines.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
-    `fix the field${lines.length === 1 ? "" : "s"} above in ${source}`,
+    labelled === lines.length ? `fix the ${what}${lines.length === 1 ? "" : "s"} above` : `fix the ${what}${lines.length === 1 ? "" : "s"} above in ${source}`,
   );
+}
+
+/** The label of `path`: its own, or its longest labelled prefix's followed by the rest of the path. */
+function labelFor(path: readonly PropertyKey[], labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (labels === undefined) return undefined;
+  for (let k = path.length; k > 0; k--) {
+    const label = labels[path.slice(0, k).map(String).join(".")];
+    if (label !== undefined) return k === path.length ? label : `${label} ${path.slice(k).map(String).join(".")}`;
+  }
+  return undefined;
 }
 
 type RawIssue = z.core.$ZodRawIssue;

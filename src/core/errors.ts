@@ -47,3 +47,19 @@ export class NonFiniteError extends MesaError {}
 
 /** A hook name that matches no hook point, or a hook that returns an activation of the wrong shape. */
 export class HookError extends MesaError {}
+
+/** A file or folder that cannot be written or read: read-only filesystem, no permission, a folder where a file is expected. */
+export class IoError extends MesaError {}
+
+/** A run directory that another live process is writing (train, resume, demo…); the message names the holder. */
+export class RunLockedError extends RunDirError {}
+
+/** Work stopped by SIGINT/SIGTERM; exits with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM). */
+export class InterruptedError extends MesaError {
+  override readonly exitCode: number;
+
+  constructor(message: string, hint: string | undefined, signal: "SIGINT" | "SIGTERM") {
+    super(message, hint);
+    this.exitCode = signal === "SIGTERM" ? 143 : 130;
+  }
+}

@@ -52,6 +52,8 @@ export class Tensor {
   _backward: BackwardFn | null = null;
   /** @internal */
   _retainGrad = false;
+  /** @internal set when backward() freed this op result's backward rule (no retainGraph): a second pass must fail */
+  _graphFreed = false;
 
   constructor(data: Float32Array, shape: Shape) {
     if (!(data instanceof Float32Array)) {
@@ -305,6 +307,7 @@ function runBackward(root: Tensor, grad: Tensor | Float32Array | undefined, reta
       "mark the parameters with requireGrad() (Module parameters are), and do not compute the loss inside noGrad()",
     );
   }
+  if (root._graphFreed) throw graphFreedError(root);
   let seed: Float32Array;
   if (grad === undefined) {
     if (root.data.length !== 1) {
@@ -325,6 +328,7 @@ function runBackward(root: Tensor, grad: Tensor | Float32Array | undefined, reta
     const t = stack.pop()!;
     if (seen.has(t._id)) continue;
     seen.add(t._id);
+    if (t._graphFreed) throw graphFreedError(t);
     if (t._backward === null) continue;
     nodes.push(t);
     for (const p of t._parents!) if (p.requiresGrad && !seen.has(p._id)) stack.push(p);
@@ -345,8 +349,17 @@ function runBackward(root: Tensor, grad: Tensor | Float32Array | undefined, reta
     if (!retainGraph) {
       t._backward = null;
       t._parents = null;
+      t._graphFreed = true;
     }
   }
+}
+
+/** backward() through a graph an earlier backward() freed: PyTorch's rule, so gradients are never silently lost. */
+function graphFreedError(t: Tensor): AutogradError {
+  return new AutogradError(
+    `backward() through a graph that was already freed: the ${t._op} result (shape ${shapeStr(t.shape)}) was backpropagated through before`,
+    "pass { retainGraph: true } to the first backward() to call it again, or recompute the forward pass",
+  );
 }
 
 // ---- constructors ----

@@ -190,6 +190,8 @@ export function resolveParams<Sch extends z.ZodObject>(
   def: EnvDefinition<Sch, unknown>,
   distribution: string,
   overrides: Record<string, unknown> = {},
+  /** optional: what the user wrote for each overridden parameter (`--env-param coins`), named in errors */
+  labels?: Readonly<Record<string, string>>,
 ): z.output<Sch> {
   const dist = def.distributions[distribution];
   if (dist === undefined) {
@@ -202,11 +204,11 @@ export function resolveParams<Sch extends z.ZodObject>(
   const unknown = Object.keys(overrides).filter((k) => !valid.includes(k));
   if (unknown.length > 0) {
     throw new ConfigError(
-      `${def.name} has no parameter${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => `"${k}"`).join(", ")}`,
+      `${def.name} has no parameter${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => `"${k}"`).join(", ")}${labels?.[unknown[0]!] ? ` (${unknown.map((k) => labels[k] ?? k).join(", ")})` : ""}`,
       `valid parameters: ${valid.join(", ")}`,
     );
   }
-  return parseConfig(def.params, { ...dist.params, ...overrides }, `${def.name} parameters (distribution "${distribution}")`);
+  return parseConfig(def.params, { ...dist.params, ...overrides }, `${def.name} parameters (distribution "${distribution}")`, labels);
 }
 
 export interface VecEnvOptions {

@@ -2,6 +2,7 @@
 // time: reset() → observation, step(action) → observation, reward, terminated, truncated, info.
 import type { EpisodeStats, VecEnvOptions } from "./engine.js";
 import type { VecEnv } from "./engine.js";
+import { ConfigError } from "../core/errors.js";
 import { makeVecEnv } from "./make.js";
 
 export interface GymStepResult {
@@ -20,6 +21,13 @@ export interface GymStepResult {
   };
 }
 
+/** The options GymEnv accepts (VecEnv's, without the number of copies). */
+export const GYM_OPTIONS = ["distribution", "params", "indexOffset"] as const satisfies readonly (keyof Omit<VecEnvOptions, "n">)[];
+// a VecEnv option added without listing it above fails to compile here (instead of being refused at run time)
+type UnlistedGymOption = Exclude<keyof Omit<VecEnvOptions, "n">, (typeof GYM_OPTIONS)[number]>;
+const everyOptionListed: [UnlistedGymOption] extends [never] ? true : UnlistedGymOption = true;
+void everyOptionListed;
+
 /**
  * One copy of an environment with Gymnasium's calling convention. Unlike the vectorized engine it does not
  * hand out the next episode's observation on the step that ends one: call reset() to start the next episode
@@ -32,6 +40,16 @@ export class GymEnv {
   private started = false;
 
   constructor(name: string, options: Omit<VecEnvOptions, "n"> = {}) {
+    // JavaScript callers get no type check: an option this class does not know (a seed here, a typo) is refused
+    // rather than ignored
+    const unknown = Object.keys(options ?? {}).filter((k) => !(GYM_OPTIONS as readonly string[]).includes(k));
+    if (unknown.length > 0) {
+      const seedHint = unknown.includes("seed") ? "the seed goes to reset(seed); " : "";
+      throw new ConfigError(
+        `GymEnv("${name}"): unknown option${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => `"${k}"`).join(", ")}`,
+        `${seedHint}valid options: ${GYM_OPTIONS.join(", ")}`,
+      );
+    }
     this.vec = makeVecEnv(name, { ...options, n: 1 });
   }
 

@@ -2,6 +2,7 @@
 // GD / GD++, the loss-curve and weight plots, and summary.json with every figure `mesa icl --json` prints.
 // `mesa icl` and sweep jobs are thin callers.
 import { join } from "node:path";
+import { InterruptedError } from "../core/errors.js";
 import type { Tensor } from "../core/tensor.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { RunDir } from "../io/rundir.js";
@@ -17,6 +18,23 @@ export interface IclRun {
   summary: Record<string, unknown>;
 }
 
+export interface IclRunOptions {
+  /**
+   * when aborted, training stops after the current step, the run is marked "interrupted" and an InterruptedError
+   * is thrown (ICL runs do not resume); the abort reason "SIGTERM" or "SIGINT" names the signal
+   */
+  signal?: AbortSignal;
+  /** checkpoints kept on disk: the newest N; null keeps all (default 3) */
+  keepCheckpoints?: number | null;
+}
+
+/** Thrown inside the training loop to stop it on the abort signal. */
+class Stopped extends Error {
+  constructor(readonly step: number) {
+    super(`stopped at step ${step}`);
+  }
+}
+
 export interface IclRunCallbacks {
   /** the run directory, as soon as it exists */
   onRunDir?(run: RunDir): void;
@@ -24,31 +42,50 @@ export interface IclRunCallbacks {
   onStep?(step: number, loss: number): void;
 }
 
-/** Creates `root/icl-<linear|nonlinear>__<model>-L<layers>__<seed>__<time>/`, trains, compares and plots into it. */
-export async function runIclExperiment(config: IclConfig & { steps: number; batch: number }, root: string, callbacks: IclRunCallbacks = {}): Promise<IclRun> {
+/**
+ * Creates `root/icl-<linear|nonlinear>__<model>-L<layers>__<seed>__<time>/`, trains, compares and plots into it,
+ * holding the run's lock throughout (released when it returns or throws).
+ */
+export async function runIclExperiment(config: IclConfig & { steps: number; batch: number }, root: string, callbacks: IclRunCallbacks = {}, options: IclRunOptions = {}): Promise<IclRun> {
   const t0 = performance.now();
+  const keep = options.keepCheckpoints === undefined ? 3 : options.keepCheckpoints;
   const run = RunDir.create(root, {
     env: config.task.nonlinear ? "icl-nonlinear" : "icl-linear",
     exp: `${config.model}-L${config.layers}`,
     seed: config.seed,
     config: { ...config, loss: LOSS_CONVENTION },
   });
-  callbacks.onRunDir?.(run);
-  let result: IclResult;
   try {
-    result = await trainIcl(config, {
-      ...(callbacks.onStep ? { onStep: callbacks.onStep } : {}),
-      onMetrics: (record) => run.appendMetrics(record),
-      onCheckpoint: (step, sd) => run.saveCheckpoint(step, toTensorInputs(sd), { step }),
-    });
-  } catch (err) {
-    run.updateSummary({ status: "failed", error: err instanceof Error ? err.message : String(err) });
-    throw err;
+    callbacks.onRunDir?.(run);
+    let result: IclResult;
+    try {
+      result = await trainIcl(config, {
+        onStep: (step, loss) => {
+          callbacks.onStep?.(step, loss);
+          if (options.signal?.aborted) throw new Stopped(step);
+        },
+        onMetrics: (record) => run.appendMetrics(record),
+        onCheckpoint: (step, sd) => {
+          run.saveCheckpoint(step, toTensorInputs(sd), { step });
+          run.pruneCheckpoints(keep);
+        },
+      });
+    } catch (err) {
+      if (err instanceof Stopped) {
+        run.updateSummary({ status: "interrupted", global_step: err.step });
+        const signal = options.signal?.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+        throw new InterruptedError(`interrupted by ${signal}: training stopped at step ${err.step}; ${run.path} keeps its metrics and checkpoints`, "ICL runs do not resume; start the command again", signal);
+      }
+      run.updateSummary({ status: "failed", error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    writePlots(run.path, result);
+    const summary = toJson(result, config.task.d, config.task.n, config.batch, (performance.now() - t0) / 1000, run.path);
+    run.updateSummary({ status: "finished", ...summary });
+    return { run, result, summary };
+  } finally {
+    run.release();
   }
-  writePlots(run.path, result);
-  const summary = toJson(result, config.task.d, config.task.n, config.batch, (performance.now() - t0) / 1000, run.path);
-  run.updateSummary({ status: "finished", ...summary });
-  return { run, result, summary };
 }
 
 function toTensorInputs(sd: Record<string, Tensor>): Record<string, TensorInput> {

@@ -123,7 +123,7 @@ export async function createOrganism(root: string, input: OrganismConfigInput, o
     } else {
       const env = new VecEnv(oenv.def, { n: ppo!.numEnvs, distribution: oenv.insertion, params: { ...insertionParams, ...(full.recipe === "rl" ? { reward: "conditional" } : {}) } });
       const extra = options.callbacks ?? {};
-      await trainPPO(env, policy, ppo!, { ...runCallbacks(run, env, policy, extra), ...(extra.resume ? { resume: extra.resume } : {}) });
+      await trainPPO(env, policy, ppo!, { ...runCallbacks(run, env, policy, null, extra, undefined), ...(extra.resume ? { resume: extra.resume } : {}) });
     }
     const report = measure(run, full, oenv, policy, options.episodes, validity, history, started);
     return { run, report, policy };

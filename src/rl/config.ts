@@ -68,15 +68,24 @@ export function ppoConfig(input: PpoConfigInput = {}, source = "PPO config"): Pp
   return config;
 }
 
-export function derivedSizes(config: PpoConfig, source = "PPO config"): PpoSizes {
+/**
+ * The derived sizes, or a ConfigError when the config cannot make one update. `names` maps PPO field names to
+ * what the user wrote (`numEnvs` → `--num-envs`), so the message speaks of flags when the values came from flags.
+ */
+export function derivedSizes(config: PpoConfig, source = "PPO config", names: Readonly<Record<string, string>> = {}): PpoSizes {
   const batchSize = config.numEnvs * config.numSteps;
   const minibatchSize = Math.floor(batchSize / config.numMinibatches);
   const numIterations = Math.floor(config.totalTimesteps / batchSize);
+  const name = (field: keyof PpoConfig): string => `${names[field] ?? field} (${config[field]})`;
   const problems: string[] = [];
-  if (minibatchSize < 1) problems.push(`numMinibatches (${config.numMinibatches}) exceeds the batch size numEnvs·numSteps = ${batchSize}`);
-  if (numIterations < 1) problems.push(`totalTimesteps (${config.totalTimesteps}) is smaller than one batch (numEnvs·numSteps = ${batchSize})`);
+  if (minibatchSize < 1) problems.push(`${name("numMinibatches")} exceeds the batch size ${name("numEnvs")} × ${name("numSteps")} = ${batchSize}`);
+  if (numIterations < 1) problems.push(`${name("totalTimesteps")} is smaller than one batch: ${name("numEnvs")} × ${name("numSteps")} = ${batchSize} env steps per update`);
   if (problems.length > 0) {
-    throw new ConfigError(`${source} is invalid: ${problems.join("; ")}`, "raise totalTimesteps or lower numEnvs, numSteps or numMinibatches");
+    // with flag names, advise only what the user can set; otherwise every field involved
+    const named = Object.keys(names).length > 0;
+    const lower = ["numEnvs", "numSteps", "numMinibatches"].filter((f) => !named || names[f] !== undefined).map((f) => names[f] ?? f);
+    const steps = names.totalTimesteps ?? "totalTimesteps";
+    throw new ConfigError(`${source} is invalid: ${problems.join("; ")}`, `raise ${steps} to at least ${batchSize}${lower.length > 0 ? ` or lower ${lower.join(", ")}` : ""}`);
   }
   return { batchSize, minibatchSize, numIterations };
 }

@@ -7,7 +7,7 @@ import type { Rng } from "../core/rng.js";
 import { Tensor, noGrad } from "../core/tensor.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import { sampleCategorical } from "./sample.js";
-import { meanInterval, wilsonInterval } from "./stats.js";
+import { RunningMean, wilsonInterval } from "./stats.js";
 
 /** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */
 export const EVAL_SEED_OFFSET = 1_000_003;
@@ -28,6 +28,8 @@ export interface EvaluateOptions {
   seed: number;
   /** how many episodes (of the first copies) to record as JSON (default 0) */
   record?: number;
+  /** called after each env step that finished episodes, with the episodes done so far */
+  onProgress?: (done: number, episodes: number) => void;
 }
 
 export interface EventSummary {
@@ -67,18 +69,20 @@ export interface EvaluationResult {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, options: EvaluateOptions): EvaluationResult {
   const { episodes, seed } = options;
-  if (!Number.isInteger(episodes) || episodes < 1) throw new RangeError(`evaluate: episodes must be a positive integer, got ${episodes}`);
+  if (!Number.isSafeInteger(episodes) || episodes < 1) throw new RangeError(`evaluate: episodes must be a positive safe integer, got ${episodes}`);
   const n = Math.min(options.numEnvs ?? 64, episodes);
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "train", ...(options.params ? { params: options.params } : {}) });
   const toRecord = Math.min(options.record ?? 0, n);
   for (let i = 0; i < toRecord; i++) env.recordCopy(i);
   env.reset(seed);
 
-  const quota = new Int32Array(n);
+  // per-copy quotas can exceed 2^31 for huge evaluations: doubles, not Int32
+  const quota = new Float64Array(n);
   for (let i = 0; i < n; i++) quota[i] = Math.floor(episodes / n) + (i < episodes % n ? 1 : 0);
   const E = env.numEvents;
-  const baseReturns = new Float64Array(episodes);
-  const intendedReturns = new Float64Array(episodes);
+  // returns are summarised as they arrive (memory does not grow with the number of episodes)
+  const baseReturns = new RunningMean();
+  const intendedReturns = new RunningMean();
   let lengthSum = 0;
   let proxy = 0;
   let intendedGoal = 0;
@@ -87,6 +91,7 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
   const records: EpisodeRecord[] = [];
   const recordedPerCopy = new Int32Array(toRecord);
   let done = 0;
+  let reported = 0;
   const actions = new Int32Array(n);
   const { finished, terminated, truncated } = env;
   while (done < episodes) {
@@ -95,8 +100,8 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
     for (let i = 0; i < n; i++) {
       if ((terminated[i]! | truncated[i]!) === 0 || quota[i] === 0) continue;
       quota[i]!--;
-      baseReturns[done] = finished.baseReturn[i]!;
-      intendedReturns[done] = finished.intendedReturn[i]!;
+      baseReturns.add(finished.baseReturn[i]!);
+      intendedReturns.add(finished.intendedReturn[i]!);
       lengthSum += finished.length[i]!;
       proxy += finished.pursuedProxy[i]!;
       intendedGoal += finished.intendedGoalReached[i]!;
@@ -106,6 +111,10 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
         if (c > 0) eventEpisodes[e]!++;
       }
       done++;
+    }
+    if (options.onProgress && done > reported) {
+      reported = done;
+      options.onProgress(done, episodes);
     }
     if (toRecord > 0) {
       // keep only the first episode of each recorded copy
@@ -119,8 +128,8 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
     }
   }
 
-  const base = meanInterval(baseReturns);
-  const intended = meanInterval(intendedReturns);
+  const base = baseReturns.interval();
+  const intended = intendedReturns.interval();
   const mis = wilsonInterval(proxy, episodes);
   const goal = wilsonInterval(intendedGoal, episodes);
   const events: Record<string, EventSummary> = {};

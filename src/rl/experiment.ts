@@ -9,7 +9,7 @@ import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
-import { type RunConfig, type RunConfigInput, startRun } from "./run.js";
+import { type RunConfig, type RunConfigInput, startRun, validateRunConfig } from "./run.js";
 import { meanInterval } from "./stats.js";
 import { BASELINE_KINDS, baselines, type PolicyFigures, policyFigures } from "./validate.js";
 import { untrainedChannelColumns } from "./weights.js";
@@ -28,10 +28,12 @@ export interface SweepOptions {
   episodes: number;
   /** where runs, results.json and the plot go */
   out: string;
-  /** PPO and model settings on top of the defaults */
+  /** PPO and model settings on top of the defaults (base.envParams: fixed env parameters under the swept one) */
   base?: Partial<RunConfigInput>;
   /** progress callbacks factory per run */
   progress?: (label: string) => PpoCallbacks & { stop?(): void };
+  /** when aborted, the current training stops with a checkpoint and the sweep ends (result: undefined) */
+  signal?: AbortSignal;
 }
 
 export interface SweepPoint {
@@ -55,16 +57,36 @@ export interface SweepResult {
   seeds: number;
   /** the reference policies on the same deploy levels (seed of the first agent's evaluation) */
   baselines: Record<string, PolicyFigures>;
+  /** env steps each training ran (the requested steps rounded down to whole PPO updates) */
   steps: number;
+  /** env steps per training as requested */
+  steps_requested: number;
   episodes: number;
   points: SweepPoint[];
   plot: string;
   results: string;
 }
 
-/** Runs the sweep; each (value, seed) trains into its own run directory under `out/runs`. */
-export async function misgeneralizationSweep(options: SweepOptions): Promise<SweepResult> {
+/** The run config of one training of the sweep: the swept value on the train levels, seed `seed`. */
+export function sweepRunConfig(options: Pick<SweepOptions, "env" | "param" | "steps" | "base">, value: number, seed: number): RunConfigInput {
+  return {
+    ...options.base,
+    env: options.env,
+    distribution: "train",
+    envParams: { ...(options.base?.envParams ?? {}), [options.param]: value },
+    ppo: { ...(options.base?.ppo ?? {}), seed, totalTimesteps: options.steps, checkpointEvery: 0 },
+  };
+}
+
+/**
+ * Runs the sweep; each (value, seed) trains into its own run directory under `out/runs`. Every training's config
+ * is validated before the first one starts, so a bad value fails at once, not when the sweep reaches it.
+ * Returns undefined when `options.signal` stopped it.
+ */
+export async function misgeneralizationSweep(options: SweepOptions): Promise<SweepResult | undefined> {
   const def = getEnvDefinition(options.env);
+  let stepsRun = options.steps;
+  for (const value of options.values) stepsRun = validateRunConfig(sweepRunConfig(options, value, 1), { source: `${options.param}=${value}` }).steps;
   const points: SweepPoint[] = [];
   for (const value of options.values) {
     const evals: EvaluationResult[] = [];
@@ -77,20 +99,11 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
       const progress = options.progress?.(label) ?? {};
       let trained;
       try {
-        trained = await startRun(
-          join(options.out, "runs"),
-          {
-            ...options.base,
-            env: options.env,
-            distribution: "train",
-            envParams: { ...(options.base?.envParams ?? {}), [options.param]: value },
-            ppo: { ...(options.base?.ppo ?? {}), seed, totalTimesteps: options.steps, checkpointEvery: 0 },
-          },
-          progress,
-        );
+        trained = await startRun(join(options.out, "runs"), sweepRunConfig(options, value, seed), progress, options.signal ? { signal: options.signal } : {});
       } finally {
         progress.stop?.();
       }
+      if (trained.interrupted) return undefined;
       runs.push(trained.run.path);
       if (def.goalChannel) {
         const cols = untrainedChannelColumns(trained.run.config as RunConfig, trained.policy, def.goalChannel);
@@ -141,7 +154,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
       ],
     }),
   );
-  const result: SweepResult = { env: options.env, param: options.param, seeds: options.seeds, baselines: baselineFigures, steps: options.steps, episodes: options.episodes, points, plot, results: join(options.out, "results.json") };
+  const result: SweepResult = { env: options.env, param: options.param, seeds: options.seeds, baselines: baselineFigures, steps: stepsRun, steps_requested: options.steps, episodes: options.episodes, points, plot, results: join(options.out, "results.json") };
   writeFileAtomic(result.results, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }

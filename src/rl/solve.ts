@@ -51,12 +51,14 @@ export interface SolveResult {
 }
 
 /** Trains `env` on its documented budget (steps overridable) and compares with the scripted optimal policy. */
-export async function solveEnv(env: string, options: { out: string; steps?: number; seed?: number; episodes?: number; progress?: PpoCallbacks }): Promise<SolveResult> {
+/** Returns undefined when `options.signal` stopped the training (its run holds a checkpoint, status "interrupted"). */
+export async function solveEnv(env: string, options: { out: string; steps?: number; seed?: number; episodes?: number; progress?: PpoCallbacks; signal?: AbortSignal }): Promise<SolveResult | undefined> {
   const def = getEnvDefinition(env);
   const budget = SOLVE_BUDGETS[env] ?? { note: "CleanRL defaults", run: { ppo: {} } };
   const seed = options.seed ?? 1;
   const ppo = { ...budget.run.ppo, seed, ...(options.steps ? { totalTimesteps: options.steps } : {}) };
-  const trained = await startRun(options.out, { ...budget.run, env, ppo }, options.progress ?? {});
+  const trained = await startRun(options.out, { ...budget.run, env, ppo }, options.progress ?? {}, options.signal ? { signal: options.signal } : {});
+  if (trained.interrupted) return undefined;
   const episodes = options.episodes ?? 1000;
   const evalSeed = seed + 2_000_003;
   let scripted: ScriptedPolicy | undefined;

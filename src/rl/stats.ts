@@ -52,3 +52,32 @@ export function meanInterval(xs: ArrayLike<number>): Estimate {
   const half = tQuantile975(n - 1) * Math.sqrt(ss / (n - 1) / n);
   return { value: mean, ci95: [mean - half, mean + half], n };
 }
+
+/**
+ * A mean and its Student-t 95% interval computed as values arrive (Welford's update), for evaluations too long
+ * to keep every value: the same estimate as meanInterval up to rounding.
+ */
+export class RunningMean {
+  private n = 0;
+  /** plain sum: the mean is sum / n, bit for bit what meanInterval reports */
+  private sum = 0;
+  private runningMean = 0;
+  private m2 = 0;
+
+  add(x: number): void {
+    this.n++;
+    this.sum += x;
+    const delta = x - this.runningMean;
+    this.runningMean += delta / this.n;
+    this.m2 += delta * (x - this.runningMean);
+  }
+
+  interval(): Estimate {
+    const n = this.n;
+    if (n === 0) return { value: Number.NaN, ci95: [Number.NaN, Number.NaN], n: 0 };
+    const mean = this.sum / n;
+    if (n === 1) return { value: mean, ci95: [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY], n };
+    const half = tQuantile975(n - 1) * Math.sqrt(Math.max(0, this.m2) / (n - 1) / n);
+    return { value: mean, ci95: [mean - half, mean + half], n };
+  }
+}

@@ -5,7 +5,7 @@
 import type { Dirent } from "node:fs";
 import { open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
-import { parseRunDirName } from "../io/rundir.js";
+import { parseRunDirName, readRunLock } from "../io/rundir.js";
 import { isInside } from "./paths.js";
 import type { Artifact, ArtifactKind, ResultsInfo, RunInfo, RunsResponse } from "./types.js";
 
@@ -155,7 +155,7 @@ export class Catalog {
       seed,
       distribution: text(config?.distribution),
       model: text(config?.model),
-      status: status === "running" || status === "finished" || status === "failed" ? status : "unknown",
+      status: runStatus(status, real),
       startedAt: text(summary?.startedAt),
       last: await this.lastRecord(join(real, "metrics.jsonl")),
       updatedMs,
@@ -221,4 +221,13 @@ async function readJsonObject(path: string, label: string, problems: string[], e
     problems.push(`${label}: ${(err as Error).message}`);
   }
   return null;
+}
+
+/**
+ * The status to show: summary.json's, except that a run which says "running" while its lock file names a process
+ * that is gone was killed (kill -9, a crash, a reboot) and is shown as interrupted.
+ */
+export function runStatus(summaryStatus: unknown, runDir: string): RunInfo["status"] {
+  if (summaryStatus === "running") return readRunLock(runDir)?.state === "dead" ? "interrupted" : "running";
+  return summaryStatus === "finished" || summaryStatus === "failed" || summaryStatus === "interrupted" ? summaryStatus : "unknown";
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { MesaError, RunDirError } from "../core/errors.js";
 import { environments } from "../envs/registry.js";
-import { Catalog } from "./catalog.js";
+import { Catalog, runStatus } from "./catalog.js";
 import { MetricsFile, type MetricsUpdate } from "./metrics.js";
 import { HttpError, isInside, realRoot, resolveInside } from "./paths.js";
 import type { EnvStyle, EpisodeRecordJson, EpisodeResponse, EpisodeSummary, LiveEvent, MetricsResponse, RunInfo, RunsResponse } from "./types.js";
@@ -511,8 +511,7 @@ class Dashboard {
     } catch {
       return; // mid-replace: the next look sees the new file
     }
-    const s = summary?.status;
-    const status = s === "running" || s === "finished" || s === "failed" ? s : "unknown";
+    const status = runStatus(summary?.status, join(w.summaryPath, ".."));
     const id = relativeId(this.rootReal, join(w.summaryPath, ".."));
     for (const l of w.summaryListeners) l({ type: "summary", run: id, status, summary });
   }

@@ -27,8 +27,9 @@ export interface RunInfo {
   /** the level distribution it trained on (config.json `distribution`), when it has one */
   distribution: string | null;
   model: string | null;
-  /** summary.json `status`: running, finished or failed; `unknown` when the run has no summary */
-  status: "running" | "finished" | "failed" | "unknown";
+  /** summary.json `status`: running, finished, failed or interrupted (also a "running" run whose lock holder is
+   *  gone: killed); `unknown` when the run has no summary */
+  status: "running" | "finished" | "failed" | "interrupted" | "unknown";
   startedAt: string | null;
   /** the last complete record of metrics.jsonl, or null before the first */
   last: Record<string, number | null> | null;

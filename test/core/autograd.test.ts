@@ -20,7 +20,30 @@ describe("tape autograd", () => {
     loss.backward();
     expect(Array.from(h.grad!.data)).toEqual([1, 1]);
     expect(z.grad).toBeNull();
-    expect(() => loss.backward()).not.toThrow(); // graph freed: only the root's own grad changes
+  });
+
+  it("refuses a second backward() through a freed graph, as PyTorch does, and allows it when retained", () => {
+    const x = tensor([1, 2]).requireGrad();
+    const loss = x.mul(3).sum();
+    loss.backward();
+    expect(() => loss.backward()).toThrow(AutogradError);
+    try {
+      loss.backward();
+    } catch (err) {
+      expect((err as AutogradError).message).toMatch(/already freed/);
+      expect((err as AutogradError).hint).toMatch(/retainGraph: true/);
+    }
+    // a new loss over a freed intermediate fails too (its rule is gone), instead of silently losing its gradient
+    const h = x.mul(2);
+    h.sum().backward();
+    expect(() => h.mul(5).sum().backward()).toThrow(/already freed/);
+    // retained: the second pass accumulates
+    x.grad = null;
+    const kept = x.mul(3).sum();
+    kept.backward(undefined, { retainGraph: true });
+    kept.backward();
+    expect(Array.from(x.grad!.data)).toEqual([6, 6]);
+    expect(() => kept.backward()).toThrow(AutogradError);
   });
 
   it("records nothing inside noGrad", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/core/errors.js";
 import { GymEnv, makeVecEnv } from "../../src/envs/index.js";
 
 describe("GymEnv", () => {
@@ -47,5 +48,21 @@ describe("GymEnv", () => {
     gym.step(2);
     expect(gym.reset(9).observation).toEqual(first);
     expect(gym.ascii().length).toBe(6);
+  });
+});
+
+describe("GymEnv options", () => {
+  it("refuses an option it does not know (seed belongs to reset) instead of ignoring it", () => {
+    // JavaScript callers have no type check; `seed` used to be silently dropped
+    const make = (): unknown => new GymEnv("coin-run", { seed: 3 } as unknown as Record<string, never>);
+    expect(make).toThrow(ConfigError);
+    expect(make).toThrow(/unknown option "seed"/);
+    try {
+      make();
+    } catch (err) {
+      expect((err as ConfigError).hint).toMatch(/reset\(seed\)/);
+      expect((err as ConfigError).hint).toMatch(/distribution, params, indexOffset/);
+    }
+    expect(() => new GymEnv("coin-run", { distribution: "deploy", params: {}, indexOffset: 2 })).not.toThrow();
   });
 });

@@ -38,7 +38,7 @@ export function buildFixture(prefix: string): Fixture {
   const trainRun = train.run_dir.replace(/^runs\//, "");
   mesa(base, "eval", train.run_dir, "--distribution", "train", "--episodes", "20", "--record", "2", "--json");
   mesa(base, "eval", train.run_dir, "--distribution", "deploy", "--episodes", "20", "--record", "2", "--json");
-  mesa(base, "experiment", "misgeneralization", "--env", "points-bug", "--param", "coins", "--values", "1,2", "--seeds", "2", "--steps", "2048", "--episodes", "10", "--out", "runs/experiment-misgeneralization", "--json");
+  mesa(base, "experiment", "misgeneralization", "--env", "points-bug", "--vary", "coins=1,2", "--seeds", "2", "--steps", "2048", "--episodes", "10", "--out", "runs/experiment-misgeneralization", "--json");
   mesa(base, "icl", "--steps", "40", "--batch", "32", "--runs", "runs", "--json");
   const iclRun = readdirSync(runs).find((n) => n.startsWith("icl-"))!;
   // `mesa validate --json` saved into the runs folder (it exits 1 when a check fails, after printing the report)

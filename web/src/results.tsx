@@ -175,12 +175,14 @@ function matchRun(path: string, runs: RunInfo[]): RunInfo | undefined {
 function SweepView({ sweep, artifact, runs }: { sweep: Sweep; artifact: Artifact; runs: RunInfo[] }) {
   const xs = sweep.points.map((p) => p.value);
   const ci = (c: [number, number]): string => `[${fmt(c[0])}, ${fmt(c[1])}]`;
-  const extra = Object.entries(sweep).filter(([k]) => !["env", "param", "seeds", "steps", "episodes", "points", "plot", "results", "baselines"].includes(k));
+  const extra = Object.entries(sweep).filter(([k]) => !["env", "param", "seeds", "steps", "steps_requested", "episodes", "points", "plot", "results", "baselines"].includes(k));
   const baselines = Object.entries(sweep.baselines ?? {});
+  // steps run are whole PPO updates; say so when that is fewer than asked for (results.json before this field: none)
+  const requested = typeof sweep.steps_requested === "number" && sweep.steps_requested !== sweep.steps ? ` (${fmt(sweep.steps_requested)} requested, rounded down to whole updates)` : "";
   return (
     <div class="sweep">
       <p>
-        <b>{sweep.env}</b>: deploy episodes as the training levels' <code>{sweep.param}</code> varies — {sweep.seeds} seed(s) per value, {fmt(sweep.steps)} env steps each, {fmt(sweep.episodes)} deploy episodes per agent; means with 95% intervals over seeds.
+        <b>{sweep.env}</b>: deploy episodes as the training levels' <code>{sweep.param}</code> varies — {sweep.seeds} seed(s) per value, {fmt(sweep.steps)} env steps each{requested}, {fmt(sweep.episodes)} deploy episodes per agent; means with 95% intervals over seeds.
       </p>
       <table class="data">
         <thead>

@@ -29,7 +29,7 @@ export function RunsView() {
   const [selected, setSelected] = useState<string[]>([]);
   const runs = (data?.runs ?? []).filter((r) => matchesFilter(r, text, status));
   const toggle = (id: string): void => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
-  const counts = { running: 0, finished: 0, failed: 0, unknown: 0 };
+  const counts = { running: 0, finished: 0, failed: 0, interrupted: 0, unknown: 0 };
   for (const r of data?.runs ?? []) counts[r.status]++;
 
   return (
@@ -41,6 +41,7 @@ export function RunsView() {
           <option value="running">running ({counts.running})</option>
           <option value="finished">finished ({counts.finished})</option>
           <option value="failed">failed ({counts.failed})</option>
+          <option value="interrupted">interrupted ({counts.interrupted})</option>
         </select>
         <button class="compare" disabled={selected.length === 0} onClick={() => navigate("curves", { runs: selected })}>
           Compare curves ({selected.length})

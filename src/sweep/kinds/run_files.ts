@@ -29,11 +29,19 @@ export function numericLeaves(value: Record<string, unknown>, prefix = ""): JobM
   return out;
 }
 
-/** Marks a killed attempt's run directory (still "running") as failed, naming the directory that replaced it. */
+/**
+ * Marks a killed attempt's run directory (still "running", or "interrupted") as failed, naming the directory that
+ * replaced it — under the run's lock, so a run whose process is in fact still alive is left alone.
+ */
 export function abandonRun(path: string, replacement: string): void {
   try {
-    const run = RunDir.open(path);
-    if (run.summary().status === "running") run.updateSummary({ status: "failed", error: `abandoned: the sweep job was killed and ran again in ${replacement}` });
+    const run = RunDir.open(path, undefined, { lock: `sweep: mark abandoned (replaced by ${replacement})` });
+    try {
+      const status = run.summary().status;
+      if (status === "running" || status === "interrupted") run.updateSummary({ status: "failed", error: `abandoned: the sweep job was killed and ran again in ${replacement}` });
+    } finally {
+      run.release();
+    }
   } catch (err) {
     if (!(err instanceof MesaError)) throw err;
   }

@@ -175,7 +175,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
         ({ run, policy } = resumed);
       }
     } else {
-      const trained = await startRun(context.runsRoot, config, callbacks, (created) => context.onRunDir(created.path));
+      const trained = await startRun(context.runsRoot, config, callbacks, { onCreated: (created) => context.onRunDir(created.path) });
       ({ run, policy } = trained);
       if (previous !== undefined) abandonRun(previous, run.path);
     }
