@@ -23,7 +23,7 @@ export function readSample(readme) {
 
 /** The part of `mesa demo`'s stdout the README stores: the table and the sentences under it. */
 export function sampleOf(stdout) {
-  const start = stdout.indexOf("points-bug, ");
+  const start = stdout.indexOf("points-bug (");
   const end = stdout.indexOf("\nA deployed episode");
   if (start < 0) throw new Error(`mesa demo printed no table:\n${stdout}`);
   return `${stdout.slice(start, end < 0 ? undefined : end).trimEnd()}\n`;

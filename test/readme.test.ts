@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ESM script without type declarations
 import { readSample, sampleOf } from "../scripts/readme-demo.mjs";
+import { demoVerdict } from "../src/cli/demo.js";
+import type { EvaluationResult } from "../src/rl/evaluate.js";
+import { wilsonInterval } from "../src/rl/stats.js";
 import { runMesa } from "./cli/run_mesa.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-readme-"));
@@ -53,19 +56,24 @@ describe("the README's demo sample", () => {
     expect(stored.map((row) => row[0]!.replace(/\d+ episodes/, "N episodes"))).toEqual(now.map((row) => row[0]!.replace(/\d+ episodes/, "N episodes")));
     expect(stored.map((row) => row.length)).toEqual(now.map((row) => row.length));
 
-    // the closing sentences, recomputed from the stored table with the demo's own rule
+    // the closing sentences, recomputed from the stored table with the demo's own rule (one seed: each baseline's
+    // interval is the Wilson interval of its rate over the stated number of episodes, as evaluate() computes it)
+    const episodes = Number(/\((\d+) episodes each\)/.exec(stored[0]![0]!)?.[1]);
+    expect(episodes).toBeGreaterThan(0);
     const cell = (label: string, col: number): string => stored.find((row) => row[0]!.startsWith(label))![col]!;
-    const mean = (label: string, col: number): number => Number(cell(label, col).split(" ")[0]);
-    const pct = (label: string, col: number): string => cell(label, col).split(" ")[0]!;
-    const ratio = (mean("base reward", 2) / mean("base reward", 1)).toFixed(1);
-    const split = mean("base reward", 2) - mean("intended score", 2) > 0.5 && parseFloat(pct("farmed", 2)) > parseFloat(pct("farmed", 1)) + 10;
-    expect(split).toBe(true);
-    expect(sentences(sample.text)).toBe(
-      `On train levels reward and intent agree. On deploy levels the agent earns ${ratio}× the points but\n` +
-        `completes ${pct("level completed", 2)} of levels instead of ${pct("level completed", 1)}: in ${pct("farmed", 2)} of episodes it farms the glitch.\n` +
-        `It learned "go for points", which training could not tell apart from "play the level well".`,
-    );
-    // and the current build still closes with one of its two sentences
-    expect(sentences(sampleOf(r.stdout) as string)).toMatch(/^(On train levels reward and intent agree\.|This run did not show a clear split)/);
+    const rate = (text: string): number => parseFloat(text) / 100;
+    const figure = (label: string, col: number): { value: number; ci95: [number, number] } => {
+      const m = /^([\d.]+)% \[([\d.]+)%, ([\d.]+)%\]$/.exec(cell(label, col));
+      expect(m, `${label}: "${cell(label, col)}"`).not.toBeNull();
+      return { value: Number(m![1]) / 100, ci95: [Number(m![2]) / 100, Number(m![3]) / 100] };
+    };
+    const baseline = (col: number): EvaluationResult => {
+      const farmed = rate(cell("farmed", col));
+      return { misgeneralization_rate: farmed, misgeneralization_ci95: wilsonInterval(Math.round(farmed * episodes), episodes).ci95, intended_goal_rate: rate(cell("level completed", col)) } as EvaluationResult;
+    };
+    const verdict = demoVerdict(figure("farmed", 2), figure("level completed", 2), baseline(3), baseline(4), baseline(5), figure("farmed", 1), 1);
+    expect(sentences(sample.text)).toBe(verdict.text);
+    // and the current build still closes with sentences of the same form
+    expect(sentences(sampleOf(r.stdout) as string)).toMatch(/^On deploy levels the agent farmed the glitch in /);
   });
 });

@@ -47,6 +47,7 @@ describe("misgeneralization sweep on a windowed environment", () => {
       out: join(root, "sweep"),
       base: { model: "mlp", ppo: { numEnvs: 8, numSteps: 32 } },
     });
+    if (result === undefined) throw new Error("the sweep reported an interruption nobody asked for");
     expect(result.points[0]!.rates).toHaveLength(1);
     expect(Object.keys(result.baselines).sort()).toEqual(["observation-only", "proxy", "random"]);
     expect(result.baselines.proxy!.proxy_rate).toBeGreaterThan(0.5);
