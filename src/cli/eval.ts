@@ -103,7 +103,8 @@ export function register(program: Command): void {
         assertWritableDir(outDir, opts.out ? `--out ${outDir}` : `recorded episodes (${outDir})`, "record to a writable folder with --out DIR, or pass --record 0 to record nothing");
       }
       const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
-      // the run's parameters, less those the evaluated distribution sets itself (deploy places its own coin)
+      // the run's parameters, less those the evaluated distribution sets itself (deploy places its own coin):
+      // one rule (paramsOn) for every command that reads a run on another distribution
       const params = paramsOn(def, distribution, config.distribution, config.envParams);
       for (const s of loaded.skipped) log(`warning: the newer checkpoint ${s} — evaluating ${basename(loaded.checkpointPath)} instead`);
       const { activity } = loaded;
@@ -133,7 +134,7 @@ export function register(program: Command): void {
       const checkpoint = basename(loaded.checkpointPath);
       const base = evaluationBaselines(def, { distribution, params, episodes, seed });
       if (opts.json) {
-        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, checkpoint: loaded.checkpointPath, skipped_checkpoints: loaded.skipped, seed, recorded: files, baselines: base.json }));
+        printJson(evaluationJson(result, { run_dir: runDir, checkpoint_step: step, checkpoint: loaded.checkpointPath, skipped_checkpoints: loaded.skipped, seed, env_params: params, recorded: files, baselines: base.json }));
         return;
       }
       process.stdout.write(

@@ -13,6 +13,7 @@ import { scriptedPolicy } from "../envs/scripted.js";
 import { environments } from "../envs/registry.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { evaluate, policyActions } from "../rl/evaluate.js";
+import { paramsOn } from "../envs/make.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { startRun } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
@@ -215,7 +216,9 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         };
       }
       // the glass-box reading, on deploy levels
-      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: o.envParams, seed: evalSeed }), objectives, 0);
+      // the run's parameters that hold on deploy (paramsOn, as every command that reads a run elsewhere)
+      const deployParams = paramsOn(def, "deploy", "train", params);
+      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: deployParams, seed: evalSeed }), objectives, 0);
       let rawTop = 0;
       maps.candidates.forEach((c, k) => {
         if (c.mean_value.value > maps.candidates[rawTop]!.mean_value.value) rawTop = k;
@@ -223,7 +226,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
       // the behavioural reading, on disambiguating deploy levels
       const inferred = inferFromBehaviour(def, objectives, policyActions(policy, new Rng(evalSeed, "objective-experiment/deploy")), {
         distribution: "deploy",
-        params: o.envParams,
+        params: deployParams,
         levels: o.levels,
         seed: evalSeed,
       });

@@ -164,6 +164,22 @@ describe("eval", () => {
     const file = await runMesa("eval", join(runDir, "summary.json"));
     expect(file.stderr).toMatch(/summary\.json is a file, not a run directory/);
   });
+
+  it("reads a run on another distribution with only the run's parameters that distribution does not set", async () => {
+    // trained with the train distribution's glitchedCoins=0 written out: on deploy the glitched coin is deploy's
+    const made = await runMesa("train", ...TINY, "--steps", "128", "--env-param", "glitchedCoins=0", "--env-param", "maxSteps=25", "--out", join(root, "params"), "--json");
+    expect(made.status, made.stderr).toBe(0);
+    const run = (JSON.parse(made.stdout) as { run_dir: string }).run_dir;
+    const r = await runMesa("eval", run, "--distribution", "deploy", "--episodes", "40", "--record", "0", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { env_params: Record<string, unknown>; episode_length: number; baselines: Record<string, { misgeneralization_rate: number }> };
+    expect(out.env_params).toEqual({ maxSteps: 25 });
+    expect(out.episode_length).toBeLessThanOrEqual(25);
+    // the scripted proxy farms the glitch: it can only where deploy's glitched coin exists
+    expect(out.baselines.proxy!.misgeneralization_rate).toBeGreaterThan(0.5);
+    const own = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--json");
+    expect((JSON.parse(own.stdout) as { env_params: Record<string, unknown> }).env_params).toEqual({ glitchedCoins: 0, maxSteps: 25 });
+  });
 });
 
 describe("one vocabulary across commands", () => {

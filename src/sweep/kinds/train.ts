@@ -9,7 +9,7 @@ import { ConfigError, MesaError, RunDirError } from "../../core/errors.js";
 import { parseConfig } from "../../core/config.js";
 import { Rng } from "../../core/rng.js";
 import { resolveParams } from "../../envs/engine.js";
-import { getEnvDefinition } from "../../envs/make.js";
+import { getEnvDefinition, paramsOn } from "../../envs/make.js";
 import { environments } from "../../envs/registry.js";
 import type { ScriptedPolicy } from "../../envs/engine.js";
 import { scriptedPolicy, type ScriptedKind } from "../../envs/scripted.js";
@@ -32,7 +32,10 @@ const evaluationSchema = z
     episodes: z.number().int().min(1).max(10_000_000).default(500),
     /** take the most likely action instead of sampling */
     greedy: z.boolean().default(false),
-    /** env parameters on top of the distribution's (the training run's envParams are not carried over) */
+    /**
+     * env parameters on top of the distribution's and the run's (the run's envParams hold here unless the
+     * distribution sets them itself, as in `mesa eval`: paramsOn in envs/make)
+     */
     envParams: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
@@ -90,8 +93,13 @@ function evaluationMetrics(distribution: string, r: Omit<EvaluationResult, "reco
   return out;
 }
 
+/** The parameters an evaluation entry runs with: the run's that hold on its distribution, then the entry's own. */
+function entryParams(config: RunConfig, entry: TrainOptions["evaluate"][number]): Record<string, unknown> {
+  return { ...paramsOn(getEnvDefinition(config.env), entry.distribution, config.distribution, config.envParams), ...entry.envParams };
+}
+
 function evaluateOn(config: RunConfig, entry: TrainOptions["evaluate"][number], act: ActionSource, seed: number): Omit<EvaluationResult, "records"> {
-  const { records: _records, ...result } = evaluate(getEnvDefinition(config.env), act, { distribution: entry.distribution, params: entry.envParams, episodes: entry.episodes, seed });
+  const { records: _records, ...result } = evaluate(getEnvDefinition(config.env), act, { distribution: entry.distribution, params: entryParams(config, entry), episodes: entry.episodes, seed });
   return result;
 }
 
@@ -121,7 +129,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
       for (const entry of options.evaluate) {
         if (distributions.has(entry.distribution)) throw new ConfigError(`options.evaluate lists distribution "${entry.distribution}" twice`, "evaluate each distribution once");
         distributions.add(entry.distribution);
-        resolveParams(def, entry.distribution, entry.envParams);
+        resolveParams(def, entry.distribution, entryParams(config, entry));
       }
     } catch (err) {
       if (err instanceof MesaError) throw new ConfigError(`${source}: ${err.message}`, err.hint);
@@ -182,7 +190,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     const seed = config.ppo.seed + EVAL_SEED_OFFSET;
     for (const entry of options.evaluate) {
       const result = evaluateOn(config, entry, policyActions(policy, new Rng(seed, "eval/actions"), entry.greedy), seed);
-      writeJsonAtomic(evaluationPath(run.path, entry.distribution), { ...result, seed, greedy: entry.greedy, env_params: entry.envParams });
+      writeJsonAtomic(evaluationPath(run.path, entry.distribution), { ...result, seed, greedy: entry.greedy, env_params: entryParams(config, entry) });
     }
     context.onProgress(1);
     return run.path;
