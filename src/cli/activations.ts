@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { collectActivations, saveActivationDataset } from "../interp/dataset.js";
 import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
-import { type AnalysisFlags, analysisLevels, interpHooks, interpOut, openInterpRun, provenance, withAnalysisFlags } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, interpHooks, interpOut, openInterpRun, parseSamples, provenance, withAnalysisFlags } from "./interp_run.js";
 import { formatTable, log, printJson } from "./output.js";
 
 interface ActivationsOptions extends AnalysisFlags {
@@ -32,7 +32,7 @@ export function register(program: Command): void {
       const behaviours = ["sample", "greedy", "random"] as const;
       const behaviour = behaviours.find((b) => b === opts.behaviour);
       if (!behaviour) throw new UsageError(`--behaviour must be one of ${behaviours.join(", ")}, got "${opts.behaviour}"`);
-      const samples = parseCount(opts.samples, "--samples");
+      const samples = parseSamples(run, opts.samples, "--samples", hooks);
       const keepProbability = parseNumber(opts.keep, "--keep", { min: 1e-6, max: 1 });
       log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
       const dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, keepProbability, behaviour, source: provenance(run) });

@@ -23,6 +23,15 @@ import { log } from "./output.js";
 /** Seeds are 32-bit everywhere (numpy's and most tools' range); evaluation adds offsets and stays a safe integer. */
 export const SEED_MAX = 2 ** 32 - 1;
 
+/**
+ * The most levels a command steps at once (`--levels` of objective, infer-objective and the objective-inference
+ * experiment: one env copy per level, all in memory together).
+ */
+export const MAX_LEVELS_AT_ONCE = 100_000;
+
+/** Training seeds an experiment may ask for per value or condition (`--seeds`). */
+export const MAX_SEEDS = 1000;
+
 /** Reads an integer written like 1000, 1e6 or 1_000_000; NaN when it is not a number. */
 function readNumber(value: string): number {
   const text = value.trim().replaceAll("_", "");

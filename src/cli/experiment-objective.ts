@@ -13,9 +13,11 @@ import { writeJsonAtomic } from "../io/atomic.js";
 import { objectiveInferenceExperiment } from "../interp/objective-experiment.js";
 import { envObjectives } from "../interp/objective-report.js";
 import { policyKinds } from "../nn/models/policy.js";
-import { checkEnvName, collectParam, parseCount, parseKeyValues } from "./args.js";
+import { validateRunConfig } from "../rl/run.js";
+import { SOLVE_BUDGETS } from "../rl/solve.js";
+import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, RUN_FLAGS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-import { progressCallbacks } from "./train.js";
+import { progressCallbacks } from "./progress.js";
 
 interface Options {
   env: string;
@@ -36,13 +38,13 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .command("objective-inference")
     .description("train planner agents with and without the cure and score behavioural objective inference against their readable reward maps")
     .option("--env <name>", "environment with candidate objectives", "coin-run")
-    .option("--seeds <n>", "training seeds per condition", "5")
-    .option("--steps <n>", "env steps per training run", "1e6")
+    .option("--seeds <n>", `training seeds per condition, 1 … ${MAX_SEEDS}`, "5")
+    .option("--steps <n>", "env steps per training run (rounded down to whole PPO updates)", "1e6")
     .option("--cure <key=value>", "the training-distribution change that should teach the intended goal, or none (default: the env's declared cure, else none)")
     .option("--baseline-model <kind>", "model trained beside each planner for the wall-clock to the same return, or none (default: the env's tuned model, else mlp)")
     .option("--target <x>", "fraction of the scripted optimum that counts as solved", "0.9")
     .option("--env-param <key=value>", "environment parameter for every run (repeatable)", collectParam, [] as string[])
-    .option("--levels <n>", "deploy levels for the reward map and disambiguating levels for the inference, per agent", "200")
+    .option("--levels <n>", `deploy levels for the reward map and disambiguating levels for the inference, per agent, 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-objective-inference")
     .option("--json", "print one JSON object")
@@ -65,19 +67,31 @@ export function registerObjectiveExperiment(experiment: Command): void {
       }
       const target = Number(opts.target);
       if (!(target > 0 && target <= 1)) throw new UsageError(`--target must be a fraction in (0, 1], got "${opts.target}"`, "e.g. --target 0.9");
-      const result = await objectiveInferenceExperiment({
+      // the whole experiment is checked before the first training: counts, every condition's run configs, --out
+      const options = {
         env: opts.env,
-        seeds: parseCount(opts.seeds, "--seeds"),
-        steps: parseCount(opts.steps, "--steps"),
+        seeds: parseCount(opts.seeds, "--seeds", { max: MAX_SEEDS, example: "5" }),
+        steps: parseCount(opts.steps, "--steps", { example: "1e6" }),
         cure,
         baselineModel,
         target,
         envParams: parseKeyValues(opts.envParam, "--env-param"),
-        levels: parseCount(opts.levels, "--levels"),
-        episodes: parseCount(opts.episodes, "--episodes"),
+        levels: parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "200" }),
+        episodes: parseCount(opts.episodes, "--episodes", { example: "300" }),
         out: opts.out,
-        progress: (label) => progressCallbacks(label),
-      });
+        progress: (label: string) => progressCallbacks(label),
+      };
+      if (cure && cure.param in options.envParams) throw new UsageError(`--env-param ${cure.param} is also the cure's parameter (--cure)`, `leave ${cure.param} out of --env-param`);
+      const labels = { ...RUN_FLAGS, ...(cure ? { [`envParams.${cure.param}`]: "--cure" } : {}) };
+      const tuned = SOLVE_BUDGETS[opts.env]?.run.ppo ?? {};
+      for (const params of [options.envParams, ...(cure ? [{ ...options.envParams, [cure.param]: cure.value }] : [])]) {
+        for (const model of ["planner", ...(baselineModel ? [baselineModel] : [])]) {
+          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ppo: { ...tuned, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
+          if (stepsNote && model === "planner" && params === options.envParams) log(`note: ${stepsNote}`);
+        }
+      }
+      checkOutputDir(opts.out);
+      const result = await objectiveInferenceExperiment(options);
       writeJsonAtomic(join(opts.out, "results.json"), result);
       if (opts.json) {
         printJson(result);

@@ -16,7 +16,7 @@ import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
 import { type BehaviouralInference, type BehaviouralInferenceOptions, envObjectives, inferFromBehaviour } from "../interp/objective-report.js";
 import { policyActions } from "../rl/evaluate.js";
 import { loadRunPolicy } from "../rl/run.js";
-import { parseCount, parseSeed } from "./args.js";
+import { MAX_LEVELS_AT_ONCE, parseCount, parseSeed } from "./args.js";
 import { EVAL_SEED_OFFSET } from "./eval.js";
 import { formatNumber, formatTable, printJson } from "./output.js";
 
@@ -85,18 +85,21 @@ export function register(program: Command): void {
     .description("infer which candidate objective best explains a trained policy's behaviour (any model), with baselines")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--distribution <name>", "where to draw disambiguating levels (default: deploy)")
-    .option("--levels <n>", "disambiguating levels (one episode each)", "200")
+    .option("--levels <n>", `disambiguating levels (one episode each), 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
     .option("--greedy", "take the policy's most likely action instead of sampling")
     .option("--json", "print one JSON object")
     .action((runDir: string, opts: InferOptions) => {
+      // every flag before any level is stepped
+      const levels = parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "200" });
+      const explicitSeed = opts.seed !== undefined ? parseSeed(opts.seed) : undefined;
       const { config, policy, step } = loadRunPolicy(runDir);
       const def = getEnvDefinition(config.env);
       const objectives = envObjectives(def, environments);
       const distribution = opts.distribution ?? ("deploy" in def.distributions ? "deploy" : config.distribution);
-      if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
-      const options = { distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), levels: parseCount(opts.levels, "--levels"), seed };
+      if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}" (--distribution)`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
+      const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
+      const options = { distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), levels, seed };
       const { agent, baselines } = inferWithBaselines(def, objectives, policyActions(policy, new Rng(seed, "infer-objective/actions"), opts.greedy ?? false), options);
       if (opts.json) {
         const b: Record<string, unknown> = {};

@@ -2,17 +2,18 @@
 // opening a trained run with a clear error when it has no checkpoint, resolving hook names, the object (goal)
 // channel, the distribution, and writing JSON and PNG results into `<run>/interp/` (or --out).
 import { existsSync, readdirSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { CheckpointError, UsageError } from "../core/errors.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
-import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { assertWritableDir, writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { hookInfo, type HookInfo, resolveHooks } from "../interp/hooks.js";
 import { channelIndex } from "../interp/observations.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import { loadRunPolicy, type RunConfig } from "../rl/run.js";
 import type { Command } from "commander";
-import { collectParam, parseKeyValues, parseSeed } from "./args.js";
+import { collectParam, parseCount, parseKeyValues, parseSeed } from "./args.js";
 import { EVAL_SEED_OFFSET } from "./eval.js";
 
 export interface InterpRun {
@@ -38,14 +39,18 @@ export function openInterpRun(runDir: string): InterpRun {
     }
   }
   const { config, policy, step } = loadRunPolicy(runDir);
-  return { runDir, config, policy, step, def: getEnvDefinition(config.env), hooks: hookInfo(policy, policy.obsShape) };
+  const def = getEnvDefinition(config.env);
+  // shapes from a real first observation of the run's own levels (a planner cannot plan on an empty grid)
+  const env = new VecEnv(def, { n: 1, distribution: config.distribution, params: config.envParams });
+  env.reset(config.ppo.seed);
+  return { runDir, config, policy, step, def, hooks: hookInfo(policy, policy.obsShape, env.obs) };
 }
 
 /** --distribution, defaulting to `deploy` (where goal and proxy come apart) when the env has it. */
 export function interpDistribution(run: InterpRun, requested: string | undefined): string {
   const names = Object.keys(run.def.distributions);
   const d = requested ?? (names.includes("deploy") ? "deploy" : run.config.distribution);
-  if (!names.includes(d)) throw new UsageError(`${run.config.env} has no distribution "${d}"`, `choose one of: ${names.join(", ")}`);
+  if (!names.includes(d)) throw new UsageError(`${run.config.env} has no distribution "${d}" (--distribution)`, `choose one of: ${names.join(", ")}`);
   return d;
 }
 
@@ -60,6 +65,23 @@ export function interpParams(run: InterpRun, pairs: readonly string[], distribut
     );
   }
   return params;
+}
+
+/** Memory the collected observations and activations of one analysis may take: a quarter of this machine's. */
+const SAMPLE_MEMORY_BYTES = totalmem() / 4;
+/** The longest typed array V8 allows (elements). */
+const MAX_TYPED_ARRAY_LENGTH = 2 ** 32;
+
+/**
+ * `--samples` of an analysis, capped by memory before any work: each sample keeps its observation and the
+ * activations of the hooks it reads (all of them when `hooks` is not given) as float32.
+ */
+export function parseSamples(run: InterpRun, value: string, flag = "--samples", hooks?: readonly string[]): number {
+  const observation = run.policy.obsShape.reduce((a, b) => a * b, 1);
+  const activations = run.hooks.filter((h) => hooks === undefined || hooks.includes(h.name)).reduce((a, h) => a + h.size, 0);
+  const perSample = observation + activations;
+  const max = Math.max(1, Math.floor(Math.min(MAX_TYPED_ARRAY_LENGTH, SAMPLE_MEMORY_BYTES / 4) / perSample));
+  return parseCount(value, flag, { max, example: String(Math.min(max, 1000)) });
 }
 
 /** Hook names from a comma-separated --hook value (exact names or `*` patterns). */
@@ -142,9 +164,14 @@ export function withAnalysisFlags(cmd: Command): Command {
     .option("--json", "print one JSON object");
 }
 
-/** The levels an analysis runs on: distribution, environment parameters and level seed, from the shared flags. */
+/**
+ * The levels an analysis runs on: distribution, environment parameters and level seed, from the shared flags.
+ * Checks the results folder too, so a read-only run or a bad --out is refused before any work.
+ */
 export function analysisLevels(run: InterpRun, flags: AnalysisFlags): { distribution: string; params: Record<string, unknown>; seed: number } {
   const distribution = interpDistribution(run, flags.distribution);
+  const out = interpOut(run, flags.out);
+  assertWritableDir(out, flags.out ? `--out ${out}` : `the results folder (${out})`, "write the results elsewhere with --out DIR");
   return {
     distribution,
     params: interpParams(run, flags.envParam, distribution),

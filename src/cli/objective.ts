@@ -11,14 +11,14 @@ import { Rng } from "../core/rng.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
 import { frameOf } from "../envs/render.js";
-import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { assertWritableDir, writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { CANDIDATE_COLORS, renderObjectivePng } from "../interp/heatmap.js";
 import { type RewardMapReport, envObjectives, readingLevels, scoreRewardMaps } from "../interp/objective-report.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
 import { loadRunPolicy } from "../rl/run.js";
 import type { Estimate } from "../rl/stats.js";
-import { parseCount, parseSeed } from "./args.js";
+import { MAX_LEVELS_AT_ONCE, parseCount, parseInteger, parseSeed } from "./args.js";
 import { EVAL_SEED_OFFSET } from "./eval.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -27,8 +27,12 @@ interface ObjectiveOptions {
   levels: string;
   seed?: string;
   pictures: string;
+  out?: string;
   json?: boolean;
 }
+
+/** Heatmap pictures a run of `mesa objective` may draw (`--pictures`). */
+const MAX_PICTURES = 1000;
 
 /** The report as the documented JSON: candidates (name, mean_value, rank_correlation, …) and top. */
 export function rewardMapJson(r: RewardMapReport): Record<string, unknown> {
@@ -62,11 +66,16 @@ export function register(program: Command): void {
     .description("read a planner run's learned reward map (its mesa-objective) and score it against the env's candidate objectives, with heatmaps")
     .argument("<run_dir>", "run directory of a planner trained by mesa train --model planner")
     .option("--distribution <name>", "level distribution to read the map on; deploy is where the candidates come apart (default: deploy)")
-    .option("--levels <n>", "levels to score", "500")
+    .option("--levels <n>", `levels to score, 1 … ${MAX_LEVELS_AT_ONCE}`, "500")
     .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
-    .option("--pictures <n>", "levels drawn as heatmaps into <run_dir>/objective/", "6")
+    .option("--pictures <n>", `levels drawn as heatmaps, 0 … ${MAX_PICTURES} (no more than --levels)`, "6")
+    .option("--out <dir>", "folder for the heatmaps and the JSON report (default: <run_dir>/objective)")
     .option("--json", "print one JSON object")
     .action((runDir: string, opts: ObjectiveOptions) => {
+      // every flag and the output folder before any level is stepped
+      const levels = parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "500" });
+      const pictures = parseInteger(opts.pictures, "--pictures", { min: 0, max: Math.min(MAX_PICTURES, levels), example: "6" });
+      const explicitSeed = opts.seed !== undefined ? parseSeed(opts.seed) : undefined;
       const { config, policy, step } = loadRunPolicy(runDir);
       if (policy.kind !== "planner") {
         throw new UsageError(`mesa objective reads a planner's reward map, but ${runDir} trained a "${policy.kind}" policy`, "train one with mesa train --model planner, or ask any policy with mesa infer-objective RUN");
@@ -74,18 +83,16 @@ export function register(program: Command): void {
       const def = getEnvDefinition(config.env);
       const objectives = envObjectives(def, environments);
       const distribution = opts.distribution ?? ("deploy" in def.distributions ? "deploy" : config.distribution);
-      if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}"`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
-      const levels = parseCount(opts.levels, "--levels");
-      const pictures = Number(opts.pictures);
-      if (!Number.isInteger(pictures) || pictures < 0) throw new UsageError(`--pictures must be a non-negative integer, got "${opts.pictures}"`);
-      const seed = opts.seed !== undefined ? parseSeed(opts.seed) : config.ppo.seed + EVAL_SEED_OFFSET;
+      if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}" (--distribution)`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
+      const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
+      const dir = opts.out ?? join(runDir, "objective");
+      assertWritableDir(dir, opts.out ? `--out ${dir}` : `the report folder (${dir})`, "write the report elsewhere with --out DIR");
       const views = readingLevels(def, objectives, { n: levels, distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), seed });
       const planner = policy as PlannerActorCritic;
       const report = scoreRewardMaps(planner, views, objectives, pictures);
       // baseline: the same architecture untrained
       const untrained = createPolicy(planner.spec, new Rng(config.ppo.seed + 1, "objective/untrained")) as PlannerActorCritic;
       const baseline = scoreRewardMaps(untrained, views, objectives, 0);
-      const dir = join(runDir, "objective");
       const files: string[] = [];
       report.samples.forEach((s, k) => {
         const path = join(dir, `${distribution}-${k}.png`);

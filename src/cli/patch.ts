@@ -9,7 +9,7 @@ import { renderHeatmap } from "../io/plot.js";
 import type { PatchDirection, PatchGranularity } from "../interp/patching.js";
 import { type PatchStudy, patchStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
-import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, parseSamples, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 interface PatchOptions extends AnalysisFlags {
@@ -68,8 +68,8 @@ export function register(program: Command): void {
       const granularity = choice<PatchGranularity>(opts.by, "--by", ["layer", "channel", "position"]);
       const corruption = choice(opts.corrupt, "--corrupt", ["remove", "move"] as const);
       const direction = choice<PatchDirection>(opts.direction, "--direction", ["denoise", "noise"]);
-      const samples = parseCount(opts.samples, "--samples");
       const run = openInterpRun(runDir);
+      const samples = parseSamples(run, opts.samples);
       let hooks = interpHooks(run, opts.hook);
       if (granularity === "position") {
         const spatial = new Set(run.hooks.filter((h) => h.shape.length === 3).map((h) => h.name));

@@ -11,7 +11,7 @@ import { labelSpecs } from "../interp/labels.js";
 import type { ProbeLayout, ProbeReport, ProbeTask } from "../interp/probe.js";
 import { headline, type ProbeStudy, probeStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
-import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, openInterpRun, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, openInterpRun, parseSamples, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 interface ProbeOptions extends AnalysisFlags {
@@ -142,7 +142,7 @@ export function register(program: Command): void {
         if (dataset.meta.env !== run.config.env) throw new UsageError(`${opts.dataset} was collected on ${dataset.meta.env}, but the run is ${run.config.env}`);
       } else {
         const { distribution, params, seed } = analysisLevels(run, opts);
-        const samples = parseCount(opts.samples, "--samples");
+        const samples = parseSamples(run, opts.samples, "--samples", hooks);
         log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
         dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, source: provenance(run) });
       }

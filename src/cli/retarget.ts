@@ -10,7 +10,7 @@ import type { DistanceBin, RetargetArm, RetargetCriterion } from "../interp/reta
 import { collectActivations } from "../interp/dataset.js";
 import { bestTrackingHook, type ChannelStudy, channelStudy, type RetargetStudy, retargetStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseList, parseNumber, parseSeed } from "./args.js";
-import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
+import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, parseSamples, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 interface RetargetOptions extends AnalysisFlags {
@@ -72,12 +72,12 @@ export function register(program: Command): void {
       if (opts.criterion !== "direct" && opts.criterion !== "episode") throw new UsageError(`--criterion must be direct or episode, got "${opts.criterion}"`);
       const criterion: RetargetCriterion = opts.criterion;
       const episodes = parseCount(opts.targets, "--targets");
-      const samples = parseCount(opts.samples, "--samples");
       const scale = parseNumber(opts.scale, "--scale");
       const value = opts.value !== undefined ? parseNumber(opts.value, "--value") : undefined;
       const top = opts.top !== undefined ? parseCount(opts.top, "--top") : undefined;
       const channels = opts.channels !== undefined ? parseList(opts.channels).map((c) => parseSeed(c, "--channels")) : undefined;
       const run = openInterpRun(runDir);
+      const samples = parseSamples(run, opts.samples);
       const spatial = spatialHookNames(run);
       const object = objectChannel(run, opts.object);
       const { distribution, params, seed } = analysisLevels(run, opts);

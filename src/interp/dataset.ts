@@ -99,7 +99,10 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
   const n = options.numEnvs ?? 32;
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "train", ...(options.params ? { params: options.params } : {}) });
   const obsShape = env.obsShape;
-  const info = hookInfo(policy, obsShape);
+  // one real observation for the shapes (a planner cannot plan on an empty grid)
+  const first = new VecEnv(def, { n: 1, distribution: options.distribution ?? "train", ...(options.params ? { params: options.params } : {}) });
+  first.reset(0);
+  const info = hookInfo(policy, obsShape, first.obs);
   const names = resolveHooks(info.map((h) => h.name), options.hooks ?? ["*"]);
   const hooks = names.map((name) => info.find((h) => h.name === name)!);
   const labeler = new StepLabeler(env);

@@ -11,10 +11,15 @@ export interface HookInfo {
   size: number;
 }
 
-/** Every hook point of `model` with its per-sample shape, from one forward pass on zeros of `inputShape`. */
-export function hookInfo(model: Module<Tensor, unknown>, inputShape: readonly number[]): HookInfo[] {
+/**
+ * Every hook point of `model` with its per-sample shape, from one forward pass on `sample` (one input of
+ * `inputShape`), or on zeros. Models that read their input (the planner needs an agent on the grid) need a real
+ * sample: pass an observation from the environment.
+ */
+export function hookInfo(model: Module<Tensor, unknown>, inputShape: readonly number[], sample?: Float32Array): HookInfo[] {
   const size = inputShape.reduce((a, b) => a * b, 1);
-  const { cache } = noGrad(() => model.runWithCache(new Tensor(new Float32Array(size), [1, ...inputShape]), { detach: true }));
+  const input = sample ? sample.slice(0, size) : new Float32Array(size);
+  const { cache } = noGrad(() => model.runWithCache(new Tensor(input, [1, ...inputShape]), { detach: true }));
   return [...cache.entries()].map(([name, t]) => ({ name, shape: t.shape.slice(1), size: t.size }));
 }
 

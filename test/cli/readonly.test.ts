@@ -22,7 +22,8 @@ const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 
 describe.skipIf(!canMount)("read-only targets", () => {
   it("are named read-only, with a way out, before any episode or training runs", async () => {
-    const made = await runMesa("train", "--env", "points-bug", "--num-envs", "4", "--steps", "128", "--out", join(root, "runs"), "--json");
+    // a planner, so the analyses that read a reward map (mesa objective) and hook points (mesa probe) can run too
+    const made = await runMesa("train", "--env", "coin-run", "--model", "planner", "--num-envs", "4", "--steps", "128", "--out", join(root, "runs"), "--json");
     expect(made.status, made.stderr).toBe(0);
     const run = (JSON.parse(made.stdout) as { run_dir: string }).run_dir;
     const ro = join(root, "ro");
@@ -37,6 +38,9 @@ describe.skipIf(!canMount)("read-only targets", () => {
       `echo '@@train'; ${mesa("train", "--env", "points-bug", "--out", join(ro, "runs"))} 2>&1; echo "@@code $?"`,
       `echo '@@experiment'; ${mesa("experiment", "misgeneralization", "--out", join(ro, "exp"))} 2>&1; echo "@@code $?"`,
       `echo '@@render'; ${mesa("render", "coin-run", "--out", join(ro, "level.png"))} 2>&1 >/dev/null; echo "@@code $?"`,
+      `echo '@@objective'; ${mesa("objective", run, "--levels", "1e5")} 2>&1; echo "@@code $?"`,
+      `echo '@@probe'; ${mesa("probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "1e5")} 2>&1; echo "@@code $?"`,
+      `echo '@@objexp'; ${mesa("experiment", "objective-inference", "--steps", "2048", "--out", join(ro, "objexp"))} 2>&1; echo "@@code $?"`,
     ].join("\n");
     const r = spawnSync("unshare", ["-rm", "sh", "-c", script], { encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
@@ -48,7 +52,7 @@ describe.skipIf(!canMount)("read-only targets", () => {
         .filter(([name]) => !name.startsWith("code")),
     );
     const codes = [...r.stdout.matchAll(/@@code (\d+)/g)].map((m) => Number(m[1]));
-    const [evalCode, eval0Code, trainCode, experimentCode, renderCode] = codes;
+    const [evalCode, eval0Code, trainCode, experimentCode, renderCode, objectiveCode, probeCode, objexpCode] = codes;
     expect(sections.get("eval")).toContain(`error: recorded episodes (${join(run, "episodes")}): ${run} is on a read-only filesystem`);
     expect(sections.get("eval")).toMatch(/hint: record to a writable folder with --out DIR, or pass --record 0/);
     expect(sections.get("eval")).not.toMatch(/ENOENT|unexpected|episodes \(\d+%\)/);
@@ -61,5 +65,13 @@ describe.skipIf(!canMount)("read-only targets", () => {
     expect(experimentCode).toBe(1);
     expect(sections.get("render")).toContain(`error: --out ${join(ro, "level.png")} is on a read-only filesystem`);
     expect(renderCode).toBe(1);
+    expect(sections.get("objective")).toContain(`error: the report folder (${join(run, "objective")}): ${run} is on a read-only filesystem`);
+    expect(sections.get("objective")).toMatch(/hint: write the report elsewhere with --out DIR/);
+    expect(objectiveCode).toBe(1);
+    expect(sections.get("probe")).toContain(`error: the results folder (${join(run, "interp")}): ${run} is on a read-only filesystem`);
+    expect(sections.get("probe")).not.toMatch(/collecting/);
+    expect(probeCode).toBe(1);
+    expect(sections.get("objexp")).toContain(`error: --out ${join(ro, "objexp")}: ${ro} is on a read-only filesystem`);
+    expect(objexpCode).toBe(1);
   });
 });

@@ -133,6 +133,37 @@ describe("limits are checked before any work", () => {
   });
 });
 
+describe("the analysis commands check their limits before any work", () => {
+  it("objective, infer-objective, probe, activations and the objective-inference experiment", async () => {
+    const made = await runMesa("train", "--env", "coin-run", "--model", "planner", "--num-envs", "4", "--steps", "128", "--out", join(root, "planner"), "--json");
+    expect(made.status, made.stderr).toBe(0);
+    const run = (JSON.parse(made.stdout) as { run_dir: string }).run_dir;
+    // a planner's hook points are read from a real observation (an empty grid has no agent to plan from)
+    const hooks = await runMesa("hooks", run);
+    expect(hooks.status, hooks.stderr).toBe(0);
+    expect(hooks.stdout).toContain("planner.hook_values");
+    const refused: [string[], RegExp][] = [
+      [["objective", run, "--levels", "1e15"], /--levels must be an integer from 1 to 100000, got "1e15"/],
+      [["objective", run, "--pictures", "1e99"], /--pictures must be an integer from 0 to 500, got "1e99"/],
+      [["infer-objective", run, "--levels", "1e15"], /--levels must be an integer from 1 to 100000, got "1e15"/],
+      [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "1e15"], /--samples must be an integer from 1 to [\d,]+, got "1e15"/],
+      [["activations", run, "--samples", "1e15"], /--samples must be an integer from 1 to [\d,]+, got "1e15"/],
+      [["experiment", "objective-inference", "--seeds", "1e9", "--out", join(root, "never")], /--seeds must be an integer from 1 to 1000, got "1e9"/],
+      [["experiment", "objective-inference", "--steps", "100", "--out", join(root, "never")], /mesa experiment objective-inference options is invalid: --steps \(100\) is smaller than one batch/],
+      [["experiment", "objective-inference", "--cure", "randomCoinFraction=2", "--out", join(root, "never")], /--cure/],
+    ];
+    for (const [args, message] of refused) {
+      const r = await runMesa(...args);
+      expect(r.status, `${args.join(" ")}\n${r.stderr}`).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.stderr, args.join(" ")).not.toMatch(/collecting|unexpected/);
+    }
+    expect(existsSync(join(root, "never"))).toBe(false);
+    expect(existsSync(join(run, "objective"))).toBe(false);
+    expect(existsSync(join(run, "interp"))).toBe(false);
+  });
+});
+
 describe("eval", () => {
   it("warns about a damaged newest checkpoint and says which checkpoint it evaluated", async () => {
     const dir = join(root, "damaged");
