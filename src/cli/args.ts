@@ -29,6 +29,9 @@ export const SEED_MAX = 2 ** 32 - 1;
  */
 export const MAX_LEVELS_AT_ONCE = 100_000;
 
+/** Processes a sweep pool or worker may run at once (`--workers`): each is a Node process with its own memory. */
+export const MAX_WORKERS = 256;
+
 /** Training seeds an experiment may ask for per value or condition (`--seeds`). */
 export const MAX_SEEDS = 1000;
 

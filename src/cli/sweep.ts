@@ -15,7 +15,7 @@ import { defaultWorkers } from "../sweep/pool.js";
 import { type SweepPlan, planSweepFile } from "../sweep/spec.js";
 import { partialSummary } from "../sweep/record.js";
 import type { MetricSummary, SettingSummary } from "../sweep/summary.js";
-import { parseCount } from "./args.js";
+import { MAX_WORKERS, checkOutputDir, parseCount } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 /** `--queue URL`, or `--queue` alone for the URL in $MESA_QUEUE (keeps a password off command lines and `ps`). */
@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object: jobs, finished, failed, results, summary, baselines")
     .action(async (specPath: string, flags: RunFlags) => {
       // flags first, then the whole spec, then (queue) Redis: a bad spec or address fails before anything runs
-      const workers = flags.workers !== undefined ? parseCount(flags.workers, "--workers") : undefined;
+      const workers = flags.workers !== undefined ? parseCount(flags.workers, "--workers", { max: MAX_WORKERS, example: "2" }) : undefined;
       const url = queueUrl(flags.queue);
       if (url !== undefined && workers !== undefined) throw new UsageError("--workers sets the local pool's size; with --queue each machine's `mesa worker --workers N` does", "drop --workers, or drop --queue to run here");
       if (url === undefined && !flags.wait) throw new UsageError("--no-wait applies to --queue only");
@@ -66,6 +66,7 @@ export function register(program: Command): void {
       const address = url !== undefined ? queueModule?.parseQueueUrl(url) : undefined;
       const plan = await planSweepFile(specPath);
       const out = flags.out ?? join("sweeps", plan.spec.name);
+      checkOutputDir(out);
       if (queueModule !== undefined && address !== undefined) {
         await runOnQueue(queueModule, address, plan, out, flags);
         return;
@@ -149,6 +150,7 @@ export function register(program: Command): void {
         try {
           const plan = await q.queuedPlan(redis, opts.name);
           const out = opts.out ?? join("sweeps", plan.spec.name);
+          checkOutputDir(out);
           const record = await writeQueueFolder(q, redis, plan, address.display, out);
           report(out, record, opts.json ?? false);
         } finally {

@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { defaultWorkers } from "../sweep/pool.js";
-import { parseCount } from "./args.js";
+import { MAX_WORKERS, checkOutputDir, parseCount } from "./args.js";
 import { QUEUE_FLAG, queueUrl } from "./sweep.js";
 import { log, printJson } from "./output.js";
 
@@ -40,6 +40,8 @@ export function register(program: Command): void {
       if (url === undefined) throw new UsageError("mesa worker needs --queue URL (or $MESA_QUEUE)", "e.g. mesa worker --queue redis://127.0.0.1:6379");
       const q = await import("../sweep/queue.js");
       q.parseQueueUrl(url);
+      checkOutputDir(flags.out);
+      if (flags.artifacts !== undefined) checkOutputDir(flags.artifacts, "--artifacts");
       const stop = new AbortController();
       const force = new AbortController();
       const onSignal = (): void => {
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       try {
         const result = await q.runQueueWorker({
           url,
-          concurrency: flags.workers !== undefined ? parseCount(flags.workers, "--workers") : defaultWorkers(),
+          concurrency: flags.workers !== undefined ? parseCount(flags.workers, "--workers", { max: MAX_WORKERS, example: "2" }) : defaultWorkers(),
           out: flags.out,
           ...(flags.artifacts !== undefined ? { artifacts: flags.artifacts } : {}),
           maxReturnBytes: parseCount(flags.maxReturnMb, "--max-return-mb") * 2 ** 20,

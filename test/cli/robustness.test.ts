@@ -261,7 +261,7 @@ describe("one vocabulary across commands", () => {
     expect(train.status, train.stderr).toBe(0);
     expect(train.stderr).toMatch(/--steps 1000 is rounded down to whole PPO updates: 896 env steps \(7 updates of 4 envs × 32 steps\)/);
     expect(JSON.parse(train.stdout)).toMatchObject({ global_step: 896, steps_requested: 1000 });
-    const sweep = await runMesa("experiment", "misgeneralization", "--random-coin", "0", "--seeds", "1", "--steps", "2500", "--episodes", "8", "--out", join(root, "sweep"), "--json");
+    const sweep = await runMesa("experiment", "misgeneralization", "--model", "mlp", "--random-coin", "0", "--seeds", "1", "--steps", "2500", "--episodes", "8", "--out", join(root, "sweep"), "--json");
     expect(sweep.status, sweep.stderr).toBe(0);
     expect(JSON.parse(sweep.stdout)).toMatchObject({ steps: 2048, steps_requested: 2500 });
   });
