@@ -31,8 +31,8 @@ export function register(program: Command): void {
     .option("--steps <n>", "env steps of safety training (1e6 is fine)", "5e5")
     .option("--budgets <list>", "also measure persistence after these many steps, comma-separated (e.g. 1e5,2.5e5)")
     .option("--episodes <n>", "evaluation episodes per distribution and budget", "500")
-    .option("--lr <x>", "PPO learning rate (default 3e-4)")
-    .option("--out <dir>", "directory the safety run is created in (default <run_dir>/safety)")
+    .option("--lr <x>", "PPO learning rate (default: 3e-4)")
+    .option("--out <dir>", "directory the safety run is created in (default: <run_dir>/safety)")
     .option("--resume", "run_dir is a killed safety-training run: continue it from its newest checkpoint")
     .option("--json", "print one JSON object with the result")
     .action(async (runDir: string, opts: SafetyTrainOptions) => {
