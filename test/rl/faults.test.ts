@@ -125,12 +125,19 @@ describe("mesa train under faults", () => {
         restartedFromZero = true;
       }
       if (!raced && kills >= KILLS / 2) {
-        // 2. a second resume while this one trains is refused, naming the holder, and changes nothing
-        const before = metricSteps(runDir!).length;
-        const second = await runMesa("train", "--resume", runDir!, "--json");
-        expect(second.status).toBe(1);
-        expect(second.stderr).toContain(`locked by PID ${child.child.pid}`);
-        expect(metricSteps(runDir!).length).toBeGreaterThanOrEqual(before);
+        // 2. a second resume while this one trains is refused, naming the holder, and changes nothing. The holder is
+        //    paused meanwhile (a stopped process still holds its lock), so any change to the metrics would be the
+        //    second one's: the holder itself rewrites them when it resumes, which made a "no fewer lines" check racy
+        child.child.kill("SIGSTOP");
+        try {
+          const before = metricSteps(runDir!);
+          const second = await runMesa("train", "--resume", runDir!, "--json");
+          expect(second.status).toBe(1);
+          expect(second.stderr).toContain(`locked by PID ${child.child.pid}`);
+          expect(metricSteps(runDir!)).toEqual(before);
+        } finally {
+          child.child.kill("SIGCONT");
+        }
         raced = true;
       }
       await sleep(Math.floor(random() * 120));
