@@ -17,6 +17,7 @@ export {
   DEBUG_NAN, type TensorLike,
 } from "./core/tensor.js";
 export * from "./core/kernels/index.js";
+import "./core/ops/index.js"; // attaches the Tensor op methods
 export { matmul, linear, type MatmulOptions } from "./core/ops/matmul.js";
 export * from "./core/ops/elementwise.js";
 export { neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu, erf } from "./core/ops/unary.js";

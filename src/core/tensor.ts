@@ -16,13 +16,6 @@
  */
 import { AutogradError, DTypeError, NonFiniteError, ShapeError } from "./errors.js";
 import { type Shape, shapeStr, sizeOf } from "./shape.js";
-import * as ew from "./ops/elementwise.js";
-import * as un from "./ops/unary.js";
-import * as rd from "./ops/reduce.js";
-import * as sm from "./ops/softmax.js";
-import * as sh from "./ops/shape.js";
-import * as ix from "./ops/indexing.js";
-import * as mm from "./ops/matmul.js";
 
 /** Set MESA_DEBUG_NAN=1 to check every op's output (and every gradient) for NaN/inf; read once, free when off. */
 export const DEBUG_NAN: boolean =
@@ -127,49 +120,20 @@ export class Tensor {
     runBackward(this, grad, options.retainGraph ?? false);
   }
 
-  // ---- op methods (each delegates to the function of the same name in src/core/ops/) ----
-  add(b: TensorLike): Tensor { return ew.add(this, b); }
-  sub(b: TensorLike): Tensor { return ew.sub(this, b); }
-  mul(b: TensorLike): Tensor { return ew.mul(this, b); }
-  div(b: TensorLike): Tensor { return ew.div(this, b); }
-  minimum(b: TensorLike): Tensor { return ew.minimum(this, b); }
-  maximum(b: TensorLike): Tensor { return ew.maximum(this, b); }
-  gt(b: TensorLike): Tensor { return ew.gt(this, b); }
-  ge(b: TensorLike): Tensor { return ew.ge(this, b); }
-  lt(b: TensorLike): Tensor { return ew.lt(this, b); }
-  le(b: TensorLike): Tensor { return ew.le(this, b); }
-  eq(b: TensorLike): Tensor { return ew.eq(this, b); }
-  clamp(min: number | null, max: number | null): Tensor { return ew.clamp(this, min, max); }
-  neg(): Tensor { return un.neg(this); }
-  exp(): Tensor { return un.exp(this); }
-  log(): Tensor { return un.log(this); }
-  sqrt(): Tensor { return un.sqrt(this); }
-  abs(): Tensor { return un.abs(this); }
-  pow(p: number): Tensor { return un.pow(this, p); }
-  square(): Tensor { return un.square(this); }
-  tanh(): Tensor { return un.tanh(this); }
-  relu(): Tensor { return un.relu(this); }
-  sigmoid(): Tensor { return un.sigmoid(this); }
-  gelu(approximate: "none" | "tanh" = "none"): Tensor { return un.gelu(this, approximate); }
-  sum(axis?: number | readonly number[], keepDim = false): Tensor { return rd.sum(this, axis, keepDim); }
-  mean(axis?: number | readonly number[], keepDim = false): Tensor { return rd.mean(this, axis, keepDim); }
-  max(axis?: number | readonly number[], keepDim = false): Tensor { return rd.max(this, axis, keepDim); }
-  min(axis?: number | readonly number[], keepDim = false): Tensor { return rd.min(this, axis, keepDim); }
-  argmax(axis = -1): IntTensor { return rd.argmax(this, axis); }
-  logSumExp(axis = -1, keepDim = false): Tensor { return sm.logSumExp(this, axis, keepDim); }
-  softmax(axis = -1): Tensor { return sm.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return sm.logSoftmax(this, axis); }
-  reshape(shape: Shape): Tensor { return sh.reshape(this, shape); }
-  flatten(startAxis = 0): Tensor { return sh.flatten(this, startAxis); }
-  squeeze(axis: number): Tensor { return sh.squeeze(this, axis); }
-  unsqueeze(axis: number): Tensor { return sh.unsqueeze(this, axis); }
-  transpose(axis0 = -2, axis1 = -1): Tensor { return sh.transpose(this, axis0, axis1); }
-  permute(order: readonly number[]): Tensor { return sh.permute(this, order); }
-  slice(axis: number, start: number, end?: number): Tensor { return sh.slice(this, axis, start, end); }
-  expand(shape: Shape): Tensor { return sh.expand(this, shape); }
-  gather(index: IntTensor | Int32Array): Tensor { return ix.gather(this, index); }
-  indexSelect(axis: number, index: IntTensor | Int32Array): Tensor { return ix.indexSelect(this, axis, index); }
-  matmul(b: Tensor, options?: mm.MatmulOptions): Tensor { return mm.matmul(this, b, options); }
+  // The op methods (add, matmul, reshape…) are attached by the op families in src/core/ops/ (defineTensorMethods),
+  // each beside the function of the same name, so this module imports no op.
+}
+
+/**
+ * Attaches op methods to Tensor (`x.add(b)` for `add(x, b)`). Each op family in src/core/ops/ calls it once for
+ * its own ops and declares their signatures on the Tensor interface beside them; src/core/ops/index.ts loads
+ * every family. A name defined twice is a bug in the op families, so it throws.
+ */
+export function defineTensorMethods(methods: Partial<Tensor> & ThisType<Tensor>): void {
+  for (const [name, fn] of Object.entries(methods)) {
+    if (Object.prototype.hasOwnProperty.call(Tensor.prototype, name)) throw new Error(`Tensor.${name} is defined by two op families`);
+    Object.defineProperty(Tensor.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  }
 }
 
 /** Integer tensor for indices (actions, token ids, labels): an Int32Array plus a shape. No gradients. */

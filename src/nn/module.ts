@@ -5,6 +5,7 @@
 // runWithCache/runWithHooks attach hooks for one call and always remove them afterwards.
 import { CheckpointError, HookError } from "../core/errors.js";
 import { sameShape, shapeStr } from "../core/shape.js";
+import "../core/ops/index.js"; // every model calls tensor methods: load the op families that attach them
 import { Tensor } from "../core/tensor.js";
 
 /** A trainable tensor owned by a module (a leaf that requires grad). */

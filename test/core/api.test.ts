@@ -1,4 +1,5 @@
-// The public surface loads (the tensor ↔ ops import cycle resolves from the package entry) and the doc example runs.
+// The public surface loads and the doc example runs; tensor.ts imports no op (the op families attach the methods).
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Adam, MLP, Rng, intTensor, noGrad, randn, tensor } from "../../src/index.js";
 
@@ -15,5 +16,19 @@ describe("public API", () => {
     expect(logp.gather(intTensor([0, 2])).shape).toEqual([2]);
     const net = new MLP([2, 4, 1], rng);
     expect(new Adam(net.parameters()).params.length).toBe(4);
+  });
+
+  it("keeps tensor.ts free of op imports: the op families attach every method", () => {
+    const source = readFileSync(new URL("../../src/core/tensor.ts", import.meta.url), "utf8");
+    const imports = [...source.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+    expect(imports).toEqual(["./errors.js", "./shape.js"]);
+    const methods = [
+      "add", "sub", "mul", "div", "minimum", "maximum", "gt", "ge", "lt", "le", "eq", "clamp", "neg", "exp", "log", "sqrt", "abs", "pow",
+      "square", "tanh", "relu", "sigmoid", "gelu", "sum", "mean", "max", "min", "argmax", "logSumExp", "softmax", "logSoftmax", "reshape",
+      "flatten", "squeeze", "unsqueeze", "transpose", "permute", "slice", "expand", "gather", "indexSelect", "matmul",
+    ];
+    const proto = tensor([1]).constructor.prototype as Record<string, unknown>;
+    expect(methods.filter((m) => typeof proto[m] !== "function")).toEqual([]);
+    expect(tensor([[1, 2]]).transpose().sum().item()).toBe(3);
   });
 });

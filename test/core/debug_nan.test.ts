@@ -6,6 +6,7 @@ describe("MESA_DEBUG_NAN=1", () => {
     vi.stubEnv("MESA_DEBUG_NAN", "1");
     vi.resetModules();
     const { tensor, DEBUG_NAN } = await import("../../src/core/tensor.js");
+    await import("../../src/core/ops/index.js"); // the fresh tensor module's methods
     const { NonFiniteError } = await import("../../src/core/errors.js");
     expect(DEBUG_NAN).toBe(true);
     expect(() => tensor([-1]).log()).toThrow(NonFiniteError);

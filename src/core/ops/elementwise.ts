@@ -2,7 +2,7 @@
 // and clamp. Each runs as `rows × inner` loops from a BroadcastPlan; gradients of broadcast inputs are summed
 // over the broadcast dims by the same loops (a stride-0 input accumulates into one element).
 import { type BroadcastPlan, broadcastPlan, sameShape, shapeStr } from "../shape.js";
-import { type Tensor, type TensorLike, asTensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { type Tensor, type TensorLike, asTensor, defineTensorMethods, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { ShapeError } from "../errors.js";
 
 const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MIN = 4, MAX = 5, GT = 6, GE = 7, LT = 8, LE = 9, EQ = 10;
@@ -169,3 +169,35 @@ export function clamp(x: Tensor, min: number | null, max: number | null): Tensor
     }
   });
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    add(b: TensorLike): Tensor;
+    sub(b: TensorLike): Tensor;
+    mul(b: TensorLike): Tensor;
+    div(b: TensorLike): Tensor;
+    minimum(b: TensorLike): Tensor;
+    maximum(b: TensorLike): Tensor;
+    gt(b: TensorLike): Tensor;
+    ge(b: TensorLike): Tensor;
+    lt(b: TensorLike): Tensor;
+    le(b: TensorLike): Tensor;
+    eq(b: TensorLike): Tensor;
+    clamp(min: number | null, max: number | null): Tensor;
+  }
+}
+defineTensorMethods({
+  add(b) { return add(this, b); },
+  sub(b) { return sub(this, b); },
+  mul(b) { return mul(this, b); },
+  div(b) { return div(this, b); },
+  minimum(b) { return minimum(this, b); },
+  maximum(b) { return maximum(this, b); },
+  gt(b) { return gt(this, b); },
+  ge(b) { return ge(this, b); },
+  lt(b) { return lt(this, b); },
+  le(b) { return le(this, b); },
+  eq(b) { return eq(this, b); },
+  clamp(lo, hi) { return clamp(this, lo, hi); },
+});

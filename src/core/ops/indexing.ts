@@ -2,7 +2,7 @@
 // any axis and embedding lookup. Gradients scatter-add into the source, so repeated indices accumulate.
 import { DTypeError, ShapeError } from "../errors.js";
 import { normAxis, shapeStr, splitAt } from "../shape.js";
-import { IntTensor, type Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { IntTensor, type Tensor, defineTensorMethods, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 
 function asIndex(op: string, index: IntTensor | Int32Array): IntTensor {
   if (index instanceof IntTensor) return index;
@@ -86,3 +86,15 @@ export function embedding(weight: Tensor, idsIn: IntTensor | Int32Array): Tensor
   const out = indexSelect(weight, 0, ids);
   return out.reshape([...ids.shape, weight.shape[1]!]);
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    gather(index: IntTensor | Int32Array): Tensor;
+    indexSelect(axis: number, index: IntTensor | Int32Array): Tensor;
+  }
+}
+defineTensorMethods({
+  gather(index) { return gather(this, index); },
+  indexSelect(axis, index) { return indexSelect(this, axis, index); },
+});

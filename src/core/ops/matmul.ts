@@ -5,7 +5,7 @@ import { ShapeError } from "../errors.js";
 import { kernels } from "../kernels/index.js";
 import type { MatmulArgs } from "../kernels/types.js";
 import { type Shape, broadcastShape, shapeStr, sizeOf, stridesOf } from "../shape.js";
-import { Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { Tensor, defineTensorMethods, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { addColumnSums } from "./reduce.js";
 
 /** C = op(A)·op(B) (+ C) on the active kernel backend (see MatmulArgs): the ops' single entry point to it. */
@@ -170,3 +170,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     if (bias && bias.requiresGrad) addColumnSums(g, rows, outF, gradBuffer(bias));
   });
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    matmul(b: Tensor, options?: MatmulOptions): Tensor;
+  }
+}
+defineTensorMethods({
+  matmul(b, options) { return matmul(this, b, options); },
+});

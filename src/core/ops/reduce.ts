@@ -3,7 +3,7 @@
 // stay accurate.
 import { ShapeError } from "../errors.js";
 import { type Shape, normAxis, shapeStr, splitAt } from "../shape.js";
-import { IntTensor, type Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { IntTensor, type Tensor, defineTensorMethods, freshGradBuffer, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 import { reshape } from "./shape.js";
 
 type Axes = number | readonly number[] | undefined;
@@ -203,3 +203,21 @@ export function addColumnSums(X: Float32Array, rows: number, cols: number, out: 
     out[j]! += s;
   }
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    sum(axis?: number | readonly number[], keepDim?: boolean): Tensor;
+    mean(axis?: number | readonly number[], keepDim?: boolean): Tensor;
+    max(axis?: number | readonly number[], keepDim?: boolean): Tensor;
+    min(axis?: number | readonly number[], keepDim?: boolean): Tensor;
+    argmax(axis?: number): IntTensor;
+  }
+}
+defineTensorMethods({
+  sum(axis, keepDim = false) { return sum(this, axis, keepDim); },
+  mean(axis, keepDim = false) { return mean(this, axis, keepDim); },
+  max(axis, keepDim = false) { return max(this, axis, keepDim); },
+  min(axis, keepDim = false) { return min(this, axis, keepDim); },
+  argmax(axis = -1) { return argmax(this, axis); },
+});

@@ -2,7 +2,7 @@
 // slice, concat, stack and expand. Backward rules are the inverse data movement, accumulated.
 import { ShapeError } from "../errors.js";
 import { type Shape, broadcastPlan, normAxis, sameShape, shapeStr, sizeOf, splitAt, stridesOf } from "../shape.js";
-import { Tensor, gradBuffer, makeResult, needsGrad } from "../tensor.js";
+import { Tensor, defineTensorMethods, gradBuffer, makeResult, needsGrad } from "../tensor.js";
 
 /** Same data, new shape (one dim may be -1). Shares the data buffer. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -226,3 +226,27 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     }
   });
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    reshape(shape: Shape): Tensor;
+    flatten(startAxis?: number): Tensor;
+    squeeze(axis: number): Tensor;
+    unsqueeze(axis: number): Tensor;
+    transpose(axis0?: number, axis1?: number): Tensor;
+    permute(order: readonly number[]): Tensor;
+    slice(axis: number, start: number, end?: number): Tensor;
+    expand(shape: Shape): Tensor;
+  }
+}
+defineTensorMethods({
+  reshape(shape) { return reshape(this, shape); },
+  flatten(startAxis = 0) { return flatten(this, startAxis); },
+  squeeze(axis) { return squeeze(this, axis); },
+  unsqueeze(axis) { return unsqueeze(this, axis); },
+  transpose(axis0 = -2, axis1 = -1) { return transpose(this, axis0, axis1); },
+  permute(order) { return permute(this, order); },
+  slice(axis, start, end) { return slice(this, axis, start, end); },
+  expand(shape) { return expand(this, shape); },
+});

@@ -2,7 +2,7 @@
 // output: softmax gx = y·(g − Σ g·y); log-softmax gx = g − softmax·Σ g.
 import { ShapeError } from "../errors.js";
 import { normAxis, shapeStr, splitAt } from "../shape.js";
-import { IntTensor, type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
+import { IntTensor, type Tensor, acquireBuffer, defineTensorMethods, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { fastExp } from "./unary.js";
 
 /** Writes log-sum-exp of each [outer, inner] lane of X (length r, stride inner) into lse. */
@@ -191,3 +191,17 @@ export function crossEntropy(logits: Tensor, targetsIn: IntTensor | Int32Array, 
     }
   });
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    logSumExp(axis?: number, keepDim?: boolean): Tensor;
+    softmax(axis?: number): Tensor;
+    logSoftmax(axis?: number): Tensor;
+  }
+}
+defineTensorMethods({
+  logSumExp(axis = -1, keepDim = false) { return logSumExp(this, axis, keepDim); },
+  softmax(axis = -1) { return softmax(this, axis); },
+  logSoftmax(axis = -1) { return logSoftmax(this, axis); },
+});

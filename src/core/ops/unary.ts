@@ -1,6 +1,6 @@
 // Elementwise unary ops with their derivatives: neg, exp, log, sqrt, abs, pow, square, tanh, relu, sigmoid, gelu.
 // Backward rules reuse the saved output where that is cheaper (exp, sqrt, tanh, sigmoid).
-import { type Tensor, acquireBuffer, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
+import { type Tensor, acquireBuffer, defineTensorMethods, freshGradBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 import { tanhGradSimd, tanhSimd } from "./simd.js";
 
 export function neg(x: Tensor): Tensor {
@@ -230,3 +230,33 @@ export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
     if (final) releaseBuffer(deriv);
   });
 }
+
+// Tensor methods: x.op(…) is op(x, …)
+declare module "../tensor.js" {
+  interface Tensor {
+    neg(): Tensor;
+    exp(): Tensor;
+    log(): Tensor;
+    sqrt(): Tensor;
+    abs(): Tensor;
+    pow(p: number): Tensor;
+    square(): Tensor;
+    tanh(): Tensor;
+    relu(): Tensor;
+    sigmoid(): Tensor;
+    gelu(approximate?: "none" | "tanh"): Tensor;
+  }
+}
+defineTensorMethods({
+  neg() { return neg(this); },
+  exp() { return exp(this); },
+  log() { return log(this); },
+  sqrt() { return sqrt(this); },
+  abs() { return abs(this); },
+  pow(p) { return pow(this, p); },
+  square() { return square(this); },
+  tanh() { return tanh(this); },
+  relu() { return relu(this); },
+  sigmoid() { return sigmoid(this); },
+  gelu(approximate = "none") { return gelu(this, approximate); },
+});
