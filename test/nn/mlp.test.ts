@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
 import { type Tensor, noGrad, tensor } from "../../src/core/tensor.js";
 import { MLP } from "../../src/nn/mlp.js";
@@ -18,7 +19,7 @@ describe("MLP fused hidden layers", () => {
     it(`${act}: outputs and gradients bit-identical with and without hooks, over several Adam steps`, () => {
       const x = input(33, 7, 1);
       const run = (hooked: boolean): Float32Array[] => {
-        const net = new MLP([7, 16, 16, 3], new Rng(4), { activation: act });
+        const net = new MLP([7, 16, 16, 3], new Rng(4), { activation: act, hooks: act === "tanh" ? "hidden" : "pre-post" });
         const opt = new Adam(net.parameters(), { lr: 1e-2 });
         const seen: Float32Array[] = [];
         for (let step = 0; step < 4; step++) {
@@ -49,6 +50,12 @@ describe("MLP fused hidden layers", () => {
       net.forward(input(600, 5, 7)).sum().backward();
     }
     expect(a.data).toEqual(copy);
+  });
+
+  it('hooks: "hidden" names one hook after each activation, hooks: "pre-post" two; anything else is a ConfigError', () => {
+    expect(new MLP([3, 4, 4, 2], new Rng(1), { hooks: "hidden" }).hookNames()).toEqual(["hook_hidden_0", "hook_hidden_1"]);
+    expect(new MLP([3, 4, 2], new Rng(1), { hooks: "pre-post" }).hookNames()).toEqual(["hook_pre.0", "hook_post.0"]);
+    expect(() => new MLP([3, 4, 2], new Rng(1), { hooks: "all" as "hidden" })).toThrow(ConfigError);
   });
 
   it("the gradient reaches an input that requires grad", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
-import { tensor, zeros } from "../../src/core/tensor.js";
+import { linear } from "../../src/core/ops/matmul.js";
+import { type Tensor, tensor, zeros } from "../../src/core/tensor.js";
 import "../../src/nn/models/cnn_policy.js";
 import "../../src/nn/models/mlp_policy.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
@@ -27,6 +28,37 @@ describe("actor-critic models", () => {
     expect(output.logits.shape).toEqual([2, 4]);
     expect(output.value.shape).toEqual([2, 1]);
     expect(cache.get("policy.hook_hidden_1")!.shape).toEqual([2, 64]);
+  });
+
+  it("mlp: the towers are the fused MLP, giving the bits of linear → tanh op by op, under the parameter names checkpoints have", () => {
+    const policy = createPolicy({ kind: "mlp", ...spec }, new Rng(5));
+    // the names every saved MLP checkpoint holds: they load unchanged
+    expect(policy.namedParameters().map(([n]) => n)).toEqual(
+      ["policy", "value"].flatMap((t) => [0, 1, 2].flatMap((i) => [`${t}.layers.${i}.weight`, `${t}.layers.${i}.bias`])),
+    );
+    // non-zero biases so the bias path is exercised too
+    for (const [name, p] of policy.namedParameters()) if (name.endsWith("bias")) p.data.set(new Rng(6).fillUniform(new Float32Array(p.size), -0.5, 0.5));
+    const obs = tensor(new Rng(7).fillUniform(new Float32Array(9 * 180), -1, 1), [9, 3, 5, 12]);
+    const grads = (): Float32Array[] => policy.parameters().map((p) => p.grad!.data.slice());
+    policy.zeroGrad();
+    const fused = policy.forward(obs);
+    fused.logits.square().sum().add(fused.value.sum()).backward();
+    const fusedGrads = grads();
+    // the reference: every layer as separate linear and tanh ops, from the same parameters
+    const params = new Map(policy.namedParameters());
+    const tower = (name: string, x: Tensor): Tensor => {
+      for (let i = 0; i < 2; i++) x = linear(x, params.get(`${name}.layers.${i}.weight`)!, params.get(`${name}.layers.${i}.bias`)!).tanh();
+      return linear(x, params.get(`${name}.layers.2.weight`)!, params.get(`${name}.layers.2.bias`)!);
+    };
+    policy.zeroGrad();
+    const flat = obs.reshape([9, 180]);
+    const logits = tower("policy", flat);
+    const value = tower("value", flat);
+    logits.square().sum().add(value.sum()).backward();
+    expect(fused.logits.data).toEqual(logits.data);
+    expect(fused.value.data).toEqual(value.data);
+    const refGrads = grads();
+    for (let i = 0; i < refGrads.length; i++) expect(fusedGrads[i]).toEqual(refGrads[i]);
   });
 
   it("cnn: IMPALA stages with hooks on every spatial activation, heads of the right shapes, hooks that can steer", () => {
