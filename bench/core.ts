@@ -1,7 +1,8 @@
 // `npm run bench -- core [--json]`: the numeric core against PyTorch on the same machine and thread counts —
 // matmul GFLOP/s (NN/NT/TN at 1024³ and 256×512×256, sizes written m×k×n), an MLP training step (batch 1024,
-// 512-256-256-16, tanh, MSE, Adam), a small RL step (batch 2048, obs 162, actor and critic MLPs 64-64 tanh,
-// PPO-style loss, Adam) and one attention layer forward+backward (batch 256, seq 32, width 32, 4 heads).
+// 512-256-256-16, tanh, MSE, Adam), a small RL step (batch 2048, obs 162: PPO's own `--model mlp` policy — its
+// actor and critic towers, 64-64 tanh — with a PPO-style loss and Adam) and one attention layer forward+backward
+// (batch 256, seq 32, width 32, 4 heads).
 // Each backend runs in its own child process (`--backend=NAME`), so JIT state, memory and BLAS threads never
 // leak between them; the blas child and the PyTorch peer run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed
 // from their environment so OpenBLAS picks its best kernel for this CPU in both. Timings are the best of
@@ -15,6 +16,8 @@ import { Rng } from "../src/core/rng.js";
 import { Tensor, intTensor } from "../src/core/tensor.js";
 import { Attention } from "../src/nn/attention.js";
 import { MLP } from "../src/nn/mlp.js";
+import "../src/nn/models/mlp_policy.js";
+import { createPolicy } from "../src/nn/models/policy.js";
 import { Adam } from "../src/optim/adam.js";
 import type { Benchmark } from "./registry.js";
 
@@ -100,23 +103,23 @@ function mlpStep(): Step {
   };
 }
 
+/** The step PPO's update repeats, on the very policy class `mesa train --model mlp` trains. */
 export function rlStep(): Step {
   const rng = new Rng(3, "bench-core-rl");
   const B = 2048;
-  const actor = new MLP([162, 64, 64, RL_ACTIONS], rng, { activation: "tanh", init: "orthogonal", outputGain: 0.01 });
-  const critic = new MLP([162, 64, 64, 1], rng, { activation: "tanh", init: "orthogonal", outputGain: 1 });
-  const opt = new Adam([...actor.parameters(), ...critic.parameters()], { lr: 2.5e-4, eps: 1e-5 });
+  const policy = createPolicy({ kind: "mlp", obsShape: [162], numActions: RL_ACTIONS, hidden: [64, 64] }, rng);
+  const opt = new Adam(policy.parameters(), { lr: 2.5e-4, eps: 1e-5 });
   const obs = new Tensor(rng.fillNormal(new Float32Array(B * 162)) as Float32Array, [B, 162]);
   const actions = intTensor(Int32Array.from({ length: B }, () => rng.int(RL_ACTIONS)));
   const advantages = new Tensor(rng.fillNormal(new Float32Array(B)) as Float32Array, [B]);
   const returns = new Tensor(rng.fillNormal(new Float32Array(B)) as Float32Array, [B, 1]);
   return () => {
-    actor.zeroGrad();
-    critic.zeroGrad();
-    const logp = actor.forward(obs).logSoftmax(-1); // [B, A]
+    policy.zeroGrad();
+    const { logits, value } = policy.forward(obs);
+    const logp = logits.logSoftmax(-1); // [B, A]
     const policyLoss = logp.gather(actions).mul(advantages).mean().neg();
     const entropy = logp.exp().mul(logp).sum(-1).mean().neg();
-    const valueLoss = critic.forward(obs).sub(returns).square().mean();
+    const valueLoss = value.sub(returns).square().mean();
     const loss = policyLoss.add(valueLoss.mul(0.5)).sub(entropy.mul(0.01));
     loss.backward();
     opt.step();

@@ -10,6 +10,7 @@ import json
 import time
 
 import torch
+from torch_threads import set_threads
 
 
 def sample(batch, d, n, x_range, gen):
@@ -54,10 +55,10 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--clip", type=float, default=1e10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch's and OpenBLAS's threads (0: torch's default)")
     args = p.parse_args()
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)
     dim = args.d + 1
     std = (0.002 / dim) ** 0.5

@@ -9,7 +9,7 @@ import { ConfigError, DivergenceError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { noGrad, type Tensor, tensor } from "../core/tensor.js";
 import { IclTransformer } from "../nn/models/icl_transformer.js";
-import { LSA } from "../nn/models/lsa.js";
+import { LSA, constraintMasks } from "../nn/models/lsa.js";
 import { lsaProducts, setGradsFromProducts } from "./lsa_weights.js";
 import { Adam } from "../optim/adam.js";
 import { clipGradNorm } from "../optim/clip.js";
@@ -144,6 +144,11 @@ type Model = LSA | IclTransformer;
 export interface IclTrainOptions {
   /** draw training batches on a worker thread while the trainer computes (default true; see task_stream.ts) */
   dataWorker?: boolean;
+  /**
+   * how an LSA's loss and gradients are computed: "fused" (default) by the float64 kernel, "autograd" by the
+   * module's generic tape ops in float32 — the same function, equal to float32 rounding; the ICL bench times both
+   */
+  lsaPath?: "fused" | "autograd";
 }
 
 /** Trains per `config` and compares against the matched baselines. Throws DivergenceError on NaN/inf. */
@@ -161,7 +166,11 @@ export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = 
   const gdTuned = tuneGd(tuneSet, config.layers);
   const gdEvalLoss = meanSquaredError(gdPredictor(config.layers, gdTuned.eta).predict(evalSet).predictions, evalSet.targets);
 
-  const kernel = model instanceof LSA ? new LsaKernel(config.layers, n, d) : null;
+  const lsaPath = options.lsaPath ?? "fused";
+  if (lsaPath !== "fused" && lsaPath !== "autograd") throw new ConfigError(`lsaPath must be "fused" or "autograd", got ${JSON.stringify(lsaPath)}`);
+  const kernel = model instanceof LSA && lsaPath === "fused" ? new LsaKernel(config.layers, n, d) : null;
+  // the GD-form constraint on the autograd path: masked entries get no gradient, as setGradsFromProducts does
+  const masks = model instanceof LSA && kernel === null ? model.blocks.flatMap((b) => constraintMasks(model, b)) : [];
   const grads = zeroProducts(d + 1, config.layers);
   const curve: CurvePoint[] = [];
   let lastGood: { step: number; state: Record<string, Tensor> } = { step: 0, state: snapshot(model) };
@@ -188,6 +197,7 @@ export async function trainIcl(input: IclConfigInput, callbacks: IclCallbacks = 
         const lossT = predictTensor(model, tasks).sub(tensor(Float32Array.from(tasks.targets), [tasks.batch])).square().mean();
         lossT.backward();
         loss = lossT.item();
+        for (const [p, mask] of masks) if (p.grad) for (let i = 0; i < p.size; i++) p.grad.data[i]! *= mask[i]!;
       }
       if (!Number.isFinite(loss)) diverged(step, loss, config.lr, lastGood, callbacks);
       clipGradNorm(params, config.clip);

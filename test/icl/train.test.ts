@@ -43,6 +43,27 @@ describe("trainIcl (LSA)", () => {
     expect(a.finalTrainLoss).toBe(b.finalTrainLoss);
   });
 
+  it("the generic autograd path trains the same model as the fused kernel (to float32 rounding), constraint included", async () => {
+    for (const constrained of [false, true]) {
+      const config = { ...tiny, layers: 2, steps: 40, constrained };
+      const fused = await trainIcl(config, {}, { dataWorker: false });
+      const autograd = await trainIcl(config, {}, { dataWorker: false, lsaPath: "autograd" });
+      expect(Math.abs(autograd.finalTrainLoss / fused.finalTrainLoss - 1)).toBeLessThan(1e-3);
+      for (let l = 0; l < 2; l++) {
+        for (const key of ["kq", "pv"] as const) {
+          const a = autograd.products![l]![key];
+          const f = fused.products![l]![key];
+          const scale = Math.max(...Array.from(f, Math.abs));
+          for (let i = 0; i < f.length; i++) {
+            expect(Math.abs(a[i]! - f[i]!)).toBeLessThan(1e-3 * scale);
+            if (constrained && f[i] === 0) expect(a[i]).toBe(0); // masked entries stay exactly zero on both paths
+          }
+        }
+      }
+    }
+    await expect(trainIcl({ ...tiny, steps: 1 }, {}, { lsaPath: "tape" as "fused" })).rejects.toThrow(ConfigError);
+  });
+
   it("rejects bad d, N, layers and steps before training, naming the field", () => {
     expect(() => iclConfig({ task: { d: 0 } })).toThrow(ConfigError);
     expect(() => iclConfig({ task: { n: -1 } })).toThrow(/task\.n/);
