@@ -15,7 +15,10 @@
  *   x.data; x.shape; x.item(); x.toArray();               // raw Float32Array, shape, scalar value, nested arrays
  */
 import { AutogradError, DTypeError, NonFiniteError, ShapeError } from "./errors.js";
+import { acquireBuffer, releaseBuffer } from "./pool.js";
 import { type Shape, shapeStr, sizeOf } from "./shape.js";
+
+export { acquireBuffer, releaseBuffer };
 
 /** Set MESA_DEBUG_NAN=1 to check every op's output (and every gradient) for NaN/inf; read once, free when off. */
 export const DEBUG_NAN: boolean =
@@ -218,33 +221,6 @@ export function freshGradBuffer(t: Tensor): Float32Array | null {
   if (t.grad !== null) return null;
   t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : acquireBuffer(t.data.length, false), t.shape);
   return t.grad.data;
-}
-
-// Recycled large buffers. A fresh multi-megabyte Float32Array costs page faults on every use (glibc hands big
-// blocks back to the kernel on free): ~1.5 ns per element, more than a relu. Buffers whose lifetime the core
-// controls — intermediate gradients during backward() and ops' scratch space (im2col columns) — are recycled by
-// size instead. Op outputs are never pooled: callers may keep them. From 4096 elements (16 KB) up: the gradients
-// of a PPO loss over [2048, 15] logits (120 KB) cost ~2 ns per element fresh, and 40% less recycled.
-const POOL_MIN_ELEMENTS = 1 << 12;
-const POOL_MAX_BYTES = 256 * 1024 * 1024;
-const bufferPool = new Map<number, Float32Array[]>();
-let pooledBytes = 0;
-
-/** A Float32Array of n elements, recycled when one is free; zeroed only when `zero` is set. */
-export function acquireBuffer(n: number, zero: boolean): Float32Array {
-  const a = n >= POOL_MIN_ELEMENTS ? bufferPool.get(n)?.pop() : undefined;
-  if (a === undefined) return new Float32Array(n);
-  pooledBytes -= a.byteLength;
-  return zero ? a.fill(0) : a;
-}
-
-/** Gives a buffer from acquireBuffer (or any whole Float32Array nobody else references) back for reuse. */
-export function releaseBuffer(a: Float32Array): void {
-  if (a.length < POOL_MIN_ELEMENTS || a.byteOffset !== 0 || a.length * 4 !== a.buffer.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
-  let list = bufferPool.get(a.length);
-  if (list === undefined) bufferPool.set(a.length, (list = []));
-  list.push(a);
-  pooledBytes += a.byteLength;
 }
 
 function allFinite(data: Float32Array): boolean {

@@ -56,8 +56,8 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }); // [N, out, Ho, Wo]
   }
 
-  /** relu?(conv(relu?(x)) + bias + residual) in one kernel call (see ConvOptions). */
-  forwardFused(x: Tensor, fusion: Pick<ConvOptions, "reluInput" | "relu" | "residual">): Tensor {
+  /** relu?(conv(relu?(x)) + bias + residual) in one kernel call, optionally into a transient buffer (see ConvOptions). */
+  forwardFused(x: Tensor, fusion: Pick<ConvOptions, "reluInput" | "relu" | "residual" | "transient">): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, ...fusion }); // [N, out, Ho, Wo]
   }
 }

@@ -6,6 +6,7 @@
 // the batch, k = n), and writes NCHW directly (M's rows are (o, oh, ow)). The wasm backend uses it for images of
 // at most kh·kw pixels, where it measured about twice as fast as im2col (2×3 images, 32 channels), the blas
 // backend up to 2·kh·kw (3×6 images too; see blas.ts). M is cached per filter buffer while the filter is unchanged.
+import { acquireBuffer, releaseBuffer } from "../pool.js";
 import { checkConv2d } from "./args.js";
 import type { Conv2dArgs, Conv2dGrads, Matmul } from "./types.js";
 
@@ -76,8 +77,9 @@ function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number)
   return m;
 }
 
+/** relu(x) in a pooled buffer (the caller releases it). */
 function rectified(x: Float32Array, len: number): Float32Array {
-  const out = new Float32Array(len);
+  const out = acquireBuffer(len, false);
   for (let i = 0; i < len; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
   return out;
 }
@@ -92,6 +94,7 @@ export function denseConv2d(
   const ol = a.o * L;
   const xin = a.reluInput ? rectified(x, a.n * chw) : x;
   matmul(xin, convMatrix(weight, a, ho, wo), y, { m: a.n, n: ol, k: chw, transA: false, transB: true });
+  if (xin !== x) releaseBuffer(xin);
   if (!bias && !residual && !a.relu) return;
   for (let n = 0, q = 0; n < a.n; n++) {
     for (let o = 0; o < a.o; o++) {
@@ -116,7 +119,7 @@ export function denseConv2dBackward(
   const ol = O * L;
   let gz = gy;
   if (a.relu) {
-    gz = new Float32Array(N * ol);
+    gz = acquireBuffer(N * ol, false);
     for (let q = 0; q < gz.length; q++) gz[q] = y[q]! > 0 ? gy[q]! : 0;
   }
   if (grads.residual) for (let q = 0; q < N * ol; q++) grads.residual[q]! += gz[q]!;
@@ -129,16 +132,19 @@ export function denseConv2dBackward(
   }
   if (grads.x) {
     // gX = gz·M, masked where the input was rectified
-    const gx = new Float32Array(N * chw);
+    const gx = acquireBuffer(N * chw, false);
     matmul(gz, convMatrix(weight, a, ho, wo), gx, { m: N, n: chw, k: ol, transA: false, transB: false });
     const out = grads.x;
-    if (a.reluInput) for (let q = 0; q < gx.length; q++) { if (x[q]! > 0) out[q]! += gx[q]!; }
-    else for (let q = 0; q < gx.length; q++) out[q]! += gx[q]!;
+    if (a.reluInput) for (let q = 0; q < N * chw; q++) { if (x[q]! > 0) out[q]! += gx[q]!; }
+    else for (let q = 0; q < N * chw; q++) out[q]! += gx[q]!;
+    releaseBuffer(gx);
   }
   if (grads.weight) {
     // gM = gzᵀ·X (one GEMM reducing over the batch), then each tap sums its entries of gM
-    const gm = new Float32Array(ol * chw);
-    matmul(gz, a.reluInput ? rectified(x, N * chw) : x, gm, { m: ol, n: chw, k: N, transA: true, transB: false });
+    const gm = acquireBuffer(ol * chw, false);
+    const xin = a.reluInput ? rectified(x, N * chw) : x;
+    matmul(gz, xin, gm, { m: ol, n: chw, k: N, transA: true, transB: false });
+    if (xin !== x) releaseBuffer(xin);
     const gw = grads.weight;
     for (let o = 0; o < O; o++) {
       for (let c = 0; c < C; c++) {
@@ -158,5 +164,7 @@ export function denseConv2dBackward(
         }
       }
     }
+    releaseBuffer(gm);
   }
+  if (gz !== gy) releaseBuffer(gz);
 }

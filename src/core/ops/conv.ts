@@ -4,7 +4,7 @@
 import { ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
 import { type Conv2dArgs, kernels } from "../kernels/index.js";
-import { type Tensor, gradBuffer, isGradEnabled, makeResult, needsGrad } from "../tensor.js";
+import { type Tensor, acquireBuffer, gradBuffer, isGradEnabled, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 
 export type Pair = number | readonly [number, number];
 
@@ -42,6 +42,12 @@ export interface ConvOptions {
   relu?: boolean;
   /** added to the output before the ReLU (same shape as the output): the residual connection, without a copy */
   residual?: Tensor | null;
+  /**
+   * Nothing outside the graph keeps the output (a model's inner activation without hooks): its buffer comes from
+   * the pool and goes back once backward() has freed the graph (in noGrad, the caller gives it back with
+   * releaseBuffer when done). Never set it for a tensor a caller may hold on to.
+   */
+  transient?: boolean;
 }
 
 /**
@@ -65,32 +71,39 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     reluInput: options.reluInput ?? false, relu: options.relu ?? false,
   };
   const backend = kernels();
-  const out = new Float32Array(N * O * Ho * Wo);
+  const transient = options.transient ?? false;
+  // every kernel writes the whole output, so a pooled buffer needs no zeroing
+  const out = transient ? acquireBuffer(N * O * Ho * Wo, false) : new Float32Array(N * O * Ho * Wo);
   backend.conv2d(x.data, weight.data, bias?.data ?? null, residual?.data ?? null, out, args);
   const parents = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   const grad = parents.some((p) => p.requiresGrad) && isGradEnabled();
-  return makeResult("conv2d", out, outShape, parents, !grad ? null : (gout) => {
+  return makeResult("conv2d", out, outShape, parents, !grad ? null : (gout, final) => {
     kernels().conv2dBackward(x.data, weight.data, out, gout, {
       x: x.requiresGrad ? gradBuffer(x) : null,
       weight: weight.requiresGrad ? gradBuffer(weight) : null,
       bias: bias?.requiresGrad ? gradBuffer(bias) : null,
       residual: residual?.requiresGrad ? gradBuffer(residual) : null,
     }, args);
+    // the consumers' backward rules ran before this one (they were made later): a transient output is dead now
+    if (final && transient) releaseBuffer(out);
   });
 }
 
 /** Max pooling over kernel windows ([N, C, H, W] → [N, C, Ho, Wo]); padding counts as −∞; gradient to the argmax. */
-export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; padding?: Pair } = {}): Tensor {
+export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; padding?: Pair; transient?: boolean } = {}): Tensor {
   const [kh, kw] = pair("maxPool2d", "kernel", kernel, 1);
   const g = geometry("maxPool2d", x, kh, kw, options.stride ?? kernel, options.padding ?? 0);
   const { N, C, H, W, sh, sw, ph, pw, Ho, Wo } = g;
   if (ph * 2 > kh || pw * 2 > kw) throw new ShapeError(`maxPool2d: padding ${ph}×${pw} must be at most half the kernel ${kh}×${kw}`);
-  const out = new Float32Array(N * C * Ho * Wo);
+  // transient: as for conv2d (the kernel writes the whole output)
+  const transient = options.transient ?? false;
+  const out = transient ? acquireBuffer(N * C * Ho * Wo, false) : new Float32Array(N * C * Ho * Wo);
   const arg = new Int32Array(out.length);
   kernels().maxPool2d(x.data, out, arg, { planes: N * C, h: H, w: W, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw });
-  return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout) => {
+  return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout, final) => {
     const gx = gradBuffer(x);
     for (let i = 0; i < arg.length; i++) gx[arg[i]!]! += gout[i]!;
+    if (final && transient) releaseBuffer(out);
   });
 }
 

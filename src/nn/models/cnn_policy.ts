@@ -13,18 +13,33 @@
 //   trunk.stages.<s>.block.hook_resid_out   x + conv1(…), the block's output               [B, C_s, H_s/2, W_s/2]
 //   trunk.hook_dense_out                    relu(dense(relu(flatten)))                      [B, dense]
 // Every ReLU, bias and residual add is fused into the convolution that produces it (one kernel call each).
+// Inner activations without a hook attached are transient: their buffers come from the pool and go back to it
+// once backward() has freed the graph, or at the end of the forward pass when no gradient will flow (rollouts),
+// so a training step reuses warm memory instead of allocating (page faults, GC) every activation afresh.
 import { ConfigError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
 import { maxPool2d } from "../../core/ops/conv.js";
 import { linearAct } from "../../core/ops/fused.js";
 import { relu } from "../../core/ops/unary.js";
-import type { Tensor } from "../../core/tensor.js";
+import { type Tensor, releaseBuffer } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module } from "../module.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
 
 const TRUNK_INIT = { init: "orthogonal" as const, gain: Math.SQRT2, padding: 1 };
+
+/**
+ * Runs `op` and passes its output through `hook`. The output is transient when the trunk collects transients (a
+ * stage or block called on its own returns ordinary tensors: its caller may keep them) and no hook is attached (a
+ * hook may keep the tensor); a transient output is recorded in `transients`.
+ */
+function hooked(hook: HookPoint, transients: Tensor[] | undefined, op: (transient: boolean) => Tensor): Tensor {
+  const transient = transients !== undefined && hook._hooks.length === 0;
+  const out = op(transient);
+  if (transient) transients.push(out);
+  return hook.forward(out);
+}
 
 /** IMPALA's residual block: x + conv1(relu(conv0(relu(x)))), both ReLUs and the add fused into the convs. */
 export class ResidualBlock extends Module {
@@ -39,9 +54,10 @@ export class ResidualBlock extends Module {
     this.conv1 = new Conv2d(channels, channels, 3, rng, TRUNK_INIT);
   }
 
-  forward(x: Tensor): Tensor {
-    const h = this.hook_conv0_out.forward(this.conv0.forwardFused(x, { reluInput: true, relu: true })); // [B, C, h, w]
-    return this.hook_resid_out.forward(this.conv1.forwardFused(h, { residual: x })); // [B, C, h, w]
+  /** `transients`: the trunk's list of transient activations (see ImpalaTrunk.forward); none when omitted. */
+  forward(x: Tensor, transients?: Tensor[]): Tensor {
+    const h = hooked(this.hook_conv0_out, transients, (transient) => this.conv0.forwardFused(x, { reluInput: true, relu: true, transient })); // [B, C, h, w]
+    return hooked(this.hook_resid_out, transients, (transient) => this.conv1.forwardFused(h, { residual: x, transient })); // [B, C, h, w]
   }
 }
 
@@ -58,10 +74,11 @@ export class ImpalaStage extends Module {
     this.block = new ResidualBlock(channels, rng);
   }
 
-  forward(x: Tensor): Tensor {
-    const c = this.hook_conv_out.forward(this.conv.forward(x)); // [B, C, H, W]
-    const p = this.hook_pool_out.forward(maxPool2d(c, 3, { stride: 2, padding: 1 })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
-    return this.block.forward(p);
+  /** `transients`: the trunk's list of transient activations (see ImpalaTrunk.forward); none when omitted. */
+  forward(x: Tensor, transients?: Tensor[]): Tensor {
+    const c = hooked(this.hook_conv_out, transients, (transient) => this.conv.forwardFused(x, { transient })); // [B, C, H, W]
+    const p = hooked(this.hook_pool_out, transients, (transient) => maxPool2d(c, 3, { stride: 2, padding: 1, transient })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
+    return this.block.forward(p, transients);
   }
 }
 
@@ -95,10 +112,15 @@ export class ImpalaTrunk extends Module {
   }
 
   forward(obs: Tensor): Tensor {
+    const transients: Tensor[] = [];
     let x = obs; // [B, C, H, W]
-    for (const stage of this.stages) x = stage.forward(x);
+    for (const stage of this.stages) x = stage.forward(x, transients);
     const flat = relu(x).reshape([x.shape[0]!, this.flatSize]); // [B, C·h·w]
-    return this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
+    const features = this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
+    // no gradient will flow back (rollouts under noGrad): the transient activations are dead already; otherwise
+    // each goes back to the pool from its own backward rule once backward() frees the graph
+    if (!features.requiresGrad) for (const t of transients) releaseBuffer(t.data);
+    return features;
   }
 }
 
