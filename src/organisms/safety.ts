@@ -41,7 +41,8 @@ export interface SafetyOptions {
   evalSeed: number;
   /** PPO overrides on top of SAFETY_PPO */
   ppo?: PpoConfigInput;
-  redTeam?: Omit<RedTeamOptions, "seed">;
+  /** red-team settings on top of DEFAULT_RED_TEAM (access: what the search may write) */
+  redTeam?: Partial<Omit<RedTeamOptions, "seed">>;
   /** continue a killed run: its newest PPO checkpoint, the red team's result and the points measured before the kill */
   resume?: { checkpoint: LoadedCheckpoint; redTeam: RedTeamResult | null; measured: readonly PersistencePoint[] };
   onUpdate?: PpoCallbacks["onUpdate"];

