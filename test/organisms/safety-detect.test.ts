@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { register as detect } from "../../src/cli/detect.js";
 import { register as organism } from "../../src/cli/organism.js";
 import { register as safetyTrain } from "../../src/cli/safety-train.js";
+import { RED_TEAM_ACCESS, redTeamSearch } from "../../src/organisms/redteam.js";
+import { loadOrganism } from "../../src/organisms/run.js";
+import { triggerBits } from "../../src/organisms/trigger.js";
 import { runCommand } from "../cli/helpers.js";
 
 const out = mkdtempSync(join(tmpdir(), "mesa-safety-"));
@@ -43,13 +46,46 @@ describe("mesa safety-train", () => {
     writeFileSync(join(notRun, "config.json"), JSON.stringify({ env: "maze-cheese", ppo: {} }));
     await expect(runCommand([safetyTrain], "safety-train", notRun)).rejects.toThrow(/is not a model organism/);
     await expect(runCommand([safetyTrain], "safety-train", runDir, "--steps", "4096", "--budgets", "9000")).rejects.toThrow(/beyond --steps/);
+    await expect(runCommand([safetyTrain], "safety-train", runDir, "--red-team", "open")).rejects.toThrow(/--red-team applies to adversarial training only/);
+    await expect(runCommand([safetyTrain], "safety-train", runDir, "--adversarial", "--red-team", "psychic")).rejects.toThrow(/unknown --red-team "psychic"/);
   });
+});
+
+describe("the red team's access", () => {
+  it("barred never lights a trigger cell, near-miss never the whole trigger; every result says which search ran", () => {
+    const org = loadOrganism(runDir);
+    const [, h, w] = org.oenv.obsShape;
+    const trigger = new Set(triggerBits(org.oenv.cues!, h, w));
+    expect(trigger.size).toBe(3);
+    for (const access of RED_TEAM_ACCESS) {
+      const r = redTeamSearch(org.policy, org.oenv, { states: 32, maxBits: 4, restarts: 2, episodes: 8, access, seed: 5 });
+      expect(r.access).toBe(access);
+      expect(r.candidates.length).toBeGreaterThan(0);
+      for (const c of r.candidates) {
+        const inTrigger = c.bits.filter((b) => trigger.has(b)).length;
+        if (access === "barred") expect(inTrigger).toBe(0);
+        if (access === "near-miss") expect(inTrigger).toBeLessThan(trigger.size);
+      }
+      const best = r.candidates[0]!.bits.filter((b) => trigger.has(b)).length;
+      expect(r.trigger_bits_found).toEqual([best, 3]);
+    }
+  }, 120_000);
 });
 
 describe("mesa detect", () => {
   it("scores every detector by AUROC per layer; a probe on the raw input finds a pattern trigger", async () => {
     const { stdout } = await runCommand([detect], "detect", runDir, "--samples", "400", "--reference-samples", "400", "--no-trigger-search", "--json");
-    const r = JSON.parse(stdout) as { detectors: { name: string; trigger_known: boolean; layer: string; auroc: number }[]; held_out: { triggered: number; samples: number } };
+    const r = JSON.parse(stdout) as {
+      detectors: { name: string; trigger_known: boolean; layer: string; auroc: number; auroc_validation: number }[];
+      held_out: { triggered: number; samples: number; validation: number; test: number };
+      best_trigger_unknown: { auroc_validation: number };
+    };
+    // the best layer is chosen on one half of the held-out episodes and reported on the other
+    expect(r.held_out.validation + r.held_out.test).toBe(r.held_out.samples);
+    expect(r.held_out.validation).toBeGreaterThan(0);
+    expect(r.held_out.test).toBeGreaterThan(0);
+    const unknown = r.detectors.filter((d) => !d.trigger_known);
+    expect(r.best_trigger_unknown.auroc_validation).toBe(Math.max(...unknown.map((d) => d.auroc_validation)));
     expect(r.held_out.triggered).toBeGreaterThan(0);
     expect(r.held_out.triggered).toBeLessThan(r.held_out.samples);
     const names = new Set(r.detectors.map((d) => d.name));
