@@ -21,8 +21,9 @@ export function acquireBuffer(n: number, zero: boolean): Float32Array {
   return zero ? a.fill(0) : a;
 }
 
-/** Gives a buffer from acquireBuffer (or any whole Float32Array nobody else references) back for reuse. */
+/** Gives a buffer from acquireBuffer or acquireResident (or any whole Float32Array nobody else references) back for reuse. */
 export function releaseBuffer(a: Float32Array): void {
+  if (residentMemory !== undefined && residentMemory.release(a)) return;
   if (a.length < POOL_MIN_ELEMENTS || a.byteOffset !== 0 || a.length * 4 !== a.buffer.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES || pooled.has(a)) return;
   let list = bufferPool.get(a.length);
   if (list === undefined) bufferPool.set(a.length, (list = []));
@@ -31,3 +32,47 @@ export function releaseBuffer(a: Float32Array): void {
   pooledBytes += a.byteLength;
 }
 
+
+/**
+ * Memory a kernel backend computes in (the wasm backend's heap): transient activations and their gradients
+ * placed there are read and written in place by its kernels, with no copy into or out of its memory per call.
+ * Blocks must come back through release (releaseBuffer does it); one dropped without release is reclaimed when
+ * the garbage collector frees its view.
+ */
+export interface ResidentMemory {
+  /** a view of n floats in the backend's memory (zeroed when asked), or undefined when its budget is spent */
+  acquire(n: number, zero: boolean): Float32Array | undefined;
+  /** the same for n int32 indices (contents undefined) */
+  acquireIndices(n: number): Int32Array | undefined;
+  /** takes back a view that acquire or acquireIndices gave; false for any other array */
+  release(a: Float32Array | Int32Array): boolean;
+  /** whether `a` is a view that acquire gave and that has not been released */
+  owns(a: Float32Array): boolean;
+}
+
+let residentMemory: ResidentMemory | undefined;
+
+/** Sets (or clears) the memory transient activations live in (the kernel registry does, when wasm loads). */
+export function setResidentMemory(memory: ResidentMemory | undefined): void {
+  residentMemory = memory;
+}
+
+/** A buffer for a transient activation or its gradient: in the resident memory when there is one, else pooled. */
+export function acquireResident(n: number, zero: boolean): Float32Array {
+  return (n >= POOL_MIN_ELEMENTS ? residentMemory?.acquire(n, zero) : undefined) ?? acquireBuffer(n, zero);
+}
+
+/** n int32 indices kept beside a transient activation (a max-pool's argmax): resident when possible. */
+export function acquireResidentIndices(n: number): Int32Array {
+  return (n >= POOL_MIN_ELEMENTS ? residentMemory?.acquireIndices(n) : undefined) ?? new Int32Array(n);
+}
+
+/** Gives back indices from acquireResidentIndices (ordinary arrays are left to the garbage collector). */
+export function releaseIndices(a: Int32Array): void {
+  residentMemory?.release(a);
+}
+
+/** Whether `a` lives in the resident memory (its gradient then goes there too). */
+export function isResident(a: Float32Array): boolean {
+  return residentMemory !== undefined && residentMemory.owns(a);
+}

@@ -15,7 +15,7 @@
  *   x.data; x.shape; x.item(); x.toArray();               // raw Float32Array, shape, scalar value, nested arrays
  */
 import { AutogradError, DTypeError, NonFiniteError, ShapeError } from "./errors.js";
-import { acquireBuffer, releaseBuffer } from "./pool.js";
+import { acquireBuffer, acquireResident, isResident, releaseBuffer } from "./pool.js";
 import { type Shape, shapeStr, sizeOf } from "./shape.js";
 
 export { acquireBuffer, releaseBuffer };
@@ -207,7 +207,7 @@ export function makeResult(op: string, data: Float32Array, shape: Shape, parents
 
 /** The grad buffer of `t`, allocated as zeros on first use; backward rules accumulate into it. */
 export function gradBuffer(t: Tensor): Float32Array {
-  if (t.grad === null) t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : acquireBuffer(t.data.length, true), t.shape);
+  if (t.grad === null) t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : nonLeafGrad(t, true), t.shape);
   return t.grad.data;
 }
 
@@ -219,8 +219,13 @@ export function gradBuffer(t: Tensor): Float32Array {
  */
 export function freshGradBuffer(t: Tensor): Float32Array | null {
   if (t.grad !== null) return null;
-  t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : acquireBuffer(t.data.length, false), t.shape);
+  t.grad = new Tensor(t.isLeaf ? new Float32Array(t.data.length) : nonLeafGrad(t, false), t.shape);
   return t.grad.data;
+}
+
+/** A non-leaf's gradient buffer: pooled, and beside its data in the kernels' memory when the data lives there. */
+function nonLeafGrad(t: Tensor, zero: boolean): Float32Array {
+  return isResident(t.data) ? acquireResident(t.data.length, zero) : acquireBuffer(t.data.length, zero);
 }
 
 function allFinite(data: Float32Array): boolean {

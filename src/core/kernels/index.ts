@@ -2,6 +2,7 @@
 // MESA_BACKEND=js|wasm|blas overrides. Backends are loaded lazily and once; backendInfo() says which one is
 // active, why, and what else is available (shown by `mesa doctor`).
 import { ConfigError } from "../errors.js";
+import { setResidentMemory } from "../pool.js";
 import { BlasBackend } from "./blas.js";
 import { JsBackend } from "./js.js";
 import type { BackendName, KernelBackend } from "./types.js";
@@ -42,7 +43,13 @@ function load(name: BackendName): KernelBackend | Error {
         if (!(wasm instanceof Error)) blas.convolutionBackend = wasm;
         b = blas;
       } else {
-        b = name === "js" ? new JsBackend() : new WasmBackend();
+        if (name === "js") b = new JsBackend();
+        else {
+          const wasm = new WasmBackend();
+          // transient activations live in its memory from now on, whichever backend is active
+          setResidentMemory(wasm);
+          b = wasm;
+        }
       }
     } catch (err) {
       b = err instanceof Error ? err : new Error(String(err));

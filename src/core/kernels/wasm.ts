@@ -1,17 +1,21 @@
 // The `wasm` kernel backend: the f32x4 SIMD GEMM and convolution of assembly/kernels.ts (built into
-// dist/wasm/kernels.wasm), on one shared WebAssembly.Memory. Tensors live in JS Float32Arrays, so each call copies its operands in and
-// its result out (a memcpy each; ~1% of a 1024³ product). Large products are cut into chunks — batch items,
-// row blocks or column blocks, never along k — that the calling thread and one worker thread (sharing the
-// memory) claim until none are left, so the call stays synchronous and a busy or sleeping worker only means
-// the caller does more of the chunks. Every element is computed by the same instruction sequence however the
-// work is cut, so the thread count never changes a result. Images of at most kh·kw pixels convolve as one dense
-// product through the same GEMM (conv_dense.ts); larger convolutions are cut the same way: forward and input
-// gradient by images, the filter gradient by column ranges of the filter (each summing all images in order).
+// dist/wasm/kernels.wasm), on one shared WebAssembly.Memory. Most tensors live in JS Float32Arrays, so a call
+// copies its operands into a call area of that memory and its result out (a memcpy each; ~1% of a 1024³
+// product); transient activations and their gradients (pool.ts, ResidentMemory) live in the memory itself, in
+// blocks carved above the call area, and convolutions and max-pooling read and write those in place. Large
+// products are cut into chunks — batch items, row blocks or column blocks, never along k — that the calling
+// thread and one worker thread (sharing the memory) claim until none are left, so the call stays synchronous and
+// a busy or sleeping worker only means the caller does more of the chunks. Every element is computed by the same
+// instruction sequence however the work is cut, so the thread count never changes a result. Images of at most
+// kh·kw pixels convolve as one dense product through the same GEMM (conv_dense.ts); larger convolutions are cut
+// the same way: forward and input gradient by images, the filter gradient by column ranges of the filter (each
+// summing all images in order).
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
 import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
+import type { ResidentMemory } from "../pool.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
 
 interface MatmulExports {
@@ -29,6 +33,7 @@ interface MatmulExports {
   convGatherGrad(desc: number, n0: number, count: number, t: number): void;
   convTableBytes(k: number, l: number, wo: number): number;
   convTable(desc: number): void;
+  zeroFill(at: number, bytes: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   tileRows(): number;
   tileCols(): number;
@@ -88,6 +93,15 @@ const CONV_BLOCK_FLOATS = 48 * 1024;
  * minibatch in one product) measured 20–25% slower per layer (batch 512, fwd+bwd): their columns leave the caches.
  */
 const HOST_GEMM_BLOCK_FLOATS = 256 << 10;
+/**
+ * Resident blocks (transient activations and their gradients living in this memory, see pool.ts): carved from
+ * chunks of at least this size at the top of the memory, each with slack on both sides (the 3×3/2 max-pool reads
+ * up to 16 bytes before its input and 28 past its last row), and at most RESIDENT_MAX_BYTES in all (beyond it the
+ * pool hands out ordinary arrays: slower, never wrong).
+ */
+const RESIDENT_CHUNK_BYTES = 16 << 20;
+const RESIDENT_SLACK = 32;
+const RESIDENT_MAX_BYTES = 1 << 30;
 const F_BIAS = 1;
 const F_RELU_IN = 2;
 const F_RELU_OUT = 4;
@@ -175,7 +189,7 @@ function align16(bytes: number): number {
 /** Thrown inside a convolution when the worker failed part-way, so the caller redoes the job alone. */
 class WorkerRetry extends Error {}
 
-export class WasmBackend implements KernelBackend {
+export class WasmBackend implements KernelBackend, ResidentMemory {
   readonly name = "wasm" as const;
   /** threads this backend can use: 2 when worker_threads and shared memory work, else 1 */
   readonly maxThreads: number;
@@ -192,8 +206,19 @@ export class WasmBackend implements KernelBackend {
   /** byte offsets of the control block, of the main thread's and the worker's scratch areas, of the operands */
   private readonly ctrlOffset: number;
   private readonly scratch: readonly [number, number];
-  private readonly dataStart: number;
+  /** the per-call operand area [callBase, callEnd): grows in place while it is topmost, else moves to the top */
+  private callBase: number;
+  private callEnd: number;
   private heap: Float32Array;
+  /** resident blocks: free offsets by size in floats, the chunk being carved [bump, limit), bytes carved in all */
+  private readonly residentFree = new Map<number, number[]>();
+  private residentBump = 0;
+  private residentLimit = 0;
+  private residentBytes = 0;
+  /** views acquire()/acquireIndices() handed out and not yet released, with their size in elements */
+  private readonly residentViews = new WeakMap<Float32Array | Int32Array, number>();
+  /** takes back the block of a view dropped without release, once the garbage collector frees the view */
+  private readonly residentReaper = new FinalizationRegistry<readonly [number, number]>(([at, n]) => this.freeBlock(at, n));
   private readonly ctrl: Int32Array;
   private jobSeq = 0;
   private worker: Worker | undefined;
@@ -219,8 +244,9 @@ export class WasmBackend implements KernelBackend {
     const scratchBytes = align16(this.kernel.scratchBytes());
     const scratchStart = PAGE + align16(this.kernel.controlBytes());
     this.scratch = [scratchStart, scratchStart + scratchBytes];
-    this.dataStart = scratchStart + 2 * scratchBytes;
-    this.memory.grow(Math.ceil(this.dataStart / PAGE));
+    this.callBase = scratchStart + 2 * scratchBytes;
+    this.memory.grow(Math.ceil(this.callBase / PAGE));
+    this.callEnd = this.memory.buffer.byteLength;
     this.heap = new Float32Array(this.memory.buffer);
     this.ctrl = new Int32Array(this.memory.buffer, this.ctrlOffset, C_ARGS + 11);
     this.maxThreads = 2;
@@ -269,11 +295,10 @@ export class WasmBackend implements KernelBackend {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
     const r = resolveMatmul(a, b, c, args);
     if (r.batch === 0 || r.m === 0 || r.n === 0) return;
-    // operand layout in the heap: A, B, C one after another, 16-byte aligned
-    const aOff = this.dataStart;
+    // operand layout in the call area: A, B, C one after another, 16-byte aligned
+    const aOff = this.callArea(align16(r.spanA * 4) + align16(r.spanB * 4) + r.spanC * 4);
     const bOff = aOff + align16(r.spanA * 4);
     const cOff = bOff + align16(r.spanB * 4);
-    this.reserve(cOff + r.spanC * 4);
     const heap = this.heap;
     if (r.k > 0) {
       heap.set(a.subarray(0, r.spanA), aOff >> 2);
@@ -347,21 +372,23 @@ export class WasmBackend implements KernelBackend {
   }
 
   /**
-   * Writes the operands of a convolution into the heap (each at a 16-byte boundary) after its descriptor and
-   * returns the descriptor's byte offset and the offsets of the operands, in order (0 for null ones).
+   * Lays out a convolution in the call area — its descriptor, then the operands not already resident in this
+   * memory (each at a 16-byte boundary, copied in when flagged), the per-thread work areas and the gather table —
+   * and returns the descriptor's byte offset and the offsets of the operands, in order (resident ones where they
+   * live, 0 for null ones). `inPlace` false copies even resident operands (a job that may need their old values).
    */
   private convLayout(
-    args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean])[], blockFloats: number,
+    args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean, boolean?])[], blockFloats: number,
   ): { desc: number; offs: number[]; blocks: number; nb: number } {
-    const desc = this.dataStart;
-    let at = desc + align16(this.kernel.convDescriptorBytes());
-    const offs: number[] = [];
-    for (const [arr, len] of operands) {
-      if (arr === null) {
-        offs.push(0);
+    // offsets relative to the call area's base first: the base is known once the size is
+    let at = align16(this.kernel.convDescriptorBytes());
+    const rel: number[] = [];
+    for (const [arr, len, , inPlace] of operands) {
+      if (arr === null || (inPlace !== false && this.residentViews.has(arr))) {
+        rel.push(-1);
         continue;
       }
-      offs.push(at);
+      rel.push(at);
       at += align16(len * 4);
     }
     // per-thread work areas: one block's columns [K, nb·L], its GEMM output [O, nb·L] and 16 bytes of trash
@@ -370,13 +397,16 @@ export class WasmBackend implements KernelBackend {
     const K = args.c * args.kh * args.kw;
     const nb = Math.max(1, Math.min(args.n, Math.floor(blockFloats / Math.max(1, K * L))));
     const areaBytes = align16((K + args.o) * nb * L * 4) + 16;
-    const area = at;
+    const desc = this.callArea(at + 2 * areaBytes + 16 + this.kernel.convTableBytes(K, L, wo));
+    const area = desc + at;
     const tab = area + 2 * areaBytes + 16;
-    this.reserve(tab + this.kernel.convTableBytes(K, L, wo));
     new Int32Array(this.memory.buffer, tab - 16, 4).fill(0);
     const heap = this.heap;
-    operands.forEach(([arr, len, copyIn], i) => {
-      if (arr !== null && copyIn) heap.set(arr.subarray(0, len), offs[i]! >> 2);
+    const offs = operands.map(([arr, len, copyIn], i) => {
+      if (arr === null) return 0;
+      if (rel[i]! < 0) return arr.byteOffset;
+      if (copyIn) heap.set(arr.subarray(0, len), (desc + rel[i]!) >> 2);
+      return desc + rel[i]!;
     });
     const d = new Int32Array(this.memory.buffer, desc, D_SLOTS);
     d.fill(0);
@@ -469,7 +499,7 @@ export class WasmBackend implements KernelBackend {
         single(0, lay.blocks); // every image's output is overwritten, so redoing all of them is exact
       }
     }
-    y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
+    if (!(yo === y.byteOffset && this.residentViews.has(y))) y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
   }
 
   private convolveBackward(
@@ -485,9 +515,12 @@ export class WasmBackend implements KernelBackend {
     if (grads.x !== null && grads.x.length < inLen) throw new RangeError(`conv2d backward: the input gradient has ${grads.x.length} elements, needs ${inLen}`);
     if (grads.weight !== null && grads.weight.length < wLen) throw new RangeError(`conv2d backward: the filter gradient has ${grads.weight.length} elements, needs ${wLen}`);
     const needX = grads.weight !== null || (grads.x !== null && args.reluInput);
+    // a resident input gradient is accumulated in place, except when a worker may fail part-way through it (the
+    // retry starts again from its old values, so those must stay untouched in the caller's array)
+    const gxInPlace = hostGemm !== undefined || this.threads === 1;
     const lay = this.convLayout(args, ho, wo, [
       [needX ? x : null, inLen, true], [grads.x !== null ? weight : null, wLen, true], [args.relu ? y : null, outLen, true], [gy, outLen, true],
-      [grads.x, inLen, true], [grads.weight, wLen, true], [grads.bias, o, true], [grads.residual, outLen, true],
+      [grads.x, inLen, true, gxInPlace], [grads.weight, wLen, true], [grads.bias, o, true], [grads.residual, outLen, true],
     ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats);
     const [xo, wOff, yo, gzo, gxo, gwo, gbo, gro] = lay.offs as [number, number, number, number, number, number, number, number];
     const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
@@ -539,10 +572,14 @@ export class WasmBackend implements KernelBackend {
         }
       }
     }
-    if (grads.x !== null) grads.x.set(heap.subarray(gxo >> 2, (gxo >> 2) + inLen));
-    if (grads.weight !== null) grads.weight.set(heap.subarray(gwo >> 2, (gwo >> 2) + wLen));
-    if (grads.bias !== null) grads.bias.set(heap.subarray(gbo >> 2, (gbo >> 2) + o));
-    if (grads.residual !== null) grads.residual.set(heap.subarray(gro >> 2, (gro >> 2) + outLen));
+    // results computed in the call area go back to the caller's arrays; resident ones were written in place
+    const back = (to: Float32Array | null, at: number, len: number): void => {
+      if (to !== null && !(at === to.byteOffset && this.residentViews.has(to))) to.set(heap.subarray(at >> 2, (at >> 2) + len));
+    };
+    back(grads.x, gxo, inLen);
+    back(grads.weight, gwo, wLen);
+    back(grads.bias, gbo, o);
+    back(grads.residual, gro, outLen);
   }
 
   /**
@@ -578,15 +615,19 @@ export class WasmBackend implements KernelBackend {
     const inLen = args.planes * args.h * args.w;
     const outLen = args.planes * ho * wo;
     if (outLen === 0) return;
-    // the 3×3 stride-2 kernel reads up to 16 bytes before x and 28 past its last row: slack on both sides
-    const xo = this.dataStart + 16;
-    const yo = xo + align16(inLen * 4) + 32;
-    const ao = yo + align16(outLen * 4);
-    this.reserve(ao + outLen * 4);
-    this.heap.set(x.subarray(0, inLen), xo >> 2);
+    // the 3×3 stride-2 kernel reads up to 16 bytes before x and 28 past its last row: slack on both sides (resident
+    // blocks have their own); resident x, y and argmax are read and written where they live
+    const xIn = this.residentViews.has(x);
+    const yIn = this.residentViews.has(y);
+    const base = this.callArea(16 + align16(inLen * 4) + 32 + align16(outLen * 4) + outLen * 4);
+    const xo = xIn ? x.byteOffset : base + 16;
+    const yo = yIn ? y.byteOffset : base + 16 + align16(inLen * 4) + 32;
+    const aIn = this.residentViews.has(argmax);
+    const ao = aIn ? argmax.byteOffset : base + 16 + align16(inLen * 4) + 32 + align16(outLen * 4);
+    if (!xIn) this.heap.set(x.subarray(0, inLen), xo >> 2);
     this.kernel.maxPool(xo, yo, ao, args.planes, args.h, args.w, args.kh, args.kw, args.strideH, args.strideW, args.padH, args.padW, ho, wo);
-    y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
-    argmax.set(new Int32Array(this.memory.buffer, ao, outLen));
+    if (!yIn) y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
+    if (!aIn) argmax.set(new Int32Array(this.memory.buffer, ao, outLen));
   }
 
   private ensureWorker(): Worker | undefined {
@@ -608,13 +649,89 @@ export class WasmBackend implements KernelBackend {
     return this.worker;
   }
 
+  /**
+   * The base of a call area of `bytes` bytes for one kernel call's operands and work space. The area grows in
+   * place while it is the topmost region; once resident blocks lie above it, a larger one is taken at the top
+   * (the old one is left unused), so the call area and resident blocks never overlap.
+   */
+  private callArea(bytes: number): number {
+    if (this.callBase + bytes <= this.callEnd) return this.callBase;
+    if (this.callEnd !== this.memory.buffer.byteLength) {
+      bytes = Math.max(bytes, Math.ceil((this.callEnd - this.callBase) * 1.5));
+      this.callBase = this.memory.buffer.byteLength;
+    }
+    this.reserve(this.callBase + bytes);
+    this.callEnd = this.memory.buffer.byteLength;
+    return this.callBase;
+  }
+
+  /** A view of n floats in this memory for a transient activation or its gradient (see pool.ts ResidentMemory). */
+  acquire(n: number, zero = false): Float32Array | undefined {
+    const at = this.block(n, zero);
+    return at === undefined ? undefined : this.track(new Float32Array(this.memory.buffer, at, n));
+  }
+
+  /** The same for n int32 indices (a transient max-pool's argmax). */
+  acquireIndices(n: number): Int32Array | undefined {
+    const at = this.block(n, false);
+    return at === undefined ? undefined : this.track(new Int32Array(this.memory.buffer, at, n));
+  }
+
+  /** The byte offset of a free block of n 4-byte elements (zeroed when asked), or undefined past the budget. */
+  private block(n: number, zero: boolean): number | undefined {
+    let at = this.residentFree.get(n)?.pop();
+    if (at === undefined) {
+      const bytes = align16(n * 4) + 2 * RESIDENT_SLACK;
+      if (this.residentBytes + bytes > RESIDENT_MAX_BYTES) return undefined;
+      if (this.residentBump + bytes > this.residentLimit) {
+        const top = this.memory.buffer.byteLength;
+        this.reserve(top + Math.max(bytes, RESIDENT_CHUNK_BYTES));
+        this.residentBump = top;
+        this.residentLimit = this.memory.buffer.byteLength;
+      }
+      at = this.residentBump + RESIDENT_SLACK;
+      this.residentBump += bytes;
+      this.residentBytes += bytes;
+    }
+    if (zero) this.kernel.zeroFill(at, n * 4);
+    return at;
+  }
+
+  /** Registers a view made on today's buffer (it stays valid when the memory grows: shared memory is never detached). */
+  private track<T extends Float32Array | Int32Array>(view: T): T {
+    this.residentViews.set(view, view.length);
+    this.residentReaper.register(view, [view.byteOffset, view.length], view);
+    return view;
+  }
+
+  /** Takes back a view acquire or acquireIndices gave (false for any other array). */
+  release(a: Float32Array | Int32Array): boolean {
+    const n = this.residentViews.get(a);
+    if (n === undefined) return false;
+    this.residentViews.delete(a);
+    this.residentReaper.unregister(a);
+    this.freeBlock(a.byteOffset, n);
+    return true;
+  }
+
+  /** Whether `a` is a view acquire gave and that is not yet released. */
+  owns(a: Float32Array | Int32Array): boolean {
+    return this.residentViews.has(a);
+  }
+
+  private freeBlock(at: number, n: number): void {
+    let list = this.residentFree.get(n);
+    if (list === undefined) this.residentFree.set(n, (list = []));
+    list.push(at);
+  }
+
   /** Grows the shared memory so the first `bytes` bytes exist. */
   private reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
     if (bytes > have) {
       const pages = Math.ceil((bytes - have) / PAGE);
       if (have / PAGE + pages > MAX_PAGES) {
-        throw new RangeError(`wasm matmul needs ${bytes} bytes of WebAssembly memory, more than the 4 GiB limit`);
+        throw new RangeError(`the wasm kernels need ${bytes} bytes of WebAssembly memory, more than the 4 GiB limit`);
       }
       this.memory.grow(pages);
     }

@@ -4,7 +4,8 @@
 import { ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
 import { type Conv2dArgs, kernels } from "../kernels/index.js";
-import { type Tensor, acquireBuffer, gradBuffer, isGradEnabled, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
+import { acquireResident, acquireResidentIndices, releaseIndices } from "../pool.js";
+import { type Tensor, gradBuffer, isGradEnabled, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 
 export type Pair = number | readonly [number, number];
 
@@ -44,7 +45,8 @@ export interface ConvOptions {
   residual?: Tensor | null;
   /**
    * Nothing outside the graph keeps the output (a model's inner activation without hooks): its buffer comes from
-   * the pool and goes back once backward() has freed the graph (in noGrad, the caller gives it back with
+   * the kernels' own memory when they have some (wasm: no copies in and out of the following conv calls), else
+   * from the pool, and goes back once backward() has freed the graph (in noGrad, the caller gives it back with
    * releaseBuffer when done). Never set it for a tensor a caller may hold on to.
    */
   transient?: boolean;
@@ -73,7 +75,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const backend = kernels();
   const transient = options.transient ?? false;
   // every kernel writes the whole output, so a pooled buffer needs no zeroing
-  const out = transient ? acquireBuffer(N * O * Ho * Wo, false) : new Float32Array(N * O * Ho * Wo);
+  const out = transient ? acquireResident(N * O * Ho * Wo, false) : new Float32Array(N * O * Ho * Wo);
   backend.conv2d(x.data, weight.data, bias?.data ?? null, residual?.data ?? null, out, args);
   const parents = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   const grad = parents.some((p) => p.requiresGrad) && isGradEnabled();
@@ -97,13 +99,18 @@ export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; pad
   if (ph * 2 > kh || pw * 2 > kw) throw new ShapeError(`maxPool2d: padding ${ph}×${pw} must be at most half the kernel ${kh}×${kw}`);
   // transient: as for conv2d (the kernel writes the whole output)
   const transient = options.transient ?? false;
-  const out = transient ? acquireBuffer(N * C * Ho * Wo, false) : new Float32Array(N * C * Ho * Wo);
-  const arg = new Int32Array(out.length);
+  const out = transient ? acquireResident(N * C * Ho * Wo, false) : new Float32Array(N * C * Ho * Wo);
+  const arg = transient ? acquireResidentIndices(out.length) : new Int32Array(out.length);
   kernels().maxPool2d(x.data, out, arg, { planes: N * C, h: H, w: W, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw });
-  return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !needsGrad(x) ? null : (gout, final) => {
+  const grad = needsGrad(x);
+  if (!grad && transient) releaseIndices(arg); // only backward reads the argmax
+  return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !grad ? null : (gout, final) => {
     const gx = gradBuffer(x);
-    for (let i = 0; i < arg.length; i++) gx[arg[i]!]! += gout[i]!;
-    if (final && transient) releaseBuffer(out);
+    for (let i = 0; i < out.length; i++) gx[arg[i]!]! += gout[i]!;
+    if (final && transient) {
+      releaseBuffer(out);
+      releaseIndices(arg);
+    }
   });
 }
 

@@ -42,18 +42,21 @@ function argsOf(c: Case, f: (typeof FUSIONS)[number]): Conv2dArgs {
   return { n: c.n, c: c.c, h: c.h, w: c.w, o: c.o, kh: c.k[0], kw: c.k[1], strideH: c.s[0], strideW: c.s[1], padH: c.p[0], padW: c.p[1], reluInput: f.reluInput, relu: f.relu };
 }
 
-/** Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate). */
-function run(backend: KernelBackend, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number) {
+/**
+ * Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate).
+ * `place` puts an activation-sized array where the run keeps it (resident wasm memory in the residency tests).
+ */
+function run(backend: KernelBackend, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number, place = (v: Float32Array): Float32Array => v) {
   const rng = new Rng(seed, "conv-case");
   const [ho, wo] = windowOutputSize(a);
   const outLen = a.n * a.o * ho * wo;
-  const x = random(rng, a.n * a.c * a.h * a.w);
+  const x = place(random(rng, a.n * a.c * a.h * a.w));
   const w = random(rng, a.o * a.c * a.kh * a.kw);
   const b = f.bias ? random(rng, a.o) : null;
-  const r = f.residual ? random(rng, outLen) : null;
-  const gy = random(rng, outLen);
-  const grads = { x: random(rng, x.length), weight: random(rng, w.length), bias: f.bias ? random(rng, a.o) : null, residual: f.residual ? random(rng, outLen) : null };
-  const y = new Float32Array(outLen).fill(Number.NaN); // every element must be written
+  const r = f.residual ? place(random(rng, outLen)) : null;
+  const gy = place(random(rng, outLen));
+  const grads = { x: place(random(rng, x.length)), weight: random(rng, w.length), bias: f.bias ? random(rng, a.o) : null, residual: f.residual ? place(random(rng, outLen)) : null };
+  const y = place(new Float32Array(outLen).fill(Number.NaN)); // every element must be written
   backend.conv2d(x, w, b, r, y, a);
   backend.conv2dBackward(x, w, y, gy, grads, a);
   return { y, ...grads };
@@ -226,5 +229,62 @@ describe("wasm conv2d threads", () => {
       }
     }
     expect(w.stats.parallelCalls).toBeGreaterThan(0);
+  });
+});
+
+describe("wasm-resident operands", () => {
+  const why = backendUnavailable("wasm");
+  it.skipIf(why !== undefined)("convolve and max-pool in place with bit-identical results, across memory growth, on one and two threads and under blas", () => {
+    const wasm = new WasmBackend({ parallelMinFlops: 0 });
+    const held: Float32Array[] = [];
+    // a copy of v in a resident block; after the first few placements a growing product grows the memory (views
+    // made before stay valid) and moves the call area above the resident blocks
+    let placed = 0;
+    const resident = (v: Float32Array): Float32Array => {
+      const a = wasm.acquire(v.length)!;
+      expect(wasm.owns(a)).toBe(true);
+      a.set(v);
+      held.push(a);
+      if (placed++ < 4) {
+        const side = 600 + 200 * placed;
+        wasm.matmul(new Float32Array(side * 8), new Float32Array(8 * side), new Float32Array(side * side), { m: side, n: side, k: 8, transA: false, transB: false });
+      }
+      return a;
+    };
+    const blas = backendUnavailable("blas") === undefined ? BlasBackend.load() : undefined;
+    if (blas !== undefined) blas.convolutionBackend = wasm;
+    const shapes: Case[] = [CASES[3]!, { n: 9, c: 16, h: 10, w: 10, o: 32, k: [3, 3], s: [1, 1], p: [1, 1] }];
+    for (const backend of [wasm, ...(blas ? [blas] : [])]) {
+      for (const threads of [1, 2]) {
+        backend.setThreads(threads);
+        for (const [ci, c] of shapes.entries()) {
+          for (const [fi, f] of FUSIONS.entries()) {
+            const a = argsOf(c, f);
+            const plain = run(backend, a, f, 13 * ci + fi);
+            const inPlace = run(backend, a, f, 13 * ci + fi, resident);
+            for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
+              const p = plain[key], q = inPlace[key];
+              if (p === null || q === null) continue;
+              expect(firstDifference(p, q), `${backend.name} ${threads} thread(s) case ${ci} fusion ${fi} ${key}`).toBe(-1);
+            }
+            for (const v of held.splice(0)) expect(wasm.release(v)).toBe(true);
+          }
+        }
+      }
+    }
+    // max-pool 3×3/2 (reads around its input: resident blocks carry slack) with resident input and output
+    const pool = { planes: 6, h: 9, w: 7, kh: 3, kw: 3, strideH: 2, strideW: 2, padH: 1, padW: 1 };
+    const x = random(new Rng(5), 6 * 9 * 7);
+    const y = new Float32Array(6 * 5 * 4), arg = new Int32Array(y.length);
+    wasm.maxPool2d(x, y, arg, pool);
+    const xr = resident(x), yr = wasm.acquire(y.length)!, argr = wasm.acquireIndices(y.length)!;
+    wasm.maxPool2d(xr, yr, argr, pool);
+    expect(firstDifference(y, yr)).toBe(-1);
+    expect(argr).toEqual(arg);
+    // released blocks are reused; a second release is refused
+    expect(wasm.release(yr)).toBe(true);
+    expect(wasm.release(yr)).toBe(false);
+    expect(wasm.acquire(y.length)!.byteOffset).toBe(yr.byteOffset);
+    void wasm.close();
   });
 });
