@@ -21,6 +21,8 @@ interface Run {
   obs_shape: number[];
   steps: number;
   seconds: number;
+  /** CPU seconds of our process over the run (all threads): on a shared machine, the figure the queue does not inflate */
+  cpu_seconds: number;
   sps: number;
 }
 
@@ -34,8 +36,11 @@ async function runOurs(env: string, distribution: string, steps: number): Promis
   const config = ppoConfig({ ...settings(env, distribution), seed: 1, totalTimesteps: steps, checkpointEvery: 0 });
   const venv = makeVecEnv(env, { n: config.numEnvs, distribution });
   const policy = createPolicy({ kind: "cnn", obsShape: venv.obsShape, numActions: venv.numActions }, new Rng(config.seed, "init"));
+  const cpu = process.cpuUsage();
   const r = await trainPPO(venv, policy, config, {});
-  return { env, distribution, obs_shape: [...venv.obsShape], steps: r.globalStep, seconds: r.seconds, sps: r.stepsPerSecond };
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  return { env, distribution, obs_shape: [...venv.obsShape], steps: r.globalStep, seconds: r.seconds, cpu_seconds: cpuSeconds, sps: r.stepsPerSecond };
 }
 
 const option = (args: readonly string[], name: string, fallback: number): number => Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
@@ -54,6 +59,9 @@ export const benchmark: Benchmark = {
     const skipped = torchMissing() ?? null;
     const ours: Record<string, number> = {};
     const torch: Record<string, number> = {};
+    // env steps per CPU second of each side's process (on two threads both threads' CPU time counts)
+    const oursCpu: Record<string, number> = {};
+    const torchCpu: Record<string, number> = {};
     const defaults: Record<string, Record<string, number>> = {};
     const runs: Run[] = [];
     for (const threads of [1, 2]) {
@@ -61,10 +69,12 @@ export const benchmark: Benchmark = {
       const small = await runOurs("coin-run", "small", steps);
       runs.push(small);
       ours[`t${threads}`] = small.sps;
+      oursCpu[`t${threads}`] = small.steps / small.cpu_seconds;
       if (skipped === null) {
-        const t = runPeer<{ sps: number }>("ppo_torch.py", ["--model", "cnn", "--total-timesteps", String(steps), "--threads", String(threads), "--seed", "1"]);
+        const t = runPeer<{ sps: number; steps: number; cpu_seconds: number }>("ppo_torch.py", ["--model", "cnn", "--total-timesteps", String(steps), "--threads", String(threads), "--seed", "1"]);
         if ("skipped" in t) throw new Error(t.skipped);
         torch[`t${threads}`] = t.sps;
+        torchCpu[`t${threads}`] = t.steps / t.cpu_seconds;
       }
       for (const env of ["coin-run", "maze-cheese"]) {
         const r = await runOurs(env, "train", steps);
@@ -85,6 +95,8 @@ export const benchmark: Benchmark = {
       ratio: torchSps === null ? null : oursSps / torchSps,
       ours_sps_by_threads: ours,
       torch_sps_by_threads: skipped === null ? torch : null,
+      ours_cpu_sps_by_threads: oursCpu,
+      torch_cpu_sps_by_threads: skipped === null ? torchCpu : null,
       ours_default_levels: Object.fromEntries(Object.entries(defaults).map(([env, byThreads]) => {
         const [sps, threads] = best(byThreads);
         return [env, { sps, threads, by_threads: byThreads }];
@@ -101,6 +113,7 @@ export const benchmark: Benchmark = {
     const rows = [["coin-run small", "ours", f(ours.t1), f(ours.t2)], ["coin-run small", "PyTorch", f(torch.t1), f(torch.t2)]];
     for (const [env, byThreads] of Object.entries(defaults)) rows.push([`${env} train`, "ours", f(byThreads.t1), f(byThreads.t2)]);
     process.stdout.write(`${formatTable(["levels", "side", "steps/s t1", "steps/s t2"], rows)}\n`);
+    if (torchSps !== null) process.stdout.write(`steps per CPU second, 1 thread: ours ${f(oursCpu.t1)} vs PyTorch ${f(torchCpu.t1)}\n`);
     if (torchSps !== null) process.stdout.write(`best: ours ${f(oursSps)} (${oursThreads} thread(s)) vs PyTorch ${f(torchSps)} (${torchThreads}): ours/PyTorch ${formatNumber(oursSps / torchSps)}\n`);
     else process.stdout.write(`PyTorch skipped: ${skipped}\n`);
   },

@@ -368,6 +368,7 @@ def main():
     values = torch.zeros((args.num_steps, args.num_envs))
 
     start = time.perf_counter()
+    cpu_start = time.process_time()  # CPU seconds of this process (all threads): the figure a shared machine leaves honest
     global_step = 0
     next_obs = torch.from_numpy(envs.reset())
     next_done = torch.zeros(args.num_envs)
@@ -453,7 +454,7 @@ def main():
                 break
 
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "steps": global_step, "sps": global_step / seconds, "mean_return": mean_return,
+    print(json.dumps({"seconds": seconds, "cpu_seconds": time.process_time() - cpu_start, "steps": global_step, "sps": global_step / seconds, "mean_return": mean_return,
                       "reached": reached, "threads": torch.get_num_threads()}))
 
 
