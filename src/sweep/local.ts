@@ -37,6 +37,8 @@ export interface LocalSweepOptions {
   onProgress?(progress: SweepProgress): void;
   /** a job finished or failed */
   onJobEnd?(result: JobResult, progress: SweepProgress): void;
+  /** every attempt's outcome as the pool reported it, with its process start and CPU times (benchmarks) */
+  onOutcome?(result: JobResult, outcome: JobOutcome): void;
   log?(message: string): void;
 }
 
@@ -114,6 +116,7 @@ export async function runLocalSweep(plan: SweepPlan, options: LocalSweepOptions)
               throw err;
             }
             fractions.delete(result.key);
+            options.onOutcome?.(result, outcome);
             if (stopped) {
               // killed by the stop: recorded as interrupted, continued by the next run
               Object.assign(result, { status: "interrupted", seconds: null, ...(outcome.runDir ? { run_dir: recordedRunDir(dir, outcome.runDir) } : {}) });

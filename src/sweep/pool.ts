@@ -4,7 +4,7 @@
 // records the failure with the process's last words and starts a fresh one — and a kept process pays Node's
 // start-up and module loading once instead of per job (measured in `npm run bench -- sweep`).
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { JobMetrics } from "./jobs.js";
@@ -20,17 +20,61 @@ export interface PoolJob {
 }
 
 export type ParentMessage = { type: "run"; job: PoolJob };
+
+/** Where a job's time went in its process: CPU seconds of its own thread and of the whole process. */
+export interface CpuUse {
+  /** the process's first job (it pays the JIT's warm-up) */
+  first: boolean;
+  /** the job's JavaScript thread (null where the system does not tell it) */
+  thread: number | null;
+  /** every thread of the process: the job's, V8's collector and compiler helpers, BLAS threads */
+  process: number;
+}
+/** CPU seconds of the calling thread, where the system tells it (Linux: /proc/thread-self/stat), else null. */
+function threadCpuSeconds(): number | null {
+  try {
+    // the fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second)
+    const fields = readFileSync("/proc/thread-self/stat", "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function processCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Starts measuring a job's CPU use on the calling thread and in the whole process; call the result at its end. */
+export function measureCpu(first: boolean): () => CpuUse {
+  const thread0 = threadCpuSeconds();
+  const process0 = processCpuSeconds();
+  return () => {
+    const thread1 = threadCpuSeconds();
+    return { first, thread: thread0 === null || thread1 === null ? null : thread1 - thread0, process: processCpuSeconds() - process0 };
+  };
+}
+
 export type ChildMessage =
   | { type: "ready" }
   | { type: "run-dir"; path: string }
   | { type: "progress"; fraction: number }
   | { type: "log"; message: string }
-  | { type: "done"; runDir: string; metrics: JobMetrics; seconds: number }
-  | { type: "failed"; error: { name: string; message: string; hint?: string; stack?: string }; runDir?: string; seconds: number };
+  | { type: "done"; runDir: string; metrics: JobMetrics; seconds: number; cpu: CpuUse }
+  | { type: "failed"; error: { name: string; message: string; hint?: string; stack?: string }; runDir?: string; seconds: number; cpu: CpuUse };
+
+/** Where a job's time went, for the sweep's benchmark and diagnostics. */
+interface OutcomeTimes {
+  /** seconds from fork to the process's readiness (Node's start, module loading), on the process's first job only */
+  startSeconds?: number;
+  /** the job's CPU use, as its process measured it (absent when the process died) */
+  cpu?: CpuUse;
+}
 
 export type JobOutcome =
-  | { ok: true; pid: number; runDir: string; metrics: JobMetrics; seconds: number }
-  | {
+  | ({ ok: true; pid: number; runDir: string; metrics: JobMetrics; seconds: number } & OutcomeTimes)
+  | ({
       ok: false;
       pid: number;
       /** what went wrong, in one message (with the hint, and the process's last stderr lines when it died) */
@@ -39,7 +83,7 @@ export type JobOutcome =
       crashed: boolean;
       runDir?: string;
       seconds: number;
-    };
+    } & OutcomeTimes);
 
 export interface JobHandlers {
   onStart?(pid: number): void;
@@ -63,14 +107,32 @@ export function defaultWorkers(): number {
 }
 
 /**
- * The environment of pool processes: BLAS libraries limited to their share of the cores (unless the user set a
- * count), so N processes × their BLAS threads do not oversubscribe the machine.
+ * The environment of pool processes: the kernels of each limited to its share of the cores, so N processes × their
+ * BLAS threads (and the WebAssembly kernels' worker thread) do not oversubscribe the machine. BLAS libraries read
+ * their variables when they load; the process applies MESA_POOL_THREADS to every backend before its first job
+ * (src/sweep/child.ts). A count the user set stands: MESA_POOL_THREADS, else OPENBLAS_NUM_THREADS, else the share.
  */
 export function childEnvironment(size: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const share = String(Math.max(1, Math.floor(availableParallelism() / size)));
   const env = { ...base };
   for (const key of ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"]) env[key] ??= share;
+  env.MESA_POOL_THREADS ??= base.OPENBLAS_NUM_THREADS ?? share;
   return env;
+}
+
+/**
+ * The Node flags of pool processes: the parent's, plus `--single-threaded` when the pool fills every core.
+ * V8 collects garbage and compiles on helper threads beside the JavaScript thread; a training job allocates a tape
+ * of tensors every update, and those helpers used 0.8–1.0 CPU-seconds per job that took 1.0–1.4 on its own
+ * thread (points-bug PPO, 65,536 steps; CPU per thread from /proc, `npm run bench -- sweep` prints it). One
+ * process alone gets that done on an idle core; N processes on N cores pay for it in each other's time, and with
+ * the helpers off the same jobs took no more CPU on their own thread — the helper time was overhead, not work moved
+ * elsewhere. `MESA_POOL_NODE_FLAGS` replaces the added flags (empty: none).
+ */
+export function childExecArgv(size: number, base: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
+  const override = env.MESA_POOL_NODE_FLAGS;
+  const added = override !== undefined ? override.split(/\s+/).filter(Boolean) : size >= availableParallelism() ? ["--single-threaded"] : [];
+  return [...base, ...added.filter((flag) => !base.includes(flag))];
 }
 
 const STDERR_TAIL = 4096;
@@ -80,6 +142,8 @@ interface Slot {
   ready: Promise<void>;
   /** the last bytes the process wrote to stderr (shown when it dies) */
   stderr: string;
+  /** seconds from fork to ready, until the process's first job reports it */
+  startSeconds?: number;
   /** the running job's message handler and crash handler */
   current?: { onMessage(m: ChildMessage): void; onExit(code: number | null, signal: NodeJS.Signals | null): void };
 }
@@ -95,6 +159,7 @@ export class WorkerPool {
     /** processes at most */
     readonly size: number,
     private readonly env: NodeJS.ProcessEnv = childEnvironment(size),
+    private readonly execArgv: readonly string[] = childExecArgv(size),
   ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`a pool needs at least one process, got ${size}`);
   }
@@ -104,6 +169,8 @@ export class WorkerPool {
     const slot = await this.acquire();
     const pid = slot.child.pid ?? -1;
     const t0 = performance.now();
+    const times: OutcomeTimes = slot.startSeconds !== undefined ? { startSeconds: slot.startSeconds } : {};
+    slot.startSeconds = undefined;
     return new Promise<JobOutcome>((resolve) => {
       let runDir: string | undefined;
       const finish = (outcome: JobOutcome, reusable: boolean): void => {
@@ -119,16 +186,16 @@ export class WorkerPool {
             handlers.onRunDir?.(m.path);
           } else if (m.type === "progress") handlers.onProgress?.(m.fraction);
           else if (m.type === "log") handlers.onLog?.(m.message);
-          else if (m.type === "done") finish({ ok: true, pid, runDir: m.runDir, metrics: m.metrics, seconds: m.seconds }, true);
+          else if (m.type === "done") finish({ ok: true, pid, runDir: m.runDir, metrics: m.metrics, seconds: m.seconds, ...times, cpu: m.cpu }, true);
           else if (m.type === "failed") {
             const error = [m.error.message, m.error.hint ? `(hint: ${m.error.hint})` : "", m.error.stack ? `\n${m.error.stack}` : ""].filter(Boolean).join(" ");
-            finish({ ok: false, pid, error, crashed: false, ...(m.runDir ?? runDir ? { runDir: (m.runDir ?? runDir)! } : {}), seconds: m.seconds }, true);
+            finish({ ok: false, pid, error, crashed: false, ...(m.runDir ?? runDir ? { runDir: (m.runDir ?? runDir)! } : {}), seconds: m.seconds, ...times, cpu: m.cpu }, true);
           }
         },
         onExit: (code, signal) => {
           const tail = slot.stderr.trim().split("\n").slice(-6).join("\n");
           const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-          finish({ ok: false, pid, error: `the job's process (pid ${pid}) ${how}${tail ? `; its last output:\n${tail}` : ""}`, crashed: true, ...(runDir ? { runDir } : {}), seconds: (performance.now() - t0) / 1000 }, false);
+          finish({ ok: false, pid, error: `the job's process (pid ${pid}) ${how}${tail ? `; its last output:\n${tail}` : ""}`, crashed: true, ...(runDir ? { runDir } : {}), seconds: (performance.now() - t0) / 1000, ...times }, false);
         },
       };
       handlers.onStart?.(pid);
@@ -180,7 +247,8 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const child = fork(this.script, [], { env: this.env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const forkedAt = performance.now();
+    const child = fork(this.script, [], { env: this.env, execArgv: [...this.execArgv], stdio: ["ignore", "pipe", "pipe", "ipc"] });
     let markReady!: () => void;
     let failStart!: (err: Error) => void;
     const slot: Slot = { child, stderr: "", ready: new Promise<void>((resolve, reject) => ((markReady = resolve), (failStart = reject))) };
@@ -191,7 +259,10 @@ export class WorkerPool {
     child.stderr?.on("data", keepTail);
     child.stdout?.on("data", keepTail);
     child.on("message", (m: ChildMessage) => {
-      if (m.type === "ready") markReady();
+      if (m.type === "ready") {
+        slot.startSeconds = (performance.now() - forkedAt) / 1000;
+        markReady();
+      }
       else slot.current?.onMessage(m);
     });
     child.on("error", (err) => failStart(err));
