@@ -1,4 +1,4 @@
-// `npm run bench -- sweep [--json] [--rounds N] [--size init|heavy]`: what the sweep machinery costs and gains.
+// `npm run bench -- sweep [--json] [--rounds=N] [--size=init|heavy]`: what the sweep machinery costs and gains.
 //  1. Throughput of the local pool, at two job sizes: the train example `mesa sweep init` writes (6 jobs: PPO on
 //     points-bug, 300,000 steps, each agent evaluated on 500 deploy episodes, baselines), and a heavier one
 //     (4 jobs of 1,000,000 steps, the env's tuned budget). The baseline runs the same jobs, and the same baselines,
@@ -6,7 +6,7 @@
 //     each with V8's default (collector helper threads on the idle core) and with the pool's flags
 //     (--single-threaded-gc); the fastest is the baseline, timed from its first job's start (its process start is
 //     not counted). The pool is `runLocalSweep` as `mesa sweep` runs it, timed whole (processes' start included).
-//     Sides interleaved, --rounds rounds (default 2), fastest and median kept; per-job phases printed: process
+//     Sides interleaved, --rounds=N rounds (default 2), fastest and median kept; per-job phases printed: process
 //     start, first job (JIT warm-up) and later jobs, CPU of the job's thread and of V8's helper threads.
 //     Target: the pool of 2 at ≥ 1.8× the baseline's jobs per minute.
 //  2. Queue overhead per job: 16 tiny jobs through BullMQ on a local redis-server (one worker, one job at a time)
@@ -243,16 +243,17 @@ interface Figures {
 
 const load = (): number => Number(loadavg()[0]!.toFixed(2));
 
+/** `--name=value` (bench/main.ts takes every bare word for a benchmark's name) */
 function option(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
+  const found = args.find((a) => a.startsWith(`${name}=`));
+  return found?.slice(name.length + 1);
 }
 
 async function measure(args: readonly string[]): Promise<Figures> {
   const rounds = Number(option(args, "--rounds") ?? DEFAULT_ROUNDS);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds ${option(args, "--rounds")}: expected a positive integer`, "e.g. --rounds 3");
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds=${option(args, "--rounds")}: expected a positive integer`, "e.g. --rounds=3");
   const sizeArg = option(args, "--size");
-  if (sizeArg !== undefined && !(sizeArg in SIZES)) throw new UsageError(`--size ${sizeArg}: no such size`, `choose one of: ${Object.keys(SIZES).join(", ")}`);
+  if (sizeArg !== undefined && !(sizeArg in SIZES)) throw new UsageError(`--size=${sizeArg}: no such size`, `choose one of: ${Object.keys(SIZES).join(", ")}`);
   const root = mkdtempSync(join(tmpdir(), "mesa-bench-sweep-"));
   try {
     const loadBefore = load();

@@ -187,10 +187,19 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
       ({ run, policy } = trained);
       if (previous !== undefined) abandonRun(previous, run.path);
     }
-    const seed = config.ppo.seed + EVAL_SEED_OFFSET;
-    for (const entry of options.evaluate) {
-      const result = evaluateOn(config, entry, policyActions(policy, new Rng(seed, "eval/actions"), entry.greedy), seed);
-      writeJsonAtomic(evaluationPath(run.path, entry.distribution), { ...result, seed, greedy: entry.greedy, env_params: entryParams(config, entry) });
+    if (options.evaluate.length > 0) {
+      // training released the run's lock; the evaluation files are written under it again, so a process that took
+      // the run meanwhile (`mesa train --resume`) is refused rather than written over
+      const locked = RunDir.open(run.path, runConfigSchema, { lock: "mesa sweep (evaluating the trained agent)" });
+      try {
+        const seed = config.ppo.seed + EVAL_SEED_OFFSET;
+        for (const entry of options.evaluate) {
+          const result = evaluateOn(config, entry, policyActions(policy, new Rng(seed, "eval/actions"), entry.greedy), seed);
+          writeJsonAtomic(evaluationPath(run.path, entry.distribution), { ...result, seed, greedy: entry.greedy, env_params: entryParams(config, entry) });
+        }
+      } finally {
+        locked.release();
+      }
     }
     context.onProgress(1);
     return run.path;
