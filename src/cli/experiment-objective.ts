@@ -3,13 +3,14 @@
 // without the cure and scores the behavioural objective inference against each agent's readable reward map
 // (src/interp/objective-experiment.ts), with the env's default model trained beside them for the wall-clock to
 // the same return. Prints the per-agent table, the agreement rate with its 95% interval, the planners' and the
-// baseline's solved counts and wall-clock, and writes results.json into --out.
+// baseline's solved counts and wall-clock, and writes results.json into --out. Ctrl-C stops it after the current
+// update with the finished agents recorded in --out/agents; the same command continues from them.
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
-import { writeJsonAtomic } from "../io/atomic.js";
 import { objectiveInferenceExperiment } from "../interp/objective-experiment.js";
 import { envObjectives } from "../interp/objective-report.js";
 import { policyKinds } from "../nn/models/policy.js";
@@ -17,6 +18,7 @@ import { validateRunConfig } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, RUN_FLAGS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
+import { interruptedError, interruptible } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 
 interface Options {
@@ -91,8 +93,18 @@ export function registerObjectiveExperiment(experiment: Command): void {
         }
       }
       checkOutputDir(opts.out);
-      const result = await objectiveInferenceExperiment(options);
-      writeJsonAtomic(join(opts.out, "results.json"), result);
+      const result = await interruptible("the experiment", async (signal, interruption) => {
+        const r = await objectiveInferenceExperiment({ ...options, signal, log });
+        if (r === undefined) {
+          const done = readdirSync(join(opts.out, "agents")).filter((f) => f.endsWith(".json")).length;
+          throw interruptedError(
+            interruption.signal,
+            `the experiment stopped with ${done} agent(s) recorded in ${join(opts.out, "agents")}; the training under way holds a checkpoint`,
+            "run the same command again to continue: recorded agents are skipped, the stopped one trains again from the start (its wall-clock to the target must come from one uninterrupted run)",
+          );
+        }
+        return r;
+      });
       if (opts.json) {
         printJson(result);
         return;

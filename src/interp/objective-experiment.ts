@@ -7,10 +7,15 @@
 // beside the scripted optimum says whether it learned its training task at all, and the wall-clock until its
 // training return first reached `target` × the scripted optimum stands beside the same figure for the env's
 // default model (CNN or MLP) trained with the same seed and budget.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { scriptedPolicy } from "../envs/scripted.js";
 import { environments } from "../envs/registry.js";
+import { writeJsonAtomic } from "../io/atomic.js";
+import { acquireRunLock } from "../io/rundir.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { evaluate, policyActions } from "../rl/evaluate.js";
 import { paramsOn } from "../envs/make.js";
@@ -39,6 +44,9 @@ export interface ObjectiveExperimentOptions {
   episodes: number;
   out: string;
   progress?: (label: string) => PpoCallbacks & { stop?(): void };
+  /** when aborted, the training under way stops after its update; the experiment returns undefined (see below) */
+  signal?: AbortSignal;
+  log?(message: string): void;
 }
 
 export interface AgentObjective {
@@ -109,6 +117,7 @@ async function trainRecorded(
   out: string,
   config: Parameters<typeof startRun>[1],
   progress: (PpoCallbacks & { stop?(): void }) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<{ trained: Awaited<ReturnType<typeof startRun>>; curve: CurvePoint[]; seconds: number }> {
   const curve: CurvePoint[] = [];
   const t0 = performance.now();
@@ -119,7 +128,7 @@ async function trainRecorded(
         curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, intended: metrics["charts/intended_return"] ?? null });
         return progress?.onUpdate?.(metrics, info);
       },
-    });
+    }, signal ? { signal } : {});
   } finally {
     progress?.stop?.();
   }
@@ -171,7 +180,41 @@ function median(xs: readonly number[]): number | null {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveExperimentResult> {
+/** The options a resumed experiment must share with the one that wrote the folder (seeds may grow). */
+const RESUME_KEYS = ["env", "steps", "cure", "baselineModel", "target", "envParams", "levels", "episodes"] as const;
+
+/** Where each finished agent is recorded, so a stopped experiment continues where it stood. */
+function agentFile(out: string, condition: string, seed: number): string {
+  return join(out, "agents", `${condition.replace(/[^\w.=-]/g, "_")}__seed${seed}.json`);
+}
+
+/**
+ * Runs (or continues) the experiment in `o.out`, under the folder's lock: each agent is written to
+ * <out>/agents/ when it is done, and results.json at the end. Returns undefined when `o.signal` stopped it: the
+ * agents done so far are recorded and the same call continues from them; the agent whose training was stopped
+ * is trained again from the start (its wall-clock to the target must come from one uninterrupted run).
+ */
+export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveExperimentResult | undefined> {
+  mkdirSync(join(o.out, "agents"), { recursive: true });
+  const lock = acquireRunLock(o.out);
+  try {
+    const recorded: Record<string, unknown> = { ...Object.fromEntries(RESUME_KEYS.map((k) => [k, o[k] ?? null])), seeds: o.seeds };
+    const optionsFile = join(o.out, "options.json");
+    if (existsSync(optionsFile)) {
+      const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
+      const differs = RESUME_KEYS.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(recorded[k]));
+      if (differs.length > 0) throw new ConfigError(`${o.out} holds an objective-inference experiment with other settings (${differs.join(", ")} differ)`, "pass another --out, or the same settings to continue it");
+    }
+    writeJsonAtomic(optionsFile, recorded);
+    const result = await runExperiment(o);
+    if (result !== undefined) writeJsonAtomic(join(o.out, "results.json"), result);
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveExperimentResult | undefined> {
   const t0 = performance.now();
   const def: AnyEnvDefinition = environments[o.env]!;
   const objectives = envObjectives(def, environments);
@@ -184,6 +227,12 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
   const agents: AgentObjective[] = [];
   for (const [condition, params] of conditions) {
     for (let seed = 1; seed <= o.seeds; seed++) {
+      const file = agentFile(o.out, condition, seed);
+      if (existsSync(file)) {
+        agents.push(JSON.parse(readFileSync(file, "utf8")) as AgentObjective);
+        o.log?.(`${condition} seed ${seed}: done before, skipped`);
+        continue;
+      }
       const evalSeed = 1_000_003 + seed;
       let scripted: ReturnType<typeof scriptedPolicy> | null = null;
       let scriptedEnv: VecEnv | null = null;
@@ -196,13 +245,16 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
       }, { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       const goal = target * optimum.intended_return;
       const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned, totalTimesteps: o.steps, seed } };
-      const { trained, curve, seconds } = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`));
+      const planner = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`), o.signal);
+      if (planner.trained.interrupted) return undefined;
+      const { trained, curve, seconds } = planner;
       const reached = firstReach(curve, goal);
       const policy = trained.policy as PlannerActorCritic;
       const agentEval = evaluate(def, policyActions(policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       let baseline: BaselineRun | null = null;
       if (baselineModel && condition === "train") {
-        const b = await trainRecorded(o.out, { ...run, model: baselineModel }, o.progress?.(`${baselineModel} seed ${seed}`));
+        const b = await trainRecorded(o.out, { ...run, model: baselineModel }, o.progress?.(`${baselineModel} seed ${seed}`), o.signal);
+        if (b.trained.interrupted) return undefined;
         const bReached = firstReach(b.curve, goal);
         const bEval = evaluate(def, policyActions(b.trained.policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
         baseline = {
@@ -232,7 +284,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
       });
       const best = inferred.candidates.find((c) => c.name === inferred.top)!;
       const record = (f: (name: string) => number): Record<string, number> => Object.fromEntries(names.map((n) => [n, f(n)]));
-      agents.push({
+      const agent: AgentObjective = {
         condition,
         seed,
         run_dir: trained.run.path,
@@ -253,7 +305,9 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
         gain_per_action: best.gainPerAction,
         behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
         agree: maps.top !== null && inferred.top === maps.top,
-      });
+      };
+      writeJsonAtomic(file, agent);
+      agents.push(agent);
     }
   }
   const summary: ObjectiveExperimentResult["conditions"] = {};

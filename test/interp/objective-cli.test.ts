@@ -1,7 +1,7 @@
 // mesa objective / mesa infer-objective through the built binary on a tiny planner run (budgets far too small
 // to learn: these check the commands' contracts — JSON keys, pictures, baselines, errors — not the findings).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coinRun } from "../../src/envs/coin-run.js";
 import { spearman } from "../../src/interp/objective-report.js";
 import { paramsOn } from "../../src/envs/make.js";
-import { firstReach } from "../../src/interp/objective-experiment.js";
+import { firstReach, objectiveInferenceExperiment } from "../../src/interp/objective-experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
@@ -136,6 +136,32 @@ describe("mesa experiment objective-inference", () => {
     expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
     expect(existsSync(join(out, "results.json"))).toBe(true);
   });
+
+  it("stops on its signal with the finished agents recorded, and the same call continues from them", async () => {
+    const out = join(root, "experiment-stopped");
+    const controller = new AbortController();
+    const logs: string[] = [];
+    const options = {
+      env: "maze-cheese", seeds: 2, steps: 4096, cure: null, baselineModel: null, envParams: { minCells: 3, maxCells: 4 }, levels: 6, episodes: 10, out,
+      log: (m: string) => logs.push(m),
+    };
+    // seed 2's planner is stopped after its first of two updates
+    const stopped = await objectiveInferenceExperiment({
+      ...options,
+      signal: controller.signal,
+      progress: (label) => ({ onUpdate: () => void (label === "train seed 2" ? controller.abort() : undefined) }),
+    });
+    expect(stopped).toBeUndefined();
+    expect(readdirSync(join(out, "agents"))).toEqual(["train__seed1.json"]);
+    expect(existsSync(join(out, "results.json"))).toBe(false);
+    const resumed = await objectiveInferenceExperiment(options);
+    expect(logs).toContain("train seed 1: done before, skipped");
+    expect(resumed!.agents.map((a) => a.seed)).toEqual([1, 2]);
+    expect(readdirSync(join(out, "agents")).sort()).toEqual(["train__seed1.json", "train__seed2.json"]);
+    expect(existsSync(join(out, "results.json"))).toBe(true);
+    // a different experiment is not continued in the same folder
+    await expect(objectiveInferenceExperiment({ ...options, episodes: 11 })).rejects.toThrow(/other settings \(episodes differ\)/);
+  }, 120_000);
 
   it("names the parameters when the cure is not one of the environment's", () => {
     const r = mesa("experiment", "objective-inference", "--env", "maze-cheese", "--cure", "randomCoinFraction=0.3");
