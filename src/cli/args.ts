@@ -198,6 +198,15 @@ export const RUN_FLAGS: Readonly<Record<string, string>> = {
   "ppo.checkpointEvery": "--checkpoint-every",
 };
 
+/**
+ * RUN_FLAGS limited to the flags `command` has: its config errors then name only flags the user can pass, and
+ * fields it sets itself (an experiment's rollout size) by their config names.
+ */
+export function runFlagsOf(command: Command): Record<string, string> {
+  const longs = new Set(command.options.map((o) => o.long));
+  return Object.fromEntries(Object.entries(RUN_FLAGS).filter(([, flag]) => longs.has(flag)));
+}
+
 /** 4294967295 → "4,294,967,295"; long limits in messages read better with separators. */
 export function formatLimit(n: number): string {
   return n >= 1_000_000 ? n.toLocaleString("en-US") : String(n);

@@ -17,7 +17,7 @@ import { meanInterval } from "../rl/stats.js";
 import { BASELINE_KINDS, BASELINE_TITLES, baselines } from "../rl/validate.js";
 import { evaluationJson } from "./eval.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-import { RUN_FLAGS, checkOutputDir, parseCount, parseSeed } from "./args.js";
+import { checkOutputDir, parseCount, parseSeed, runFlagsOf } from "./args.js";
 import { interruptedError, interruptible } from "./interrupt.js";
 import { evaluationProgress, progressCallbacks } from "./progress.js";
 
@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .option("--episodes <n>", "evaluation episodes per distribution and agent", String(DEMO_EPISODES))
     .option("--out <dir>", "directory the run directories and pictures go in", "runs")
     .option("--json", "print one JSON object with the results")
-    .action(async (opts: DemoOptions) => {
+    .action(async (opts: DemoOptions, command: Command) => {
       const started = performance.now();
       // every limit before any work: a bad --episodes must not cost a whole training first
       const firstSeed = parseSeed(opts.seed ?? "1");
@@ -79,7 +79,7 @@ export function register(program: Command): void {
       const seeds = Array.from({ length: seedCount }, (_, k) => firstSeed + k);
       const configs: RunConfigInput[] = seeds.map((seed) => ({ ...DEMO_RUN, ppo: { ...DEMO_RUN.ppo, seed, ...(totalTimesteps ? { totalTimesteps } : {}) } }));
       let stepsNote: string | undefined;
-      for (const config of configs) stepsNote = validateRunConfig(config, { source: "mesa demo options", labels: RUN_FLAGS }).stepsNote;
+      for (const config of configs) stepsNote = validateRunConfig(config, { source: "mesa demo options", labels: runFlagsOf(command) }).stepsNote;
       checkOutputDir(opts.out);
       const def = getEnvDefinition(DEMO_RUN.env);
       if (!opts.json) {
@@ -102,7 +102,7 @@ export function register(program: Command): void {
         let trained;
         try {
           trained = await interruptible("training", async (signal, interruption) => {
-            const t = await startRun(opts.out, config, progress, { signal, source: "mesa demo options", labels: RUN_FLAGS });
+            const t = await startRun(opts.out, config, progress, { signal, source: "mesa demo options", labels: runFlagsOf(command) });
             progress.stop();
             if (t.interrupted) throw interruptedError(interruption.signal, `the demo's training stopped at env step ${t.result.globalStep}; ${t.run.path} holds its checkpoint`, `continue the training with: mesa train --resume ${t.run.path}`);
             return t;

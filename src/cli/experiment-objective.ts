@@ -16,7 +16,7 @@ import { envObjectives } from "../interp/objective-report.js";
 import { policyKinds } from "../nn/models/policy.js";
 import { validateRunConfig } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
-import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, RUN_FLAGS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues } from "./args.js";
+import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues, runFlagsOf } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { interruptedError, interruptible } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
@@ -50,7 +50,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-objective-inference")
     .option("--json", "print one JSON object")
-    .action(async (opts: Options) => {
+    .action(async (opts: Options, command: Command) => {
       checkEnvName(opts.env);
       const def = getEnvDefinition(opts.env);
       envObjectives(def, environments);
@@ -84,7 +84,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
         progress: (label: string) => progressCallbacks(label),
       };
       if (cure && cure.param in options.envParams) throw new UsageError(`--env-param ${cure.param} is also the cure's parameter (--cure)`, `leave ${cure.param} out of --env-param`);
-      const labels = { ...RUN_FLAGS, ...(cure ? { [`envParams.${cure.param}`]: "--cure" } : {}) };
+      const labels = { ...runFlagsOf(command), ...(cure ? { [`envParams.${cure.param}`]: "--cure" } : {}) };
       const tuned = SOLVE_BUDGETS[opts.env]?.run.ppo ?? {};
       for (const params of [options.envParams, ...(cure ? [{ ...options.envParams, [cure.param]: cure.value }] : [])]) {
         for (const model of ["planner", ...(baselineModel ? [baselineModel] : [])]) {

@@ -10,7 +10,7 @@ import { validateRunConfig } from "../rl/run.js";
 import { SOLVE_BUDGETS, type SolveResult, solveEnv } from "../rl/solve.js";
 import { envsWithPolicies } from "../envs/scripted.js";
 import { BASELINE_TITLES } from "../rl/validate.js";
-import { RUN_FLAGS, checkEnvName, checkModelName, checkOutputDir, envParams, parseCount, parseNumberList, parseSeed, warnDeprecated, collectParam, deprecatedAlias } from "./args.js";
+import { checkEnvName, checkModelName, checkOutputDir, envParams, parseCount, parseNumberList, parseSeed, warnDeprecated, collectParam, deprecatedAlias, runFlagsOf } from "./args.js";
 import { interruptedError, interruptible } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -87,9 +87,10 @@ export function register(program: Command): void {
     // the env's documented PPO settings (rollout length, learning rate…), steps from --steps
     const base = { ...(SOLVE_BUDGETS[opts.env]?.run ?? {}), ...(opts.model !== undefined ? { model: opts.model } : {}), envParams: fixed };
     // first without the swept parameter (errors then name --steps, --env-param…), then each swept value
-    const runOptions = { source: "mesa experiment options", labels: RUN_FLAGS };
+    const flags = runFlagsOf(misgeneralization);
+    const runOptions = { source: "mesa experiment options", labels: flags };
     const { stepsNote } = validateRunConfig({ ...base, env: opts.env, distribution: "train", ppo: { ...(base.ppo ?? {}), totalTimesteps: steps } }, runOptions);
-    const sweepLabels = { ...RUN_FLAGS, [`envParams.${param}`]: flag === "--random-coin" ? flag : `${flag} ${param}` };
+    const sweepLabels = { ...flags, [`envParams.${param}`]: flag === "--random-coin" ? flag : `${flag} ${param}` };
     for (const value of values) validateRunConfig(sweepRunConfig({ env: opts.env, param, steps, base }, value, 1), { ...runOptions, labels: sweepLabels });
     checkOutputDir(opts.out);
     if (stepsNote) log(`note: ${stepsNote}`);
@@ -127,7 +128,7 @@ export function register(program: Command): void {
     .option("--episodes <n>", "evaluation episodes", "1000")
     .option("--out <dir>", "directory for the runs", "runs/experiment-solve")
     .option("--json", "print one JSON object")
-    .action(async (opts: { env?: string; steps?: string; seed: string; episodes: string; out: string; json?: boolean }) => {
+    .action(async (opts: { env?: string; steps?: string; seed: string; episodes: string; out: string; json?: boolean }, command: Command) => {
       // by default the environments that declare reference policies (the scripted optimum the agent is scored against)
       const names = opts.env ? opts.env.split(",").map((s) => s.trim()) : envsWithPolicies();
       for (const name of names) checkEnvName(name);
@@ -136,7 +137,7 @@ export function register(program: Command): void {
       const steps = opts.steps ? parseCount(opts.steps, "--steps", { example: "1e6" }) : undefined;
       for (const name of names) {
         const budget = SOLVE_BUDGETS[name]?.run ?? { ppo: {} };
-        validateRunConfig({ ...budget, env: name, ppo: { ...budget.ppo, seed, ...(steps ? { totalTimesteps: steps } : {}) } }, { source: `mesa experiment solve (${name})`, labels: RUN_FLAGS });
+        validateRunConfig({ ...budget, env: name, ppo: { ...budget.ppo, seed, ...(steps ? { totalTimesteps: steps } : {}) } }, { source: `mesa experiment solve (${name})`, labels: runFlagsOf(command) });
       }
       checkOutputDir(opts.out);
       const results: SolveResult[] = [];

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
-import { type ActivationDataset, collectActivations, loadActivationDataset, saveActivationDataset } from "../interp/dataset.js";
+import { type ActivationDataset, MAX_SAMPLES_PER_EPISODE, collectActivations, loadActivationDataset, saveActivationDataset } from "../interp/dataset.js";
 import { labelSpecs } from "../interp/labels.js";
 import type { ProbeLayout, ProbeReport, ProbeTask } from "../interp/probe.js";
 import { headline, type ProbeStudy, probeStudy } from "../interp/studies.js";
@@ -99,6 +99,24 @@ export function probePictures(study: ProbeStudy): Record<string, Buffer> {
   return pngs;
 }
 
+/**
+ * Cross-validation keeps each episode in one fold: `--folds` needs at least that many episodes, and the inner folds
+ * at least as many in an outer training set (the episodes less the largest fold). `have` says where the count
+ * comes from ("--samples 40 guarantees only"), so the error names the flags before any work is done.
+ */
+/** The fewest episodes that `folds`-fold cross-validation with `innerFolds` inner folds can run on. */
+function episodesNeeded(folds: number, innerFolds: number): number {
+  let episodes = folds;
+  while (episodes - Math.ceil(episodes / folds) < innerFolds) episodes++;
+  return episodes;
+}
+
+export function checkFolds(episodes: number, folds: number, innerFolds: number, have: string, hint: string): void {
+  if (episodes < folds) throw new UsageError(`--folds ${folds} needs at least ${folds} episodes, but ${have} ${episodes}`, hint);
+  const training = episodes - Math.ceil(episodes / folds);
+  if (training < innerFolds) throw new UsageError(`--inner-folds ${innerFolds} needs at least ${innerFolds} episodes in each outer training set, but ${have} ${episodes} episodes, ${training} of them in a training set of ${folds}-fold cross-validation`, hint);
+}
+
 export function register(program: Command): void {
   withAnalysisFlags(program.command("probe"))
     .description("linear probes for an environment label at a run's hook points, held-out by episode, beside random-init and raw-observation baselines")
@@ -140,9 +158,13 @@ export function register(program: Command): void {
       if (opts.dataset) {
         dataset = loadActivationDataset(opts.dataset);
         if (dataset.meta.env !== run.config.env) throw new UsageError(`${opts.dataset} was collected on ${dataset.meta.env}, but the run is ${run.config.env}`);
+        checkFolds(new Set(dataset.episodeId).size, folds, innerFolds, `${opts.dataset} holds`, "use fewer folds, or collect a larger dataset (mesa activations --samples)");
       } else {
         const { distribution, params, seed } = analysisLevels(run, opts);
         const samples = parseSamples(run, opts.samples, "--samples", hooks);
+        // checked before collecting: the collection takes at most MAX_SAMPLES_PER_EPISODE samples from an episode
+        const fewest = Math.ceil(samples / MAX_SAMPLES_PER_EPISODE);
+        checkFolds(fewest, folds, innerFolds, `--samples ${samples} guarantees only`, `pass --samples ${MAX_SAMPLES_PER_EPISODE * episodesNeeded(folds, innerFolds)} or more, or fewer folds (at most ${MAX_SAMPLES_PER_EPISODE} samples come from one episode)`);
         log(`collecting ${samples} observations on ${run.config.env}/${distribution} …`);
         dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed, source: provenance(run) });
       }

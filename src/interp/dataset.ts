@@ -80,6 +80,9 @@ export interface CollectOptions {
   source?: Record<string, unknown>;
 }
 
+/** Samples taken from one episode at most, by default (so a dataset of N samples spans at least N / 8 episodes). */
+export const MAX_SAMPLES_PER_EPISODE = 8;
+
 const PYTHON_HINT =
   "from safetensors.numpy import load_file; import json; t = load_file('<file>.safetensors'); meta = json.load(open('<file>.json')); " +
   "t['obs'] is [N, C, H, W] uint8, t['act/<hook>'] float32 [N, ...], t['label/<name>'] float64 [N] (NaN = not applicable), t['episode_id'] int32 [N]";
@@ -93,7 +96,7 @@ export function collectActivations(policy: ActorCritic, def: AnyEnvDefinition, o
   const samples = options.samples;
   if (!Number.isInteger(samples) || samples < 1) throw new ConfigError(`samples must be a positive integer, got ${samples}`);
   const keep = options.keepProbability ?? 0.35;
-  const maxPerEpisode = options.maxPerEpisode ?? 8;
+  const maxPerEpisode = options.maxPerEpisode ?? MAX_SAMPLES_PER_EPISODE;
   if (!Number.isInteger(maxPerEpisode) || maxPerEpisode < 1) throw new ConfigError(`maxPerEpisode must be a positive integer, got ${maxPerEpisode}`);
   if (!(keep > 0 && keep <= 1)) throw new ConfigError(`keepProbability must be in (0, 1], got ${keep}`);
   const n = options.numEnvs ?? 32;

@@ -148,8 +148,13 @@ describe("the analysis commands check their limits before any work", () => {
       [["infer-objective", run, "--levels", "1e15"], /--levels must be an integer from 1 to 100000, got "1e15"/],
       [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "1e15"], /--samples must be an integer from 1 to [\d,]+, got "1e15"/],
       [["activations", run, "--samples", "1e15"], /--samples must be an integer from 1 to [\d,]+, got "1e15"/],
+      // folds need episodes: at most 8 samples come from one episode, so 40 samples guarantee 5
+      [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "40", "--folds", "10"], /--folds 10 needs at least 10 episodes, but --samples 40 guarantees only 5[\s\S]*--samples 80 or more/],
+      [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "40", "--folds", "2", "--inner-folds", "4"], /--inner-folds 4 needs at least 4 episodes in each outer training set, but --samples 40 guarantees only 5 episodes, 2 of them/],
       [["experiment", "objective-inference", "--seeds", "1e9", "--out", join(root, "never")], /--seeds must be an integer from 1 to 1000, got "1e9"/],
-      [["experiment", "objective-inference", "--steps", "100", "--out", join(root, "never")], /mesa experiment objective-inference options is invalid: --steps \(100\) is smaller than one batch/],
+      // the experiments have no --num-envs: their errors name the config field, and advise only --steps
+      [["experiment", "objective-inference", "--steps", "100", "--out", join(root, "never")], /mesa experiment objective-inference options is invalid: --steps \(100\) is smaller than one batch: numEnvs \(\d+\) × numSteps \(\d+\) = \d+ env steps per update\nhint: raise --steps to at least \d+\n/],
+      [["experiment", "misgeneralization", "--steps", "100", "--out", join(root, "never")], /mesa experiment options is invalid: --steps \(100\) is smaller than one batch: numEnvs \(\d+\) × numSteps \(\d+\) = \d+ env steps per update\nhint: raise --steps to at least \d+\n/],
       [["experiment", "objective-inference", "--cure", "randomCoinFraction=2", "--out", join(root, "never")], /--cure/],
     ];
     for (const [args, message] of refused) {
