@@ -96,7 +96,7 @@ export function register(program: Command): void {
     if (stepsNote) log(`note: ${stepsNote}`);
     const result = await interruptible("the sweep", async (signal, interruption) => {
       const r = await misgeneralizationSweep({ env: opts.env, param, values, seeds, steps, episodes, out: opts.out, base, progress: (label) => progressCallbacks(label), signal });
-      if (r === undefined) throw interruptedError(interruption.signal, "the sweep stopped; the interrupted training holds a checkpoint, finished ones are kept", "run the experiment again to redo it (each training gets a new run directory)");
+      if (r === undefined) throw interruptedError(interruption.signal, "the sweep stopped; the interrupted training holds a checkpoint, finished ones are kept", "run the same command again to continue: finished trainings are kept and the interrupted one resumes from its checkpoint");
       return r;
     });
     if (opts.json) {

@@ -2,14 +2,16 @@
 // randomCoinFraction by default — how often the coin is somewhere other than the end in training), several
 // seeds each, evaluate every agent on the deploy distribution, and average over seeds with 95% intervals.
 // Langosco et al. 2022 found misgeneralization falling as a few percent of training levels move the coin.
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError, RunDirError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
-import { type RunConfig, type RunConfigInput, startRun, validateRunConfig } from "./run.js";
+import { type RunConfig, type RunConfigInput, resumeRun, startRun, type TrainedRun, validateRunConfig } from "./run.js";
 import { meanInterval } from "./stats.js";
 import { BASELINE_KINDS, baselines, type PolicyFigures, policyFigures } from "./validate.js";
 import { untrainedChannelColumns } from "./weights.js";
@@ -74,13 +76,60 @@ export function sweepRunConfig(options: Pick<SweepOptions, "env" | "param" | "st
     env: options.env,
     distribution: "train",
     envParams: { ...(options.base?.envParams ?? {}), [options.param]: value },
-    ppo: { ...(options.base?.ppo ?? {}), seed, totalTimesteps: options.steps, checkpointEvery: 0 },
+    ppo: { ...(options.base?.ppo ?? {}), seed, totalTimesteps: options.steps },
   };
 }
 
+/** Which run directory trains each (value, seed) of a sweep, with the settings it was started with. */
+type Trainings = Record<string, { run: string; config: string }>;
+
+/** The sweep's record of its trainings, `trainings.json` in the output folder ({} for a new sweep). */
+function readTrainings(path: string): Trainings {
+  if (!existsSync(path)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new RunDirError(`${path}: not readable JSON (${(err as Error).message})`, "the file was damaged; delete it to train every (value, seed) again, or use a new --out folder");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new RunDirError(`${path}: expected a JSON object`, "delete it to train every (value, seed) again, or use a new --out folder");
+  return value as Trainings;
+}
+
 /**
- * Runs the sweep; each (value, seed) trains into its own run directory under `out/runs`. Every training's config
- * is validated before the first one starts, so a bad value fails at once, not when the sweep reaches it.
+ * Trains one (value, seed) of the sweep, or continues it: a run the same sweep started earlier (recorded in
+ * `trainings.json`) resumes from its newest checkpoint, and a finished one is loaded as it is — so a killed or
+ * interrupted sweep, run again with the same command, redoes nothing it had finished. A recorded run with other
+ * settings (the same --out with different flags) is refused rather than mixed into the curve.
+ */
+async function trainOrContinue(options: SweepOptions, trainings: Trainings, key: string, input: RunConfigInput, progress: PpoCallbacks): Promise<TrainedRun> {
+  const manifest = join(options.out, "trainings.json");
+  const config = JSON.stringify(validateRunConfig(input).config);
+  const previous = trainings[key];
+  const signal = options.signal ? { signal: options.signal } : {};
+  if (previous !== undefined && existsSync(previous.run)) {
+    if (previous.config !== config) {
+      throw new ConfigError(
+        `${options.out} already holds the training "${key}" (${previous.run}) with other settings than this sweep's`,
+        "use a new --out folder for a sweep with other settings, or the same flags to continue this one",
+      );
+    }
+    return resumeRun(previous.run, progress, signal);
+  }
+  return startRun(join(options.out, "runs"), input, progress, {
+    ...signal,
+    onCreated: (run) => {
+      trainings[key] = { run: run.path, config };
+      writeJsonAtomic(manifest, trainings);
+    },
+  });
+}
+
+/**
+ * Runs the sweep; each (value, seed) trains into its own run directory under `out/runs` (recorded in
+ * `out/trainings.json`: the same sweep run again continues its trainings instead of starting them over). Every
+ * training's config is validated before the first one starts, so a bad value fails at once, not when the sweep
+ * reaches it.
  * Returns undefined when `options.signal` stopped it.
  */
 export async function misgeneralizationSweep(options: SweepOptions): Promise<SweepResult | undefined> {
@@ -88,6 +137,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
   let stepsRun = options.steps;
   for (const value of options.values) stepsRun = validateRunConfig(sweepRunConfig(options, value, 1), { source: `${options.param}=${value}` }).steps;
   const points: SweepPoint[] = [];
+  const trainings = readTrainings(join(options.out, "trainings.json"));
   for (const value of options.values) {
     const evals: EvaluationResult[] = [];
     const trainReturns: number[] = [];
@@ -99,7 +149,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
       const progress = options.progress?.(label) ?? {};
       let trained;
       try {
-        trained = await startRun(join(options.out, "runs"), sweepRunConfig(options, value, seed), progress, options.signal ? { signal: options.signal } : {});
+        trained = await trainOrContinue(options, trainings, `${options.param}=${value} seed ${seed}`, sweepRunConfig(options, value, seed), progress);
       } finally {
         progress.stop?.();
       }

@@ -1,6 +1,6 @@
 // The MLP finding: first-layer input columns of the goal channel stay exactly at their initial values for every
 // cell where the goal never appeared in training.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,5 +52,52 @@ describe("misgeneralization sweep on a windowed environment", () => {
     expect(Object.keys(result.baselines).sort()).toEqual(["observation-only", "proxy", "random"]);
     expect(result.baselines.proxy!.proxy_rate).toBeGreaterThan(0.5);
     expect(result.points[0]!.goal_columns_untrained).toBeGreaterThan(0);
+  });
+});
+
+describe("a misgeneralization sweep run again", () => {
+  const options = (out: string, signal?: AbortSignal) => ({
+    env: "coin-run",
+    param: "randomCoinFraction",
+    values: [0],
+    seeds: 2,
+    steps: 512,
+    episodes: 8,
+    out: join(root, out),
+    base: { model: "mlp" as const, ppo: { numEnvs: 8, numSteps: 32 } },
+    ...(signal ? { signal } : {}),
+  });
+
+  it("continues an interrupted training from its checkpoint, keeps finished ones, and ends where an uninterrupted sweep ends", async () => {
+    const { misgeneralizationSweep } = await import("../../src/rl/experiment.js");
+    const whole = await misgeneralizationSweep(options("whole"));
+    // stop the second seed's training after its first update (of two)
+    const stop = new AbortController();
+    let updates = 0;
+    const stopped = await misgeneralizationSweep({
+      ...options("resumed", stop.signal),
+      progress: () => ({
+        onUpdate() {
+          if (++updates === 3) stop.abort();
+        },
+      }),
+    });
+    expect(stopped).toBeUndefined();
+    const runs = join(root, "resumed", "runs");
+    expect(readdirSync(runs)).toHaveLength(2);
+    const resumed = await misgeneralizationSweep(options("resumed"));
+    // no training was started again: the same two run directories, and the same agents as the uninterrupted sweep
+    expect(readdirSync(runs)).toHaveLength(2);
+    expect(resumed!.points[0]!.rates).toEqual(whole!.points[0]!.rates);
+    expect(resumed!.points[0]!.train_return).toBe(whole!.points[0]!.train_return);
+    // run a third time: everything is loaded as it is
+    const again = await misgeneralizationSweep(options("resumed"));
+    expect(again!.points[0]!.runs).toEqual(resumed!.points[0]!.runs);
+  });
+
+  it("refuses to mix trainings with other settings into the same folder", async () => {
+    const { misgeneralizationSweep } = await import("../../src/rl/experiment.js");
+    await misgeneralizationSweep({ ...options("mixed"), seeds: 1 });
+    await expect(misgeneralizationSweep({ ...options("mixed"), seeds: 1, steps: 768 })).rejects.toThrow(/already holds the training "randomCoinFraction=0 seed 1".*other settings/);
   });
 });
