@@ -72,7 +72,7 @@ describe("mesa serve API", () => {
 
     // mesa experiment nests its runs: they are found and point at the results folder holding results.json
     const experiment = body.results.find((r) => r.id === fx.experiment)!;
-    expect(experiment.artifacts.map((a) => a.name).sort()).toEqual(["misgeneralization.png", "results.json"]);
+    expect(experiment.artifacts.map((a) => a.name).sort()).toEqual(["misgeneralization.png", "results.json", "trainings.json"]);
     expect(experiment.runs).toHaveLength(4);
     for (const id of experiment.runs) expect(body.runs.find((r) => r.id === id)?.parent).toBe(fx.experiment);
 
