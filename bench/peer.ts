@@ -23,13 +23,18 @@ export function peerEnv(): NodeJS.ProcessEnv {
 /** The Python that has Debian's torch and numpy (pyenv shims on PATH may not). */
 export const PYTHON = "/usr/bin/python3";
 
-/** Why torch cannot be used here, or undefined when it can. */
-export function torchMissing(): string | undefined {
-  const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8", env: peerEnv() });
+/** Why `module` cannot be imported by the peers' Python (and which Debian package to install), or undefined when it can. */
+export function pythonModuleMissing(module: string, debianPackage: string): string | undefined {
+  const probe = spawnSync(PYTHON, ["-c", `import ${module}`], { encoding: "utf8", env: peerEnv() });
   if (probe.error || probe.status !== 0) {
-    return `${PYTHON} cannot import torch (${probe.error?.message ?? probe.stderr.trim().split("\n").pop()}); install python3-torch (Debian)`;
+    return `${PYTHON} cannot import ${module} (${probe.error?.message ?? probe.stderr.trim().split("\n").pop()}); install ${debianPackage} (Debian)`;
   }
   return undefined;
+}
+
+/** Why torch cannot be used here, or undefined when it can. */
+export function torchMissing(): string | undefined {
+  return pythonModuleMissing("torch", "python3-torch");
 }
 
 /** Runs bench/peers/<script> with args and parses its one JSON line; a failure becomes { skipped }. */
