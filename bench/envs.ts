@@ -5,7 +5,7 @@
 // headline at its best thread count. Then the comparison: coin-run's `small` levels against the numpy port of
 // them that the PyTorch PPO peer trains on (bench/peers/envs_numpy.py, checked step by step against ours by
 // test/rl/peer_env.test.ts; T > 1: T processes at once), the two sides interleaved at each thread count and each
-// taken at its best.
+// taken at its best. Progress goes to stderr, also with --json.
 import { loadavg } from "node:os";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Rng } from "../src/core/rng.js";
@@ -129,7 +129,7 @@ export const benchmark: Benchmark = {
           for (const t of threadCounts) figures.set(t, await stepsPerSecond(workers, t, { env, distribution: "train", n, seconds }));
           const f = (envs[env]![String(n)] = byThreads(figures));
           rows.push([env, n, ...threadCounts.map((t) => mSteps(figures.get(t)!)), f.best_threads]);
-          if (!json) process.stderr.write(`  ${env} n=${n}: ${threadCounts.map((t) => `${mSteps(figures.get(t)!)}M (${t})`).join(" / ")} steps/s\n`);
+          process.stderr.write(`  ${env} n=${n}: ${threadCounts.map((t) => `${mSteps(figures.get(t)!)}M (${t})`).join(" / ")} steps/s\n`);
         }
       }
       // coin-run small vs the numpy port, interleaved at each thread count
@@ -148,7 +148,7 @@ export const benchmark: Benchmark = {
         const p = skipped === null ? byThreads(numpy) : null;
         peer[String(n)] = { ours: o, numpy: p, sps_ratio: p ? o.sps / p.sps : null };
         peerRows.push([n, ...threadCounts.map((t) => mSteps(ours.get(t)!)), ...threadCounts.map((t) => (p ? mSteps(numpy.get(t)!) : "–")), p ? `${(o.sps / p.sps).toFixed(1)}×` : "–"]);
-        if (!json) process.stderr.write(`  coin-run small n=${n}: ours ${mSteps(o.sps)}M (${o.best_threads}), numpy ${p ? `${mSteps(p.sps)}M (${p.best_threads})` : "skipped"}\n`);
+        process.stderr.write(`  coin-run small n=${n}: ours ${mSteps(o.sps)}M (${o.best_threads}), numpy ${p ? `${mSteps(p.sps)}M (${p.best_threads})` : "skipped"}\n`);
       }
     } finally {
       await Promise.all(workers.map((w) => w.terminate()));

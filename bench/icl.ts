@@ -1,13 +1,14 @@
-// `npm run bench -- icl [--json] [--repeats=3] [--threads=1,2] [--autograd-steps=100]`: the 1-layer ICL
-// reproduction (the `mesa icl` defaults: LSA, d = 10, N = 10, Adam on 1,024 fresh tasks per step) trained three
+// `npm run bench -- icl [--json] [--repeats=3] [--threads=1,2] [--steps=2000] [--autograd-steps=100]`: the
+// 1-layer ICL reproduction (the `mesa icl` defaults: LSA, d = 10, N = 10, Adam on 1,024 fresh tasks per step,
+// 2,000 steps unless `--steps` says fewer) trained three
 // ways — our fused float64 LSA kernel, our generic float32 autograd (the LSA module's tape ops), and the same
 // model, tasks, loss, Adam and clip in PyTorch's autograd (bench/peers/icl_torch.py) — so the fused kernel and
 // the generic ops each stand against PyTorch. Each side runs at 1 and 2 threads (ours: 1 = everything on the
 // main thread, kernels on one thread; 2 = training batches drawn on a worker thread and the kernels on two;
 // PyTorch: torch's and OpenBLAS's threads), interleaved repeat by repeat so all see the same load, and the best
-// repeat counts. Speed is training steps per second of the training loop (the fused kernel and PyTorch over the
-// full `mesa icl` run, the generic autograd over `--autograd-steps`, it being far slower); the headline takes
-// each side at its best thread count.
+// repeat counts. Speed is training steps per second of the training loop (the fused kernel and PyTorch over
+// `--steps`, the generic autograd over `--autograd-steps`, it being far slower); the headline takes each side at
+// its best thread count. Progress goes to stderr, also with --json.
 import { loadavg } from "node:os";
 import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
 import { kernels } from "../src/core/kernels/index.js";
@@ -107,13 +108,13 @@ export const benchmark: Benchmark = {
     const autogradSteps = positiveInt(args, "autograd-steps", "100");
     const threadCounts = option(args, "threads", "1,2").split(",").map(Number);
     if (threadCounts.some((t) => !Number.isInteger(t) || t < 1)) throw new RangeError(`--threads= must list positive integers, e.g. 1,2; got ${option(args, "threads", "1,2")}`);
-    const config = iclConfig({});
+    const config = iclConfig({ steps: positiveInt(args, "steps", "2000") });
     const skipped = torchMissing() ?? null;
     const loadStart = loadavg()[0]!;
     const runs: Record<Side, Map<number, Run[]>> = { ours_fused: new Map(), ours_autograd: new Map(), torch: new Map() };
     const add = (side: Side, threads: number, run: Run): void => {
       runs[side].set(threads, [...(runs[side].get(threads) ?? []), run]);
-      if (!json) process.stderr.write(`  repeat, ${threads} thread(s), ${side}: ${run.steps} steps in ${run.seconds.toFixed(2)} s\n`);
+      process.stderr.write(`  ${threads} thread(s), ${side}: ${run.steps} steps in ${run.seconds.toFixed(2)} s (load ${loadavg()[0]!.toFixed(1)})\n`);
     };
     for (let r = 0; r < repeats; r++) {
       for (const threads of threadCounts) {
