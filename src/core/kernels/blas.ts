@@ -6,6 +6,9 @@
 // (`convolutionBackend`: the wasm kernels when they load, else the js reference for all of it).
 // Loading fails with a reason (no library found, symbol missing) and the backend is
 // then simply unavailable; nothing here is needed for the other backends.
+// Batches of small products (attention heads, the ICL models' per-task products) run on the wasm kernel in one
+// call instead: there one FFI call per product — and with OpenBLAS on two threads a thread hand-off per product —
+// cost far more than the arithmetic.
 // Determinism: a given library and thread count repeats bit for bit, but OpenBLAS runs different edge kernels
 // when its thread split moves, so unlike wasm its last bits can change with the thread count.
 import { createRequire } from "node:module";
@@ -15,6 +18,13 @@ import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js
 import { JsBackend } from "./js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 import { WasmBackend } from "./wasm.js";
+
+/**
+ * Batched products with m·n·k at most this go to the wasm kernel. Measured on the generic autograd LSA (1,024
+ * products of 11×11×11 per matmul): 414 ms per training step through cblas_sgemm on OpenBLAS's two threads,
+ * 114 ms through wasm.
+ */
+export const SMALL_BATCHED_PRODUCT = 32 * 32 * 32;
 
 /** Shared libraries tried in order, per platform; MESA_BLAS_LIB (a path or name) is tried first when set. */
 const CANDIDATES: Record<string, readonly string[]> = {
@@ -169,6 +179,10 @@ export class BlasBackend implements KernelBackend {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void {
     const { m, n, k, transA, transB, batch, strideA, strideB, strideC, accumulate } = resolveMatmul(a, b, c, args);
     if (m === 0 || n === 0) return;
+    if (batch > 1 && m * n * k <= SMALL_BATCHED_PRODUCT && this.convolutionBackend instanceof WasmBackend) {
+      this.convolutionBackend.matmul(a, b, c, args);
+      return;
+    }
     // leading dimensions of the stored matrices; CBLAS requires ≥ 1 even when k = 0
     const lda = Math.max(1, transA ? m : k);
     const ldb = Math.max(1, transB ? k : n);

@@ -228,4 +228,26 @@ describe.skipIf(blasReason !== undefined)(`blas backend${blasReason ? ` (skipped
       blas.setThreads(threads);
     }
   });
+
+  it("runs batches of small products on the wasm kernel (its very bits); single products and larger batches stay correct through CBLAS", () => {
+    const blas = getBackend("blas") as BlasBackend;
+    const wasm = getBackend("wasm");
+    const rng = new Rng(13, "blas-small-batches");
+    const small: MatmulArgs = { m: 11, n: 11, k: 11, transA: false, transB: true, batch: 64 };
+    const [a, b, c0] = buffers(rng, small);
+    const viaBlas = c0.slice();
+    const viaWasm = c0.slice();
+    blas.matmul(a, b, viaBlas, small);
+    wasm.matmul(a, b, viaWasm, small);
+    expect(viaBlas).toEqual(viaWasm);
+    // one product of the same size and a batch above the threshold go through CBLAS
+    for (const args of [{ ...small, batch: 1 }, { m: 40, n: 33, k: 30, transA: true, transB: false, batch: 3 }] as MatmulArgs[]) {
+      const [a2, b2, c2] = buffers(rng, args);
+      const x = c2.slice();
+      const y = c2.slice();
+      blas.matmul(a2, b2, x, args);
+      getBackend("js").matmul(a2, b2, y, args);
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4);
+    }
+  });
 });
