@@ -121,17 +121,19 @@ export function childEnvironment(size: number, base: NodeJS.ProcessEnv = process
 }
 
 /**
- * The Node flags of pool processes: the parent's, plus `--single-threaded` when the pool fills every core.
- * V8 collects garbage and compiles on helper threads beside the JavaScript thread; a training job allocates a tape
- * of tensors every update, and those helpers used 0.8–1.0 CPU-seconds per job that took 1.0–1.4 on its own
- * thread (points-bug PPO, 65,536 steps; CPU per thread from /proc, `npm run bench -- sweep` prints it). One
- * process alone gets that done on an idle core; N processes on N cores pay for it in each other's time, and with
- * the helpers off the same jobs took no more CPU on their own thread — the helper time was overhead, not work moved
- * elsewhere. `MESA_POOL_NODE_FLAGS` replaces the added flags (empty: none).
+ * The Node flags of pool processes: the parent's, plus `--single-threaded-gc` when the pool fills every core.
+ * V8 collects garbage on helper threads beside the JavaScript thread. One process alone gets that done on an idle
+ * core; when every core runs a job, the helpers only compete with the other jobs, and parallel collection on busy
+ * cores costs more CPU than collecting on the job's own thread. Measured per thread from /proc (points-bug PPO,
+ * 65,536 steps, machine under load): while a training update allocated a fresh tape of tensors, the helpers took
+ * 0.9–1.0 CPU-seconds per job beside 1.2–1.4 on the job's thread, and 0.1–0.3 with this flag, the job's own thread
+ * unchanged; since the tensor buffers are pooled, they take ~0.1 either way. The JIT's background compilation is
+ * kept (`--single-threaded` moves it onto the job's thread and cost each process's first job ~0.8 s more).
+ * `MESA_POOL_NODE_FLAGS` replaces the added flags (empty: none).
  */
 export function childExecArgv(size: number, base: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
   const override = env.MESA_POOL_NODE_FLAGS;
-  const added = override !== undefined ? override.split(/\s+/).filter(Boolean) : size >= availableParallelism() ? ["--single-threaded"] : [];
+  const added = override !== undefined ? override.split(/\s+/).filter(Boolean) : size >= availableParallelism() ? ["--single-threaded-gc"] : [];
   return [...base, ...added.filter((flag) => !base.includes(flag))];
 }
 

@@ -17,12 +17,12 @@ const cores = availableParallelism();
 const tinyTraining = { env: "points-bug", ppo: { totalTimesteps: 1024, numEnvs: 8, numSteps: 128, seed: 1 } };
 
 describe("pool process settings", () => {
-  it("runs V8 single-threaded only when the pool fills the cores; the parent's flags stay; MESA_POOL_NODE_FLAGS replaces the added ones", () => {
-    expect(childExecArgv(cores, [], {})).toEqual(["--single-threaded"]);
-    expect(childExecArgv(cores + 1, ["--max-old-space-size=4096"], {})).toEqual(["--max-old-space-size=4096", "--single-threaded"]);
+  it("collects garbage on the job's thread only when the pool fills the cores; the parent's flags stay; MESA_POOL_NODE_FLAGS replaces the added ones", () => {
+    expect(childExecArgv(cores, [], {})).toEqual(["--single-threaded-gc"]);
+    expect(childExecArgv(cores + 1, ["--max-old-space-size=4096"], {})).toEqual(["--max-old-space-size=4096", "--single-threaded-gc"]);
     if (cores > 1) expect(childExecArgv(cores - 1, [], {})).toEqual([]);
     expect(childExecArgv(cores, [], { MESA_POOL_NODE_FLAGS: "" })).toEqual([]);
-    expect(childExecArgv(cores, ["--single-threaded-gc"], { MESA_POOL_NODE_FLAGS: "--single-threaded-gc --stack-size=2000" })).toEqual(["--single-threaded-gc", "--stack-size=2000"]);
+    expect(childExecArgv(cores, ["--stack-size=2000"], { MESA_POOL_NODE_FLAGS: "--single-threaded --stack-size=2000" })).toEqual(["--stack-size=2000", "--single-threaded"]);
   });
 
   it("gives each process its share of the cores for BLAS and the kernels, unless the user set a count", () => {
