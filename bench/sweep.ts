@@ -198,7 +198,12 @@ async function measureSize(size: string, rounds: number, root: string): Promise<
     { key: `loop-${threads}-pool-flags`, threads, flags: poolFlags },
   ]);
   const runs = new Map<string, SideRun[]>();
-  const add = (key: string, run: SideRun): void => void runs.set(key, [...(runs.get(key) ?? []), run]);
+  const add = (key: string, run: SideRun): void => {
+    runs.set(key, [...(runs.get(key) ?? []), run]);
+    // a line per side as it ends (stderr), so a long run under load shows where it stands
+    const cpu = run.jobs.reduce((a, j) => a + j.process, 0);
+    process.stderr.write(`[bench sweep] ${size} ${key}: ${run.seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s in its jobs, load ${loadavg()[0]!.toFixed(1)}\n`);
+  };
   for (let round = 0; round < rounds; round++) {
     // loops and pools alternate, so load from other work falls on both
     add(loops[0]!.key, loop(specPath, loops[0]!.threads, loops[0]!.flags));
