@@ -126,7 +126,7 @@ export function childEnvironment(size: number, base: NodeJS.ProcessEnv = process
  * core; when every core runs a job, the helpers only compete with the other jobs, and parallel collection on busy
  * cores costs more CPU than collecting on the job's own thread. Measured per thread from /proc (points-bug PPO,
  * 65,536 steps, machine under load): while a training update allocated a fresh tape of tensors, the helpers took
- * 0.9–1.0 CPU-seconds per job beside 1.2–1.4 on the job's thread, and 0.1–0.3 with this flag, the job's own thread
+ * 0.9–1.0 CPU-seconds per job beside 1.2–1.4 on the job's thread, and 0.0–0.15 with this flag, the job's own thread
  * unchanged; since the tensor buffers are pooled, they take ~0.1 either way. The JIT's background compilation is
  * kept (`--single-threaded` moves it onto the job's thread and cost each process's first job ~0.8 s more).
  * `MESA_POOL_NODE_FLAGS` replaces the added flags (empty: none).
