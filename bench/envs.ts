@@ -72,8 +72,12 @@ async function stepsPerSecond(workers: readonly Worker[], threads: number, job: 
       workers.slice(0, threads).map(
         (w, k) =>
           new Promise<Result>((resolve, reject) => {
-            w.once("message", resolve);
+            // the error listener goes when the answer comes, or every job would leave one behind on the worker
             w.once("error", reject);
+            w.once("message", (result: Result) => {
+              w.off("error", reject);
+              resolve(result);
+            });
             w.postMessage({ ...job, indexOffset: k * job.n } satisfies Job);
           }),
       ),
