@@ -32,6 +32,7 @@ interface Options {
   levels: string;
   episodes: string;
   out: string;
+  greedy?: boolean;
   json?: boolean;
 }
 
@@ -49,6 +50,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .option("--levels <n>", `deploy levels for the reward map and disambiguating levels for the inference, per agent, 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-objective-inference")
+    .option("--greedy", "also read each agent's behaviour with its most likely action at every step (sampled actions are read always; agents recorded without it are read again)")
     .option("--json", "print one JSON object")
     .action(async (opts: Options, command: Command) => {
       checkEnvName(opts.env);
@@ -80,15 +82,17 @@ export function registerObjectiveExperiment(experiment: Command): void {
         envParams: parseKeyValues(opts.envParam, "--env-param"),
         levels: parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "200" }),
         episodes: parseCount(opts.episodes, "--episodes", { example: "300" }),
+        greedy: opts.greedy ?? false,
         out: opts.out,
         progress: (label: string) => progressCallbacks(label),
       };
       if (cure && cure.param in options.envParams) throw new UsageError(`--env-param ${cure.param} is also the cure's parameter (--cure)`, `leave ${cure.param} out of --env-param`);
       const labels = { ...runFlagsOf(command), ...(cure ? { [`envParams.${cure.param}`]: "--cure" } : {}) };
-      const tuned = SOLVE_BUDGETS[opts.env]?.run.ppo ?? {};
+      const tuned = SOLVE_BUDGETS[opts.env]?.run ?? { ppo: {} };
       for (const params of [options.envParams, ...(cure ? [{ ...options.envParams, [cure.param]: cure.value }] : [])]) {
         for (const model of ["planner", ...(baselineModel ? [baselineModel] : [])]) {
-          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ppo: { ...tuned, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
+          const hidden = model === tuned.model && tuned.hidden ? { hidden: [...tuned.hidden] } : {};
+          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ...hidden, ppo: { ...tuned.ppo, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
           if (stepsNote && model === "planner" && params === options.envParams) log(`note: ${stepsNote}`);
         }
       }
@@ -110,6 +114,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
         return;
       }
       const names = Object.keys(result.agents[0]?.planned_value ?? {});
+      const verdict = (r: { behaviour_fits: boolean; agree: boolean; map_top: string | null }): string => (!r.behaviour_fits ? "no fit" : r.map_top === null ? "–" : r.agree ? "yes" : "no");
       const rows = result.agents.map((a) => [
         a.condition,
         a.seed,
@@ -121,20 +126,21 @@ export function registerObjectiveExperiment(experiment: Command): void {
         a.inferred_top,
         formatNumber(a.posterior[a.inferred_top]!),
         formatNumber(a.gain_per_action),
-        !a.behaviour_fits ? "no fit" : a.map_top === null ? "–" : a.agree ? "yes" : "no",
+        verdict(a),
+        ...(result.greedy ? (a.greedy ? [a.greedy.inferred_top, formatNumber(a.greedy.gain_per_action), verdict({ ...a.greedy, map_top: a.map_top })] : ["–", "–", "–"]) : []),
       ]);
       process.stdout.write(
-        `${formatTable(["condition", "seed", "train return / scripted", "s to target / s trained", `${result.wall_clock?.model ?? "baseline"}: return; s to target / s trained`, ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree"], rows)}\n`,
+        `${formatTable(["condition", "seed", "train return / scripted", "s to target / s trained", `${result.wall_clock?.model ?? "baseline"}: return; s to target / s trained`, ...names.map((n) => `planned worth: ${n}`), "reward map says", "behaviour says", "posterior", "gain/action", "agree", ...(result.greedy ? ["greedy: behaviour says", "gain/action", "agree"] : [])], rows)}\n`,
       );
-      const ag = result.agreement;
-      process.stdout.write(
+      const agreementSentence = (ag: typeof result.agreement, noFit: number, how: string): string =>
         ag.n > 0
-          ? `Behavioural inference agrees with the reward map for ${Math.round(ag.value * ag.n)} of ${ag.n} agents whose behaviour fits a candidate (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]); ${result.no_fit} agent(s) fit no candidate (behaviour barely better than chance), reported apart${result.map_undecided > 0 ? `; on ${result.map_undecided} agent(s) the reward-map reading could not separate the candidates (reported apart)` : ""}.\n`
-          : `No agent both fits a candidate and has a decided reward-map reading (${result.no_fit} fit none, barely better than chance; ${result.map_undecided} undecided maps): there is no agreement to measure.\n`,
-      );
+          ? `Behavioural inference (${how}) agrees with the reward map for ${Math.round(ag.value * ag.n)} of ${ag.n} agents whose behaviour fits a candidate (${formatNumber(100 * ag.value)}%, 95% CI [${formatNumber(100 * ag.ci95[0])}%, ${formatNumber(100 * ag.ci95[1])}%]); ${noFit} agent(s) fit no candidate (behaviour barely better than chance), reported apart${result.map_undecided > 0 ? `; on ${result.map_undecided} agent(s) the reward-map reading could not separate the candidates (reported apart)` : ""}.\n`
+          : `No agent both fits a candidate (${how}) and has a decided reward-map reading (${noFit} fit none, barely better than chance; ${result.map_undecided} undecided maps): there is no agreement to measure.\n`;
+      process.stdout.write(agreementSentence(result.agreement, result.no_fit, "sampled actions"));
+      if (result.greedy) process.stdout.write(agreementSentence(result.greedy.agreement, result.greedy.no_fit, "greedy actions"));
       for (const [condition, c] of Object.entries(result.conditions)) {
         process.stdout.write(
-          `${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}; ${c.solved} of ${c.agents} planners reach ${formatNumber(100 * result.target)}% of the scripted optimum on train (mean train return / scripted ${formatNumber(c.mean_solved_ratio)})\n`,
+          `${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}${c.greedy_inferred_top ? ` (greedy: ${Object.entries(c.greedy_inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")})` : ""}; ${c.solved} of ${c.agents} planners reach ${formatNumber(100 * result.target)}% of the scripted optimum on train (mean train return / scripted ${formatNumber(c.mean_solved_ratio)})\n`,
         );
       }
       const w = result.wall_clock;

@@ -17,10 +17,12 @@ import { environments } from "../envs/registry.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { acquireRunLock } from "../io/rundir.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
+import type { ActorCritic } from "../nn/models/policy.js";
+import type { EnvObjectives } from "../envs/objectives.js";
 import { evaluate, policyActions } from "../rl/evaluate.js";
 import { paramsOn } from "../envs/make.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
-import { startRun } from "../rl/run.js";
+import { loadRunPolicy, startRun } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
 import { envObjectives, inferFromBehaviour, readingLevels, scoreRewardMaps } from "./objective-report.js";
@@ -42,6 +44,8 @@ export interface ObjectiveExperimentOptions {
   levels: number;
   /** evaluation episodes for train return and the scripted optimum */
   episodes: number;
+  /** also read each agent's behaviour with greedy actions (its most likely action at every step) */
+  greedy?: boolean;
   out: string;
   progress?: (label: string) => PpoCallbacks & { stop?(): void };
   /** when aborted, the training under way stops after its update; the experiment returns undefined (see below) */
@@ -70,12 +74,23 @@ export interface AgentObjective {
   raw_map_top: string;
   planned_value: Record<string, number>;
   mean_value: Record<string, number>;
-  /** the behavioural answer and its posterior */
+  /** the behavioural answer from sampled actions, and its posterior */
   inferred_top: string;
   posterior: Record<string, number>;
   /** per-action log-likelihood gain of the inferred candidate over chance (≈ 0: behaviour explains nothing) */
   gain_per_action: number;
   /** whether the behaviour fits a candidate at all (gain ≥ MIN_GAIN_PER_ACTION); agents that fit none are reported apart */
+  behaviour_fits: boolean;
+  agree: boolean;
+  /** the same reading with the policy's most likely action taken at every step (`greedy`; null when not asked) */
+  greedy: BehaviourReading | null;
+}
+
+/** One behavioural reading of an agent, set against its reward map. */
+export interface BehaviourReading {
+  inferred_top: string;
+  posterior: Record<string, number>;
+  gain_per_action: number;
   behaviour_fits: boolean;
   agree: boolean;
 }
@@ -147,10 +162,12 @@ export interface ObjectiveExperimentResult {
   agreement: Estimate;
   /** agents whose behaviour fits no candidate (not counted in the agreement) */
   no_fit: number;
+  /** the same two figures from greedy actions (null without `greedy`) */
+  greedy: { agreement: Estimate; no_fit: number } | null;
   /** agents whose reward map the reading could not score against separated candidates (not counted either) */
   map_undecided: number;
   /** per condition: how many agents' maps (and inferences) favour each candidate */
-  conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; mean_solved_ratio: number; solved: number; agents: number }>;
+  conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; greedy_inferred_top: Record<string, number> | null; mean_solved_ratio: number; solved: number; agents: number }>;
   /** target fraction of the scripted optimum, and the wall-clock comparison with the baseline model on train (null without one) */
   target: number;
   wall_clock: {
@@ -178,6 +195,33 @@ function median(xs: readonly number[]): number | null {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Agreement with the map over the agents whose behaviour fits a candidate and whose map reading decided; the others apart. */
+function agreementOf(readings: readonly (BehaviourReading & { map_top: string | null })[]): { agreement: Estimate; no_fit: number } {
+  const counted = readings.filter((a) => a.behaviour_fits && a.map_top !== null);
+  return { agreement: wilsonInterval(counted.filter((a) => a.agree).length, counted.length), no_fit: readings.filter((a) => !a.behaviour_fits).length };
+}
+
+/**
+ * The behavioural reading of a planner on disambiguating deploy levels (sampled actions, or greedy ones), set
+ * against its reward map's answer `mapTop`.
+ */
+function readBehaviour(def: AnyEnvDefinition, objectives: EnvObjectives, policy: ActorCritic, where: { params: Record<string, unknown>; levels: number; seed: number }, greedy: boolean, mapTop: string | null): BehaviourReading {
+  const inferred = inferFromBehaviour(def, objectives, policyActions(policy, new Rng(where.seed, "objective-experiment/deploy"), greedy), {
+    distribution: "deploy",
+    params: where.params,
+    levels: where.levels,
+    seed: where.seed,
+  });
+  const best = inferred.candidates.find((c) => c.name === inferred.top)!;
+  return {
+    inferred_top: inferred.top,
+    posterior: Object.fromEntries(inferred.candidates.map((c) => [c.name, c.probability])),
+    gain_per_action: best.gainPerAction,
+    behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
+    agree: mapTop !== null && inferred.top === mapTop,
+  };
 }
 
 /** The options a resumed experiment must share with the one that wrote the folder (seeds may grow). */
@@ -219,21 +263,31 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   const def: AnyEnvDefinition = environments[o.env]!;
   const objectives = envObjectives(def, environments);
   const names = objectives.candidates.map((c) => c.name);
-  const tuned = SOLVE_BUDGETS[o.env]?.run.ppo ?? {};
+  const tuned = SOLVE_BUDGETS[o.env]?.run ?? { ppo: {} };
   const conditions: [string, Record<string, unknown>][] = [["train", { ...o.envParams }]];
   if (o.cure) conditions.push([`${o.cure.param}=${String(o.cure.value)}`, { ...o.envParams, [o.cure.param]: o.cure.value }]);
   const target = o.target ?? 0.9;
   const baselineModel = o.baselineModel ?? null;
   const agents: AgentObjective[] = [];
-  for (const [condition, params] of conditions) {
-    for (let seed = 1; seed <= o.seeds; seed++) {
+  // seed by seed, both conditions each: a stopped experiment has whole pairs to compare
+  for (let seed = 1; seed <= o.seeds; seed++) {
+    for (const [condition, params] of conditions) {
       const file = agentFile(o.out, condition, seed);
+      const evalSeed = 1_000_003 + seed;
+      // the run's parameters that hold on deploy (paramsOn, as every command that reads a run elsewhere)
+      const deploy = { params: paramsOn(def, "deploy", "train", params), levels: o.levels, seed: evalSeed };
       if (existsSync(file)) {
-        agents.push(JSON.parse(readFileSync(file, "utf8")) as AgentObjective);
-        o.log?.(`${condition} seed ${seed}: done before, skipped`);
+        const recorded = JSON.parse(readFileSync(file, "utf8")) as Omit<AgentObjective, "greedy"> & { greedy?: BehaviourReading | null };
+        const done: AgentObjective = { ...recorded, greedy: recorded.greedy ?? null };
+        if (o.greedy && done.greedy === null) {
+          // recorded before --greedy was asked: its trained planner is read again, greedily
+          done.greedy = readBehaviour(def, objectives, loadRunPolicy(done.run_dir).policy, deploy, true, done.map_top);
+          writeJsonAtomic(file, done);
+          o.log?.(`${condition} seed ${seed}: done before, skipped; read greedily now`);
+        } else o.log?.(`${condition} seed ${seed}: done before, skipped`);
+        agents.push(done);
         continue;
       }
-      const evalSeed = 1_000_003 + seed;
       let scripted: ReturnType<typeof scriptedPolicy> | null = null;
       let scriptedEnv: VecEnv | null = null;
       const optimum = evaluate(def, (env, a) => {
@@ -244,7 +298,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         scripted!.act(env, a);
       }, { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       const goal = target * optimum.intended_return;
-      const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned, totalTimesteps: o.steps, seed } };
+      const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned.ppo, totalTimesteps: o.steps, seed } };
       const planner = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`), o.signal);
       if (planner.trained.interrupted) return undefined;
       const { trained, curve, seconds } = planner;
@@ -253,7 +307,9 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       const agentEval = evaluate(def, policyActions(policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       let baseline: BaselineRun | null = null;
       if (baselineModel && condition === "train") {
-        const b = await trainRecorded(o.out, { ...run, model: baselineModel }, o.progress?.(`${baselineModel} seed ${seed}`), o.signal);
+        // the env's tuned widths go with its tuned model (coin-run's CNN learns only with small ones)
+        const hidden = baselineModel === tuned.model && tuned.hidden ? { hidden: [...tuned.hidden] } : {};
+        const b = await trainRecorded(o.out, { ...run, model: baselineModel, ...hidden }, o.progress?.(`${baselineModel} seed ${seed}`), o.signal);
         if (b.trained.interrupted) return undefined;
         const bReached = firstReach(b.curve, goal);
         const bEval = evaluate(def, policyActions(b.trained.policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
@@ -268,21 +324,13 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         };
       }
       // the glass-box reading, on deploy levels
-      // the run's parameters that hold on deploy (paramsOn, as every command that reads a run elsewhere)
-      const deployParams = paramsOn(def, "deploy", "train", params);
-      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: deployParams, seed: evalSeed }), objectives, 0);
+      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: deploy.params, seed: evalSeed }), objectives, 0);
       let rawTop = 0;
       maps.candidates.forEach((c, k) => {
         if (c.mean_value.value > maps.candidates[rawTop]!.mean_value.value) rawTop = k;
       });
-      // the behavioural reading, on disambiguating deploy levels
-      const inferred = inferFromBehaviour(def, objectives, policyActions(policy, new Rng(evalSeed, "objective-experiment/deploy")), {
-        distribution: "deploy",
-        params: deployParams,
-        levels: o.levels,
-        seed: evalSeed,
-      });
-      const best = inferred.candidates.find((c) => c.name === inferred.top)!;
+      // the behavioural reading, on disambiguating deploy levels: sampled actions, and greedy ones when asked
+      const sampled = readBehaviour(def, objectives, policy, deploy, false, maps.top);
       const record = (f: (name: string) => number): Record<string, number> => Object.fromEntries(names.map((n) => [n, f(n)]));
       const agent: AgentObjective = {
         condition,
@@ -300,11 +348,8 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         raw_map_top: maps.candidates[rawTop]!.name,
         planned_value: record((n) => maps.candidates.find((c) => c.name === n)!.planned_value.value),
         mean_value: record((n) => maps.candidates.find((c) => c.name === n)!.mean_value.value),
-        inferred_top: inferred.top,
-        posterior: record((n) => inferred.candidates.find((c) => c.name === n)!.probability),
-        gain_per_action: best.gainPerAction,
-        behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
-        agree: maps.top !== null && inferred.top === maps.top,
+        ...sampled,
+        greedy: o.greedy ? readBehaviour(def, objectives, policy, deploy, true, maps.top) : null,
       };
       writeJsonAtomic(file, agent);
       agents.push(agent);
@@ -313,10 +358,11 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   const summary: ObjectiveExperimentResult["conditions"] = {};
   for (const [condition] of conditions) {
     const mine = agents.filter((a) => a.condition === condition);
-    const count = (key: "map_top" | "inferred_top"): Record<string, number> => Object.fromEntries(names.map((n) => [n, mine.filter((a) => a[key] === n).length]));
+    const count = (top: (a: AgentObjective) => string | null): Record<string, number> => Object.fromEntries(names.map((n) => [n, mine.filter((a) => top(a) === n).length]));
     summary[condition] = {
-      map_top: count("map_top"),
-      inferred_top: count("inferred_top"),
+      map_top: count((a) => a.map_top),
+      inferred_top: count((a) => a.inferred_top),
+      greedy_inferred_top: o.greedy ? count((a) => a.greedy?.inferred_top ?? null) : null,
       mean_solved_ratio: mean(mine.map((a) => a.solved_ratio)),
       solved: mine.filter((a) => a.solved_ratio >= target).length,
       agents: mine.length,
@@ -343,8 +389,8 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
     seeds: o.seeds,
     steps: o.steps,
     agents,
-    agreement: wilsonInterval(agents.filter((a) => a.behaviour_fits && a.map_top !== null && a.agree).length, agents.filter((a) => a.behaviour_fits && a.map_top !== null).length),
-    no_fit: agents.filter((a) => !a.behaviour_fits).length,
+    ...agreementOf(agents),
+    greedy: o.greedy ? agreementOf(agents.map((a) => ({ ...a.greedy!, map_top: a.map_top }))) : null,
     map_undecided: agents.filter((a) => a.map_top === null).length,
     conditions: summary,
     target,

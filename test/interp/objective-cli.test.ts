@@ -135,7 +135,32 @@ describe("mesa experiment objective-inference", () => {
     expect(result.agents[0]!.train_seconds).toBeGreaterThan(0);
     expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
     expect(existsSync(join(out, "results.json"))).toBe(true);
-  });
+    expect(result.greedy).toBeNull();
+
+    // run again into the same folder with --greedy: nothing is trained again, the recorded agents keep their
+    // sampled readings and get a greedy reading beside them, with its own agreement figure
+    const again = mesa(
+      "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
+    );
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr.match(/seed 1: done before, skipped; read greedily now/g)).toHaveLength(2);
+    const second = JSON.parse(again.stdout) as typeof result & {
+      agents: { run_dir: string; posterior: Record<string, number>; greedy: { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number } }[];
+      greedy: { agreement: { n: number; value: number }; no_fit: number };
+    };
+    const first = result as typeof second;
+    expect(second.agents.map((a) => a.run_dir)).toEqual(first.agents.map((a) => a.run_dir));
+    expect(second.agents.map((a) => a.posterior)).toEqual(first.agents.map((a) => a.posterior));
+    for (const [k, a] of second.agents.entries()) {
+      expect(["cheese", "top-right"]).toContain(a.greedy.inferred_top);
+      expect(a.greedy.agree).toBe(a.greedy.inferred_top === first.agents[k]!.map_top);
+      expect(a.greedy.behaviour_fits).toBe(a.greedy.gain_per_action >= 0.05);
+    }
+    const greedyFits = second.agents.filter((a) => a.greedy.behaviour_fits);
+    expect(second.greedy.agreement.n).toBe(greedyFits.length);
+    expect(second.greedy.no_fit).toBe(2 - greedyFits.length);
+  }, 600_000); // two experiments (the second only reads): minutes on a loaded machine
 
   it("stops on its signal with the finished agents recorded, and the same call continues from them", async () => {
     const out = join(root, "experiment-stopped");
