@@ -14,7 +14,6 @@
 import { ConfigError, ShapeError } from "../core/errors.js";
 import type { TabularLevel } from "../envs/objectives.js";
 import { Rng } from "../core/rng.js";
-import { valueIteration } from "../nn/value_iteration.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
 
 export type { TabularLevel };
@@ -85,10 +84,13 @@ const DEFAULT_BETAS = Array.from({ length: 61 }, (_, j) => 10 ** (-2 + (5 * j) /
 export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: number, goalsEnd = false): Float32Array {
   const { states: S, actions: A, next, terminal } = level;
   if (reward.length !== S) throw new ShapeError(`candidateQ: reward has ${reward.length} values for ${S} states`);
+  // the disambiguation and the likelihood ask for the same level's Q: computed once per reward vector
+  const cached = qCache.get(reward);
+  if (cached && cached.level === level && cached.gamma === gamma && cached.goalsEnd === goalsEnd) return cached.Q;
   const cont = new Float32Array(S);
   for (let s = 0; s < S; s++) cont[s] = terminal[s] || (goalsEnd && reward[s]! > 0) ? 0 : gamma;
   // S backups reach every state a shortest path can (a deterministic level has paths of at most S − 1 steps)
-  const V = valueIteration({ next, batch: 1, states: S, moves: A }, reward, cont, { iterations: Math.max(1, S), backup: "max" });
+  const V = maxValueIteration(next, S, A, reward, cont, Math.max(1, S));
   const Q = new Float32Array(S * A);
   for (let s = 0; s < S; s++) {
     for (let a = 0; a < A; a++) {
@@ -96,7 +98,37 @@ export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: num
       Q[s * A + a] = reward[t]! + cont[t]! * V[t]!;
     }
   }
+  qCache.set(reward, { level, gamma, goalsEnd, Q });
   return Q;
+}
+
+const qCache = new WeakMap<Float32Array, { level: TabularLevel; gamma: number; goalsEnd: boolean; Q: Float32Array }>();
+
+/**
+ * V_K of hard-max value iteration on one deterministic MDP (rewards for entering, as valueIteration), stopping
+ * early once a backup changes nothing — every later one would repeat it. Levels converge in about as many
+ * backups as their longest shortest path, far fewer than the S the bound allows.
+ */
+function maxValueIteration(next: Int32Array, S: number, A: number, reward: Float32Array, cont: Float32Array, K: number): Float32Array {
+  let V = new Float32Array(S);
+  let prev = new Float32Array(S);
+  const e = Float32Array.from(reward); // E_0 = R (V_0 = 0)
+  for (let k = 1; k <= K; k++) {
+    [V, prev] = [prev, V];
+    let changed = false;
+    for (let s = 0, row = 0; s < S; s++, row += A) {
+      let v = -Infinity;
+      for (let a = 0; a < A; a++) {
+        const q = e[next[row + a]!]!;
+        if (q > v) v = q;
+      }
+      V[s] = v;
+      if (V[s] !== prev[s]) changed = true;
+    }
+    if (!changed) break;
+    for (let s = 0; s < S; s++) e[s] = reward[s]! + cont[s]! * V[s]!;
+  }
+  return V;
 }
 
 function checkProblem(levels: readonly InferenceLevel[], episodes: readonly ObservedEpisode[], candidateNames: readonly string[]): void {
@@ -154,15 +186,29 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
     const Q = Qs.get(e.level)!;
     totalActions += e.actions.length;
     uniform -= e.actions.length * Math.log(A);
+    // an episode's likelihood depends only on how often each action was taken in each state: an agent that
+    // paces or pushes into a wall repeats a few pairs hundreds of times, so each state's normaliser is computed once
+    const visits = new Map<number, Float64Array>(); // state → count of each action there
+    for (let t = 0; t < e.states.length; t++) {
+      let counts = visits.get(e.states[t]!);
+      if (!counts) visits.set(e.states[t]!, (counts = new Float64Array(A)));
+      counts[e.actions[t]!]!++;
+    }
     for (let c = 0; c < C; c++) {
       const q = Q[c]!;
       for (let g = 0; g < G; g++) {
         const beta = betas[g]!;
         let sum = 0;
-        for (let t = 0; t < e.states.length; t++) {
-          const row = e.states[t]! * A;
-          for (let a = 0; a < A; a++) logits[a] = beta * q[row + a]!;
-          sum += logits[e.actions[t]!]! - logSumExp(logits, A);
+        for (const [state, counts] of visits) {
+          const row = state * A;
+          let n = 0;
+          let chosen = 0;
+          for (let a = 0; a < A; a++) {
+            logits[a] = beta * q[row + a]!;
+            n += counts[a]!;
+            chosen += counts[a]! * logits[a]!;
+          }
+          sum += chosen - n * logSumExp(logits, A);
         }
         ll[(k * C + c) * G + g] = sum;
       }

@@ -10,6 +10,7 @@ import { Tensor } from "../core/tensor.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import type { EnvObjectives, TabularLevel } from "../envs/objectives.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
+import type { ActionSource } from "../rl/evaluate.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
 import { scriptedPolicy } from "../envs/scripted.js";
 import {
@@ -409,17 +410,26 @@ interface Stretch {
  * Steps every copy of `env` with `act` until each copy's first episode ends (or `maxSteps`), recording copy i's
  * states and actions. Where goals are `collected`, a new stretch begins after every step that enters a state
  * some candidate rewards, with the level re-read as it then is (the item is gone, the agent may hold a key);
- * otherwise the episode is one stretch on the level it started on.
+ * otherwise the episode is one stretch on the level it started on. Copies with `skip[i]` set are not recorded
+ * (and their actions not asked for): the caller has no use for them.
  */
-function recordStretches(env: VecEnv, act: (env: VecEnv, actions: Int32Array) => void, read: (i: number) => InferenceLevel, collected: boolean, maxSteps = env.maxSteps): Stretch[][] {
+function recordStretches(env: VecEnv, act: ActionSource, read: (i: number) => InferenceLevel, collected: boolean, skip: Uint8Array | null = null, maxSteps = env.maxSteps): Stretch[][] {
   const n = env.n;
-  const out: Stretch[][] = Array.from({ length: n }, (_, i) => [{ level: read(i), states: [], actions: [] }]);
+  const out: Stretch[][] = Array.from({ length: n }, (_, i) => (skip?.[i] ? [] : [{ level: read(i), states: [], actions: [] }]));
   const done = new Uint8Array(n);
+  const active = new Uint8Array(n);
   const entered = new Int32Array(n);
   const a = new Int32Array(n);
   let open = n;
+  for (let i = 0; i < n; i++) {
+    if (skip?.[i]) {
+      done[i] = 1;
+      open--;
+    }
+  }
   for (let t = 0; t < maxSteps && open > 0; t++) {
-    act(env, a);
+    for (let i = 0; i < n; i++) active[i] = done[i] ? 0 : 1;
+    act(env, a, active);
     for (let i = 0; i < n; i++) {
       if (done[i]) continue;
       const cur = out[i]![out[i]!.length - 1]!;
@@ -451,7 +461,7 @@ function recordStretches(env: VecEnv, act: (env: VecEnv, actions: Int32Array) =>
 export function inferFromBehaviour(
   def: AnyEnvDefinition,
   objectives: EnvObjectives,
-  act: (env: VecEnv, actions: Int32Array) => void,
+  act: ActionSource,
   options: BehaviouralInferenceOptions,
 ): BehaviouralInference {
   const batch = options.batch ?? Math.min(256, Math.max(16, 2 * options.levels));
@@ -465,13 +475,29 @@ export function inferFromBehaviour(
   for (let k = 0; k < maxBatches && levels.length < options.levels; k++) {
     const env = new VecEnv(def, { n: batch, distribution: options.distribution, params: options.params ?? {} });
     env.reset(options.seed + k);
-    const stretches = recordStretches(env, act, (i) => ({ level: objectives.level(env, i), rewards: objectives.maps(env, i) }), collected);
+    const read = (i: number): InferenceLevel => ({ level: objectives.level(env, i), rewards: objectives.maps(env, i) });
+    // where an episode is one stretch on its starting level, whether it counts is known before it is played:
+    // only the first copies (in order) whose level separates the candidates and that are still wanted are run
+    let skip: Uint8Array | null = null;
+    let first: InferenceLevel[] | null = null;
+    if (!collected) {
+      skip = new Uint8Array(batch);
+      first = [];
+      let wanted = options.levels - levels.length;
+      for (let i = 0; i < batch; i++) {
+        const level = read(i);
+        first.push(level);
+        if (wanted > 0 && disambiguationScore(level, disambiguation) === 1) wanted--;
+        else skip[i] = 1;
+      }
+    }
+    const stretches = recordStretches(env, act, (i) => first?.[i] ?? read(i), collected, skip);
     drawn += batch;
     for (let i = 0; i < batch && levels.length < options.levels; i++) {
       let used = 0;
       for (const st of stretches[i]!) {
         if (levels.length >= options.levels || used >= (options.stretchesPerEpisode ?? 2)) break;
-        if (st.actions.length === 0 || disambiguationScore(st.level, disambiguation) !== 1) continue;
+        if (st.actions.length === 0 || (!skip && disambiguationScore(st.level, disambiguation) !== 1)) continue;
         episodes.push({ level: levels.length, states: Int32Array.from(st.states), actions: Int32Array.from(st.actions), cluster: clusters });
         levels.push(st.level);
         used++;

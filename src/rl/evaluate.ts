@@ -12,8 +12,12 @@ import { RunningMean, wilsonInterval } from "./stats.js";
 /** Seeds evaluation levels away from training's (training copy i uses stream (seed, i, episode)). */
 export const EVAL_SEED_OFFSET = 1_000_003;
 
-/** Chooses actions for all copies from their current observations (a network, or a scripted policy). */
-export type ActionSource = (env: VecEnvT, actions: Int32Array) => void;
+/**
+ * Chooses actions for all copies from their current observations (a network, or a scripted policy). `active`,
+ * when given, marks the copies whose actions will be used (non-zero); a source may leave the others' actions
+ * as they are — a network then runs only on the active copies' observations.
+ */
+export type ActionSource = (env: VecEnvT, actions: Int32Array, active?: Uint8Array) => void;
 
 export interface EvaluateOptions {
   /** level distribution to evaluate on (default "train") */
@@ -155,11 +159,32 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
   };
 }
 
-/** An ActionSource that samples from (or, when greedy, takes the argmax of) a policy network's logits. */
+/**
+ * An ActionSource that samples from (or, when greedy, takes the argmax of) a policy network's logits. Given
+ * `active`, the network runs on the active copies' observations only (gathered in copy order), which is where
+ * most of the time goes once most copies' episodes are over.
+ */
 export function policyActions(policy: ActorCritic, rng: Rng, greedy = false): ActionSource {
-  return (env, actions) => {
+  let gathered = new Float32Array(0);
+  let picked = new Int32Array(0);
+  return (env, actions, active) => {
     const obsSize = env.numChannels * env.viewHeight * env.viewWidth; // the observation, a window of the level for some envs
-    const logits = noGrad(() => policy.forward(new Tensor(env.obs, [env.n, obsSize])).logits);
-    sampleCategorical(logits.data, env.n, env.numActions, rng, actions, undefined, greedy);
+    let count = env.n;
+    if (active) {
+      count = 0;
+      for (let i = 0; i < env.n; i++) if (active[i]) count++;
+    }
+    if (count === env.n) {
+      const logits = noGrad(() => policy.forward(new Tensor(env.obs, [env.n, obsSize])).logits);
+      sampleCategorical(logits.data, env.n, env.numActions, rng, actions, undefined, greedy);
+      return;
+    }
+    if (count === 0) return;
+    if (gathered.length < count * obsSize) gathered = new Float32Array(env.n * obsSize);
+    if (picked.length < count) picked = new Int32Array(env.n);
+    for (let i = 0, k = 0; i < env.n; i++) if (active![i]) gathered.set(env.obs.subarray(i * obsSize, (i + 1) * obsSize), k++ * obsSize);
+    const logits = noGrad(() => policy.forward(new Tensor(gathered.subarray(0, count * obsSize), [count, obsSize])).logits);
+    sampleCategorical(logits.data, count, env.numActions, rng, picked, undefined, greedy);
+    for (let i = 0, k = 0; i < env.n; i++) if (active![i]) actions[i] = picked[k++]!;
   };
 }
