@@ -111,8 +111,10 @@ describe("mesa experiment objective-inference", () => {
       "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--json",
     );
     expect(r.status, r.stderr).toBe(0);
+    type GreedyReading = { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number };
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; baseline: { model: string; train_seconds: number } | null }[];
+      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; baseline: { model: string; train_seconds: number } | null; greedy: GreedyReading | null }[];
+      greedy: { agreement: { n: number; value: number }; no_fit: number } | null;
       wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number } | null;
       agreement: { value: number; ci95: [number, number]; n: number };
       no_fit: number;
@@ -145,21 +147,19 @@ describe("mesa experiment objective-inference", () => {
     );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr.match(/seed 1: done before, skipped; read greedily now/g)).toHaveLength(2);
-    const second = JSON.parse(again.stdout) as typeof result & {
-      agents: { run_dir: string; posterior: Record<string, number>; greedy: { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number } }[];
-      greedy: { agreement: { n: number; value: number }; no_fit: number };
-    };
-    const first = result as typeof second;
+    const second = JSON.parse(again.stdout) as typeof result;
+    const first = result;
     expect(second.agents.map((a) => a.run_dir)).toEqual(first.agents.map((a) => a.run_dir));
     expect(second.agents.map((a) => a.posterior)).toEqual(first.agents.map((a) => a.posterior));
     for (const [k, a] of second.agents.entries()) {
-      expect(["cheese", "top-right"]).toContain(a.greedy.inferred_top);
-      expect(a.greedy.agree).toBe(a.greedy.inferred_top === first.agents[k]!.map_top);
-      expect(a.greedy.behaviour_fits).toBe(a.greedy.gain_per_action >= 0.05);
+      const g = a.greedy!;
+      expect(["cheese", "top-right"]).toContain(g.inferred_top);
+      expect(g.agree).toBe(g.inferred_top === first.agents[k]!.map_top);
+      expect(g.behaviour_fits).toBe(g.gain_per_action >= 0.05);
     }
-    const greedyFits = second.agents.filter((a) => a.greedy.behaviour_fits);
-    expect(second.greedy.agreement.n).toBe(greedyFits.length);
-    expect(second.greedy.no_fit).toBe(2 - greedyFits.length);
+    const greedyFits = second.agents.filter((a) => a.greedy!.behaviour_fits);
+    expect(second.greedy!.agreement.n).toBe(greedyFits.length);
+    expect(second.greedy!.no_fit).toBe(2 - greedyFits.length);
   }, 600_000); // two experiments (the second only reads): minutes on a loaded machine
 
   it("stops on its signal with the finished agents recorded, and the same call continues from them", async () => {
