@@ -7,14 +7,14 @@
 // beside the scripted optimum says whether it learned its training task at all, and the wall-clock until its
 // training return first reached `target` × the scripted optimum stands beside the same figure for the env's
 // default model (CNN or MLP) trained with the same seed and budget.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { scriptedPolicy } from "../envs/scripted.js";
 import { environments } from "../envs/registry.js";
 import { writeJsonAtomic } from "../io/atomic.js";
+import { readJsonObject, recordFolderSettings } from "../io/json.js";
 import { acquireRunLock } from "../io/rundir.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import type { ActorCritic } from "../nn/models/policy.js";
@@ -243,13 +243,7 @@ export async function objectiveInferenceExperiment(o: ObjectiveExperimentOptions
   const lock = acquireRunLock(o.out);
   try {
     const recorded: Record<string, unknown> = { ...Object.fromEntries(RESUME_KEYS.map((k) => [k, o[k] ?? null])), seeds: o.seeds };
-    const optionsFile = join(o.out, "options.json");
-    if (existsSync(optionsFile)) {
-      const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
-      const differs = RESUME_KEYS.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(recorded[k]));
-      if (differs.length > 0) throw new ConfigError(`${o.out} holds an objective-inference experiment with other settings (${differs.join(", ")} differ)`, "pass another --out, or the same settings to continue it");
-    }
-    writeJsonAtomic(optionsFile, recorded);
+    recordFolderSettings(join(o.out, "options.json"), recorded, RESUME_KEYS, "an objective-inference experiment");
     const result = await runExperiment(o);
     if (result !== undefined) writeJsonAtomic(join(o.out, "results.json"), result);
     return result;
@@ -277,7 +271,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       // the run's parameters that hold on deploy (paramsOn, as every command that reads a run elsewhere)
       const deploy = { params: paramsOn(def, "deploy", "train", params), levels: o.levels, seed: evalSeed };
       if (existsSync(file)) {
-        const recorded = JSON.parse(readFileSync(file, "utf8")) as Omit<AgentObjective, "greedy"> & { greedy?: BehaviourReading | null };
+        const recorded = readJsonObject(file, { missing: "", damaged: "delete the damaged agent file: the same command trains that agent again" }) as unknown as Omit<AgentObjective, "greedy"> & { greedy?: BehaviourReading | null };
         const done: AgentObjective = { ...recorded, greedy: recorded.greedy ?? null };
         if (o.greedy && done.greedy === null) {
           // recorded before --greedy was asked: its trained planner is read again, greedily

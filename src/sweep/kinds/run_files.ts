@@ -1,21 +1,14 @@
 // A job's files: its results read back from the run directory (JSON files with errors that name the file, the
 // numbers of a nested result object as flat metrics), and killed attempts' directories marked as abandoned.
-import { readFileSync } from "node:fs";
-import { MesaError, RunDirError } from "../../core/errors.js";
+import { MesaError } from "../../core/errors.js";
+import { readJsonObject } from "../../io/json.js";
 import { RunDir } from "../../io/rundir.js";
 import type { JobMetrics } from "../jobs.js";
 
-/** The JSON object in `path`, or a RunDirError naming the file. */
-export function readJsonObject(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RunDirError(`${path}: ${code === "ENOENT" ? "missing" : `not readable JSON (${code ?? (err as Error).message})`}`, "the job did not finish writing its results; re-run the sweep to run it again");
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new RunDirError(`${path}: expected a JSON object`, "the file was edited or damaged; re-run the job");
-  return value as Record<string, unknown>;
+/** A job's JSON results file as an object, or a RunDirError naming it. */
+export function readJobJson(path: string): Record<string, unknown> {
+  const hint = "the job did not finish writing its results; re-run the sweep to run it again";
+  return readJsonObject(path, { missing: hint, damaged: hint });
 }
 
 /** Every finite number (and null) in a nested object, keyed by its slash-joined path (`ood/model_loss`). */

@@ -22,7 +22,7 @@ import type { PpoCallbacks } from "../../rl/ppo.js";
 import { type RunConfig, loadRunPolicy, resumeRun, runConfigSchema, startRun } from "../../rl/run.js";
 import { SOLVE_BUDGETS } from "../../rl/solve.js";
 import { type JobKind, type JobMetrics, yieldToEvents } from "../jobs.js";
-import { abandonRun, readJsonObject } from "./run_files.js";
+import { abandonRun, readJobJson } from "./run_files.js";
 
 const evaluationSchema = z
   .object({
@@ -214,7 +214,7 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     const metrics: JobMetrics = {};
     for (const name of trainingMetrics(config.env)) metrics[name] = last?.[name] ?? null;
     for (const entry of options.evaluate) {
-      const result = readJsonObject(evaluationPath(runDir, entry.distribution)) as unknown as Omit<EvaluationResult, "records">;
+      const result = readJobJson(evaluationPath(runDir, entry.distribution)) as unknown as Omit<EvaluationResult, "records">;
       Object.assign(metrics, evaluationMetrics(entry.distribution, result));
     }
     return metrics;
