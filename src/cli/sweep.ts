@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { MesaError, UsageError } from "../core/errors.js";
+import { acquireRunLock } from "../io/rundir.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exampleSpecs } from "../sweep/examples.js";
-import { type JobResult, type SweepRecord, lockSweepFolder, readSweepRecord, sweepJson, writeSweepFolder } from "../sweep/folder.js";
+import { type JobResult, type SweepRecord, readSweepRecord, sweepJson, writeSweepFolder } from "../sweep/folder.js";
 import { type SweepProgress, runLocalSweep } from "../sweep/local.js";
 import { defaultWorkers } from "../sweep/pool.js";
 import { type SweepPlan, planSweepFile } from "../sweep/spec.js";
@@ -208,7 +209,8 @@ async function runOnQueue(q: QueueModule, address: { url: string; display: strin
 /** The queued sweep's record, with its returned run directories, written into the sweep folder `out` (locked). */
 async function writeQueueFolder(q: QueueModule, redis: import("ioredis").Redis, plan: SweepPlan, display: string, out: string): Promise<SweepRecord> {
   mkdirSync(out, { recursive: true });
-  const unlock = lockSweepFolder(out);
+  // one mesa sweep per folder at a time (a dead holder's lock is taken over)
+  const lock = acquireRunLock(out);
   try {
     const before = readSweepRecord(out);
     if (before !== undefined && (before.backend !== "redis" || before.name !== plan.spec.name)) {
@@ -218,7 +220,7 @@ async function writeQueueFolder(q: QueueModule, redis: import("ioredis").Redis, 
     writeSweepFolder(out, record);
     return record;
   } finally {
-    unlock();
+    lock.release();
   }
 }
 

@@ -3,13 +3,13 @@
 //                         the per-setting summary and the baselines — rewritten atomically after every job
 //   <sweep>/results.csv   one row per job: swept fields, seed, status, every metric
 //   <sweep>/runs/…        one run directory per job, as `mesa train` / `mesa icl` write them
-// and a lock file while a `mesa sweep` process runs it, so two cannot interleave their writes.
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
+// and run.lock (the run directories' lock) while a `mesa sweep` process runs it, so two cannot interleave writes.
+import { existsSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { RunDirError } from "../core/errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { readJsonValue } from "../io/json.js";
 import type { JobMetrics } from "./jobs.js";
 import type { SweepSpec } from "./spec.js";
 import type { SettingSummary } from "./summary.js";
@@ -104,12 +104,7 @@ export function sweepJsonPath(dir: string): string {
 export function readSweepRecord(dir: string): SweepRecord | undefined {
   const path = sweepJsonPath(dir);
   if (!existsSync(path)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new RunDirError(`${path}: not valid JSON (${(err as Error).message})`, "restore it, or move the folder away to start the sweep afresh (finished run directories stay in runs/)");
-  }
+  const raw = readJsonValue(path, { missing: "", damaged: "restore it, or move the folder away to start the sweep afresh (finished run directories stay in runs/)" });
   const parsed = sweepRecordSchema.safeParse(raw);
   if (!parsed.success) {
     const problem = parsed.error.issues[0]!;
@@ -172,44 +167,3 @@ export function runDirPath(sweepDir: string, recorded: string): string {
   return isAbsolute(recorded) ? recorded : join(sweepDir, recorded);
 }
 
-/**
- * Takes the folder's lock (a file holding host and pid, created exclusively). A lock left by a process that no
- * longer runs on this host is taken over; a live one is an error naming its pid. Returns the release function.
- */
-export function lockSweepFolder(dir: string): () => void {
-  const path = join(dir, ".sweep.lock");
-  const me = `${hostname()} ${process.pid}`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, `${me}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(path, "utf8").trim() === me) rmSync(path, { force: true });
-        } catch {
-          // already gone
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new RunDirError(`${dir}: cannot create the sweep's lock file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, "check the folder is writable, or pass another --out");
-      const [host, pidText] = readFileSync(path, "utf8").trim().split(" ");
-      const pid = Number(pidText);
-      if (host === hostname() && Number.isInteger(pid) && processAlive(pid)) {
-        throw new RunDirError(`${dir}: another mesa sweep (pid ${pid}) is running this sweep`, "wait for it to finish (or stop it), or pass another --out");
-      }
-      if (host !== hostname()) throw new RunDirError(`${dir}: locked by a mesa sweep on ${host} (pid ${pidText})`, `if that process is gone, delete ${path}`);
-      rmSync(path, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new RunDirError(`${dir}: could not take the sweep's lock`, `another process keeps taking ${path}; retry`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -5,7 +5,8 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { MesaError } from "../core/errors.js";
-import { type JobResult, type SweepRecord, lockSweepFolder, readSweepRecord, recordedRunDir, runDirPath, writeSweepFolder } from "./folder.js";
+import { acquireRunLock } from "../io/rundir.js";
+import { type JobResult, type SweepRecord, readSweepRecord, recordedRunDir, runDirPath, writeSweepFolder } from "./folder.js";
 import { type JobOutcome, WorkerPool } from "./pool.js";
 import { finishRecord, initialRecord } from "./record.js";
 import type { SweepPlan } from "./spec.js";
@@ -45,7 +46,8 @@ export interface LocalSweepOptions {
 export async function runLocalSweep(plan: SweepPlan, options: LocalSweepOptions): Promise<SweepRecord> {
   const dir = options.out;
   mkdirSync(join(dir, "runs"), { recursive: true });
-  const unlock = lockSweepFolder(dir);
+  // one mesa sweep per folder at a time (a dead holder's lock is taken over)
+  const lock = acquireRunLock(dir);
   try {
     const previous = readSweepRecord(dir);
     if (previous !== undefined && previous.name !== plan.spec.name) {
@@ -160,6 +162,6 @@ export async function runLocalSweep(plan: SweepPlan, options: LocalSweepOptions)
     writeSweepFolder(dir, record);
     return record;
   } finally {
-    unlock();
+    lock.release();
   }
 }

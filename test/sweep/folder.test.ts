@@ -1,28 +1,33 @@
-// The sweep folder: one mesa sweep per folder at a time (a stale lock is taken over), and a damaged sweep.json is
-// an error naming the file rather than a silent fresh start that would forget finished jobs.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+// The sweep folder: one mesa sweep per folder at a time (the run-directory lock, whose takeover of a dead holder's
+// lock test/io/runlock.test.ts covers), and a damaged sweep.json is an error naming the file rather than a silent
+// fresh start that would forget finished jobs.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RunDirError } from "../../src/core/errors.js";
-import { lockSweepFolder, readSweepRecord, recordedRunDir, runDirPath } from "../../src/sweep/folder.js";
+import { acquireRunLock } from "../../src/io/rundir.js";
+import { readSweepRecord, recordedRunDir, runDirPath } from "../../src/sweep/folder.js";
+import { mesa, writeSpec } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-sweep-folder-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("sweep folder", () => {
-  it("lets one process hold a folder, names the holder to the next, and takes over a dead holder's lock", () => {
-    const release = lockSweepFolder(root);
-    expect(() => lockSweepFolder(root)).toThrow(new RegExp(`another mesa sweep \\(pid ${process.pid}\\) is running this sweep`));
-    release();
-    const again = lockSweepFolder(root);
-    again();
-
-    // a lock left by a process that no longer exists (pid 2^22 + 1 is above Linux's pid limit)
-    writeFileSync(join(root, ".sweep.lock"), `${hostname()} ${2 ** 22 + 1}\n`);
-    const taken = lockSweepFolder(root);
-    expect(readFileSync(join(root, ".sweep.lock"), "utf8").trim()).toBe(`${hostname()} ${process.pid}`);
-    taken();
+  it("is refused to a second mesa sweep while another process holds it, naming the holder", () => {
+    const dir = join(root, "held");
+    mkdirSync(dir, { recursive: true });
+    const lock = acquireRunLock(dir, "mesa sweep held.yaml");
+    try {
+      const spec = writeSpec(root, "held", { command: "train", base: { env: "points-bug", ppo: { totalTimesteps: 1024, numEnvs: 8 } }, seeds: 1 });
+      const r = mesa(root, "sweep", spec, "--workers", "1", "--out", dir);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`${dir} is in use: locked by PID ${process.pid}`);
+      expect(r.stderr).toContain("mesa sweep held.yaml");
+      expect(existsSync(join(dir, "sweep.json"))).toBe(false);
+    } finally {
+      lock.release();
+    }
   });
 
   it("reports a damaged or foreign sweep.json instead of starting afresh", () => {
