@@ -33,9 +33,9 @@ export interface CandidateObjective {
 export interface EnvObjectives {
   readonly candidates: readonly CandidateObjective[];
   /**
-   * The goals are items collected once (keys, apples, coins), not places: each candidate's planner values the
-   * first goal it reaches, and behavioural inference re-reads the level (`maps`, `level`) after every goal
-   * the agent enters, scoring each stretch of an episode against the level as it then is (default false).
+   * The goals are items collected once (keys, apples, coins), not places: behavioural inference re-reads the
+   * level (`maps`, `level`) after every goal the agent enters and scores each stretch of an episode against the
+   * level as it then is (default false: an episode is scored up to its first goal only).
    */
   readonly collected?: boolean;
   /**

@@ -84,7 +84,15 @@ export interface AgentObjective {
   agree: boolean;
   /** the same reading with the policy's most likely action taken at every step (`greedy`; null when not asked) */
   greedy: BehaviourReading | null;
+  /** the behavioural inference's version the readings were made with (absent: 1); older ones are read again */
+  inference_version?: number;
 }
+
+/**
+ * Version of the behavioural reading: 2 scores each episode only up to its first goal (objective-inference.ts).
+ * An experiment continued with a newer version reads its recorded agents' planners again, without training.
+ */
+export const INFERENCE_VERSION = 2;
 
 /** One behavioural reading of an agent, set against its reward map. */
 export interface BehaviourReading {
@@ -272,12 +280,15 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       const deploy = { params: paramsOn(def, "deploy", "train", params), levels: o.levels, seed: evalSeed };
       if (existsSync(file)) {
         const recorded = readJsonObject(file, { missing: "", damaged: "delete the damaged agent file: the same command trains that agent again" }) as unknown as Omit<AgentObjective, "greedy"> & { greedy?: BehaviourReading | null };
-        const done: AgentObjective = { ...recorded, greedy: recorded.greedy ?? null };
-        if (o.greedy && done.greedy === null) {
-          // recorded before --greedy was asked: its trained planner is read again, greedily
-          done.greedy = readBehaviour(def, objectives, loadRunPolicy(done.run_dir).policy, deploy, true, done.map_top);
+        let done: AgentObjective = { ...recorded, greedy: recorded.greedy ?? null };
+        const stale = (done.inference_version ?? 1) < INFERENCE_VERSION;
+        if (stale || (o.greedy && done.greedy === null)) {
+          // read with an older inference, or before --greedy was asked: its trained planner is read again
+          const policy = loadRunPolicy(done.run_dir).policy;
+          if (stale) done = { ...done, ...readBehaviour(def, objectives, policy, deploy, false, done.map_top), greedy: null, inference_version: INFERENCE_VERSION };
+          if (o.greedy) done.greedy = readBehaviour(def, objectives, policy, deploy, true, done.map_top);
           writeJsonAtomic(file, done);
-          o.log?.(`${condition} seed ${seed}: done before, skipped; read greedily now`);
+          o.log?.(`${condition} seed ${seed}: done before, skipped; ${stale ? `read again with inference version ${INFERENCE_VERSION}${o.greedy ? ", sampled and greedily" : ""}` : "read greedily now"}`);
         } else o.log?.(`${condition} seed ${seed}: done before, skipped`);
         agents.push(done);
         continue;
@@ -344,6 +355,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         mean_value: record((n) => maps.candidates.find((c) => c.name === n)!.mean_value.value),
         ...sampled,
         greedy: o.greedy ? readBehaviour(def, objectives, policy, deploy, true, maps.top) : null,
+        inference_version: INFERENCE_VERSION,
       };
       writeJsonAtomic(file, agent);
       agents.push(agent);

@@ -6,11 +6,18 @@
 // reported), giving a posterior over candidates; a bootstrap over episodes gives its confidence intervals.
 // Revealed-preference statistics (which candidate's goal the agent reaches first) sit beside it, and
 // `disambiguationScore` finds levels where the candidates imply different actions, the only levels on
-// which behaviour can tell them apart. Where a level's goals are items collected once (keys, apples, coins),
-// `goalsEnd` makes each candidate's planner value the first goal it reaches (the caller re-reads the level
-// after each goal the agent enters, so stretches of one episode are scored against the level as it then is;
-// `cluster` ties them to their episode for the bootstrap). This file is environment-independent: environments
-// supply the levels, candidates and recorded episodes.
+// which behaviour can tell them apart.
+// The question asked is "which goal is the agent heading for?": each candidate's planner values reaching its
+// first goal (`goalsEnd`), and an episode's actions are scored only up to the first step that enters a goal of
+// any candidate (`untilFirstGoal`). After that step the level's question is answered — and an agent that
+// reached a place goal it cannot collect (coin-run's right end) may wander there for hundreds of steps that no
+// candidate explains, which would drown the evidence of the path (measured on a coin-run planner: no candidate
+// fitted before the cut). The cut is the same for every candidate, so their likelihoods score the same actions
+// and stay comparable; cutting each candidate at its own goal would not. Where a level's goals are items
+// collected once (keys, apples, coins), the caller re-reads the level after each goal the agent enters, so
+// later stretches of one episode are scored against the level as it then is (`cluster` ties them to their
+// episode for the bootstrap). This file is environment-independent: environments supply the levels,
+// candidates and recorded episodes.
 import { ConfigError, ShapeError } from "../core/errors.js";
 import type { TabularLevel } from "../envs/objectives.js";
 import { Rng } from "../core/rng.js";
@@ -44,8 +51,13 @@ export interface InferenceOptions {
   bootstrap?: number;
   /** seed of the bootstrap (default 0) */
   seed?: number;
-  /** entering a state a candidate rewards ends that candidate's plan: goals are collected once (default false) */
+  /** entering a state a candidate rewards ends that candidate's plan: it heads for its first goal (default true) */
   goalsEnd?: boolean;
+  /**
+   * score each episode's actions only up to (and including) the first that enters a state any candidate
+   * rewards (default true; see the file comment)
+   */
+  untilFirstGoal?: boolean;
 }
 
 export interface CandidatePosterior {
@@ -69,7 +81,10 @@ export interface ObjectiveInference {
   /** name of the most probable candidate */
   top: string;
   episodes: number;
+  /** actions scored */
   actions: number;
+  /** actions recorded after an episode's first goal, not scored (`untilFirstGoal`) */
+  actionsAfterGoal: number;
   /** log-likelihood of the actions under a uniformly random policy */
   uniformLogLikelihood: number;
 }
@@ -78,10 +93,10 @@ const DEFAULT_BETAS = Array.from({ length: 61 }, (_, j) => 10 ** (-2 + (5 * j) /
 
 /**
  * Q(s, a) = R(s') + γ·(1 − terminal(s'))·V(s') with s' = next(s, a), V by value iteration to convergence ([S, A]).
- * With `goalsEnd`, a state with positive reward is terminal too: the candidate collects its first goal and stops
- * (an item's reward is paid once, not on every re-entry).
+ * With `goalsEnd` (the default), a state with positive reward is terminal too: the candidate reaches its first
+ * goal and stops (an item's reward is paid once; a place is reached, not farmed by re-entering it).
  */
-export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: number, goalsEnd = false): Float32Array {
+export function candidateQ(level: TabularLevel, reward: Float32Array, gamma: number, goalsEnd = true): Float32Array {
   const { states: S, actions: A, next, terminal } = level;
   if (reward.length !== S) throw new ShapeError(`candidateQ: reward has ${reward.length} values for ${S} states`);
   // the disambiguation and the likelihood ask for the same level's Q: computed once per reward vector
@@ -175,21 +190,26 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
   // Q of every candidate on every level that an episode uses
   const used = [...new Set(episodes.map((e) => e.level))];
   const Qs = new Map<number, Float32Array[]>();
-  for (const i of used) Qs.set(i, levels[i]!.rewards.map((r) => candidateQ(levels[i]!.level, r, gamma, options.goalsEnd ?? false)));
+  for (const i of used) Qs.set(i, levels[i]!.rewards.map((r) => candidateQ(levels[i]!.level, r, gamma, options.goalsEnd ?? true)));
+  const untilFirstGoal = options.untilFirstGoal ?? true;
   // per episode, candidate and β: log-likelihood of its actions
   const ll = new Float64Array(E * C * G);
   let totalActions = 0;
+  let afterGoal = 0;
   let uniform = 0;
   const logits = new Float64Array(64);
   episodes.forEach((e, k) => {
     const { actions: A } = levels[e.level]!.level;
     const Q = Qs.get(e.level)!;
-    totalActions += e.actions.length;
-    uniform -= e.actions.length * Math.log(A);
+    const goalAt = untilFirstGoal ? firstGoalStep(levels[e.level]!, e) : -1;
+    const n = goalAt >= 0 ? goalAt + 1 : e.actions.length;
+    totalActions += n;
+    afterGoal += e.actions.length - n;
+    uniform -= n * Math.log(A);
     // an episode's likelihood depends only on how often each action was taken in each state: an agent that
     // paces or pushes into a wall repeats a few pairs hundreds of times, so each state's normaliser is computed once
     const visits = new Map<number, Float64Array>(); // state → count of each action there
-    for (let t = 0; t < e.states.length; t++) {
+    for (let t = 0; t < n; t++) {
       let counts = visits.get(e.states[t]!);
       if (!counts) visits.set(e.states[t]!, (counts = new Float64Array(A)));
       counts[e.actions[t]!]!++;
@@ -270,7 +290,19 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
   }));
   let top = 0;
   for (let c = 1; c < C; c++) if (point[c]! > point[top]!) top = c;
-  return { candidates, top: candidateNames[top]!, episodes: E, actions: totalActions, uniformLogLikelihood: uniform };
+  return { candidates, top: candidateNames[top]!, episodes: E, actions: totalActions, actionsAfterGoal: afterGoal, uniformLogLikelihood: uniform };
+}
+
+/**
+ * The step at which an episode first enters a state some candidate rewards (its action's successor, since the
+ * last state may be terminal and not recorded), or -1 when it never does.
+ */
+export function firstGoalStep({ level, rewards }: InferenceLevel, e: ObservedEpisode): number {
+  for (let t = 0; t < e.states.length; t++) {
+    const s = level.next[e.states[t]! * level.actions + e.actions[t]!]!;
+    for (const r of rewards) if (r[s]! > 0) return t;
+  }
+  return -1;
 }
 
 export interface RevealedPreference {
@@ -292,18 +324,13 @@ export function revealedPreferences(levels: readonly InferenceLevel[], episodes:
   let none = 0;
   for (const e of episodes) {
     const { rewards, level } = levels[e.level]!;
-    // the states entered: each action's successor (the last state may be terminal and not recorded as a state)
-    let hit = false;
-    for (let t = 0; t < e.states.length && !hit; t++) {
-      const s = level.next[e.states[t]! * level.actions + e.actions[t]!]!;
-      for (let c = 0; c < C; c++) {
-        if (rewards[c]![s]! > 0) {
-          counts[c]!++;
-          hit = true;
-        }
-      }
+    const t = firstGoalStep(levels[e.level]!, e);
+    if (t < 0) {
+      none++;
+      continue;
     }
-    if (!hit) none++;
+    const s = level.next[e.states[t]! * level.actions + e.actions[t]!]!;
+    for (let c = 0; c < C; c++) if (rewards[c]![s]! > 0) counts[c]!++;
   }
   const firstReached: Record<string, Estimate> = {};
   candidateNames.forEach((name, c) => (firstReached[name] = wilsonInterval(counts[c]!, episodes.length)));
@@ -337,7 +364,7 @@ export interface DisambiguationOptions {
   gamma?: number;
   /** an action counts as worse under a candidate when it loses this fraction of the candidate's Q range (default 0.05) */
   margin?: number;
-  /** as InferenceOptions.goalsEnd (default false) */
+  /** as InferenceOptions.goalsEnd (default true) */
   goalsEnd?: boolean;
   /**
    * also require that neither candidate's optimal path enters a state the other rewards (default true): then
@@ -359,8 +386,9 @@ export function disambiguationScore(level: InferenceLevel, options: Disambiguati
   const exclusive = options.exclusiveGoals ?? true;
   const { level: L, rewards } = level;
   const A = L.actions;
-  const Qs = rewards.map((r) => candidateQ(L, r, gamma, options.goalsEnd ?? false));
-  const paths = Qs.map((Q, c) => greedyPath(L, Q, L.states, options.goalsEnd ? rewards[c]! : null));
+  const goalsEnd = options.goalsEnd ?? true;
+  const Qs = rewards.map((r) => candidateQ(L, r, gamma, goalsEnd));
+  const paths = Qs.map((Q, c) => greedyPath(L, Q, L.states, goalsEnd ? rewards[c]! : null));
   const ranges = Qs.map((Q) => {
     let lo = Infinity;
     let hi = -Infinity;

@@ -387,6 +387,11 @@ export interface BehaviouralInferenceOptions {
   gamma?: number;
   /** where goals are collected: stretches kept per episode at most (default 2), so the evidence spans many episodes */
   stretchesPerEpisode?: number;
+  /**
+   * score actions only up to the first goal any candidate rewards (default true); false scores whole episodes
+   * (the inference before that cut, kept to show what it changes)
+   */
+  untilFirstGoal?: boolean;
 }
 
 export interface BehaviouralInference extends ObjectiveInference {
@@ -408,12 +413,13 @@ interface Stretch {
 
 /**
  * Steps every copy of `env` with `act` until each copy's first episode ends (or `maxSteps`), recording copy i's
- * states and actions. Where goals are `collected`, a new stretch begins after every step that enters a state
- * some candidate rewards, with the level re-read as it then is (the item is gone, the agent may hold a key);
- * otherwise the episode is one stretch on the level it started on. Copies with `skip[i]` set are not recorded
- * (and their actions not asked for): the caller has no use for them.
+ * states and actions. A stretch ends with the step that enters a state some candidate rewards (the inference
+ * scores no action after it): where goals are `collected`, a new stretch begins there, with the level re-read
+ * as it then is (the item is gone, the agent may hold a key); otherwise the copy's recording ends — an agent
+ * that reached a goal and wanders on is not asked for actions nobody scores. Copies with `skip[i]` set are
+ * not recorded (and their actions not asked for): the caller has no use for them.
  */
-function recordStretches(env: VecEnv, act: ActionSource, read: (i: number) => InferenceLevel, collected: boolean, skip: Uint8Array | null = null, maxSteps = env.maxSteps): Stretch[][] {
+function recordStretches(env: VecEnv, act: ActionSource, read: (i: number) => InferenceLevel, collected: boolean, skip: Uint8Array | null, untilFirstGoal: boolean, maxSteps = env.maxSteps): Stretch[][] {
   const n = env.n;
   const out: Stretch[][] = Array.from({ length: n }, (_, i) => (skip?.[i] ? [] : [{ level: read(i), states: [], actions: [] }]));
   const done = new Uint8Array(n);
@@ -441,10 +447,11 @@ function recordStretches(env: VecEnv, act: ActionSource, read: (i: number) => In
     env.step(a);
     for (let i = 0; i < n; i++) {
       if (done[i]) continue;
-      if ((env.terminated[i]! | env.truncated[i]!) !== 0) {
+      const goal = out[i]![out[i]!.length - 1]!.level.rewards.some((r) => r[entered[i]!]! > 0);
+      if ((env.terminated[i]! | env.truncated[i]!) !== 0 || (goal && !collected && untilFirstGoal)) {
         done[i] = 1;
         open--;
-      } else if (collected && out[i]![out[i]!.length - 1]!.level.rewards.some((r) => r[entered[i]!]! > 0)) {
+      } else if (goal && collected) {
         out[i]!.push({ level: read(i), states: [], actions: [] });
       }
     }
@@ -467,11 +474,12 @@ export function inferFromBehaviour(
   const batch = options.batch ?? Math.min(256, Math.max(16, 2 * options.levels));
   const maxBatches = options.maxBatches ?? 20;
   const collected = objectives.collected ?? false;
+  const untilFirstGoal = options.untilFirstGoal ?? true;
   const levels: InferenceLevel[] = [];
   const episodes: ObservedEpisode[] = [];
   let drawn = 0;
   let clusters = 0;
-  const disambiguation = { ...(options.gamma !== undefined ? { gamma: options.gamma } : {}), goalsEnd: collected };
+  const disambiguation = options.gamma !== undefined ? { gamma: options.gamma } : {};
   for (let k = 0; k < maxBatches && levels.length < options.levels; k++) {
     const env = new VecEnv(def, { n: batch, distribution: options.distribution, params: options.params ?? {} });
     env.reset(options.seed + k);
@@ -491,7 +499,7 @@ export function inferFromBehaviour(
         else skip[i] = 1;
       }
     }
-    const stretches = recordStretches(env, act, (i) => first?.[i] ?? read(i), collected, skip);
+    const stretches = recordStretches(env, act, (i) => first?.[i] ?? read(i), collected, skip, untilFirstGoal);
     drawn += batch;
     for (let i = 0; i < batch && levels.length < options.levels; i++) {
       let used = 0;
@@ -515,7 +523,7 @@ export function inferFromBehaviour(
   const inference = inferObjective(levels, episodes, names, {
     ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
     ...(options.gamma !== undefined ? { gamma: options.gamma } : {}),
-    goalsEnd: collected,
+    untilFirstGoal,
     seed: options.seed,
   });
   return { ...inference, revealed: revealedPreferences(levels, episodes, names), levels_drawn: drawn, levels_used: levels.length, episodes_used: clusters };

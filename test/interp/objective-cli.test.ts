@@ -1,7 +1,7 @@
 // mesa objective / mesa infer-objective through the built binary on a tiny planner run (budgets far too small
 // to learn: these check the commands' contracts — JSON keys, pictures, baselines, errors — not the findings).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coinRun } from "../../src/envs/coin-run.js";
 import { spearman } from "../../src/interp/objective-report.js";
 import { paramsOn } from "../../src/envs/make.js";
-import { firstReach, objectiveInferenceExperiment } from "../../src/interp/objective-experiment.js";
+import { INFERENCE_VERSION, firstReach, objectiveInferenceExperiment } from "../../src/interp/objective-experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
@@ -140,13 +140,19 @@ describe("mesa experiment objective-inference", () => {
     expect(result.greedy).toBeNull();
 
     // run again into the same folder with --greedy: nothing is trained again, the recorded agents keep their
-    // sampled readings and get a greedy reading beside them, with its own agreement figure
+    // sampled readings and get a greedy reading beside them, with its own agreement figure; an agent recorded
+    // by an older inference (here: its record marked so, and its posterior spoiled) is read again, sampled too
+    const trainFile = join(out, "agents", "train__seed1.json");
+    const trainAgent = JSON.parse(readFileSync(trainFile, "utf8")) as Record<string, unknown>;
+    expect(trainAgent.inference_version).toBe(INFERENCE_VERSION);
+    writeFileSync(trainFile, JSON.stringify({ ...trainAgent, inference_version: undefined, posterior: { cheese: -1, "top-right": -1 } }));
     const again = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
       "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
     );
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stderr.match(/seed 1: done before, skipped; read greedily now/g)).toHaveLength(2);
+    expect(again.stderr).toContain(`train seed 1: done before, skipped; read again with inference version ${INFERENCE_VERSION}, sampled and greedily`);
+    expect(again.stderr).toContain("cheeseRegion=5 seed 1: done before, skipped; read greedily now");
     const second = JSON.parse(again.stdout) as typeof result;
     const first = result;
     expect(second.agents.map((a) => a.run_dir)).toEqual(first.agents.map((a) => a.run_dir));
