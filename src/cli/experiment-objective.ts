@@ -143,6 +143,13 @@ export function registerObjectiveExperiment(experiment: Command): void {
           `${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}${c.greedy_inferred_top ? ` (greedy: ${Object.entries(c.greedy_inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")})` : ""}; ${c.solved} of ${c.agents} planners reach ${formatNumber(100 * result.target)}% of the scripted optimum on train (mean train return / scripted ${formatNumber(c.mean_solved_ratio)})\n`,
         );
       }
+      const refs = Object.entries(result.references);
+      process.stdout.write(
+        `${formatTable(
+          ["reference policy", ...Object.keys(result.conditions).map((c) => `train return (${c})`), "behaviour says (deploy)", "posterior", "gain/action"],
+          refs.map(([label, r]) => [label, ...Object.keys(result.conditions).map((c) => formatNumber(r.train_return[c]!)), r.deploy.behaviour_fits ? r.deploy.inferred_top : "no fit", formatNumber(r.deploy.posterior[r.deploy.inferred_top]!), formatNumber(r.deploy.gain_per_action)]),
+        )}\n`,
+      );
       const w = result.wall_clock;
       if (w) {
         const secs = (x: number | null): string => (x === null ? "never" : `${formatNumber(x)} s`);

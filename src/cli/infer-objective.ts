@@ -12,7 +12,7 @@ import type { AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import type { EnvObjectives } from "../envs/objectives.js";
 import { environments } from "../envs/registry.js";
-import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
+import { scriptedActionSource } from "../envs/scripted.js";
 import { type BehaviouralInference, type BehaviouralInferenceOptions, envObjectives, inferFromBehaviour } from "../interp/objective-report.js";
 import { policyActions } from "../rl/evaluate.js";
 import { loadRunPolicy } from "../rl/run.js";
@@ -21,19 +21,6 @@ import { EVAL_SEED_OFFSET } from "./eval.js";
 import { formatNumber, formatTable, printJson } from "./output.js";
 
 type Act = (env: VecEnv, actions: Int32Array) => void;
-
-/** The env's reference policy of `kind`, built once per VecEnv it is asked to act in (it sizes its scratch to it). */
-export function scriptedActs(kind: ScriptedKind, seed = 0): Act {
-  let last: VecEnv | null = null;
-  let policy: ReturnType<typeof scriptedPolicy> | null = null;
-  return (env, actions) => {
-    if (env !== last) {
-      policy = scriptedPolicy(env, kind, seed);
-      last = env;
-    }
-    policy!.act(env, actions);
-  };
-}
 
 /** The documented JSON of one inference: posterior (candidate → probability and CI), top, β, revealed preferences. */
 export function inferenceJson(r: BehaviouralInference): Record<string, unknown> {
@@ -63,11 +50,11 @@ export function inferWithBaselines(
 ): { agent: BehaviouralInference; baselines: Record<string, BehaviouralInference> } {
   const baselines: Record<string, BehaviouralInference> = {};
   if (def.policies) {
-    baselines["scripted intended"] = inferFromBehaviour(def, objectives, scriptedActs("intended"), options);
-    baselines["scripted proxy"] = inferFromBehaviour(def, objectives, scriptedActs("proxy"), options);
-    baselines["observation-only"] = inferFromBehaviour(def, objectives, scriptedActs("observation-only"), options);
+    baselines["scripted intended"] = inferFromBehaviour(def, objectives, scriptedActionSource("intended"), options);
+    baselines["scripted proxy"] = inferFromBehaviour(def, objectives, scriptedActionSource("proxy"), options);
+    baselines["observation-only"] = inferFromBehaviour(def, objectives, scriptedActionSource("observation-only"), options);
   }
-  baselines["random"] = inferFromBehaviour(def, objectives, scriptedActs("random", options.seed), options);
+  baselines["random"] = inferFromBehaviour(def, objectives, scriptedActionSource("random", options.seed), options);
   return { agent: inferFromBehaviour(def, objectives, agent, options), baselines };
 }
 

@@ -42,3 +42,19 @@ export function randomPolicy(env: VecEnv, seed: number): ScriptedPolicy {
     },
   };
 }
+
+/**
+ * The reference policy of `kind` as an action source for any VecEnv it is asked to act in: built once per env
+ * (it sizes its scratch to it), so one source serves evaluations and recordings that make their own envs.
+ */
+export function scriptedActionSource(kind: ScriptedKind, seed = 0): (env: VecEnv, actions: Int32Array) => void {
+  let last: VecEnv | null = null;
+  let policy: ScriptedPolicy | null = null;
+  return (env, actions) => {
+    if (env !== last) {
+      policy = scriptedPolicy(env, kind, seed);
+      last = env;
+    }
+    policy!.act(env, actions);
+  };
+}

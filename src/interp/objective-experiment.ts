@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../core/rng.js";
 import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
-import { scriptedPolicy } from "../envs/scripted.js";
+import { type ScriptedKind, scriptedActionSource } from "../envs/scripted.js";
 import { environments } from "../envs/registry.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { readJsonObject, recordFolderSettings } from "../io/json.js";
@@ -19,7 +19,7 @@ import { acquireRunLock } from "../io/rundir.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import type { EnvObjectives } from "../envs/objectives.js";
-import { evaluate, policyActions } from "../rl/evaluate.js";
+import { type ActionSource, evaluate, policyActions } from "../rl/evaluate.js";
 import { paramsOn } from "../envs/make.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { loadRunPolicy, startRun } from "../rl/run.js";
@@ -191,6 +191,8 @@ export interface ObjectiveExperimentResult {
     ratio: number | null;
     baseline_solved: number;
   } | null;
+  /** the env's reference policies (scripted intended and proxy, observation-only, random) read like the agents */
+  references: Record<string, ReferenceReading>;
   seconds: number;
 }
 
@@ -212,11 +214,12 @@ function agreementOf(readings: readonly (BehaviourReading & { map_top: string | 
 }
 
 /**
- * The behavioural reading of a planner on disambiguating deploy levels (sampled actions, or greedy ones), set
- * against its reward map's answer `mapTop`.
+ * The behavioural reading of a policy on disambiguating deploy levels (a network's sampled actions, or greedy
+ * ones; or any action source), set against its reward map's answer `mapTop`.
  */
-function readBehaviour(def: AnyEnvDefinition, objectives: EnvObjectives, policy: ActorCritic, where: { params: Record<string, unknown>; levels: number; seed: number }, greedy: boolean, mapTop: string | null): BehaviourReading {
-  const inferred = inferFromBehaviour(def, objectives, policyActions(policy, new Rng(where.seed, "objective-experiment/deploy"), greedy), {
+function readBehaviour(def: AnyEnvDefinition, objectives: EnvObjectives, policy: ActorCritic | ActionSource, where: { params: Record<string, unknown>; levels: number; seed: number }, greedy: boolean, mapTop: string | null): BehaviourReading {
+  const act = typeof policy === "function" ? policy : policyActions(policy, new Rng(where.seed, "objective-experiment/deploy"), greedy);
+  const inferred = inferFromBehaviour(def, objectives, act, {
     distribution: "deploy",
     params: where.params,
     levels: where.levels,
@@ -230,6 +233,35 @@ function readBehaviour(def: AnyEnvDefinition, objectives: EnvObjectives, policy:
     behaviour_fits: best.gainPerAction >= MIN_GAIN_PER_ACTION,
     agree: mapTop !== null && inferred.top === mapTop,
   };
+}
+
+/** A reference policy read as the agents are: its train return in each condition and its behaviour on deploy. */
+export interface ReferenceReading {
+  /** intended return on each condition's train levels (condition → return) */
+  train_return: Record<string, number>;
+  /** the behavioural reading on the agents' disambiguating deploy levels (`agree`: its answer is the candidate it was written to pursue) */
+  deploy: BehaviourReading;
+}
+
+/**
+ * The env's reference policies — scripted intended (the optimum), scripted proxy, observation-only intended,
+ * uniformly random — evaluated and read like the agents, so every agent's figures stand beside a known answer
+ * and no answer. `agree` says whether the reading names the candidate the policy pursues (random: none).
+ */
+function readReferences(def: AnyEnvDefinition, objectives: EnvObjectives, conditions: readonly [string, Record<string, unknown>][], o: ObjectiveExperimentOptions, deploy: { params: Record<string, unknown>; levels: number; seed: number }): Record<string, ReferenceReading> {
+  type Reference = readonly [label: string, kind: ScriptedKind, pursues: "intended" | "proxy" | null];
+  const scripted: readonly Reference[] = [["scripted intended", "intended", "intended"], ["scripted proxy", "proxy", "proxy"], ["observation-only", "observation-only", "intended"]];
+  const kinds: readonly Reference[] = [...(def.policies ? scripted : []), ["random", "random", null]];
+  const out: Record<string, ReferenceReading> = {};
+  for (const [label, kind, role] of kinds) {
+    const truth = role === null ? null : (objectives.candidates.find((c) => c.role === role)?.name ?? null);
+    const train_return = Object.fromEntries(conditions.map(([condition, params]) => [
+      condition,
+      evaluate(def, scriptedActionSource(kind, deploy.seed), { distribution: "train", params, episodes: o.episodes, seed: deploy.seed }).intended_return,
+    ]));
+    out[label] = { train_return, deploy: readBehaviour(def, objectives, scriptedActionSource(kind, deploy.seed), deploy, false, truth) };
+  }
+  return out;
 }
 
 /** The options a resumed experiment must share with the one that wrote the folder (seeds may grow). */
@@ -293,15 +325,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         agents.push(done);
         continue;
       }
-      let scripted: ReturnType<typeof scriptedPolicy> | null = null;
-      let scriptedEnv: VecEnv | null = null;
-      const optimum = evaluate(def, (env, a) => {
-        if (env !== scriptedEnv) {
-          scripted = scriptedPolicy(env, "intended");
-          scriptedEnv = env;
-        }
-        scripted!.act(env, a);
-      }, { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
+      const optimum = evaluate(def, scriptedActionSource("intended"), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       const goal = target * optimum.intended_return;
       const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned.ppo, totalTimesteps: o.steps, seed } };
       const planner = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`), o.signal);
@@ -401,6 +425,8 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
     conditions: summary,
     target,
     wall_clock: wallClock,
+    // on seed 1's evaluation levels, so they are the levels its agents were read on
+    references: readReferences(def, objectives, conditions, o, { params: paramsOn(def, "deploy", "train", conditions[0]![1]), levels: o.levels, seed: 1_000_003 + 1 }),
     seconds: (performance.now() - t0) / 1000,
   };
 }

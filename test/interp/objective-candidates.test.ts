@@ -3,7 +3,7 @@
 // intended policy as the intended candidate and its scripted proxy policy as the proxy (posterior > 0.99),
 // while a uniformly random policy is explained by neither (no gain over chance).
 import { describe, expect, it } from "vitest";
-import { scriptedActs } from "../../src/cli/infer-objective.js";
+import { scriptedActionSource as scriptedActs } from "../../src/envs/scripted.js";
 import { VecEnv } from "../../src/envs/engine.js";
 import type { KeysChestsState } from "../../src/envs/keys-chests.js";
 import type { PointsBugState } from "../../src/envs/points-bug.js";

@@ -119,6 +119,7 @@ describe("mesa experiment objective-inference", () => {
       agreement: { value: number; ci95: [number, number]; n: number };
       no_fit: number;
       conditions: Record<string, unknown>;
+      references: Record<string, { train_return: Record<string, number>; deploy: GreedyReading & { posterior: Record<string, number> } }>;
     };
     expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
     for (const a of result.agents) {
@@ -138,6 +139,14 @@ describe("mesa experiment objective-inference", () => {
     expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
     expect(existsSync(join(out, "results.json"))).toBe(true);
     expect(result.greedy).toBeNull();
+    // the reference policies beside the agents: train return per condition, and the same behavioural reading
+    expect(Object.keys(result.references)).toEqual(["scripted intended", "scripted proxy", "observation-only", "random"]);
+    const refs = result.references;
+    expect(Object.keys(refs["random"]!.train_return)).toEqual(["train", "cheeseRegion=5"]);
+    expect(refs["scripted intended"]!.train_return["train"]).toBeGreaterThan(refs["random"]!.train_return["train"]!);
+    expect(refs["scripted intended"]!.deploy).toMatchObject({ inferred_top: "cheese", behaviour_fits: true, agree: true });
+    expect(refs["scripted proxy"]!.deploy).toMatchObject({ inferred_top: "top-right", behaviour_fits: true, agree: true });
+    expect(refs["random"]!.deploy.behaviour_fits).toBe(false);
 
     // run again into the same folder with --greedy: nothing is trained again, the recorded agents keep their
     // sampled readings and get a greedy reading beside them, with its own agreement figure; an agent recorded

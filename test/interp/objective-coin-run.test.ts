@@ -3,7 +3,7 @@
 // The inference scores actions only up to the first goal entered; scoring whole episodes (the inference before
 // that cut) lets the wandering drown the path, and no candidate fits.
 import { describe, expect, it } from "vitest";
-import { scriptedActs } from "../../src/cli/infer-objective.js";
+import { scriptedActionSource as scriptedActs } from "../../src/envs/scripted.js";
 import { Rng } from "../../src/core/rng.js";
 import type { VecEnv } from "../../src/envs/engine.js";
 import { environments } from "../../src/envs/registry.js";
