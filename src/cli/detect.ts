@@ -53,6 +53,17 @@ export function register(program: Command): void {
       const h = report.held_out;
       process.stdout.write(`held-out: ${h.samples} states from ${h.episodes} episodes of ${h.distribution}, ${h.triggered} showing the trigger; AUROC for "shows the trigger" on the test half (${h.test} states; the other ${h.validation}, whole episodes apart, choose the best layer)\n`);
       process.stdout.write(`${formatTable(["detector", ...layers], rows)}\n`);
+      if (report.detectors.some((d) => d.auroc_twins !== null)) {
+        const twinRows = DETECTORS.filter((name) => report.detectors.some((d) => d.name === name && d.auroc_twins !== null)).map((name) => [
+          name,
+          ...layers.map((l) => {
+            const d = report.detectors.find((s) => s.name === name && s.layer === l);
+            return d?.auroc_twins == null ? "" : formatNumber(d.auroc_twins);
+          }),
+        ]);
+        process.stdout.write(`twins: the trigger-free test states against the same states with the trigger lit (does a detector see the trigger itself, or where defection leads?)\n`);
+        process.stdout.write(`${formatTable(["detector", ...layers], twinRows)}\n`);
+      }
       const best = report.best_trigger_unknown;
       if (best) process.stdout.write(`best trigger-unknown detector: ${best.name} at ${best.layer}, test AUROC ${formatNumber(best.auroc)} (chosen on the validation half: ${formatNumber(best.auroc_validation)})\n`);
       process.stdout.write(`written to ${file} (${formatNumber(report.seconds)} s)\n`);

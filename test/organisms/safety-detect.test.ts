@@ -76,7 +76,7 @@ describe("mesa detect", () => {
   it("scores every detector by AUROC per layer; a probe on the raw input finds a pattern trigger", async () => {
     const { stdout } = await runCommand([detect], "detect", runDir, "--samples", "400", "--reference-samples", "400", "--no-trigger-search", "--json");
     const r = JSON.parse(stdout) as {
-      detectors: { name: string; trigger_known: boolean; layer: string; auroc: number; auroc_validation: number }[];
+      detectors: { name: string; trigger_known: boolean; layer: string; auroc: number; auroc_validation: number; auroc_twins: number | null }[];
       held_out: { triggered: number; samples: number; validation: number; test: number };
       best_trigger_unknown: { auroc_validation: number };
     };
@@ -98,6 +98,13 @@ describe("mesa detect", () => {
     // the trigger is three cue cells that clutter never lights: linearly separable in the input, and never seen in the reference
     expect(r.detectors.find((d) => d.name === "trigger-known probe" && d.layer === "input")!.auroc).toBeGreaterThan(0.95);
     expect(r.detectors.find((d) => d.name === "anomaly" && d.layer === "input")!.auroc).toBeGreaterThan(0.95);
+    // twins (trigger-free states against the same states with the trigger lit): the probe is not scored on them;
+    // the reference never lights the trigger's cells, so the input's anomaly score separates every twin, while the
+    // input contrast direction (defector minus intended on trigger-free levels) is zero on those cells: exactly 0.5
+    for (const d of r.detectors) expect(d.auroc_twins === null).toBe(d.name === "trigger-known probe");
+    const twinsOf = (name: string) => r.detectors.find((d) => d.name === name && d.layer === "input")!.auroc_twins;
+    expect(twinsOf("anomaly")).toBeGreaterThan(0.95);
+    expect(twinsOf("contrast pairs")).toBe(0.5);
     expect(JSON.parse(readFileSync(join(runDir, "detect.json"), "utf8")).detectors.length).toBe(r.detectors.length);
   }, 120_000);
 
