@@ -52,9 +52,10 @@ export interface DetectorScore {
   auroc_validation: number;
   /**
    * AUROC of trigger-free test states against the same states with the trigger lit (null: the organism has no
-   * planted trigger, or the detector is not scored on twins — the probe is cross-validated on held-out states only)
+   * planted trigger, or the detector is not scored on twins — the probe is cross-validated on held-out states only;
+   * absent in experiment cells written before twins were scored)
    */
-  auroc_twins: number | null;
+  auroc_twins?: number | null;
 }
 
 export interface DetectOptions {
