@@ -15,30 +15,35 @@ export function denseConvFits(args: Conv2dArgs, factor: number): boolean {
   return args.h * args.w <= factor * args.kh * args.kw;
 }
 
-/** M [o·L, c·h·w]: M[(o, oh, ow), (c, ih, iw)] = w[o, c, i, j] where the window at (oh, ow) reads (ih, iw). */
-function buildConvMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number): Float32Array {
+/**
+ * Writes M [o·L, c·h·w] into `m`: M[(o, oh, ow), (c, ih, iw)] = w[o, c, i, j] where the window at (oh, ow) reads
+ * (ih, iw). Only the taps' entries are written: for a given geometry the others are zero in every matrix, so a
+ * rebuild after the filter changed rewrites the same buffer in place (no allocation, no re-zeroing).
+ */
+function writeConvMatrix(m: Float32Array, weight: Float32Array, a: Conv2dArgs, ho: number, wo: number): void {
   const { c: C, h: H, w: W, o: O, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw } = a;
   const L = ho * wo;
   const chw = C * H * W;
-  const m = new Float32Array(O * L * chw);
   for (let o = 0; o < O; o++) {
     for (let oh = 0; oh < ho; oh++) {
       for (let ow = 0; ow < wo; ow++) {
         const row = (o * L + oh * wo + ow) * chw;
         for (let c = 0; c < C; c++) {
+          const wc = (o * C + c) * kh;
           for (let i = 0; i < kh; i++) {
             const ih = oh * sh - ph + i;
             if (ih < 0 || ih >= H) continue;
+            const mr = row + (c * H + ih) * W;
+            const wr = (wc + i) * kw;
             for (let j = 0; j < kw; j++) {
               const iw = ow * sw - pw + j;
-              if (iw >= 0 && iw < W) m[row + (c * H + ih) * W + iw] = weight[((o * C + c) * kh + i) * kw + j]!;
+              if (iw >= 0 && iw < W) m[mr + iw] = weight[wr + j]!;
             }
           }
         }
       }
     }
   }
-  return m;
 }
 
 /** The last matrix built from a filter buffer: the geometry and filter values it was built for. */
@@ -72,7 +77,14 @@ function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number)
     }
     if (same) return hit.m;
   }
-  const m = buildConvMatrix(weight, a, ho, wo);
+  if (hit !== undefined && hit.geometry === geometry) {
+    // same geometry, new filter values (the optimizer stepped): same zero pattern, rewrite the taps in place
+    writeConvMatrix(hit.m, weight, a, ho, wo);
+    hit.weight.set(weight.subarray(0, len));
+    return hit.m;
+  }
+  const m = new Float32Array(a.o * ho * wo * a.c * a.h * a.w);
+  writeConvMatrix(m, weight, a, ho, wo);
   matrices.set(weight, { geometry, weight: weight.slice(0, len), m });
   return m;
 }
@@ -96,14 +108,23 @@ export function denseConv2d(
   matmul(xin, convMatrix(weight, a, ho, wo), y, { m: a.n, n: ol, k: chw, transA: false, transB: true });
   if (xin !== x) releaseBuffer(xin);
   if (!bias && !residual && !a.relu) return;
-  for (let n = 0, q = 0; n < a.n; n++) {
-    for (let o = 0; o < a.o; o++) {
+  epilogue(y, bias, residual, a.relu, a.n, a.o, L);
+}
+
+/**
+ * y = relu?(y + bias + residual) over [n, o, L], as the js reference rounds it (bias first, then the residual;
+ * the ReLU maps NaN to 0). One loop per fusion, so the inner loop carries no per-element branch on the options.
+ */
+function epilogue(y: Float32Array, bias: Float32Array | null, residual: Float32Array | null, relu: boolean, N: number, O: number, L: number): void {
+  for (let n = 0, q = 0; n < N; n++) {
+    for (let o = 0; o < O; o++, q += L) {
       const b = bias ? bias[o]! : 0;
-      for (let l = 0; l < L; l++, q++) {
-        let v = y[q]! + b;
-        if (residual) v += residual[q]!;
-        y[q] = a.relu && !(v > 0) ? 0 : v;
-      }
+      const e = q + L;
+      if (residual) {
+        if (relu) for (let i = q; i < e; i++) { const v = y[i]! + b + residual[i]!; y[i] = v > 0 ? v : 0; }
+        else for (let i = q; i < e; i++) y[i] = y[i]! + b + residual[i]!;
+      } else if (relu) for (let i = q; i < e; i++) { const v = y[i]! + b; y[i] = v > 0 ? v : 0; }
+      else for (let i = q; i < e; i++) y[i] = y[i]! + b;
     }
   }
 }
@@ -120,9 +141,10 @@ export function denseConv2dBackward(
   let gz = gy;
   if (a.relu) {
     gz = acquireBuffer(N * ol, false);
-    for (let q = 0; q < gz.length; q++) gz[q] = y[q]! > 0 ? gy[q]! : 0;
+    for (let q = 0, e = N * ol; q < e; q++) gz[q] = y[q]! > 0 ? gy[q]! : 0;
   }
-  if (grads.residual) for (let q = 0; q < N * ol; q++) grads.residual[q]! += gz[q]!;
+  const gres = grads.residual;
+  if (gres) for (let q = 0, e = N * ol; q < e; q++) gres[q]! += gz[q]!;
   if (grads.bias) {
     for (let o = 0; o < O; o++) {
       let s = 0;
@@ -131,13 +153,15 @@ export function denseConv2dBackward(
     }
   }
   if (grads.x) {
-    // gX = gz·M, masked where the input was rectified
-    const gx = acquireBuffer(N * chw, false);
-    matmul(gz, convMatrix(weight, a, ho, wo), gx, { m: N, n: chw, k: ol, transA: false, transB: false });
+    // gX = gz·M, added by the GEMM itself; masked where the input was rectified
+    const m = convMatrix(weight, a, ho, wo);
     const out = grads.x;
-    if (a.reluInput) for (let q = 0; q < N * chw; q++) { if (x[q]! > 0) out[q]! += gx[q]!; }
-    else for (let q = 0; q < N * chw; q++) out[q]! += gx[q]!;
-    releaseBuffer(gx);
+    if (a.reluInput) {
+      const gx = acquireBuffer(N * chw, false);
+      matmul(gz, m, gx, { m: N, n: chw, k: ol, transA: false, transB: false });
+      for (let q = 0; q < N * chw; q++) if (x[q]! > 0) out[q]! += gx[q]!;
+      releaseBuffer(gx);
+    } else matmul(gz, m, out, { m: N, n: chw, k: ol, transA: false, transB: false, accumulate: true });
   }
   if (grads.weight) {
     // gM = gzᵀ·X (one GEMM reducing over the batch), then each tap sums its entries of gM

@@ -54,10 +54,15 @@ export class ResidualBlock extends Module {
     this.conv1 = new Conv2d(channels, channels, 3, rng, TRUNK_INIT);
   }
 
-  /** `transients`: the trunk's list of transient activations (see ImpalaTrunk.forward); none when omitted. */
-  forward(x: Tensor, transients?: Tensor[]): Tensor {
+  /**
+   * `transients`: the trunk's list of transient activations (see ImpalaTrunk.forward); none when omitted.
+   * `reluOut`: return relu(x + conv1(…)) from the same kernel call — only when no hook is attached to
+   * hook_resid_out, which is defined as the block's output before any ReLU.
+   */
+  forward(x: Tensor, transients?: Tensor[], reluOut = false): Tensor {
+    if (reluOut && this.hook_resid_out._hooks.length > 0) throw new Error("ResidualBlock: reluOut would hide hook_resid_out's activation; apply the ReLU after the block");
     const h = hooked(this.hook_conv0_out, transients, (transient) => this.conv0.forwardFused(x, { reluInput: true, relu: true, transient })); // [B, C, h, w]
-    return hooked(this.hook_resid_out, transients, (transient) => this.conv1.forwardFused(h, { residual: x, transient })); // [B, C, h, w]
+    return hooked(this.hook_resid_out, transients, (transient) => this.conv1.forwardFused(h, { residual: x, relu: reluOut, transient })); // [B, C, h, w]
   }
 }
 
@@ -74,11 +79,11 @@ export class ImpalaStage extends Module {
     this.block = new ResidualBlock(channels, rng);
   }
 
-  /** `transients`: the trunk's list of transient activations (see ImpalaTrunk.forward); none when omitted. */
-  forward(x: Tensor, transients?: Tensor[]): Tensor {
+  /** `transients`: see ImpalaTrunk.forward; `reluOut`: see ResidualBlock.forward. */
+  forward(x: Tensor, transients?: Tensor[], reluOut = false): Tensor {
     const c = hooked(this.hook_conv_out, transients, (transient) => this.conv.forwardFused(x, { transient })); // [B, C, H, W]
     const p = hooked(this.hook_pool_out, transients, (transient) => maxPool2d(c, 3, { stride: 2, padding: 1, transient })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
-    return this.block.forward(p, transients);
+    return this.block.forward(p, transients, reluOut);
   }
 }
 
@@ -114,8 +119,12 @@ export class ImpalaTrunk extends Module {
   forward(obs: Tensor): Tensor {
     const transients: Tensor[] = [];
     let x = obs; // [B, C, H, W]
-    for (const stage of this.stages) x = stage.forward(x, transients);
-    const flat = relu(x).reshape([x.shape[0]!, this.flatSize]); // [B, C·h·w]
+    // the trunk's ReLU after the last stage runs inside its last convolution unless a hook reads the block's
+    // output before the ReLU (same values and gradients either way: the kernel's ReLU is the op's)
+    const last = this.stages[this.stages.length - 1]!;
+    const fuseRelu = last.block.hook_resid_out._hooks.length === 0;
+    for (const stage of this.stages) x = stage.forward(x, transients, fuseRelu && stage === last);
+    const flat = (fuseRelu ? x : relu(x)).reshape([x.shape[0]!, this.flatSize]); // [B, C·h·w]
     const features = this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
     // no gradient will flow back (rollouts under noGrad): the transient activations are dead already; otherwise
     // each goes back to the pool from its own backward rule once backward() frees the graph
