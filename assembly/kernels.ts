@@ -948,6 +948,22 @@ export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: 
 }
 
 /**
+ * The max-pool's input gradient: gx[arg[i]] += gy[i] for i < len, outputs in order (an input that is the maximum
+ * of several windows adds their gradients in the reference's order). A scatter, so scalar; returns the first i
+ * whose index lies outside [0, gxLen) (nothing written from there on), or −1.
+ */
+export function maxPoolBackward(gy: usize, arg: usize, gx: usize, len: i32, gxLen: i32): i32 {
+  for (let i = 0; i < len; i++) {
+    const at = <usize>i << 2;
+    const k = load<i32>(arg + at);
+    if (<u32>k >= <u32>gxLen) return i;
+    const p = gx + (<usize>k << 2);
+    store<f32>(p, load<f32>(p) + load<f32>(gy + at));
+  }
+  return -1;
+}
+
+/**
  * maxPool for 3×3 windows, stride 2, padding 1 (the CNN policy's pooling), four output columns per f32x4: the
  * window columns 2·ow − 1, 2·ow, 2·ow + 1 of four outputs are the odd and even lanes of two loads (deinterleaved
  * by shuffles). Taps run in the generic loop's order with its rule (the first valid tap, then a larger value or

@@ -1,107 +1,185 @@
-// `npm run bench -- ppo-cnn [--json] [--steps=16384]`: env steps per second of PPO training with the CNN policy
-// (rollout + learning, the whole loop), ours vs PyTorch, each side on one and two threads, headline at each
-// side's best. The identical comparison runs on coin-run's `small` distribution, the level the PyTorch peer's
-// numpy port reproduces step for step (bench/peers/ppo_torch.py --model cnn: the same IMPALA network, init and
-// config). Ours is also timed on the default train levels of coin-run and maze-cheese (their tuned PPO settings),
-// where no PyTorch port of the environment exists.
+// `npm run bench -- ppo-cnn [--json] [--steps=16384] [--runs=3]`: env steps per second of PPO training with the
+// CNN policy (rollout + learning, the whole loop), ours vs PyTorch on the identical network, env and config, each
+// side on one and two threads, several runs alternated ours/PyTorch, the headline at each side's best thread count
+// (by median). Cases:
+//   coin-run small    CleanRL's PPO defaults and the default network (16, 32, 128) on coin-run's `small` levels
+//   maze-cheese train maze-cheese's default train levels with its tuned PPO settings and network
+//   coin-run train    coin-run's default train levels (a view window of a longer level) with its tuned settings:
+//                     ours only, no numpy port of the windowed level exists
+// The PyTorch peer (bench/peers/ppo_torch.py --model cnn) is CleanRL's loop on numpy ports of the two
+// environments that reproduce ours level for level and step for step (test/rl/peer_env.test.ts), given the same
+// hyperparameters from our resolved config.
 import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
 import { kernels } from "../src/core/kernels/index.js";
 import { Rng } from "../src/core/rng.js";
 import { getEnvDefinition, makeVecEnv } from "../src/envs/make.js";
 import "../src/nn/models/cnn_policy.js";
-import { createPolicy } from "../src/nn/models/policy.js";
-import { type PpoConfigInput, ppoConfig } from "../src/rl/config.js";
+import { createPolicy, defaultHidden } from "../src/nn/models/policy.js";
+import { type PpoConfig, type PpoConfigInput, ppoConfig } from "../src/rl/config.js";
 import { trainPPO } from "../src/rl/ppo.js";
-import { runPeer, torchMissing } from "./peer.js";
+import { median, runPeer, torchMissing } from "./peer.js";
 import type { Benchmark } from "./registry.js";
 
-interface Run {
+interface Case {
   env: string;
   distribution: string;
-  obs_shape: number[];
-  steps: number;
-  seconds: number;
-  /** CPU seconds of our process over the run (all threads): on a shared machine, the figure the queue does not inflate */
-  cpu_seconds: number;
+  /** whether the PyTorch peer has a port of these levels */
+  peer: boolean;
+}
+
+const CASES: readonly Case[] = [
+  { env: "coin-run", distribution: "small", peer: true },
+  { env: "maze-cheese", distribution: "train", peer: true },
+  { env: "coin-run", distribution: "train", peer: false },
+];
+
+const caseName = (c: Case): string => `${c.env} ${c.distribution}`;
+
+/** The PPO settings and network of a case: CleanRL's defaults for `small`, the env's tuned ones for its default levels. */
+function settings(c: Case, steps: number): { config: PpoConfig; hidden: number[] } {
+  const training = c.distribution === "small" ? undefined : getEnvDefinition(c.env).training;
+  const config = ppoConfig({ ...((training?.ppo ?? {}) as PpoConfigInput), seed: 1, totalTimesteps: steps, checkpointEvery: 0 });
+  return { config, hidden: [...(training?.hidden ?? defaultHidden("cnn"))] };
+}
+
+interface Run {
   sps: number;
+  /** env steps per CPU second of the process (all threads): the figure a queue for the cores does not inflate */
+  cpu_sps: number;
 }
 
-/** The PPO settings of a run: the env's tuned ones for its default levels, CleanRL's for the peer's level. */
-function settings(env: string, distribution: string): PpoConfigInput {
-  if (distribution === "small") return {};
-  return { ...(getEnvDefinition(env).training?.ppo ?? {}) } as PpoConfigInput;
-}
-
-async function runOurs(env: string, distribution: string, steps: number): Promise<Run> {
-  const config = ppoConfig({ ...settings(env, distribution), seed: 1, totalTimesteps: steps, checkpointEvery: 0 });
-  const venv = makeVecEnv(env, { n: config.numEnvs, distribution });
-  const policy = createPolicy({ kind: "cnn", obsShape: venv.obsShape, numActions: venv.numActions }, new Rng(config.seed, "init"));
+async function runOurs(c: Case, steps: number): Promise<Run & { obsShape: number[] }> {
+  const { config, hidden } = settings(c, steps);
+  const venv = makeVecEnv(c.env, { n: config.numEnvs, distribution: c.distribution });
+  const policy = createPolicy({ kind: "cnn", obsShape: venv.obsShape, numActions: venv.numActions, hidden }, new Rng(config.seed, "init"));
   const cpu = process.cpuUsage();
   const r = await trainPPO(venv, policy, config, {});
   const used = process.cpuUsage(cpu);
-  const cpuSeconds = (used.user + used.system) / 1e6;
-  return { env, distribution, obs_shape: [...venv.obsShape], steps: r.globalStep, seconds: r.seconds, cpu_seconds: cpuSeconds, sps: r.stepsPerSecond };
+  return { sps: r.stepsPerSecond, cpu_sps: r.globalStep / ((used.user + used.system) / 1e6), obsShape: [...venv.obsShape] };
+}
+
+/** The peer's flags for a case: every hyperparameter taken from our resolved config, so both sides run the same. */
+function peerArgs(c: Case, steps: number, threads: number): string[] {
+  const { config: k, hidden } = settings(c, steps);
+  if (k.rewardScale !== 1 || k.targetKl !== null) throw new Error(`bench ppo-cnn: ${caseName(c)} sets rewardScale or targetKl, which the CleanRL peer does not implement`);
+  const flag = (b: boolean): string => (b ? "1" : "0");
+  return [
+    "--model", "cnn", "--env", c.env, "--cnn-hidden", hidden.join(","), "--seed", String(k.seed), "--threads", String(threads),
+    "--total-timesteps", String(steps), "--num-envs", String(k.numEnvs), "--num-steps", String(k.numSteps),
+    "--learning-rate", String(k.learningRate), "--anneal-lr", flag(k.annealLr), "--gamma", String(k.gamma), "--gae-lambda", String(k.gaeLambda),
+    "--num-minibatches", String(k.numMinibatches), "--update-epochs", String(k.updateEpochs), "--norm-adv", flag(k.normAdv),
+    "--clip-coef", String(k.clipCoef), "--clip-vloss", flag(k.clipVloss), "--ent-coef", String(k.entCoef), "--vf-coef", String(k.vfCoef),
+    "--max-grad-norm", String(k.maxGradNorm),
+  ];
 }
 
 const option = (args: readonly string[], name: string, fallback: number): number => Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 
-/** The best of the per-thread figures: [figure, threads]. */
-function best(byThreads: Record<string, number>): [number, number] {
-  let out: [number, number] = [Number.NaN, 0];
-  for (const [key, v] of Object.entries(byThreads)) if (!(v <= out[0])) out = [v, Number(key.slice(1))];
-  return out;
+/** Per thread count ("t1", "t2"): the runs' figures. */
+type ByThreads = Record<string, number[]>;
+
+/** Median, min and max of each thread count's runs, and the thread count with the best median. */
+function summarize(runs: ByThreads): { median: Record<string, number>; min: Record<string, number>; max: Record<string, number>; best: number; threads: number } {
+  const med: Record<string, number> = {};
+  const min: Record<string, number> = {};
+  const max: Record<string, number> = {};
+  let best = Number.NaN;
+  let threads = 0;
+  for (const [key, values] of Object.entries(runs)) {
+    med[key] = median(values);
+    min[key] = Math.min(...values);
+    max[key] = Math.max(...values);
+    if (!(med[key]! <= best)) [best, threads] = [med[key]!, Number(key.slice(1))];
+  }
+  return { median: med, min, max, best, threads };
 }
 
 export const benchmark: Benchmark = {
-  description: "CNN PPO env steps/s (rollout + learning): ours vs PyTorch on the identical network, env and config, 1 and 2 threads",
+  description: "CNN PPO env steps/s (rollout + learning): ours vs PyTorch on the identical network, env and config (coin-run small, maze-cheese train), 1 and 2 threads, median of several runs",
   async run({ json, args }) {
     const steps = option(args, "steps", 16_384);
+    const runs = option(args, "runs", 3);
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`bench ppo-cnn: --runs must be a positive integer, got ${runs}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new Error(`bench ppo-cnn: --steps must be a positive integer, got ${steps}`);
     const skipped = torchMissing() ?? null;
-    const ours: Record<string, number> = {};
-    const torch: Record<string, number> = {};
-    // env steps per CPU second of each side's process (on two threads both threads' CPU time counts)
-    const oursCpu: Record<string, number> = {};
-    const torchCpu: Record<string, number> = {};
-    const defaults: Record<string, Record<string, number>> = {};
-    const runs: Run[] = [];
-    for (const threads of [1, 2]) {
-      kernels().setThreads(threads);
-      const small = await runOurs("coin-run", "small", steps);
-      runs.push(small);
-      ours[`t${threads}`] = small.sps;
-      oursCpu[`t${threads}`] = small.steps / small.cpu_seconds;
-      if (skipped === null) {
-        const t = runPeer<{ sps: number; steps: number; cpu_seconds: number }>("ppo_torch.py", ["--model", "cnn", "--total-timesteps", String(steps), "--threads", String(threads), "--seed", "1"]);
-        if ("skipped" in t) throw new Error(t.skipped);
-        torch[`t${threads}`] = t.sps;
-        torchCpu[`t${threads}`] = t.steps / t.cpu_seconds;
+    const ours: Record<string, ByThreads> = {};
+    const oursCpu: Record<string, ByThreads> = {};
+    const torch: Record<string, ByThreads> = {};
+    const torchCpu: Record<string, ByThreads> = {};
+    const shapes: Record<string, number[]> = {};
+    const push = (to: Record<string, ByThreads>, name: string, threads: number, v: number): void => {
+      ((to[name] ??= {})[`t${threads}`] ??= []).push(v);
+    };
+    // runs alternate ours / PyTorch case by case, so a change in the machine's load falls on both sides
+    for (let run = 0; run < runs; run++) {
+      for (const threads of [1, 2]) {
+        kernels().setThreads(threads);
+        for (const c of CASES) {
+          const name = caseName(c);
+          const o = await runOurs(c, steps);
+          shapes[name] = o.obsShape;
+          push(ours, name, threads, o.sps);
+          push(oursCpu, name, threads, o.cpu_sps);
+          if (c.peer && skipped === null) {
+            const t = runPeer<{ sps: number; steps: number; cpu_seconds: number }>("ppo_torch.py", peerArgs(c, steps, threads));
+            if ("skipped" in t) throw new Error(t.skipped);
+            push(torch, name, threads, t.sps);
+            push(torchCpu, name, threads, t.steps / t.cpu_seconds);
+          }
+        }
+        if (!json) process.stderr.write(`run ${run + 1}/${runs}: measured ${threads} thread(s)\n`);
       }
-      for (const env of ["coin-run", "maze-cheese"]) {
-        const r = await runOurs(env, "train", steps);
-        runs.push(r);
-        (defaults[env] ??= {})[`t${threads}`] = r.sps;
-      }
-      if (!json) process.stderr.write(`measured ${threads} thread(s)\n`);
     }
-    const [oursSps, oursThreads] = best(ours);
-    const [torchSps, torchThreads] = skipped === null ? best(torch) : [null, null];
+    const cases = CASES.map((c) => {
+      const name = caseName(c);
+      const { config, hidden } = settings(c, steps);
+      const o = summarize(ours[name]!);
+      const t = torch[name] ? summarize(torch[name]) : null;
+      const oBest = ours[name]![`t${o.threads}`]!;
+      const tBest = t ? torch[name]![`t${t.threads}`]! : null;
+      return {
+        case: name,
+        env: c.env,
+        distribution: c.distribution,
+        obs_shape: shapes[name],
+        hidden,
+        num_envs: config.numEnvs,
+        num_steps: config.numSteps,
+        learning_rate: config.learningRate,
+        ours_sps: o.best,
+        torch_sps: t?.best ?? null,
+        ours_threads: o.threads,
+        torch_threads: t?.threads ?? null,
+        /** ours / PyTorch, medians at each side's best thread count */
+        ratio: t ? o.best / t.best : null,
+        /** run by run (run i of ours against run i of PyTorch, each at its best thread count): the spread of the ratio */
+        ratio_runs: tBest ? oBest.map((v, i) => v / tBest[i]!) : null,
+        ours_sps_by_threads: o.median,
+        torch_sps_by_threads: t?.median ?? null,
+        ours_sps_min_by_threads: o.min,
+        ours_sps_max_by_threads: o.max,
+        torch_sps_min_by_threads: t?.min ?? null,
+        torch_sps_max_by_threads: t?.max ?? null,
+        ours_sps_runs: ours[name],
+        torch_sps_runs: torch[name] ?? null,
+        ours_cpu_sps_runs: oursCpu[name],
+        torch_cpu_sps_runs: torchCpu[name] ?? null,
+      };
+    });
+    const head = cases[0]!;
     const result = {
-      env: "coin-run (small: the peer's level)",
+      // the headline fields are coin-run small's (the first case); every case is under `cases`
+      env: head.case,
       steps,
-      ours_sps: oursSps,
-      torch_sps: torchSps,
-      ours_threads: oursThreads,
-      torch_threads: torchThreads,
-      ratio: torchSps === null ? null : oursSps / torchSps,
-      ours_sps_by_threads: ours,
-      torch_sps_by_threads: skipped === null ? torch : null,
-      ours_cpu_sps_by_threads: oursCpu,
-      torch_cpu_sps_by_threads: skipped === null ? torchCpu : null,
-      ours_default_levels: Object.fromEntries(Object.entries(defaults).map(([env, byThreads]) => {
-        const [sps, threads] = best(byThreads);
-        return [env, { sps, threads, by_threads: byThreads }];
-      })),
       runs,
+      ours_sps: head.ours_sps,
+      torch_sps: head.torch_sps,
+      ours_threads: head.ours_threads,
+      torch_threads: head.torch_threads,
+      ratio: head.ratio,
+      ours_sps_by_threads: head.ours_sps_by_threads,
+      torch_sps_by_threads: head.torch_sps_by_threads,
+      cases,
       ours_backend: kernels().name,
       skipped,
     };
@@ -109,12 +187,20 @@ export const benchmark: Benchmark = {
       printJson(result);
       return;
     }
-    const f = (v: number | undefined | null): string => (v === undefined || v === null ? "–" : formatNumber(Math.round(v)));
-    const rows = [["coin-run small", "ours", f(ours.t1), f(ours.t2)], ["coin-run small", "PyTorch", f(torch.t1), f(torch.t2)]];
-    for (const [env, byThreads] of Object.entries(defaults)) rows.push([`${env} train`, "ours", f(byThreads.t1), f(byThreads.t2)]);
-    process.stdout.write(`${formatTable(["levels", "side", "steps/s t1", "steps/s t2"], rows)}\n`);
-    if (torchSps !== null) process.stdout.write(`steps per CPU second, 1 thread: ours ${f(oursCpu.t1)} vs PyTorch ${f(torchCpu.t1)}\n`);
-    if (torchSps !== null) process.stdout.write(`best: ours ${f(oursSps)} (${oursThreads} thread(s)) vs PyTorch ${f(torchSps)} (${torchThreads}): ours/PyTorch ${formatNumber(oursSps / torchSps)}\n`);
-    else process.stdout.write(`PyTorch skipped: ${skipped}\n`);
+    const f = (v: number | undefined | null): string => (v === undefined || v === null || Number.isNaN(v) ? "–" : formatNumber(Math.round(v)));
+    const spread = (med: Record<string, number> | null, lo: Record<string, number> | null, hi: Record<string, number> | null, key: string): string =>
+      med === null ? "–" : `${f(med[key])} (${f(lo?.[key])}–${f(hi?.[key])})`;
+    const rows: string[][] = [];
+    for (const c of cases) {
+      rows.push([c.case, "ours", spread(c.ours_sps_by_threads, c.ours_sps_min_by_threads, c.ours_sps_max_by_threads, "t1"), spread(c.ours_sps_by_threads, c.ours_sps_min_by_threads, c.ours_sps_max_by_threads, "t2")]);
+      if (c.torch_sps_by_threads) rows.push([c.case, "PyTorch", spread(c.torch_sps_by_threads, c.torch_sps_min_by_threads, c.torch_sps_max_by_threads, "t1"), spread(c.torch_sps_by_threads, c.torch_sps_min_by_threads, c.torch_sps_max_by_threads, "t2")]);
+    }
+    process.stdout.write(`${formatTable(["levels", "side", `steps/s t1, median of ${runs} (min–max)`, "steps/s t2"], rows)}\n`);
+    for (const c of cases) {
+      if (c.ratio === null) continue;
+      const r = (c.ratio_runs ?? []).map((v) => formatNumber(v)).join(", ");
+      process.stdout.write(`${c.case}: ours ${f(c.ours_sps)} (${c.ours_threads} thread(s)) vs PyTorch ${f(c.torch_sps)} (${c.torch_threads}): ours/PyTorch ${formatNumber(c.ratio)} (runs: ${r})\n`);
+    }
+    if (skipped !== null) process.stdout.write(`PyTorch skipped: ${skipped}\n`);
   },
 };

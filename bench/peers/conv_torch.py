@@ -16,14 +16,18 @@ from torch_threads import blas_thread_setters, set_threads
 def layer_step(spec, gen):
     n, c, h, w, o = spec["n"], spec["c"], spec["h"], spec["w"], spec["o"]
     x = torch.rand((n, c, h, w), generator=gen) * 2 - 1
-    x.requires_grad_(True)
+    # the policy's first convolution reads the observation: no input gradient there
+    x.requires_grad_(spec.get("input_grad", True))
     weight = (torch.rand((o, c, 3, 3), generator=gen) * 2 - 1).requires_grad_(True)
     bias = (torch.rand((o,), generator=gen) * 2 - 1).requires_grad_(True)
-    res = torch.rand((n, o, h, w), generator=gen) if spec["residual"] else None
+    # the residual is the pooled activation, which needs its gradient too
+    res = (torch.rand((n, o, h, w), generator=gen) * 2 - 1).requires_grad_(True) if spec["residual"] else None
     gy = torch.rand((n, o, h, w), generator=gen)
 
     def step():
         x.grad = weight.grad = bias.grad = None
+        if res is not None:
+            res.grad = None
         inp = F.relu(x) if spec["relu_in"] else x
         y = F.conv2d(inp, weight, bias, padding=1)
         if res is not None:

@@ -219,13 +219,117 @@ class VecEnv:
         return self.observe(), reward, done, finished
 
 
-def scripted_returns(seed):
-    """The trajectory of a fixed action pattern (test/rl/peer_env.test.ts replays it on our coin-run)."""
-    env = VecEnv(16, seed)
+
+# maze-cheese (src/envs/maze-cheese.ts, src/envs/grid.ts): a k×k-cell recursive-backtracker maze (k drawn from
+# min_cells..max_cells) centred on a (2·max_cells−1)² grid of wall; the mouse starts bottom-left; the cheese is in
+# the top-right cheese_region×cheese_region cells (train: 1, the corner cell); eating it pays 1 and ends the episode
+UP, DOWN = 0, 1
+DY = (-1, 1, 0, 0)
+DX = (0, 0, -1, 1)
+CHEESE = 2
+
+
+class MazeVecEnv:
+    """n copies of maze-cheese's train levels (default parameters), SAME_STEP auto-reset, as Mesa Lab's engine."""
+
+    def __init__(self, n, seed, min_cells=3, max_cells=9, cheese_region=1, max_steps=200):
+        self.n, self.seed, self.max_steps = n, seed, max_steps
+        self.min_cells, self.max_cells, self.region = min_cells, max_cells, cheese_region
+        self.h = self.w = 2 * max_cells - 1
+        self.num_actions = 4
+        self.obs_size = 3 * self.h * self.w
+        self.grid = np.zeros((n, self.h, self.w), dtype=np.uint8)
+        self.ay = np.zeros(n, dtype=np.int64)
+        self.ax = np.zeros(n, dtype=np.int64)
+        self.episode = np.zeros(n, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.ret = np.zeros(n, dtype=np.float64)
+        self.idx = np.arange(n)
+
+    def _reset_copy(self, i):
+        i = int(i)
+        g = self.grid[i]
+        g[:] = WALL
+        rng = Rng(self.seed, i, int(self.episode[i]))
+        k = self.min_cells + rng.int(self.max_cells - self.min_cells + 1)
+        o = self.max_cells - k
+        start = (k - 1) * k
+        # carveMaze: depth-first from the start cell, a random unvisited neighbour (up, down, left, right order)
+        visited = [False] * (k * k)
+        stack = [start]
+        visited[start] = True
+        g[o + 2 * (start // k), o + 2 * (start % k)] = EMPTY
+        while stack:
+            cell = stack[-1]
+            r, c = divmod(cell, k)
+            options = [nb for ok, nb in ((r > 0, cell - k), (r < k - 1, cell + k), (c > 0, cell - 1), (c < k - 1, cell + 1)) if ok and not visited[nb]]
+            if not options:
+                stack.pop()
+                continue
+            nxt = options[rng.int(len(options))]
+            nr, nc = divmod(nxt, k)
+            g[o + r + nr, o + c + nc] = EMPTY
+            g[o + 2 * nr, o + 2 * nc] = EMPTY
+            visited[nxt] = True
+            stack.append(nxt)
+        self.ay[i], self.ax[i] = o + 2 * (k - 1), o
+        region = k if self.region == 0 else min(self.region, k)
+        while True:
+            cell = rng.int(region) * k + (k - region + rng.int(region))
+            if cell != start:
+                break
+        g[o + 2 * (cell // k), o + 2 * (cell % k)] = CHEESE
+        self.t[i] = 0
+        self.ret[i] = 0.0
+
+    def observe(self):
+        obs = np.zeros((self.n, 3, self.h, self.w), dtype=np.float32)
+        obs[self.idx, 0, self.ay, self.ax] = 1.0
+        obs[:, 1] = self.grid == WALL
+        obs[:, 2] = self.grid == CHEESE
+        return obs.reshape(self.n, -1)
+
+    def reset(self):
+        self.episode[:] = 0
+        for i in range(self.n):
+            self._reset_copy(i)
+        return self.observe()
+
+    def step(self, actions):
+        """Returns (obs, reward, done, returns of the episodes that finished)."""
+        a = np.asarray(actions)
+        ny = self.ay + np.take(DY, a)
+        nx = self.ax + np.take(DX, a)
+        inside = (ny >= 0) & (ny < self.h) & (nx >= 0) & (nx < self.w)
+        nyc, nxc = np.clip(ny, 0, self.h - 1), np.clip(nx, 0, self.w - 1)
+        move = inside & (self.grid[self.idx, nyc, nxc] != WALL)
+        self.ay = np.where(move, nyc, self.ay)
+        self.ax = np.where(move, nxc, self.ax)
+        cheese = self.grid[self.idx, self.ay, self.ax] == CHEESE
+        self.grid[self.idx[cheese], self.ay[cheese], self.ax[cheese]] = EMPTY
+        reward = cheese.astype(np.float32)
+        self.t += 1
+        self.ret += reward
+        done = cheese | (self.t >= self.max_steps)
+        finished = []
+        for i in np.nonzero(done)[0]:
+            finished.append(float(self.ret[i]))
+            self.episode[i] += 1
+            self._reset_copy(i)
+        return self.observe(), reward, done, finished
+
+
+ENVS = {"coin-run": VecEnv, "maze-cheese": MazeVecEnv}
+
+
+def scripted_returns(seed, env_name="coin-run"):
+    """The trajectory of a fixed action pattern (test/rl/peer_env.test.ts replays it on our environment)."""
+    env = ENVS[env_name](16, seed)
     env.reset()
+    pattern = np.array([RIGHT, RIGHT, JUMP, RIGHT, LEFT] if env_name == "coin-run" else [UP, 3, UP, 3, 2, DOWN, UP])
     out = []
     for t in range(300):
-        actions = np.array([RIGHT, RIGHT, JUMP, RIGHT, LEFT])[(np.arange(16) * 7 + t * 3 + (t * np.arange(16)) % 5) % 5]
+        actions = pattern[(np.arange(16) * 7 + t * 3 + (t * np.arange(16)) % 5) % len(pattern)]
         _, reward, done, _ = env.step(actions)
         out.append({"reward": reward.tolist(), "done": done.astype(int).tolist(), "agent": (env.ay * env.w + env.ax).tolist()})
     return out
@@ -335,12 +439,14 @@ def main():
     p.add_argument("--vf-coef", type=float, default=0.5)
     p.add_argument("--max-grad-norm", type=float, default=0.5)
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--cnn-hidden", default="16,32,128", help="the cnn's stage widths, then its dense size (Mesa Lab's --hidden)")
     p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="CleanRL's MLP agent or Mesa Lab's IMPALA-style cnn")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--env", choices=tuple(ENVS), default="coin-run", help="coin-run's small levels or maze-cheese's train levels (numpy ports of ours)")
     p.add_argument("--trajectory", action="store_true", help="only print the trajectory of a fixed action pattern (dynamics check)")
     args = p.parse_args()
     if args.trajectory:
-        print(json.dumps(scripted_returns(args.seed)))
+        print(json.dumps(scripted_returns(args.seed, args.env)))
         return
     if torch is None:
         sys.exit("error: PyTorch is not importable by this python3 (Debian: apt-get install python3-torch)")
@@ -353,9 +459,10 @@ def main():
 
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    envs = VecEnv(args.num_envs, args.seed)
+    envs = ENVS[args.env](args.num_envs, args.seed)
     if args.model == "cnn":
-        agent = CnnAgent((3, envs.h, envs.w), envs.num_actions)
+        sizes = [int(v) for v in args.cnn_hidden.split(",")]
+        agent = CnnAgent((3, envs.h, envs.w), envs.num_actions, stages=tuple(sizes[:-1]), dense=sizes[-1])
     else:
         agent = Agent(envs.obs_size, envs.num_actions, args.hidden)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)

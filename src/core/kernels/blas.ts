@@ -217,4 +217,8 @@ export class BlasBackend implements KernelBackend {
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
     this.convolutionBackend.maxPool2d(x, y, argmax, args);
   }
+
+  maxPool2dBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void {
+    this.convolutionBackend.maxPool2dBackward(gy, argmax, gx, len);
+  }
 }

@@ -91,6 +91,12 @@ export function conv2dBackwardReference(
   }
 }
 
+/** The max-pool's input gradient (see KernelBackend.maxPool2dBackward). */
+export function maxPool2dBackwardReference(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void {
+  if (gy.length < len || argmax.length < len) throw new RangeError(`maxPool2d backward: ${len} outputs, but the gradient has ${gy.length} and the argmax ${argmax.length}`);
+  for (let i = 0; i < len; i++) gx[argmax[i]!]! += gy[i]!;
+}
+
 /** Max pooling with argmax (see KernelBackend.maxPool2d). */
 export function maxPool2dReference(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
   const [Ho, Wo] = checkPool2d(x, y, argmax, args);

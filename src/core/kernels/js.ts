@@ -2,7 +2,7 @@
 // accumulates each output in float64 (more accurate than any f32 kernel) and is written for clarity first,
 // with loop orders that keep the inner loop contiguous (~1–2 GFLOP/s).
 import { resolveMatmul } from "./args.js";
-import { conv2dBackwardReference, conv2dReference, maxPool2dReference } from "./conv_js.js";
+import { conv2dBackwardReference, conv2dReference, maxPool2dBackwardReference, maxPool2dReference } from "./conv_js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 export class JsBackend implements KernelBackend {
@@ -57,5 +57,9 @@ export class JsBackend implements KernelBackend {
 
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
     maxPool2dReference(x, y, argmax, args);
+  }
+
+  maxPool2dBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void {
+    maxPool2dBackwardReference(gy, argmax, gx, len);
   }
 }

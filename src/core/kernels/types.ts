@@ -54,6 +54,8 @@ export interface KernelBackend {
    * maximum (padding counts as −∞, ties go to the first element in row-major window order, the first NaN wins).
    */
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void;
+  /** The max-pool's input gradient: gx[argmax[i]] += gy[i] for i < len (outputs in order, so repeats add alike). */
+  maxPool2dBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void;
 }
 
 /** A sliding kh×kw window over h×w planes with strides and zero (or −∞) padding: convolution and pooling. */

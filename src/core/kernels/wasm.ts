@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
 import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
+import { maxPool2dBackwardReference } from "./conv_js.js";
 import type { ResidentMemory } from "../pool.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
 
@@ -35,6 +36,7 @@ interface MatmulExports {
   convTable(desc: number): void;
   zeroFill(at: number, bytes: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
+  maxPoolBackward(gy: number, arg: number, gx: number, len: number, gxLen: number): number;
   tileRows(): number;
   tileCols(): number;
   gemmBatch(
@@ -628,6 +630,20 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     this.kernel.maxPool(xo, yo, ao, args.planes, args.h, args.w, args.kh, args.kw, args.strideH, args.strideW, args.padH, args.padW, ho, wo);
     if (!yIn) y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
     if (!aIn) argmax.set(new Int32Array(this.memory.buffer, ao, outLen));
+  }
+
+  /**
+   * gx[argmax[i]] += gy[i]: in wasm when all three live in this memory (the policy's transient activations: no
+   * copies), else the reference loop (copying them in and out would cost more than the scatter itself).
+   */
+  maxPool2dBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void {
+    const views = this.residentViews;
+    if (len === 0 || !(views.has(gy) && views.has(argmax) && views.has(gx)) || gy.length < len || argmax.length < len) {
+      maxPool2dBackwardReference(gy, argmax, gx, len);
+      return;
+    }
+    const bad = this.kernel.maxPoolBackward(gy.byteOffset, argmax.byteOffset, gx.byteOffset, len, gx.length);
+    if (bad >= 0) throw new RangeError(`maxPool2d backward: argmax[${bad}] is outside the input gradient (${gx.length} elements)`);
   }
 
   private ensureWorker(): Worker | undefined {

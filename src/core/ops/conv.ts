@@ -105,8 +105,7 @@ export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; pad
   const grad = needsGrad(x);
   if (!grad && transient) releaseIndices(arg); // only backward reads the argmax
   return makeResult("maxPool2d", out, [N, C, Ho, Wo], [x], !grad ? null : (gout, final) => {
-    const gx = gradBuffer(x);
-    for (let i = 0; i < out.length; i++) gx[arg[i]!]! += gout[i]!;
+    kernels().maxPool2dBackward(gout, arg, gradBuffer(x), out.length);
     if (final && transient) {
       releaseBuffer(out);
       releaseIndices(arg);

@@ -50,6 +50,13 @@ export function policyKinds(): { kind: string; doc: string }[] {
   return [...factories.entries()].map(([kind, f]) => ({ kind, doc: f.doc }));
 }
 
+/** The hidden sizes a policy of `kind` gets when none are given; an unknown kind is a ConfigError. */
+export function defaultHidden(kind: string): number[] {
+  const entry = factories.get(kind);
+  if (!entry) throw new ConfigError(`unknown model "${kind}"`, `choose one of: ${[...factories.keys()].join(", ")}`);
+  return [...entry.defaultHidden];
+}
+
 /** Builds a policy of `kind`; an unknown kind is a ConfigError listing the valid ones. */
 export function createPolicy(spec: Omit<PolicySpec, "hidden"> & { hidden?: number[] }, rng: Rng): ActorCritic {
   const entry = factories.get(spec.kind);

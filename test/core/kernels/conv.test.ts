@@ -281,6 +281,19 @@ describe("wasm-resident operands", () => {
     wasm.maxPool2d(xr, yr, argr, pool);
     expect(firstDifference(y, yr)).toBe(-1);
     expect(argr).toEqual(arg);
+    // its gradient: the scatter in wasm on resident buffers, the reference loop on ordinary ones — bit-identical,
+    // an input that is the maximum of several windows (pooling's overlap) taking each window's gradient in order
+    const gy = random(new Rng(6), y.length);
+    const gx = random(new Rng(7), x.length);
+    const gxr = resident(gx);
+    new JsBackend().maxPool2dBackward(gy, arg, gx, y.length);
+    wasm.maxPool2dBackward(resident(gy), argr, gxr, y.length);
+    expect(new Set(arg).size).toBeLessThan(arg.length); // repeated indices were exercised
+    expect(firstDifference(gx, gxr)).toBe(-1);
+    // an index outside the input gradient is an error, never a write elsewhere in the memory
+    const badArg = wasm.acquireIndices(2)!;
+    badArg.set([0, gx.length]);
+    expect(() => wasm.maxPool2dBackward(resident(new Float32Array(2)), badArg, resident(new Float32Array(gx.length)), 2)).toThrow(/argmax\[1\] is outside/);
     // released blocks are reused; a second release is refused
     expect(wasm.release(yr)).toBe(true);
     expect(wasm.release(yr)).toBe(false);
