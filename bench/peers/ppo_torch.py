@@ -92,14 +92,13 @@ JUMP_HEIGHT = 2
 EMPTY, WALL, COIN = 0, 1, 2
 
 
-class VecEnv:
-    """n copies of coin-run (default parameters: train levels), SAME_STEP auto-reset, as Mesa Lab's engine."""
+class GridVecEnv:
+    """What both ports share with Mesa Lab's engine: n copies in arrays, observation channels agent / wall / goal
+    (the coin or the cheese, tile code 2), episodes that end on `terminated` or at max_steps and restart at once
+    (SAME_STEP auto-reset) from the level of (seed, copy, episode). A subclass draws levels (_reset_copy) and steps."""
 
-    def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, random_coin_in_air=True,
-                 pits_kill=False, max_steps=40):
-        self.n, self.seed, self.h, self.w = n, seed, height, width
-        self.density, self.coin_fraction, self.max_steps = obstacle_density, random_coin_fraction, max_steps
-        self.coin_in_air, self.pits_kill = random_coin_in_air, pits_kill
+    def __init__(self, n, seed, height, width, max_steps):
+        self.n, self.seed, self.h, self.w, self.max_steps = n, seed, height, width, max_steps
         self.num_actions = 4
         self.obs_size = 3 * height * width
         self.grid = np.zeros((n, height, width), dtype=np.uint8)
@@ -109,6 +108,41 @@ class VecEnv:
         self.t = np.zeros(n, dtype=np.int64)
         self.ret = np.zeros(n, dtype=np.float64)
         self.idx = np.arange(n)
+
+    def observe(self):
+        obs = np.zeros((self.n, 3, self.h, self.w), dtype=np.float32)
+        obs[self.idx, 0, self.ay, self.ax] = 1.0
+        obs[:, 1] = self.grid == WALL
+        obs[:, 2] = self.grid == 2
+        return obs.reshape(self.n, -1)
+
+    def reset(self):
+        self.episode[:] = 0
+        for i in range(self.n):
+            self._reset_copy(i)
+        return self.observe()
+
+    def _finish_step(self, reward, terminated):
+        """Counts the step, restarts finished copies; returns step()'s (obs, reward, done, finished returns)."""
+        self.t += 1
+        self.ret += reward
+        done = terminated | (self.t >= self.max_steps)
+        finished = []
+        for i in np.nonzero(done)[0]:
+            finished.append(float(self.ret[i]))
+            self.episode[i] += 1
+            self._reset_copy(i)
+        return self.observe(), reward, done, finished
+
+
+class VecEnv(GridVecEnv):
+    """n copies of coin-run (default parameters: train levels), SAME_STEP auto-reset, as Mesa Lab's engine."""
+
+    def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, random_coin_in_air=True,
+                 pits_kill=False, max_steps=40):
+        super().__init__(n, seed, height, width, max_steps)
+        self.density, self.coin_fraction = obstacle_density, random_coin_fraction
+        self.coin_in_air, self.pits_kill = random_coin_in_air, pits_kill
 
     def _reset_copy(self, i):
         i = int(i)
@@ -158,19 +192,6 @@ class VecEnv:
         self.t[i] = 0
         self.ret[i] = 0.0
 
-    def observe(self):
-        obs = np.zeros((self.n, 3, self.h, self.w), dtype=np.float32)
-        obs[self.idx, 0, self.ay, self.ax] = 1.0
-        obs[:, 1] = self.grid == WALL
-        obs[:, 2] = self.grid == COIN
-        return obs.reshape(self.n, -1)
-
-    def reset(self):
-        self.episode[:] = 0
-        for i in range(self.n):
-            self._reset_copy(i)
-        return self.observe()
-
     def step(self, actions):
         """Returns (obs, reward, done, returns of the episodes that finished)."""
         h, w, g, idx = self.h, self.w, self.grid, self.idx
@@ -207,16 +228,7 @@ class VecEnv:
         yb = np.minimum(y + 1, h - 1)
         reached_end = (x == w - 1) & (y + 1 < h) & (g[idx, yb, x] == WALL)
         reward = coin.astype(np.float32)
-        terminated = coin | reached_end | (fell & self.pits_kill)
-        self.t += 1
-        self.ret += reward
-        done = terminated | (self.t >= self.max_steps)
-        finished = []
-        for i in np.nonzero(done)[0]:
-            finished.append(float(self.ret[i]))
-            self.episode[i] += 1
-            self._reset_copy(i)
-        return self.observe(), reward, done, finished
+        return self._finish_step(reward, coin | reached_end | (fell & self.pits_kill))
 
 
 
@@ -229,22 +241,12 @@ DX = (0, 0, -1, 1)
 CHEESE = 2
 
 
-class MazeVecEnv:
+class MazeVecEnv(GridVecEnv):
     """n copies of maze-cheese's train levels (default parameters), SAME_STEP auto-reset, as Mesa Lab's engine."""
 
     def __init__(self, n, seed, min_cells=3, max_cells=9, cheese_region=1, max_steps=200):
-        self.n, self.seed, self.max_steps = n, seed, max_steps
+        super().__init__(n, seed, 2 * max_cells - 1, 2 * max_cells - 1, max_steps)
         self.min_cells, self.max_cells, self.region = min_cells, max_cells, cheese_region
-        self.h = self.w = 2 * max_cells - 1
-        self.num_actions = 4
-        self.obs_size = 3 * self.h * self.w
-        self.grid = np.zeros((n, self.h, self.w), dtype=np.uint8)
-        self.ay = np.zeros(n, dtype=np.int64)
-        self.ax = np.zeros(n, dtype=np.int64)
-        self.episode = np.zeros(n, dtype=np.int64)
-        self.t = np.zeros(n, dtype=np.int64)
-        self.ret = np.zeros(n, dtype=np.float64)
-        self.idx = np.arange(n)
 
     def _reset_copy(self, i):
         i = int(i)
@@ -282,19 +284,6 @@ class MazeVecEnv:
         self.t[i] = 0
         self.ret[i] = 0.0
 
-    def observe(self):
-        obs = np.zeros((self.n, 3, self.h, self.w), dtype=np.float32)
-        obs[self.idx, 0, self.ay, self.ax] = 1.0
-        obs[:, 1] = self.grid == WALL
-        obs[:, 2] = self.grid == CHEESE
-        return obs.reshape(self.n, -1)
-
-    def reset(self):
-        self.episode[:] = 0
-        for i in range(self.n):
-            self._reset_copy(i)
-        return self.observe()
-
     def step(self, actions):
         """Returns (obs, reward, done, returns of the episodes that finished)."""
         a = np.asarray(actions)
@@ -307,16 +296,7 @@ class MazeVecEnv:
         self.ax = np.where(move, nxc, self.ax)
         cheese = self.grid[self.idx, self.ay, self.ax] == CHEESE
         self.grid[self.idx[cheese], self.ay[cheese], self.ax[cheese]] = EMPTY
-        reward = cheese.astype(np.float32)
-        self.t += 1
-        self.ret += reward
-        done = cheese | (self.t >= self.max_steps)
-        finished = []
-        for i in np.nonzero(done)[0]:
-            finished.append(float(self.ret[i]))
-            self.episode[i] += 1
-            self._reset_copy(i)
-        return self.observe(), reward, done, finished
+        return self._finish_step(cheese.astype(np.float32), cheese)
 
 
 ENVS = {"coin-run": VecEnv, "maze-cheese": MazeVecEnv}
