@@ -6,19 +6,11 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, MesaError, RunDirError } from "../../src/core/errors.js";
 import { readJsonObject, readJsonValue, recordFolderSettings } from "../../src/io/json.js";
+import { thrown } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-json-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const hints = { missing: "run it first", damaged: "delete it" };
-
-function thrown(fn: () => unknown): MesaError {
-  try {
-    fn();
-  } catch (err) {
-    return err as MesaError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("readJsonObject", () => {
   it("returns the object a file holds", () => {

@@ -9,6 +9,7 @@ import { CheckpointError, ConfigError, RunDirError } from "../../src/core/errors
 import { Rng } from "../../src/core/rng.js";
 import { RunDir, listRuns, parseRunDirName, runDirName } from "../../src/io/rundir.js";
 import type { TensorInput } from "../../src/io/safetensors.js";
+import { thrown } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-runs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -16,15 +17,6 @@ const time = new Date("2026-01-02T03:04:05Z");
 let counter = 0;
 const newRun = (config: object = { learningRate: 2.5e-4 }): RunDir =>
   RunDir.create(join(root, `case${counter++}`), { env: "points-bug", exp: "ppo", seed: 3, config, time });
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("run directory names", () => {
   it("is <env>__<exp>__<seed>__<unix seconds> and parses back", () => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { IoError, RunDirError, RunLockedError } from "../../src/core/errors.js";
 import { assertWritableDir, assertWritableFile, writeFileAtomic } from "../../src/io/atomic.js";
 import { RUN_LOCK_FILE, RunDir, acquireRunLock, readRunLock } from "../../src/io/rundir.js";
+import { thrown } from "./helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-lock-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -21,15 +22,6 @@ function deadPid(): number {
   return Number(r.stdout);
 }
 
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected an error");
-}
-
 describe("the run lock", () => {
   it("is a JSON file naming this process, refused to a second writer with a message naming the holder", () => {
     const run = newRun();
@@ -37,7 +29,7 @@ describe("the run lock", () => {
     expect(lock.pid).toBe(process.pid);
     expect(lock.host).toBe(hostname());
     expect(run.locked).toBe(true);
-    const err = caught(() => RunDir.open(run.path, undefined, { lock: "second writer" }));
+    const err = thrown(() => RunDir.open(run.path, undefined, { lock: "second writer" }));
     expect(err).toBeInstanceOf(RunLockedError);
     expect(err.message).toContain(`PID ${process.pid}`);
     run.release();
@@ -60,7 +52,7 @@ describe("the run lock", () => {
       child.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
       child.on("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
     });
-    const refused = caught(() => acquireRunLock(run.path, "me"));
+    const refused = thrown(() => acquireRunLock(run.path, "me"));
     expect(refused).toBeInstanceOf(RunLockedError);
     expect(refused.message).toContain(`PID ${child.pid}`);
     expect(refused.message).toContain("`holder`");
@@ -93,7 +85,7 @@ describe("the run lock", () => {
     acquireRunLock(run.path).release();
     // a holder on another host cannot be checked: refused, with the way out in the hint
     writeFileSync(path, JSON.stringify({ pid: 1234, host: "elsewhere", command: "mesa train", since: "x", procStart: null, bootId: null }));
-    const err = caught(() => acquireRunLock(run.path)) as RunLockedError;
+    const err = thrown(() => acquireRunLock(run.path)) as RunLockedError;
     expect(err.message).toContain("host elsewhere");
     expect(err.hint).toContain(`delete ${path}`);
   });
@@ -125,7 +117,7 @@ describe("the run lock", () => {
     writeFileSync(stray, "half a checkpoint");
     RunDir.open(run.path, undefined, { lock: true }).release();
     expect(existsSync(stray)).toBe(false);
-    const err = caught(() => RunDir.open(run.configPath));
+    const err = thrown(() => RunDir.open(run.configPath));
     expect(err).toBeInstanceOf(RunDirError);
     expect(err.message).toMatch(/is a file, not a run directory/);
   });
@@ -148,7 +140,7 @@ describe("atomic writes that fail", () => {
   it("leave no temp file behind when the rename fails, and say what is wrong", () => {
     const dir = join(root, "target-is-a-folder");
     mkdirSync(join(dir, "inner"), { recursive: true });
-    const err = caught(() => writeFileAtomic(join(dir, "inner"), "data"));
+    const err = thrown(() => writeFileAtomic(join(dir, "inner"), "data"));
     expect(err).toBeInstanceOf(IoError);
     expect(err.message).toMatch(/inner is a folder/);
     expect(readdirSync(dir)).toEqual(["inner"]);
@@ -160,9 +152,9 @@ describe("atomic writes that fail", () => {
     writeFileSync(join(dir, "file"), "x");
     expect(() => assertWritableDir(join(dir, "new", "deeper"))).not.toThrow();
     expect(existsSync(join(dir, "new"))).toBe(false);
-    expect(caught(() => assertWritableDir(join(dir, "file"), "--out f")).message).toBe("--out f is a file, not a folder");
-    expect(caught(() => assertWritableDir(join(dir, "file", "sub"))).message).toMatch(/is a file, so no folder can be made under it/);
-    expect(caught(() => assertWritableFile(dir, "--out d")).message).toBe("--out d is a folder, not a file");
+    expect(thrown(() => assertWritableDir(join(dir, "file"), "--out f")).message).toBe("--out f is a file, not a folder");
+    expect(thrown(() => assertWritableDir(join(dir, "file", "sub"))).message).toMatch(/is a file, so no folder can be made under it/);
+    expect(thrown(() => assertWritableFile(dir, "--out d")).message).toBe("--out d is a folder, not a file");
     expect(() => assertWritableFile(join(dir, "new.png"))).not.toThrow();
   });
 });
