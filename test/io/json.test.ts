@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, MesaError, RunDirError } from "../../src/core/errors.js";
+import { ConfigError, RunDirError } from "../../src/core/errors.js";
 import { readJsonObject, readJsonValue, recordFolderSettings } from "../../src/io/json.js";
 import { thrown } from "./helpers.js";
 
