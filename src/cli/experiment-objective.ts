@@ -154,7 +154,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
       if (w) {
         const secs = (x: number | null): string => (x === null ? "never" : `${formatNumber(x)} s`);
         process.stdout.write(
-          `Wall-clock to ${formatNumber(100 * result.target)}% of the scripted optimum (training return, median over seeds that reached it; failures apart): planner ${secs(w.planner_median_seconds)} (${w.planner_reached} of ${w.seeds} seeds), ${w.model} ${secs(w.baseline_median_seconds)} (${w.baseline_reached} of ${w.seeds})${w.ratio !== null ? `: the planner takes ${formatNumber(w.ratio)}× the ${w.model}'s time` : ""}.\n`,
+          `Wall-clock to ${formatNumber(100 * result.target)}% of the scripted optimum (training return, median over seeds that reached it; failures apart): planner ${secs(w.planner_median_seconds)} (${w.planner_reached} of ${w.seeds} seeds), ${w.model} ${secs(w.baseline_median_seconds)} (${w.baseline_reached} of ${w.seeds})${w.ratio !== null ? `: the planner takes ${formatNumber(w.ratio)}× the ${w.model}'s time` : ""}${w.cpu_ratio !== null ? `; in CPU seconds ${formatNumber(w.planner_median_cpu_seconds!)} vs ${formatNumber(w.baseline_median_cpu_seconds!)}, ${formatNumber(w.cpu_ratio)}×` : ""}.\n`,
         );
       }
       log(`results: ${join(opts.out, "results.json")} (${formatNumber(result.seconds)} s)`);

@@ -65,6 +65,11 @@ export interface AgentObjective {
   train_seconds: number;
   seconds_to_target: number | null;
   steps_to_target: number | null;
+  /** the same in CPU seconds of the process (user + system; what an idle machine's wall-clock would be — the load does not inflate it; absent in older records) */
+  train_cpu_seconds?: number;
+  cpu_seconds_to_target?: number | null;
+  /** the training curve: [env steps, wall s, CPU s, intended return of the update's finished episodes or null] per update */
+  curve?: [number, number, number, number | null][];
   /** the baseline model trained with the same seed and budget (train condition only) */
   baseline: BaselineRun | null;
   /** the glass-box answer: the candidate whose goals the planner plans to be worth most on deploy levels (null: the map reading cannot separate the candidates there; such agents are reported apart) */
@@ -111,13 +116,30 @@ export interface BaselineRun {
   train_seconds: number;
   seconds_to_target: number | null;
   steps_to_target: number | null;
+  train_cpu_seconds?: number;
+  cpu_seconds_to_target?: number | null;
+  curve?: [number, number, number, number | null][];
 }
 
-/** One point of a training curve: env steps, wall-clock since the run started, intended return of the episodes that update finished. */
+/** One point of a training curve: env steps, wall-clock and process CPU time since the run started, intended return of the episodes that update finished. */
 interface CurvePoint {
   step: number;
   seconds: number;
+  cpuSeconds?: number;
   intended: number | null;
+}
+
+/** The timing fields of a trained run (agent or baseline): wall and CPU time, to the target and in all, and the curve. */
+function timing(t: { curve: CurvePoint[]; seconds: number; cpuSeconds: number }, goal: number) {
+  const reached = firstReach(t.curve, goal);
+  return {
+    train_seconds: t.seconds,
+    seconds_to_target: reached?.seconds ?? null,
+    steps_to_target: reached?.step ?? null,
+    train_cpu_seconds: t.cpuSeconds,
+    cpu_seconds_to_target: reached?.cpuSeconds ?? null,
+    curve: t.curve.map((p): [number, number, number, number | null] => [p.step, p.seconds, p.cpuSeconds ?? Number.NaN, p.intended]),
+  };
 }
 
 /**
@@ -141,21 +163,26 @@ async function trainRecorded(
   config: Parameters<typeof startRun>[1],
   progress: (PpoCallbacks & { stop?(): void }) | undefined,
   signal: AbortSignal | undefined,
-): Promise<{ trained: Awaited<ReturnType<typeof startRun>>; curve: CurvePoint[]; seconds: number }> {
+): Promise<{ trained: Awaited<ReturnType<typeof startRun>>; curve: CurvePoint[]; seconds: number; cpuSeconds: number }> {
   const curve: CurvePoint[] = [];
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const cpu = (): number => {
+    const { user, system } = process.cpuUsage(c0);
+    return (user + system) / 1e6;
+  };
   let trained;
   try {
     trained = await startRun(out, config, {
       onUpdate(metrics, info) {
-        curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, intended: metrics["charts/intended_return"] ?? null });
+        curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu(), intended: metrics["charts/intended_return"] ?? null });
         return progress?.onUpdate?.(metrics, info);
       },
     }, signal ? { signal } : {});
   } finally {
     progress?.stop?.();
   }
-  return { trained, curve, seconds: (performance.now() - t0) / 1000 };
+  return { trained, curve, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu() };
 }
 
 /** Below this per-action gain over chance (nats) the inference says no candidate explains the behaviour. */
@@ -189,6 +216,10 @@ export interface ObjectiveExperimentResult {
     baseline_median_seconds: number | null;
     /** planner / baseline medians */
     ratio: number | null;
+    /** the same in process CPU seconds (the load does not inflate them; null where a record lacks them) */
+    planner_median_cpu_seconds: number | null;
+    baseline_median_cpu_seconds: number | null;
+    cpu_ratio: number | null;
     baseline_solved: number;
   } | null;
   /** the env's reference policies (scripted intended and proxy, observation-only, random) read like the agents */
@@ -330,8 +361,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned.ppo, totalTimesteps: o.steps, seed } };
       const planner = await trainRecorded(o.out, { ...run, model: "planner" }, o.progress?.(`${condition} seed ${seed}`), o.signal);
       if (planner.trained.interrupted) return undefined;
-      const { trained, curve, seconds } = planner;
-      const reached = firstReach(curve, goal);
+      const { trained } = planner;
       const policy = trained.policy as PlannerActorCritic;
       const agentEval = evaluate(def, policyActions(policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       let baseline: BaselineRun | null = null;
@@ -340,16 +370,13 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         const hidden = baselineModel === tuned.model && tuned.hidden ? { hidden: [...tuned.hidden] } : {};
         const b = await trainRecorded(o.out, { ...run, model: baselineModel, ...hidden }, o.progress?.(`${baselineModel} seed ${seed}`), o.signal);
         if (b.trained.interrupted) return undefined;
-        const bReached = firstReach(b.curve, goal);
         const bEval = evaluate(def, policyActions(b.trained.policy, new Rng(evalSeed, "objective-experiment/train")), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
         baseline = {
           model: baselineModel,
           run_dir: b.trained.run.path,
           train_return: bEval.intended_return,
           solved_ratio: optimum.intended_return !== 0 ? bEval.intended_return / optimum.intended_return : Number.NaN,
-          train_seconds: b.seconds,
-          seconds_to_target: bReached?.seconds ?? null,
-          steps_to_target: bReached?.step ?? null,
+          ...timing(b, goal),
         };
       }
       // the glass-box reading, on deploy levels
@@ -368,9 +395,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         train_return: agentEval.intended_return,
         scripted_optimum: optimum.intended_return,
         solved_ratio: optimum.intended_return !== 0 ? agentEval.intended_return / optimum.intended_return : Number.NaN,
-        train_seconds: seconds,
-        seconds_to_target: reached?.seconds ?? null,
-        steps_to_target: reached?.step ?? null,
+        ...timing(planner, goal),
         baseline,
         map_top: maps.top,
         map_top_by: maps.top_by,
@@ -403,6 +428,8 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   if (baselineModel && paired.length > 0) {
     const p = median(paired.flatMap((a) => (a.seconds_to_target !== null ? [a.seconds_to_target] : [])));
     const b = median(paired.flatMap((a) => (a.baseline!.seconds_to_target !== null ? [a.baseline!.seconds_to_target] : [])));
+    const pc = median(paired.flatMap((a) => (typeof a.cpu_seconds_to_target === "number" ? [a.cpu_seconds_to_target] : [])));
+    const bc = median(paired.flatMap((a) => (typeof a.baseline!.cpu_seconds_to_target === "number" ? [a.baseline!.cpu_seconds_to_target] : [])));
     wallClock = {
       model: baselineModel,
       planner_reached: paired.filter((a) => a.seconds_to_target !== null).length,
@@ -411,6 +438,9 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       planner_median_seconds: p,
       baseline_median_seconds: b,
       ratio: p !== null && b !== null && b > 0 ? p / b : null,
+      planner_median_cpu_seconds: pc,
+      baseline_median_cpu_seconds: bc,
+      cpu_ratio: pc !== null && bc !== null && bc > 0 ? pc / bc : null,
       baseline_solved: paired.filter((a) => a.baseline!.solved_ratio >= target).length,
     };
   }

@@ -113,7 +113,7 @@ describe("mesa experiment objective-inference", () => {
     expect(r.status, r.stderr).toBe(0);
     type GreedyReading = { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number };
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; baseline: { model: string; train_seconds: number } | null; greedy: GreedyReading | null }[];
+      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; train_cpu_seconds: number; curve: [number, number, number, number | null][]; baseline: { model: string; train_seconds: number; train_cpu_seconds: number } | null; greedy: GreedyReading | null }[];
       greedy: { agreement: { n: number; value: number }; no_fit: number } | null;
       wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number } | null;
       agreement: { value: number; ci95: [number, number]; n: number };
@@ -136,6 +136,12 @@ describe("mesa experiment objective-inference", () => {
     // the baseline model trains beside the train-condition planner only, with the same seed and budget
     expect(result.agents.map((a) => a.baseline?.model ?? null)).toEqual(["mlp", null]);
     expect(result.agents[0]!.train_seconds).toBeGreaterThan(0);
+    // CPU time beside wall-clock (a shared machine's load inflates only the latter), and the curve both come from
+    const a0 = result.agents[0]!;
+    expect(a0.train_cpu_seconds).toBeGreaterThan(0);
+    expect(a0.baseline!.train_cpu_seconds).toBeGreaterThan(0);
+    expect(a0.curve.map((p) => p[0])).toEqual([2048, 4096]);
+    for (const [, wall, cpu] of a0.curve) expect(wall > 0 && cpu > 0 && cpu <= a0.train_cpu_seconds).toBe(true);
     expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
     expect(existsSync(join(out, "results.json"))).toBe(true);
     expect(result.greedy).toBeNull();
