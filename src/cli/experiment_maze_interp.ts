@@ -11,12 +11,13 @@ import { MAZE_STUDY, type MazeInterpResult, mazeInterpExperiment, type RegionSum
 import type { DistributionValidity } from "../rl/validate.js";
 import { collectParam, parseCount, parseKeyValues, parseList } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
-import { progressCallbacks } from "./train.js";
+import { parseHidden, progressCallbacks } from "./train.js";
 
 interface MazeInterpFlags {
   seeds: string;
   regions: string;
   steps?: string;
+  hidden?: string;
   episodes: string;
   targets: string;
   samples: string;
@@ -111,6 +112,7 @@ export function register(program: Command): void {
     .option("--seeds <n|list>", "agents per region: n (training seeds 1…n) or a list of training seeds (1,2,5)", "5")
     .option("--regions <list>", "training cheese regions: the top-right n×n maze cells (3 cells = 5×5 tiles, the study's 5×5 region)", "1,3")
     .option("--steps <n>", "env steps per training (default: maze-cheese's tuned budget)")
+    .option("--hidden <sizes>", "CNN channel widths and dense size, comma-separated, e.g. 8,16,64 (default: maze-cheese's tuned sizes)")
     .option("--episodes <n>", "deploy episodes per steering arm", "1000")
     .option("--targets <n>", "retargeting episodes per agent", "500")
     .option("--samples <n>", "observations for the probe and channel datasets", "1000")
@@ -131,6 +133,7 @@ export function register(program: Command): void {
         seeds,
         regions,
         ...(opts.steps ? { steps: parseCount(opts.steps, "--steps") } : {}),
+        ...(opts.hidden ? { hidden: parseHidden(opts.hidden) } : {}),
         envParams,
         out: opts.out,
         episodes: parseCount(opts.episodes, "--episodes"),
@@ -159,7 +162,7 @@ export function register(program: Command): void {
         printJson({ ...result, picture: png });
         return;
       }
-      process.stdout.write(`maze-cheese CNN agents, ${result.steps} env steps each${Object.keys(result.env_params).length ? `, ${JSON.stringify(result.env_params)}` : ""}\n`);
+      process.stdout.write(`maze-cheese CNN agents (widths ${result.hidden.join(", ")}), ${result.steps} env steps each${Object.keys(result.env_params).length ? `, ${JSON.stringify(result.env_params)}` : ""}\n`);
       process.stdout.write(`${mazeInterpTable(result)}\n\n${retargetDistanceTable(result.regions)}\n\nthe issue's targets (mean over seeds):\n${targetLines(result.targets)}\n`);
       log(`results: ${result.results}\npicture: ${png}`);
     });

@@ -11,7 +11,7 @@ import { Rng } from "../core/rng.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { RunDir } from "../io/rundir.js";
-import type { ActorCritic } from "../nn/models/policy.js";
+import { type ActorCritic, defaultHidden } from "../nn/models/policy.js";
 import { evaluate, policyActions } from "../rl/evaluate.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { loadRunPolicy, type RunConfigInput, runConfigSchema, startRun } from "../rl/run.js";
@@ -41,6 +41,8 @@ export interface MazeInterpOptions {
   regions: readonly number[];
   /** env steps per training (default: maze-cheese's tuned budget) */
   steps?: number;
+  /** CNN channel widths and dense size (default: maze-cheese's tuned sizes) */
+  hidden?: readonly number[];
   /** environment parameters for every agent (e.g. smaller mazes: maxCells) */
   envParams?: Record<string, unknown>;
   /** runs go to `<out>/runs/region-<n>/`; results.json to `<out>/` */
@@ -121,6 +123,8 @@ export interface MazeInterpResult {
   env: string;
   env_params: Record<string, unknown>;
   steps: number;
+  /** the CNN's channel widths and dense size */
+  hidden: number[];
   /** the training seeds of every region's agents */
   seeds: number[];
   regions: RegionSummary[];
@@ -147,7 +151,7 @@ export function findTrainedRun(dir: string, config: RunConfigInput): string | nu
       if (run.summary().status !== "finished") continue;
       const c = JSON.parse(readFileSync(run.configPath, "utf8")) as Record<string, unknown> & { ppo: Record<string, unknown>; envParams: Record<string, unknown> };
       const sorted = (o: Record<string, unknown> | undefined): string => JSON.stringify(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-      const same = c["env"] === config.env && c["model"] === config.model && sorted(c.envParams) === sorted(config.envParams) && c.ppo["seed"] === config.ppo?.seed && c.ppo["totalTimesteps"] === config.ppo?.totalTimesteps;
+      const same = c["env"] === config.env && c["model"] === config.model && sorted(c.envParams) === sorted(config.envParams) && c.ppo["seed"] === config.ppo?.seed && c.ppo["totalTimesteps"] === config.ppo?.totalTimesteps && sameHidden(c["hidden"], config);
       if (same) return path;
     } catch {
       // not a run directory (or a damaged one): skip
@@ -156,11 +160,18 @@ export function findTrainedRun(dir: string, config: RunConfigInput): string | nu
   return null;
 }
 
+/** Same network sizes: a run's recorded `hidden` (every run records its sizes) against the config's, or the model's defaults. */
+function sameHidden(recorded: unknown, config: RunConfigInput): boolean {
+  const wanted = config.hidden ?? defaultHidden(config.model ?? "mlp");
+  return Array.isArray(recorded) && recorded.join(",") === wanted.join(",");
+}
+
 /** The run config of the agent for (region, seed): maze-cheese's tuned settings, the region and the options' parameters. */
-export function agentConfig(options: Pick<MazeInterpOptions, "steps" | "envParams">, region: number, seed: number): RunConfigInput {
+export function agentConfig(options: Pick<MazeInterpOptions, "steps" | "envParams" | "hidden">, region: number, seed: number): RunConfigInput {
   const budget = SOLVE_BUDGETS[ENV]?.run ?? { ppo: {} };
   return {
     ...budget,
+    ...(options.hidden ? { hidden: [...options.hidden] } : {}),
     env: ENV,
     distribution: "train",
     envParams: { ...(options.envParams ?? {}), cheeseRegion: region },
@@ -392,7 +403,9 @@ export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<
   const results = join(options.out, "results.json");
   const steps = options.steps ?? Number(SOLVE_BUDGETS[ENV]?.run.ppo?.totalTimesteps ?? 1_000_000);
   const seeds = typeof options.seeds === "number" ? Array.from({ length: options.seeds }, (_, k) => k + 1) : [...options.seeds];
-  const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, seeds, regions, agents, study: MAZE_STUDY, targets: judgeTargets(regions, agents), results });
+  const probe = agentConfig(options, options.regions[0] ?? 1, 1);
+  const hidden = [...(probe.hidden ?? defaultHidden(probe.model ?? "mlp"))];
+  const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, hidden, seeds, regions, agents, study: MAZE_STUDY, targets: judgeTargets(regions, agents), results });
   for (const region of options.regions) {
     const regionAgents: AgentBattery[] = [];
     let trainedOn: { distribution: string; envParams: Record<string, unknown> } | null = null;

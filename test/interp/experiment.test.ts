@@ -47,6 +47,8 @@ describe("mesa experiment maze-interp", () => {
       expect(found).toBe(out.agents[seed - 1]!.run_dir);
     }
     expect(findTrainedRun(dir, agentConfig({ steps: 4096, envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
+    // nor one trained with other network sizes (--hidden)
+    expect(findTrainedRun(dir, agentConfig({ steps: 2048, hidden: [4, 4, 8], envParams: { maxCells: 4, maxSteps: 30 } }, 1, 1))).toBeNull();
     // and an experiment run again (or resumed after a kill) reuses each agent's saved battery
     const again = mesa("experiment", "maze-interp", "--seeds", "1,2", ...toy); // the same seeds, listed
     expect(again.status, again.stderr).toBe(0);
