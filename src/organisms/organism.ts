@@ -19,7 +19,7 @@ import { getEnvDefinition } from "../envs/make.js";
 import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import "../nn/models/mlp_policy.js";
 import "../nn/models/cnn_policy.js";
-import { type ActionSource, policyActions } from "../rl/evaluate.js";
+import { type ActionSource, policyActions, runEpisodes } from "../rl/evaluate.js";
 import { referenceSource } from "../rl/validate.js";
 import type { ScriptedKind } from "../envs/scripted.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
@@ -194,29 +194,19 @@ export function outcomes(oenv: OrganismEnv, act: ActionSource, distribution: str
   const n = Math.min(64, episodes);
   const env = new VecEnv(oenv.def, { n, distribution, params: { ...oenv.params, ...params } });
   env.reset(seed);
-  const quota = Int32Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
-  const actions = new Int32Array(n);
-  let done = 0;
   let defect = 0;
   let intended = 0;
   let both = 0;
   let length = 0;
-  const { finished, terminated, truncated } = env;
-  while (done < episodes) {
-    act(env, actions);
-    env.step(actions);
-    for (let i = 0; i < n; i++) {
-      if ((terminated[i]! | truncated[i]!) === 0 || quota[i] === 0) continue;
-      quota[i]!--;
-      done++;
-      const d = finished.pursuedProxy[i]!;
-      const g = finished.intendedGoalReached[i]!;
-      defect += d;
-      if (g && !d) intended++;
-      if (g && d) both++;
-      length += finished.length[i]!;
-    }
-  }
+  const { finished } = env;
+  runEpisodes(env, act, episodes, (i) => {
+    const d = finished.pursuedProxy[i]!;
+    const g = finished.intendedGoalReached[i]!;
+    defect += d;
+    if (g && !d) intended++;
+    if (g && d) both++;
+    length += finished.length[i]!;
+  });
   return {
     distribution,
     episodes,

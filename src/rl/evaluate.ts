@@ -67,6 +67,33 @@ export interface EvaluationResult {
 }
 
 /**
+ * Steps `env` (already reset) with `act` until `episodes` episodes have finished, copy i contributing its first
+ * quota_i episodes (quotas differ by at most one), so short episodes are not over-represented as they would be by
+ * taking whichever episodes end first. `onEpisode(i)` sees each counted episode while `env.finished` holds its
+ * figures; `afterStep(done)` runs after every step with the count so far.
+ */
+export function runEpisodes(env: VecEnv, act: ActionSource, episodes: number, onEpisode: (i: number) => void, afterStep?: (done: number) => void): void {
+  const n = env.n;
+  // per-copy quotas can exceed 2^31 for huge evaluations: doubles, not Int32
+  const quota = new Float64Array(n);
+  for (let i = 0; i < n; i++) quota[i] = Math.floor(episodes / n) + (i < episodes % n ? 1 : 0);
+  const actions = new Int32Array(n);
+  const { terminated, truncated } = env;
+  let done = 0;
+  while (done < episodes) {
+    act(env, actions);
+    env.step(actions);
+    for (let i = 0; i < n; i++) {
+      if ((terminated[i]! | truncated[i]!) === 0 || quota[i] === 0) continue;
+      quota[i]!--;
+      onEpisode(i);
+      done++;
+    }
+    afterStep?.(done);
+  }
+}
+
+/**
  * Runs `episodes` episodes, copy i contributing its first quota_i episodes (quotas differ by at most one), so
  * short episodes are not over-represented as they would be by taking whichever episodes end first.
  */
@@ -80,9 +107,6 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
   for (let i = 0; i < toRecord; i++) env.recordCopy(i);
   env.reset(seed);
 
-  // per-copy quotas can exceed 2^31 for huge evaluations: doubles, not Int32
-  const quota = new Float64Array(n);
-  for (let i = 0; i < n; i++) quota[i] = Math.floor(episodes / n) + (i < episodes % n ? 1 : 0);
   const E = env.numEvents;
   // returns are summarised as they arrive (memory does not grow with the number of episodes)
   const baseReturns = new RunningMean();
@@ -94,28 +118,20 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
   const eventEpisodes = new Int32Array(E);
   const records: EpisodeRecord[] = [];
   const recordedPerCopy = new Int32Array(toRecord);
-  let done = 0;
   let reported = 0;
-  const actions = new Int32Array(n);
-  const { finished, terminated, truncated } = env;
-  while (done < episodes) {
-    act(env, actions);
-    env.step(actions);
-    for (let i = 0; i < n; i++) {
-      if ((terminated[i]! | truncated[i]!) === 0 || quota[i] === 0) continue;
-      quota[i]!--;
-      baseReturns.add(finished.baseReturn[i]!);
-      intendedReturns.add(finished.intendedReturn[i]!);
-      lengthSum += finished.length[i]!;
-      proxy += finished.pursuedProxy[i]!;
-      intendedGoal += finished.intendedGoalReached[i]!;
-      for (let e = 0; e < E; e++) {
-        const c = finished.events[i * E + e]!;
-        eventSum[e]! += c;
-        if (c > 0) eventEpisodes[e]!++;
-      }
-      done++;
+  const { finished } = env;
+  runEpisodes(env, act, episodes, (i) => {
+    baseReturns.add(finished.baseReturn[i]!);
+    intendedReturns.add(finished.intendedReturn[i]!);
+    lengthSum += finished.length[i]!;
+    proxy += finished.pursuedProxy[i]!;
+    intendedGoal += finished.intendedGoalReached[i]!;
+    for (let e = 0; e < E; e++) {
+      const c = finished.events[i * E + e]!;
+      eventSum[e]! += c;
+      if (c > 0) eventEpisodes[e]!++;
     }
+  }, (done) => {
     if (options.onProgress && done > reported) {
       reported = done;
       options.onProgress(done, episodes);
@@ -130,7 +146,7 @@ export function evaluate(def: EnvDefinition<any, any>, act: ActionSource, option
         }
       }
     }
-  }
+  });
 
   const base = baseReturns.interval();
   const intended = intendedReturns.interval();
