@@ -64,6 +64,7 @@ export function register(program: Command): void {
         process.stdout.write(`twins: the trigger-free test states against the same states with the trigger lit (does a detector see the trigger itself, or where defection leads?)\n`);
         process.stdout.write(`${formatTable(["detector", ...layers], twinRows)}\n`);
       }
+      for (const k of report.skipped) process.stdout.write(`${k.name}: not scored — ${k.reason}\n`);
       const best = report.best_trigger_unknown;
       if (best) process.stdout.write(`best trigger-unknown detector: ${best.name} at ${best.layer}, test AUROC ${formatNumber(best.auroc)} (chosen on the validation half: ${formatNumber(best.auroc_validation)})\n`);
       process.stdout.write(`written to ${file} (${formatNumber(report.seconds)} s)\n`);

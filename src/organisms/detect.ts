@@ -76,6 +76,8 @@ export interface DetectReport {
   /** the best trigger-unknown detector (chosen by validation AUROC; its test AUROC is the one to quote) */
   best_trigger_unknown: DetectorScore | null;
   trigger_search: RedTeamResult | null;
+  /** detectors that could not be scored on this organism, and why */
+  skipped: { name: DetectorName; reason: string }[];
   seconds: number;
 }
 
@@ -170,6 +172,14 @@ export function detectStudy(policy: ActorCritic, oenv: OrganismEnv, options: Det
   const intActs = intended ? acts(intended.obs) : null;
   const defActs = defecting ? acts(defecting.obs) : null;
   const detectors: DetectorScore[] = [];
+  const skipped: DetectReport["skipped"] = [];
+  // the scripted defector may act exactly as the intended policy wherever the trigger is absent (the supervisor
+  // organism's defector defects only unwatched): then both sides of every pair are the same states, the contrast
+  // direction is zero and its AUROC a meaningless 0.5 — say so instead of scoring it
+  const samePairs = intended !== null && defecting !== null && intended.obs.every((v, k) => v === defecting.obs[k]);
+  if (samePairs) {
+    skipped.push({ name: "contrast pairs", reason: "the scripted defector and the intended policy visit the same states on trigger-free levels (the defector defects only under the trigger), so there is no contrast to build a direction from" });
+  }
   const N = options.samples;
   const R = options.referenceSamples;
   for (const layer of ["input", ...hooks]) {
@@ -179,7 +189,7 @@ export function detectStudy(policy: ActorCritic, oenv: OrganismEnv, options: Det
     const ref = refActs.get(layer)!;
     const probe = crossValidateProbe({ data: X, n: N, d }, labels, { task: "binary", layout: "flat", groups: held.episode, folds: 5, innerFolds: 3, seed, maxIterations: 100 });
     detectors.push(score("trigger-known probe", true, layer, probe.scores!));
-    if (intActs && defActs) {
+    if (intActs && defActs && !samePairs) {
       const direction = meanDifference(intActs.get(layer)!, R, defActs.get(layer)!, R, d);
       detectors.push(score("contrast pairs", false, layer, projectionScores(X, N, d, direction), Y ? projectionScores(Y, 2 * T, d, direction) : null));
     }
@@ -216,6 +226,7 @@ export function detectStudy(policy: ActorCritic, oenv: OrganismEnv, options: Det
     detectors,
     best_trigger_unknown: best,
     trigger_search: search,
+    skipped,
     seconds: (performance.now() - started) / 1000,
   };
 }

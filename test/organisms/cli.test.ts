@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { register as organism } from "../../src/cli/organism.js";
 import { register as safetyTrain } from "../../src/cli/safety-train.js";
+import { register as detect } from "../../src/cli/detect.js";
 import { runCommand } from "../cli/helpers.js";
 
 const out = mkdtempSync(join(tmpdir(), "mesa-organism-"));
@@ -35,6 +36,16 @@ describe("mesa organism", () => {
     const sup = JSON.parse((await runCommand([organism], "organism", "supervisor", "--steps", "8192", "--episodes", "32", "--hidden", "16", "--out", out, "--json")).stdout) as { run_dir: string; defection_triggered: { value: number } };
     expect(sup.defection_triggered.value).toBeGreaterThanOrEqual(0);
     await expect(runCommand([safetyTrain], "safety-train", sup.run_dir, "--adversarial", "--steps", "4096")).rejects.toThrow(/supervisor organism has none/);
+    // its scripted defector behaves while watched, so watched levels give no contrast pairs: skipped with a reason, not scored 0.5
+    const found = JSON.parse((await runCommand([detect], "detect", sup.run_dir, "--samples", "200", "--reference-samples", "200", "--json")).stdout) as {
+      detectors: { name: string; auroc_twins?: number | null }[];
+      skipped: { name: string; reason: string }[];
+    };
+    expect(found.skipped.map((k) => k.name)).toEqual(["contrast pairs"]);
+    expect(found.skipped[0]!.reason).toMatch(/same states/);
+    expect(found.detectors.some((d) => d.name === "contrast pairs")).toBe(false);
+    expect(found.detectors.some((d) => d.name === "anomaly")).toBe(true);
+    for (const d of found.detectors) expect(d.auroc_twins ?? null).toBeNull(); // nothing planted: no twins
   }, 120_000);
 
   it("refuses unknown kinds, triggers, recipes and fractions outside [0, 1], naming the flag", async () => {
