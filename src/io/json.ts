@@ -2,6 +2,7 @@
 // file and say what to do, and the "this folder was started with these settings" record that lets a resumed
 // experiment refuse to mix results made with other settings.
 import { existsSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { ConfigError, RunDirError } from "../core/errors.js";
 import { writeJsonAtomic } from "./atomic.js";
 
@@ -48,8 +49,7 @@ export function recordFolderSettings(file: string, settings: Record<string, unkn
     const before = readJsonObject(file, { missing: "", damaged: `the folder's record of its settings is damaged; delete ${file} only if you know the folder's results were made with the settings you pass, or use another --out` });
     const differs = keys.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(settings[k] ?? null));
     if (differs.length > 0) {
-      const folder = file.replace(/[\\/][^\\/]*$/, "");
-      throw new ConfigError(`${folder} holds ${what} with other settings (${differs.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} there, ${JSON.stringify(settings[k] ?? null)} now`).join("; ")})`, "pass another --out, or the same settings to continue it");
+      throw new ConfigError(`${dirname(file)} holds ${what} with other settings (${differs.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} there, ${JSON.stringify(settings[k] ?? null)} now`).join("; ")})`, "pass another --out, or the same settings to continue it");
     }
   }
   writeJsonAtomic(file, settings);
