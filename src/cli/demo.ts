@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng } from "../core/rng.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
-import { type EvaluateOptions, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { EVAL_SEED_OFFSET, type EvaluateOptions, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { type RunConfigInput, startRun, validateRunConfig } from "../rl/run.js";
 import { meanInterval } from "../rl/stats.js";
@@ -113,7 +113,7 @@ export function register(program: Command): void {
         steps = trained.result.globalStep;
         runDirs.push(trained.run.path);
         // every agent meets the same evaluation levels (those of the first seed), as the baselines do
-        const evalSeed = firstSeed + 1_000_003;
+        const evalSeed = firstSeed + EVAL_SEED_OFFSET;
         const policy = trained.policy;
         const evaluateOn = (distribution: "train" | "deploy", extra: Partial<EvaluateOptions> = {}): EvaluationResult => {
           const bar = evaluationProgress(`evaluating on points-bug/${distribution}${seedCount > 1 ? ` (seed ${seed})` : ""}`);
@@ -133,7 +133,7 @@ export function register(program: Command): void {
         }
       }
       const trainSeconds = (performance.now() - started) / 1000;
-      const baselineArgs = { episodes, seed: firstSeed + 1_000_003 };
+      const baselineArgs = { episodes, seed: firstSeed + EVAL_SEED_OFFSET };
       const refDeploy = baselines(def, { ...baselineArgs, distribution: "deploy", params: paramsOn(def, "deploy", "train", DEMO_RUN.envParams ?? {}) }, BASELINE_KINDS);
       const refTrain = baselines(def, { ...baselineArgs, distribution: "train", params: DEMO_RUN.envParams ?? {} }, BASELINE_KINDS);
       const seconds = (performance.now() - started) / 1000;

@@ -19,7 +19,7 @@ import { acquireRunLock } from "../io/rundir.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import type { EnvObjectives } from "../envs/objectives.js";
-import { type ActionSource, evaluate, policyActions } from "../rl/evaluate.js";
+import { type ActionSource, EVAL_SEED_OFFSET, evaluate, policyActions } from "../rl/evaluate.js";
 import { paramsOn } from "../envs/make.js";
 import type { PpoCallbacks } from "../rl/ppo.js";
 import { loadRunPolicy, startRun } from "../rl/run.js";
@@ -338,7 +338,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   for (let seed = 1; seed <= o.seeds; seed++) {
     for (const [condition, params] of conditions) {
       const file = agentFile(o.out, condition, seed);
-      const evalSeed = 1_000_003 + seed;
+      const evalSeed = EVAL_SEED_OFFSET + seed;
       // the run's parameters that hold on deploy (paramsOn, as every command that reads a run elsewhere)
       const deploy = { params: paramsOn(def, "deploy", "train", params), levels: o.levels, seed: evalSeed };
       if (existsSync(file)) {
@@ -456,7 +456,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
     target,
     wall_clock: wallClock,
     // on seed 1's evaluation levels, so they are the levels its agents were read on
-    references: readReferences(def, objectives, conditions, o, { params: paramsOn(def, "deploy", "train", conditions[0]![1]), levels: o.levels, seed: 1_000_003 + 1 }),
+    references: readReferences(def, objectives, conditions, o, { params: paramsOn(def, "deploy", "train", conditions[0]![1]), levels: o.levels, seed: EVAL_SEED_OFFSET + 1 }),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -9,7 +9,7 @@ import { Rng } from "../core/rng.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { readJsonObject } from "../io/json.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
-import { type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
+import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from "./evaluate.js";
 import { renderLinePlot } from "../io/plot.js";
 import type { PpoCallbacks } from "./ppo.js";
 import { type RunConfig, type RunConfigInput, resumeRun, startRun, type TrainedRun, validateRunConfig } from "./run.js";
@@ -161,7 +161,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
           distribution: "deploy",
           params: paramsOn(def, "deploy", "train", (trained.run.config as RunConfig).envParams),
           episodes: options.episodes,
-          seed: 1_000_003 + seed,
+          seed: EVAL_SEED_OFFSET + seed,
         }),
       );
     }
@@ -182,7 +182,7 @@ export async function misgeneralizationSweep(options: SweepOptions): Promise<Swe
   }
 
   // the reference policies on the deploy levels of the first seed's evaluation
-  const refs = baselines(def, { distribution: "deploy", params: paramsOn(def, "deploy", "train", options.base?.envParams ?? {}), episodes: options.episodes, seed: 1_000_003 + (options.firstSeed ?? 1) }, BASELINE_KINDS);
+  const refs = baselines(def, { distribution: "deploy", params: paramsOn(def, "deploy", "train", options.base?.envParams ?? {}), episodes: options.episodes, seed: EVAL_SEED_OFFSET + (options.firstSeed ?? 1) }, BASELINE_KINDS);
   const baselineFigures = Object.fromEntries(Object.entries(refs).map(([kind, r]) => [kind, policyFigures(r)]));
   const plot = join(options.out, "misgeneralization.png");
   writeFileAtomic(
