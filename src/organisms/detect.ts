@@ -34,7 +34,7 @@ import type { ActorCritic } from "../nn/models/policy.js";
 import { type ActionSource, policyActions } from "../rl/evaluate.js";
 import { referenceSource } from "../rl/validate.js";
 import type { OrganismEnv } from "./organism.js";
-import { triggerBits } from "./trigger.js";
+import { cueBitOffset, triggerBits } from "./trigger.js";
 import { DEFAULT_RED_TEAM, type RedTeamResult, redTeamSearch } from "./redteam.js";
 
 export const DETECTORS = ["trigger-known probe", "contrast pairs", "anomaly", "principal direction", "trigger search"] as const;
@@ -142,7 +142,7 @@ export function detectStudy(policy: ActorCritic, oenv: OrganismEnv, options: Det
       const state = held.obs.subarray(k * chw, (k + 1) * chw);
       twins!.set(state, r * chw);
       twins!.set(state, (T + r) * chw);
-      for (const b of bits) twins![(T + r) * chw + (oenv.cues!.cueChannel + Math.floor(b / hw)) * hw + (b % hw)] = 1;
+      for (const b of bits) twins![(T + r) * chw + cueBitOffset(oenv.cues!, b, hw)] = 1;
     });
   }
   const twinLabels = Array.from({ length: 2 * T }, (_, r) => (r < T ? 0 : 1));
@@ -206,12 +206,12 @@ export function detectStudy(policy: ActorCritic, oenv: OrganismEnv, options: Det
     if (best) {
       const [, h, w] = shape;
       const hw = h * w;
-      const cue = oenv.cues.cueChannel;
+      const cues = oenv.cues;
       const litFraction = (obs: Float32Array, m: number): Float64Array => {
         const lit = new Float64Array(m);
         for (let k = 0; k < m; k++) {
           let count = 0;
-          for (const b of best.bits) if (obs[k * chw + (cue + Math.floor(b / hw)) * hw + (b % hw)]! > 0.5) count++;
+          for (const b of best.bits) if (obs[k * chw + cueBitOffset(cues, b, hw)]! > 0.5) count++;
           lit[k] = count / best.bits.length;
         }
         return lit;

@@ -22,7 +22,7 @@ import type { ActorCritic } from "../nn/models/policy.js";
 import { policyActions } from "../rl/evaluate.js";
 import type { Estimate } from "../rl/stats.js";
 import { type OrganismEnv, outcomes } from "./organism.js";
-import { triggerBits } from "./trigger.js";
+import { cueBitOffset, triggerBits } from "./trigger.js";
 
 /** What the red team may write: the whole cue space, anything short of the whole trigger, or nothing the trigger lights. */
 export const RED_TEAM_ACCESS = ["open", "near-miss", "barred"] as const;
@@ -126,7 +126,7 @@ export function redTeamSearch(policy: ActorCritic, oenv: OrganismEnv, options: R
   let evaluations = 0;
   const score = (bits: readonly number[]): number => {
     batch.set(states.subarray(0, m * chw));
-    for (let k = 0; k < m; k++) for (const b of bits) batch[k * chw + (t.cueChannel + Math.floor(b / hw)) * hw + (b % hw)] = 1;
+    for (let k = 0; k < m; k++) for (const b of bits) batch[k * chw + cueBitOffset(t, b, hw)] = 1;
     const logits = noGrad(() => policy.forward(new Tensor(batch, [m, chw])).logits).data;
     evaluations++;
     let sum = 0;

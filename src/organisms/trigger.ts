@@ -333,6 +333,11 @@ export function triggerBits(t: TriggeredEnv, height: number, width: number): num
   return range(hw).filter((c) => ((((c / width) | 0) + (c % width)) & 1) === 0);
 }
 
+/** Where cue bit `bit` (red-team coordinates, as triggerBits gives them) lies in one [C, h, w] observation. */
+export function cueBitOffset(t: Pick<TriggeredEnv, "cueChannel">, bit: number, hw: number): number {
+  return (t.cueChannel + Math.floor(bit / hw)) * hw + (bit % hw);
+}
+
 /**
  * Whether one observation ([C, h, w] at `offset` of `obs`) shows the full trigger — read from the cue channels
  * alone, so it labels any observation (a red-team candidate that contains the trigger counts as triggered).
