@@ -83,6 +83,9 @@ export const JUMP_HEIGHT = 2;
 
 const WALL = 1;
 const COIN = 2;
+/** observation channels (the order of `channels` below) */
+const OBS_WALL = 1;
+const OBS_COIN = 2;
 const EV_COIN = 0;
 const EV_REACHED_END = 1;
 const EV_FELL = 2;
@@ -290,6 +293,7 @@ export const coinRun = defineEnv({
       if (p.endTerminates) env.terminate(i);
     }
   },
+  observedMoves: observedCoinRunMoves,
   pursuedProxy: (st) => st.events.reached_end! > 0 && st.events.coin === 0,
   intendedGoalReached: (st) => st.events.coin! > 0,
   goalChannel: "coin",
@@ -346,6 +350,36 @@ export const coinRun = defineEnv({
     ppo: { totalTimesteps: 160_000, numSteps: 32, learningRate: 1e-3 },
   },
 });
+
+/** Codes (wall, coin) of one observation, reused across calls. */
+let observedCodes = new Uint8Array(0);
+
+/**
+ * The moves a planner makes over the window it sees: coin-run's own physics (gravity, two-cell jumps from a
+ * surface, steering in the air) on the observed walls, the move stopping on the coin as the episode does — so
+ * touching the coin is entering its cell. Cells outside the level are observed as wall.
+ */
+function observedCoinRunMoves(obs: Float32Array, obsOffset: number, h: number, w: number, next: Int32Array, nextOffset: number): void {
+  const hw = h * w;
+  if (observedCodes.length < hw) observedCodes = new Uint8Array(hw);
+  const codes = observedCodes;
+  const wall = obsOffset + OBS_WALL * hw;
+  const coin = obsOffset + OBS_COIN * hw;
+  for (let s = 0; s < hw; s++) codes[s] = obs[wall + s]! > 0.5 ? WALL : obs[coin + s]! > 0.5 ? COIN : 0;
+  for (let y = 0, s = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, s++) {
+      const row = nextOffset + s * 4;
+      if (codes[s] === WALL) {
+        next[row] = next[row + 1] = next[row + 2] = next[row + 3] = s;
+        continue;
+      }
+      for (let a = 0; a < 4; a++) {
+        coinRunMoveCells(codes, 0, h, w, y, x, a, true);
+        next[row + a] = move.y * w + move.x;
+      }
+    }
+  }
+}
 
 /** Scratch of the coin-run planner for h×w positions. */
 interface PlanScratch {

@@ -171,6 +171,14 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   intendedGoalReached(stats: EpisodeStats, params: z.output<Sch>): boolean;
   /** candidate objectives a learned policy may pursue, for `mesa objective` / `mesa infer-objective` (optional) */
   readonly objectives?: EnvObjectives;
+  /**
+   * The agent's moves over what it observes, for models that plan (the glass-box planner): for one observation
+   * (`[channels, height, width]` floats at `obsOffset`, channels in this env's order), `next[nextOffset + s·A + a]`
+   * = the cell (row-major) the agent is in after action a from cell s (A = the number of actions). Declared by
+   * environments whose moves are not free 4-connected steps (coin-run's gravity and jumps); without it a planner
+   * assumes those.
+   */
+  observedMoves?(obs: Float32Array, obsOffset: number, height: number, width: number, next: Int32Array, nextOffset: number): void;
 }
 
 /** An environment definition with its types erased, as the registry holds them. */

@@ -147,7 +147,7 @@ export function buildRun(config: RunConfig): { env: VecEnv; policy: ActorCritic 
       kind: config.model,
       obsShape: [...env.obsShape],
       numActions: env.numActions,
-      env: { channels: [...env.channels], agentChannel: def.agent.channel, actions: [...env.actionNames] },
+      env: { channels: [...env.channels], agentChannel: def.agent.channel, actions: [...env.actionNames], ...(def.observedMoves ? { dynamics: config.env } : {}) },
       options: config.modelParams,
       ...(config.hidden ? { hidden: config.hidden } : {}),
     },

@@ -9,7 +9,8 @@
 //
 // Hook points: planner.hook_reward_map [B, H, W], planner.hook_termination [B, H, W] (probabilities),
 // planner.hook_values [B, H, W] (V_K, read-only: replacing it changes nothing downstream), planner.hook_q
-// [B, 5] (Q_K at the agent's cell for the moves stay, up, down, left, right). Replacing the reward map or the
+// (Q_K at the agent's cell: [B, A] for the env's actions when it plans with the env's own moves — coin-run's
+// gravity and jumps —, else [B, 5] for the grid moves stay, up, down, left, right). Replacing the reward map or the
 // termination map re-plans with the replacement (patching a goal).
 //
 // What it plans over is what it observes: with a view window around the agent (procgen-style), the map covers
@@ -31,7 +32,9 @@ import { Tensor, noGrad } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module, Parameter } from "../module.js";
-import { GRID_MOVES, type GridMove, gridSuccessors, planQ } from "../value_iteration.js";
+import { GRID_MOVES, type GridMove, type SuccessorTable, gridSuccessors, planQ } from "../value_iteration.js";
+import { getEnvDefinition } from "../../envs/make.js";
+import type { AnyEnvDefinition } from "../../envs/engine.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
 
 /** The planner's settings (`mesa train --model planner --model-param k=v`), with their defaults. */
@@ -51,6 +54,11 @@ export const plannerOptionsSchema = z
     initialInverseTemperature: z.number().positive().default(1),
     /** initial termination logit of every cell (−2: an episode ends on about 12% of cells until it learns where) */
     initialTerminationLogit: z.number().default(-2),
+    /**
+     * the moves it plans with: "env", the environment's own moves over the observation where it declares them
+     * (coin-run: gravity and jumps), else free 4-connected steps; "grid", always free 4-connected steps
+     */
+    dynamics: z.enum(["env", "grid"]).default("env"),
   })
   .strict();
 export type PlannerOptions = z.output<typeof plannerOptionsSchema>;
@@ -133,7 +141,7 @@ function tile(d: Float32Array, times: number): Float32Array {
 }
 
 /** The planning stage with its hook points (named planner.*): maps → value iteration → Q at the agent's cell. */
-export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminationLogits: Tensor; blocked: Uint8Array; agent: Int32Array }, { q: Tensor; values: Tensor }> {
+export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminationLogits: Tensor; table: SuccessorTable; agent: Int32Array }, { q: Tensor; values: Tensor }> {
   readonly hook_reward_map = new HookPoint();
   readonly hook_termination = new HookPoint();
   readonly hook_values = new HookPoint();
@@ -149,20 +157,21 @@ export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminati
     this.options = { ...options, iterations: options.iterations ?? 2 * (height + width) };
   }
 
-  forward(input: { rewardMap: Tensor; terminationLogits: Tensor; blocked: Uint8Array; agent: Int32Array }): { q: Tensor; values: Tensor } {
+  /** table: the moves over the cells, [B, H·W, moves] (grid moves, or the env's actions) */
+  forward(input: { rewardMap: Tensor; terminationLogits: Tensor; table: SuccessorTable; agent: Int32Array }): { q: Tensor; values: Tensor } {
     const { height: H, width: W, options } = this;
     const B = input.rewardMap.shape[0]!;
+    const table = input.table;
     const reward = this.hook_reward_map.forward(input.rewardMap); // [B, H, W]
     const termination = this.hook_termination.forward(sigmoid(input.terminationLogits)); // [B, H, W]
     const continuation = mul(sub(1, termination), options.gamma); // γ·(1 − termination)
-    const table = { next: gridSuccessors(input.blocked, B, H, W), batch: B, states: H * W, moves: GRID_MOVES.length };
     const { q, values } = planQ(table, reward.reshape([B, H * W]), continuation.reshape([B, H * W]), input.agent, {
       iterations: options.iterations,
       backup: options.backup,
       temperature: options.softTemperature,
     });
     const v = this.hook_values.forward(new Tensor(values, [B, H, W])); // [B, H, W]
-    return { q: this.hook_q.forward(q), values: v }; // q: [B, 5]
+    return { q: this.hook_q.forward(q), values: v }; // q: [B, moves]
   }
 }
 
@@ -182,6 +191,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   private readonly _agentChannel: number;
   private readonly _blockingChannels: number[];
   private readonly _actionMoves: Int32Array;
+  /** the env's moves over the observation (options.dynamics "env" on an env that declares them), else null: grid moves */
+  private readonly _observedMoves: AnyEnvDefinition["observedMoves"] | null;
 
   constructor(spec: PolicySpec, rng: Rng) {
     super();
@@ -190,19 +201,24 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     const [c, h, w] = spec.obsShape as [number, number, number];
     const options = parseConfig(plannerOptionsSchema, spec.options ?? {}, "planner options (--model-param)");
     const [hidden = 32] = spec.hidden;
-    const { channels, agentChannel, actions } = spec.env;
+    const { channels, agentChannel, actions, dynamics } = spec.env;
     if (channels.length !== c) throw new ShapeError(`planner: ${channels.length} channel names for ${c} observation channels`);
     if (actions.length !== spec.numActions) throw new ShapeError(`planner: ${actions.length} action names for ${spec.numActions} actions`);
     this._agentChannel = channels.indexOf(agentChannel);
     if (this._agentChannel < 0) throw new ConfigError(`planner: agent channel "${agentChannel}" is not among the observation channels`, `channels: ${channels.join(", ")}`);
-    const blocking = options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
+    this._observedMoves = options.dynamics === "env" && dynamics !== undefined ? observedMovesOf(dynamics) : null;
+    if (this._observedMoves && options.blocking) {
+      throw new ConfigError(`planner: blocking applies to grid moves, but it plans with ${dynamics}'s own moves (walls included)`, "drop --model-param blocking, or add --model-param dynamics=grid to plan with free 4-connected moves");
+    }
+    const blocking = this._observedMoves ? [] : options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
     this._blockingChannels = blocking.map((name) => {
       const k = channels.indexOf(name);
       if (k < 0) throw new ConfigError(`planner: blocking channel "${name}" is not an observation channel`, `set --model-param blocking to some of: ${channels.join(", ")} (or [] for none)`);
       return k;
     });
-    this._actionMoves = actionMoves(actions);
-    this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [hidden], env: { channels: [...channels], agentChannel, actions: [...actions] }, options: { ...(spec.options ?? {}) } };
+    this._actionMoves = this._observedMoves ? Int32Array.from(actions, (_, a) => a) : actionMoves(actions);
+    const envSpec = { channels: [...channels], agentChannel, actions: [...actions], ...(dynamics !== undefined ? { dynamics } : {}) };
+    this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [hidden], env: envSpec, options: { ...(spec.options ?? {}) } };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
     this.rewardHead = new RewardMapHead(c, h, w, hidden, options.initialTerminationLogit, rng);
@@ -216,6 +232,18 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   /** [B, C, H, W] (or flat) observations → the same as 4-D */
   private asImage(obs: Tensor): Tensor {
     return obs.shape.length === 4 ? obs : obs.reshape([obs.shape[0]!, ...this.obsShape]);
+  }
+
+  /** The moves the planner plans with over each observation's cells: the env's own, or 4-connected grid moves around the blocked cells. */
+  private successors(obs: Tensor, blocked: Uint8Array): SuccessorTable {
+    const [B, C, H, W] = obs.shape as [number, number, number, number];
+    const S = H * W;
+    if (!this._observedMoves) return { next: gridSuccessors(blocked, B, H, W), batch: B, states: S, moves: GRID_MOVES.length };
+    const A = this.numActions;
+    // a fresh array per call: the table is kept by the tape until the backward pass
+    const next = new Int32Array(B * S * A);
+    for (let b = 0; b < B; b++) this._observedMoves(obs.data as Float32Array, b * C * S, H, W, next, b * S * A);
+    return { next, batch: B, states: S, moves: A };
   }
 
   /** The agent's cell (argmax of its channel) and the blocked cells, read from the observation. */
@@ -254,8 +282,10 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     const maps = this.rewardHead.forward(x); // [B, 2, H, W]
     const rewardMap = slice(maps, 1, 0, 1).reshape([B, H, W]);
     const terminationLogits = slice(maps, 1, 1, 2).reshape([B, H, W]);
-    const { q } = this.planner.forward({ rewardMap, terminationLogits, blocked, agent }); // q: [B, 5]
-    const logits = add(mul(indexSelect(q, 1, this._actionMoves), exp(this.logInverseTemperature)), this.actionBias); // [B, A]
+    const table = this.successors(x, blocked);
+    const { q } = this.planner.forward({ rewardMap, terminationLogits, table, agent }); // q: [B, moves]
+    const qa = this._observedMoves ? q : indexSelect(q, 1, this._actionMoves); // [B, A]
+    const logits = add(mul(qa, exp(this.logInverseTemperature)), this.actionBias); // [B, A]
     const o = this.planner.options;
     const v = o.backup === "max" ? max(q, 1, true) : mul(logSumExp(mul(q, 1 / o.softTemperature), 1, true), o.softTemperature); // V_K(agent): [B, 1]
     return { logits, value: add(mul(v, this.valueScale), this.valueBias) };
@@ -281,6 +311,13 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
       return { reward, termination, values, entering: new Tensor(e, reward.shape) };
     });
   }
+}
+
+/** The `observedMoves` of the environment named in a planner's spec; a ConfigError when it has none. */
+function observedMovesOf(envName: string): NonNullable<AnyEnvDefinition["observedMoves"]> {
+  const moves = getEnvDefinition(envName).observedMoves;
+  if (!moves) throw new ConfigError(`planner: environment "${envName}" declares no moves over its observation (observedMoves)`, "add --model-param dynamics=grid to plan with free 4-connected moves");
+  return moves.bind(getEnvDefinition(envName));
 }
 
 registerPolicy(

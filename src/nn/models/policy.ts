@@ -32,7 +32,13 @@ export interface PolicySpec {
   /** hidden sizes (MLP) or channel widths (CNN, planner) */
   hidden: number[];
   /** the environment's names, for models that read the observation by meaning (the planner: agent, walls) */
-  env?: { channels: string[]; agentChannel: string; actions: string[] };
+  env?: {
+    channels: string[];
+    agentChannel: string;
+    actions: string[];
+    /** the environment whose `observedMoves` a planner plans with (its registry name); absent: free 4-connected moves */
+    dynamics?: string;
+  };
   /** model-specific settings (`--model-param k=v`), validated by the model */
   options?: Record<string, unknown>;
 }
