@@ -105,6 +105,20 @@ function maxBackup5(next: Int32Array, rowBase: number, e: Float32Array, out: Flo
   }
 }
 
+/** maxBackup5 for 4 moves (an env's own actions, e.g. coin-run's noop, left, right, jump). */
+function maxBackup4(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number): void {
+  for (let s = 0, row = rowBase; s < S; s++, row += 4) {
+    let v = e[next[row]!]!;
+    const v1 = e[next[row + 1]!]!;
+    const v2 = e[next[row + 2]!]!;
+    const v3 = e[next[row + 3]!]!;
+    if (v1 > v) v = v1;
+    if (v2 > v) v = v2;
+    if (v3 > v) v = v3;
+    out[outOff + s] = v;
+  }
+}
+
 function maxBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number, M: number): void {
   for (let s = 0, row = rowBase; s < S; s++, row += M) {
     let v = -Infinity;
@@ -162,6 +176,7 @@ export function valueIterationArrays(
       const off = (b * K + k - 1) * S;
       if (soft) softBackup(next, rowBase, e, values, off, S, M, tau);
       else if (M === 5) maxBackup5(next, rowBase, e, values, off, S);
+      else if (M === 4) maxBackup4(next, rowBase, e, values, off, S);
       else maxBackup(next, rowBase, e, values, off, S, M);
       if (k < K) entering(reward, continuation, base, values, off, e, S);
     }

@@ -27,7 +27,7 @@ import { linear } from "../../core/ops/matmul.js";
 import { max, mean } from "../../core/ops/reduce.js";
 import { concat, slice } from "../../core/ops/shape.js";
 import { logSumExp } from "../../core/ops/softmax.js";
-import { exp, relu, sigmoid } from "../../core/ops/unary.js";
+import { exp, sigmoid } from "../../core/ops/unary.js";
 import { Tensor, noGrad } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
@@ -128,9 +128,12 @@ export class RewardMapHead extends Module {
   forward(obs: Tensor): Tensor {
     const [B, , H, W] = obs.shape as [number, number, number, number];
     const coords = B === 1 ? this._coords : new Tensor(tile(this._coords.data, B), [B, 3, H, W]);
-    const h = this.conv.forward(concat([obs, coords], 1)); // [B, hidden, H, W]
-    const ctx = linear(mean(obs, [2, 3]), this.context.weight).reshape([B, h.shape[1]!, 1, 1]); // [B, hidden, 1, 1]
-    return this.out.forward(relu(add(h, ctx))); // [B, 2, H, W]
+    const hidden = this.context.weight.shape[0]!;
+    const ctx = linear(mean(obs, [2, 3]), this.context.weight).reshape([B, hidden, 1, 1]).expand([B, hidden, H, W]); // [B, hidden, H, W]
+    // conv + bias + context in one kernel call, and the ReLU fused into the 1×1 conv's input (measured: the
+    // separate broadcast add and ReLU over [B, hidden, H, W] took a quarter of the planner's training time)
+    const h = this.conv.forwardFused(concat([obs, coords], 1), { residual: ctx }); // [B, hidden, H, W]
+    return this.out.forwardFused(h, { reluInput: true }); // [B, 2, H, W]
   }
 }
 
