@@ -453,12 +453,22 @@ const TABLE_MAX_WO: i32 = 8;
 // @ts-ignore: decorator
 @inline
 function usesTable(d: usize): bool {
-  return dget(d, D_WO) < TABLE_MAX_WO && !(dget(d, D_SH) == 1 && dget(d, D_SW) == 1 && dget(d, D_HO) == dget(d, D_H) && dget(d, D_WO) == dget(d, D_W_));
+  return dget(d, D_WO) < TABLE_MAX_WO && !isSame(d);
 }
 
-/** Bytes of the gather table of a call with output width wo (0 when it uses none): K·L i32 entries. */
-export function convTableBytes(k: i32, l: i32, wo: i32): i32 {
-  return wo < TABLE_MAX_WO ? k * l * 4 : 0;
+/**
+ * Bytes of the table area of a call with output width wo: the gather table (K·L i32 entries) when it may use one,
+ * and room for a "same" convolution's column masks (kw·L i32 entries, see convTable); 0 when it needs neither.
+ */
+export function convTableBytes(k: i32, l: i32, wo: i32, kw: i32, same: bool): i32 {
+  return max(wo < TABLE_MAX_WO ? k * l * 4 : 0, same ? kw * l * 4 : 0);
+}
+
+/** Whether this call is a "same" convolution: stride 1, output the size of the input. */
+// @ts-ignore: decorator
+@inline
+function isSame(d: usize): bool {
+  return dget(d, D_SH) == 1 && dget(d, D_SW) == 1 && dget(d, D_HO) == dget(d, D_H) && dget(d, D_WO) == dget(d, D_W_);
 }
 
 /**
@@ -466,6 +476,19 @@ export function convTableBytes(k: i32, l: i32, wo: i32): i32 {
  * element that cols row r (= (c·kh + i)·kw + j) reads for output position l, or −1 where the window reads padding.
  */
 export function convTable(d: usize): void {
+  if (isSame(d)) {
+    // a "same" convolution's column masks instead: entry j·L + l is all ones where tap column j of output position
+    // l reads inside the image's row (its column ow + j − pw lies in [0, W)), 0 where the shifted copy wrapped
+    const W = dget(d, D_W_), kw = dget(d, D_KW), pw = dget(d, D_PW), L = dget(d, D_HO) * W;
+    let m = <usize>dget(d, D_TAB);
+    for (let j = 0; j < kw; j++) {
+      for (let l = 0; l < L; l++, m += 4) {
+        const iw = l % W + j - pw;
+        store<i32>(m, iw >= 0 && iw < W ? -1 : 0);
+      }
+    }
+    return;
+  }
   if (!usesTable(d)) return;
   const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
   const sh = dget(d, D_SH), sw = dget(d, D_SW), ph = dget(d, D_PH), pw = dget(d, D_PW);
@@ -595,10 +618,110 @@ function gatherRun(dst: usize, src: usize, count: i32, step: usize, relu: bool):
 }
 
 /**
+ * im2colBlock of a "same" convolution: row r = (c, i, j) of an image's cols is plane c shifted by
+ * s = (i − ph)·W + (j − pw): over [lo, hi), the positions l whose source l + s lies in the plane, the copy masked
+ * by tap column j's mask (zero where the shift wrapped around a row edge); zeros before lo and from hi. One
+ * f32x4 pass per image slice, no per-row work (the slices are L floats, not 16-byte aligned: scalar ends).
+ */
+function im2colSame(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usize): void {
+  const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
+  const ph = dget(d, D_PH), pw = dget(d, D_PW);
+  const reluIn = (dget(d, D_FLAGS) & F_RELU_IN) != 0;
+  const L = H * W;
+  const khw = kh * kw;
+  const imageBytes = <usize>(C * L) << 2;
+  const lB = <usize>L << 2;
+  const x = <usize>dget(d, D_X) + <usize>n0 * imageBytes;
+  const tab = <usize>dget(d, D_TAB);
+  const zero = f32x4.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const c = r / khw;
+    const rem = r - c * khw;
+    const i = rem / kw;
+    const j = rem - i * kw;
+    const shift = (i - ph) * W + (j - pw);
+    const loB = <usize>min(L, max(0, -shift)) << 2;
+    const hiB = <usize>max(min(L, max(0, -shift)), min(L, L - shift)) << 2;
+    const mask = tab + (<usize>(j * L) << 2);
+    let o = cols + (<usize>(r * count * L) << 2);
+    // src + 4·l reads plane element l + shift (only for l in [lo, hi))
+    let src = x + (<usize>(c * L) << 2) + (<usize>shift << 2);
+    for (let img = 0; img < count; img++, o += lB, src += imageBytes) {
+      let p: usize = 0;
+      for (; p + 16 <= loB; p += 16) v128.store(o + p, zero);
+      for (; p < loB; p += 4) store<f32>(o + p, 0);
+      if (reluIn) {
+        for (; p + 16 <= hiB; p += 16) v128.store(o + p, v128.and(f32x4.max(v128.load(src + p), zero), v128.load(mask + p)));
+        for (; p < hiB; p += 4) store<i32>(o + p, reinterpret<i32>(max<f32>(load<f32>(src + p), 0)) & load<i32>(mask + p));
+      } else {
+        for (; p + 16 <= hiB; p += 16) v128.store(o + p, v128.and(v128.load(src + p), v128.load(mask + p)));
+        for (; p < hiB; p += 4) store<i32>(o + p, load<i32>(src + p) & load<i32>(mask + p));
+      }
+      for (; p + 16 <= lB; p += 16) v128.store(o + p, zero);
+      for (; p < lB; p += 4) store<f32>(o + p, 0);
+    }
+  }
+}
+
+/**
+ * col2imBlock of a "same" convolution, the adjoint of im2colSame: gx's plane c (shifted by s) += cols row
+ * (c, i, j) over [lo, hi), masked by tap column j's mask (and by x > 0 when the input was rectified); rows and
+ * images in the same order as the general path, so the sums round alike.
+ */
+function col2imSame(d: usize, n0: i32, count: i32, cols: usize): void {
+  const C = dget(d, D_C), H = dget(d, D_H), W = dget(d, D_W_), kh = dget(d, D_KH), kw = dget(d, D_KW);
+  const ph = dget(d, D_PH), pw = dget(d, D_PW);
+  const reluIn = (dget(d, D_FLAGS) & F_RELU_IN) != 0;
+  const L = H * W;
+  const K = C * kh * kw;
+  const khw = kh * kw;
+  const imageBytes = <usize>(C * L) << 2;
+  const lB = <usize>L << 2;
+  const at0 = <usize>n0 * imageBytes;
+  const x = <usize>dget(d, D_X) + at0, gx = <usize>dget(d, D_GX) + at0;
+  const tab = <usize>dget(d, D_TAB);
+  const zero = f32x4.splat(0);
+  for (let r = 0; r < K; r++) {
+    const c = r / khw;
+    const rem = r - c * khw;
+    const i = rem / kw;
+    const j = rem - i * kw;
+    const shift = (i - ph) * W + (j - pw);
+    const loB = <usize>min(L, max(0, -shift)) << 2;
+    const hiB = <usize>max(min(L, max(0, -shift)), min(L, L - shift)) << 2;
+    const mask = tab + (<usize>(j * L) << 2);
+    let src = cols + (<usize>(r * count * L) << 2);
+    const planeShift = (<usize>(c * L) << 2) + (<usize>shift << 2);
+    let dst = gx + planeShift;
+    let xs = x + planeShift;
+    for (let img = 0; img < count; img++, src += lB, dst += imageBytes, xs += imageBytes) {
+      let p = loB;
+      if (reluIn) {
+        for (; p + 16 <= hiB; p += 16) {
+          const v = v128.and(v128.and(v128.load(src + p), v128.load(mask + p)), f32x4.gt(v128.load(xs + p), zero));
+          v128.store(dst + p, f32x4.add(v128.load(dst + p), v));
+        }
+        for (; p < hiB; p += 4) {
+          const v = reinterpret<f32>(load<i32>(src + p) & load<i32>(mask + p));
+          store<f32>(dst + p, load<f32>(dst + p) + select<f32>(v, 0, load<f32>(xs + p) > 0));
+        }
+      } else {
+        for (; p + 16 <= hiB; p += 16) v128.store(dst + p, f32x4.add(v128.load(dst + p), v128.and(v128.load(src + p), v128.load(mask + p))));
+        for (; p < hiB; p += 4) store<f32>(dst + p, load<f32>(dst + p) + reinterpret<f32>(load<i32>(src + p) & load<i32>(mask + p)));
+      }
+    }
+  }
+}
+
+/**
  * cols[r, j·L + oh·Wo + ow] for rows r in [r0, r1) (r = (c·kh + i)·kw + j') and images n0 + j, j < count:
  * x[n0 + j, c, oh·sh − ph + i, ow·sw − pw + j'] (0 outside the image), rectified when the input is.
  */
 function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usize): void {
+  if (isSame(d)) {
+    im2colSame(d, n0, count, r0, r1, cols);
+    return;
+  }
   if (usesTable(d)) {
     im2colTable(d, n0, count, r0, r1, cols);
     return;
@@ -614,8 +737,11 @@ function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usiz
   const rowBytes = <usize>Wo << 2;
   const step = <usize>sw << 2;
   // "same" convolutions (stride 1, output the size of the input): each row of cols is the image plane shifted by
-  // (i − ph)·W + (j − pw), so one bulk copy, then zeros where the shift wrapped around a row edge
-  const same = sh == 1 && sw == 1 && Ho == H && Wo == W;
+  // (i − ph)·W + (j − pw), so one masked bulk copy (the column mask zeroes where the shift wrapped around a row edge)
+  if (isSame(d)) {
+    im2colSame(d, n0, count, r0, r1, cols);
+    return;
+  }
   for (let r = r0; r < r1; r++) {
     const c = r / khw;
     const rem = r - c * khw;
@@ -627,24 +753,6 @@ function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usiz
     const ohHi = max(ohLo, insideHi(i, ph, sh, H, Ho));
     const run = owHi - owLo;
     let o = cols + (<usize>(r * count * L) << 2);
-    if (same) {
-      const shift = (i - ph) * W + (j - pw);
-      const lo = max(0, -shift);
-      const hi = max(lo, min(L, L - shift));
-      let plane = x + <usize>n0 * imageBytes + (<usize>(c * H * W) << 2);
-      for (let img = 0; img < count; img++, plane += imageBytes, o += <usize>L << 2) {
-        if (lo > 0) memory.fill(o, 0, <usize>lo << 2);
-        if (hi > lo) gatherRun(o + (<usize>lo << 2), plane + (<isize>(lo + shift) << 2), hi - lo, 4, reluIn);
-        if (hi < L) memory.fill(o + (<usize>hi << 2), 0, <usize>(L - hi) << 2);
-        // wrapped columns: ow < owLo read the previous row's end, ow ≥ owHi the next row's start
-        for (let oh = 0; oh < Ho; oh++) {
-          const rowAt = o + (<usize>(oh * Wo) << 2);
-          for (let ow = 0; ow < owLo; ow++) store<f32>(rowAt + (<usize>ow << 2), 0);
-          for (let ow = owHi; ow < Wo; ow++) store<f32>(rowAt + (<usize>ow << 2), 0);
-        }
-      }
-      continue;
-    }
     let plane = x + <usize>n0 * imageBytes + (<usize>(c * H * W) << 2);
     for (let img = 0; img < count; img++, plane += imageBytes) {
       // rows of the window above and below the image are zero; inside, zero margins around a copied run
@@ -664,6 +772,10 @@ function im2colBlock(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usiz
 
 /** gx[n0 + j] += the adjoint of im2colBlock applied to cols (all K rows), masked by x > 0 when the input is rectified. */
 function col2imBlock(d: usize, n0: i32, count: i32, cols: usize, trash: usize): void {
+  if (isSame(d)) {
+    col2imSame(d, n0, count, cols);
+    return;
+  }
   if (usesTable(d)) {
     col2imTable(d, n0, count, cols, trash);
     return;
@@ -678,7 +790,6 @@ function col2imBlock(d: usize, n0: i32, count: i32, cols: usize, trash: usize): 
   const khw = kh * kw;
   const imageBytes = <usize>(C * H * W) << 2;
   const step = <usize>sw << 2;
-  const same = sh == 1 && sw == 1 && Ho == H && Wo == W;
   for (let r = 0; r < K; r++) {
     const c = r / khw;
     const rem = r - c * khw;
@@ -690,35 +801,6 @@ function col2imBlock(d: usize, n0: i32, count: i32, cols: usize, trash: usize): 
     const ohHi = max(ohLo, insideHi(i, ph, sh, H, Ho));
     if (owLo >= owHi || ohLo >= ohHi) continue;
     let o = cols + (<usize>(r * count * L) << 2);
-    if (same) {
-      // the adjoint of the shifted copy: zero the wrapped columns of cols (scratch), then one bulk add
-      const shift = (i - ph) * W + (j - pw);
-      const lo = max(0, -shift);
-      const hi = max(lo, min(L, L - shift));
-      for (let img = 0; img < count; img++, o += <usize>L << 2) {
-        for (let oh = 0; oh < Ho; oh++) {
-          const rowAt = o + (<usize>(oh * Wo) << 2);
-          for (let ow = 0; ow < owLo; ow++) store<f32>(rowAt + (<usize>ow << 2), 0);
-          for (let ow = owHi; ow < Wo; ow++) store<f32>(rowAt + (<usize>ow << 2), 0);
-        }
-        const planeOff = <usize>(n0 + img) * imageBytes + (<usize>(c * H * W) << 2) + (<isize>(lo + shift) << 2);
-        let dst = gx + planeOff;
-        let xs = x + planeOff;
-        let src = o + (<usize>lo << 2);
-        const end = o + (<usize>hi << 2);
-        if (reluIn) {
-          const zero = f32x4.splat(0);
-          for (; src + 16 <= end; src += 16, dst += 16, xs += 16) {
-            v128.store(dst, f32x4.add(v128.load(dst), v128.and(v128.load(src), f32x4.gt(v128.load(xs), zero))));
-          }
-          for (; src < end; src += 4, dst += 4, xs += 4) store<f32>(dst, load<f32>(dst) + select<f32>(load<f32>(src), 0, load<f32>(xs) > 0));
-        } else {
-          for (; src + 16 <= end; src += 16, dst += 16) v128.store(dst, f32x4.add(v128.load(dst), v128.load(src)));
-          for (; src < end; src += 4, dst += 4) store<f32>(dst, load<f32>(dst) + load<f32>(src));
-        }
-      }
-      continue;
-    }
     for (let img = 0; img < count; img++, o += <usize>L << 2) {
       const planeOff = <usize>(n0 + img) * imageBytes + (<usize>(c * H * W) << 2);
       for (let oh = ohLo; oh < ohHi; oh++) {
@@ -867,42 +949,53 @@ export function convBackwardFilter(d: usize, k0: i32, k1: i32, scratch: usize, t
 }
 
 /**
- * Before the gradient kernels: gz = gy ⊙ (y > 0) in place when the output was rectified (gz holds gy), the residual
- * gradient += gz, and the bias gradient += per-channel sums of gz (float64, images then positions in order).
+ * Before the gradient kernels, in one pass over gz: gz = gy ⊙ (y > 0) in place when the output was rectified (gz
+ * holds gy), the residual gradient += gz, and the bias gradient += per-channel sums of gz in float64 (four lanes
+ * of partial sums per channel, each over images then positions in order, added at the end: one dependent add
+ * per element made the sum latency-bound, ~1 ns per element).
  */
 export function convBackwardPrologue(d: usize): void {
   const N = dget(d, D_N), O = dget(d, D_O), Ho = dget(d, D_HO), Wo = dget(d, D_WO);
   const flags = dget(d, D_FLAGS);
   const L = Ho * Wo;
-  const total = <usize>(N * O * L) << 2;
-  const gz = <usize>dget(d, D_GZ);
-  if ((flags & F_RELU_OUT) != 0) {
-    const y = <usize>dget(d, D_Y);
-    const zero = f32x4.splat(0);
-    let p: usize = 0;
-    for (; p + 16 <= total; p += 16) {
-      const keep = f32x4.gt(v128.load(y + p), zero);
-      v128.store(gz + p, v128.and(v128.load(gz + p), keep));
-    }
-    for (; p < total; p += 4) if (!(load<f32>(y + p) > 0)) store<f32>(gz + p, 0);
-  }
-  const gres = <usize>dget(d, D_GRES);
-  if (gres != 0) {
-    let p: usize = 0;
-    for (; p + 16 <= total; p += 16) v128.store(gres + p, f32x4.add(v128.load(gres + p), v128.load(gz + p)));
-    for (; p < total; p += 4) store<f32>(gres + p, load<f32>(gres + p) + load<f32>(gz + p));
-  }
-  const gb = <usize>dget(d, D_GB);
-  if (gb != 0) {
-    for (let o = 0; o < O; o++) {
-      let s: f64 = 0;
-      for (let n = 0; n < N; n++) {
-        let p = gz + (<usize>((n * O + o) * L) << 2);
-        const end = p + (<usize>L << 2);
-        for (; p < end; p += 4) s += <f64>load<f32>(p);
+  const lB = <usize>L << 2;
+  const gz = <usize>dget(d, D_GZ), y = <usize>dget(d, D_Y);
+  const gres = <usize>dget(d, D_GRES), gb = <usize>dget(d, D_GB);
+  const reluOut = (flags & F_RELU_OUT) != 0;
+  if (!reluOut && gres == 0 && gb == 0) return;
+  const zero = f32x4.splat(0);
+  for (let o = 0; o < O; o++) {
+    let accLo = f64x2.splat(0);
+    let accHi = f64x2.splat(0);
+    let tail: f64 = 0;
+    for (let n = 0; n < N; n++) {
+      const at = <usize>((n * O + o) * L) << 2;
+      const g = gz + at, yp = y + at, rp = gres + at;
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) {
+        let v = v128.load(g + p);
+        if (reluOut) {
+          v = v128.and(v, f32x4.gt(v128.load(yp + p), zero));
+          v128.store(g + p, v);
+        }
+        if (gres != 0) v128.store(rp + p, f32x4.add(v128.load(rp + p), v));
+        accLo = f64x2.add(accLo, f64x2.promote_low_f32x4(v));
+        accHi = f64x2.add(accHi, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
       }
+      for (; p < lB; p += 4) {
+        let v = load<f32>(g + p);
+        if (reluOut && !(load<f32>(yp + p) > 0)) {
+          v = 0;
+          store<f32>(g + p, 0);
+        }
+        if (gres != 0) store<f32>(rp + p, load<f32>(rp + p) + v);
+        tail += <f64>v;
+      }
+    }
+    if (gb != 0) {
+      const s = f64x2.add(accLo, accHi);
       const at = gb + (<usize>o << 2);
-      store<f32>(at, <f32>(<f64>load<f32>(at) + s));
+      store<f32>(at, <f32>(<f64>load<f32>(at) + ((f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail)));
     }
   }
 }

@@ -32,7 +32,7 @@ interface MatmulExports {
   convIm2col(desc: number, n0: number, count: number, cols: number): void;
   convCol2im(desc: number, n0: number, count: number, cols: number): void;
   convGatherGrad(desc: number, n0: number, count: number, t: number): void;
-  convTableBytes(k: number, l: number, wo: number): number;
+  convTableBytes(k: number, l: number, wo: number, kw: number, same: number): number;
   convTable(desc: number): void;
   zeroFill(at: number, bytes: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
@@ -394,12 +394,14 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
       at += align16(len * 4);
     }
     // per-thread work areas: one block's columns [K, nb·L], its GEMM output [O, nb·L] and 16 bytes of trash
-    // (col2im's padding writes); then 16 zero bytes and the gather table of small images (shared, read-only)
+    // (col2im's padding writes); then 16 zero bytes and the gather table of small images or the column masks of a
+    // "same" convolution (shared, read-only)
     const L = ho * wo;
+    const same = args.strideH === 1 && args.strideW === 1 && ho === args.h && wo === args.w;
     const K = args.c * args.kh * args.kw;
     const nb = Math.max(1, Math.min(args.n, Math.floor(blockFloats / Math.max(1, K * L))));
     const areaBytes = align16((K + args.o) * nb * L * 4) + 16;
-    const desc = this.callArea(at + 2 * areaBytes + 16 + this.kernel.convTableBytes(K, L, wo));
+    const desc = this.callArea(at + 2 * areaBytes + 16 + this.kernel.convTableBytes(K, L, wo, args.kw, same ? 1 : 0));
     const area = desc + at;
     const tab = area + 2 * areaBytes + 16;
     new Int32Array(this.memory.buffer, tab - 16, 4).fill(0);

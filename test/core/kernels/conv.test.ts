@@ -25,6 +25,9 @@ const CASES: Case[] = [
   { n: 1, c: 2, h: 4, w: 3, o: 3, k: [5, 5], s: [1, 3], p: [2, 2] }, // kernel larger than the image
   { n: 4, c: 17, h: 6, w: 5, o: 16, k: [3, 3], s: [1, 1], p: [1, 1] }, // K = 153 and O = 16: tile edges on both axes
   { n: 2, c: 40, h: 3, w: 4, o: 6, k: [3, 3], s: [1, 1], p: [1, 1] }, // K = 360 > one packed depth block (256)
+  { n: 3, c: 3, h: 7, w: 8, o: 5, k: [5, 5], s: [1, 1], p: [2, 2] }, // "same" with a 5×5 kernel: five column masks
+  { n: 2, c: 4, h: 5, w: 9, o: 3, k: [1, 3], s: [1, 1], p: [0, 1] }, // "same" 1×3: rows never shift
+  { n: 2, c: 2, h: 11, w: 1, o: 2, k: [3, 3], s: [1, 1], p: [1, 1] }, // "same" on one-column images: side taps all masked
 ];
 const FUSIONS = [
   { reluInput: false, relu: false, bias: false, residual: false },
