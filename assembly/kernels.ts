@@ -948,21 +948,23 @@ export function convBackwardFilter(d: usize, k0: i32, k1: i32, scratch: usize, t
   }
 }
 
-/**
- * Before the gradient kernels, in one pass over gz: gz = gy ⊙ (y > 0) in place when the output was rectified (gz
- * holds gy), the residual gradient += gz, and the bias gradient += per-channel sums of gz in float64 (four lanes
- * of partial sums per channel, each over images then positions in order, added at the end: one dependent add
- * per element made the sum latency-bound, ~1 ns per element).
- */
+/** Before the gradient kernels: gradPrologue over the call's output gradient, in place (gz holds gy). */
 export function convBackwardPrologue(d: usize): void {
-  const N = dget(d, D_N), O = dget(d, D_O), Ho = dget(d, D_HO), Wo = dget(d, D_WO);
-  const flags = dget(d, D_FLAGS);
-  const L = Ho * Wo;
-  const lB = <usize>L << 2;
-  const gz = <usize>dget(d, D_GZ), y = <usize>dget(d, D_Y);
-  const gres = <usize>dget(d, D_GRES), gb = <usize>dget(d, D_GB);
-  const reluOut = (flags & F_RELU_OUT) != 0;
+  const gz = <usize>dget(d, D_GZ);
+  gradPrologue(gz, gz, <usize>dget(d, D_Y), <usize>dget(d, D_GRES), <usize>dget(d, D_GB),
+    dget(d, D_N), dget(d, D_O), dget(d, D_HO) * dget(d, D_WO), (dget(d, D_FLAGS) & F_RELU_OUT) != 0);
+}
+
+/**
+ * The first gradient pass of a convolution with output [N, O, L], in one pass over the output gradient gy:
+ * gz = gy ⊙ (y > 0) when the output was rectified (gz may be gy itself; otherwise gz is gy and stays untouched),
+ * gres += gz (when gres ≠ 0), and gb += per-channel sums of gz in float64 (when gb ≠ 0; four lanes of partial
+ * sums per channel, each over images then positions in order, added at the end: one dependent add per element
+ * made the sum latency-bound, ~1 ns per element). Exported for the dense small-image path (conv_dense.ts).
+ */
+export function gradPrologue(gy: usize, gz: usize, y: usize, gres: usize, gb: usize, N: i32, O: i32, L: i32, reluOut: bool): void {
   if (!reluOut && gres == 0 && gb == 0) return;
+  const lB = <usize>L << 2;
   const zero = f32x4.splat(0);
   for (let o = 0; o < O; o++) {
     let accLo = f64x2.splat(0);
@@ -970,13 +972,13 @@ export function convBackwardPrologue(d: usize): void {
     let tail: f64 = 0;
     for (let n = 0; n < N; n++) {
       const at = <usize>((n * O + o) * L) << 2;
-      const g = gz + at, yp = y + at, rp = gres + at;
+      const g = gy + at, zp = gz + at, yp = y + at, rp = gres + at;
       let p: usize = 0;
       for (; p + 16 <= lB; p += 16) {
         let v = v128.load(g + p);
         if (reluOut) {
           v = v128.and(v, f32x4.gt(v128.load(yp + p), zero));
-          v128.store(g + p, v);
+          v128.store(zp + p, v);
         }
         if (gres != 0) v128.store(rp + p, f32x4.add(v128.load(rp + p), v));
         accLo = f64x2.add(accLo, f64x2.promote_low_f32x4(v));
@@ -984,9 +986,9 @@ export function convBackwardPrologue(d: usize): void {
       }
       for (; p < lB; p += 4) {
         let v = load<f32>(g + p);
-        if (reluOut && !(load<f32>(yp + p) > 0)) {
-          v = 0;
-          store<f32>(g + p, 0);
+        if (reluOut) {
+          if (!(load<f32>(yp + p) > 0)) v = 0;
+          store<f32>(zp + p, v);
         }
         if (gres != 0) store<f32>(rp + p, load<f32>(rp + p) + v);
         tail += <f64>v;
@@ -998,6 +1000,63 @@ export function convBackwardPrologue(d: usize): void {
       store<f32>(at, <f32>(<f64>load<f32>(at) + ((f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail)));
     }
   }
+}
+
+/**
+ * The dense small-image convolution's epilogue (conv_dense.ts), in place over y [N, O, L]:
+ * y = relu?((y + bias[o]) + residual), rounded as the js reference rounds it; the ReLU maps NaN to 0.
+ */
+export function denseEpilogue(y: usize, bias: usize, res: usize, N: i32, O: i32, L: i32, reluOut: bool): void {
+  const lB = <usize>L << 2;
+  const zero = f32x4.splat(0);
+  let q = y;
+  let r = res;
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++, q += lB, r += lB) {
+      const bv = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
+      const b4 = f32x4.splat(bv);
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) {
+        let v = f32x4.add(v128.load(q + p), b4);
+        if (res != 0) v = f32x4.add(v, v128.load(r + p));
+        if (reluOut) v = v128.and(v, f32x4.gt(v, zero));
+        v128.store(q + p, v);
+      }
+      for (; p < lB; p += 4) {
+        let v = load<f32>(q + p) + bv;
+        if (res != 0) v += load<f32>(r + p);
+        if (reluOut && !(v > 0)) v = 0;
+        store<f32>(q + p, v);
+      }
+    }
+  }
+}
+
+/** out[i] = x[i] where x[i] > 0, else +0 (NaN → 0), for i < n: a rectified copy. */
+export function rectifyCopy(x: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>n << 2;
+  let p: usize = 0;
+  for (; p + 16 <= end; p += 16) {
+    const v = v128.load(x + p);
+    v128.store(out + p, v128.and(v, f32x4.gt(v, zero)));
+  }
+  for (; p < end; p += 4) {
+    const v = load<f32>(x + p);
+    store<f32>(out + p, v > 0 ? v : 0);
+  }
+}
+
+/** out[i] += g[i] where x[i] > 0 (else += +0), for i < n: an input gradient through a ReLU on the input. */
+export function maskedAdd(out: usize, g: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>n << 2;
+  let p: usize = 0;
+  for (; p + 16 <= end; p += 16) {
+    const v = v128.and(v128.load(g + p), f32x4.gt(v128.load(x + p), zero));
+    v128.store(out + p, f32x4.add(v128.load(out + p), v));
+  }
+  for (; p < end; p += 4) store<f32>(out + p, load<f32>(out + p) + (load<f32>(x + p) > 0 ? load<f32>(g + p) : 0));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

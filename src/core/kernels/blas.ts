@@ -14,7 +14,7 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
-import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
+import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
 import { JsBackend } from "./js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 import { WasmBackend } from "./wasm.js";
@@ -200,19 +200,25 @@ export class BlasBackend implements KernelBackend {
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
-    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args);
+    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
     else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.gemm, x, weight, bias, residual, y, args);
     else conv.conv2d(x, weight, bias, residual, y, args);
   }
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
-    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
+    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
     else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.gemm, x, weight, y, gy, grads, args);
     else conv.conv2dBackward(x, weight, y, gy, grads, args);
   }
 
   private readonly gemm = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void => this.matmul(a, b, c, args);
+
+  /** the dense path's elementwise passes: the wasm kernels' SIMD ones when they load, else the js loops */
+  private get densePasses(): DensePasses {
+    const conv = this.convolutionBackend;
+    return conv instanceof WasmBackend ? conv.densePasses : jsDensePasses;
+  }
 
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {
     this.convolutionBackend.maxPool2d(x, y, argmax, args);

@@ -6,7 +6,7 @@
 // the batch, k = n), and writes NCHW directly (M's rows are (o, oh, ow)). The wasm backend uses it for images of
 // at most kh·kw pixels, where it measured about twice as fast as im2col (2×3 images, 32 channels), the blas
 // backend up to 2·kh·kw (3×6 images too; see blas.ts). M is cached per filter buffer while the filter is unchanged.
-import { acquireBuffer, releaseBuffer } from "../pool.js";
+import { acquireResident, releaseBuffer } from "../pool.js";
 import { checkConv2d } from "./args.js";
 import type { Conv2dArgs, Conv2dGrads, Matmul } from "./types.js";
 
@@ -89,105 +89,142 @@ function convMatrix(weight: Float32Array, a: Conv2dArgs, ho: number, wo: number)
   return m;
 }
 
-// The elementwise passes below are branchless on the data: a ReLU's sign test mispredicts about half the time
-// on activations (measured 10–14 ns per element with `v > 0 ? v : 0` against 1–2.5 ns masking the bits), so
-// each masks the float's bit pattern with −(test), which keeps the reference's values exactly (+0 where it
-// rectifies, NaN → 0).
+/**
+ * The elementwise passes around the dense path's GEMMs. The wasm backend runs them in WebAssembly SIMD on its own
+ * memory (wasm.ts, ~4–8× faster than these loops); jsDensePasses are the loops, for the other backends.
+ */
+export interface DensePasses {
+  /** y = relu?((y + bias[o]) + residual) over y [n, o, l] in place; the ReLU maps NaN to 0 */
+  epilogue(y: Float32Array, bias: Float32Array | null, residual: Float32Array | null, relu: boolean, n: number, o: number, l: number): void;
+  /**
+   * Over the output gradient gy [n, o, l]: gz = gy ⊙ (y > 0) when the output was rectified (gz is then a separate
+   * buffer, gy is never written), residual += gz, bias += per-channel sums of gz (null: not wanted).
+   */
+  gradPrologue(gy: Float32Array, gz: Float32Array, y: Float32Array, residual: Float32Array | null, bias: Float32Array | null, relu: boolean, n: number, o: number, l: number): void;
+  /** out[i] = x[i] where x[i] > 0, else +0 (NaN → 0), i < len */
+  rectifyCopy(x: Float32Array, out: Float32Array, len: number): void;
+  /** out[i] += g[i] where x[i] > 0, i < len (g is scratch: it may be overwritten) */
+  maskedAdd(out: Float32Array, g: Float32Array, x: Float32Array, len: number): void;
+}
+
+// The loops are branchless on the data: a ReLU's sign test mispredicts about half the time on activations
+// (measured 10–14 ns per element with `v > 0 ? v : 0` against 1–2.5 ns masking the bits), so each masks the
+// float's bit pattern with −(test), which keeps the reference's values exactly (+0 where it rectifies, NaN → 0).
 
 /** The bit patterns of a float array (same memory). */
 const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
-/** relu(x) in a pooled buffer (the caller releases it). */
-function rectified(x: Float32Array, len: number): Float32Array {
-  const out = acquireBuffer(len, false);
-  const xb = bitsOf(x);
-  const ob = bitsOf(out);
-  for (let i = 0; i < len; i++) ob[i] = xb[i]! & -(x[i]! > 0);
-  return out;
-}
+export const jsDensePasses: DensePasses = {
+  epilogue(y, bias, residual, relu, N, O, L) {
+    // the ReLU masks the stored (float32-rounded) sum's bits: a sum that rounds to −0 becomes +0 either way
+    const yb = bitsOf(y);
+    for (let n = 0, q = 0; n < N; n++) {
+      for (let o = 0; o < O; o++, q += L) {
+        const b = bias ? bias[o]! : 0;
+        const e = q + L;
+        // one loop per fusion, so the inner loop carries no per-element branch on the options
+        if (residual && relu) {
+          for (let i = q; i < e; i++) {
+            y[i] = y[i]! + b + residual[i]!;
+            const v = yb[i]!;
+            yb[i] = v & -(v <= 0x7f800000);
+          }
+        } else if (residual) for (let i = q; i < e; i++) y[i] = y[i]! + b + residual[i]!;
+        else if (relu) {
+          for (let i = q; i < e; i++) {
+            y[i] = y[i]! + b;
+            const v = yb[i]!;
+            yb[i] = v & -(v <= 0x7f800000);
+          }
+        } else for (let i = q; i < e; i++) y[i] = y[i]! + b;
+      }
+    }
+  },
+  gradPrologue(gy, gz, y, gres, gb, relu, N, O, L) {
+    // row by row (a row of o·l floats stays in L1 across the three loops); the bias sums as float64 column sums
+    // over the batch, folded over positions at the end
+    const ol = O * L;
+    const colSums = gb ? new Float64Array(ol) : null;
+    const gzb = bitsOf(gz);
+    const gyb = bitsOf(gy);
+    for (let n = 0; n < N; n++) {
+      const base = n * ol;
+      if (relu) for (let q = base, e = base + ol; q < e; q++) gzb[q] = gyb[q]! & -(y[q]! > 0);
+      if (gres) for (let q = base, e = base + ol; q < e; q++) gres[q]! += gz[q]!;
+      if (colSums) for (let k = 0, q = base; k < ol; k++, q++) colSums[k]! += gz[q]!;
+    }
+    if (gb && colSums) {
+      for (let o = 0; o < O; o++) {
+        let s = 0;
+        for (let k = o * L, e = k + L; k < e; k++) s += colSums[k]!;
+        gb[o]! += s;
+      }
+    }
+  },
+  rectifyCopy(x, out, len) {
+    const xb = bitsOf(x);
+    const ob = bitsOf(out);
+    for (let i = 0; i < len; i++) ob[i] = xb[i]! & -(x[i]! > 0);
+  },
+  maskedAdd(out, g, x, len) {
+    const gb = bitsOf(g);
+    for (let i = 0; i < len; i++) {
+      gb[i] = gb[i]! & -(x[i]! > 0);
+      out[i]! += g[i]!;
+    }
+  },
+};
 
-/** y[q] = relu(y[q]) for q in [from, to), by the bits: the pattern is kept iff it is +0 … +∞ (not negative, not NaN). */
-function reluBits(yb: Uint32Array, from: number, to: number): void {
-  for (let i = from; i < to; i++) {
-    const b = yb[i]!;
-    yb[i] = b & -(b <= 0x7f800000);
-  }
+/** relu(x) in a pooled buffer (the caller releases it). */
+function rectified(passes: DensePasses, x: Float32Array, len: number): Float32Array {
+  const out = acquireResident(len, false);
+  passes.rectifyCopy(x, out, len);
+  return out;
 }
 
 /** conv2d (see KernelBackend.conv2d) as Y = relu?(X)·Mᵀ, then bias, residual and ReLU in one pass. */
 export function denseConv2d(
   matmul: Matmul, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs,
+  passes: DensePasses = jsDensePasses,
 ): void {
   const [ho, wo] = checkConv2d(x, weight, bias, residual, y, a);
   const L = ho * wo;
   const chw = a.c * a.h * a.w;
   const ol = a.o * L;
-  const xin = a.reluInput ? rectified(x, a.n * chw) : x;
+  const xin = a.reluInput ? rectified(passes, x, a.n * chw) : x;
   matmul(xin, convMatrix(weight, a, ho, wo), y, { m: a.n, n: ol, k: chw, transA: false, transB: true });
   if (xin !== x) releaseBuffer(xin);
   if (!bias && !residual && !a.relu) return;
-  epilogue(y, bias, residual, a.relu, a.n, a.o, L);
-}
-
-/**
- * y = relu?(y + bias + residual) over [n, o, L], as the js reference rounds it (bias first, then the residual;
- * the ReLU maps NaN to 0). One loop per fusion, so the inner loop carries no per-element branch on the options.
- */
-function epilogue(y: Float32Array, bias: Float32Array | null, residual: Float32Array | null, relu: boolean, N: number, O: number, L: number): void {
-  for (let n = 0, q = 0; n < N; n++) {
-    for (let o = 0; o < O; o++, q += L) {
-      const b = bias ? bias[o]! : 0;
-      const e = q + L;
-      if (residual) for (let i = q; i < e; i++) y[i] = y[i]! + b + residual[i]!;
-      else for (let i = q; i < e; i++) y[i] = y[i]! + b;
-    }
-  }
-  // rounded to f32 first, as the reference stores it: a sum that rounds to −0 becomes +0 either way
-  if (relu) reluBits(bitsOf(y), 0, N * O * L);
+  passes.epilogue(y, bias, residual, a.relu, a.n, a.o, L);
 }
 
 /** The gradients of denseConv2d's inputs, added into `grads` (see KernelBackend.conv2dBackward). */
 export function denseConv2dBackward(
   matmul: Matmul, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, a: Conv2dArgs,
+  passes: DensePasses = jsDensePasses,
 ): void {
   const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, a);
   const { n: N, c: C, h: H, w: W, o: O, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw } = a;
   const L = ho * wo;
   const chw = C * H * W;
   const ol = O * L;
-  let gz = gy;
-  if (a.relu) {
-    gz = acquireBuffer(N * ol, false);
-    const gzb = bitsOf(gz);
-    const gyb = bitsOf(gy);
-    for (let q = 0, e = N * ol; q < e; q++) gzb[q] = gyb[q]! & -(y[q]! > 0);
-  }
-  const gres = grads.residual;
-  if (gres) for (let q = 0, e = N * ol; q < e; q++) gres[q]! += gz[q]!;
-  if (grads.bias) {
-    for (let o = 0; o < O; o++) {
-      let s = 0;
-      for (let n = 0; n < N; n++) for (let q = (n * O + o) * L, e = q + L; q < e; q++) s += gz[q]!;
-      grads.bias[o]! += s;
-    }
-  }
+  const gz = a.relu ? acquireResident(N * ol, false) : gy;
+  passes.gradPrologue(gy, gz, y, grads.residual, grads.bias, a.relu, N, O, L);
   if (grads.x) {
     // gX = gz·M, added by the GEMM itself; masked where the input was rectified
     const m = convMatrix(weight, a, ho, wo);
     const out = grads.x;
     if (a.reluInput) {
-      const gx = acquireBuffer(N * chw, false);
+      const gx = acquireResident(N * chw, false);
       matmul(gz, m, gx, { m: N, n: chw, k: ol, transA: false, transB: false });
-      const gxb = bitsOf(gx);
-      for (let q = 0, e = N * chw; q < e; q++) gxb[q] = gxb[q]! & -(x[q]! > 0);
-      for (let q = 0, e = N * chw; q < e; q++) out[q]! += gx[q]!;
+      passes.maskedAdd(out, gx, x, N * chw);
       releaseBuffer(gx);
     } else matmul(gz, m, out, { m: N, n: chw, k: ol, transA: false, transB: false, accumulate: true });
   }
   if (grads.weight) {
     // gM = gzᵀ·X (one GEMM reducing over the batch), then each tap sums its entries of gM
-    const gm = acquireBuffer(ol * chw, false);
-    const xin = a.reluInput ? rectified(x, N * chw) : x;
+    const gm = acquireResident(ol * chw, false);
+    const xin = a.reluInput ? rectified(passes, x, N * chw) : x;
     matmul(gz, xin, gm, { m: ol, n: chw, k: N, transA: true, transB: false });
     if (xin !== x) releaseBuffer(xin);
     const gw = grads.weight;

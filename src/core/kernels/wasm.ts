@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
-import { denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
+import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
 import { maxPool2dBackwardReference } from "./conv_js.js";
 import type { ResidentMemory } from "../pool.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
@@ -34,6 +34,10 @@ interface MatmulExports {
   convGatherGrad(desc: number, n0: number, count: number, t: number): void;
   convTableBytes(k: number, l: number, wo: number, kw: number, same: number): number;
   convTable(desc: number): void;
+  gradPrologue(gy: number, gz: number, y: number, gres: number, gb: number, n: number, o: number, l: number, relu: number): void;
+  denseEpilogue(y: number, bias: number, res: number, n: number, o: number, l: number, relu: number): void;
+  rectifyCopy(x: number, out: number, n: number): void;
+  maskedAdd(out: number, g: number, x: number, n: number): void;
   zeroFill(at: number, bytes: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   maxPoolBackward(gy: number, arg: number, gx: number, len: number, gxLen: number): number;
@@ -438,12 +442,12 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   }
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
-    if (denseConvFits(args, 1)) return denseConv2d(this.gemm, x, weight, bias, residual, y, args);
+    if (denseConvFits(args, 1)) return denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
     this.convolve(undefined, x, weight, bias, residual, y, args);
   }
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
-    if (denseConvFits(args, 1)) return denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args);
+    if (denseConvFits(args, 1)) return denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
     this.convolveBackward(undefined, x, weight, y, gy, grads, args);
   }
 
@@ -682,6 +686,54 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     this.callEnd = this.memory.buffer.byteLength;
     return this.callBase;
   }
+
+  /**
+   * Runs `run` on the byte offsets of `operands` ([array, length, read, written]) in this memory: resident arrays
+   * where they live, others copied into the call area (in when read, back out when written); null gives 0.
+   */
+  private withOperands(operands: readonly (readonly [Float32Array | null, number, boolean, boolean])[], run: (offs: number[]) => void): void {
+    let at = 0;
+    const rel = operands.map(([arr, len]) => {
+      if (arr === null || this.residentViews.has(arr)) return -1;
+      const r = at;
+      at += align16(len * 4);
+      return r;
+    });
+    const base = at > 0 ? this.callArea(at) : 0;
+    const heap = this.heap;
+    const offs = operands.map(([arr, len, read], i) => {
+      if (arr === null) return 0;
+      if (rel[i]! < 0) return arr.byteOffset;
+      if (read) heap.set(arr.subarray(0, len), (base + rel[i]!) >> 2);
+      return base + rel[i]!;
+    });
+    run(offs);
+    operands.forEach(([arr, len, , written], i) => {
+      if (arr !== null && written && rel[i]! >= 0) arr.set(this.heap.subarray((base + rel[i]!) >> 2, ((base + rel[i]!) >> 2) + len));
+    });
+  }
+
+  /** The dense small-image convolution's elementwise passes in WebAssembly SIMD (see conv_dense.ts DensePasses). */
+  readonly densePasses: DensePasses = {
+    epilogue: (y, bias, residual, relu, n, o, l) => {
+      const len = n * o * l;
+      this.withOperands([[y, len, true, true], [bias, o, true, false], [residual, len, true, false]], ([yo, bo, ro]) =>
+        this.kernel.denseEpilogue(yo!, bo!, ro!, n, o, l, relu ? 1 : 0));
+    },
+    gradPrologue: (gy, gz, y, gres, gb, relu, n, o, l) => {
+      const len = n * o * l;
+      const inPlace = gz === gy;
+      this.withOperands([
+        [gy, len, true, false], [inPlace ? null : gz, len, false, relu], [relu ? y : null, len, true, false], [gres, len, true, true], [gb, o, true, true],
+      ], ([gyo, gzo, yo, ro, bo]) => this.kernel.gradPrologue(gyo!, inPlace ? gyo! : gzo!, yo!, ro!, bo!, n, o, l, relu ? 1 : 0));
+    },
+    rectifyCopy: (x, out, len) => {
+      this.withOperands([[x, len, true, false], [out, len, false, true]], ([xo, oo]) => this.kernel.rectifyCopy(xo!, oo!, len));
+    },
+    maskedAdd: (out, g, x, len) => {
+      this.withOperands([[out, len, true, true], [g, len, true, false], [x, len, true, false]], ([oo, go, xo]) => this.kernel.maskedAdd(oo!, go!, xo!, len));
+    },
+  };
 
   /** A view of n floats in this memory for a transient activation or its gradient (see pool.ts ResidentMemory). */
   acquire(n: number, zero = false): Float32Array | undefined {
