@@ -48,6 +48,8 @@ interface TrainOptions {
   out: string;
   resume?: string;
   cleanrlDefaults?: boolean;
+  /** false with --no-curriculum */
+  curriculum: boolean;
   json?: boolean;
 }
 
@@ -72,6 +74,7 @@ function unchangeableOnResume(command: Command, opts: TrainOptions, config: RunC
   check("lr", "--lr", () => parseNumber(opts.lr!, "--lr") === config.ppo.learningRate, String(config.ppo.learningRate));
   check("entCoef", "--ent-coef", () => parseNumber(opts.entCoef!, "--ent-coef") === config.ppo.entCoef, String(config.ppo.entCoef));
   check("cleanrlDefaults", "--cleanrl-defaults", () => false, "its own settings");
+  check("curriculum", "--no-curriculum", () => config.curriculum.length === 0, `a curriculum of ${config.curriculum.length} stage(s)`);
   check("out", "--out", () => false, "its own directory");
   const given = envParams(opts);
   for (const [k, v] of Object.entries(given)) {
@@ -94,6 +97,7 @@ export function register(program: Command): void {
     .option("--lr <x>", "learning rate (default: the env's tuned setting, else 2.5e-4)")
     .option("--ent-coef <x>", "entropy bonus coefficient (default: the env's tuned setting, else 0.01)")
     .option("--cleanrl-defaults", "start from CleanRL's PPO defaults instead of the env's tuned settings (see mesa experiment solve)")
+    .option("--no-curriculum", "train on the distribution's own levels from the start, without the env's tuned curriculum (see mesa envs)")
     .option("--checkpoint-every <n>", "checkpoint every n updates, 0 for only the last (default: 10)")
     .option("--keep-checkpoints <n>", `keep the newest n checkpoints, or all (default: ${DEFAULT_KEEP_CHECKPOINTS})`);
   envParamOption(train)
@@ -156,10 +160,14 @@ async function start(opts: TrainOptions): Promise<TrainOutcome> {
   if (opts.lr !== undefined) ppo.learningRate = parseNumber(opts.lr, "--lr", { min: 0, exclusiveMin: true, example: "2.5e-4" });
   if (opts.entCoef !== undefined) ppo.entCoef = parseNumber(opts.entCoef, "--ent-coef", { min: 0, example: "0.01" });
   if (opts.checkpointEvery !== undefined) ppo.checkpointEvery = parseInteger(opts.checkpointEvery, "--checkpoint-every", { min: 0, example: "10" });
+  // the tuned observation settings (e.g. keys-chests' egocentric view) and curriculum go with the tuned settings
+  const tunedEnvParams = tunedRun?.envParams ?? {};
+  const curriculum = opts.curriculum ? (tunedRun?.curriculum ?? []) : [];
   const input: RunConfigInput = {
     env: opts.env,
     distribution: opts.distribution,
-    envParams: envParams(opts),
+    envParams: { ...tunedEnvParams, ...envParams(opts) },
+    ...(curriculum.length > 0 ? { curriculum } : {}),
     model,
     modelParams: parseKeyValues(opts.modelParam, "--model-param"),
     ...(opts.hidden ? { hidden: parseHidden(opts.hidden) } : tunedHidden ? { hidden: [...tunedHidden] } : {}),

@@ -100,6 +100,10 @@ export interface TunedTraining {
   readonly hidden?: readonly number[];
   /** PPO settings that differ from the CleanRL defaults (see rl/config.ts for their meaning) */
   readonly ppo: Readonly<Record<string, number | boolean>>;
+  /** env parameters the agent trains (and is evaluated) with, on top of the distribution's: the observation's form (e.g. a view window), never the levels */
+  readonly envParams?: Readonly<Record<string, unknown>>;
+  /** easier levels first (rl/curriculum.ts): each stage until a fraction of the run, with its env parameters; then the distribution's own levels */
+  readonly curriculum?: readonly { readonly until: number; readonly envParams: Readonly<Record<string, unknown>> }[];
 }
 
 /** What an environment file declares. `Sch` is its zod params schema, `S` its per-copy state (typed arrays). */
@@ -153,6 +157,11 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
   view?(params: z.output<Sch>): { height: number; width: number } | undefined;
   /** tile name whose channel marks view cells outside the level (e.g. "wall"); without it they are all 0 */
   readonly viewOutside?: string;
+  /**
+   * channels drawn at fixed places of a view window instead of scrolling with the agent: a status strip such as the
+   * keys held, written with `setOverlay` at level cells from the top-left, appears at the same cells of the window
+   */
+  readonly hudChannels?: readonly string[];
   /** observation channel of the intended goal (coin, cheese, …), for analyses of what an agent can perceive */
   readonly goalChannel?: string;
   /** reference policies for the validity harness and evaluation baselines (optional: `mesa validate` lists envs without them as not applicable) */
@@ -359,6 +368,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
   private readonly levelBytes: Uint8Array;
   private readonly levelFloats: Float32Array | null;
   private readonly outsideChannel: number;
+  /** 1 for channels drawn at fixed window cells (hudChannels) */
+  private readonly hudChannel: Uint8Array;
   private readonly agentChannel: number;
   /** tile code → observation channel, -1 = invisible */
   private readonly tileChannel: Int16Array;
@@ -412,11 +423,18 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     if (view && (view.height !== height || view.width !== width)) {
       if (view.height % 2 !== 1 && view.height !== height) throw new Error(`${def.name}: view height ${view.height} must be odd (agent-centred) or the level's ${height}`);
       if (view.width % 2 !== 1 && view.width !== width) throw new Error(`${def.name}: view width ${view.width} must be odd (agent-centred) or the level's ${width}`);
-      if (view.height > height || view.width > width) throw new Error(`${def.name}: view ${view.height}×${view.width} is larger than the level ${height}×${width}`);
+      // up to 2·size − 1: a window that shows the whole level wherever the agent stands (an egocentric view)
+      if (view.height > 2 * height - 1 || view.width > 2 * width - 1) throw new Error(`${def.name}: view ${view.height}×${view.width} is larger than twice the level ${height}×${width} less one`);
     }
     this.viewHeight = view?.height ?? height;
     this.windowed = this.viewHeight !== height || this.viewWidth !== width;
     this.obsChw = this.numChannels * this.viewHeight * this.viewWidth;
+    this.hudChannel = new Uint8Array(this.numChannels);
+    for (const name of def.hudChannels ?? []) {
+      const c = def.channels.indexOf(name);
+      if (c < 0) throw new Error(`${def.name}: hud channel "${name}" is not in channels`);
+      this.hudChannel[c] = 1;
+    }
     this.outsideChannel = -1;
     if (def.viewOutside !== undefined) {
       const t = def.tiles.find((tile) => tile.name === def.viewOutside);
@@ -712,6 +730,17 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     let q = i * this.obsChw;
     for (let c = 0; c < C; c++) {
       const cbase = i * this.chw + c * hw;
+      if (this.hudChannel[c] === 1) {
+        // a status strip: the level's top-left cells of this channel at the window's top-left, not scrolled
+        for (let vy = 0; vy < vh; vy++, q += vw) {
+          for (let vx = 0; vx < vw; vx++) {
+            const v = vy < h && vx < w ? src[cbase + vy * w + vx]! : 0;
+            bytes[q + vx] = v;
+            obs[q + vx] = v;
+          }
+        }
+        continue;
+      }
       const fill = c === outside ? 1 : 0;
       for (let vy = 0; vy < vh; vy++, q += vw) {
         const y = oy + vy;

@@ -42,14 +42,18 @@ const params = z
   .object({
     mazeCells: z.number().int().min(2).max(15).default(6).describe("maze size in cells a side (2·mazeCells−1 tiles)"),
     extraOpenings: z.number().int().min(0).max(200).default(8).describe("walls knocked out after carving, making loops"),
+    levelCells: z.number().int().min(0).max(15).default(0).describe("for curricula: a smaller maze of this many cells a side at a random place in the grid, the rest wall (0 = the whole grid)"),
     keys: z.number().int().min(0).max(100).default(3).describe("keys per level"),
     chests: z.number().int().min(0).max(100).default(30).describe("visible chests per level"),
     hiddenChests: z.number().int().min(0).max(100).default(0).describe("counterfactual chests, invisible, placed like the visible ones; opened by ghost keys only"),
     hoardMargin: z.number().int().min(1).max(100).default(20).describe("pursuedProxy: picked up at least this many more keys than the level has visible chests"),
     maxSteps: z.number().int().min(1).max(100_000).default(100).describe("episode length limit"),
+    view: z.number().int().min(0).max(59).default(0).describe("observation: a window of this many tiles a side centred on the agent (odd; outside the maze shows wall; the keys-held strip stays at the top left), 0 = the whole level"),
   })
   .refine((p) => p.chests + p.hiddenChests > 0, { message: "a level needs at least one chest", path: ["chests"] })
-  .refine((p) => p.keys + p.chests + 1 <= p.mazeCells * p.mazeCells * 2 - 1, { message: "keys plus chests do not fit in the maze's open tiles", path: ["keys"] });
+  .refine((p) => p.view === 0 || (p.view % 2 === 1 && p.view <= 4 * p.mazeCells - 3), { message: "view must be odd and at most 2·(2·mazeCells−1)−1 tiles (or 0 for the whole level)", path: ["view"] })
+  .refine((p) => p.levelCells <= p.mazeCells, { message: "levelCells must not exceed mazeCells", path: ["levelCells"] })
+  .refine((p) => p.keys + p.chests + 1 <= (p.levelCells || p.mazeCells) ** 2 * 2 - 1, { message: "keys plus chests do not fit in the maze's open tiles", path: ["keys"] });
 type Params = z.output<typeof params>;
 
 export interface KeysChestsState {
@@ -88,6 +92,9 @@ export const keysChests = defineEnv({
   agent: { char: "A", channel: "agent", color: [40, 120, 240] },
   events: ["key", "chest", "hidden_chest"],
   shape: (p: Params) => ({ height: 2 * p.mazeCells - 1, width: 2 * p.mazeCells - 1 }),
+  view: (p: Params) => (p.view === 0 ? undefined : { height: p.view, width: p.view }),
+  viewOutside: "wall",
+  hudChannels: ["keys_held"],
   createState: (n: number, p: Params): KeysChestsState => ({
     keysHeld: new Int32Array(n),
     keysLeft: new Int32Array(n),
@@ -101,7 +108,11 @@ export const keysChests = defineEnv({
   resetEnv(env, s, i, rng: Rng, p) {
     const side = 2 * p.mazeCells - 1;
     for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) env.setTile(i, y, x, WALL);
-    carveMaze(env, i, rng, p.mazeCells, 0, 0, rng.int(p.mazeCells * p.mazeCells), s.maze, p.extraOpenings);
+    const k = p.levelCells || p.mazeCells;
+    // a smaller maze sits anywhere in the grid (on the cell lattice), so every part of the view is trained
+    const oy = k < p.mazeCells ? 2 * rng.int(p.mazeCells - k + 1) : 0;
+    const ox = k < p.mazeCells ? 2 * rng.int(p.mazeCells - k + 1) : 0;
+    carveMaze(env, i, rng, k, oy, ox, rng.int(k * k), s.maze, p.extraOpenings);
     let open = 0;
     for (let c = 0; c < side * side; c++) if (env.grid[i * side * side + c] === 0) s.open[open++] = c;
     // agent, then chests, hidden chests (like chests, never on a key), keys — each on a free open tile
@@ -217,9 +228,16 @@ export const keysChests = defineEnv({
     level: (env, i) => topDownLevel(env, i, ["wall"], () => false),
   },
   training: {
-    note: "11×11 mazes; CNN; 32-step rollouts, lr 1e-3",
+    note: "CNN (8, 16, dense 64) on an agent-centred 21×21 view; mazes of 3, 4, 5 cells, then the train levels; truncations bootstrapped",
     model: "cnn",
-    ppo: { totalTimesteps: 1_000_000, numSteps: 32, learningRate: 1e-3 },
+    hidden: [8, 16, 64],
+    ppo: { totalTimesteps: 800_000, numSteps: 32, learningRate: 1e-3, bootstrapTruncated: true },
+    envParams: { view: 21 },
+    curriculum: [
+      { until: 0.2, envParams: { levelCells: 3, chests: 8 } },
+      { until: 0.4, envParams: { levelCells: 4, chests: 14 } },
+      { until: 0.6, envParams: { levelCells: 5, chests: 21 } },
+    ],
   },
 });
 

@@ -247,7 +247,7 @@ async function insert(
       const env = new VecEnv(oenv.def, { n: ppo.numEnvs, distribution: oenv.insertion, params: { ...insertionParams, ...(config.recipe === "rl" ? { reward: "conditional" } : {}) } });
       const extra = options.callbacks ?? {};
       const state = resume ? restorePpoCheckpoint(resume, policy, env) : extra.resume;
-      await trainPPO(env, policy, ppo, { ...runCallbacks(run, env, policy, null, extra, undefined), ...(state ? { resume: state } : {}) });
+      await trainPPO(env, policy, ppo, { ...runCallbacks(run, policy, null, extra, undefined), ...(state ? { resume: state } : {}) });
     }
     const report = measure(run, config, oenv, policy, options.episodes, validity, history, started);
     return { run, report, policy };

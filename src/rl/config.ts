@@ -41,6 +41,10 @@ export const ppoConfigSchema = z
     /** multiply rewards by this before GAE (not in CleanRL's ppo.py; its Atari variant clips rewards instead): keeps
      *  value targets near 1 for envs that pay ±50, where value clipping and grad-norm clipping would stall the critic */
     rewardScale: z.number().positive().default(1),
+    /** a time-limit truncation is not the end of the task: add γ·V(last obs) to its reward (as Stable-Baselines3
+     *  does) instead of treating it as terminal as CleanRL's ppo.py does; matters where most early episodes time
+     *  out and nothing in the observation shows the time left */
+    bootstrapTruncated: z.boolean().default(false),
     /** stop the epochs of an update early once approx KL exceeds this (null: never) */
     targetKl: z.number().positive().nullable().default(null),
     /** write a checkpoint every this many updates (0: only at the end) */

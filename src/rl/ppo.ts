@@ -9,6 +9,7 @@ import { Rng, type RngState } from "../core/rng.js";
 import { Tensor, noGrad } from "../core/tensor.js";
 import { concat } from "../core/ops/shape.js";
 import type { VecEnv } from "../envs/engine.js";
+import type { EnvCurriculum } from "./curriculum.js";
 import type { ActorCritic } from "../nn/models/policy.js";
 import { Adam } from "../optim/adam.js";
 import { clipGradNorm } from "../optim/clip.js";
@@ -38,10 +39,15 @@ export interface PpoState {
 export interface PpoCallbacks {
   /** after every update, with its metrics; returning "stop" ends training after this update (and its checkpoint) */
   onUpdate?(metrics: PpoMetrics, info: { update: number; numIterations: number; globalStep: number; totalTimesteps: number }): void | "stop" | Promise<void | "stop">;
-  /** every config.checkpointEvery updates and after the last one; save the policy, the env and `state` */
-  onCheckpoint?(state: PpoState): void | Promise<void>;
+  /** every config.checkpointEvery updates and after the last one; save the policy, `env` (the one trained on now) and `state` */
+  onCheckpoint?(state: PpoState, env: VecEnv): void | Promise<void>;
   /** continue from a checkpoint: the policy's weights and the env's state must already be restored */
   resume?: PpoState;
+  /**
+   * train on the env of each update's stage: `env` is then the env of the first update's stage (resuming: of the
+   * checkpointed update's stage, restored), and a new stage's env is reset with the config's seed when it begins
+   */
+  curriculum?: EnvCurriculum;
 }
 
 export interface PpoResult {
@@ -65,10 +71,28 @@ function assertFinite(x: number, what: string, update: number): void {
 }
 
 /**
+ * For each copy whose episode the time limit cut off at this step (truncated, not terminated), writes γ·V(its last
+ * observation) into `rewards[i]` (the step's other entries are set to 0): the return goes on past the limit, as the
+ * task does. One batched forward pass over the truncated copies' final observations (`scratch`: [n, obsSize]).
+ */
+export function bootstrapTruncations(env: VecEnv, policy: ActorCritic, gamma: number, obsSize: number, rewards: Float32Array, scratch: Float32Array): void {
+  let count = 0;
+  for (let i = 0; i < env.n; i++) {
+    rewards[i] = 0;
+    if (env.truncated[i] === 1 && env.terminated[i] === 0) scratch.set(env.finalObs.subarray(i * obsSize, (i + 1) * obsSize), obsSize * count++);
+  }
+  if (count === 0) return;
+  const values = noGrad(() => policy.forward(new Tensor(scratch.subarray(0, count * obsSize), [count, obsSize]))).value.data;
+  let k = 0;
+  for (let i = 0; i < env.n; i++) if (env.truncated[i] === 1 && env.terminated[i] === 0) rewards[i] = gamma * values[k++]!;
+}
+
+/**
  * Trains `policy` on `env` (which must not have been stepped by anyone else) with PPO. The env is reset with
  * the config's seed unless resuming. Returns when config.totalTimesteps are used up.
  */
-export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConfig, callbacks: PpoCallbacks = {}): Promise<PpoResult> {
+export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: PpoConfig, callbacks: PpoCallbacks = {}): Promise<PpoResult> {
+  let env = firstEnv;
   // ── setup ──
   const { batchSize, minibatchSize, numIterations } = derivedSizes(config);
   const numEnvs = env.n;
@@ -88,6 +112,7 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
   const gradOut = new Float32Array(minibatchSize * (numActions + 1)); // [B, A+1]: logits then value
   const eventNames = env.eventNames;
   const E = eventNames.length;
+  const truncationObs = config.bootstrapTruncated ? new Float32Array(numEnvs * obsSize) : new Float32Array(0);
 
   let startUpdate = 0;
   let globalStep = 0;
@@ -109,6 +134,10 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
     optimizer: optimizer.getState(),
   });
 
+  const curriculum = callbacks.curriculum;
+  let stage = curriculum ? curriculum.stageOf(startUpdate, numIterations) : 0;
+  if (curriculum && curriculum.envFor(stage) !== env) throw new RangeError(`trainPPO: the env passed is not the curriculum's env of stage ${stage} (update ${startUpdate})`);
+
   const startTime = performance.now();
   const startStep = globalStep;
   let last: PpoMetrics = {};
@@ -118,6 +147,14 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
     const frac = config.annealLr ? 1 - (update - 1) / numIterations : 1;
     optimizer.lr = frac * config.learningRate;
 
+    // ── curriculum: a new stage starts on its own env, reset with the run's seed ──
+    if (curriculum && curriculum.stageOf(update, numIterations) !== stage) {
+      stage = curriculum.stageOf(update, numIterations);
+      env = curriculum.envFor(stage);
+      if (env.n !== numEnvs || env.obsShape.join() !== obsShape.join() || env.numActions !== numActions) throw new RangeError(`trainPPO: curriculum stage ${stage}'s env differs from the first in copies, observation shape or actions`);
+      env.reset(config.seed);
+    }
+
     // ── rollout ──
     let episodes = 0;
     let returnSum = 0;
@@ -125,6 +162,7 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
     let lengthSum = 0;
     let proxyCount = 0;
     const eventSums = new Float64Array(E);
+    buffer.rewards.fill(0);
     for (let t = 0; t < config.numSteps; t++) {
       const obs = buffer.obsAt(t);
       obs.set(env.obs);
@@ -136,10 +174,11 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
       env.step(actions);
       globalStep += numEnvs;
       const { reward, terminated, truncated, finished } = env;
+      if (config.bootstrapTruncated) bootstrapTruncations(env, policy, config.gamma, obsSize, buffer.rewards.subarray(at, at + numEnvs), truncationObs);
       for (let i = 0; i < numEnvs; i++) {
-        buffer.rewards[at + i] = reward[i]! * config.rewardScale;
+        buffer.rewards[at + i]! += reward[i]! * config.rewardScale;
         const done = terminated[i]! | truncated[i]!;
-        // CleanRL treats a time-limit truncation as the end of the episode too (no bootstrap from finalObs)
+        // without bootstrapTruncated, a time-limit truncation ends the episode as in CleanRL (no value after it)
         buffer.dones[at + i] = done;
         if (done) {
           episodes++;
@@ -224,13 +263,14 @@ export async function trainPPO(env: VecEnv, policy: ActorCritic, config: PpoConf
       "losses/approx_kl": stats.approxKl,
       "losses/clipfrac": clipfracSum / Math.max(1, minibatches),
       "losses/explained_variance": varY === 0 ? null : 1 - varR / varY,
+      ...(curriculum ? { "charts/curriculum_stage": stage } : {}),
     };
     for (let e = 0; e < E; e++) last[`charts/event/${eventNames[e]}`] = perEpisode(eventSums[e]!);
     const stop = (await callbacks.onUpdate?.(last, { update, numIterations, globalStep, totalTimesteps: numIterations * batchSize })) === "stop";
 
     // ── checkpoint: after a finished, finite update only ──
     if (callbacks.onCheckpoint && ((config.checkpointEvery > 0 && update % config.checkpointEvery === 0) || update === numIterations || stop)) {
-      await callbacks.onCheckpoint(state(update));
+      await callbacks.onCheckpoint(state(update), env);
     }
     if (stop) {
       updates = update;

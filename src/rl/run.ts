@@ -19,6 +19,7 @@ import { type ActorCritic, createPolicy, policyKinds } from "../nn/models/policy
 import { checkpointMeta, loadPolicyWeights, restorePpoCheckpoint, savePpoCheckpoint } from "./checkpoint.js";
 import { derivedSizes, ppoConfigSchema, type PpoSizes } from "./config.js";
 import { type PpoCallbacks, type PpoMetrics, type PpoResult, type PpoState, trainPPO } from "./ppo.js";
+import { Curriculum, checkCurriculum, curriculumStageSchema } from "./curriculum.js";
 
 /** Checkpoints a run keeps by default: a few, so a damaged newest one still has an older one behind it. */
 export const DEFAULT_KEEP_CHECKPOINTS = 3;
@@ -39,6 +40,8 @@ export const runConfigSchema = z
     hidden: z.array(z.number().int().positive()).optional(),
     /** PPO hyperparameters */
     ppo: ppoConfigSchema,
+    /** easier levels first (see rl/curriculum.ts): stages by fraction of the run, each with its env parameters; [] trains on the run's levels throughout */
+    curriculum: z.array(curriculumStageSchema).default([]),
     /** checkpoints kept on disk: the newest N (the final one is always the newest); null keeps all */
     keepCheckpoints: z.number().int().positive().nullable().default(DEFAULT_KEEP_CHECKPOINTS),
   })
@@ -115,6 +118,7 @@ export function validateRunConfig(input: RunConfigInput, options: Pick<RunOption
     if (own !== undefined) paramLabels[key] = own;
   }
   resolveParams(def, config.distribution, config.envParams, paramLabels);
+  checkCurriculum(def, config.distribution, config.envParams, config.curriculum, source, label("curriculum", "curriculum"));
   const probe = new VecEnv(def, { n: 1, distribution: config.distribution, params: config.envParams });
   const obsSize = probe.obsShape[0] * probe.obsShape[1] * probe.obsShape[2];
   const sizes = derivedSizes(config.ppo, source, ppoNames(labels));
@@ -138,10 +142,14 @@ export function validateRunConfig(input: RunConfigInput, options: Pick<RunOption
   return { config, sizes, steps, stepsNote };
 }
 
-/** Builds the env and a freshly initialised policy a run config describes (validating names first). */
-export function buildRun(config: RunConfig): { env: VecEnv; policy: ActorCritic } {
+/**
+ * Builds the env and a freshly initialised policy a run config describes (validating names first). With a
+ * curriculum, `env` is the env of the stage that update `afterUpdate` trained on (0: the first update's).
+ */
+export function buildRun(config: RunConfig, afterUpdate = 0): { env: VecEnv; policy: ActorCritic; curriculum: Curriculum | undefined } {
   const def = getEnvDefinition(config.env);
-  const env = new VecEnv(def, { n: config.ppo.numEnvs, distribution: config.distribution, params: config.envParams });
+  const curriculum = config.curriculum.length > 0 ? new Curriculum(def, config.distribution, config.envParams, config.curriculum, config.ppo.numEnvs) : undefined;
+  const env = curriculum ? curriculum.envFor(curriculum.stageOf(afterUpdate, derivedSizes(config.ppo).numIterations)) : new VecEnv(def, { n: config.ppo.numEnvs, distribution: config.distribution, params: config.envParams });
   const policy = createPolicy(
     {
       kind: config.model,
@@ -153,31 +161,36 @@ export function buildRun(config: RunConfig): { env: VecEnv; policy: ActorCritic 
     },
     new Rng(config.ppo.seed, "init"),
   );
-  return { env, policy };
+  return { env, policy, curriculum };
 }
 
 /** Callbacks that log metrics and write (and prune to the newest `keep`, null: all) checkpoints into `run`, then call `extra`'s. */
-export function runCallbacks(run: RunDir, env: VecEnv, policy: ActorCritic, keep: number | null, extra: PpoCallbacks, signal: AbortSignal | undefined): PpoCallbacks {
+export function runCallbacks(run: RunDir, policy: ActorCritic, keep: number | null, extra: PpoCallbacks, signal: AbortSignal | undefined): PpoCallbacks {
   return {
     async onUpdate(metrics, info) {
       run.appendMetrics({ global_step: info.globalStep, ...metrics });
       const answer = await extra.onUpdate?.(metrics, info);
       return signal?.aborted ? "stop" : answer;
     },
-    async onCheckpoint(state) {
+    async onCheckpoint(state, env) {
       savePpoCheckpoint(run, policy, env, state);
       run.pruneCheckpoints(keep);
-      await extra.onCheckpoint?.(state);
+      await extra.onCheckpoint?.(state, env);
     },
   };
 }
 
 /** Trains in `run` (whose lock this process holds) and always releases the lock; the summary says how it ended. */
-async function train(run: RunDir, env: VecEnv, policy: ActorCritic, config: RunConfig, callbacks: PpoCallbacks, options: RunOptions & { fresh: boolean }): Promise<TrainedRun> {
+async function train(run: RunDir, built: ReturnType<typeof buildRun>, config: RunConfig, callbacks: PpoCallbacks, options: RunOptions & { fresh: boolean }): Promise<TrainedRun> {
+  const { env, policy, curriculum } = built;
   let result: PpoResult;
   try {
     try {
-      result = await trainPPO(env, policy, config.ppo, { ...runCallbacks(run, env, policy, config.keepCheckpoints, callbacks, options.signal), ...(callbacks.resume ? { resume: callbacks.resume } : {}) });
+      result = await trainPPO(env, policy, config.ppo, {
+        ...runCallbacks(run, policy, config.keepCheckpoints, callbacks, options.signal),
+        ...(callbacks.resume ? { resume: callbacks.resume } : {}),
+        ...(curriculum ? { curriculum } : {}),
+      });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (options.fresh && !(err instanceof DivergenceError) && run.listCheckpoints().length === 0 && run.readMetrics().records.length === 0) {
@@ -207,15 +220,15 @@ async function train(run: RunDir, env: VecEnv, policy: ActorCritic, config: RunC
 /** Creates `root/<env>__ppo__<seed>__<time>/` and trains in it; the config is validated before anything is written. */
 export async function startRun(root: string, input: RunConfigInput, callbacks: PpoCallbacks = {}, options: RunOptions = {}): Promise<TrainedRun> {
   const { config } = validateRunConfig(input, options);
-  const { env, policy } = buildRun(config);
-  const run = RunDir.create(root, { env: config.env, exp: "ppo", seed: config.ppo.seed, config: { ...config, hidden: policy.spec.hidden }, ...(options.command ? { command: options.command } : {}) });
+  const built = buildRun(config);
+  const run = RunDir.create(root, { env: config.env, exp: "ppo", seed: config.ppo.seed, config: { ...config, hidden: built.policy.spec.hidden }, ...(options.command ? { command: options.command } : {}) });
   try {
     options.onCreated?.(run);
   } catch (err) {
     run.release();
     throw err;
   }
-  return train(run, env, policy, config, callbacks, { ...options, fresh: true });
+  return train(run, built, config, callbacks, { ...options, fresh: true });
 }
 
 /** What a resume may change: the budget, and how often and how many checkpoints are written and kept. */
@@ -320,10 +333,10 @@ export async function resumeRun(path: string, callbacks: PpoCallbacks = {}, opti
       );
     }
     if (validated.stepsNote) note(validated.stepsNote);
-    const { env, policy } = buildRun(next);
+    const built = buildRun(next, doneUpdates);
     let resume: PpoState | undefined;
     if (latest) {
-      resume = restorePpoCheckpoint(latest.checkpoint, policy, env);
+      resume = restorePpoCheckpoint(latest.checkpoint, built.policy, built.env);
     } else {
       note("the run has no checkpoint yet: it starts again from step 0 (the same seed gives the same run)");
     }
@@ -331,7 +344,7 @@ export async function resumeRun(path: string, callbacks: PpoCallbacks = {}, opti
     const kept = records.filter((r) => r.global_step <= doneSteps);
     if (kept.length !== records.length || !latest) writeFileAtomic(run.metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
     run.updateSummary({ status: "running", resumed_from_step: doneSteps });
-    const trained = await train(run, env, policy, next, { ...callbacks, ...(resume ? { resume } : {}) }, { ...options, fresh: false });
+    const trained = await train(run, built, next, { ...callbacks, ...(resume ? { resume } : {}) }, { ...options, fresh: false });
     return { ...trained, fromStep: doneSteps, skipped: latest ? latest.skipped.map((s) => `${s.path}: ${s.error.message}`) : [], alreadyFinished: false, notes };
   } finally {
     run.release();

@@ -26,7 +26,13 @@ export const SOLVE_BUDGETS: Readonly<Record<string, SolveBudget>> = Object.fromE
     .filter((def) => def.training !== undefined)
     .map((def) => {
       const t = def.training!;
-      const run: Omit<RunConfigInput, "env"> = { ...(t.model ? { model: t.model } : {}), ...(t.hidden ? { hidden: [...t.hidden] } : {}), ppo: { ...t.ppo } };
+      const run: Omit<RunConfigInput, "env"> = {
+        ...(t.model ? { model: t.model } : {}),
+        ...(t.hidden ? { hidden: [...t.hidden] } : {}),
+        ppo: { ...t.ppo },
+        ...(t.envParams ? { envParams: { ...t.envParams } } : {}),
+        ...(t.curriculum ? { curriculum: t.curriculum.map((stage) => ({ until: stage.until, envParams: { ...stage.envParams } })) } : {}),
+      };
       return [def.name, { note: t.note, run }];
     }),
 );

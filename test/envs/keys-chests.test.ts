@@ -108,4 +108,78 @@ describe("keys-chests levels", () => {
     expect(finished).toBeGreaterThan(30);
     expect(flagged).toBe(0);
   });
+
+  it("with an agent-centred view: the whole maze from anywhere, wall outside, the keys-held strip fixed at the top left", () => {
+    const env = makeVecEnv("keys-chests", { n: 8, params: { view: 21 } });
+    const whole = makeVecEnv("keys-chests", { n: 8 });
+    env.reset(7);
+    whole.reset(7);
+    expect(env.obsShape).toEqual([5, 21, 21]);
+    expect(Array.from(env.grid)).toEqual(Array.from(whole.grid)); // the same levels: only the observation differs
+    const s = env.state as KeysChestsState;
+    const policy = scriptedPolicy(env, "observation-only");
+    const actions = new Int32Array(8);
+    const hw = 21 * 21;
+    const [agent, wall, , , strip] = [0, 1, 2, 3, 4];
+    let heldSeen = 0;
+    for (let t = 0; t < 60; t++) {
+      for (let i = 0; i < 8; i++) {
+        const o = env.obsBytes.subarray(i * 5 * hw, (i + 1) * 5 * hw);
+        expect(o[agent * hw + 10 * 21 + 10]).toBe(1); // the agent at the centre
+        // the level's cell (y, x) at window cell (y − agentY + 10, x − agentX + 10); everything else is wall
+        let walls = 0;
+        for (let p = 0; p < hw; p++) walls += o[wall * hw + p]!;
+        let levelWalls = 0;
+        for (let p = 0; p < 121; p++) levelWalls += env.grid[i * 121 + p] === WALL ? 1 : 0;
+        expect(walls).toBe(hw - 121 + levelWalls);
+        let shown = 0;
+        for (let x = 0; x < 21; x++) shown += o[strip * hw + x]!;
+        expect(shown).toBe(Math.min(s.keysHeld[i]!, 11));
+        heldSeen += s.keysHeld[i]! > 0 ? 1 : 0;
+      }
+      policy.act(env, actions);
+      env.step(actions);
+    }
+    expect(heldSeen).toBeGreaterThan(0);
+    // the observation-only policy still solves the train levels from the window
+    const fresh = makeVecEnv("keys-chests", { n: 32, params: { view: 21 } });
+    fresh.reset(4);
+    const out = runEpisodes(fresh, scriptedPolicy(fresh, "observation-only"), 2).flat();
+    expect(mean(out.map((o) => o.baseReturn))).toBe(3);
+    expect(() => makeVecEnv("keys-chests", { n: 1, params: { view: 20 } })).toThrow(/view must be odd/);
+    expect(() => makeVecEnv("keys-chests", { n: 1, params: { view: 23 } })).toThrow(/view must be odd and at most/);
+  });
+
+  it("draws a smaller maze (levelCells) at varying places of the grid, walled around, for curricula", () => {
+    const env = makeVecEnv("keys-chests", { n: 40, params: { levelCells: 3, chests: 8 } });
+    env.reset(8);
+    const corners = new Set<string>();
+    const scratch = bfsScratch(11, 11);
+    for (let i = 0; i < 40; i++) {
+      let y0 = 11;
+      let x0 = 11;
+      let y1 = -1;
+      let x1 = -1;
+      for (let p = 0; p < 121; p++) {
+        if (env.grid[i * 121 + p] === WALL) continue;
+        const y = (p / 11) | 0;
+        const x = p % 11;
+        [y0, x0, y1, x1] = [Math.min(y0, y), Math.min(x0, x), Math.max(y1, y), Math.max(x1, x)];
+      }
+      expect([y1 - y0, x1 - x0]).toEqual([4, 4]); // 3 cells = 5 tiles a side
+      expect(y0 % 2 + (x0 % 2)).toBe(0);
+      corners.add(`${y0},${x0}`);
+      expect([count(env, i, KEY), count(env, i, CHEST)]).toEqual([3, 8]);
+      const open = 121 - count(env, i, WALL);
+      expect(bfs(env, i, env.agentY[i]!, env.agentX[i]!, (c) => c !== WALL, scratch.dist, scratch.firstMove, scratch.queue)).toBe(open);
+    }
+    expect(corners.size).toBeGreaterThan(8);
+    // levelCells 0 (the default) is the whole grid: the train levels are unchanged by the parameter
+    const a = makeVecEnv("keys-chests", { n: 4 });
+    const b = makeVecEnv("keys-chests", { n: 4, params: { levelCells: 6 } });
+    a.reset(9);
+    b.reset(9);
+    expect(Array.from(b.grid)).toEqual(Array.from(a.grid));
+    expect(() => makeVecEnv("keys-chests", { n: 1, params: { levelCells: 7 } })).toThrow(/levelCells must not exceed mazeCells/);
+  });
 });

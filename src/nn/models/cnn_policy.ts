@@ -19,6 +19,7 @@
 import { ConfigError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
 import { maxPool2d } from "../../core/ops/conv.js";
+import { max } from "../../core/ops/reduce.js";
 import { linearAct } from "../../core/ops/fused.js";
 import { relu } from "../../core/ops/unary.js";
 import { type Tensor, releaseBuffer } from "../../core/tensor.js";
@@ -26,6 +27,9 @@ import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module } from "../module.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
+
+/** How the dense layer reads the last stage: every position (IMPALA's flatten) or each channel's maximum over positions. */
+export type CnnPool = "flatten" | "max";
 
 const TRUNK_INIT = { init: "orthogonal" as const, gain: Math.SQRT2, padding: 1 };
 
@@ -97,10 +101,11 @@ export class ImpalaTrunk extends Module {
   readonly stages: ImpalaStage[];
   readonly dense: Linear;
   readonly hook_dense_out = new HookPoint();
-  /** features after the last stage: channels · height · width */
+  /** features after the last stage: channels · height · width, or channels with the global max-pool */
   readonly flatSize: number;
 
-  constructor(channels: number, height: number, width: number, stageChannels: readonly number[], denseSize: number, rng: Rng) {
+  /** `pool` "max": the dense layer reads each channel's maximum over the positions instead of every position */
+  constructor(channels: number, height: number, width: number, stageChannels: readonly number[], denseSize: number, rng: Rng, readonly pool: CnnPool = "flatten") {
     super();
     this.stages = [];
     let c = channels;
@@ -112,7 +117,7 @@ export class ImpalaTrunk extends Module {
       h = pooledSize(h);
       w = pooledSize(w);
     }
-    this.flatSize = c * h * w;
+    this.flatSize = pool === "max" ? c : c * h * w;
     this.dense = new Linear(this.flatSize, denseSize, rng, { init: "orthogonal", gain: Math.SQRT2 });
   }
 
@@ -124,7 +129,8 @@ export class ImpalaTrunk extends Module {
     const last = this.stages[this.stages.length - 1]!;
     const fuseRelu = last.block.hook_resid_out._hooks.length === 0;
     for (const stage of this.stages) x = stage.forward(x, transients, fuseRelu && stage === last);
-    const flat = (fuseRelu ? x : relu(x)).reshape([x.shape[0]!, this.flatSize]); // [B, C·h·w]
+    const r = fuseRelu ? x : relu(x); // [B, C, h, w]
+    const flat = this.pool === "max" ? max(r, [2, 3]) : r.reshape([x.shape[0]!, this.flatSize]); // [B, C] or [B, C·h·w]
     const features = this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
     // no gradient will flow back (rollouts under noGrad): the transient activations are dead already; otherwise
     // each goes back to the pool from its own backward rule once backward() frees the graph
@@ -157,7 +163,9 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
     this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [...spec.hidden] };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
-    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng);
+    const pool = spec.options?.pool ?? "flatten";
+    if (pool !== "flatten" && pool !== "max") throw new ConfigError(`the cnn policy's pool must be "flatten" or "max", got ${JSON.stringify(pool)}`, "--model-param pool=max reads each channel's maximum over the positions (translation-invariant); pool=flatten (the default) reads every position");
+    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng, pool);
     this.policy = new Linear(denseSize, spec.numActions, rng, { init: "orthogonal", gain: 0.01 });
     this.value = new Linear(denseSize, 1, rng, { init: "orthogonal", gain: 1 });
   }
