@@ -617,6 +617,29 @@ function gatherRun(dst: usize, src: usize, count: i32, step: usize, relu: bool):
   }
 }
 
+/** Row r = (c·kh + i)·kw + j of a "same" convolution's cols reads its plane shifted by s = (i − ph)·W + (j − pw). */
+// @ts-ignore: decorator
+@inline
+function sameShift(r: i32, khw: i32, kw: i32, ph: i32, pw: i32, W: i32): i32 {
+  const rem = r % khw;
+  const i = rem / kw;
+  return (i - ph) * W + (rem - i * kw - pw);
+}
+
+/** A "same" convolution's cols row shifted by s reads its plane over [lo, hi): lo in bytes. */
+// @ts-ignore: decorator
+@inline
+function sameLoBytes(shift: i32, L: i32): usize {
+  return <usize>min(L, max(0, -shift)) << 2;
+}
+
+/** hi in bytes (see sameLoBytes): positions l with l + s < L, never below lo. */
+// @ts-ignore: decorator
+@inline
+function sameHiBytes(shift: i32, L: i32): usize {
+  return <usize>max(min(L, max(0, -shift)), min(L, L - shift)) << 2;
+}
+
 /**
  * im2colBlock of a "same" convolution: row r = (c, i, j) of an image's cols is plane c shifted by
  * s = (i − ph)·W + (j − pw): over [lo, hi), the positions l whose source l + s lies in the plane, the copy masked
@@ -636,13 +659,10 @@ function im2colSame(d: usize, n0: i32, count: i32, r0: i32, r1: i32, cols: usize
   const zero = f32x4.splat(0);
   for (let r = r0; r < r1; r++) {
     const c = r / khw;
-    const rem = r - c * khw;
-    const i = rem / kw;
-    const j = rem - i * kw;
-    const shift = (i - ph) * W + (j - pw);
-    const loB = <usize>min(L, max(0, -shift)) << 2;
-    const hiB = <usize>max(min(L, max(0, -shift)), min(L, L - shift)) << 2;
-    const mask = tab + (<usize>(j * L) << 2);
+    const shift = sameShift(r, khw, kw, ph, pw, W);
+    const loB = sameLoBytes(shift, L);
+    const hiB = sameHiBytes(shift, L);
+    const mask = tab + (<usize>(r % kw * L) << 2); // tap column j = r mod kw
     let o = cols + (<usize>(r * count * L) << 2);
     // src + 4·l reads plane element l + shift (only for l in [lo, hi))
     let src = x + (<usize>(c * L) << 2) + (<usize>shift << 2);
@@ -683,13 +703,10 @@ function col2imSame(d: usize, n0: i32, count: i32, cols: usize): void {
   const zero = f32x4.splat(0);
   for (let r = 0; r < K; r++) {
     const c = r / khw;
-    const rem = r - c * khw;
-    const i = rem / kw;
-    const j = rem - i * kw;
-    const shift = (i - ph) * W + (j - pw);
-    const loB = <usize>min(L, max(0, -shift)) << 2;
-    const hiB = <usize>max(min(L, max(0, -shift)), min(L, L - shift)) << 2;
-    const mask = tab + (<usize>(j * L) << 2);
+    const shift = sameShift(r, khw, kw, ph, pw, W);
+    const loB = sameLoBytes(shift, L);
+    const hiB = sameHiBytes(shift, L);
+    const mask = tab + (<usize>(r % kw * L) << 2); // tap column j = r mod kw
     let src = cols + (<usize>(r * count * L) << 2);
     const planeShift = (<usize>(c * L) << 2) + (<usize>shift << 2);
     let dst = gx + planeShift;

@@ -409,13 +409,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const area = desc + at;
     const tab = area + 2 * areaBytes + 16;
     new Int32Array(this.memory.buffer, tab - 16, 4).fill(0);
-    const heap = this.heap;
-    const offs = operands.map(([arr, len, copyIn], i) => {
-      if (arr === null) return 0;
-      if (rel[i]! < 0) return arr.byteOffset;
-      if (copyIn) heap.set(arr.subarray(0, len), (desc + rel[i]!) >> 2);
-      return desc + rel[i]!;
-    });
+    const offs = this.placeOperands(operands, rel, desc);
     const d = new Int32Array(this.memory.buffer, desc, D_SLOTS);
     d.fill(0);
     d[D.area] = area;
@@ -688,6 +682,20 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   }
 
   /**
+   * The byte offsets of operands laid out at base + rel[i] (rel[i] < 0: resident, where it lives; null: 0), each
+   * copied in when its third field says so.
+   */
+  private placeOperands(operands: readonly (readonly [Float32Array | null, number, boolean, boolean?])[], rel: readonly number[], base: number): number[] {
+    const heap = this.heap;
+    return operands.map(([arr, len, copyIn], i) => {
+      if (arr === null) return 0;
+      if (rel[i]! < 0) return arr.byteOffset;
+      if (copyIn) heap.set(arr.subarray(0, len), (base + rel[i]!) >> 2);
+      return base + rel[i]!;
+    });
+  }
+
+  /**
    * Runs `run` on the byte offsets of `operands` ([array, length, read, written]) in this memory: resident arrays
    * where they live, others copied into the call area (in when read, back out when written); null gives 0.
    */
@@ -700,14 +708,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
       return r;
     });
     const base = at > 0 ? this.callArea(at) : 0;
-    const heap = this.heap;
-    const offs = operands.map(([arr, len, read], i) => {
-      if (arr === null) return 0;
-      if (rel[i]! < 0) return arr.byteOffset;
-      if (read) heap.set(arr.subarray(0, len), (base + rel[i]!) >> 2);
-      return base + rel[i]!;
-    });
-    run(offs);
+    run(this.placeOperands(operands, rel, base));
     operands.forEach(([arr, len, , written], i) => {
       if (arr !== null && written && rel[i]! >= 0) arr.set(this.heap.subarray((base + rel[i]!) >> 2, ((base + rel[i]!) >> 2) + len));
     });
