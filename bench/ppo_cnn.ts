@@ -1,4 +1,5 @@
-// `npm run bench -- ppo-cnn [--json] [--steps=16384] [--runs=3]`: env steps per second of PPO training with the
+// `npm run bench -- ppo-cnn [--json] [--steps=16384] [--runs=3] [--threads=1,2] [--cases=maze-cheese:train,…]`:
+// env steps per second of PPO training with the
 // CNN policy (rollout + learning, the whole loop), ours vs PyTorch on the identical network, env and config, each
 // side on one and two threads, several runs alternated ours/PyTorch, the headline at each side's best thread count
 // (by median). Cases:
@@ -10,6 +11,7 @@
 // environments that reproduce ours level for level and step for step (test/rl/peer_env.test.ts), given the same
 // hyperparameters from our resolved config.
 import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
+import { ConfigError } from "../src/core/errors.js";
 import { kernels } from "../src/core/kernels/index.js";
 import { Rng } from "../src/core/rng.js";
 import { getEnvDefinition, makeVecEnv } from "../src/envs/make.js";
@@ -99,8 +101,16 @@ export const benchmark: Benchmark = {
   async run({ json, args }) {
     const steps = option(args, "steps", 16_384);
     const runs = option(args, "runs", 3);
-    if (!Number.isInteger(runs) || runs < 1) throw new Error(`bench ppo-cnn: --runs must be a positive integer, got ${runs}`);
-    if (!Number.isInteger(steps) || steps < 1) throw new Error(`bench ppo-cnn: --steps must be a positive integer, got ${steps}`);
+    if (!Number.isInteger(runs) || runs < 1) throw new ConfigError(`bench ppo-cnn: --runs must be a positive integer, got ${runs}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ConfigError(`bench ppo-cnn: --steps must be a positive integer, got ${steps}`);
+    const threadCounts = (args.find((a) => a.startsWith("--threads="))?.slice("--threads=".length) ?? "1,2").split(",").map(Number);
+    if (threadCounts.some((t) => !Number.isInteger(t) || t < 1)) throw new ConfigError(`bench ppo-cnn: --threads must list positive integers (e.g. --threads=1,2), got ${args.find((a) => a.startsWith("--threads="))}`);
+    // --cases=env:distribution,… keeps those cases (the first kept one gives the headline fields)
+    const caseKey = (c: Case): string => `${c.env}:${c.distribution}`;
+    const wanted = args.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",");
+    const unknownCases = (wanted ?? []).filter((w) => !CASES.some((c) => caseKey(c) === w));
+    if (unknownCases.length > 0) throw new ConfigError(`bench ppo-cnn: unknown case ${unknownCases.join(", ")} in --cases`, `choose from ${CASES.map(caseKey).join(", ")}`);
+    const selected = wanted === undefined ? CASES : CASES.filter((c) => wanted.includes(caseKey(c)));
     const skipped = torchMissing() ?? null;
     const ours: Record<string, ByThreads> = {};
     const oursCpu: Record<string, ByThreads> = {};
@@ -112,9 +122,9 @@ export const benchmark: Benchmark = {
     };
     // runs alternate ours / PyTorch case by case, so a change in the machine's load falls on both sides
     for (let run = 0; run < runs; run++) {
-      for (const threads of [1, 2]) {
+      for (const threads of threadCounts) {
         kernels().setThreads(threads);
-        for (const c of CASES) {
+        for (const c of selected) {
           const name = caseName(c);
           const o = await runOurs(c, steps);
           shapes[name] = o.obsShape;
@@ -130,7 +140,7 @@ export const benchmark: Benchmark = {
         if (!json) process.stderr.write(`run ${run + 1}/${runs}: measured ${threads} thread(s)\n`);
       }
     }
-    const cases = CASES.map((c) => {
+    const cases = selected.map((c) => {
       const name = caseName(c);
       const { config, hidden } = settings(c, steps);
       const o = summarize(ours[name]!);
@@ -168,7 +178,7 @@ export const benchmark: Benchmark = {
     });
     const head = cases[0]!;
     const result = {
-      // the headline fields are coin-run small's (the first case); every case is under `cases`
+      // the headline fields are the first case's (coin-run small unless --cases says otherwise); every case is under `cases`
       env: head.case,
       steps,
       runs,
