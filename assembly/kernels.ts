@@ -1096,24 +1096,33 @@ export function maxPool(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: 
       for (let ow = 0; ow < Wo; ow++, q += 4) {
         const j0 = max(0, ow * sw - pw);
         const j1 = min(W, ow * sw - pw + kw);
-        let bi = base + i0 * W + j0;
-        let best = load<f32>(x + (<usize>bi << 2));
-        // branchless (a data-dependent branch here mispredicts about half the time): take a larger value, or
-        // the first NaN while the best so far is not NaN
-        for (let ih = i0; ih < i1; ih++) {
-          const row = base + ih * W;
-          for (let k = row + j0; k < row + j1; k++) {
-            const v = load<f32>(x + (<usize>k << 2));
-            const take = (v > best) | ((v != v) & (best == best));
-            best = select<f32>(v, best, take);
-            bi = select<i32>(k, bi, take);
-          }
-        }
-        store<f32>(y + q, best);
-        store<i32>(arg + q, bi);
+        maxWindow(x, y + q, arg + q, base, W, i0, i1, j0, j1);
       }
     }
   }
+}
+
+/**
+ * One max-pool output: the maximum of rows [i0, i1) × columns [j0, j1) of the plane at `base` (row width W) and
+ * its flat index, stored at yq and aq. Branchless (a data-dependent branch here mispredicts about half the time):
+ * take a larger value, or the first NaN while the best so far is not NaN; ties keep the first in row-major order.
+ */
+// @ts-ignore: decorator
+@inline
+function maxWindow(x: usize, yq: usize, aq: usize, base: i32, W: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  let bi = base + i0 * W + j0;
+  let best = load<f32>(x + (<usize>bi << 2));
+  for (let ih = i0; ih < i1; ih++) {
+    const row = base + ih * W;
+    for (let k = row + j0; k < row + j1; k++) {
+      const v = load<f32>(x + (<usize>k << 2));
+      const take = (v > best) | ((v != v) & (best == best));
+      best = select<f32>(v, best, take);
+      bi = select<i32>(k, bi, take);
+    }
+  }
+  store<f32>(yq, best);
+  store<i32>(aq, bi);
 }
 
 /**
@@ -1151,6 +1160,12 @@ function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32,
       const i0 = max(0, 2 * oh - 1);
       const i1 = min(H, 2 * oh + 2);
       for (let ow0 = 0; ow0 < Wo; ow0 += 4) {
+        if (ow0 + 1 == Wo) {
+          // a last single output (Wo = 9 and 5 in the policy): one scalar window costs about half a vector group
+          maxWindow(x, y + q, arg + q, base, W, i0, i1, max(0, 2 * ow0 - 1), min(W, 2 * ow0 + 2));
+          q += 4;
+          continue;
+        }
         let best = negInf;
         let bidx = none;
         const col1 = i32x4.add(lanes, i32x4.splat(2 * ow0)); // the window's middle column of each output
