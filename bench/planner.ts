@@ -1,5 +1,6 @@
 // `npm run bench -- planner [--json]`: the glass-box planner's cost. (1) K-step value iteration alone, forward +
-// backward over a batch of 1,024 coin-run observations (its default view window; K = 34, hard max): our fused kernel
+// backward over a batch of 1,024 coin-run observations (its default view window; K = 34, hard max; coin-run's own
+// moves over each window — gravity, jumps —, the table the planner trains with, written to the peer): our fused kernel
 // (nn/value_iteration.ts) against the same recursion written with the generic autograd ops (mul, add,
 // indexSelect, max: 5 tape nodes per step) and against PyTorch (gather + max, bench/peers/planner_torch.py).
 // (2) The whole planner policy (reward-map conv head, value iteration, logits and value) forward + backward on
@@ -22,7 +23,7 @@ import { getEnvDefinition } from "../src/envs/make.js";
 import "../src/nn/models/cnn_policy.js";
 import "../src/nn/models/planner.js";
 import { createPolicy } from "../src/nn/models/policy.js";
-import { GRID_MOVES, type SuccessorTable, gridSuccessors, planQ } from "../src/nn/value_iteration.js";
+import { type SuccessorTable, planQ } from "../src/nn/value_iteration.js";
 import { runJson as runPeer } from "./nn.js";
 import type { Benchmark } from "./registry.js";
 
@@ -59,24 +60,29 @@ function coinRunObs(): { env: VecEnv; obs: Tensor } {
   return { env, obs: new Tensor(env.obs.slice(), [BATCH, ...env.obsShape]) };
 }
 
-/** The value-iteration problem of those observations: walls from the wall channel, random reward and continuation. */
+/** coin-run's own moves over each observed window: [BATCH, S, actions], what the planner plans with. */
+function coinRunMoves(env: VecEnv, obs: Tensor): SuccessorTable {
+  const [Ch, H, W] = env.obsShape as [number, number, number];
+  const S = H * W;
+  const A = env.numActions;
+  const next = new Int32Array(BATCH * S * A);
+  for (let b = 0; b < BATCH; b++) env.def.observedMoves!(obs.data, b * Ch * S, H, W, next, b * S * A);
+  return { next, batch: BATCH, states: S, moves: A };
+}
+
+/** The value-iteration problem of those observations: coin-run's moves, random reward and continuation. */
 function viProblem(env: VecEnv, obs: Tensor): { table: SuccessorTable; agent: Int32Array; R: Tensor; C: Tensor } {
   const [Ch, H, W] = env.obsShape;
   const S = H * W;
-  const wall = env.channels.indexOf("wall");
   const agentCh = env.channels.indexOf("agent");
-  const blocked = new Uint8Array(BATCH * S);
   const agent = new Int32Array(BATCH);
   for (let b = 0; b < BATCH; b++) {
-    for (let s = 0; s < S; s++) {
-      if (obs.data[(b * Ch + wall) * S + s]! > 0.5) blocked[b * S + s] = 1;
-      if (obs.data[(b * Ch + agentCh) * S + s]! > 0.5) agent[b] = s;
-    }
+    for (let s = 0; s < S; s++) if (obs.data[(b * Ch + agentCh) * S + s]! > 0.5) agent[b] = s;
   }
   const rng = new Rng(2, "bench-planner-vi");
   const R = new Tensor(new Float32Array(BATCH * S).map(() => rng.uniform(-1, 1)), [BATCH, S]).requireGrad();
   const C = new Tensor(new Float32Array(BATCH * S).map(() => rng.uniform(0, 0.95)), [BATCH, S]).requireGrad();
-  return { table: { next: gridSuccessors(blocked, BATCH, H, W), batch: BATCH, states: S, moves: GRID_MOVES.length }, agent, R, C };
+  return { table: coinRunMoves(env, obs), agent, R, C };
 }
 
 /** The same recursion with generic autograd ops: E = R + C·V; V = max over moves of E gathered by the successor table. */
@@ -108,7 +114,7 @@ function measureOurs(threads: number): Record<string, number> {
     C.grad = null;
     viAutograd(table, agent, R, C).sum().backward();
   }, 3);
-  const spec = { obsShape: [...env.obsShape], numActions: env.numActions, env: { channels: [...env.channels], agentChannel: env.def.agent.channel, actions: [...env.actionNames] } };
+  const spec = { obsShape: [...env.obsShape], numActions: env.numActions, env: { channels: [...env.channels], agentChannel: env.def.agent.channel, actions: [...env.actionNames], dynamics: "coin-run" } };
   const policyStep = (kind: string): number => {
     const p = createPolicy({ kind, ...spec, ...(kind === "planner" ? { options: { iterations: K } } : {}) }, new Rng(1, "init"));
     return wallBest(() => {
@@ -132,7 +138,10 @@ export const benchmark: Benchmark = {
     const { env, obs } = coinRunObs();
     const obsPath = join(dir, "obs.f32");
     writeFileSync(obsPath, obs.data);
-    const meta = JSON.stringify({ shape: obs.shape, channels: env.channels, actions: env.actionNames, K, batch: BATCH });
+    const table = coinRunMoves(env, obs);
+    const nextPath = join(dir, "next.i32");
+    writeFileSync(nextPath, table.next);
+    const meta = JSON.stringify({ shape: obs.shape, channels: env.channels, actions: env.actionNames, K, batch: BATCH, moves: table.moves, next: nextPath });
     const ours: Record<string, Record<string, number>> = {};
     const torch: Record<string, Record<string, number>> = {};
     let skipped: string | undefined;

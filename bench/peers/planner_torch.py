@@ -2,7 +2,7 @@
 """PyTorch peer of bench/planner.ts: value iteration (gather + max over the same successor table) and the same
 glass-box planner policy (3x3 conv over observation + coordinate channels, global context, 1x1 conv to reward
 and termination maps, K hard-max backups, Q at the agent cell -> logits and value), forward+backward on the
-observations the TypeScript side wrote. Wall ms, best of 7 rounds. Prints one JSON object; {"skipped": why}
+observations the TypeScript side wrote, with the successor table it wrote (coin-run's own moves: one per action). Wall ms, best of 7 rounds. Prints one JSON object; {"skipped": why}
 when torch is missing. Usage: planner_torch.py OBS_F32 META_JSON THREADS"""
 import json
 import sys
@@ -21,21 +21,13 @@ torch.manual_seed(0)
 F = torch.nn.functional
 B, C, H, W = meta["shape"]
 K = meta["K"]
-S, M = H * W, 5
+S, M = H * W, meta["moves"]
 obs = torch.from_numpy(np.fromfile(obs_path, dtype=np.float32).reshape(B, C, H, W).copy())
-wall = obs[:, meta["channels"].index("wall")].reshape(B, S) > 0.5
 agent = obs[:, meta["channels"].index("agent")].reshape(B, S).argmax(1)
-
-# successor table: stay, up, down, left, right; blocked or off-grid moves stay
 ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-ys, xs = ys.reshape(S), xs.reshape(S)
-nxt = torch.empty(B, S, M, dtype=torch.long)
-for m, (dy, dx) in enumerate([(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]):
-    ny, nx = ys + dy, xs + dx
-    inside = (ny >= 0) & (ny < H) & (nx >= 0) & (nx < W)
-    t = (ny.clamp(0, H - 1) * W + nx.clamp(0, W - 1)).expand(B, S)
-    ok = inside.expand(B, S) & ~torch.gather(wall, 1, t)
-    nxt[:, :, m] = torch.where(ok, t, torch.arange(S).expand(B, S))
+
+# successor table [B, S, M]: the cell each action leads to from each cell
+nxt = torch.from_numpy(np.fromfile(meta["next"], dtype=np.int32).reshape(B, S, M).astype(np.int64))
 flat = nxt.reshape(B, S * M)
 at = torch.gather(nxt, 1, agent.view(B, 1, 1).expand(B, 1, M)).reshape(B, M)
 
@@ -64,8 +56,6 @@ out = torch.nn.Conv2d(32, 2, 1)
 log_beta = torch.zeros(1, requires_grad=True)
 bias = torch.zeros(len(meta["actions"]), requires_grad=True)
 vscale, vbias = torch.ones(1, requires_grad=True), torch.zeros(1, requires_grad=True)
-move_of = {"noop": 0, "up": 1, "jump": 1, "down": 2, "left": 3, "right": 4}
-action_moves = torch.tensor([move_of[a] for a in meta["actions"]])
 coords = torch.stack([torch.ones(H, W), ys.reshape(H, W) / max(H - 1, 1), xs.reshape(H, W) / max(W - 1, 1)]).expand(B, 3, H, W)
 params = [*conv.parameters(), *ctx.parameters(), *out.parameters(), log_beta, bias, vscale, vbias]
 
@@ -78,7 +68,7 @@ def planner_step():
     reward = maps[:, 0].reshape(B, S)
     cont = 0.95 * (1 - torch.sigmoid(maps[:, 1].reshape(B, S)))
     q = plan(reward, cont)
-    logits = q[:, action_moves] * log_beta.exp() + bias
+    logits = q * log_beta.exp() + bias
     value = q.max(1, keepdim=True).values * vscale + vbias
     (logits.sum() + value.sum()).backward()
 
