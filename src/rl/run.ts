@@ -333,7 +333,10 @@ export async function resumeRun(path: string, callbacks: PpoCallbacks = {}, opti
       );
     }
     if (validated.stepsNote) note(validated.stepsNote);
-    const built = buildRun(next, doneUpdates);
+    const fresh = buildRun(next, doneUpdates);
+    // a planner checkpointed before planners took the env's own moves (coin-run) resumes with the moves it learned with
+    const keepSaved = meta && meta.policy.kind === fresh.policy.kind && meta.policy.env?.dynamics !== fresh.policy.spec.env?.dynamics;
+    const built = keepSaved ? { ...fresh, policy: createPolicy(meta.policy, new Rng(next.ppo.seed, "init")) } : fresh;
     let resume: PpoState | undefined;
     if (latest) {
       resume = restorePpoCheckpoint(latest.checkpoint, built.policy, built.env);
