@@ -214,14 +214,24 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const ox = p.offsets[0]!;
   const sx = p.innerStrides[0]!;
   const { rows, inner } = p;
-  for (let r = 0; r < rows; r++) {
-    let xi = ox[r]!;
-    for (let i = r * inner, e = i + inner; i < e; i++, xi += sx) out[i] = X[xi]!;
+  // a value repeated along the inner run (e.g. [B, C, 1, 1] → [B, C, H, W]) is a fill, and its gradient one sum
+  if (sx === 0) for (let r = 0; r < rows; r++) out.fill(X[ox[r]!]!, r * inner, (r + 1) * inner);
+  else {
+    for (let r = 0; r < rows; r++) {
+      let xi = ox[r]!;
+      for (let i = r * inner, e = i + inner; i < e; i++, xi += sx) out[i] = X[xi]!;
+    }
   }
   return makeResult("expand", out, shape.slice(), [x], !needsGrad(x) ? null : (g) => {
     const gx = gradBuffer(x);
     for (let r = 0; r < rows; r++) {
       let xi = ox[r]!;
+      if (sx === 0) {
+        let sum = 0;
+        for (let i = r * inner, e = i + inner; i < e; i++) sum += g[i]!;
+        gx[xi]! += sum;
+        continue;
+      }
       for (let i = r * inner, e = i + inner; i < e; i++, xi += sx) gx[xi]! += g[i]!;
     }
   });
