@@ -476,6 +476,27 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     this.state = def.createState(n, this.params);
   }
 
+  /** [n, C, h, w] the whole-level channels a view window is copied from (the observation itself unless windowed) */
+  get levelChannels(): Uint8Array {
+    return this.levelBytes;
+  }
+
+  /**
+   * Rebuilds the whole-level channels of every copy from the grid and the agents' positions (overlay channels
+   * start empty), for a restored state that did not carry them (checkpoints written before they were saved).
+   */
+  rebuildLevelChannels(): void {
+    const { hw, chw } = this;
+    this.levelBytes.fill(0);
+    for (let i = 0; i < this.n; i++) {
+      for (let cell = 0; cell < hw; cell++) {
+        const c = this.tileChannel[this.grid[i * hw + cell]!]!;
+        if (c >= 0) this.levelBytes[i * chw + c * hw + cell] = 1;
+      }
+      if (this.agentY[i]! >= 0) this.levelBytes[i * chw + this.agentChannel * hw + this.agentY[i]! * this.width + this.agentX[i]!] = 1;
+    }
+  }
+
   /** [C, vh, vw] of one copy's observation */
   get obsShape(): [number, number, number] {
     return [this.numChannels, this.viewHeight, this.viewWidth];

@@ -54,8 +54,12 @@ function stateArrays(state: unknown, prefix: string, out: Record<string, Typed>)
   }
 }
 
+/** Behind a view window, the whole level the window is copied from (it holds overlay channels nothing else keeps). */
+const LEVEL_CHANNELS = "levelChannels";
+
 function allArrays(env: VecEnv): Record<string, Typed> {
   const arrays = engineArrays(env);
+  if (env.windowed) arrays[LEVEL_CHANNELS] = env.levelChannels;
   stateArrays(env.state, "state", arrays);
   return arrays;
 }
@@ -74,6 +78,10 @@ export function restoreEnv(env: VecEnv, tensors: ReadonlyMap<string, Safetensors
   env.reset(seed);
   for (const [path, a] of Object.entries(allArrays(env))) {
     const entry = tensors.get(`env.${path}`);
+    if (entry === undefined && path === LEVEL_CHANNELS) {
+      // written before the level behind the window was saved: rebuilt from the restored grid after the loop
+      continue;
+    }
     if (entry === undefined) throw new CheckpointError(`${source}: the environment state env.${path} is missing`, "the checkpoint was written by another environment or version; start a new run");
     if (entry.dtype !== dtypeOf(a) || entry.data.length !== a.length) {
       throw new CheckpointError(
@@ -83,4 +91,5 @@ export function restoreEnv(env: VecEnv, tensors: ReadonlyMap<string, Safetensors
     }
     a.set(entry.data as Typed);
   }
+  if (env.windowed && !tensors.has(`env.${LEVEL_CHANNELS}`)) env.rebuildLevelChannels();
 }

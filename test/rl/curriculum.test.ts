@@ -14,7 +14,7 @@ import { restorePpoCheckpoint, savePpoCheckpoint } from "../../src/rl/checkpoint
 import { ppoConfig } from "../../src/rl/config.js";
 import { Curriculum, checkCurriculum } from "../../src/rl/curriculum.js";
 import { bootstrapTruncations, type PpoMetrics, trainPPO } from "../../src/rl/ppo.js";
-import { validateRunConfig } from "../../src/rl/run.js";
+import { type RunConfigInput, loadRunPolicy, resumeRun, startRun, validateRunConfig } from "../../src/rl/run.js";
 import { corridor } from "./corridor.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesa-curriculum-test-"));
@@ -93,6 +93,29 @@ describe("curriculum", () => {
     expect(() => checkCurriculum(kc, "train", {}, [{ until: 0.5, envParams: { mazeCells: 4, chests: 10 } }], "test")).toThrow(/change the observation \(5×7×7 vs the run's 5×11×11\)/);
     expect(() => checkCurriculum(kc, "train", {}, [{ until: 0.5, envParams: { levelCells: 3, chests: 8 } }], "test")).not.toThrow();
     expect(() => validateRunConfig({ env: "keys-chests", ppo: {}, curriculum: [{ until: 1, envParams: {} }] })).toThrow(ConfigError);
+  });
+});
+
+describe("a run with a curriculum", () => {
+  it("stopped in its second stage and resumed through resumeRun, ends with the uninterrupted run's weights", async () => {
+    const input: RunConfigInput = {
+      env: "keys-chests",
+      model: "mlp",
+      hidden: [8],
+      envParams: { view: 21 },
+      curriculum: [{ until: 0.5, envParams: { levelCells: 3, chests: 8 } }],
+      ppo: { numEnvs: 2, numSteps: 8, numMinibatches: 2, updateEpochs: 1, totalTimesteps: 2 * 8 * 6, checkpointEvery: 1, seed: 3, bootstrapTruncated: true },
+    };
+    const whole = await startRun(join(root, "whole"), input);
+    const stop = new AbortController();
+    let updates = 0;
+    const stopped = await startRun(join(root, "stopped"), input, { onUpdate: () => void (++updates === 4 && stop.abort()) }, { signal: stop.signal });
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.result.updates).toBe(4);
+    const resumed = await resumeRun(stopped.run.path);
+    expect(resumed.fromStep).toBe(4 * 16);
+    expect(weights(loadRunPolicy(resumed.run.path).policy)).toEqual(weights(whole.policy));
+    expect(loadRunPolicy(resumed.run.path).config.curriculum).toEqual(input.curriculum);
   });
 });
 
