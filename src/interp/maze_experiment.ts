@@ -160,10 +160,14 @@ export function findTrainedRun(dir: string, config: RunConfigInput): string | nu
   return null;
 }
 
-/** Same network sizes: a run's recorded `hidden` (every run records its sizes) against the config's, or the model's defaults. */
+/** The network sizes a run config trains: its own, or its model's defaults. */
+function hiddenOf(config: RunConfigInput): readonly number[] {
+  return config.hidden ?? defaultHidden(config.model ?? "mlp");
+}
+
+/** Same network sizes: a run's recorded `hidden` (every run records its sizes) against the config's. */
 function sameHidden(recorded: unknown, config: RunConfigInput): boolean {
-  const wanted = config.hidden ?? defaultHidden(config.model ?? "mlp");
-  return Array.isArray(recorded) && recorded.join(",") === wanted.join(",");
+  return Array.isArray(recorded) && recorded.join(",") === hiddenOf(config).join(",");
 }
 
 /** The run config of the agent for (region, seed): maze-cheese's tuned settings, the region and the options' parameters. */
@@ -403,8 +407,7 @@ export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<
   const results = join(options.out, "results.json");
   const steps = options.steps ?? Number(SOLVE_BUDGETS[ENV]?.run.ppo?.totalTimesteps ?? 1_000_000);
   const seeds = typeof options.seeds === "number" ? Array.from({ length: options.seeds }, (_, k) => k + 1) : [...options.seeds];
-  const probe = agentConfig(options, options.regions[0] ?? 1, 1);
-  const hidden = [...(probe.hidden ?? defaultHidden(probe.model ?? "mlp"))];
+  const hidden = [...hiddenOf(agentConfig(options, options.regions[0] ?? 1, 1))];
   const partial = (): MazeInterpResult => ({ env: ENV, env_params: options.envParams ?? {}, steps, hidden, seeds, regions, agents, study: MAZE_STUDY, targets: judgeTargets(regions, agents), results });
   for (const region of options.regions) {
     const regionAgents: AgentBattery[] = [];

@@ -148,8 +148,9 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
     optimizer.lr = frac * config.learningRate;
 
     // ── curriculum: a new stage starts on its own env, reset with the run's seed ──
-    if (curriculum && curriculum.stageOf(update, numIterations) !== stage) {
-      stage = curriculum.stageOf(update, numIterations);
+    const updateStage = curriculum ? curriculum.stageOf(update, numIterations) : stage;
+    if (curriculum && updateStage !== stage) {
+      stage = updateStage;
       env = curriculum.envFor(stage);
       if (env.n !== numEnvs || env.obsShape.join() !== obsShape.join() || env.numActions !== numActions) throw new RangeError(`trainPPO: curriculum stage ${stage}'s env differs from the first in copies, observation shape or actions`);
       env.reset(config.seed);

@@ -318,9 +318,9 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
 
 /** The `observedMoves` of the environment named in a planner's spec; a ConfigError when it has none. */
 function observedMovesOf(envName: string): NonNullable<AnyEnvDefinition["observedMoves"]> {
-  const moves = getEnvDefinition(envName).observedMoves;
-  if (!moves) throw new ConfigError(`planner: environment "${envName}" declares no moves over its observation (observedMoves)`, "add --model-param dynamics=grid to plan with free 4-connected moves");
-  return moves.bind(getEnvDefinition(envName));
+  const def = getEnvDefinition(envName);
+  if (!def.observedMoves) throw new ConfigError(`planner: environment "${envName}" declares no moves over its observation (observedMoves)`, "add --model-param dynamics=grid to plan with free 4-connected moves");
+  return def.observedMoves.bind(def);
 }
 
 registerPolicy(

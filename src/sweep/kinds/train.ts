@@ -117,16 +117,15 @@ export const trainJob: JobKind<RunConfig, TrainOptions> = {
     }
     // the env's tuned model and PPO settings first, as `mesa train` does; the spec's fields override them
     const tuned = options.defaults === "tuned" && typeof env === "string" ? SOLVE_BUDGETS[env]?.run : undefined;
-    const ppo = typeof fields.ppo === "object" && fields.ppo !== null ? fields.ppo : {};
-    // with them the tuned observation settings (envParams) and curriculum, and the tuned sizes when the model is the tuned one
     const own = (key: string): Record<string, unknown> => (typeof fields[key] === "object" && fields[key] !== null ? (fields[key] as Record<string, unknown>) : {});
+    // with them the tuned observation settings (envParams) and curriculum, and the tuned sizes when the model is the tuned one
     const model = fields.model ?? tuned?.model;
     const tunedFields = {
       ...(tuned?.model ? { model: tuned.model } : {}),
       ...(tuned?.hidden && model === tuned.model ? { hidden: tuned.hidden } : {}),
       ...(tuned?.curriculum ? { curriculum: tuned.curriculum } : {}),
     };
-    const config = parseConfig(runConfigSchema, { ...tunedFields, ...fields, envParams: { ...(tuned?.envParams ?? {}), ...own("envParams") }, ppo: { ...(tuned?.ppo ?? {}), ...ppo } }, source);
+    const config = parseConfig(runConfigSchema, { ...tunedFields, ...fields, envParams: { ...(tuned?.envParams ?? {}), ...own("envParams") }, ppo: { ...(tuned?.ppo ?? {}), ...own("ppo") } }, source);
     const models = policyKinds().map((k) => k.kind);
     if (!models.includes(config.model)) throw new ConfigError(`${source}: unknown model "${config.model}"`, `choose one of: ${models.join(", ")}`);
     derivedSizes(config.ppo, source);
