@@ -87,52 +87,81 @@ function checkProblem(name: string, table: SuccessorTable, reward: Float32Array,
 
 // The loops run problem by problem, all K backups of one problem before the next: a problem's S values and
 // successors stay in L1 cache (measured 6× faster than sweeping the whole batch once per backup). Each backup
-// is a small monomorphic function (the 5-move grid case unrolled) that V8 compiles once.
+// is a small monomorphic function (the 4- and 5-move cases unrolled) that V8 compiles once, and writes both
+// V_k and E_k = R + C ⊙ V_k in the same pass (E double-buffered: the backup reads E_{k−1} while writing E_k).
+// When gradients are wanted, a hard-max backup also records which move won at each state (one byte per state
+// and step): the backward pass then follows those moves without recomputing any Q or argmax. The first
+// maximum wins ties, as in the recomputation it replaces, so gradients are unchanged.
 
-/** One hard-max backup of one problem with 5 moves: out[outOff + s] = max_m e[next[row(s) + m]]. */
-function maxBackup5(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number): void {
-  for (let s = 0, row = rowBase; s < S; s++, row += 5) {
+/** One problem's arrays for a backup: successors from rowBase, E_{k−1} in `e`, R and C from `base`. */
+interface ProblemArrays {
+  next: Int32Array;
+  rowBase: number;
+  reward: Float32Array;
+  continuation: Float32Array;
+  base: number;
+}
+
+/** One hard-max backup with 5 moves: V_k(s) = max_m E_{k−1}(next(s, m)) into values[off + s], E_k into eOut, the winning move into arg[off + s] (when given). */
+function maxBackup5(p: ProblemArrays, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, arg: Uint8Array | null): void {
+  const { next, reward: R, continuation: C, base } = p;
+  for (let s = 0, row = p.rowBase; s < S; s++, row += 5) {
     let v = e[next[row]!]!;
+    let a = 0;
     const v1 = e[next[row + 1]!]!;
     const v2 = e[next[row + 2]!]!;
     const v3 = e[next[row + 3]!]!;
     const v4 = e[next[row + 4]!]!;
-    if (v1 > v) v = v1;
-    if (v2 > v) v = v2;
-    if (v3 > v) v = v3;
-    if (v4 > v) v = v4;
-    out[outOff + s] = v;
+    if (v1 > v) { v = v1; a = 1; }
+    if (v2 > v) { v = v2; a = 2; }
+    if (v3 > v) { v = v3; a = 3; }
+    if (v4 > v) { v = v4; a = 4; }
+    values[off + s] = v;
+    eOut[s] = R[base + s]! + C[base + s]! * v;
+    if (arg !== null) arg[off + s] = a;
   }
 }
 
 /** maxBackup5 for 4 moves (an env's own actions, e.g. coin-run's noop, left, right, jump). */
-function maxBackup4(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number): void {
-  for (let s = 0, row = rowBase; s < S; s++, row += 4) {
+function maxBackup4(p: ProblemArrays, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, arg: Uint8Array | null): void {
+  const { next, reward: R, continuation: C, base } = p;
+  for (let s = 0, row = p.rowBase; s < S; s++, row += 4) {
     let v = e[next[row]!]!;
+    let a = 0;
     const v1 = e[next[row + 1]!]!;
     const v2 = e[next[row + 2]!]!;
     const v3 = e[next[row + 3]!]!;
-    if (v1 > v) v = v1;
-    if (v2 > v) v = v2;
-    if (v3 > v) v = v3;
-    out[outOff + s] = v;
+    if (v1 > v) { v = v1; a = 1; }
+    if (v2 > v) { v = v2; a = 2; }
+    if (v3 > v) { v = v3; a = 3; }
+    values[off + s] = v;
+    eOut[s] = R[base + s]! + C[base + s]! * v;
+    if (arg !== null) arg[off + s] = a;
   }
 }
 
-function maxBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number, M: number): void {
-  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+function maxBackup(p: ProblemArrays, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, arg: Uint8Array | null, M: number): void {
+  const { next, reward: R, continuation: C, base } = p;
+  for (let s = 0, row = p.rowBase; s < S; s++, row += M) {
     let v = -Infinity;
+    let a = 0;
     for (let m = 0; m < M; m++) {
       const q = e[next[row + m]!]!;
-      if (q > v) v = q;
+      if (q > v) {
+        v = q;
+        a = m;
+      }
     }
-    out[outOff + s] = v;
+    values[off + s] = v;
+    eOut[s] = R[base + s]! + C[base + s]! * v;
+    if (arg !== null) arg[off + s] = a;
   }
 }
 
-function softBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Float32Array, outOff: number, S: number, M: number, tau: number): void {
+function softBackup(p: ProblemArrays, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, M: number, tau: number): void {
+  const { next, reward: R, continuation: C, base } = p;
   const inv = 1 / tau;
-  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+  for (let s = 0, row = p.rowBase; s < S; s++, row += M) {
     let v = -Infinity;
     for (let m = 0; m < M; m++) {
       const q = e[next[row + m]!]!;
@@ -140,7 +169,9 @@ function softBackup(next: Int32Array, rowBase: number, e: Float32Array, out: Flo
     }
     let z = 0;
     for (let m = 0; m < M; m++) z += fastExp((e[next[row + m]!]! - v) * inv);
-    out[outOff + s] = v + tau * Math.log(z);
+    const out = v + tau * Math.log(z);
+    values[off + s] = out;
+    eOut[s] = R[base + s]! + C[base + s]! * out;
   }
 }
 
@@ -149,9 +180,12 @@ function entering(reward: Float32Array, continuation: Float32Array, base: number
   for (let s = 0; s < S; s++) e[s] = reward[base + s]! + continuation[base + s]! * v[vOff + s]!;
 }
 
+/** At most this many moves per state when the winning moves are recorded (one byte each). */
+const MAX_RECORDED_MOVES = 256;
+
 /**
  * V_k for k = 1..K (written into `values`, [B, K, S]: each problem's values together; V_0 = 0 is implicit) and
- * Q_K at `at` ([B, M]).
+ * Q_K at `at` ([B, M]). With `args` ([B, K, S], hard-max backups only), the winning move of every backup.
  * Plain arrays, no tape: what inference and the autograd op share.
  */
 export function valueIterationArrays(
@@ -162,27 +196,35 @@ export function valueIterationArrays(
   values: Float32Array,
   at: Int32Array | null,
   qAt: Float32Array | null,
+  args: Uint8Array | null = null,
 ): void {
   const { batch: B, states: S, moves: M, next } = table;
   const K = options.iterations;
   const soft = options.backup === "soft";
   const tau = options.temperature ?? 1;
-  const e = new Float32Array(S);
+  let e = new Float32Array(S);
+  let eOut = new Float32Array(S);
+  const p: ProblemArrays = { next, rowBase: 0, reward, continuation, base: 0 };
   for (let b = 0; b < B; b++) {
     const base = b * S;
-    const rowBase = base * M;
+    p.base = base;
+    p.rowBase = base * M;
     for (let s = 0; s < S; s++) e[s] = reward[base + s]!; // E_0 = R (V_0 = 0)
     for (let k = 1; k <= K; k++) {
       const off = (b * K + k - 1) * S;
-      if (soft) softBackup(next, rowBase, e, values, off, S, M, tau);
-      else if (M === 5) maxBackup5(next, rowBase, e, values, off, S);
-      else if (M === 4) maxBackup4(next, rowBase, e, values, off, S);
-      else maxBackup(next, rowBase, e, values, off, S, M);
-      if (k < K) entering(reward, continuation, base, values, off, e, S);
+      if (soft) softBackup(p, e, eOut, values, off, S, M, tau);
+      else if (M === 5) maxBackup5(p, e, eOut, values, off, S, args);
+      else if (M === 4) maxBackup4(p, e, eOut, values, off, S, args);
+      else maxBackup(p, e, eOut, values, off, S, args, M);
+      if (k < K) {
+        const t = e;
+        e = eOut;
+        eOut = t;
+      }
     }
     // e holds E_{K−1}: Q_K(at, m) = E_{K−1}(next(at, m))
     if (at && qAt) {
-      const row = rowBase + at[b]! * M;
+      const row = p.rowBase + at[b]! * M;
       for (let m = 0; m < M; m++) qAt[b * M + m] = e[next[row + m]!]!;
     }
   }
@@ -209,15 +251,17 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
   }
   const K = options.iterations;
   const n = B * S; // values per backup
+  const recordsGrad = needsGrad(reward, continuation);
+  const soft = options.backup === "soft";
   const allValues = acquireBuffer(K * n, false); // V_1..V_K, every element written; back to the pool after backward
+  // the winning move of every hard-max backup, for the backward pass (no recomputation there)
+  const args = recordsGrad && !soft && M <= MAX_RECORDED_MOVES ? new Uint8Array(K * n) : null;
   const qAt = new Float32Array(B * M);
-  valueIterationArrays(table, reward.data, continuation.data, options, allValues, at, qAt);
+  valueIterationArrays(table, reward.data, continuation.data, options, allValues, at, qAt, args);
   const values = lastValues(allValues, B, K, S);
   const R = reward.data;
   const C = continuation.data;
-  const soft = options.backup === "soft";
   const tau = options.temperature ?? 1;
-  const recordsGrad = needsGrad(reward, continuation);
   if (!recordsGrad) releaseBuffer(allValues);
   const q = makeResult("value_iteration", qAt, [B, M], [reward, continuation], !recordsGrad ? null : (g, final) => {
     const dR = reward.requiresGrad ? gradBuffer(reward) : null;
@@ -234,37 +278,49 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
       const atRow = rowBase + at[b]! * M;
       for (let m = 0; m < M; m++) dE[next[atRow + m]!]! += g[b * M + m]!;
       for (let k = K - 1; k >= 1; k--) {
-        // E_k = R + C ⊙ V_k
         const vOff = (b * K + k - 1) * S;
-        for (let s = 0; s < S; s++) {
-          const d = dE[s]!;
-          if (d === 0) continue;
-          if (dR) dR[base + s]! += d;
-          if (dC) dC[base + s]! += d * allValues[vOff + s]!;
-        }
-        // V_k(s) = backup_m E_{k−1}(next(s, m)); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
-        if (k >= 2) entering(R, C, base, allValues, (b * K + k - 2) * S, e, S);
-        else for (let s = 0; s < S; s++) e[s] = R[base + s]!;
         dEPrev.fill(0);
-        for (let s = 0, row = rowBase; s < S; s++, row += M) {
-          const dv = dE[s]! * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
-          if (dv === 0) continue;
-          let best = -Infinity;
-          let arg = 0;
-          for (let m = 0; m < M; m++) {
-            const qv = e[next[row + m]!]!;
-            if (qv > best) {
-              best = qv;
-              arg = m;
+        if (args !== null) {
+          // E_k = R + C ⊙ V_k, and V_k(s) = E_{k−1}(next(s, the move that won))
+          for (let s = 0, row = rowBase; s < S; s++, row += M) {
+            const d = dE[s]!;
+            if (d === 0) continue;
+            if (dR) dR[base + s]! += d;
+            if (dC) dC[base + s]! += d * allValues[vOff + s]!;
+            const dv = d * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
+            if (dv !== 0) dEPrev[next[row + args[vOff + s]!]!]! += dv;
+          }
+        } else {
+          // E_k = R + C ⊙ V_k
+          for (let s = 0; s < S; s++) {
+            const d = dE[s]!;
+            if (d === 0) continue;
+            if (dR) dR[base + s]! += d;
+            if (dC) dC[base + s]! += d * allValues[vOff + s]!;
+          }
+          // V_k(s) = backup_m E_{k−1}(next(s, m)); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
+          if (k >= 2) entering(R, C, base, allValues, (b * K + k - 2) * S, e, S);
+          else for (let s = 0; s < S; s++) e[s] = R[base + s]!;
+          for (let s = 0, row = rowBase; s < S; s++, row += M) {
+            const dv = dE[s]! * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
+            if (dv === 0) continue;
+            let best = -Infinity;
+            let arg = 0;
+            for (let m = 0; m < M; m++) {
+              const qv = e[next[row + m]!]!;
+              if (qv > best) {
+                best = qv;
+                arg = m;
+              }
             }
+            if (!soft) {
+              dEPrev[next[row + arg]!]! += dv;
+              continue;
+            }
+            let z = 0;
+            for (let m = 0; m < M; m++) z += weights[m] = fastExp((e[next[row + m]!]! - best) / tau);
+            for (let m = 0; m < M; m++) dEPrev[next[row + m]!]! += (dv * weights[m]!) / z;
           }
-          if (!soft) {
-            dEPrev[next[row + arg]!]! += dv;
-            continue;
-          }
-          let z = 0;
-          for (let m = 0; m < M; m++) z += weights[m] = fastExp((e[next[row + m]!]! - best) / tau);
-          for (let m = 0; m < M; m++) dEPrev[next[row + m]!]! += (dv * weights[m]!) / z;
         }
         const t = dE;
         dE = dEPrev;

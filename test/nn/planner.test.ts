@@ -116,6 +116,13 @@ describe("value iteration", () => {
     gradcheck((r, c) => planQ(t, r!, c!, at, { iterations: 6, backup: "soft", temperature: 0.5 }).q, [R, C]);
     // hard max: a small step keeps every argmax where it is (random values have no near-ties at this scale)
     gradcheck((r, c) => planQ(t, r!, c!, at, { iterations: 6, backup: "max" }).q, [R, C], { eps: 1e-3, atol: 1e-3 });
+    // an env's own moves: 4 per state (the unrolled backup, coin-run's case) and 3 (the general one), random successors
+    for (const M of [4, 3]) {
+      const next = Int32Array.from({ length: B * S * M }, () => rng.int(S));
+      const own = { next, batch: B, states: S, moves: M };
+      gradcheck((r, c) => planQ(own, r!, c!, at, { iterations: 6, backup: "max" }).q, [R, C], { eps: 1e-3, atol: 1e-3 });
+      gradcheck((r, c) => planQ(own, r!, c!, at, { iterations: 6, backup: "soft", temperature: 0.5 }).q, [R, C]);
+    }
   });
 
   it("rejects bad settings with a clear message", () => {
