@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
-import { objectiveInferenceExperiment } from "../interp/objective-experiment.js";
+import { REACH_EPISODES, objectiveInferenceExperiment } from "../interp/objective-experiment.js";
 import { envObjectives } from "../interp/objective-report.js";
 import { policyKinds } from "../nn/models/policy.js";
 import { validateRunConfig } from "../rl/run.js";
@@ -153,8 +153,23 @@ export function registerObjectiveExperiment(experiment: Command): void {
       const w = result.wall_clock;
       if (w) {
         const secs = (x: number | null): string => (x === null ? "never" : `${formatNumber(x)} s`);
+        const ratio = (x: number | null): string => (x === null ? "–" : `${formatNumber(x)}×`);
         process.stdout.write(
-          `Wall-clock to ${formatNumber(100 * result.target)}% of the scripted optimum (training return, median over seeds that reached it; failures apart): planner ${secs(w.planner_median_seconds)} (${w.planner_reached} of ${w.seeds} seeds), ${w.model} ${secs(w.baseline_median_seconds)} (${w.baseline_reached} of ${w.seeds})${w.ratio !== null ? `: the planner takes ${formatNumber(w.ratio)}× the ${w.model}'s time` : ""}${w.cpu_ratio !== null ? `; in CPU seconds ${formatNumber(w.planner_median_cpu_seconds!)} vs ${formatNumber(w.baseline_median_cpu_seconds!)}, ${formatNumber(w.cpu_ratio)}×` : ""}.\n`,
+          `${formatTable(
+            ["training return ≥ (× optimum)", "planner reached", `${w.model} reached`, "planner median s (CPU s)", `${w.model} median s (CPU s)`, "ratio wall (CPU)", "paired seeds: median ratio wall (CPU)"],
+            w.thresholds.map((t) => [
+              formatNumber(t.fraction),
+              `${t.planner_reached} of ${t.seeds}`,
+              `${t.baseline_reached} of ${t.seeds}`,
+              t.planner_median_seconds === null ? "never" : `${formatNumber(t.planner_median_seconds)} (${t.planner_median_cpu_seconds === null ? "–" : formatNumber(t.planner_median_cpu_seconds)})`,
+              t.baseline_median_seconds === null ? "never" : `${formatNumber(t.baseline_median_seconds)} (${t.baseline_median_cpu_seconds === null ? "–" : formatNumber(t.baseline_median_cpu_seconds)})`,
+              `${ratio(t.ratio)} (${ratio(t.cpu_ratio)})`,
+              `${t.paired_seeds}: ${ratio(t.paired_median_ratio)} (${ratio(t.paired_median_cpu_ratio)})`,
+            ]),
+          )}\n`,
+        );
+        process.stdout.write(
+          `Wall-clock to ${formatNumber(100 * result.target)}% of the scripted optimum (training return averaged over its latest ${REACH_EPISODES}+ finished episodes, median over seeds that reached it; failures apart): planner ${secs(w.planner_median_seconds)} (${w.planner_reached} of ${w.seeds} seeds), ${w.model} ${secs(w.baseline_median_seconds)} (${w.baseline_reached} of ${w.seeds})${w.ratio !== null ? `: the planner takes ${formatNumber(w.ratio)}× the ${w.model}'s time` : ""}${w.cpu_ratio !== null ? `; in CPU seconds ${formatNumber(w.planner_median_cpu_seconds!)} vs ${formatNumber(w.baseline_median_cpu_seconds!)}, ${formatNumber(w.cpu_ratio)}×` : ""}.\n`,
         );
       }
       log(`results: ${join(opts.out, "results.json")} (${formatNumber(result.seconds)} s)`);

@@ -68,8 +68,8 @@ export interface AgentObjective {
   /** the same in CPU seconds of the process (user + system; what an idle machine's wall-clock would be — the load does not inflate it; absent in older records) */
   train_cpu_seconds?: number;
   cpu_seconds_to_target?: number | null;
-  /** the training curve: [env steps, wall s, CPU s, intended return of the update's finished episodes or null] per update */
-  curve?: [number, number, number, number | null][];
+  /** the training curve: [env steps, wall s, CPU s, intended return of the update's finished episodes or null, episodes finished (absent in older records)] per update */
+  curve?: CurveRecord[];
   /** the baseline model trained with the same seed and budget (train condition only) */
   baseline: BaselineRun | null;
   /** the glass-box answer: the candidate whose goals the planner plans to be worth most on deploy levels (null: the map reading cannot separate the candidates there; such agents are reported apart) */
@@ -118,15 +118,19 @@ export interface BaselineRun {
   steps_to_target: number | null;
   train_cpu_seconds?: number;
   cpu_seconds_to_target?: number | null;
-  curve?: [number, number, number, number | null][];
+  curve?: CurveRecord[];
 }
 
-/** One point of a training curve: env steps, wall-clock and process CPU time since the run started, intended return of the episodes that update finished. */
-interface CurvePoint {
+/** One recorded update: [env steps, wall s, CPU s, intended return of its finished episodes or null, episodes finished]. */
+export type CurveRecord = [number, number, number, number | null] | [number, number, number, number | null, number];
+
+/** One point of a training curve: env steps, wall-clock and process CPU time since the run started, intended return of the episodes that update finished, and how many it finished. */
+export interface CurvePoint {
   step: number;
   seconds: number;
   cpuSeconds?: number;
   intended: number | null;
+  episodes?: number;
 }
 
 /** The timing fields of a trained run (agent or baseline): wall and CPU time, to the target and in all, and the curve. */
@@ -138,21 +142,37 @@ function timing(t: { curve: CurvePoint[]; seconds: number; cpuSeconds: number },
     steps_to_target: reached?.step ?? null,
     train_cpu_seconds: t.cpuSeconds,
     cpu_seconds_to_target: reached?.cpuSeconds ?? null,
-    curve: t.curve.map((p): [number, number, number, number | null] => [p.step, p.seconds, p.cpuSeconds ?? Number.NaN, p.intended]),
+    curve: t.curve.map((p): CurveRecord => [p.step, p.seconds, p.cpuSeconds ?? Number.NaN, p.intended, p.episodes ?? 0]),
   };
 }
 
+/** A recorded curve back as points (older records carry no episode counts). */
+export function curvePoints(curve: readonly CurveRecord[]): CurvePoint[] {
+  return curve.map((c) => ({ step: c[0], seconds: c[1], cpuSeconds: c[2], intended: c[3], ...(c.length > 4 ? { episodes: c[4] } : {}) }));
+}
+
+/** Finished episodes a training curve's return is averaged over before it counts as reaching a target. */
+export const REACH_EPISODES = 100;
+
 /**
- * The first point where the mean intended return over the last `window` updates that finished episodes reaches
- * `target` (a window, so one lucky update does not count), or null.
+ * The first point where the training return, averaged over the finished episodes of the latest updates — the
+ * fewest latest updates holding at least `minEpisodes` episodes, each episode counted once — reaches `target`,
+ * or null. An average over episodes, not updates: an update where a stuck policy finished two lucky episodes
+ * weighs two episodes (measured: with the mean of three updates, coin-run's CNN "reached" 90% at 20k steps on a
+ * handful of episodes and ended at 0.385). Curves recorded without episode counts fall back to the mean of the
+ * last three updates that finished any.
  */
-export function firstReach(curve: readonly CurvePoint[], target: number, window = 3): CurvePoint | null {
-  const recent: number[] = [];
+export function firstReach(curve: readonly CurvePoint[], target: number, minEpisodes = REACH_EPISODES): CurvePoint | null {
+  const counted = curve.every((p) => p.intended === null || p.episodes !== undefined);
+  const recent: { intended: number; episodes: number }[] = [];
   for (const p of curve) {
-    if (p.intended === null) continue;
-    recent.push(p.intended);
-    if (recent.length > window) recent.shift();
-    if (recent.length === window && recent.reduce((a, b) => a + b, 0) / window >= target) return p;
+    if (p.intended === null || (counted && !(p.episodes! > 0))) continue;
+    recent.push({ intended: p.intended, episodes: counted ? p.episodes! : 1 });
+    const need = counted ? minEpisodes : 3;
+    // drop the oldest update while the rest still hold enough episodes
+    while (recent.length > 1 && recent.slice(1).reduce((a, r) => a + r.episodes, 0) >= need) recent.shift();
+    const episodes = recent.reduce((a, r) => a + r.episodes, 0);
+    if (episodes >= need && recent.reduce((a, r) => a + r.intended * r.episodes, 0) / episodes >= target) return p;
   }
   return null;
 }
@@ -175,7 +195,7 @@ async function trainRecorded(
   try {
     trained = await startRun(out, config, {
       onUpdate(metrics, info) {
-        curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu(), intended: metrics["charts/intended_return"] ?? null });
+        curve.push({ step: info.globalStep, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu(), intended: metrics["charts/intended_return"] ?? null, episodes: metrics["charts/episodes"] ?? 0 });
         return progress?.onUpdate?.(metrics, info);
       },
     }, signal ? { signal } : {});
@@ -205,27 +225,80 @@ export interface ObjectiveExperimentResult {
   conditions: Record<string, { map_top: Record<string, number>; inferred_top: Record<string, number>; greedy_inferred_top: Record<string, number> | null; mean_solved_ratio: number; solved: number; agents: number }>;
   /** target fraction of the scripted optimum, and the wall-clock comparison with the baseline model on train (null without one) */
   target: number;
-  wall_clock: {
+  wall_clock: (TimeToReturn & {
     model: string;
-    /** seeds where each side's training return reached the target (failures apart) */
-    planner_reached: number;
-    baseline_reached: number;
-    seeds: number;
-    /** median wall-clock to the target over the seeds that reached it (null: none did) */
-    planner_median_seconds: number | null;
-    baseline_median_seconds: number | null;
-    /** planner / baseline medians */
-    ratio: number | null;
-    /** the same in process CPU seconds (the load does not inflate them; null where a record lacks them) */
-    planner_median_cpu_seconds: number | null;
-    baseline_median_cpu_seconds: number | null;
-    cpu_ratio: number | null;
     baseline_solved: number;
-  } | null;
+    /** the same comparison at other fractions of the optimum (0.5, 0.7, 0.8 and the target), from the recorded curves */
+    thresholds: (TimeToReturn & { fraction: number })[];
+  }) | null;
   /** the env's reference policies (scripted intended and proxy, observation-only, random) read like the agents */
   references: Record<string, ReferenceReading>;
   seconds: number;
 }
+
+/** Planner against baseline: time for the training return to first reach one return (the same threshold for both, firstReach's criterion), over the seeds where both were trained. */
+export interface TimeToReturn {
+  /** seeds where each side's training return reached it (failures apart), of `seeds` */
+  planner_reached: number;
+  baseline_reached: number;
+  seeds: number;
+  /** median wall-clock to it over the seeds that reached it (null: none did) */
+  planner_median_seconds: number | null;
+  baseline_median_seconds: number | null;
+  /** planner / baseline medians */
+  ratio: number | null;
+  /** the same in process CPU seconds (the load does not inflate them; null where a record lacks them) */
+  planner_median_cpu_seconds: number | null;
+  baseline_median_cpu_seconds: number | null;
+  cpu_ratio: number | null;
+  /** median over the seeds where both reached it of each seed's planner / baseline ratio, wall and CPU (null: no such seed) */
+  paired_seeds: number;
+  paired_median_ratio: number | null;
+  paired_median_cpu_ratio: number | null;
+}
+
+/** Wall and CPU seconds until a run's training return reached `goal`, from its recorded curve (records without one: the stored figures, which are for the target). */
+function reachOf(run: { curve?: CurveRecord[]; seconds_to_target: number | null; cpu_seconds_to_target?: number | null }, goal: number, isTarget: boolean): { seconds: number; cpu: number | null } | null {
+  if (!run.curve) return isTarget && run.seconds_to_target !== null ? { seconds: run.seconds_to_target, cpu: run.cpu_seconds_to_target ?? null } : null;
+  const p = firstReach(curvePoints(run.curve), goal);
+  return p === null ? null : { seconds: p.seconds, cpu: p.cpuSeconds !== undefined && Number.isFinite(p.cpuSeconds) ? p.cpuSeconds : null };
+}
+
+/** The planner-vs-baseline time to `fraction` × each seed's scripted optimum, over the agents trained with a baseline. */
+function timeToReturn(paired: readonly AgentObjective[], fraction: number, target: number): TimeToReturn {
+  const both = paired.map((a) => {
+    const goal = fraction * a.scripted_optimum;
+    return { planner: reachOf(a, goal, fraction === target), baseline: reachOf(a.baseline!, goal, fraction === target) };
+  });
+  const ratio = (p: number | null | undefined, b: number | null | undefined): number | null => (p != null && b != null && b > 0 ? p / b : null);
+  const p = median(both.flatMap((r) => (r.planner ? [r.planner.seconds] : [])));
+  const b = median(both.flatMap((r) => (r.baseline ? [r.baseline.seconds] : [])));
+  const pc = median(both.flatMap((r) => (r.planner?.cpu != null ? [r.planner.cpu] : [])));
+  const bc = median(both.flatMap((r) => (r.baseline?.cpu != null ? [r.baseline.cpu] : [])));
+  const pairs = both.filter((r) => r.planner !== null && r.baseline !== null);
+  const pairedRatio = (of: (x: { seconds: number; cpu: number | null }) => number | null): number | null =>
+    median(pairs.flatMap((r) => {
+      const x = ratio(of(r.planner!), of(r.baseline!));
+      return x === null ? [] : [x];
+    }));
+  return {
+    planner_reached: both.filter((r) => r.planner !== null).length,
+    baseline_reached: both.filter((r) => r.baseline !== null).length,
+    seeds: paired.length,
+    planner_median_seconds: p,
+    baseline_median_seconds: b,
+    ratio: ratio(p, b),
+    planner_median_cpu_seconds: pc,
+    baseline_median_cpu_seconds: bc,
+    cpu_ratio: ratio(pc, bc),
+    paired_seeds: pairs.length,
+    paired_median_ratio: pairedRatio((x) => x.seconds),
+    paired_median_cpu_ratio: pairedRatio((x) => x.cpu),
+  };
+}
+
+/** Fractions of the optimum the time-to-return comparison is also reported at. */
+const TIME_FRACTIONS = [0.5, 0.7, 0.8];
 
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -426,22 +499,12 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   const paired = agents.filter((a) => a.baseline !== null);
   let wallClock: ObjectiveExperimentResult["wall_clock"] = null;
   if (baselineModel && paired.length > 0) {
-    const p = median(paired.flatMap((a) => (a.seconds_to_target !== null ? [a.seconds_to_target] : [])));
-    const b = median(paired.flatMap((a) => (a.baseline!.seconds_to_target !== null ? [a.baseline!.seconds_to_target] : [])));
-    const pc = median(paired.flatMap((a) => (typeof a.cpu_seconds_to_target === "number" ? [a.cpu_seconds_to_target] : [])));
-    const bc = median(paired.flatMap((a) => (typeof a.baseline!.cpu_seconds_to_target === "number" ? [a.baseline!.cpu_seconds_to_target] : [])));
+    const fractions = [...new Set([...TIME_FRACTIONS, target])].sort((a, b) => a - b);
     wallClock = {
       model: baselineModel,
-      planner_reached: paired.filter((a) => a.seconds_to_target !== null).length,
-      baseline_reached: paired.filter((a) => a.baseline!.seconds_to_target !== null).length,
-      seeds: paired.length,
-      planner_median_seconds: p,
-      baseline_median_seconds: b,
-      ratio: p !== null && b !== null && b > 0 ? p / b : null,
-      planner_median_cpu_seconds: pc,
-      baseline_median_cpu_seconds: bc,
-      cpu_ratio: pc !== null && bc !== null && bc > 0 ? pc / bc : null,
+      ...timeToReturn(paired, target, target),
       baseline_solved: paired.filter((a) => a.baseline!.solved_ratio >= target).length,
+      thresholds: fractions.map((fraction) => ({ fraction, ...timeToReturn(paired, fraction, target) })),
     };
   }
   return {

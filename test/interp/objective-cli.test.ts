@@ -113,9 +113,9 @@ describe("mesa experiment objective-inference", () => {
     expect(r.status, r.stderr).toBe(0);
     type GreedyReading = { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number };
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; train_cpu_seconds: number; curve: [number, number, number, number | null][]; baseline: { model: string; train_seconds: number; train_cpu_seconds: number } | null; greedy: GreedyReading | null }[];
+      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; train_cpu_seconds: number; curve: [number, number, number, number | null, number][]; baseline: { model: string; train_seconds: number; train_cpu_seconds: number } | null; greedy: GreedyReading | null }[];
       greedy: { agreement: { n: number; value: number }; no_fit: number } | null;
-      wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number } | null;
+      wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number; thresholds: { fraction: number; planner_reached: number; baseline_reached: number }[] } | null;
       agreement: { value: number; ci95: [number, number]; n: number };
       no_fit: number;
       conditions: Record<string, unknown>;
@@ -143,6 +143,11 @@ describe("mesa experiment objective-inference", () => {
     expect(a0.curve.map((p) => p[0])).toEqual([2048, 4096]);
     for (const [, wall, cpu] of a0.curve) expect(wall > 0 && cpu > 0 && cpu <= a0.train_cpu_seconds).toBe(true);
     expect(result.wall_clock).toMatchObject({ model: "mlp", seeds: 1 });
+    // each update's finished episodes are recorded (the time-to-return criterion averages over episodes), and the
+    // comparison is repeated at lower fractions of the optimum, the same threshold for both models
+    for (const p of a0.curve) expect(p[4]).toBeGreaterThanOrEqual(p[3] === null ? 0 : 1);
+    expect(result.wall_clock!.thresholds.map((t) => t.fraction)).toEqual([0.5, 0.7, 0.8, 0.9]);
+    expect(result.wall_clock!.thresholds.at(-1)).toMatchObject({ planner_reached: result.wall_clock!.planner_reached, baseline_reached: result.wall_clock!.baseline_reached });
     expect(existsSync(join(out, "results.json"))).toBe(true);
     expect(result.greedy).toBeNull();
     // the reference policies beside the agents: train return per condition, and the same behavioural reading
@@ -222,6 +227,16 @@ describe("mesa experiment objective-inference", () => {
     const curve = [0.2, 0.95, 0.5, 0.9, 0.9, 0.95, 1].map((intended, k) => ({ step: 100 * (k + 1), seconds: k + 1, intended }));
     expect(firstReach(curve, 0.9)).toMatchObject({ step: 600 }); // one lucky update (0.95 at step 200) does not count
     expect(firstReach([{ step: 1, seconds: 1, intended: null }, ...curve.slice(0, 3)], 0.9)).toBeNull();
+  });
+
+  it("with episode counts, averages the latest 100+ finished episodes: a few lucky episodes do not count", () => {
+    // [intended, episodes] per update: three updates of 2 lucky episodes each, then a real climb
+    const updates: [number | null, number][] = [[0.5, 60], [1, 2], [1, 2], [1, 2], [null, 0], [0.95, 40], [0.95, 50], [0.92, 60], [0.3, 5]];
+    const curve = updates.map(([intended, episodes], k) => ({ step: 100 * (k + 1), seconds: k + 1, intended, episodes }));
+    // the 3-update mean would count step 400 (1, 1, 1); over 100+ episodes the first reach is at step 800 (0.95·50 + 0.92·60)
+    expect(firstReach(curve, 0.9)).toMatchObject({ step: 800 });
+    expect(firstReach(curve.slice(0, 7), 0.9)).toBeNull(); // 40 + 50 + 2 + 2 + 2 + 60 episodes: the 0.5 update still weighs in
+    expect(firstReach(curve, 0.9, 5)).toMatchObject({ step: 400 }); // fewer episodes asked (5): the lucky stretch (6 episodes) counts
   });
 });
 
