@@ -1,6 +1,7 @@
 // End-to-end checks that the core trains: XOR (classification through logSoftmax/gather) and a regression task,
 // plus determinism (same seed → bit-identical weights).
 import { describe, expect, it } from "vitest";
+import { BLAS_PARALLEL_MIN_FLOPS, BlasBackend } from "../../src/core/kernels/blas.js";
 import { Rng } from "../../src/core/rng.js";
 import { intTensor, noGrad, tensor } from "../../src/core/tensor.js";
 import { MLP } from "../../src/nn/mlp.js";
@@ -82,10 +83,12 @@ describe("determinism on every kernel backend, with threads", () => {
       }
       const previous = kernels().name;
       const previousThreads = kernels().threads;
-      // big enough (256×128×128 products) that multi-threaded backends split the work
+      // big enough (256×128×128 products) that wasm splits the work; blas keeps products this small on one thread
+      // (BLAS_PARALLEL_MIN_FLOPS), so its threshold is lowered here to split them too
       const train = (threads: number): Buffer => {
         const backend = setBackend(name);
         backend.setThreads(threads);
+        if (backend instanceof BlasBackend) backend.parallelMinFlops = 0;
         const rng = new Rng(11);
         const net = new MLP([128, 128, 128, 4], rng, { activation: "tanh" });
         const opt = new Adam(net.parameters(), { lr: 1e-3 });
@@ -108,6 +111,8 @@ describe("determinism on every kernel backend, with threads", () => {
         // here: 1 and 2 threads give weights that differ in the last bits)
         if (name !== "blas") expect(two.equals(one)).toBe(true);
       } finally {
+        const backend = setBackend(name);
+        if (backend instanceof BlasBackend) backend.parallelMinFlops = BLAS_PARALLEL_MIN_FLOPS;
         setBackend(previous).setThreads(previousThreads);
       }
     });

@@ -48,6 +48,18 @@ const GENERIC = new Set(["libcblas.so.3", "libblas.so.3"]);
  */
 const BLAS_DENSE_CONV_FACTOR = 2;
 
+/**
+ * Products below this many flops (2·m·n·k per item) run on one OpenBLAS thread whatever the backend's thread count;
+ * larger ones on all of them. OpenBLAS's own cut-off (m·n·k ≤ 2^18) leaves the PPO-sized products (1–17 MFLOP:
+ * MLP layers of batch 512, the CNN's 1 MiB convolution blocks, the 105 MFLOP dense layer) on two threads, where the
+ * hand-off to its worker cost more than the halved arithmetic, and its worker then spins on the second core. Measured
+ * (machine shared, load 3.5–5.5, OPENBLAS_NUM_THREADS=1 against 2): points-bug MLP PPO 31,440 against 2,909 env
+ * steps/s, maze-cheese CNN PPO 526 against 135; per product, repeated, two threads ran 0.41–0.57× one thread's
+ * speed at 1–17 MFLOP, 0.69–0.83× at 34–105 MFLOP, and 0.86–0.94× at 268–2,147 MFLOP (load 5). On the quiet
+ * machine (README, `npm run bench -- core`) two threads gain on 1024³ products; the threshold keeps those there.
+ */
+export const BLAS_PARALLEL_MIN_FLOPS = 1 << 27;
+
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
 const CBLAS_TRANS = 112;
@@ -103,6 +115,10 @@ export class BlasBackend implements KernelBackend {
   private readonly sgemm: Sgemm;
   private readonly threadCtl: ThreadControl | undefined;
   private threadCount: number;
+  /** the thread count OpenBLAS is set to now (calls below parallelMinFlops set it to 1 while they run) */
+  private libraryThreads: number;
+  /** products below this many flops run on one thread (default BLAS_PARALLEL_MIN_FLOPS; settable for tests and sweeps) */
+  parallelMinFlops = BLAS_PARALLEL_MIN_FLOPS;
   /** the backend convolutions run on (the registry sets wasm when it loads; js otherwise) */
   convolutionBackend: KernelBackend = new JsBackend();
 
@@ -118,6 +134,7 @@ export class BlasBackend implements KernelBackend {
     this.maxThreads = availableParallelism();
     // the library's own default (e.g. OPENBLAS_NUM_THREADS) stands until setThreads is called
     this.threadCount = this.threadCtl?.get?.() ?? this.maxThreads;
+    this.libraryThreads = this.threadCount;
   }
 
   /** Loads koffi and the first CBLAS found; throws an Error whose message says why none could be used. */
@@ -169,6 +186,28 @@ export class BlasBackend implements KernelBackend {
     const t = Math.min(threads, this.maxThreads);
     this.threadCtl.set(t);
     this.threadCount = t;
+    this.libraryThreads = t;
+  }
+
+  /**
+   * The threads a product of `flops` flops runs on: all of the backend's from parallelMinFlops up, else one. A
+   * function of the size and the thread count only, so a fixed thread count still repeats bit for bit (and products
+   * below the threshold give the same bits at any thread count).
+   */
+  threadsFor(flops: number): number {
+    return flops >= this.parallelMinFlops ? this.threadCount : 1;
+  }
+
+  /** The thread count the library itself reports now (undefined when it has no getter): what the last product ran on. */
+  get libraryThreadCount(): number | undefined {
+    return this.threadCtl?.get?.();
+  }
+
+  /** Sets OpenBLAS's thread count for the next call when it differs (a store in OpenBLAS, cheap). */
+  private useThreads(threads: number): void {
+    if (threads === this.libraryThreads || this.threadCtl === undefined) return;
+    this.threadCtl.set(threads);
+    this.libraryThreads = threads;
   }
 
   /** Whether the thread count can be set (false for Accelerate and plain reference CBLAS). */
@@ -189,6 +228,7 @@ export class BlasBackend implements KernelBackend {
     const ta = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
     const tb = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
     const beta = accumulate ? 1 : 0;
+    this.useThreads(this.threadsFor(2 * m * n * k));
     for (let t = 0; t < batch; t++) {
       // subarray views move the pointer; koffi passes each view's own start without copying
       const at = strideA === 0 || t === 0 ? a : a.subarray(t * strideA);

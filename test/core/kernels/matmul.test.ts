@@ -213,6 +213,8 @@ describe.skipIf(blasReason !== undefined)(`blas backend${blasReason ? ` (skipped
     const args: MatmulArgs = { m: 300, n: 257, k: 190, transA: false, transB: true };
     const [a, b, c0] = buffers(rng, args);
     const threads = blas.threads;
+    const minFlops = blas.parallelMinFlops;
+    blas.parallelMinFlops = 0; // this product runs on two threads when two are asked for
     try {
       const results: Float32Array[] = [];
       for (const t of [1, 1, 2, 2]) {
@@ -226,6 +228,46 @@ describe.skipIf(blasReason !== undefined)(`blas backend${blasReason ? ` (skipped
       for (let i = 0; i < c0.length; i++) expect(Math.abs(results[2]![i]! - results[0]![i]!)).toBeLessThan(1e-4);
     } finally {
       blas.setThreads(threads);
+      blas.parallelMinFlops = minFlops;
+    }
+  });
+
+  it("runs products below parallelMinFlops on one thread and larger ones on all threads (a rule of sizes only)", () => {
+    const blas = getBackend("blas") as BlasBackend;
+    const threads = blas.threads;
+    const minFlops = blas.parallelMinFlops;
+    const rng = new Rng(14, "blas-threshold");
+    // tall-skinny like PPO's layers (batch 512 × 64 units, 7.9 MFLOP), and a larger product (33.6 MFLOP)
+    const small: MatmulArgs = { m: 512, n: 64, k: 120, transA: false, transB: true };
+    const big: MatmulArgs = { m: 256, n: 256, k: 256, transA: false, transB: false };
+    const [a, b, c0] = buffers(rng, small);
+    const [a2, b2, c2] = buffers(rng, big);
+    try {
+      blas.setThreads(2);
+      const two = blas.threads;
+      blas.parallelMinFlops = 16e6;
+      expect(blas.threadsFor(2 * 512 * 64 * 120)).toBe(1);
+      expect(blas.threadsFor(2 * 256 ** 3)).toBe(two);
+      const results: Float32Array[] = [];
+      for (const t of [1, 2, 2, 1]) {
+        blas.setThreads(t);
+        const c = c0.slice();
+        blas.matmul(a2, b2, c2.slice(), big);
+        if (blas.libraryThreadCount !== undefined) expect(blas.libraryThreadCount).toBe(Math.min(t, two));
+        blas.matmul(a, b, c, small);
+        if (blas.libraryThreadCount !== undefined) expect(blas.libraryThreadCount).toBe(1);
+        results.push(c);
+      }
+      // the small product ran on one thread each time: the same bits whatever the backend's thread count
+      for (const r of results.slice(1)) expect(Buffer.from(r.buffer).equals(Buffer.from(results[0]!.buffer))).toBe(true);
+      // the default keeps PPO-sized products (up to the CNN's 105 MFLOP dense layer) on one thread
+      blas.parallelMinFlops = minFlops;
+      blas.setThreads(2);
+      expect(blas.threadsFor(2 * 512 * 800 * 128)).toBe(1);
+      expect(blas.threadsFor(2 * 1024 ** 3)).toBe(two);
+    } finally {
+      blas.setThreads(threads);
+      blas.parallelMinFlops = minFlops;
     }
   });
 
