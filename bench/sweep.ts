@@ -6,6 +6,8 @@
 //     each with V8's default (collector helper threads on the idle core) and with the pool's flags
 //     (--single-threaded-gc); the fastest is the baseline, timed from its first job's start (its process start is
 //     not counted). The pool is `runLocalSweep` as `mesa sweep` runs it, timed whole (processes' start included).
+//     A control beside them: two loop processes started at once, half the jobs each, no pool (the machine's own
+//     ceiling for two jobs side by side: whatever the cores' sharing costs, no pool can win back).
 //     Sides interleaved, --rounds=N rounds (default 2), fastest and median kept; per-job phases printed: process
 //     start, first job (JIT warm-up) and later jobs, CPU of the job's thread and of V8's helper threads.
 //     Target: the pool of 2 at ≥ 1.8× the baseline's jobs per minute.
@@ -14,7 +16,7 @@
 //     per job, and the difference. Target: < 50 ms.
 // Every side runs with OPENBLAS_CORETYPE removed (it roughly halves OpenBLAS here); the load average is printed
 // with the figures, since other work on the machine slows every side.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,6 +86,32 @@ function loop(specPath: string, blasThreads: number, v8Flags: readonly string[])
   if (r.status !== 0) throw new Error(`the in-process loop (${[...v8Flags, blasThreads].join(" ")}) exited with ${r.status}`);
   const f = JSON.parse(r.stdout) as LoopFigures;
   return { seconds: f.seconds, jobs: f.jobs, start_seconds: [f.start_seconds], returns: f.returns };
+}
+
+/**
+ * The machine's ceiling for `parts` jobs side by side: `parts` loop processes started at once, each running every
+ * parts-th job (bench/sweep_loop.ts PART/PARTS, part 0 also the baselines), timed whole from their spawn to the last
+ * one's exit like the pool (process start included). No pool, no IPC, no bookkeeping: what is lost here against
+ * the one-process loop is lost to the cores' sharing (caches, memory bandwidth, clocks), which no pool can win back.
+ */
+async function split(specPath: string, parts: number, blasThreads: number, v8Flags: readonly string[]): Promise<SideRun> {
+  const t0 = performance.now();
+  const outputs = await Promise.all(
+    Array.from({ length: parts }, (_, part) =>
+      new Promise<LoopFigures>((resolve, reject) => {
+        const child = spawn(process.execPath, [...v8Flags, LOOP_SCRIPT, specPath, String(blasThreads), `${part}/${parts}`], { stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+        child.on("error", reject);
+        child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as LoopFigures) : reject(new Error(`loop part ${part}/${parts} exited with ${code}`))));
+      }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  // the jobs' returns back in the plan's order (part p ran jobs p, p + parts, …)
+  const returns: (number | null)[] = [];
+  outputs.forEach((f, part) => f.returns.forEach((r, k) => (returns[part + k * parts] = r)));
+  return { seconds, jobs: outputs.flatMap((f) => f.jobs), start_seconds: outputs.map((f) => f.start_seconds), returns };
 }
 
 /** The sweep on the local pool, as `mesa sweep --workers N` runs it; nodeFlags replaces the pool's V8 flags. */
@@ -179,6 +207,9 @@ interface SizeFigures {
   sides: SideFigures[];
   /** the fastest in-process loop: the baseline */
   baseline: string;
+  /** two independent loop processes, half the jobs each (no pool), vs the baseline: the machine's ceiling */
+  two_processes_vs_baseline: number;
+  two_processes_vs_baseline_median: number;
   /** the pool of 2 (the product's defaults) vs the baseline, fastest rounds and medians */
   pool_2_vs_baseline: number;
   pool_2_vs_baseline_median: number;
@@ -213,27 +244,32 @@ async function measureSize(size: string, rounds: number, root: string): Promise<
     add(loops[2]!.key, loop(specPath, loops[2]!.threads, loops[2]!.flags));
     add("pool-1", await pool(p, join(root, `${size}-pool1-${round}`), 1));
     add(loops[3]!.key, loop(specPath, loops[3]!.threads, loops[3]!.flags));
+    add("split-2", await split(specPath, 2, 1, poolFlags));
   }
   const n = p.jobs.length;
   const sides: SideFigures[] = [
     ...loops.map((l) => sideFigures(`one after another in one process, ${l.threads} BLAS thread${l.threads > 1 ? "s" : ""}${l.flags.length ? `, ${l.flags.join(" ")}` : ", V8 defaults"}`, 0, l.threads, l.flags, runs.get(l.key)!, n)),
     sideFigures(`mesa sweep, pool of 1 process (${childExecArgv(1, [], {}).join(" ") || "V8 defaults"})`, 1, null, childExecArgv(1, [], {}), runs.get("pool-1")!, n),
     sideFigures("mesa sweep, pool of 2 processes, V8 defaults (before the fix)", 2, null, [], runs.get("pool-2-v8-defaults")!, n),
+    sideFigures(`no pool: 2 loop processes at once, half the jobs each, 1 BLAS thread, ${poolFlags.join(" ") || "V8 defaults"}`, 2, 1, poolFlags, runs.get("split-2")!, n),
     sideFigures(`mesa sweep, pool of 2 processes (${childExecArgv(2, [], {}).join(" ") || "V8 defaults"})`, 2, null, childExecArgv(2, [], {}), runs.get("pool-2")!, n),
   ];
   const loopSides = sides.filter((s) => s.workers === 0);
   const best = loopSides.reduce((a, b) => (b.seconds.fastest < a.seconds.fastest ? b : a));
   const bestMedian = Math.min(...loopSides.map((s) => s.seconds.median));
   const pool2 = sides[sides.length - 1]!;
+  const split2 = sides[sides.length - 2]!;
   return {
     size,
     describe,
     jobs: n,
     sides,
     baseline: best.label,
+    two_processes_vs_baseline: best.seconds.fastest / split2.seconds.fastest,
+    two_processes_vs_baseline_median: bestMedian / split2.seconds.median,
     pool_2_vs_baseline: best.seconds.fastest / pool2.seconds.fastest,
     pool_2_vs_baseline_median: bestMedian / pool2.seconds.median,
-    same_results_in_pool_and_in_process: JSON.stringify(loopSides[0]!.returns) === JSON.stringify(pool2.returns),
+    same_results_in_pool_and_in_process: JSON.stringify(loopSides[0]!.returns) === JSON.stringify(pool2.returns) && JSON.stringify(loopSides[0]!.returns) === JSON.stringify(split2.returns),
   };
 }
 
@@ -368,6 +404,7 @@ function printTable(f: Figures): void {
     ]);
     out(formatTable(["how", "process start s", "first job s (cpu)", "later jobs s (cpu)", "pool idle s/job"], phases));
     out(`pool of 2 vs the fastest in-process loop (${size.baseline}): ${formatNumber(size.pool_2_vs_baseline)}× the throughput (medians: ${formatNumber(size.pool_2_vs_baseline_median)}×; target ≥ 1.8); same results in the pool as in process: ${size.same_results_in_pool_and_in_process ? "yes" : "no"}`);
+    out(`the machine's ceiling, 2 loop processes at once without a pool: ${formatNumber(size.two_processes_vs_baseline)}× (medians ${formatNumber(size.two_processes_vs_baseline_median)}×); the pool reaches ${formatNumber((100 * size.pool_2_vs_baseline) / size.two_processes_vs_baseline)}% of it`);
   }
   const q = f.queue;
   if ("skipped" in q) out(`\nqueue: skipped — ${q.skipped}`);
