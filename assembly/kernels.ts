@@ -71,9 +71,14 @@ const C_CHUNKS: usize = 8;
 const C_AXIS: usize = 12; // 0 batch items, 1 rows, 2 columns
 const C_UNIT: usize = 16; // chunk length along the axis
 const C_ARGS: usize = 32; // a, b, c, m, n, k, flags, batch, strideA, strideB, strideC (11 × i32)
-/** Bytes of the control block. */
+/**
+ * Jobs on axes from this one up are the host's (convolution blocks with the host's GEMM, run by JavaScript on
+ * both threads, src/core/kernels/wasm.ts): work() leaves them alone.
+ */
+const AXIS_HOST: i32 = 6;
+/** Bytes of the control block: the arguments, then one word the host uses (whether the worker has the host's GEMM). */
 export function controlBytes(): i32 {
-  return <i32>C_ARGS + 11 * 4;
+  return <i32>C_ARGS + 12 * 4;
 }
 
 /**
@@ -100,6 +105,7 @@ export function work(ctrl: usize, scratch: usize, thread: i32): i32 {
     const strideC = load<i32>(ctrl + C_ARGS + 40);
     const axis = load<i32>(ctrl + C_AXIS);
     const unit = load<i32>(ctrl + C_UNIT);
+    if (axis >= AXIS_HOST) break;
     if (atomic.cmpxchg<i32>(ctrl + C_WORD, word, word + 1) != word) continue;
     const start = chunk * unit;
     if (axis >= 3) {
@@ -913,9 +919,12 @@ export function convIm2col(d: usize, n0: i32, count: i32, cols: usize): void {
   im2colBlock(d, n0, count, 0, dget(d, D_C) * dget(d, D_KH) * dget(d, D_KW), cols);
 }
 
-/** gx[n0 + j] += col2im(cols) for j < count (masked by x > 0 when the input was rectified): for a host with its own GEMM. */
-export function convCol2im(d: usize, n0: i32, count: i32, cols: usize): void {
-  col2imBlock(d, n0, count, cols, trashOf(d, 0));
+/**
+ * gx[n0 + j] += col2im(cols) for j < count (masked by x > 0 when the input was rectified): for a host with its own
+ * GEMM; `thread` picks the work area whose last 16 bytes take padding entries.
+ */
+export function convCol2im(d: usize, n0: i32, count: i32, cols: usize, thread: i32): void {
+  col2imBlock(d, n0, count, cols, trashOf(d, thread));
 }
 
 /** 16 bytes at the end of a thread's work area that padding entries of col2imTable add into. */

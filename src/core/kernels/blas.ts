@@ -17,7 +17,7 @@ import { resolveMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
 import { JsBackend } from "./js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
-import { WasmBackend } from "./wasm.js";
+import { type HostGemm, WasmBackend } from "./wasm.js";
 
 /**
  * Batched products with m·n·k at most this go to the wasm kernel. Measured on the generic autograd LSA (1,024
@@ -122,8 +122,12 @@ export class BlasBackend implements KernelBackend {
   /** the backend convolutions run on (the registry sets wasm when it loads; js otherwise) */
   convolutionBackend: KernelBackend = new JsBackend();
 
-  private constructor(library: string, lib: KoffiLib) {
+  /** where koffi was loaded from (the wasm worker loads it there too) */
+  private readonly koffiPath: string | undefined;
+
+  private constructor(library: string, lib: KoffiLib, koffiPath: string | undefined) {
     this.library = library;
+    this.koffiPath = koffiPath;
     this.sgemm = lib.func(
       "void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, " +
         "const float *b, int ldb, float beta, float *c, int ldc)",
@@ -140,9 +144,11 @@ export class BlasBackend implements KernelBackend {
   /** Loads koffi and the first CBLAS found; throws an Error whose message says why none could be used. */
   static load(): BlasBackend {
     let koffi: Koffi;
+    let koffiPath: string | undefined;
     try {
       // synchronous, so kernels() can pick a backend without awaiting
       koffi = createRequire(import.meta.url)("koffi") as Koffi;
+      koffiPath = createRequire(import.meta.url).resolve("koffi");
     } catch (err) {
       throw new Error(`the FFI package koffi could not be loaded: ${(err as Error).message}`);
     }
@@ -166,7 +172,7 @@ export class BlasBackend implements KernelBackend {
         tried.push(`${name} (the reference BLAS, slower than wasm)`);
         continue;
       }
-      return new BlasBackend(name, lib);
+      return new BlasBackend(name, lib, koffiPath);
     }
     throw new Error(
       `no CBLAS library found (tried ${tried.join(", ") || "nothing for this platform"}); ` +
@@ -241,18 +247,29 @@ export class BlasBackend implements KernelBackend {
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
-    else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.gemm, x, weight, bias, residual, y, args);
+    else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.hostFor(conv), x, weight, bias, residual, y, args);
     else conv.conv2d(x, weight, bias, residual, y, args);
   }
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
-    else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.gemm, x, weight, y, gy, grads, args);
+    else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.hostFor(conv), x, weight, y, gy, grads, args);
     else conv.conv2dBackward(x, weight, y, gy, grads, args);
   }
 
   private readonly gemm = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void => this.matmul(a, b, c, args);
+
+  /**
+   * This GEMM as the wasm convolutions' host GEMM; the wasm worker is told (before it starts) how to load the same
+   * library, so convolution blocks run on both threads, each calling cblas_sgemm on one OpenBLAS thread.
+   */
+  private hostFor(conv: WasmBackend): HostGemm {
+    if (conv.hostGemmWorker === undefined && this.koffiPath !== undefined) conv.hostGemmWorker = { koffi: this.koffiPath, library: this.library };
+    return this.host;
+  }
+
+  private readonly host: HostGemm = { gemm: this.gemm, threadsFor: (flops) => this.threadsFor(flops), oneThread: () => this.useThreads(1) };
 
   /** the dense path's elementwise passes: the wasm kernels' SIMD ones when they load, else the js loops */
   private get densePasses(): DensePasses {

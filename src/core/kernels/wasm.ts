@@ -30,7 +30,7 @@ interface MatmulExports {
   convBackwardPrologue(desc: number): void;
   convEpilogue(desc: number, n0: number, count: number, t: number): void;
   convIm2col(desc: number, n0: number, count: number, cols: number): void;
-  convCol2im(desc: number, n0: number, count: number, cols: number): void;
+  convCol2im(desc: number, n0: number, count: number, cols: number, thread: number): void;
   convGatherGrad(desc: number, n0: number, count: number, t: number): void;
   convTableBytes(k: number, l: number, wo: number, kw: number, same: number): number;
   convTable(desc: number): void;
@@ -123,15 +123,114 @@ const C_QUIT = 5;
 const C_READY = 6;
 const C_FAILED = 7;
 const C_ARGS = 8;
+/** the worker's host GEMM: 0 not (yet) loaded, 1 loaded, 2 failed to load */
+const C_HOST = C_ARGS + 11;
+/** Axis codes of the host's convolution-block jobs (forward; backward), from assembly/kernels.ts AXIS_HOST up. */
+const AXIS_HOST_FORWARD = 6;
+const AXIS_HOST_BACKWARD = 7;
+/**
+ * A convolution with the host's GEMM runs its blocks on both threads from this many flops (2·o·K·L per image and
+ * GEMM): the rollout's batch of 64 images is 4–33 MFLOP per layer on maze-cheese.
+ */
+export const HOST_PARALLEL_MIN_FLOPS = 1 << 22;
+
+/** The host's GEMM on byte offsets of the shared memory: c[m×n] = op(a)·op(b) + beta·c (row-major, as cblas_sgemm). */
+type OffsetGemm = (a: number, b: number, c: number, m: number, n: number, k: number, transA: boolean, transB: boolean, beta: number) => void;
+
+/** The convolution exports one block of a host job calls. */
+type HostKernels = Pick<MatmulExports, "convIm2col" | "convEpilogue" | "convGatherGrad" | "convCol2im">;
+
+/**
+ * One block (`b`) of a host convolution job, on `thread`'s work area: forward, im2col → t = w·cols → the epilogue
+ * writes y; backward, t = the block's output gradient, then the input gradient col2im(wᵀ·t) and this block's
+ * filter-gradient partial t·colsᵀ (summed over blocks in order by the caller, so the thread that ran a block never
+ * changes a bit). flags[b] records the parts done (1 data / forward, 2 filter), so a job the worker failed part-way
+ * is finished without adding a part twice. `a`: the job's argument slots (desc, mode — 1 forward, else 2 | 4 for the
+ * data and filter parts — K, L, o, images per block, images, the filter's offset, the partials', the flags'). Run by the caller and,
+ * from its source text, by the worker: it must use nothing outside itself.
+ */
+export function hostConvBlock(kx: HostKernels, gemm: OffsetGemm, a: Int32Array, heap32: Int32Array, b: number, thread: number): void {
+  const desc = a[0]!, forward = a[1]! === 1, K = a[2]!, L = a[3]!, o = a[4]!, nb = a[5]!, n = a[6]!, w = a[7]!, part = a[8]!;
+  const n0 = b * nb;
+  const count = Math.min(nb, n - n0);
+  // this thread's work area: the descriptor's area slots (D.area, D.areaBytes)
+  const cols = heap32[(desc >> 2) + 10]! + thread * heap32[(desc >> 2) + 11]!;
+  const t = cols + K * nb * L * 4;
+  // part: the filter-gradient partials [blocks, o, K] (backward); a[9]: the byte offset of the per-block flags
+  const flagAt = (a[9]! >> 2) + b;
+  const done = heap32[flagAt]!;
+  if (forward) {
+    if (done & 1) return;
+    kx.convIm2col(desc, n0, count, cols);
+    gemm(w, cols, t, o, count * L, K, false, false, 0);
+    kx.convEpilogue(desc, n0, count, t);
+    heap32[flagAt] = 1;
+    return;
+  }
+  const wantData = (a[1]! & 2) !== 0, wantFilter = (a[1]! & 4) !== 0;
+  kx.convGatherGrad(desc, n0, count, t);
+  if (wantData && !(done & 1)) {
+    gemm(w, t, cols, K, count * L, o, true, false, 0);
+    kx.convCol2im(desc, n0, count, cols, thread);
+    heap32[flagAt] = done | 1;
+  }
+  if (wantFilter && !(done & 2)) {
+    kx.convIm2col(desc, n0, count, cols);
+    gemm(t, cols, part + b * o * K * 4, o, K, count * L, false, true, 0);
+    heap32[flagAt] = heap32[flagAt]! | 2;
+  }
+}
+
+/**
+ * Claims and runs blocks of the posted host job until none are left (the JavaScript twin of assembly work());
+ * returns how many this thread ran. Self-contained for the same reason as hostConvBlock, which it is handed.
+ */
+export function hostWork(slots: Int32Array, heap32: () => Int32Array, run: (a: Int32Array, h: Int32Array, b: number) => void): number {
+  let ran = 0;
+  for (;;) {
+    const word = Atomics.load(slots, 0);
+    const chunk = word & 0xffff;
+    if (chunk >= Atomics.load(slots, 2)) break;
+    if (slots[3]! < 6) break; // not a host job (a stale read: the caller's next job is being written)
+    // the arguments are read before the claim; a successful claim proves they belong to this job
+    const args = slots.slice(8, 18);
+    if (Atomics.compareExchange(slots, 0, word, word + 1) !== word) continue;
+    run(args, heap32(), chunk);
+    Atomics.add(slots, 1, 1);
+    ran++;
+  }
+  return ran;
+}
 
 // The worker: instantiate the same module on the same memory, then sleep until a product is posted, help
 // with its chunks, and sleep again. Inline (eval) so it runs the same from dist/ and from the TypeScript
 // sources under vitest.
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { module, memory, ctrl, scratch } = workerData;
-const work = new WebAssembly.Instance(module, { env: { memory } }).exports.work;
-const slots = new Int32Array(memory.buffer, ctrl, ${C_ARGS});
+const { module, memory, ctrl, scratch, host } = workerData;
+const kx = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const work = kx.work;
+const slots = new Int32Array(memory.buffer, ctrl, ${C_HOST + 1});
+// the host's GEMM (the blas backend's library through koffi), for convolution blocks on this thread too
+let gemm;
+if (host) {
+  try {
+    const lib = require(host.koffi).load(host.library);
+    const sgemm = lib.func("void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, " +
+      "const float *b, int ldb, float beta, float *c, int ldc)");
+    const f32 = (at, len) => new Float32Array(memory.buffer, at, len);
+    gemm = (a, b, c, m, n, k, ta, tb, beta) => sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, 1,
+      f32(a, m * k), Math.max(1, ta ? m : k), f32(b, k * n), Math.max(1, tb ? k : n), beta, f32(c, m * n), n);
+    Atomics.store(slots, ${C_HOST}, 1);
+  } catch {
+    Atomics.store(slots, ${C_HOST}, 2);
+  }
+}
+const hostConvBlock = ${hostConvBlock.toString()};
+const hostWork = ${hostWork.toString()};
+let heap32 = new Int32Array(memory.buffer);
+const heap = () => (heap32.length * 4 === memory.buffer.byteLength ? heap32 : (heap32 = new Int32Array(memory.buffer)));
+const runBlock = (a, h, b) => hostConvBlock(kx, gemm, a, h, b, 1);
 Atomics.store(slots, ${C_READY}, 1);
 Atomics.notify(slots, ${C_READY});
 for (;;) {
@@ -142,7 +241,10 @@ for (;;) {
     continue;
   }
   try {
-    work(ctrl, scratch, 1);
+    if (Atomics.load(slots, ${C_AXIS}) >= ${AXIS_HOST_FORWARD}) {
+      if (gemm !== undefined) hostWork(slots, heap, runBlock);
+      else Atomics.wait(slots, ${C_WORD}, word, 1); // never posted to a worker without the GEMM; do not spin
+    } else work(ctrl, scratch, 1);
   } catch (err) {
     // cannot happen for validated calls; if it does, the caller redoes the product alone
     Atomics.store(slots, ${C_FAILED}, 1);
@@ -192,6 +294,18 @@ function align16(bytes: number): number {
   return (bytes + 15) & ~15;
 }
 
+/**
+ * A host's GEMM for convolutions (the blas backend's): `gemm` on Float32Array views of this memory, the threads it
+ * would run a product of `flops` flops on, and what the worker loads to run the very same GEMM itself.
+ */
+export interface HostGemm {
+  gemm: Matmul;
+  threadsFor(flops: number): number;
+  /** sets the library to one thread now (before the worker may call it: both threads then call it at once) */
+  oneThread(): void;
+  worker?: { koffi: string; library: string };
+}
+
 /** Thrown inside a convolution when the worker failed part-way, so the caller redoes the job alone. */
 class WorkerRetry extends Error {}
 
@@ -203,6 +317,13 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   parallelMinFlops: number;
   /** im2col floats per block when a host GEMM runs the products (default HOST_GEMM_BLOCK_FLOATS; tests set it small) */
   hostGemmBlockFloats = HOST_GEMM_BLOCK_FLOATS;
+  /** convolutions with a host GEMM run their blocks on both threads from this many flops (default HOST_PARALLEL_MIN_FLOPS) */
+  hostParallelMinFlops = HOST_PARALLEL_MIN_FLOPS;
+  /**
+   * What the worker loads to run a host's GEMM itself (the blas backend sets it before its first convolution); the
+   * worker reads it when it starts, so a worker started before it was set runs no host convolution blocks.
+   */
+  hostGemmWorker: { koffi: string; library: string } | undefined;
   private requestedThreads: number;
   private readonly module: WasmModule;
   private readonly memory: WasmMemory;
@@ -254,7 +375,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     this.memory.grow(Math.ceil(this.callBase / PAGE));
     this.callEnd = this.memory.buffer.byteLength;
     this.heap = new Float32Array(this.memory.buffer);
-    this.ctrl = new Int32Array(this.memory.buffer, this.ctrlOffset, C_ARGS + 11);
+    this.ctrl = new Int32Array(this.memory.buffer, this.ctrlOffset, C_HOST + 1);
     this.maxThreads = 2;
     this.parallelMinFlops = options.parallelMinFlops ?? WASM_PARALLEL_MIN_FLOPS;
     this.requestedThreads = Math.min(options.threads ?? this.maxThreads, this.maxThreads);
@@ -347,12 +468,12 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
    * Posts a job ([axis, chunk length, chunk count] and its 11 argument slots), runs chunks on this thread until
    * none are left and waits for the worker's last one; false if the worker failed part-way.
    */
-  private post([axis, unit, chunks]: [number, number, number], args: readonly number[]): boolean {
+  private post([axis, unit, chunks]: [number, number, number], args: readonly number[], runMine?: () => number): boolean {
     const ctrl = this.ctrl;
     this.jobSeq = (this.jobSeq + 1) & 0x7fff;
     writeJob(ctrl, this.jobSeq, [axis, unit, chunks], args);
     publishJob(ctrl, this.jobSeq);
-    const mine = this.kernel.work(this.ctrlOffset, this.scratch[0], 0);
+    const mine = runMine === undefined ? this.kernel.work(this.ctrlOffset, this.scratch[0], 0) : runMine();
     // the worker may still be finishing a chunk it claimed; wait for it (spin first: chunks are short)
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(ctrl, C_DONE);
@@ -385,7 +506,8 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
    */
   private convLayout(
     args: Conv2dArgs, ho: number, wo: number, operands: readonly (readonly [Float32Array | null, number, boolean, boolean?])[], blockFloats: number,
-  ): { desc: number; offs: number[]; blocks: number; nb: number } {
+    extraBytes: (blocks: number) => number = () => 0,
+  ): { desc: number; offs: number[]; blocks: number; nb: number; extra: number } {
     // offsets relative to the call area's base first: the base is known once the size is
     let at = align16(this.kernel.convDescriptorBytes());
     const rel: number[] = [];
@@ -405,7 +527,10 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const K = args.c * args.kh * args.kw;
     const nb = Math.max(1, Math.min(args.n, Math.floor(blockFloats / Math.max(1, K * L))));
     const areaBytes = align16((K + args.o) * nb * L * 4) + 16;
-    const desc = this.callArea(at + 2 * areaBytes + 16 + this.kernel.convTableBytes(K, L, wo, args.kw, same ? 1 : 0));
+    const tableBytes = this.kernel.convTableBytes(K, L, wo, args.kw, same ? 1 : 0);
+    const blocks = Math.ceil(args.n / nb);
+    const extraAt = align16(at + 2 * areaBytes + 16 + tableBytes);
+    const desc = this.callArea(extraAt + extraBytes(blocks));
     const area = desc + at;
     const tab = area + 2 * areaBytes + 16;
     new Int32Array(this.memory.buffer, tab - 16, 4).fill(0);
@@ -420,7 +545,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     d[D.ho] = ho; d[D.wo] = wo;
     d[D.tab] = tab;
     this.kernel.convTable(desc);
-    return { desc, offs, blocks: Math.ceil(args.n / nb), nb };
+    return { desc, offs, blocks, nb, extra: desc + extraAt };
   }
 
   /** Runs a convolution job over [0, len) on two threads when it is large enough, else on this one. */
@@ -450,13 +575,34 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
    * epilogue and col2im stay in wasm): the blas backend's convolutions. Blocks are large (a few per layer), so
    * each GEMM is large; results repeat for a given `gemm` and its thread count.
    */
-  conv2dWithGemm(gemm: Matmul, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
-    this.convolve(gemm, x, weight, bias, residual, y, args);
+  conv2dWithGemm(host: HostGemm, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
+    this.convolve(host, x, weight, bias, residual, y, args);
   }
 
-  /** conv2dBackward with the GEMMs on `gemm` (see conv2dWithGemm). */
-  conv2dBackwardWithGemm(gemm: Matmul, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
-    this.convolveBackward(gemm, x, weight, y, gy, grads, args);
+  /** conv2dBackward with the GEMMs on the host's (see conv2dWithGemm). */
+  conv2dBackwardWithGemm(host: HostGemm, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    this.convolveBackward(host, x, weight, y, gy, grads, args);
+  }
+
+  /**
+   * Runs the blocks of a host convolution job (args: see hostConvBlock; its flags zeroed by the caller): on both
+   * threads — each claiming blocks, each with the host's GEMM on one thread — when the backend has two, the job
+   * has ≥ hostParallelMinFlops and the host would run a block's product on one thread anyway; else every block on
+   * this thread. A block is computed the same way whichever thread runs it, so the bits never depend on this.
+   */
+  private runHostBlocks(host: HostGemm, axis: number, args: readonly number[], blocks: number, blockFlops: number, flops: number): void {
+    const gemm: OffsetGemm = (a, b, c, m, n, k, transA, transB, beta) =>
+      host.gemm(this.view(a, m * k), this.view(b, k * n), this.view(c, m * n), { m, n, k, transA, transB, accumulate: beta === 1 });
+    const heap32 = (): Int32Array => new Int32Array(this.memory.buffer);
+    const argv = Int32Array.from(args);
+    const run = (a: Int32Array, h: Int32Array, b: number): void => hostConvBlock(this.kernel, gemm, a, h, b, 0);
+    const parallel = this.threads > 1 && blocks >= 2 && flops >= this.hostParallelMinFlops && host.threadsFor(blockFlops) === 1 &&
+      this.ensureWorker() !== undefined && Atomics.load(this.ctrl, C_HOST) === 1;
+    // the worker failed part-way: the blocks (and parts) it did not finish are run below, by their flags
+    if (parallel) host.oneThread();
+    if (parallel && this.post([axis, 1, blocks], args, () => hostWork(this.ctrl, heap32, run))) return;
+    const h = heap32();
+    for (let b = 0; b < blocks; b++) run(argv, h, b);
   }
 
   /** A Float32Array view of `len` floats of this backend's memory at byte offset `at`. */
@@ -465,7 +611,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   }
 
   private convolve(
-    hostGemm: Matmul | undefined, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs,
+    hostGemm: HostGemm | undefined, x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs,
   ): void {
     const [ho, wo] = checkConv2d(x, weight, bias, residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
@@ -473,7 +619,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     if (outLen === 0) return;
     const lay = this.convLayout(args, ho, wo, [
       [x, n * c * h * w, true], [weight, o * c * kh * kw, true], [bias, o, true], [residual, outLen, true], [y, outLen, false],
-    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats);
+    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats, (blocks) => blocks * 4);
     const [xo, wOff, bo, ro, yo] = lay.offs as [number, number, number, number, number];
     const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
     d[D.x] = xo; d[D.w] = wOff; d[D.bias] = bo; d[D.res] = ro; d[D.y] = yo;
@@ -482,15 +628,8 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const L = ho * wo;
     if (hostGemm !== undefined) {
       // per block: im2col → cols [K, nb·L], t [o, nb·L] = w·cols on the host's GEMM, the epilogue writes y
-      const cols = d[D.area]!;
-      const t = cols + K * lay.nb * L * 4;
-      const wv = this.view(wOff, o * K);
-      for (let n0 = 0; n0 < n; n0 += lay.nb) {
-        const count = Math.min(lay.nb, n - n0);
-        this.kernel.convIm2col(lay.desc, n0, count, cols);
-        hostGemm(wv, this.view(cols, K * count * L), this.view(t, o * count * L), { m: o, n: count * L, k: K, transA: false, transB: false });
-        this.kernel.convEpilogue(lay.desc, n0, count, t);
-      }
+      new Int32Array(this.memory.buffer, lay.extra, lay.blocks).fill(0);
+      this.runHostBlocks(hostGemm, AXIS_HOST_FORWARD, [lay.desc, 1, K, L, o, lay.nb, n, wOff, 0, lay.extra], lay.blocks, 2 * o * K * lay.nb * L, 2 * outLen * K);
     } else {
       const flops = 2 * outLen * K;
       const single = (from: number, to: number): void => this.kernel.convForward(lay.desc, from, to, this.scratch[0], 0);
@@ -505,7 +644,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   }
 
   private convolveBackward(
-    hostGemm: Matmul | undefined, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs,
+    hostGemm: HostGemm | undefined, x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs,
   ): void {
     const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, args);
     const { n, c, h, w, o, kh, kw } = args;
@@ -523,7 +662,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const lay = this.convLayout(args, ho, wo, [
       [needX ? x : null, inLen, true], [grads.x !== null ? weight : null, wLen, true], [args.relu ? y : null, outLen, true], [gy, outLen, true],
       [grads.x, inLen, true, gxInPlace], [grads.weight, wLen, true], [grads.bias, o, true], [grads.residual, outLen, true],
-    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats);
+    ], hostGemm === undefined ? CONV_BLOCK_FLOATS : this.hostGemmBlockFloats, (blocks) => align16(blocks * 4) + (grads.weight !== null ? blocks * wLen * 4 : 0));
     const [xo, wOff, yo, gzo, gxo, gwo, gbo, gro] = lay.offs as [number, number, number, number, number, number, number, number];
     const d = new Int32Array(this.memory.buffer, lay.desc, D_SLOTS);
     d[D.x] = xo; d[D.w] = wOff; d[D.y] = yo; d[D.gz] = gzo; d[D.gx] = gxo; d[D.gw] = gwo; d[D.gb] = gbo; d[D.gres] = gro;
@@ -533,22 +672,18 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const K = c * kh * kw;
     const L = ho * wo;
     if (hostGemm !== undefined) {
-      // per block: t [o, nb·L] = the output gradient; input gradient col2im(wᵀ·t); filter gradient += t·colsᵀ
-      // (blocks in order)
-      const cols = d[D.area]!;
-      const t = cols + K * lay.nb * L * 4;
-      for (let n0 = 0; n0 < n; n0 += lay.nb) {
-        const count = Math.min(lay.nb, n - n0);
-        const colsView = this.view(cols, K * count * L);
-        const tView = this.view(t, o * count * L);
-        this.kernel.convGatherGrad(lay.desc, n0, count, t);
-        if (grads.x !== null) {
-          hostGemm(this.view(wOff, wLen), tView, colsView, { m: K, n: count * L, k: o, transA: true, transB: false });
-          this.kernel.convCol2im(lay.desc, n0, count, cols);
-        }
-        if (grads.weight !== null) {
-          this.kernel.convIm2col(lay.desc, n0, count, cols);
-          hostGemm(tView, colsView, this.view(gwo, wLen), { m: o, n: K, k: count * L, transA: false, transB: true, accumulate: true });
+      // per block: t [o, nb·L] = the output gradient; input gradient col2im(wᵀ·t); the block's filter-gradient
+      // partial t·colsᵀ, then the partials added to the filter gradient in block order
+      const part = lay.extra + align16(lay.blocks * 4);
+      new Int32Array(this.memory.buffer, lay.extra, lay.blocks).fill(0);
+      const mode = (grads.x !== null ? 2 : 0) | (grads.weight !== null ? 4 : 0);
+      const gemms = (grads.x !== null ? 1 : 0) + (grads.weight !== null ? 1 : 0);
+      this.runHostBlocks(hostGemm, AXIS_HOST_BACKWARD, [lay.desc, mode, K, L, o, lay.nb, n, wOff, part, lay.extra], lay.blocks, 2 * o * K * lay.nb * L, 2 * outLen * K * gemms);
+      if (grads.weight !== null) {
+        const g = gwo >> 2;
+        for (let b = 0; b < lay.blocks; b++) {
+          const p = (part >> 2) + b * wLen;
+          for (let i = 0; i < wLen; i++) heap[g + i]! += heap[p + i]!;
         }
       }
     } else {
@@ -651,7 +786,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     try {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: this.module, memory: this.memory, ctrl: this.ctrlOffset, scratch: this.scratch[1] },
+        workerData: { module: this.module, memory: this.memory, ctrl: this.ctrlOffset, scratch: this.scratch[1], host: this.hostGemmWorker },
       });
       worker.unref(); // an idle worker must never keep the process alive
       worker.on("error", (err) => {

@@ -207,6 +207,48 @@ describe("blas conv2d in several blocks", () => {
   });
 });
 
+describe("blas conv2d blocks on two threads", () => {
+  const why = backendUnavailable("blas");
+  const wasm = why === undefined ? new WasmBackend() : undefined;
+  afterAll(async () => wasm?.close());
+
+  it.skipIf(why !== undefined)("runs a layer's blocks on both threads (the worker calling the same cblas_sgemm) with one thread's very bits", () => {
+    const blas = BlasBackend.load();
+    const w = wasm!;
+    w.hostGemmBlockFloats = 400; // blocks of 1–2 images: many blocks per call
+    w.hostParallelMinFlops = 0;
+    blas.convolutionBackend = w;
+    blas.setThreads(2);
+    // the first convolution tells the wasm worker how to load the GEMM; it starts with it
+    run(blas, argsOf(CASES[2]!, FUSIONS[0]!), FUSIONS[0]!, 1);
+    expect(w.startThreads()).toBeUndefined();
+    const shapes: Case[] = [CASES[2]!, CASES[6]!, { n: 33, c: 16, h: 10, w: 10, o: 32, k: [3, 3], s: [1, 1], p: [1, 1] }];
+    for (const [ci, c] of shapes.entries()) {
+      for (const [fi, f] of FUSIONS.entries()) {
+        const a = argsOf(c, f);
+        blas.setThreads(1);
+        const one = run(blas, a, f, 5 * ci + fi);
+        blas.setThreads(2);
+        const posted = w.stats.parallelCalls;
+        const two = run(blas, a, f, 5 * ci + fi);
+        expect(w.stats.parallelCalls, `case ${ci} fusion ${fi}: blocks posted to both threads`).toBeGreaterThan(posted);
+        for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
+          const p = one[key], q = two[key];
+          if (p === null || q === null) continue;
+          expect(firstDifference(p, q), `case ${ci} fusion ${fi} ${key}`).toBe(-1);
+        }
+        const want = run(js, a, f, 5 * ci + fi);
+        for (const key of ["y", "x", "weight", "bias", "residual"] as const) expectClose(two[key], want[key], `case ${ci} fusion ${fi} ${key} against js`);
+      }
+    }
+    // a host GEMM that would run a block's product on two OpenBLAS threads keeps the blocks on this thread
+    blas.parallelMinFlops = 0;
+    const posted = w.stats.parallelCalls;
+    run(blas, argsOf(shapes[2]!, FUSIONS[0]!), FUSIONS[0]!, 3);
+    expect(w.stats.parallelCalls).toBe(posted);
+  });
+});
+
 describe("wasm conv2d threads", () => {
   const wasm = backendUnavailable("wasm") === undefined ? new WasmBackend({ parallelMinFlops: 0 }) : undefined;
   afterAll(async () => wasm?.close());
