@@ -68,14 +68,14 @@ export function gemmBatch(
 const C_WORD: usize = 0;
 const C_DONE: usize = 4;
 const C_CHUNKS: usize = 8;
-const C_AXIS: usize = 12; // 0 batch items, 1 rows, 2 columns
+const C_AXIS: usize = 12; // 0 batch items, 1 rows, 2 columns; 3–5 convolution; 6 max-pool planes
 const C_UNIT: usize = 16; // chunk length along the axis
 const C_ARGS: usize = 32; // a, b, c, m, n, k, flags, batch, strideA, strideB, strideC (11 × i32)
 /**
  * Jobs on axes from this one up are the host's (convolution blocks with the host's GEMM, run by JavaScript on
  * both threads, src/core/kernels/wasm.ts): work() leaves them alone.
  */
-const AXIS_HOST: i32 = 6;
+const AXIS_HOST: i32 = 8;
 /** Bytes of the control block: the arguments, then one word the host uses (whether the worker has the host's GEMM). */
 export function controlBytes(): i32 {
   return <i32>C_ARGS + 12 * 4;
@@ -108,6 +108,22 @@ export function work(ctrl: usize, scratch: usize, thread: i32): i32 {
     if (axis >= AXIS_HOST) break;
     if (atomic.cmpxchg<i32>(ctrl + C_WORD, word, word + 1) != word) continue;
     const start = chunk * unit;
+    if (axis == 6) {
+      // max-pool planes [start, end): a x, b y, c argmax, m planes, n H, k W, flags kh | kw << 8 | sh << 16 |
+      // sw << 24, batch ph | pw << 16, strideA Ho, strideB Wo; argmax made flat indices into the whole input
+      const end = min(m, start + unit);
+      const HW = n * k, HoWo = strideA * strideB;
+      const a0 = <usize>c + (<usize>(start * HoWo) << 2), a1 = <usize>c + (<usize>(end * HoWo) << 2);
+      maxPool(<usize>a + (<usize>(start * HW) << 2), <usize>b + (<usize>(start * HoWo) << 2), a0, end - start, n, k,
+        flags & 0xff, (flags >> 8) & 0xff, (flags >> 16) & 0xff, (flags >> 24) & 0xff, batch & 0xffff, batch >>> 16, strideA, strideB);
+      const off = i32x4.splat(start * HW);
+      let q = a0;
+      for (; q + 16 <= a1; q += 16) v128.store(q, i32x4.add(v128.load(q), off));
+      for (; q < a1; q += 4) store<i32>(q, load<i32>(q) + start * HW);
+      atomic.add<i32>(ctrl + C_DONE, 1);
+      ran++;
+      continue;
+    }
     if (axis >= 3) {
       // convolution jobs: a is the descriptor; chunks are image ranges (3 forward, 4 input gradient) or
       // filter-gradient column ranges (5)

@@ -126,8 +126,15 @@ const C_ARGS = 8;
 /** the worker's host GEMM: 0 not (yet) loaded, 1 loaded, 2 failed to load */
 const C_HOST = C_ARGS + 11;
 /** Axis codes of the host's convolution-block jobs (forward; backward), from assembly/kernels.ts AXIS_HOST up. */
-const AXIS_HOST_FORWARD = 6;
-const AXIS_HOST_BACKWARD = 7;
+const AXIS_HOST_FORWARD = 8;
+const AXIS_HOST_BACKWARD = 9;
+/** Axis code of a max-pool cut into plane ranges (assembly/kernels.ts work()). */
+const AXIS_POOL = 6;
+/**
+ * A max-pool runs on both threads from this many window elements (outputs × kh·kw): the minibatch's pools (512
+ * images) are 6–12M, the rollout's (64) below 1.5M.
+ */
+export const POOL_PARALLEL_MIN_WINDOWS = 1 << 21;
 /**
  * A convolution with the host's GEMM runs its blocks on both threads from this many flops (2·o·K·L per image and
  * GEMM): the rollout's batch of 64 images is 4–33 MFLOP per layer on maze-cheese.
@@ -191,7 +198,7 @@ export function hostWork(slots: Int32Array, heap32: () => Int32Array, run: (a: I
     const word = Atomics.load(slots, 0);
     const chunk = word & 0xffff;
     if (chunk >= Atomics.load(slots, 2)) break;
-    if (slots[3]! < 6) break; // not a host job (a stale read: the caller's next job is being written)
+    if (slots[3]! < 8) break; // not a host job (a stale read: the caller's next job is being written)
     // the arguments are read before the claim; a successful claim proves they belong to this job
     const args = slots.slice(8, 18);
     if (Atomics.compareExchange(slots, 0, word, word + 1) !== word) continue;
@@ -317,6 +324,8 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
   parallelMinFlops: number;
   /** im2col floats per block when a host GEMM runs the products (default HOST_GEMM_BLOCK_FLOATS; tests set it small) */
   hostGemmBlockFloats = HOST_GEMM_BLOCK_FLOATS;
+  /** max-pools run on both threads from this many window elements (default POOL_PARALLEL_MIN_WINDOWS) */
+  poolParallelMinWindows = POOL_PARALLEL_MIN_WINDOWS;
   /** convolutions with a host GEMM run their blocks on both threads from this many flops (default HOST_PARALLEL_MIN_FLOPS) */
   hostParallelMinFlops = HOST_PARALLEL_MIN_FLOPS;
   /**
@@ -762,7 +771,14 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     const aIn = this.residentViews.has(argmax);
     const ao = aIn ? argmax.byteOffset : base + 16 + align16(inLen * 4) + 32 + align16(outLen * 4);
     if (!xIn) this.heap.set(x.subarray(0, inLen), xo >> 2);
-    this.kernel.maxPool(xo, yo, ao, args.planes, args.h, args.w, args.kh, args.kw, args.strideH, args.strideW, args.padH, args.padW, ho, wo);
+    // on both threads by plane ranges when large (each output is computed alike either way: the same bits)
+    const packable = Math.max(args.kh, args.kw, args.strideH, args.strideW) < 256 && Math.max(args.padH, args.padW) < 65536;
+    const plan = this.threads > 1 && packable && outLen * args.kh * args.kw >= this.poolParallelMinWindows ? WasmBackend.evenChunks(AXIS_POOL, args.planes, 1) : undefined;
+    const posted = plan !== undefined && this.ensureWorker() !== undefined && this.post(plan, [
+      xo, yo, ao, args.planes, args.h, args.w, args.kh | (args.kw << 8) | (args.strideH << 16) | (args.strideW << 24), args.padH | (args.padW << 16), ho, wo,
+    ]);
+    // (a worker failed part-way: every output is written again here)
+    if (!posted) this.kernel.maxPool(xo, yo, ao, args.planes, args.h, args.w, args.kh, args.kw, args.strideH, args.strideW, args.padH, args.padW, ho, wo);
     if (!yIn) y.set(this.heap.subarray(yo >> 2, (yo >> 2) + outLen));
     if (!aIn) argmax.set(new Int32Array(this.memory.buffer, ao, outLen));
   }

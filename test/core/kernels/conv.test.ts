@@ -277,6 +277,40 @@ describe("wasm conv2d threads", () => {
   });
 });
 
+describe("wasm max-pool threads", () => {
+  const wasm = backendUnavailable("wasm") === undefined ? new WasmBackend() : undefined;
+  afterAll(async () => wasm?.close());
+
+  it.skipIf(wasm === undefined)("pools plane ranges on both threads with one thread's values and argmax (flat indices into the whole input)", () => {
+    const w = wasm!;
+    w.poolParallelMinWindows = 0;
+    expect(w.startThreads()).toBeUndefined();
+    const rng = new Rng(23, "pool-threads");
+    // the policy's 3×3/2 kernel and the generic one; plane counts odd and even; ties and NaNs
+    for (const [planes, h, wd, k, st, pd] of [[37, 17, 17, 3, 2, 1], [10, 9, 7, 2, 2, 0], [3, 5, 5, 3, 1, 1]] as const) {
+      const x = random(rng, planes * h * wd);
+      for (let i = 0; i < x.length; i += 11) x[i] = 0.25;
+      x[5] = Number.NaN;
+      const a = { planes, h, w: wd, kh: k, kw: k, strideH: st, strideW: st, padH: pd, padW: pd };
+      const out = planes * (Math.floor((h + 2 * pd - k) / st) + 1) * (Math.floor((wd + 2 * pd - k) / st) + 1);
+      const got = [1, 2].map((t) => {
+        w.setThreads(t);
+        const y = new Float32Array(out), arg = new Int32Array(out);
+        const posted = w.stats.parallelCalls;
+        w.maxPool2d(x, y, arg, a);
+        expect(w.stats.parallelCalls - posted).toBe(t === 2 ? 1 : 0);
+        return { y, arg };
+      });
+      const y = new Float32Array(out), arg = new Int32Array(out);
+      js.maxPool2d(x, y, arg, a);
+      for (const g of got) {
+        expect(firstDifference(g.y, y)).toBe(-1);
+        expect(Array.from(g.arg)).toEqual(Array.from(arg));
+      }
+    }
+  });
+});
+
 describe("wasm-resident operands", () => {
   const why = backendUnavailable("wasm");
   it.skipIf(why !== undefined)("convolve and max-pool in place with bit-identical results, across memory growth, on one and two threads and under blas", () => {
