@@ -264,7 +264,7 @@ export class BlasBackend implements KernelBackend {
    * This GEMM as the wasm convolutions' host GEMM; the wasm worker is told (before it starts) how to load the same
    * library, so convolution blocks run on both threads, each calling cblas_sgemm on one OpenBLAS thread.
    */
-  private hostFor(conv: WasmBackend): HostGemm {
+  hostFor(conv: WasmBackend): HostGemm {
     if (conv.hostGemmWorker === undefined && this.koffiPath !== undefined) conv.hostGemmWorker = { koffi: this.koffiPath, library: this.library };
     return this.host;
   }

@@ -40,7 +40,10 @@ function load(name: BackendName): KernelBackend | Error {
         const blas = BlasBackend.load();
         // convolutions: the wasm kernels when they load (one instance shared with the wasm backend), else js
         const wasm = load("wasm");
-        if (!(wasm instanceof Error)) blas.convolutionBackend = wasm;
+        if (!(wasm instanceof Error)) {
+          blas.convolutionBackend = wasm;
+          blas.hostFor(wasm); // tells the wasm worker, before anything starts it, how to load the same GEMM
+        }
         b = blas;
       } else {
         if (name === "js") b = new JsBackend();

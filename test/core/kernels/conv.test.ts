@@ -81,6 +81,34 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
+/**
+ * Runs every fusion of each shape forward and backward on `backend` at one thread and then at two, and expects the
+ * same bits; `twoThreads` is called before each two-thread run and returns a check of its result.
+ */
+function expectSameBitsOnOneAndTwoThreads(
+  backend: KernelBackend, shapes: readonly Case[], seedStride: number,
+  twoThreads: (label: string) => (two: ReturnType<typeof run>, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number) => void = () => () => {},
+): void {
+  for (const [ci, c] of shapes.entries()) {
+    for (const [fi, f] of FUSIONS.entries()) {
+      const a = argsOf(c, f);
+      const seed = seedStride * ci + fi;
+      const label = `case ${ci} fusion ${fi}`;
+      backend.setThreads(1);
+      const one = run(backend, a, f, seed);
+      backend.setThreads(2);
+      const check = twoThreads(label);
+      const two = run(backend, a, f, seed);
+      for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
+        const p = one[key], q = two[key];
+        if (p === null || q === null) continue;
+        expect(firstDifference(p, q), `${label} ${key}`).toBe(-1);
+      }
+      check(two, a, f, seed);
+    }
+  }
+}
+
 describe("js conv2d reference", () => {
   it("equals an im2col + float64 product oracle, and its backward equals the adjoint", () => {
     // ⟨gy, conv(x)⟩ = ⟨conv_xᵀ(gy), x⟩ = ⟨conv_wᵀ(gy), w⟩: the backward is the exact adjoint of the forward
@@ -223,24 +251,14 @@ describe("blas conv2d blocks on two threads", () => {
     run(blas, argsOf(CASES[2]!, FUSIONS[0]!), FUSIONS[0]!, 1);
     expect(w.startThreads()).toBeUndefined();
     const shapes: Case[] = [CASES[2]!, CASES[6]!, { n: 33, c: 16, h: 10, w: 10, o: 32, k: [3, 3], s: [1, 1], p: [1, 1] }];
-    for (const [ci, c] of shapes.entries()) {
-      for (const [fi, f] of FUSIONS.entries()) {
-        const a = argsOf(c, f);
-        blas.setThreads(1);
-        const one = run(blas, a, f, 5 * ci + fi);
-        blas.setThreads(2);
-        const posted = w.stats.parallelCalls;
-        const two = run(blas, a, f, 5 * ci + fi);
-        expect(w.stats.parallelCalls, `case ${ci} fusion ${fi}: blocks posted to both threads`).toBeGreaterThan(posted);
-        for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
-          const p = one[key], q = two[key];
-          if (p === null || q === null) continue;
-          expect(firstDifference(p, q), `case ${ci} fusion ${fi} ${key}`).toBe(-1);
-        }
-        const want = run(js, a, f, 5 * ci + fi);
-        for (const key of ["y", "x", "weight", "bias", "residual"] as const) expectClose(two[key], want[key], `case ${ci} fusion ${fi} ${key} against js`);
-      }
-    }
+    expectSameBitsOnOneAndTwoThreads(blas, shapes, 5, (label) => {
+      const posted = w.stats.parallelCalls;
+      return (two, a, f, seed) => {
+        expect(w.stats.parallelCalls, `${label}: blocks posted to both threads`).toBeGreaterThan(posted);
+        const want = run(js, a, f, seed);
+        for (const key of ["y", "x", "weight", "bias", "residual"] as const) expectClose(two[key], want[key], `${label} ${key} against js`);
+      };
+    });
     // a host GEMM that would run a block's product on two OpenBLAS threads keeps the blocks on this thread
     blas.parallelMinFlops = 0;
     const posted = w.stats.parallelCalls;
@@ -257,22 +275,10 @@ describe("wasm conv2d threads", () => {
     const w = wasm!;
     expect(w.startThreads()).toBeUndefined();
     const shapes: Case[] = [CASES[2]!, CASES[4]!, CASES[6]!, { n: 33, c: 16, h: 10, w: 10, o: 32, k: [3, 3], s: [1, 1], p: [1, 1] }];
-    for (const [ci, c] of shapes.entries()) {
-      for (const [fi, f] of FUSIONS.entries()) {
-        const a = argsOf(c, f);
-        w.setThreads(1);
-        const one = run(w, a, f, 7 * ci + fi);
-        w.setThreads(2);
-        const before = w.stats.workerChunks;
-        const two = run(w, a, f, 7 * ci + fi);
-        for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
-          const p = one[key], q = two[key];
-          if (p === null || q === null) continue;
-          expect(firstDifference(p, q), `case ${ci} fusion ${fi} ${key}`).toBe(-1);
-        }
-        if (ci === 3) expect(w.stats.workerChunks).toBeGreaterThanOrEqual(before); // the worker took part (when awake in time)
-      }
-    }
+    expectSameBitsOnOneAndTwoThreads(w, shapes, 7, () => {
+      const before = w.stats.workerChunks;
+      return () => expect(w.stats.workerChunks).toBeGreaterThanOrEqual(before); // the worker took part (when awake in time)
+    });
     expect(w.stats.parallelCalls).toBeGreaterThan(0);
   });
 });
