@@ -42,7 +42,7 @@ function load(name: BackendName): KernelBackend | Error {
         const wasm = load("wasm");
         if (!(wasm instanceof Error)) {
           blas.convolutionBackend = wasm;
-          blas.hostFor(wasm); // tells the wasm worker, before anything starts it, how to load the same GEMM
+          if (wasm instanceof WasmBackend) blas.hostFor(wasm); // tells the wasm worker, before anything starts it, how to load the same GEMM
         }
         b = blas;
       } else {
