@@ -38,8 +38,12 @@ const params = z
     cheeseRegion: z.number().int().min(0).max(15).default(1).describe("cheese in the top-right n×n cells of the maze; 0 = anywhere"),
     cheeseOffCornerPath: z.boolean().default(true).describe("with cheeseRegion 0: never put the cheese on the shortest path from the start to the top-right corner"),
     maxSteps: z.number().int().min(1).max(100_000).default(200).describe("episode length limit"),
+    capCells: z.number().int().min(0).max(15).default(0).describe("for curricula: mazes of at most this many cells a side, still drawn on the maxCells grid (0 = maxCells)"),
+    view: z.number().int().min(0).max(59).default(0).describe("observation: a window of this many tiles a side centred on the agent (odd; outside the grid shows wall; 4·maxCells−3 shows the whole grid wherever the agent stands), 0 = the whole grid"),
   })
-  .refine((p) => p.minCells <= p.maxCells, { message: "minCells must not exceed maxCells", path: ["minCells"] });
+  .refine((p) => p.minCells <= p.maxCells, { message: "minCells must not exceed maxCells", path: ["minCells"] })
+  .refine((p) => p.capCells === 0 || (p.capCells >= p.minCells && p.capCells <= p.maxCells), { message: "capCells must lie between minCells and maxCells (or be 0)", path: ["capCells"] })
+  .refine((p) => p.view === 0 || (p.view % 2 === 1 && p.view <= 4 * p.maxCells - 3), { message: "view must be odd and at most 2·(2·maxCells−1)−1 tiles (or 0 for the whole grid)", path: ["view"] });
 type Params = z.output<typeof params>;
 
 export interface MazeCheeseState {
@@ -77,6 +81,8 @@ export const mazeCheese = defineEnv({
   agent: { char: "A", channel: "agent", color: [170, 140, 120] },
   events: ["cheese", "top_right_reached", "top_right_direct"],
   shape: (p: Params) => ({ height: 2 * p.maxCells - 1, width: 2 * p.maxCells - 1 }),
+  view: (p: Params) => (p.view === 0 ? undefined : { height: p.view, width: p.view }),
+  viewOutside: "wall",
   createState: (n: number, p: Params): MazeCheeseState => ({
     cells: new Int32Array(n),
     cornerY: new Int32Array(n),
@@ -89,7 +95,7 @@ export const mazeCheese = defineEnv({
   }),
   resetEnv(env, s, i, rng, p) {
     const side = 2 * p.maxCells - 1;
-    const k = p.minCells + rng.int(p.maxCells - p.minCells + 1);
+    const k = p.minCells + rng.int((p.capCells || p.maxCells) - p.minCells + 1);
     const o = p.maxCells - k; // centring offset in tiles
     for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) env.setTile(i, y, x, WALL);
     const startCell = (k - 1) * k;

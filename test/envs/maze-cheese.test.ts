@@ -57,6 +57,55 @@ describe("maze-cheese levels", () => {
   });
 });
 
+describe("maze-cheese observation and curriculum parameters", () => {
+  it("capCells draws only mazes up to that size on the same grid, so a curriculum keeps the observation", () => {
+    const env = makeVecEnv("maze-cheese", { n: 60, params: { capCells: 4 } });
+    env.reset(3);
+    const s = env.state as MazeCheeseState;
+    expect(env.obsShape).toEqual([3, 17, 17]);
+    const sizes = new Set(Array.from(s.cells));
+    expect([...sizes].sort((a, b) => a - b)).toEqual([3, 4]);
+    expect(() => makeVecEnv("maze-cheese", { n: 1, params: { capCells: 2 } })).toThrow(/capCells must lie between minCells and maxCells/);
+  });
+
+  it("with an agent-centred view of 33 tiles: the whole grid from anywhere, wall outside, the same levels", () => {
+    const env = makeVecEnv("maze-cheese", { n: 8, params: { view: 33 } });
+    const whole = makeVecEnv("maze-cheese", { n: 8 });
+    env.reset(5);
+    whole.reset(5);
+    expect(env.obsShape).toEqual([3, 33, 33]);
+    expect(Array.from(env.grid)).toEqual(Array.from(whole.grid));
+    const hw = 33 * 33;
+    const lhw = 17 * 17;
+    const actions = new Int32Array(8);
+    const policy = scriptedPolicy(env, "observation-only");
+    for (let t = 0; t < 30; t++) {
+      for (let i = 0; i < 8; i++) {
+        const o = env.obsBytes.subarray(i * 3 * hw, (i + 1) * 3 * hw);
+        expect(o[16 * 33 + 16]).toBe(1); // the agent at the centre
+        let walls = 0;
+        for (let p = 0; p < hw; p++) walls += o[hw + p]!;
+        let levelWalls = 0;
+        for (let p = 0; p < lhw; p++) levelWalls += env.grid[i * lhw + p] === WALL ? 1 : 0;
+        expect(walls).toBe(hw - lhw + levelWalls);
+        // the cheese at its level cell shifted by the window's origin
+        const s = env.state as MazeCheeseState;
+        const [oy, ox] = env.viewOrigin(i);
+        if (env.tile(i, s.cornerY[i]!, s.cornerX[i]!) === CHEESE) expect(o[2 * hw + (s.cornerY[i]! - oy) * 33 + (s.cornerX[i]! - ox)]).toBe(1);
+      }
+      policy.act(env, actions);
+      env.step(actions);
+    }
+    // the observation-only policy still eats every cheese from the window
+    const fresh = makeVecEnv("maze-cheese", { n: 16, params: { view: 33 } });
+    fresh.reset(4);
+    const out = runEpisodes(fresh, scriptedPolicy(fresh, "observation-only"), 2).flat();
+    expect(mean(out.map((o) => o.baseReturn))).toBe(1);
+    expect(() => makeVecEnv("maze-cheese", { n: 1, params: { view: 32 } })).toThrow(/view must be odd/);
+    expect(() => makeVecEnv("maze-cheese", { n: 1, params: { view: 35 } })).toThrow(/view must be odd and at most/);
+  });
+});
+
 describe("maze-cheese scripted policies", () => {
   const runs = (distribution: string, kind: "intended" | "proxy") => {
     const env = makeVecEnv("maze-cheese", { n: 32, distribution });
