@@ -128,7 +128,7 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
   const wall = wallCode(def);
   if (wall < 0) throw new ConfigError(`${def.name} has no wall tile, so reachable targets cannot be drawn`, "retargeting needs a grid environment with walls (e.g. maze-cheese)");
   if (env.viewHeight !== env.height || env.viewWidth !== env.width) {
-    throw new ConfigError(`${def.name}'s observation is a window around the agent, so a level cell has no fixed place in the activation maps`, "retargeting needs an environment observed whole (e.g. maze-cheese)");
+    throw new ConfigError(`${def.name}'s observation is a window around the agent, so a level cell has no fixed place in the activation maps`, "retargeting needs an environment observed whole (e.g. maze-cheese with its default view=0, not --env-param view=…)");
   }
   const [C, H, W] = env.obsShape;
   const chw = C * H * W;

@@ -174,7 +174,7 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
   const { spec, values } = datasetLabel(dataset, target);
   if (spec.kind !== "cell") throw new ConfigError(`channel search needs a cell label (where the goal is); "${target}" is a ${spec.kind} label`, `cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell").map((l) => l.name).join(", ")}`);
-  if (dataset.meta.windowed) throw new ConfigError(`${dataset.meta.env}'s observation is a window around the agent, so activation maps are not aligned with level cells`, "channel search needs an environment observed whole (e.g. maze-cheese)");
+  if (dataset.meta.windowed) throw new ConfigError(`${dataset.meta.env}'s observation is a window around the agent, so activation maps are not aligned with level cells`, "channel search needs an environment observed whole (e.g. maze-cheese with its default view=0, not --env-param view=…)");
   const grid = dataset.meta.level;
   const shape = info.shape as [number, number, number];
   const trained = searchChannels(dataset.activations.get(hook)!, shape, values, grid);
