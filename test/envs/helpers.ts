@@ -40,3 +40,21 @@ export function mean(xs: readonly number[]): number {
 export function flat<T>(xs: readonly (readonly T[])[]): T[] {
   return xs.flat() as T[];
 }
+
+/**
+ * Checks copy i's agent-centred window: the agent at its centre and every cell outside the level shown as wall, so
+ * the window's wall count is the level's walls plus the cells outside. Returns copy i's observation bytes.
+ */
+export function expectCentredWindow(env: VecEnv, i: number, agentChannel: number, wallChannel: number, wallCode: number): Uint8Array {
+  const vhw = env.viewHeight * env.viewWidth;
+  const lhw = env.height * env.width;
+  const C = env.numChannels;
+  const o = env.obsBytes.subarray(i * C * vhw, (i + 1) * C * vhw);
+  if (o[agentChannel * vhw + ((env.viewHeight - 1) / 2) * env.viewWidth + (env.viewWidth - 1) / 2] !== 1) throw new Error(`copy ${i}: the agent is not at the window's centre`);
+  let walls = 0;
+  for (let p = 0; p < vhw; p++) walls += o[wallChannel * vhw + p]!;
+  let levelWalls = 0;
+  for (let p = 0; p < lhw; p++) levelWalls += env.grid[i * lhw + p] === wallCode ? 1 : 0;
+  if (walls !== vhw - lhw + levelWalls) throw new Error(`copy ${i}: the window shows ${walls} wall cells, not the level's ${levelWalls} plus ${vhw - lhw} outside`);
+  return o;
+}

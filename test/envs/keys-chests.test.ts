@@ -3,7 +3,7 @@ import { makeVecEnv } from "../../src/envs/index.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
 import type { KeysChestsState } from "../../src/envs/keys-chests.js";
 import { bfs, bfsScratch } from "../../src/envs/grid.js";
-import { mean, randomPolicy, runEpisodes } from "./helpers.js";
+import { expectCentredWindow, mean, randomPolicy, runEpisodes } from "./helpers.js";
 
 const WALL = 1;
 const KEY = 2;
@@ -124,14 +124,8 @@ describe("keys-chests levels", () => {
     let heldSeen = 0;
     for (let t = 0; t < 60; t++) {
       for (let i = 0; i < 8; i++) {
-        const o = env.obsBytes.subarray(i * 5 * hw, (i + 1) * 5 * hw);
-        expect(o[agent * hw + 10 * 21 + 10]).toBe(1); // the agent at the centre
         // the level's cell (y, x) at window cell (y − agentY + 10, x − agentX + 10); everything else is wall
-        let walls = 0;
-        for (let p = 0; p < hw; p++) walls += o[wall * hw + p]!;
-        let levelWalls = 0;
-        for (let p = 0; p < 121; p++) levelWalls += env.grid[i * 121 + p] === WALL ? 1 : 0;
-        expect(walls).toBe(hw - 121 + levelWalls);
+        const o = expectCentredWindow(env, i, agent, wall, WALL);
         let shown = 0;
         for (let x = 0; x < 21; x++) shown += o[strip * hw + x]!;
         expect(shown).toBe(Math.min(s.keysHeld[i]!, 11));
