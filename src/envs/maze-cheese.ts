@@ -167,6 +167,12 @@ export const mazeCheese = defineEnv({
     // On 3–4-cell mazes with the cheese in the top-right 3×3 cells it reached 0.74 of the optimum at 300k steps
     // (33 CPU s; random 0.54), and hiding the cheese from its observation did not change its deploy cheese rate;
     // at 2M steps (~220 CPU s, one seed) 0.944, and hiding the cheese then dropped its deploy rate 73% → 24%.
+    // Tried on the default mazes (1 Dec, later; seed 1 each, load 4–10; `mesa eval RUN --episodes 500`, train;
+    // random 0.110): the small CNN with a maze-size curriculum (capCells 3, 5, 7 to 15/30/50% of the updates)
+    // 0.292 [0.252, 0.332] at 410k steps (157 CPU s) on the whole maze; with an agent-centred view=33 (760 env
+    // steps per CPU s, 3.4× slower than the whole maze's 2,560) 0.368 at 164k (229 CPU s) and 0.472 [0.428,
+    // 0.516] at 430k (581 CPU s): 1.0 on 3-cell mazes, 0.72 on 5, 0.23 on 7, 0.02 on 9. Not solved either; the
+    // whole-maze view stays the default (the interpretability battery needs activation maps aligned with cells).
     note: "mazes of 3–9 cells a side; CNN; 32-step rollouts, lr 1e-3",
     model: "cnn",
     ppo: { totalTimesteps: 2_000_000, numSteps: 32, learningRate: 1e-3 },
