@@ -83,6 +83,7 @@ function checkProblem(name: string, table: SuccessorTable, reward: Float32Array,
   }
   if (options.backup !== "max" && options.backup !== "soft") throw new ConfigError(`${name}: backup must be "max" or "soft", got "${String(options.backup)}"`);
   if (options.backup === "soft" && !((options.temperature ?? 1) > 0)) throw new ConfigError(`${name}: soft backup needs a temperature > 0, got ${options.temperature}`);
+  if (moves > MAX_RECORDED_MOVES) throw new ShapeError(`${name}: ${moves} moves per state; at most ${MAX_RECORDED_MOVES} (the backward pass records each state's winning move in a byte)`);
 }
 
 // The loops run problem by problem, all K backups of one problem before the next: a problem's S values and
@@ -255,7 +256,7 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
   const soft = options.backup === "soft";
   const allValues = acquireBuffer(K * n, false); // V_1..V_K, every element written; back to the pool after backward
   // the winning move of every hard-max backup, for the backward pass (no recomputation there)
-  const args = recordsGrad && !soft && M <= MAX_RECORDED_MOVES ? new Uint8Array(K * n) : null;
+  const args = recordsGrad && !soft ? new Uint8Array(K * n) : null;
   const qAt = new Float32Array(B * M);
   valueIterationArrays(table, reward.data, continuation.data, options, allValues, at, qAt, args);
   const values = lastValues(allValues, B, K, S);
@@ -291,32 +292,21 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
             if (dv !== 0) dEPrev[next[row + args[vOff + s]!]!]! += dv;
           }
         } else {
-          // E_k = R + C ⊙ V_k
+          // soft backups: E_k = R + C ⊙ V_k
           for (let s = 0; s < S; s++) {
             const d = dE[s]!;
             if (d === 0) continue;
             if (dR) dR[base + s]! += d;
             if (dC) dC[base + s]! += d * allValues[vOff + s]!;
           }
-          // V_k(s) = backup_m E_{k−1}(next(s, m)); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
+          // V_k(s) = τ·log Σ_m exp(E_{k−1}(next(s, m))/τ); E_{k−1} recomputed from V_{k−1} (V_0 = 0)
           if (k >= 2) entering(R, C, base, allValues, (b * K + k - 2) * S, e, S);
           else for (let s = 0; s < S; s++) e[s] = R[base + s]!;
           for (let s = 0, row = rowBase; s < S; s++, row += M) {
             const dv = dE[s]! * C[base + s]!; // dV_k(s) = dE_k(s) · C(s)
             if (dv === 0) continue;
             let best = -Infinity;
-            let arg = 0;
-            for (let m = 0; m < M; m++) {
-              const qv = e[next[row + m]!]!;
-              if (qv > best) {
-                best = qv;
-                arg = m;
-              }
-            }
-            if (!soft) {
-              dEPrev[next[row + arg]!]! += dv;
-              continue;
-            }
+            for (let m = 0; m < M; m++) best = Math.max(best, e[next[row + m]!]!);
             let z = 0;
             for (let m = 0; m < M; m++) z += weights[m] = fastExp((e[next[row + m]!]! - best) / tau);
             for (let m = 0; m < M; m++) dEPrev[next[row + m]!]! += (dv * weights[m]!) / z;
