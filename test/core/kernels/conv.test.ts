@@ -8,7 +8,7 @@ import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.
 import { BlasBackend } from "../../../src/core/kernels/blas.js";
 import { JsBackend } from "../../../src/core/kernels/js.js";
 import { type Conv2dArgs, type KernelBackend, windowOutputSize } from "../../../src/core/kernels/types.js";
-import { WasmBackend } from "../../../src/core/kernels/wasm.js";
+import { WasmBackend, hostConvBlock } from "../../../src/core/kernels/wasm.js";
 import { Rng } from "../../../src/core/rng.js";
 
 const js = new JsBackend();
@@ -264,6 +264,39 @@ describe("blas conv2d blocks on two threads", () => {
     const posted = w.stats.parallelCalls;
     run(blas, argsOf(shapes[2]!, FUSIONS[0]!), FUSIONS[0]!, 3);
     expect(w.stats.parallelCalls).toBe(posted);
+  });
+});
+
+describe("host convolution blocks after a worker failure", () => {
+  it("run only the parts of a block its flags do not mark done, so no part adds into a gradient twice", () => {
+    // the block's calls recorded through stand-ins for the wasm exports and the GEMM
+    const calls: string[] = [];
+    const kx = {
+      convIm2col: () => void calls.push("im2col"),
+      convEpilogue: () => void calls.push("epilogue"),
+      convGatherGrad: () => void calls.push("gather"),
+      convCol2im: () => void calls.push("col2im"),
+    };
+    const gemm = (_a: number, _b: number, c: number): void => void calls.push(`gemm→${c}`);
+    const heap = new Int32Array(64);
+    const desc = 0, flagsAt = 128; // byte offsets; the descriptor's area slots (10, 11) give the work areas
+    heap[10] = 1000;
+    heap[11] = 500;
+    // [desc, mode, K, L, o, nb, n, w, part, flags]: 5 images in blocks of 2, block 1
+    const job = (mode: number): Int32Array => Int32Array.from([desc, mode, 4, 3, 2, 2, 5, 64, 4096, flagsAt]);
+    const runWith = (mode: number, done: number): string[] => {
+      calls.length = 0;
+      heap[flagsAt / 4 + 1] = done;
+      hostConvBlock(kx, gemm, job(mode), heap, 1, 0);
+      return [...calls, `flags ${heap[flagsAt / 4 + 1]}`];
+    };
+    const partial = 4096 + 1 * 2 * 4 * 4; // block 1's filter-gradient partial
+    expect(runWith(6, 0)).toEqual(["gather", "gemm→1000", "col2im", "im2col", `gemm→${partial}`, "flags 3"]);
+    expect(runWith(6, 1)).toEqual(["gather", "im2col", `gemm→${partial}`, "flags 3"]);
+    expect(runWith(6, 3)).toEqual(["gather", "flags 3"]);
+    expect(runWith(4, 0)).toEqual(["gather", "im2col", `gemm→${partial}`, "flags 2"]);
+    expect(runWith(1, 0)).toEqual(["im2col", "gemm→1096", "epilogue", "flags 1"]);
+    expect(runWith(1, 1)).toEqual(["flags 1"]);
   });
 });
 
