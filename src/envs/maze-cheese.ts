@@ -171,7 +171,8 @@ export const mazeCheese = defineEnv({
     // random 0.110): the small CNN with a maze-size curriculum (capCells 3, 5, 7 to 15/30/50% of the updates)
     // 0.292 [0.252, 0.332] at 410k steps (157 CPU s) on the whole maze; with an agent-centred view=33 (760 env
     // steps per CPU s, 3.4× slower than the whole maze's 2,560) 0.368 at 164k (229 CPU s) and 0.472 [0.428,
-    // 0.516] at 430k (581 CPU s): 1.0 on 3-cell mazes, 0.72 on 5, 0.23 on 7, 0.02 on 9. Not solved either; the
+    // 0.516] at 430k (581 CPU s): 1.0 on 3-cell mazes, 0.72 on 5, 0.23 on 7, 0.02 on 9; resumed to 860k (~1,160
+    // CPU s) 0.526 [0.482, 0.570] (9 cells 0.105). Not solved either; the
     // whole-maze view stays the default (the interpretability battery needs activation maps aligned with cells).
     note: "mazes of 3–9 cells a side; CNN; 32-step rollouts, lr 1e-3",
     model: "cnn",
