@@ -194,6 +194,15 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyEnvDefinition = EnvDefinition<any, any>;
 
+/**
+ * Level coordinate of the first row (or column) of a `view`-tile window centred on position `pos` of a level
+ * `size` tiles long: 0 when the window is the whole level, otherwise pos − (view − 1)/2 (negative near the edge,
+ * where the window shows the outside).
+ */
+export function windowOrigin(pos: number, size: number, view: number): number {
+  return view === size ? 0 : pos - ((view - 1) >> 1);
+}
+
 /** Identity function that checks an environment definition's types. */
 export function defineEnv<Sch extends z.ZodObject, S>(def: EnvDefinition<Sch, S>): EnvDefinition<Sch, S> {
   return def;
@@ -353,6 +362,9 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     events: Int32Array;
     pursuedProxy: Uint8Array;
     intendedGoalReached: Uint8Array;
+    /** where the agent stood at the end of the episode (level coordinates; the copy has already been reset) */
+    agentY: Int32Array;
+    agentX: Int32Array;
   };
   /** the environment's own per-copy state */
   readonly state: S;
@@ -466,6 +478,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
       events: new Int32Array(n * this.numEvents),
       pursuedProxy: new Uint8Array(n),
       intendedGoalReached: new Uint8Array(n),
+      agentY: new Int32Array(n),
+      agentX: new Int32Array(n),
     };
     this.stats = { baseReturn: 0, intendedReturn: 0, length: 0, terminated: false, truncated: false, events: {} };
     for (const e of def.events) this.stats.events[e] = 0;
@@ -511,7 +525,7 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
 
   /** level coordinates [row, column] of the observation window's top-left cell for copy i ([0, 0] unwindowed) */
   viewOrigin(i: number): [number, number] {
-    return [this.viewOffset(this.agentY[i]!, this.height, this.viewHeight), this.viewOffset(this.agentX[i]!, this.width, this.viewWidth)];
+    return [windowOrigin(this.agentY[i]!, this.height, this.viewHeight), windowOrigin(this.agentX[i]!, this.width, this.viewWidth)];
   }
 
   /** index of an event name in `events` rows; throws listing valid names */
@@ -728,16 +742,11 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     if (this.levelFloats !== null) this.levelFloats[p] = value;
   }
 
-  /** first level row/column of a window of `view` cells centred on `pos` (0 when the view spans the level) */
-  private viewOffset(pos: number, size: number, view: number): number {
-    return view === size ? 0 : pos - ((view - 1) >> 1);
-  }
-
   /** copies copy i's window out of the whole-level buffer; cells outside the level show the outside channel */
   private renderWindow(i: number): void {
     const { viewHeight: vh, viewWidth: vw, height: h, width: w, hw, numChannels: C } = this;
-    const oy = this.viewOffset(this.agentY[i]!, h, vh);
-    const ox = this.viewOffset(this.agentX[i]!, w, vw);
+    const oy = windowOrigin(this.agentY[i]!, h, vh);
+    const ox = windowOrigin(this.agentX[i]!, w, vw);
     const src = this.levelBytes;
     const obs = this.obs;
     const bytes = this.obsBytes;
@@ -817,6 +826,8 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     f.baseReturn[i] = stats.baseReturn = this.running.baseReturn[i]!;
     f.intendedReturn[i] = stats.intendedReturn = this.running.intendedReturn[i]!;
     f.length[i] = stats.length = this.episodeStep[i]!;
+    f.agentY[i] = this.agentY[i]!;
+    f.agentX[i] = this.agentX[i]!;
     stats.terminated = this.terminated[i] === 1;
     stats.truncated = this.truncated[i] === 1;
     for (let e = 0; e < E; e++) {

@@ -9,6 +9,7 @@
 // the largest one among the same layer's channels in a randomly initialised network of the same architecture
 // (random convolutions also respond to the goal's pixels, so "correlates at all" proves nothing).
 import { ConfigError } from "../core/errors.js";
+import { windowOrigin } from "../envs/engine.js";
 import { pearson } from "./metrics.js";
 
 export interface ChannelScore {
@@ -41,6 +42,32 @@ export function gridToMap(y: number, x: number, grid: { height: number; width: n
   const fy = Math.min(h - 1, Math.floor((y * h) / grid.height));
   const fx = Math.min(w - 1, Math.floor((x * w) / grid.width));
   return fy * w + fx;
+}
+
+/**
+ * Re-expresses level cells (y·level.width + x; NaN where absent) in the frame of an observation window of
+ * `view` tiles centred on the agent at (agentY[k], agentX[k]) — what an agent-centred policy's activation maps are
+ * aligned with. Cells outside the window become NaN. With the whole level as the view, cells are unchanged.
+ */
+export function cellsInView(
+  cells: ArrayLike<number>,
+  agentY: ArrayLike<number>,
+  agentX: ArrayLike<number>,
+  level: { height: number; width: number },
+  view: { height: number; width: number },
+): Float64Array {
+  const out = new Float64Array(cells.length);
+  for (let k = 0; k < cells.length; k++) {
+    const c = cells[k]!;
+    if (!Number.isFinite(c) || !Number.isFinite(agentY[k]!) || !Number.isFinite(agentX[k]!)) {
+      out[k] = Number.NaN;
+      continue;
+    }
+    const y = Math.floor(c / level.width) - windowOrigin(agentY[k]!, level.height, view.height);
+    const x = (c % level.width) - windowOrigin(agentX[k]!, level.width, view.width);
+    out[k] = y >= 0 && y < view.height && x >= 0 && x < view.width ? y * view.width + x : Number.NaN;
+  }
+  return out;
 }
 
 /**

@@ -6,6 +6,8 @@
 // default: on the target within twice the shortest path's steps (the criterion maze-cheese's proxy metric uses),
 // because in small mazes a random walker stumbles onto any cell before a long episode ends; the any-time rate is
 // reported beside it.
+// Agent-centred observations (a `view` window) work too: the edit goes where the window shows the target at each
+// step, and is left out while the target lies outside the window.
 import { ConfigError, ShapeError } from "../core/errors.js";
 import { shapeStr } from "../core/shape.js";
 import { Rng } from "../core/rng.js";
@@ -127,14 +129,12 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
   const env = new VecEnv(def, { n, distribution: options.distribution ?? "deploy", ...(options.params ? { params: options.params } : {}) });
   const wall = wallCode(def);
   if (wall < 0) throw new ConfigError(`${def.name} has no wall tile, so reachable targets cannot be drawn`, "retargeting needs a grid environment with walls (e.g. maze-cheese)");
-  if (env.viewHeight !== env.height || env.viewWidth !== env.width) {
-    throw new ConfigError(`${def.name}'s observation is a window around the agent, so a level cell has no fixed place in the activation maps`, "retargeting needs an environment observed whole (e.g. maze-cheese with its default view=0, not --env-param view=…)");
-  }
+  // the observation: the whole level, or a window centred on the agent (then the target's place in the
+  // activation maps moves with the agent, and the edit is skipped while the target is outside the window)
   const [C, H, W] = env.obsShape;
-  const chw = C * H * W;
-  const cells = H * W;
-  const dist = new Int32Array(cells);
-  const queue = new Int32Array(cells);
+  const levelCells = env.height * env.width;
+  const dist = new Int32Array(levelCells);
+  const queue = new Int32Array(levelCells);
   const quota = new Int32Array(n);
   for (let i = 0; i < n; i++) quota[i] = Math.floor(options.episodes / n) + (i < options.episodes % n ? 1 : 0);
   // episode slot of copy i's k-th episode in `records` (copy-major, so every arm fills the same slots)
@@ -181,7 +181,11 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
         const out = a.data.slice();
         for (let i = 0; i < n; i++) {
           const t = targets[i]!;
-          const p = gridToMap(Math.floor(t / W), t % W, { height: H, width: W }, h, w);
+          const [oy, ox] = env.viewOrigin(i);
+          const y = Math.floor(t / env.width) - oy;
+          const x = (t % env.width) - ox;
+          if (y < 0 || y >= H || x < 0 || x >= W) continue;
+          const p = gridToMap(y, x, { height: H, width: W }, h, w);
           for (const c of options.channels) out[((i * Ch + c) * h + Math.floor(p / w)) * w + (p % w)] = options.value;
         }
         return new Tensor(out, a.shape);
@@ -190,18 +194,12 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
       sampleCategorical(logits.data, n, env.numActions, rng, actions, undefined, options.greedy ?? false);
     }
     env.step(actions);
-    const agentChannel = env.channels.indexOf(env.def.agent.channel);
     for (let i = 0; i < n; i++) {
       if (done[i]! >= quota[i]!) continue;
       steps[i]!++;
       const ended = (env.terminated[i]! | env.truncated[i]!) !== 0;
-      // where the agent stands after this step: the finished episode's last observation when it ended
-      let here: number;
-      if (ended) {
-        const off = i * chw + agentChannel * cells;
-        here = -1;
-        for (let c = 0; c < cells; c++) if (env.finalObs[off + c] === 1) here = c;
-      } else here = env.agentY[i]! * W + env.agentX[i]!;
+      // where the agent stands after this step (the finished episode's last position when it ended)
+      const here = ended ? env.finished.agentY[i]! * env.width + env.finished.agentX[i]! : env.agentY[i]! * env.width + env.agentX[i]!;
       if (here === targets[i]) {
         finish(i, true);
         if (!ended) env.startEpisode(i);

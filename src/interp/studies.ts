@@ -15,7 +15,7 @@ import { paramsOn } from "../envs/make.js";
 import { type ScriptedKind, scriptedPolicy } from "../envs/scripted.js";
 import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
-import { type ChannelScore, type ChannelSearchResult, searchChannels, trackingChannels } from "./channels.js";
+import { cellsInView, type ChannelScore, type ChannelSearchResult, searchChannels, trackingChannels } from "./channels.js";
 import { type ActivationDataset, activationsOn, collectActivations, datasetLabel } from "./dataset.js";
 import { hookInfo } from "./hooks.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
@@ -174,14 +174,25 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
   const { spec, values } = datasetLabel(dataset, target);
   if (spec.kind !== "cell") throw new ConfigError(`channel search needs a cell label (where the goal is); "${target}" is a ${spec.kind} label`, `cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell").map((l) => l.name).join(", ")}`);
-  if (dataset.meta.windowed) throw new ConfigError(`${dataset.meta.env}'s observation is a window around the agent, so activation maps are not aligned with level cells`, "channel search needs an environment observed whole (e.g. maze-cheese with its default view=0, not --env-param view=…)");
-  const grid = dataset.meta.level;
+  // an agent-centred window's maps are aligned with the window, so the goal is found where the window shows it
+  const { grid, goal } = goalInObservationFrame(dataset, values);
   const shape = info.shape as [number, number, number];
-  const trained = searchChannels(dataset.activations.get(hook)!, shape, values, grid);
+  const trained = searchChannels(dataset.activations.get(hook)!, shape, goal, grid);
   const twin = activationsOn(randomInitTwin(policy, seed), dataset, [hook]);
-  const random = searchChannels(twin.get(hook)!, shape, values, grid);
+  const random = searchChannels(twin.get(hook)!, shape, goal, grid);
   const threshold = Math.max(...random.ranked.map((s) => s.goal_correlation));
   return { hook, target, trained, random_init: random, threshold, tracking: trackingChannels(trained, threshold) };
+}
+
+/**
+ * A cell label in the frame activation maps are aligned with: level cells when the observation shows the whole
+ * level, otherwise cells of the agent-centred window (from each sample's agent position; NaN where the goal lies
+ * outside the window).
+ */
+export function goalInObservationFrame(dataset: ActivationDataset, cells: Float64Array): { grid: { height: number; width: number }; goal: ArrayLike<number> } {
+  if (!dataset.meta.windowed) return { grid: dataset.meta.level, goal: cells };
+  const view = { height: dataset.meta.obs_shape[1], width: dataset.meta.obs_shape[2] };
+  return { grid: view, goal: cellsInView(cells, datasetLabel(dataset, "agent_y").values, datasetLabel(dataset, "agent_x").values, dataset.meta.level, view) };
 }
 
 /**

@@ -1,0 +1,136 @@
+// The interpretability tools on agents that see a window centred on themselves (maze-cheese with `view`): the
+// activation maps are aligned with the window, not the level, so channel search and retargeting must find the goal
+// where the window shows it. Checked with hand-built networks whose answer is known.
+import { describe, expect, it } from "vitest";
+import { conv2d } from "../../src/core/ops/conv.js";
+import { Rng } from "../../src/core/rng.js";
+import { Tensor, zeros } from "../../src/core/tensor.js";
+import { VecEnv, windowOrigin } from "../../src/envs/engine.js";
+import { bfsCells } from "../../src/envs/grid.js";
+import { getEnvDefinition } from "../../src/envs/make.js";
+import { HookPoint, Module } from "../../src/nn/module.js";
+import type { ActorCritic, ActorCriticOutput } from "../../src/nn/models/policy.js";
+import { cellsInView, searchChannels } from "../../src/interp/channels.js";
+import { collectActivations, datasetLabel } from "../../src/interp/dataset.js";
+import { channelIndex } from "../../src/interp/observations.js";
+import { retarget } from "../../src/interp/retarget.js";
+import { goalInObservationFrame } from "../../src/interp/studies.js";
+
+const def = getEnvDefinition("maze-cheese");
+// 3–4-cell mazes on a 7×7-tile level; a 9-tile window often leaves the cheese outside, 13 tiles never does
+const base = { maxCells: 4, maxSteps: 40 };
+
+/** Channel 1 of `hook_map` is the cheese channel itself; channel 0 sees walls. */
+class CheeseMap extends Module<Tensor, ActorCriticOutput> {
+  readonly kind = "cheese-map";
+  readonly spec = { kind: "cheese-map", obsShape: [] as number[], numActions: 4, hidden: [] as number[] };
+  readonly numActions = 4;
+  readonly hook_map = new HookPoint();
+  private readonly weight: Tensor;
+  constructor(readonly obsShape: readonly number[]) {
+    super();
+    const C = obsShape[0]!;
+    this.weight = zeros([2, C, 3, 3]);
+    for (let k = 0; k < 9; k++) this.weight.data[channelIndex(def.channels, "wall") * 9 + k] = 0.2;
+    this.weight.data[(C + channelIndex(def.channels, "cheese")) * 9 + 4] = 1;
+  }
+  forward(obs: Tensor): ActorCriticOutput {
+    const x = obs.shape.length === 4 ? obs : obs.reshape([obs.shape[0]!, ...this.obsShape]);
+    this.hook_map.forward(conv2d(x, this.weight, null, { padding: 1 }));
+    return { logits: zeros([x.shape[0]!, 4]), value: zeros([x.shape[0]!, 1]) };
+  }
+}
+
+/**
+ * Walks to wherever its one-channel map is largest (by the shortest path around the walls it sees), and up when
+ * the map is flat: with retargeting's edit as the only signal, it goes where the edit says the target is.
+ */
+class MapSeeker extends Module<Tensor, ActorCriticOutput> {
+  readonly kind = "map-seeker";
+  readonly spec = { kind: "map-seeker", obsShape: [] as number[], numActions: 4, hidden: [] as number[] };
+  readonly numActions = 4;
+  readonly hook_map = new HookPoint();
+  constructor(readonly obsShape: readonly number[]) {
+    super();
+  }
+  forward(obs: Tensor): ActorCriticOutput {
+    const [C, H, W] = this.obsShape as [number, number, number];
+    const B = obs.shape[0]!;
+    const map = this.hook_map.forward(zeros([B, 1, H, W]));
+    const logits = zeros([B, 4]);
+    const wall = channelIndex(def.channels, "wall");
+    const agent = channelIndex(def.channels, "agent");
+    const codes = new Uint8Array(H * W);
+    const dist = new Int32Array(H * W);
+    const first = new Int8Array(H * W);
+    const queue = new Int32Array(H * W);
+    for (let b = 0; b < B; b++) {
+      let target = -1;
+      let start = -1;
+      for (let c = 0; c < H * W; c++) {
+        codes[c] = obs.data[(b * C + wall) * H * W + c]! === 1 ? 1 : 0;
+        if (obs.data[(b * C + agent) * H * W + c] === 1) start = c;
+        if (map.data[b * H * W + c]! > 0 && (target < 0 || map.data[b * H * W + c]! > map.data[b * H * W + target]!)) target = c;
+      }
+      if (target < 0 || target === start) continue;
+      bfsCells(codes, 0, H, W, Math.floor(start / W), start % W, (code) => code === 0, dist, first, queue);
+      if (dist[target]! > 0) logits.data[b * 4 + first[target]!] = 10;
+    }
+    return { logits, value: zeros([B, 1]) };
+  }
+}
+
+describe("agent-centred observations", () => {
+  it("cellsInView re-expresses level cells in the window around the agent, NaN outside it", () => {
+    const level = { height: 7, width: 7 };
+    const view = { height: 5, width: 5 };
+    // agent at (3, 3): the window's top-left is level (1, 1); cell (2, 5) → window (1, 4); (0, 0) is outside
+    const out = cellsInView([2 * 7 + 5, 0, Number.NaN], [3, 3, 3], [3, 3, 3], level, view);
+    expect(out[0]).toBe(1 * 5 + 4);
+    expect(out[1]).toBeNaN();
+    expect(out[2]).toBeNaN();
+    // the whole level as the view leaves cells unchanged
+    expect([...cellsInView([2 * 7 + 5, 0], [3, 6], [3, 0], level, level)]).toEqual([2 * 7 + 5, 0]);
+    expect(windowOrigin(3, 7, 5)).toBe(1);
+    expect(windowOrigin(0, 7, 5)).toBe(-2);
+  });
+
+  it("channel search finds the cheese channel in the window's frame (and not in the level's)", () => {
+    const params = { ...base, view: 9 };
+    const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
+    const net = new CheeseMap(env.obsShape);
+    const data = collectActivations(net as unknown as ActorCritic, def, { samples: 240, distribution: "deploy", params, seed: 2, behaviour: "random" });
+    expect(data.meta.windowed).toBe(true);
+    const cheese = datasetLabel(data, "cheese_cell").values;
+    const { grid, goal } = goalInObservationFrame(data, cheese);
+    expect(grid).toEqual({ height: 9, width: 9 });
+    const inWindow = Array.from(goal).filter(Number.isFinite).length;
+    expect(inWindow).toBeGreaterThan(50);
+    expect(inWindow).toBeLessThan(Array.from(cheese).filter(Number.isFinite).length); // some cheese lies outside a 9-tile window
+    const shape = data.meta.hooks[0]!.shape as [number, number, number];
+    const framed = searchChannels(data.activations.get("hook_map")!, shape, goal, grid);
+    expect(framed.ranked[0]!.channel).toBe(1);
+    expect(framed.ranked[0]!.goal_correlation).toBeCloseTo(1, 6);
+    expect(framed.ranked[0]!.argmax_hit_rate).toBe(1);
+    // read as if the window were the level, the same channel barely tracks the cheese
+    const levelCells = Float64Array.from(cheese, (c) => (Number.isFinite(c) && Math.floor(c / 7) < 9 ? Math.floor(c / 7) * 9 + (c % 7) : Number.NaN));
+    const misread = searchChannels(data.activations.get("hook_map")!, shape, levelCells, grid);
+    expect(misread.ranked.find((s) => s.channel === 1)!.goal_correlation).toBeLessThan(0.5);
+  });
+
+  it("retargeting writes the edit where the agent-centred observation shows the target: a seeker of the edit walks the same paths as with the whole level in view", () => {
+    const run = (view: number) => {
+      const params = { ...base, view };
+      const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
+      const seeker = new MapSeeker(env.obsShape);
+      return retarget(seeker as unknown as ActorCritic, def, { hook: "hook_map", channels: [0], value: 5, episodes: 30, params, seed: 4, numEnvs: 6, hideChannel: null, greedy: true, arms: ["retargeted", "unedited"] });
+    };
+    const whole = run(0);
+    const centred = run(13);
+    // the seeker takes the shortest path to the edit; it fails only where that path crosses the cheese (which ends the episode)
+    expect(whole.success.retargeted!.rate).toBeGreaterThan(0.8);
+    expect(whole.success.unedited!.rate).toBeLessThan(0.5); // without the edit it walks up
+    for (const rec of whole.records) if (rec.reached.retargeted) expect(rec.steps.retargeted).toBe(rec.start_distance);
+    expect(centred.records.map((r) => [r.target, r.steps.retargeted])).toEqual(whole.records.map((r) => [r.target, r.steps.retargeted]));
+  });
+});
