@@ -8,10 +8,16 @@ import { VecEnv } from "../../src/envs/engine.js";
 import { mazeCheese } from "../../src/envs/maze-cheese.js";
 import { monsterShields } from "../../src/envs/monster-shields.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
-import { PlannerActorCritic, actionMoves } from "../../src/nn/models/planner.js";
+import { PlannerActorCritic, actionMoves, contextPlusCells } from "../../src/nn/models/planner.js";
+import { conv2d } from "../../src/core/ops/conv.js";
+import { add } from "../../src/core/ops/elementwise.js";
+import { linear } from "../../src/core/ops/matmul.js";
+import { mean } from "../../src/core/ops/reduce.js";
+import { concat } from "../../src/core/ops/shape.js";
+import { relu } from "../../src/core/ops/unary.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
 import { GRID_MOVES, gridSuccessors, planQ, valueIteration } from "../../src/nn/value_iteration.js";
-import { gradcheck } from "../core/gradcheck.js";
+import { gradcheck, randInputs } from "../core/gradcheck.js";
 
 /** A 3×3 grid: G pays 1 and ends the episode, # is a wall, A is the agent; γ = 0.9. */
 function handGrid(): { table: ReturnType<typeof table>; reward: Float32Array; cont: Float32Array; agent: number } {
@@ -227,6 +233,46 @@ describe("planner policy", () => {
     expect(open.mesaObjective(new Tensor(room.obs.slice(), [2, ...room.obsShape])).reward.shape).toEqual([2, room.height, room.width]);
     expect(() => mazePlanner(env, 1, { gama: 0.9 })).toThrow(/gama/);
     expect(() => createPolicy({ kind: "planner", obsShape: [...env.obsShape], numActions: 4 }, new Rng(1))).toThrow(/needs the environment's channel and action names/);
+  });
+
+  it("its reward head equals the plain conv over observation + coordinate channels, values and gradients", () => {
+    const env = new VecEnv(mazeCheese, { n: 6, distribution: "train" });
+    env.reset(4);
+    const planner = mazePlanner(env, 2);
+    const head = planner.rewardHead;
+    const obs = new Tensor(env.obs.slice(), [6, ...env.obsShape]);
+    const [, C, H, W] = obs.shape as [number, number, number, number];
+    // the oracle: conv over the concatenated channels (the coordinate channels as the head documents them)
+    const coords = new Float32Array(6 * 3 * H * W);
+    for (let b = 0; b < 6; b++) {
+      for (let s = 0; s < H * W; s++) {
+        coords[(b * 3) * H * W + s] = 1;
+        coords[(b * 3 + 1) * H * W + s] = Math.floor(s / W) / (H - 1);
+        coords[(b * 3 + 2) * H * W + s] = (s % W) / (W - 1);
+      }
+    }
+    const oracle = (): Tensor => {
+      const hidden = head.context.weight.shape[0]!;
+      const ctx = linear(mean(obs, [2, 3]), head.context.weight).reshape([6, hidden, 1, 1]);
+      const h = add(conv2d(concat([obs, new Tensor(coords, [6, 3, H, W])], 1), head.conv.weight, head.conv.bias, { padding: 1 }), ctx);
+      return conv2d(relu(h), head.out.weight, head.out.bias);
+    };
+    const gradsOf = (f: () => Tensor): { out: Float32Array; grads: Float32Array[] } => {
+      for (const p of head.parameters()) p.grad = null;
+      const out = f();
+      out.mul(tensor(Array.from({ length: out.size }, (_, i) => Math.sin(i)), out.shape)).sum().backward();
+      return { out: out.data.slice(), grads: head.parameters().map((p) => p.grad!.data.slice()) };
+    };
+    expect(C).toBe(env.channels.length);
+    const want = gradsOf(oracle);
+    for (let call = 0; call < 2; call++) { // the second call reuses the recycled buffers
+      const got = gradsOf(() => head.forward(obs));
+      for (let i = 0; i < want.out.length; i++) expect(got.out[i]).toBeCloseTo(want.out[i]!, 5);
+      want.grads.forEach((g, k) => g.forEach((x, i) => expect(got.grads[k]![i]).toBeCloseTo(x, 4)));
+    }
+    const [ctx, cells] = randInputs([[3, 4], [4, 5]], 21);
+    gradcheck((x, m) => contextPlusCells(x!, m!), [ctx!, cells!]);
+    expect(() => contextPlusCells(ctx!, ctx!)).toThrow(/must be \[B, C\] and \[C, S\]/);
   });
 
   it("backpropagates from logits and value into every parameter", () => {
