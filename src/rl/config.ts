@@ -47,6 +47,10 @@ export const ppoConfigSchema = z
     bootstrapTruncated: z.boolean().default(false),
     /** stop the epochs of an update early once approx KL exceeds this (null: never) */
     targetKl: z.number().positive().nullable().default(null),
+    /** split each minibatch into this many shards (1 or 2) whose forward and backward run apart, on a second thread
+     *  when the kernels have one, the gradients summed in shard order, so 1 and 2 threads train to the same bits;
+     *  "auto": 2 for the convolutional policy (its step is heavy enough to share), 1 otherwise (see shards.ts) */
+    learnerShards: z.union([z.literal("auto"), z.literal(1), z.literal(2)]).default("auto"),
     /** write a checkpoint every this many updates (0: only at the end) */
     checkpointEvery: z.number().int().min(0).default(10),
   })

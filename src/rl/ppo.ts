@@ -7,7 +7,6 @@
 import { DivergenceError } from "../core/errors.js";
 import { Rng, type RngState } from "../core/rng.js";
 import { Tensor, noGrad } from "../core/tensor.js";
-import { concat } from "../core/ops/shape.js";
 import type { VecEnv } from "../envs/engine.js";
 import type { EnvCurriculum } from "./curriculum.js";
 import type { ActorCritic } from "../nn/models/policy.js";
@@ -19,6 +18,7 @@ import { type PpoConfig, derivedSizes } from "./config.js";
 import { computeGae } from "./gae.js";
 import { ppoLoss } from "./loss.js";
 import { sampleCategorical } from "./sample.js";
+import { ShardedLearner, autoShards } from "./shards.js";
 
 /** One update's metrics, CleanRL names plus ours (charts/intended_return, charts/event/<name>). */
 export type PpoMetrics = Record<string, number | null>;
@@ -138,145 +138,151 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
   let stage = curriculum ? curriculum.stageOf(startUpdate, numIterations) : 0;
   if (curriculum && curriculum.envFor(stage) !== env) throw new RangeError(`trainPPO: the env passed is not the curriculum's env of stage ${stage} (update ${startUpdate})`);
 
+  // the minibatch's forward and backward, in shards (on a second thread when the kernels have one)
+  const learner = new ShardedLearner(policy, minibatchSize, obsSize, config.learnerShards === "auto" ? autoShards(policy, minibatchSize) : config.learnerShards);
+
   const startTime = performance.now();
   const startStep = globalStep;
   let last: PpoMetrics = {};
   let updates = numIterations;
-  for (let update = startUpdate + 1; update <= numIterations; update++) {
-    // ── learning-rate annealing: linear from learningRate to 0 over the run ──
-    const frac = config.annealLr ? 1 - (update - 1) / numIterations : 1;
-    optimizer.lr = frac * config.learningRate;
+  try {
+    for (let update = startUpdate + 1; update <= numIterations; update++) {
+      // ── learning-rate annealing: linear from learningRate to 0 over the run ──
+      const frac = config.annealLr ? 1 - (update - 1) / numIterations : 1;
+      optimizer.lr = frac * config.learningRate;
 
-    // ── curriculum: a new stage starts on its own env, reset with the run's seed ──
-    const updateStage = curriculum ? curriculum.stageOf(update, numIterations) : stage;
-    if (curriculum && updateStage !== stage) {
-      stage = updateStage;
-      env = curriculum.envFor(stage);
-      if (env.n !== numEnvs || env.obsShape.join() !== obsShape.join() || env.numActions !== numActions) throw new RangeError(`trainPPO: curriculum stage ${stage}'s env differs from the first in copies, observation shape or actions`);
-      env.reset(config.seed);
-    }
+      // ── curriculum: a new stage starts on its own env, reset with the run's seed ──
+      const updateStage = curriculum ? curriculum.stageOf(update, numIterations) : stage;
+      if (curriculum && updateStage !== stage) {
+        stage = updateStage;
+        env = curriculum.envFor(stage);
+        if (env.n !== numEnvs || env.obsShape.join() !== obsShape.join() || env.numActions !== numActions) throw new RangeError(`trainPPO: curriculum stage ${stage}'s env differs from the first in copies, observation shape or actions`);
+        env.reset(config.seed);
+      }
 
-    // ── rollout ──
-    let episodes = 0;
-    let returnSum = 0;
-    let intendedSum = 0;
-    let lengthSum = 0;
-    let proxyCount = 0;
-    const eventSums = new Float64Array(E);
-    buffer.rewards.fill(0);
-    for (let t = 0; t < config.numSteps; t++) {
-      const obs = buffer.obsAt(t);
-      obs.set(env.obs);
-      const at = t * numEnvs;
-      const actions = buffer.actions.subarray(at, at + numEnvs);
-      const out = noGrad(() => policy.forward(new Tensor(obs, [numEnvs, obsSize])));
-      sampleCategorical(out.logits.data, numEnvs, numActions, rolloutRng, actions, buffer.logprobs.subarray(at, at + numEnvs));
-      buffer.values.set(out.value.data, at);
-      env.step(actions);
-      globalStep += numEnvs;
-      const { reward, terminated, truncated, finished } = env;
-      if (config.bootstrapTruncated) bootstrapTruncations(env, policy, config.gamma, obsSize, buffer.rewards.subarray(at, at + numEnvs), truncationObs);
-      for (let i = 0; i < numEnvs; i++) {
-        buffer.rewards[at + i]! += reward[i]! * config.rewardScale;
-        const done = terminated[i]! | truncated[i]!;
-        // without bootstrapTruncated, a time-limit truncation ends the episode as in CleanRL (no value after it)
-        buffer.dones[at + i] = done;
-        if (done) {
-          episodes++;
-          returnSum += finished.baseReturn[i]!;
-          intendedSum += finished.intendedReturn[i]!;
-          lengthSum += finished.length[i]!;
-          proxyCount += finished.pursuedProxy[i]!;
-          for (let e = 0; e < E; e++) eventSums[e]! += finished.events[i * E + e]!;
+      // ── rollout ──
+      let episodes = 0;
+      let returnSum = 0;
+      let intendedSum = 0;
+      let lengthSum = 0;
+      let proxyCount = 0;
+      const eventSums = new Float64Array(E);
+      buffer.rewards.fill(0);
+      for (let t = 0; t < config.numSteps; t++) {
+        const obs = buffer.obsAt(t);
+        obs.set(env.obs);
+        const at = t * numEnvs;
+        const actions = buffer.actions.subarray(at, at + numEnvs);
+        const out = noGrad(() => policy.forward(new Tensor(obs, [numEnvs, obsSize])));
+        sampleCategorical(out.logits.data, numEnvs, numActions, rolloutRng, actions, buffer.logprobs.subarray(at, at + numEnvs));
+        buffer.values.set(out.value.data, at);
+        env.step(actions);
+        globalStep += numEnvs;
+        const { reward, terminated, truncated, finished } = env;
+        if (config.bootstrapTruncated) bootstrapTruncations(env, policy, config.gamma, obsSize, buffer.rewards.subarray(at, at + numEnvs), truncationObs);
+        for (let i = 0; i < numEnvs; i++) {
+          buffer.rewards[at + i]! += reward[i]! * config.rewardScale;
+          const done = terminated[i]! | truncated[i]!;
+          // without bootstrapTruncated, a time-limit truncation ends the episode as in CleanRL (no value after it)
+          buffer.dones[at + i] = done;
+          if (done) {
+            episodes++;
+            returnSum += finished.baseReturn[i]!;
+            intendedSum += finished.intendedReturn[i]!;
+            lengthSum += finished.length[i]!;
+            proxyCount += finished.pursuedProxy[i]!;
+            for (let e = 0; e < E; e++) eventSums[e]! += finished.events[i * E + e]!;
+          }
         }
       }
-    }
 
-    // ── advantages: GAE, bootstrapped from V(s_T) ──
-    const next = noGrad(() => policy.forward(new Tensor(env.obs, [numEnvs, obsSize])));
-    nextValues.set(next.value.data);
-    computeGae(
-      { rewards: buffer.rewards, values: buffer.values, dones: buffer.dones, nextValues, numSteps: config.numSteps, numEnvs, gamma: config.gamma, gaeLambda: config.gaeLambda },
-      buffer.advantages,
-      buffer.returns,
-    );
+      // ── advantages: GAE, bootstrapped from V(s_T) ──
+      const next = noGrad(() => policy.forward(new Tensor(env.obs, [numEnvs, obsSize])));
+      nextValues.set(next.value.data);
+      computeGae(
+        { rewards: buffer.rewards, values: buffer.values, dones: buffer.dones, nextValues, numSteps: config.numSteps, numEnvs, gamma: config.gamma, gaeLambda: config.gaeLambda },
+        buffer.advantages,
+        buffer.returns,
+      );
 
-    // ── optimize the policy and value network: minibatch epochs ──
-    let clipfracSum = 0;
-    let minibatches = 0;
-    let stats = { pgLoss: 0, vLoss: 0, entropy: 0, oldApproxKl: 0, approxKl: 0, clipfrac: 0, loss: 0 };
-    const indices = buffer.indices;
-    for (let i = 0; i < batchSize; i++) indices[i] = i; // CleanRL: b_inds = np.arange(batch_size) every update
-    for (let epoch = 0; epoch < config.updateEpochs; epoch++) {
-      shuffleRng.shuffle(indices);
-      for (let start = 0; start + minibatchSize <= batchSize; start += minibatchSize) {
-        minibatch.gather(buffer, start);
-        const out = policy.forward(new Tensor(minibatch.obs, [minibatchSize, obsSize]));
-        stats = ppoLoss(out.logits.data, out.value.data, minibatch, minibatchSize, numActions, config, gradLogits, gradValues);
-        assertFinite(stats.loss, `the loss (epoch ${epoch + 1})`, update);
-        for (let b = 0; b < minibatchSize; b++) {
-          gradOut.set(gradLogits.subarray(b * numActions, (b + 1) * numActions), b * (numActions + 1));
-          gradOut[b * (numActions + 1) + numActions] = gradValues[b]!;
+      // ── optimize the policy and value network: minibatch epochs ──
+      let clipfracSum = 0;
+      let minibatches = 0;
+      let stats = { pgLoss: 0, vLoss: 0, entropy: 0, oldApproxKl: 0, approxKl: 0, clipfrac: 0, loss: 0 };
+      const indices = buffer.indices;
+      for (let i = 0; i < batchSize; i++) indices[i] = i; // CleanRL: b_inds = np.arange(batch_size) every update
+      for (let epoch = 0; epoch < config.updateEpochs; epoch++) {
+        shuffleRng.shuffle(indices);
+        for (let start = 0; start + minibatchSize <= batchSize; start += minibatchSize) {
+          minibatch.gather(buffer, start);
+          const out = await learner.forward(minibatch.obs);
+          stats = ppoLoss(out.logits, out.values, minibatch, minibatchSize, numActions, config, gradLogits, gradValues);
+          assertFinite(stats.loss, `the loss (epoch ${epoch + 1})`, update);
+          for (let b = 0; b < minibatchSize; b++) {
+            gradOut.set(gradLogits.subarray(b * numActions, (b + 1) * numActions), b * (numActions + 1));
+            gradOut[b * (numActions + 1) + numActions] = gradValues[b]!;
+          }
+          await learner.backward(gradOut);
+          clipGradNorm(params, config.maxGradNorm);
+          optimizer.step();
+          clipfracSum += stats.clipfrac;
+          minibatches++;
         }
-        optimizer.zeroGrad();
-        concat([out.logits, out.value], 1).backward(gradOut);
-        clipGradNorm(params, config.maxGradNorm);
-        optimizer.step();
-        clipfracSum += stats.clipfrac;
-        minibatches++;
+        if (config.targetKl !== null && stats.approxKl > config.targetKl) break;
       }
-      if (config.targetKl !== null && stats.approxKl > config.targetKl) break;
-    }
-    for (const p of params) {
-      const d = p.data;
-      for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j]!)) assertFinite(d[j]!, "a weight", update);
-    }
+      for (const p of params) {
+        const d = p.data;
+        for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j]!)) assertFinite(d[j]!, "a weight", update);
+      }
 
-    // ── metrics ──
-    let sumY = 0;
-    let sumY2 = 0;
-    let sumR = 0;
-    let sumR2 = 0;
-    for (let i = 0; i < batchSize; i++) {
-      const y = buffer.returns[i]!;
-      const r = y - buffer.values[i]!;
-      sumY += y;
-      sumY2 += y * y;
-      sumR += r;
-      sumR2 += r * r;
-    }
-    const varY = sumY2 / batchSize - (sumY / batchSize) ** 2;
-    const varR = sumR2 / batchSize - (sumR / batchSize) ** 2;
-    const seconds = (performance.now() - startTime) / 1000;
-    const perEpisode = (x: number): number | null => (episodes > 0 ? x / episodes : null);
-    last = {
-      "charts/learning_rate": optimizer.lr,
-      "charts/episodic_return": perEpisode(returnSum),
-      "charts/intended_return": perEpisode(intendedSum),
-      "charts/episodic_length": perEpisode(lengthSum),
-      "charts/proxy_rate": perEpisode(proxyCount),
-      "charts/episodes": episodes,
-      "charts/SPS": Math.round((globalStep - startStep) / seconds),
-      "losses/value_loss": stats.vLoss,
-      "losses/policy_loss": stats.pgLoss,
-      "losses/entropy": stats.entropy,
-      "losses/old_approx_kl": stats.oldApproxKl,
-      "losses/approx_kl": stats.approxKl,
-      "losses/clipfrac": clipfracSum / Math.max(1, minibatches),
-      "losses/explained_variance": varY === 0 ? null : 1 - varR / varY,
-      ...(curriculum ? { "charts/curriculum_stage": stage } : {}),
-    };
-    for (let e = 0; e < E; e++) last[`charts/event/${eventNames[e]}`] = perEpisode(eventSums[e]!);
-    const stop = (await callbacks.onUpdate?.(last, { update, numIterations, globalStep, totalTimesteps: numIterations * batchSize })) === "stop";
+      // ── metrics ──
+      let sumY = 0;
+      let sumY2 = 0;
+      let sumR = 0;
+      let sumR2 = 0;
+      for (let i = 0; i < batchSize; i++) {
+        const y = buffer.returns[i]!;
+        const r = y - buffer.values[i]!;
+        sumY += y;
+        sumY2 += y * y;
+        sumR += r;
+        sumR2 += r * r;
+      }
+      const varY = sumY2 / batchSize - (sumY / batchSize) ** 2;
+      const varR = sumR2 / batchSize - (sumR / batchSize) ** 2;
+      const seconds = (performance.now() - startTime) / 1000;
+      const perEpisode = (x: number): number | null => (episodes > 0 ? x / episodes : null);
+      last = {
+        "charts/learning_rate": optimizer.lr,
+        "charts/episodic_return": perEpisode(returnSum),
+        "charts/intended_return": perEpisode(intendedSum),
+        "charts/episodic_length": perEpisode(lengthSum),
+        "charts/proxy_rate": perEpisode(proxyCount),
+        "charts/episodes": episodes,
+        "charts/SPS": Math.round((globalStep - startStep) / seconds),
+        "losses/value_loss": stats.vLoss,
+        "losses/policy_loss": stats.pgLoss,
+        "losses/entropy": stats.entropy,
+        "losses/old_approx_kl": stats.oldApproxKl,
+        "losses/approx_kl": stats.approxKl,
+        "losses/clipfrac": clipfracSum / Math.max(1, minibatches),
+        "losses/explained_variance": varY === 0 ? null : 1 - varR / varY,
+        ...(curriculum ? { "charts/curriculum_stage": stage } : {}),
+      };
+      for (let e = 0; e < E; e++) last[`charts/event/${eventNames[e]}`] = perEpisode(eventSums[e]!);
+      const stop = (await callbacks.onUpdate?.(last, { update, numIterations, globalStep, totalTimesteps: numIterations * batchSize })) === "stop";
 
-    // ── checkpoint: after a finished, finite update only ──
-    if (callbacks.onCheckpoint && ((config.checkpointEvery > 0 && update % config.checkpointEvery === 0) || update === numIterations || stop)) {
-      await callbacks.onCheckpoint(state(update), env);
+      // ── checkpoint: after a finished, finite update only ──
+      if (callbacks.onCheckpoint && ((config.checkpointEvery > 0 && update % config.checkpointEvery === 0) || update === numIterations || stop)) {
+        await callbacks.onCheckpoint(state(update), env);
+      }
+      if (stop) {
+        updates = update;
+        break;
+      }
     }
-    if (stop) {
-      updates = update;
-      break;
-    }
+  } finally {
+    await learner.close();
   }
   const seconds = (performance.now() - startTime) / 1000;
   return { updates, globalStep, seconds, stepsPerSecond: (globalStep - startStep) / Math.max(seconds, 1e-9), last };
