@@ -139,7 +139,7 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
   if (curriculum && curriculum.envFor(stage) !== env) throw new RangeError(`trainPPO: the env passed is not the curriculum's env of stage ${stage} (update ${startUpdate})`);
 
   // the minibatch's forward and backward, in shards (on a second thread when the kernels have one)
-  const learner = new ShardedLearner(policy, minibatchSize, obsSize, config.learnerShards === "auto" ? autoShards(policy, minibatchSize) : config.learnerShards);
+  const learner = new ShardedLearner(policy, minibatchSize, obsSize, config.learnerShards === "auto" ? autoShards(policy, minibatchSize) : config.learnerShards, numEnvs);
 
   const startTime = performance.now();
   const startStep = globalStep;
@@ -173,9 +173,9 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
         obs.set(env.obs);
         const at = t * numEnvs;
         const actions = buffer.actions.subarray(at, at + numEnvs);
-        const out = noGrad(() => policy.forward(new Tensor(obs, [numEnvs, obsSize])));
-        sampleCategorical(out.logits.data, numEnvs, numActions, rolloutRng, actions, buffer.logprobs.subarray(at, at + numEnvs));
-        buffer.values.set(out.value.data, at);
+        const out = await learner.infer(obs);
+        sampleCategorical(out.logits, numEnvs, numActions, rolloutRng, actions, buffer.logprobs.subarray(at, at + numEnvs));
+        buffer.values.set(out.values.subarray(0, numEnvs), at);
         env.step(actions);
         globalStep += numEnvs;
         const { reward, terminated, truncated, finished } = env;

@@ -9,7 +9,7 @@ import "../core/ops/index.js";
 import { kernels, setBackend } from "../core/kernels/index.js";
 import type { BackendName } from "../core/kernels/types.js";
 import { Rng } from "../core/rng.js";
-import { Tensor } from "../core/tensor.js";
+import { Tensor, noGrad } from "../core/tensor.js";
 import { concat } from "../core/ops/shape.js";
 import "../nn/models/cnn_policy.js";
 import "../nn/models/mlp_policy.js";
@@ -39,20 +39,23 @@ const shared = {
 let last: ActorCriticOutput | null = null;
 let lastRows = 0;
 
-function forward(rows: number): void {
+function forward(rows: number, grad: boolean, fresh: boolean): void {
   let at = 0;
-  for (const p of params) {
-    p.data.set(shared.params.subarray(at, at + p.size));
-    at += p.size;
+  if (fresh) {
+    for (const p of params) {
+      p.data.set(shared.params.subarray(at, at + p.size));
+      at += p.size;
+    }
   }
   // the observations in an ordinary array, as the calling thread's shard is
-  const out = policy.forward(new Tensor(shared.obs.slice(0, rows * init.obsSize), [rows, init.obsSize]));
+  const x = new Tensor(shared.obs.slice(0, rows * init.obsSize), [rows, init.obsSize]);
+  const out = grad ? policy.forward(x) : noGrad(() => policy.forward(x));
   const A = init.numActions;
   for (let r = 0; r < rows; r++) {
     shared.out.set(out.logits.data.subarray(r * A, (r + 1) * A), r * A1);
     shared.out[r * A1 + A] = out.value.data[r]!;
   }
-  last = out;
+  last = grad ? out : null;
   lastRows = rows;
 }
 
@@ -73,7 +76,7 @@ function backward(): void {
 port.on("message", (command: ShardCommand) => {
   let reply: ShardReply;
   try {
-    if (command.cmd === "forward") forward(command.rows);
+    if (command.cmd === "forward") forward(command.rows, command.grad, command.params);
     else backward();
     reply = { ok: true };
   } catch (err) {

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { kernels } from "../core/kernels/index.js";
-import { Tensor } from "../core/tensor.js";
+import { Tensor, noGrad } from "../core/tensor.js";
 import { concat } from "../core/ops/shape.js";
 import type { ActorCritic, ActorCriticOutput, PolicySpec } from "../nn/models/policy.js";
 import type { Parameter } from "../nn/module.js";
@@ -37,7 +37,8 @@ export interface ShardWorkerInit {
 }
 
 /** A command to the shard worker; it answers each with { ok: true } or { error }. */
-export type ShardCommand = { cmd: "forward"; rows: number } | { cmd: "backward" };
+/** forward: `params` says whether the shared parameters changed since the worker last read them */
+export type ShardCommand = { cmd: "forward"; rows: number; grad: boolean; params: boolean } | { cmd: "backward" };
 export type ShardReply = { ok: true } | { error: string };
 
 /**
@@ -73,28 +74,39 @@ interface Remote {
  */
 export class ShardedLearner {
   readonly rows: number[];
+  /** the shards of infer()'s batch */
+  private readonly inferShards: number[];
   private readonly params: Parameter[];
   private readonly logits: Float32Array;
   private readonly values: Float32Array;
   /** shard outputs kept for backward (the calling thread's shards) */
   private outputs: (ActorCriticOutput | null)[] = [];
   private remote: Remote | null = null;
+  /** whether the worker's shared parameter buffer holds the parameters' current values */
+  private paramsShared = false;
   /** why the worker is not used (for tests and diagnostics); null while it is, or before it was needed */
   workerUnavailable: string | null = null;
   private readonly script = new URL("./shard_worker.js", import.meta.url);
 
+  /**
+   * `inferRows`: the batch infer() is called with (the rollout's env copies; 0: infer() is not used). The worker,
+   * when there is a second thread, starts now, so its start-up overlaps the caller's first rollout.
+   */
   constructor(
     private readonly policy: ActorCritic,
     readonly size: number,
     private readonly obsSize: number,
     readonly shards: 1 | 2,
+    readonly inferRows = 0,
   ) {
     if (shards !== 1 && shards !== 2) throw new RangeError(`ShardedLearner: shards must be 1 or 2, got ${shards}`);
     this.rows = shardRows(size, shards);
     if (this.rows.some((r) => r < 1)) throw new RangeError(`ShardedLearner: a minibatch of ${size} cannot be cut into ${shards} shards`);
+    this.inferShards = inferRows >= 2 ? shardRows(inferRows, shards) : [inferRows];
     this.params = policy.parameters();
-    this.logits = new Float32Array(size * policy.numActions);
-    this.values = new Float32Array(size);
+    this.logits = new Float32Array(Math.max(size, inferRows) * policy.numActions);
+    this.values = new Float32Array(Math.max(size, inferRows));
+    this.useWorker();
   }
 
   /** Whether shard 1 runs on the worker thread in the next step (a second thread, a built worker script). */
@@ -111,7 +123,7 @@ export class ShardedLearner {
 
   private startWorker(): Remote {
     const A = this.policy.numActions;
-    const maxRows = Math.max(...this.rows);
+    const maxRows = Math.max(...this.rows, ...this.inferShards);
     const total = this.params.reduce((n, p) => n + p.size, 0);
     const sab = (floats: number): SharedArrayBuffer => new SharedArrayBuffer(4 * Math.max(1, floats));
     const init: ShardWorkerInit = {
@@ -188,13 +200,10 @@ export class ShardedLearner {
       const r0 = this.rows[0]!;
       if (remote !== null) {
         // the worker's shard first, so both threads compute at once
-        let at = 0;
-        for (const p of this.params) {
-          remote.params.set(p.data, at);
-          at += p.size;
-        }
+        this.paramsShared = false; // the caller's optimizer stepped since the last backward()
+        const params = this.shareParams(remote);
         remote.obs.set(obs.subarray(r0 * this.obsSize, (r0 + this.rows[1]!) * this.obsSize));
-        pending = this.send(remote, { cmd: "forward", rows: this.rows[1]! });
+        pending = this.send(remote, { cmd: "forward", rows: this.rows[1]!, grad: true, params });
       }
       let start = 0;
       for (let s = 0; s < this.shards; s++) {
@@ -212,18 +221,78 @@ export class ShardedLearner {
         if (o) {
           this.logits.set(o.logits.data, start * A);
           this.values.set(o.value.data, start);
-        } else {
-          for (let r = 0; r < rows; r++) {
-            this.logits.set(remote!.out.subarray(r * (A + 1), r * (A + 1) + A), (start + r) * A);
-            this.values[start + r] = remote!.out[r * (A + 1) + A]!;
-          }
-        }
+        } else this.takeOutputs(remote!, start, rows);
         start += rows;
       }
     };
     if (remote !== null) await this.oneThreadEach(run);
     else await run();
-    return { logits: this.logits, values: this.values };
+    return this.first(this.size);
+  }
+
+  /**
+   * The policy's outputs on `obs` ([inferRows, obsSize]) without gradients (the rollout's forward passes): logits
+   * [inferRows, A] and values [inferRows], in the shards of the minibatch's rule (the second on the worker when it
+   * runs), so 1 and 2 threads give the same bits. The arrays are reused by the next call.
+   */
+  async infer(obs: Float32Array): Promise<{ logits: Float32Array; values: Float32Array }> {
+    const A = this.policy.numActions;
+    const n = this.inferRows;
+    const remote = this.inferShards.length === 2 && this.useWorker() ? this.remote! : null;
+    if (remote === null) {
+      // shard by shard on this thread: a sample's outputs can differ in the last bits with the batch around it
+      // (the GEMMs' edge kernels), so the shards are those the worker would compute
+      let start = 0;
+      for (const rows of this.inferShards) {
+        const out = noGrad(() => this.policy.forward(new Tensor(obs.subarray(start * this.obsSize, (start + rows) * this.obsSize), [rows, this.obsSize])));
+        this.logits.set(out.logits.data, start * A);
+        this.values.set(out.value.data, start);
+        start += rows;
+      }
+      return this.first(n);
+    }
+    const [r0, r1] = this.inferShards as [number, number];
+    await this.oneThreadEach(async () => {
+      const params = this.shareParams(remote);
+      remote.obs.set(obs.subarray(r0 * this.obsSize, n * this.obsSize));
+      const pending = this.send(remote, { cmd: "forward", rows: r1, grad: false, params });
+      const out = noGrad(() => this.policy.forward(new Tensor(obs.subarray(0, r0 * this.obsSize), [r0, this.obsSize])));
+      this.logits.set(out.logits.data);
+      this.values.set(out.value.data);
+      await pending;
+      this.takeOutputs(remote, r0, r1);
+    });
+    return this.first(n);
+  }
+
+  /** Views of the outputs of the first `rows` samples. */
+  private first(rows: number): { logits: Float32Array; values: Float32Array } {
+    return { logits: this.logits.subarray(0, rows * this.policy.numActions), values: this.values.subarray(0, rows) };
+  }
+
+  /**
+   * Copies the parameters into the worker's shared buffer unless they are there already; returns whether it
+   * copied. The parameters may change (the caller's optimizer step) only between a backward() and the next call:
+   * forward() always copies, infer() once after each backward().
+   */
+  private shareParams(remote: Remote): boolean {
+    if (this.paramsShared) return false;
+    let at = 0;
+    for (const p of this.params) {
+      remote.params.set(p.data, at);
+      at += p.size;
+    }
+    this.paramsShared = true;
+    return true;
+  }
+
+  /** The worker's outputs for `rows` samples into logits and values from sample `start` on. */
+  private takeOutputs(remote: Remote, start: number, rows: number): void {
+    const A = this.policy.numActions;
+    for (let r = 0; r < rows; r++) {
+      this.logits.set(remote.out.subarray(r * (A + 1), r * (A + 1) + A), (start + r) * A);
+      this.values[start + r] = remote.out[r * (A + 1) + A]!;
+    }
   }
 
   /**
@@ -235,6 +304,7 @@ export class ShardedLearner {
     const outputs = this.outputs;
     if (outputs.length !== this.shards) throw new Error("ShardedLearner.backward: call forward() first");
     this.outputs = [];
+    this.paramsShared = false; // the caller steps the optimizer next
     const remote = outputs[1] === null ? this.remote! : null;
     const backOne = (o: ActorCriticOutput, start: number, rows: number): void => {
       concat([o.logits, o.value], 1).backward(gradOut.slice(start * A1, (start + rows) * A1));
