@@ -8,11 +8,13 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { parseConfig } from "../core/config.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
 import { REACH_EPISODES, objectiveInferenceExperiment } from "../interp/objective-experiment.js";
 import { envObjectives } from "../interp/objective-report.js";
+import { plannerOptionsSchema } from "../nn/models/planner.js";
 import { policyKinds } from "../nn/models/policy.js";
 import { validateRunConfig } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
@@ -29,6 +31,7 @@ interface Options {
   baselineModel?: string;
   target: string;
   envParam: string[];
+  modelParam: string[];
   levels: string;
   episodes: string;
   out: string;
@@ -47,6 +50,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .option("--baseline-model <kind>", "model trained beside each planner for the wall-clock to the same return, or none (default: the env's tuned model, else mlp)")
     .option("--target <x>", "fraction of the scripted optimum that counts as solved", "0.9")
     .option("--env-param <key=value>", "environment parameter for every run (repeatable)", collectParam, [] as string[])
+    .option("--model-param <key=value>", "planner setting for every planner run, e.g. iterations=17 (repeatable; see mesa train)", collectParam, [] as string[])
     .option("--levels <n>", `deploy levels for the reward map and disambiguating levels for the inference, per agent, 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-objective-inference")
@@ -80,19 +84,23 @@ export function registerObjectiveExperiment(experiment: Command): void {
         baselineModel,
         target,
         envParams: parseKeyValues(opts.envParam, "--env-param"),
+        ...(opts.modelParam.length > 0 ? { modelParams: parseKeyValues(opts.modelParam, "--model-param") } : {}),
         levels: parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "200" }),
         episodes: parseCount(opts.episodes, "--episodes", { example: "300" }),
         greedy: opts.greedy ?? false,
         out: opts.out,
         progress: (label: string) => progressCallbacks(label),
       };
+      // the planner's settings are checked now, not when the first planner is built
+      if (options.modelParams) parseConfig(plannerOptionsSchema, options.modelParams, "planner settings (--model-param)");
       if (cure && cure.param in options.envParams) throw new UsageError(`--env-param ${cure.param} is also the cure's parameter (--cure)`, `leave ${cure.param} out of --env-param`);
       const labels = { ...runFlagsOf(command), ...(cure ? { [`envParams.${cure.param}`]: "--cure" } : {}) };
       const tuned = SOLVE_BUDGETS[opts.env]?.run ?? { ppo: {} };
       for (const params of [options.envParams, ...(cure ? [{ ...options.envParams, [cure.param]: cure.value }] : [])]) {
         for (const model of ["planner", ...(baselineModel ? [baselineModel] : [])]) {
           const hidden = model === tuned.model && tuned.hidden ? { hidden: [...tuned.hidden] } : {};
-          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ...hidden, ppo: { ...tuned.ppo, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
+          const modelParams = model === "planner" && options.modelParams ? { modelParams: options.modelParams } : {};
+          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ...hidden, ...modelParams, ppo: { ...tuned.ppo, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
           if (stepsNote && model === "planner" && params === options.envParams) log(`note: ${stepsNote}`);
         }
       }

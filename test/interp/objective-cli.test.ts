@@ -108,7 +108,7 @@ describe("mesa experiment objective-inference", () => {
     const out = join(root, "experiment");
     const r = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
-      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--json",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--levels", "6", "--episodes", "10", "--out", out, "--json",
     );
     expect(r.status, r.stderr).toBe(0);
     type GreedyReading = { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number };
@@ -123,6 +123,8 @@ describe("mesa experiment objective-inference", () => {
     };
     expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
     for (const a of result.agents) {
+      // --model-param reaches every planner (and only the planners)
+      expect((JSON.parse(readFileSync(join(a.run_dir, "config.json"), "utf8")) as { modelParams: unknown }).modelParams).toEqual({ iterations: 12 });
       expect(["cheese", "top-right"]).toContain(a.map_top);
       expect(["cheese", "top-right"]).toContain(a.inferred_top);
       expect(a.agree).toBe(a.map_top === a.inferred_top);
@@ -168,7 +170,7 @@ describe("mesa experiment objective-inference", () => {
     writeFileSync(trainFile, JSON.stringify({ ...trainAgent, inference_version: undefined, posterior: { cheese: -1, "top-right": -1 } }));
     const again = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
-      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
     );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toContain(`train seed 1: done before, skipped; read again with inference version ${INFERENCE_VERSION}, sampled and greedily`);
@@ -212,6 +214,7 @@ describe("mesa experiment objective-inference", () => {
     expect(existsSync(join(out, "results.json"))).toBe(true);
     // a different experiment is not continued in the same folder
     await expect(objectiveInferenceExperiment({ ...options, episodes: 11 })).rejects.toThrow(/other settings \(episodes: 10 there, 11 now\)/);
+    await expect(objectiveInferenceExperiment({ ...options, modelParams: { iterations: 5 } })).rejects.toThrow(/other settings \(modelParams: null there, \{"iterations":5\} now\)/);
   }, 120_000);
 
   it("names the parameters when the cure is not one of the environment's", () => {
@@ -221,6 +224,9 @@ describe("mesa experiment objective-inference", () => {
     const bad = mesa("experiment", "objective-inference", "--env", "monster-shields", "--baseline-model", "transformer9");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/no model kind "transformer9"/);
+    const setting = mesa("experiment", "objective-inference", "--model-param", "iteratons=3");
+    expect(setting.status).toBe(2);
+    expect(setting.stderr).toMatch(/planner settings \(--model-param\)[\s\S]*did you mean "iterations"/);
   });
 
   it("counts a training curve as reaching the target when the mean of three updates does", () => {
