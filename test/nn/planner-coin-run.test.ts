@@ -97,6 +97,28 @@ describe("planner on coin-run: the env's own moves", () => {
     expect(checked).toBeGreaterThan(1000);
   });
 
+  it("remembers the moves over observations it has planned on: the same plans as working them out afresh", () => {
+    const n = 32;
+    const env = new VecEnv(coinRun, { n, distribution: "train" });
+    env.reset(7);
+    const rng = new Rng(4, "moves");
+    const batches: Float32Array[] = [];
+    for (let step = 0; step < 3; step++) {
+      batches.push(env.obs.slice());
+      env.step(Int32Array.from({ length: n }, () => rng.int(env.numActions)));
+    }
+    const size = env.obs.length / n;
+    // a minibatch of observations seen in the batches above, in another order
+    const mixed = new Float32Array(2 * n * size);
+    for (let i = 0; i < 2 * n; i++) mixed.set(batches[(i * 7) % 3]!.subarray(((i * 5) % n) * size, ((i * 5) % n + 1) * size), i * size);
+    const seen = coinRunPlanner(env);
+    for (const b of batches) noGrad(() => seen.forward(new Tensor(b, [n, ...env.obsShape])));
+    const fromMemory = noGrad(() => seen.forward(new Tensor(mixed, [2 * n, ...env.obsShape])));
+    const fresh = noGrad(() => coinRunPlanner(env).forward(new Tensor(mixed, [2 * n, ...env.obsShape])));
+    expect(Array.from(fromMemory.logits.data)).toEqual(Array.from(fresh.logits.data));
+    expect(Array.from(fromMemory.value.data)).toEqual(Array.from(fresh.value.data));
+  });
+
   it("with the coin as its hand-set goal, gets the coin wherever the scripted coin-seeker does; free grid moves do not", () => {
     const n = 24;
     const params = { viewWidth: 0 };

@@ -242,6 +242,13 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   private readonly _actionMoves: Int32Array;
   /** the env's moves over the observation (options.dynamics "env" on an env that declares them), else null: grid moves */
   private readonly _observedMoves: AnyEnvDefinition["observedMoves"] | null;
+  /**
+   * The env's moves over recently seen observations (observation words → successor rows; a pure function of the
+   * observation): PPO's epochs plan over the rollout's observations again, so each is worked out once per update
+   * instead of once per pass (measured ~6% of coin-run planner training before).
+   */
+  private readonly _movesCache = new Map<number, { obs: Uint32Array; next: Int32Array }[]>();
+  private _movesCached = 0;
 
   constructor(spec: PolicySpec, rng: Rng) {
     super();
@@ -291,7 +298,28 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     const A = this.numActions;
     // a fresh array per call: the table is kept by the tape until the backward pass
     const next = new Int32Array(B * S * A);
-    for (let b = 0; b < B; b++) this._observedMoves(obs.data as Float32Array, b * C * S, H, W, next, b * S * A);
+    const d = obs.data as Float32Array;
+    const bits = new Uint32Array(d.buffer, d.byteOffset, d.length);
+    const n = C * S;
+    for (let b = 0; b < B; b++) {
+      const o = b * n;
+      const key = hashWords(bits, o, n);
+      const bucket = this._movesCache.get(key);
+      const hit = bucket?.find((e) => sameWords(e.obs, bits, o));
+      if (hit) {
+        next.set(hit.next, b * S * A);
+        continue;
+      }
+      this._observedMoves(d, o, H, W, next, b * S * A);
+      if (this._movesCached >= MOVES_CACHE_ENTRIES) {
+        this._movesCache.clear();
+        this._movesCached = 0;
+      }
+      const entry = { obs: bits.slice(o, o + n), next: next.slice(b * S * A, (b + 1) * S * A) };
+      if (bucket) bucket.push(entry);
+      else this._movesCache.set(key, [entry]);
+      this._movesCached++;
+    }
     return { next, batch: B, states: S, moves: A };
   }
 
@@ -360,6 +388,22 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
       return { reward, termination, values, entering: new Tensor(e, reward.shape) };
     });
   }
+}
+
+/** Observations whose moves are remembered (a coin-run update's rollout is 2,048; each entry ~2 KB there). */
+const MOVES_CACHE_ENTRIES = 8192;
+
+/** FNV-1a over n 32-bit words from `offset`. */
+function hashWords(words: Uint32Array, offset: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = offset, e = offset + n; i < e; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Whether `a` equals the words of `words` from `offset`. */
+function sameWords(a: Uint32Array, words: Uint32Array, offset: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== words[offset + i]) return false;
+  return true;
 }
 
 /** The `observedMoves` of the environment named in a planner's spec; a ConfigError when it has none. */
