@@ -18,7 +18,7 @@ import { plannerOptionsSchema } from "../nn/models/planner.js";
 import { policyKinds } from "../nn/models/policy.js";
 import { validateRunConfig } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
-import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues, runFlagsOf } from "./args.js";
+import { MAX_LEVELS_AT_ONCE, MAX_SEEDS, checkEnvName, checkOutputDir, collectParam, parseCount, parseKeyValues, parseNumber, runFlagsOf } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { interruptedError, interruptible } from "./interrupt.js";
 import { progressCallbacks } from "./progress.js";
@@ -32,6 +32,7 @@ interface Options {
   target: string;
   envParam: string[];
   modelParam: string[];
+  plannerLr?: string;
   levels: string;
   episodes: string;
   out: string;
@@ -51,6 +52,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .option("--target <x>", "fraction of the scripted optimum that counts as solved", "0.9")
     .option("--env-param <key=value>", "environment parameter for every run (repeatable)", collectParam, [] as string[])
     .option("--model-param <key=value>", "planner setting for every planner run, e.g. iterations=17 (repeatable; see mesa train)", collectParam, [] as string[])
+    .option("--planner-lr <x>", "learning rate of the planners (default: the env's tuned setting, the baseline's)")
     .option("--levels <n>", `deploy levels for the reward map and disambiguating levels for the inference, per agent, 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--episodes <n>", "train-level episodes for each agent's return and the scripted optimum", "300")
     .option("--out <dir>", "directory for the runs and results.json", "runs/experiment-objective-inference")
@@ -85,6 +87,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
         target,
         envParams: parseKeyValues(opts.envParam, "--env-param"),
         ...(opts.modelParam.length > 0 ? { modelParams: parseKeyValues(opts.modelParam, "--model-param") } : {}),
+        ...(opts.plannerLr !== undefined ? { plannerLearningRate: parseNumber(opts.plannerLr, "--planner-lr", { min: 0, exclusiveMin: true, example: "2e-3" }) } : {}),
         levels: parseCount(opts.levels, "--levels", { max: MAX_LEVELS_AT_ONCE, example: "200" }),
         episodes: parseCount(opts.episodes, "--episodes", { example: "300" }),
         greedy: opts.greedy ?? false,
@@ -100,7 +103,8 @@ export function registerObjectiveExperiment(experiment: Command): void {
         for (const model of ["planner", ...(baselineModel ? [baselineModel] : [])]) {
           const hidden = model === tuned.model && tuned.hidden ? { hidden: [...tuned.hidden] } : {};
           const modelParams = model === "planner" && options.modelParams ? { modelParams: options.modelParams } : {};
-          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ...hidden, ...modelParams, ppo: { ...tuned.ppo, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
+          const lr = model === "planner" && options.plannerLearningRate !== undefined ? { learningRate: options.plannerLearningRate } : {};
+          const { stepsNote } = validateRunConfig({ env: opts.env, distribution: "train", envParams: params, model, ...hidden, ...modelParams, ppo: { ...tuned.ppo, ...lr, totalTimesteps: options.steps, seed: 1 } }, { source: "mesa experiment objective-inference options", labels });
           if (stepsNote && model === "planner" && params === options.envParams) log(`note: ${stepsNote}`);
         }
       }

@@ -42,6 +42,8 @@ export interface ObjectiveExperimentOptions {
   envParams: Record<string, unknown>;
   /** the planner's settings for every planner run (iterations, gamma, backup, …; absent: its defaults) */
   modelParams?: Record<string, unknown>;
+  /** the planners' learning rate (absent: the env's tuned one, as the baseline's) */
+  plannerLearningRate?: number;
   /** deploy levels the reward map is read on, and disambiguating levels for the inference */
   levels: number;
   /** evaluation episodes for train return and the scripted optimum */
@@ -371,7 +373,7 @@ function readReferences(def: AnyEnvDefinition, objectives: EnvObjectives, condit
 }
 
 /** The options a resumed experiment must share with the one that wrote the folder (seeds may grow). */
-const RESUME_KEYS = ["env", "steps", "cure", "baselineModel", "target", "envParams", "modelParams", "levels", "episodes"] as const;
+const RESUME_KEYS = ["env", "steps", "cure", "baselineModel", "target", "envParams", "modelParams", "plannerLearningRate", "levels", "episodes"] as const;
 
 /** Where each finished agent is recorded, so a stopped experiment continues where it stood. */
 function agentFile(out: string, condition: string, seed: number): string {
@@ -434,7 +436,13 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
       const optimum = evaluate(def, scriptedActionSource("intended"), { distribution: "train", params, episodes: o.episodes, seed: evalSeed });
       const goal = target * optimum.intended_return;
       const run = { env: o.env, distribution: "train", envParams: params, ppo: { ...tuned.ppo, totalTimesteps: o.steps, seed } };
-      const planner = await trainRecorded(o.out, { ...run, model: "planner", ...(o.modelParams ? { modelParams: o.modelParams } : {}) }, o.progress?.(`${condition} seed ${seed}`), o.signal);
+      const plannerRun = {
+        ...run,
+        model: "planner",
+        ...(o.modelParams ? { modelParams: o.modelParams } : {}),
+        ...(o.plannerLearningRate !== undefined ? { ppo: { ...run.ppo, learningRate: o.plannerLearningRate } } : {}),
+      };
+      const planner = await trainRecorded(o.out, plannerRun, o.progress?.(`${condition} seed ${seed}`), o.signal);
       if (planner.trained.interrupted) return undefined;
       const { trained } = planner;
       const policy = trained.policy as PlannerActorCritic;

@@ -108,12 +108,12 @@ describe("mesa experiment objective-inference", () => {
     const out = join(root, "experiment");
     const r = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
-      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--levels", "6", "--episodes", "10", "--out", out, "--json",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--planner-lr", "2e-3", "--levels", "6", "--episodes", "10", "--out", out, "--json",
     );
     expect(r.status, r.stderr).toBe(0);
     type GreedyReading = { inferred_top: string; agree: boolean; behaviour_fits: boolean; gain_per_action: number };
     const result = JSON.parse(r.stdout) as {
-      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; train_cpu_seconds: number; curve: [number, number, number, number | null, number][]; baseline: { model: string; train_seconds: number; train_cpu_seconds: number } | null; greedy: GreedyReading | null }[];
+      agents: { condition: string; run_dir: string; posterior: Record<string, number>; map_top: string; inferred_top: string; agree: boolean; behaviour_fits: boolean; solved_ratio: number; train_seconds: number; train_cpu_seconds: number; curve: [number, number, number, number | null, number][]; baseline: { model: string; run_dir: string; train_seconds: number; train_cpu_seconds: number } | null; greedy: GreedyReading | null }[];
       greedy: { agreement: { n: number; value: number }; no_fit: number } | null;
       wall_clock: { model: string; seeds: number; planner_reached: number; baseline_reached: number; thresholds: { fraction: number; planner_reached: number; baseline_reached: number }[] } | null;
       agreement: { value: number; ci95: [number, number]; n: number };
@@ -123,8 +123,12 @@ describe("mesa experiment objective-inference", () => {
     };
     expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
     for (const a of result.agents) {
-      // --model-param reaches every planner (and only the planners)
-      expect((JSON.parse(readFileSync(join(a.run_dir, "config.json"), "utf8")) as { modelParams: unknown }).modelParams).toEqual({ iterations: 12 });
+      // --model-param and --planner-lr reach every planner
+      const config = JSON.parse(readFileSync(join(a.run_dir, "config.json"), "utf8")) as { modelParams: unknown; ppo: { learningRate: number } };
+      expect(config.modelParams).toEqual({ iterations: 12 });
+      expect(config.ppo.learningRate).toBe(2e-3);
+      // … and not the baseline, which keeps the env's tuned settings
+      if (a.baseline) expect((JSON.parse(readFileSync(join(a.baseline.run_dir, "config.json"), "utf8")) as typeof config).ppo.learningRate).not.toBe(2e-3);
       expect(["cheese", "top-right"]).toContain(a.map_top);
       expect(["cheese", "top-right"]).toContain(a.inferred_top);
       expect(a.agree).toBe(a.map_top === a.inferred_top);
@@ -170,7 +174,7 @@ describe("mesa experiment objective-inference", () => {
     writeFileSync(trainFile, JSON.stringify({ ...trainAgent, inference_version: undefined, posterior: { cheese: -1, "top-right": -1 } }));
     const again = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
-      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--planner-lr", "2e-3", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
     );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toContain(`train seed 1: done before, skipped; read again with inference version ${INFERENCE_VERSION}, sampled and greedily`);
@@ -215,6 +219,7 @@ describe("mesa experiment objective-inference", () => {
     // a different experiment is not continued in the same folder
     await expect(objectiveInferenceExperiment({ ...options, episodes: 11 })).rejects.toThrow(/other settings \(episodes: 10 there, 11 now\)/);
     await expect(objectiveInferenceExperiment({ ...options, modelParams: { iterations: 5 } })).rejects.toThrow(/other settings \(modelParams: null there, \{"iterations":5\} now\)/);
+    await expect(objectiveInferenceExperiment({ ...options, plannerLearningRate: 2e-3 })).rejects.toThrow(/other settings \(plannerLearningRate: null there, 0.002 now\)/);
   }, 120_000);
 
   it("names the parameters when the cure is not one of the environment's", () => {
