@@ -39,6 +39,7 @@ const params = z
     cheeseOffCornerPath: z.boolean().default(true).describe("with cheeseRegion 0: never put the cheese on the shortest path from the start to the top-right corner"),
     maxSteps: z.number().int().min(1).max(100_000).default(200).describe("episode length limit"),
     capCells: z.number().int().min(0).max(15).default(0).describe("for curricula: mazes of at most this many cells a side, still drawn on the maxCells grid (0 = maxCells)"),
+    startWithin: z.number().int().min(0).max(500).default(0).describe("for curricula (a reverse curriculum): the mouse starts in a random cell at most this many cells' walk from the cheese instead of the bottom-left cell (0 = the bottom-left cell)"),
     view: z.number().int().min(0).max(59).default(0).describe("observation: a window of this many tiles a side centred on the agent (odd; outside the grid shows wall; 4·maxCells−3 shows the whole grid wherever the agent stands), 0 = the whole grid"),
   })
   .refine((p) => p.minCells <= p.maxCells, { message: "minCells must not exceed maxCells", path: ["minCells"] })
@@ -122,6 +123,25 @@ export const mazeCheese = defineEnv({
       break;
     }
     env.setTile(i, cheeseY, cheeseX, CHEESE);
+    if (p.startWithin > 0) {
+      // a reverse curriculum's start: any cell within startWithin cells' walk of the cheese (the maze is a tree, so
+      // the walk is the path), drawn uniformly; the corner's distance is measured again from there
+      const { dist, firstMove, queue } = s.bfs;
+      bfs(env, i, cheeseY, cheeseX, (code) => code !== WALL, dist, firstMove, queue);
+      let count = 0;
+      for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) {
+        const d = dist[(o + 2 * r) * side + o + 2 * c]!;
+        if (d > 0 && d <= 2 * p.startWithin) count++;
+      }
+      let pick = rng.int(count);
+      for (let r = 0; r < k && pick >= 0; r++) for (let c = 0; c < k && pick >= 0; c++) {
+        const d = dist[(o + 2 * r) * side + o + 2 * c]!;
+        if (d > 0 && d <= 2 * p.startWithin && pick-- === 0) {
+          env.placeAgent(i, o + 2 * r, o + 2 * c);
+          s.cornerDistance[i] = markCornerPath(env, s, i, o + 2 * r, o + 2 * c);
+        }
+      }
+    }
   },
   stepEnv(env, s, i, action) {
     const w = env.width;

@@ -98,6 +98,27 @@ describe("actor-critic models", () => {
     expect(() => createPolicy({ kind: "cnn", obsShape: [4, 20, 20], numActions: 5, hidden: [16] }, new Rng(4))).toThrow(/stage widths then the dense size/);
   });
 
+  it("cnn pool=agent: the dense layer reads the last stage at the agent's tile, followed through the poolings", () => {
+    const env = { channels: ["agent", "wall", "goal"], agentChannel: "agent", actions: ["u", "d", "l", "r"] };
+    const policy = createPolicy({ kind: "cnn", obsShape: [3, 17, 17], numActions: 4, hidden: [4, 6, 8], env, options: { pool: "agent" } }, new Rng(9));
+    const obs = new Float32Array(2 * 3 * 17 * 17);
+    new Rng(10).fillUniform(obs, 0, 1);
+    for (let k = 0; k < 17 * 17; k++) obs[k] = obs[3 * 17 * 17 + k] = 0; // agent channel of both copies
+    obs[4 * 17 + 8] = 1; // copy 0: agent at (4, 8) → (2, 4) → (1, 2)
+    obs[3 * 17 * 17 + 5 * 17 + 0] = 1; // copy 1: agent at (5, 0) → rows 2 and 3 → (1, 0) and (1, 1)… halves
+    const { cache } = policy.runWithCache(tensor(obs, [2, 3, 17, 17]));
+    const last = cache.get("trunk.stages.1.block.hook_resid_out")!; // [2, 6, 5, 5], before the trunk's ReLU
+    const dense = cache.get("trunk.hook_dense_out")!; // relu(dense(readout))
+    const at = (b: number, c: number, y: number, x: number): number => Math.max(0, last.data[((b * 6 + c) * 5 + y) * 5 + x]!);
+    // copy 1's row 5 → rows 2 and 3 (½ each) → row 1 (from 2: ½; from 3: ¼ to 1 and ¼ to 2); column 0 stays 0
+    const readout = [Array.from({ length: 6 }, (_, c) => at(0, c, 1, 2)), Array.from({ length: 6 }, (_, c) => 0.75 * at(1, c, 1, 0) + 0.25 * at(1, c, 2, 0))];
+    const { weight, bias } = (policy as unknown as { trunk: { dense: { weight: Tensor; bias: Tensor } } }).trunk.dense;
+    const expected = linear(tensor(new Float32Array(readout.flat()), [2, 6]), weight, bias);
+    for (let i = 0; i < 16; i++) expect(dense.data[i]).toBeCloseTo(Math.max(0, expected.data[i]!), 4);
+    expect(() => createPolicy({ kind: "cnn", obsShape: [3, 17, 17], numActions: 4, options: { pool: "agent" } }, new Rng(9))).toThrow(/needs the environment's agent channel/);
+    expect(() => createPolicy({ kind: "cnn", obsShape: [3, 17, 17], numActions: 4, env, options: { pool: "mean" } }, new Rng(9))).toThrow(/"flatten", "max", "agent"/);
+  });
+
   it("rejects an unknown model kind, listing the valid ones", () => {
     expect(() => createPolicy({ kind: "transformer", ...spec }, new Rng(1))).toThrow(/unknown model "transformer"/);
   });

@@ -19,17 +19,24 @@
 import { ConfigError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
 import { maxPool2d } from "../../core/ops/conv.js";
-import { max } from "../../core/ops/reduce.js";
+import { max, sum } from "../../core/ops/reduce.js";
+import { mul } from "../../core/ops/elementwise.js";
 import { linearAct } from "../../core/ops/fused.js";
 import { relu } from "../../core/ops/unary.js";
-import { type Tensor, releaseBuffer } from "../../core/tensor.js";
+import { Tensor, releaseBuffer } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module } from "../module.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
 
-/** How the dense layer reads the last stage: every position (IMPALA's flatten) or each channel's maximum over positions. */
-export type CnnPool = "flatten" | "max";
+/**
+ * How the dense layer reads the last stage: every position (IMPALA's flatten), each channel's maximum over
+ * positions, or the features at the agent's position (its tile followed through the poolings; a readout that
+ * moves with the agent, so what the trunk learns at one place of a whole-level view holds at every other, as an
+ * agent-centred view gives, while the activation maps stay aligned with the level's cells).
+ */
+export type CnnPool = "flatten" | "max" | "agent";
+export const CNN_POOLS: readonly CnnPool[] = ["flatten", "max", "agent"];
 
 const TRUNK_INIT = { init: "orthogonal" as const, gain: Math.SQRT2, padding: 1 };
 
@@ -104,11 +111,19 @@ export class ImpalaTrunk extends Module {
   /** features after the last stage: channels · height · width, or channels with the global max-pool */
   readonly flatSize: number;
 
-  /** `pool` "max": the dense layer reads each channel's maximum over the positions instead of every position */
-  constructor(channels: number, height: number, width: number, stageChannels: readonly number[], denseSize: number, rng: Rng, readonly pool: CnnPool = "flatten") {
+  /** last stage's spatial size */
+  readonly outHeight: number;
+  readonly outWidth: number;
+
+  /**
+   * `pool`: see CnnPool; "agent" needs `agentChannel`, the index of the observation channel that marks the agent's
+   * tile (a copy without one reads nothing: zero features).
+   */
+  constructor(readonly inChannels: number, readonly height: number, readonly width: number, stageChannels: readonly number[], denseSize: number, rng: Rng, readonly pool: CnnPool = "flatten", readonly agentChannel = -1) {
     super();
+    if (pool === "agent" && !(agentChannel >= 0 && agentChannel < inChannels)) throw new RangeError(`ImpalaTrunk: pool "agent" needs the agent's channel index in [0, ${inChannels}), got ${agentChannel}`);
     this.stages = [];
-    let c = channels;
+    let c = inChannels;
     let h = height;
     let w = width;
     for (const out of stageChannels) {
@@ -117,7 +132,9 @@ export class ImpalaTrunk extends Module {
       h = pooledSize(h);
       w = pooledSize(w);
     }
-    this.flatSize = pool === "max" ? c : c * h * w;
+    this.outHeight = h;
+    this.outWidth = w;
+    this.flatSize = pool === "flatten" ? c * h * w : c;
     this.dense = new Linear(this.flatSize, denseSize, rng, { init: "orthogonal", gain: Math.SQRT2 });
   }
 
@@ -130,13 +147,64 @@ export class ImpalaTrunk extends Module {
     const fuseRelu = last.block.hook_resid_out._hooks.length === 0;
     for (const stage of this.stages) x = stage.forward(x, transients, fuseRelu && stage === last);
     const r = fuseRelu ? x : relu(x); // [B, C, h, w]
-    const flat = this.pool === "max" ? max(r, [2, 3]) : r.reshape([x.shape[0]!, this.flatSize]); // [B, C] or [B, C·h·w]
+    const flat =
+      this.pool === "max" ? max(r, [2, 3]) : this.pool === "agent" ? sum(mul(r, this.agentMask(obs)), [2, 3]) : r.reshape([x.shape[0]!, this.flatSize]); // [B, C] or [B, C·h·w]
     const features = this.hook_dense_out.forward(linearAct(flat, this.dense.weight, this.dense.bias, "relu")); // [B, dense]
     // no gradient will flow back (rollouts under noGrad): the transient activations are dead already; otherwise
     // each goes back to the pool from its own backward rule once backward() frees the graph
     if (!features.requiresGrad) for (const t of transients) releaseBuffer(t.data);
     return features;
   }
+
+  /**
+   * [B, 1, h, w] weights of the last stage's positions at the agent's tile: the tile is followed through each
+   * 3×3 stride-2 pooling to the window centred on it (an odd coordinate lies between two windows' centres and
+   * splits its weight between them), so the weights sum to 1 per copy.
+   */
+  agentMask(obs: Tensor): Tensor {
+    const B = obs.shape[0]!;
+    const H = this.height;
+    const W = this.width;
+    const h = this.outHeight;
+    const w = this.outWidth;
+    const mask = new Float32Array(B * h * w);
+    const wy = new Float32Array(h);
+    const wx = new Float32Array(w);
+    const plane = H * W;
+    const data = obs.data;
+    for (let b = 0; b < B; b++) {
+      const base = (b * this.inChannels + this.agentChannel) * plane;
+      let at = -1;
+      for (let k = 0; k < plane; k++) if (data[base + k]! > 0) { at = k; break; }
+      if (at < 0) continue;
+      follow(((at / W) | 0), H, this.stages.length, wy);
+      follow(at % W, W, this.stages.length, wx);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) mask[(b * h + y) * w + x] = wy[y]! * wx[x]!;
+    }
+    return new Tensor(mask, [B, 1, h, w]);
+  }
+}
+
+/** Weights over the positions after `stages` poolings (3×3, stride 2, padding 1) of coordinate `at` of `size`, into `out`. */
+function follow(at: number, size: number, stages: number, out: Float32Array): void {
+  let cur = new Float32Array(size);
+  cur[at] = 1;
+  let n = size;
+  for (let s = 0; s < stages; s++) {
+    const m = pooledSize(n);
+    const next = new Float32Array(m);
+    for (let i = 0; i < n; i++) {
+      const v = cur[i]!;
+      if (v === 0) continue;
+      const lo = (i - (i % 2)) / 2; // the window centred on i, or the one below when i lies between two centres
+      const hi = i % 2 === 0 || (i + 1) / 2 >= m ? lo : (i + 1) / 2;
+      next[lo]! += v / 2;
+      next[hi]! += v / 2;
+    }
+    cur = next;
+    n = m;
+  }
+  out.set(cur);
 }
 
 export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements ActorCritic {
@@ -163,9 +231,16 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
     this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [...spec.hidden] };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
-    const pool = spec.options?.pool ?? "flatten";
-    if (pool !== "flatten" && pool !== "max") throw new ConfigError(`the cnn policy's pool must be "flatten" or "max", got ${JSON.stringify(pool)}`, "--model-param pool=max reads each channel's maximum over the positions (translation-invariant); pool=flatten (the default) reads every position");
-    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng, pool);
+    const pool = (spec.options?.pool ?? "flatten") as CnnPool;
+    if (!CNN_POOLS.includes(pool)) {
+      throw new ConfigError(
+        `the cnn policy's pool must be one of ${CNN_POOLS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(pool)}`,
+        "--model-param pool=max reads each channel's maximum over the positions (translation-invariant); pool=agent reads the positions at the agent's tile; pool=flatten (the default) reads every position",
+      );
+    }
+    const agentChannel = pool === "agent" ? (spec.env?.channels.indexOf(spec.env.agentChannel) ?? -1) : -1;
+    if (pool === "agent" && agentChannel < 0) throw new ConfigError("the cnn policy's pool=agent needs the environment's agent channel, and this policy spec names none", "train it on a grid environment (the run gives the model its env's channels), or use pool=flatten");
+    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng, pool, agentChannel);
     this.policy = new Linear(denseSize, spec.numActions, rng, { init: "orthogonal", gain: 0.01 });
     this.value = new Linear(denseSize, 1, rng, { init: "orthogonal", gain: 1 });
   }
