@@ -68,6 +68,26 @@ describe("maze-cheese observation and curriculum parameters", () => {
     expect(() => makeVecEnv("maze-cheese", { n: 1, params: { capCells: 2 } })).toThrow(/capCells must lie between minCells and maxCells/);
   });
 
+  it("startWithin starts the mouse in a cell at most that many cells' walk from the cheese, spread over that range", () => {
+    const env = makeVecEnv("maze-cheese", { n: 200, params: { startWithin: 3, minCells: 9 } });
+    env.reset(4);
+    const scratch = bfsScratch(env.height, env.width);
+    const walks = new Set<number>();
+    for (let i = 0; i < env.n; i++) {
+      let cheese = -1;
+      for (let c = 0; c < env.height * env.width && cheese < 0; c++) if (env.tile(i, (c / env.width) | 0, c % env.width) === CHEESE) cheese = c;
+      bfs(env, i, (cheese / env.width) | 0, cheese % env.width, (code) => code !== WALL, scratch.dist, scratch.firstMove, scratch.queue);
+      const d = scratch.dist[env.agentY[i]! * env.width + env.agentX[i]!]!;
+      expect(d % 2).toBe(0); // a cell, not a passage tile
+      walks.add(d / 2);
+    }
+    expect([...walks].sort()).toEqual([1, 2, 3]);
+    // 0: the bottom-left cell, as without the parameter
+    const plain = makeVecEnv("maze-cheese", { n: 5, params: { minCells: 9 } });
+    plain.reset(4);
+    for (let i = 0; i < 5; i++) expect([plain.agentY[i], plain.agentX[i]]).toEqual([16, 0]);
+  });
+
   it("with an agent-centred view of 33 tiles: the whole grid from anywhere, wall outside, the same levels", () => {
     const env = makeVecEnv("maze-cheese", { n: 8, params: { view: 33 } });
     const whole = makeVecEnv("maze-cheese", { n: 8 });
