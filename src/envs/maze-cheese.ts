@@ -194,6 +194,10 @@ export const mazeCheese = defineEnv({
     // 0.516] at 430k (581 CPU s): 1.0 on 3-cell mazes, 0.72 on 5, 0.23 on 7, 0.02 on 9; resumed to 860k (~1,160
     // CPU s) 0.526 [0.482, 0.570] (9 cells 0.105). Not solved either; the
     // whole-maze view stays the default (the interpretability battery needs activation maps aligned with cells).
+    // 2 Dec (seed 1, 200 train levels per size, load 4–13): trained on 7-cell mazes alone the small CNN never found
+    // the cheese in 205k steps (0.000); with the size curriculum, pool=agent (readout at the agent's tile) scored
+    // 1.0/0.375/0.060/0.015 on 3/5/7/9 cells at 410k (207 CPU s) and a reverse curriculum (startWithin 2→16) with
+    // it 0.765/0.215/0.035/0.000 at 307k: neither beats the agent-centred view (0.715/0.230/0.020 on 5/7/9 at 430k).
     note: "mazes of 3–9 cells a side; CNN; 32-step rollouts, lr 1e-3",
     model: "cnn",
     ppo: { totalTimesteps: 2_000_000, numSteps: 32, learningRate: 1e-3 },
