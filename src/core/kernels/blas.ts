@@ -46,7 +46,7 @@ const GENERIC = new Set(["libcblas.so.3", "libblas.so.3"]);
  * load 14, alternating runs): 1,686–1,719 with factor 1 (only 2×3 images dense) against 2,049–2,077 with 2 (3×6
  * images too); on maze-cheese factor 3 (5×5 images too) made no difference (386–389 against 390–419).
  */
-const BLAS_DENSE_CONV_FACTOR = Number(process.env.MESA_DENSE_FACTOR ?? 2);
+const BLAS_DENSE_CONV_FACTOR = 2;
 
 /**
  * Products below this many flops (2·m·n·k per item) run on one OpenBLAS thread whatever the backend's thread count;
