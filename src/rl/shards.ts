@@ -14,7 +14,7 @@ import { kernels } from "../core/kernels/index.js";
 import { Tensor, noGrad } from "../core/tensor.js";
 import { concat } from "../core/ops/shape.js";
 import type { ActorCritic, ActorCriticOutput, PolicySpec } from "../nn/models/policy.js";
-import type { Parameter } from "../nn/module.js";
+import type { HookPoint, Parameter } from "../nn/module.js";
 
 /** What the shard worker is started with (shard_worker.ts). */
 export interface ShardWorkerInit {
@@ -77,6 +77,7 @@ export class ShardedLearner {
   /** the shards of infer()'s batch */
   private readonly inferShards: number[];
   private readonly params: Parameter[];
+  private readonly hookPoints: HookPoint[];
   private readonly logits: Float32Array;
   private readonly values: Float32Array;
   /** shard outputs kept for backward (the calling thread's shards) */
@@ -104,14 +105,19 @@ export class ShardedLearner {
     if (this.rows.some((r) => r < 1)) throw new RangeError(`ShardedLearner: a minibatch of ${size} cannot be cut into ${shards} shards`);
     this.inferShards = inferRows >= 2 ? shardRows(inferRows, shards) : [inferRows];
     this.params = policy.parameters();
+    this.hookPoints = policy.namedHookPoints().map(([, h]) => h);
     this.logits = new Float32Array(Math.max(size, inferRows) * policy.numActions);
     this.values = new Float32Array(Math.max(size, inferRows));
     this.useWorker();
   }
 
-  /** Whether shard 1 runs on the worker thread in the next step (a second thread, a built worker script). */
+  /**
+   * Whether shard 1 runs on the worker thread in the next step: a second thread, a built worker script, and no
+   * hook attached to the policy (the replica has none: a hook's reads and edits would miss shard 1).
+   */
   private useWorker(): boolean {
     if (this.shards < 2 || kernels().threads < 2 || this.workerUnavailable !== null) return false;
+    if (this.hookPoints.some((h) => h._hooks.length > 0)) return false;
     if (this.remote !== null) return true;
     if (this.script.protocol !== "file:" || !existsSync(fileURLToPath(this.script))) {
       this.workerUnavailable = "the shard worker script is not built next to shards.js (running from TypeScript sources)";

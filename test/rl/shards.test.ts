@@ -107,6 +107,17 @@ describe("ShardedLearner", () => {
       const one = await run(1);
       const two = await run(2);
       expect(one.worker).toBe(false);
+      // a hook attached to the policy keeps both shards on the calling thread (the replica has no hooks)
+      k.setThreads(2);
+      const hooked = problem(mods, 8);
+      const seen: number[] = [];
+      const hookedLearner = new mods.ShardedLearner(hooked.policy, 8, hooked.obsSize, 2);
+      const hookPoint = hooked.policy.namedHookPoints().find(([n]) => n === "trunk.hook_dense_out")![1];
+      hookPoint._hooks.push({ name: "trunk.hook_dense_out", fn: (a) => void seen.push(a.shape[0]!) });
+      await hookedLearner.forward(hooked.obs);
+      hookPoint._hooks.pop();
+      expect(seen).toEqual([4, 4]);
+      await hookedLearner.close();
       if (k.threads < 2) return; // a backend without a second thread has nothing to compare
       expect(two.worker).toBe(true);
       expect(two.out).toEqual(one.out);
