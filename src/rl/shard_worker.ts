@@ -84,3 +84,7 @@ port.on("message", (command: ShardCommand) => {
   }
   port.postMessage(reply);
 });
+// ready: the caller hands shard 1 over from its next step on (until now it computed both)
+const ready = new Int32Array(init.ready);
+Atomics.store(ready, 0, 1);
+Atomics.notify(ready, 0);

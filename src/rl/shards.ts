@@ -34,6 +34,8 @@ export interface ShardWorkerInit {
   out: SharedArrayBuffer;
   /** [rows, numActions + 1]: the output gradient (backward's input) */
   gradOut: SharedArrayBuffer;
+  /** one Int32 the worker sets to 1 when it is ready for commands */
+  ready: SharedArrayBuffer;
 }
 
 /** A command to the shard worker; it answers each with { ok: true } or { error }. */
@@ -62,6 +64,8 @@ interface Remote {
   obs: Float32Array;
   out: Float32Array;
   gradOut: Float32Array;
+  /** [0] is 1 once the worker has loaded and answers commands (set by the worker: read without an event turn) */
+  ready: Int32Array;
   /** resolves the command in flight */
   pending: { resolve: () => void; reject: (err: Error) => void } | null;
   failure: Error | null;
@@ -83,6 +87,8 @@ export class ShardedLearner {
   /** shard outputs kept for backward (the calling thread's shards) */
   private outputs: (ActorCriticOutput | null)[] = [];
   private remote: Remote | null = null;
+  /** whether the last forward() or infer() ran shard 1 on the worker */
+  private workerUsed = false;
   /** whether the worker's shared parameter buffer holds the parameters' current values */
   private paramsShared = false;
   /** why the worker is not used (for tests and diagnostics); null while it is, or before it was needed */
@@ -118,13 +124,14 @@ export class ShardedLearner {
   private useWorker(): boolean {
     if (this.shards < 2 || kernels().threads < 2 || this.workerUnavailable !== null) return false;
     if (this.hookPoints.some((h) => h._hooks.length > 0)) return false;
-    if (this.remote !== null) return true;
+    // until the worker has loaded (its modules, kernels and replica), this thread computes both shards
+    if (this.remote !== null) return Atomics.load(this.remote.ready, 0) === 1;
     if (this.script.protocol !== "file:" || !existsSync(fileURLToPath(this.script))) {
       this.workerUnavailable = "the shard worker script is not built next to shards.js (running from TypeScript sources)";
       return false;
     }
     this.remote = this.startWorker();
-    return true;
+    return false;
   }
 
   private startWorker(): Remote {
@@ -144,6 +151,7 @@ export class ShardedLearner {
       obs: sab(maxRows * this.obsSize),
       out: sab(maxRows * (A + 1)),
       gradOut: sab(maxRows * (A + 1)),
+      ready: new SharedArrayBuffer(4),
     };
     const worker = new Worker(this.script, { workerData: init });
     worker.unref();
@@ -154,6 +162,7 @@ export class ShardedLearner {
       obs: new Float32Array(init.obs),
       out: new Float32Array(init.out),
       gradOut: new Float32Array(init.gradOut),
+      ready: new Int32Array(init.ready),
       pending: null,
       failure: null,
     };
@@ -200,6 +209,7 @@ export class ShardedLearner {
   async forward(obs: Float32Array): Promise<{ logits: Float32Array; values: Float32Array }> {
     const A = this.policy.numActions;
     const remote = this.useWorker() ? this.remote! : null;
+    this.workerUsed = remote !== null;
     this.outputs = [];
     const run = async (): Promise<void> => {
       let pending: Promise<void> | null = null;
@@ -245,6 +255,7 @@ export class ShardedLearner {
     const A = this.policy.numActions;
     const n = this.inferRows;
     const remote = this.inferShards.length === 2 && this.useWorker() ? this.remote! : null;
+    this.workerUsed = remote !== null;
     if (remote === null) {
       // shard by shard on this thread: a sample's outputs can differ in the last bits with the batch around it
       // (the GEMMs' edge kernels), so the shards are those the worker would compute
@@ -367,8 +378,18 @@ export class ShardedLearner {
     if (remote !== null) await remote.worker.terminate();
   }
 
-  /** Whether the last step ran shard 1 on the worker thread. */
+  /** Whether the last forward() or infer() ran shard 1 on the worker thread. */
   get usingWorker(): boolean {
-    return this.remote !== null;
+    return this.workerUsed;
+  }
+
+  /**
+   * Waits until the worker (when one was started) is ready, so the next step runs on it; training does not wait:
+   * this thread computes both shards until then.
+   */
+  async whenReady(): Promise<void> {
+    const remote = this.remote;
+    if (remote === null) return;
+    while (Atomics.load(remote.ready, 0) !== 1 && remote.failure === null) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

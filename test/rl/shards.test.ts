@@ -88,6 +88,7 @@ describe("ShardedLearner", () => {
       k.setThreads(threads);
       const p = problem(mods, 33);
       const learner = new mods.ShardedLearner(p.policy, 33, p.obsSize, 2, 33);
+      await learner.whenReady();
       const outs: number[] = [];
       // two steps, the parameters changed between them (the worker must read the new ones), each after a
       // rollout-style forward pass without gradients
@@ -112,6 +113,7 @@ describe("ShardedLearner", () => {
       const hooked = problem(mods, 8);
       const seen: number[] = [];
       const hookedLearner = new mods.ShardedLearner(hooked.policy, 8, hooked.obsSize, 2);
+      await hookedLearner.whenReady();
       const hookPoint = hooked.policy.namedHookPoints().find(([n]) => n === "trunk.hook_dense_out")![1];
       hookPoint._hooks.push({ name: "trunk.hook_dense_out", fn: (a) => void seen.push(a.shape[0]!) });
       await hookedLearner.forward(hooked.obs);
