@@ -51,6 +51,15 @@ export function autoShards(policy: ActorCritic, minibatchSize: number): 1 | 2 {
   return policy.kind === "cnn" && minibatchSize >= 2 ? 2 : 1;
 }
 
+/**
+ * The rollout's forward pass is cut into the learner's two shards only from this many observation floats per shard
+ * (the observation's size standing for the trunk's per-sample cost). Per-thread CPU time per forward pass of 64 envs
+ * (load 4–9): maze-cheese (3×17×17, 27,744 floats a shard) 5.2 ms on one thread in one piece, 3.1 + 3.3 ms in
+ * two shards on two threads; coin-run small (3×5×12, 5,760 floats a shard) 2.2 ms in one piece on two threads (the
+ * wasm worker idle), 2.9 + 2.7 ms in two shards: below this size the per-call costs of a forward pass dominate.
+ */
+export const ROLLOUT_SHARD_MIN_FLOATS = 16_384;
+
 /** The samples of each shard of a minibatch of `size`: consecutive, the first ⌊size/shards⌋, the last the rest. */
 export function shardRows(size: number, shards: number): number[] {
   const base = Math.floor(size / shards);
@@ -96,8 +105,9 @@ export class ShardedLearner {
   private readonly script = new URL("./shard_worker.js", import.meta.url);
 
   /**
-   * `inferRows`: the batch infer() is called with (the rollout's env copies; 0: infer() is not used). The worker,
-   * when there is a second thread, starts now, so its start-up overlaps the caller's first rollout.
+   * `inferRows`: the batch infer() is called with (the rollout's env copies; 0: infer() is not used), cut into
+   * two shards when the learner has two and each holds at least `rolloutShardMinFloats` observation floats. The
+   * worker, when there is a second thread, starts now, so its start-up overlaps the caller's first rollout.
    */
   constructor(
     private readonly policy: ActorCritic,
@@ -105,11 +115,12 @@ export class ShardedLearner {
     private readonly obsSize: number,
     readonly shards: 1 | 2,
     readonly inferRows = 0,
+    rolloutShardMinFloats = ROLLOUT_SHARD_MIN_FLOATS,
   ) {
     if (shards !== 1 && shards !== 2) throw new RangeError(`ShardedLearner: shards must be 1 or 2, got ${shards}`);
     this.rows = shardRows(size, shards);
     if (this.rows.some((r) => r < 1)) throw new RangeError(`ShardedLearner: a minibatch of ${size} cannot be cut into ${shards} shards`);
-    this.inferShards = inferRows >= 2 ? shardRows(inferRows, shards) : [inferRows];
+    this.inferShards = shards === 2 && inferRows >= 2 && Math.floor(inferRows / 2) * obsSize >= rolloutShardMinFloats ? shardRows(inferRows, 2) : [inferRows];
     this.params = policy.parameters();
     this.hookPoints = policy.namedHookPoints().map(([, h]) => h);
     this.logits = new Float32Array(Math.max(size, inferRows) * policy.numActions);
@@ -248,8 +259,9 @@ export class ShardedLearner {
 
   /**
    * The policy's outputs on `obs` ([inferRows, obsSize]) without gradients (the rollout's forward passes): logits
-   * [inferRows, A] and values [inferRows], in the shards of the minibatch's rule (the second on the worker when it
-   * runs), so 1 and 2 threads give the same bits. The arrays are reused by the next call.
+   * [inferRows, A] and values [inferRows], in one piece or in two shards (see the constructor; the second on the
+   * worker when it runs) whatever the thread count, so 1 and 2 threads give the same bits. The arrays are reused
+   * by the next call.
    */
   async infer(obs: Float32Array): Promise<{ logits: Float32Array; values: Float32Array }> {
     const A = this.policy.numActions;

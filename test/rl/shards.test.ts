@@ -30,6 +30,14 @@ function problem(mods: { createPolicy: typeof createPolicy; makeVecEnv: typeof m
 }
 
 describe("shardRows and autoShards", () => {
+  it("cuts the rollout's forward pass only when each shard holds enough observation floats", () => {
+    const { policy } = problem({ createPolicy, makeVecEnv, Rng }, 2);
+    const shardsOf = (l: ShardedLearner): number => (l as unknown as { inferShards: number[] }).inferShards.length;
+    expect(shardsOf(new ShardedLearner(policy, 8, 867, 2, 64))).toBe(2); // maze-cheese's 3×17×17: 27,744 floats a shard
+    expect(shardsOf(new ShardedLearner(policy, 8, 180, 2, 64))).toBe(1); // coin-run small's 3×5×12: 5,760
+    expect(shardsOf(new ShardedLearner(policy, 8, 867, 1, 64))).toBe(1); // a learner of one shard
+  });
+
   it("cuts a minibatch into consecutive shards, the last taking the remainder", () => {
     expect(shardRows(512, 2)).toEqual([256, 256]);
     expect(shardRows(7, 2)).toEqual([3, 4]);
@@ -57,7 +65,7 @@ describe("ShardedLearner", () => {
     expect(learner.rows).toEqual([4, 5]);
     // a sample's outputs may differ in the last bits with the batch around it (GEMM edge kernels)
     const out = await learner.forward(p.obs);
-    const inferred = await new ShardedLearner(p.policy, 9, p.obsSize, 2, 9).infer(p.obs);
+    const inferred = await new ShardedLearner(p.policy, 9, p.obsSize, 2, 9, 0).infer(p.obs);
     for (const o of [out, inferred]) {
       for (let j = 0; j < whole.logits.size; j++) expect(o.logits[j]).toBeCloseTo(whole.logits.data[j]!, 5);
       for (let j = 0; j < whole.value.size; j++) expect(o.values[j]).toBeCloseTo(whole.value.data[j]!, 5);
@@ -87,7 +95,8 @@ describe("ShardedLearner", () => {
     const run = async (threads: number): Promise<{ out: number[]; grads: number[][]; worker: boolean }> => {
       k.setThreads(threads);
       const p = problem(mods, 33);
-      const learner = new mods.ShardedLearner(p.policy, 33, p.obsSize, 2, 33);
+      // the rollout's pass in two shards too, whatever their size
+      const learner = new mods.ShardedLearner(p.policy, 33, p.obsSize, 2, 33, 0);
       await learner.whenReady();
       const outs: number[] = [];
       // two steps, the parameters changed between them (the worker must read the new ones), each after a
