@@ -9,12 +9,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { HookError } from "../../src/core/errors.js";
-import { conv2d } from "../../src/core/ops/conv.js";
 import { Rng } from "../../src/core/rng.js";
 import { noGrad, Tensor, zeros } from "../../src/core/tensor.js";
 import { VecEnv } from "../../src/envs/engine.js";
 import { getEnvDefinition } from "../../src/envs/make.js";
-import { HookPoint, Module } from "../../src/nn/module.js";
+import type { Module } from "../../src/nn/module.js";
 import "../../src/nn/models/cnn_policy.js";
 import { type ActorCritic, type ActorCriticOutput, createPolicy } from "../../src/nn/models/policy.js";
 import { evaluate, policyActions } from "../../src/rl/evaluate.js";
@@ -24,6 +23,7 @@ import { hookInfo, resolveHooks } from "../../src/interp/hooks.js";
 import { channelIndex, withoutChannel } from "../../src/interp/observations.js";
 import { genericActivationPatch, patchChannel, patchPolicy, patchPosition, patchWhole } from "../../src/interp/patching.js";
 import { retarget } from "../../src/interp/retarget.js";
+import { HandBuilt } from "./hand-built.js";
 import { addVectorHook, differenceVectors, meanDifferenceVector, steeredActions } from "../../src/interp/steering.js";
 
 const def = getEnvDefinition("maze-cheese");
@@ -208,32 +208,6 @@ describe("retargeting", () => {
     expect(clean(policy)).toBe(true);
   });
 });
-
-/** A hand-built convolutional policy: channel 1 of its hook is the cheese channel, the others see walls, the agent, and noise. */
-class HandBuilt extends Module<Tensor, ActorCriticOutput> {
-  readonly kind = "hand-built";
-  readonly spec = { kind: "hand-built", obsShape: [] as number[], numActions: 4, hidden: [] as number[] };
-  readonly numActions = 4;
-  readonly hook_map = new HookPoint();
-  private readonly _weight: Tensor;
-  constructor(readonly obsShape: readonly number[], cheese: number, rng: Rng) {
-    super();
-    const C = obsShape[0]!;
-    const w = zeros([4, C, 3, 3]);
-    // out 0: walls around; out 1: the cheese cell itself; out 2: the agent; out 3: random mixture
-    for (let k = 0; k < 9; k++) w.data[(0 * C + channelIndex(def.channels, "wall")) * 9 + k] = 0.2;
-    w.data[(1 * C + cheese) * 9 + 4] = 1;
-    w.data[(2 * C + channelIndex(def.channels, "agent")) * 9 + 4] = 1;
-    for (let k = 0; k < C * 9; k++) w.data[3 * C * 9 + k] = rng.normal() * 0.3;
-    this._weight = w;
-  }
-  forward(obs: Tensor): ActorCriticOutput {
-    const x = obs.shape.length === 4 ? obs : obs.reshape([obs.shape[0]!, ...this.obsShape]);
-    const map = this.hook_map.forward(conv2d(x, this._weight, null, { padding: 1 }).relu());
-    const B = map.shape[0]!;
-    return { logits: zeros([B, 4]), value: zeros([B, 1]) };
-  }
-}
 
 describe("channel search", () => {
   it("finds the planted goal-tracking channel of a hand-built network, and no other above it", () => {

@@ -2,7 +2,6 @@
 // activation maps are aligned with the window, not the level, so channel search and retargeting must find the goal
 // where the window shows it. Checked with hand-built networks whose answer is known.
 import { describe, expect, it } from "vitest";
-import { conv2d } from "../../src/core/ops/conv.js";
 import { Rng } from "../../src/core/rng.js";
 import { Tensor, zeros } from "../../src/core/tensor.js";
 import { VecEnv, windowOrigin } from "../../src/envs/engine.js";
@@ -15,31 +14,11 @@ import { collectActivations, datasetLabel } from "../../src/interp/dataset.js";
 import { channelIndex } from "../../src/interp/observations.js";
 import { retarget } from "../../src/interp/retarget.js";
 import { goalInObservationFrame } from "../../src/interp/studies.js";
+import { HandBuilt } from "./hand-built.js";
 
 const def = getEnvDefinition("maze-cheese");
 // 3–4-cell mazes on a 7×7-tile level; a 9-tile window often leaves the cheese outside, 13 tiles never does
 const base = { maxCells: 4, maxSteps: 40 };
-
-/** Channel 1 of `hook_map` is the cheese channel itself; channel 0 sees walls. */
-class CheeseMap extends Module<Tensor, ActorCriticOutput> {
-  readonly kind = "cheese-map";
-  readonly spec = { kind: "cheese-map", obsShape: [] as number[], numActions: 4, hidden: [] as number[] };
-  readonly numActions = 4;
-  readonly hook_map = new HookPoint();
-  private readonly weight: Tensor;
-  constructor(readonly obsShape: readonly number[]) {
-    super();
-    const C = obsShape[0]!;
-    this.weight = zeros([2, C, 3, 3]);
-    for (let k = 0; k < 9; k++) this.weight.data[channelIndex(def.channels, "wall") * 9 + k] = 0.2;
-    this.weight.data[(C + channelIndex(def.channels, "cheese")) * 9 + 4] = 1;
-  }
-  forward(obs: Tensor): ActorCriticOutput {
-    const x = obs.shape.length === 4 ? obs : obs.reshape([obs.shape[0]!, ...this.obsShape]);
-    this.hook_map.forward(conv2d(x, this.weight, null, { padding: 1 }));
-    return { logits: zeros([x.shape[0]!, 4]), value: zeros([x.shape[0]!, 1]) };
-  }
-}
 
 /**
  * Walks to wherever its one-channel map is largest (by the shortest path around the walls it sees), and up when
@@ -98,7 +77,7 @@ describe("agent-centred observations", () => {
   it("channel search finds the cheese channel in the window's frame (and not in the level's)", () => {
     const params = { ...base, view: 9 };
     const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
-    const net = new CheeseMap(env.obsShape);
+    const net = new HandBuilt(env.obsShape, channelIndex(env.channels, "cheese"), new Rng(1));
     const data = collectActivations(net as unknown as ActorCritic, def, { samples: 240, distribution: "deploy", params, seed: 2, behaviour: "random" });
     expect(data.meta.windowed).toBe(true);
     const cheese = datasetLabel(data, "cheese_cell").values;
