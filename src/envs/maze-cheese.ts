@@ -128,19 +128,20 @@ export const mazeCheese = defineEnv({
       // the walk is the path), drawn uniformly; the corner's distance is measured again from there
       const { dist, firstMove, queue } = s.bfs;
       bfs(env, i, cheeseY, cheeseX, (code) => code !== WALL, dist, firstMove, queue);
+      // the candidate cells, row by row, into the BFS queue (its order is no longer needed; markCornerPath refills it)
       let count = 0;
-      for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) {
-        const d = dist[(o + 2 * r) * side + o + 2 * c]!;
-        if (d > 0 && d <= 2 * p.startWithin) count++;
-      }
-      let pick = rng.int(count);
-      for (let r = 0; r < k && pick >= 0; r++) for (let c = 0; c < k && pick >= 0; c++) {
-        const d = dist[(o + 2 * r) * side + o + 2 * c]!;
-        if (d > 0 && d <= 2 * p.startWithin && pick-- === 0) {
-          env.placeAgent(i, o + 2 * r, o + 2 * c);
-          s.cornerDistance[i] = markCornerPath(env, s, i, o + 2 * r, o + 2 * c);
+      for (let r = 0; r < k; r++) {
+        for (let c = 0; c < k; c++) {
+          const tile = (o + 2 * r) * side + o + 2 * c;
+          const d = dist[tile]!;
+          if (d > 0 && d <= 2 * p.startWithin) queue[count++] = tile;
         }
       }
+      const start = queue[rng.int(count)]!;
+      const y = (start / side) | 0;
+      const x = start % side;
+      env.placeAgent(i, y, x);
+      s.cornerDistance[i] = markCornerPath(env, s, i, y, x);
     }
   },
   stepEnv(env, s, i, action) {
