@@ -1,6 +1,7 @@
 // The dense linear algebra probes need, on plain typed arrays: feature standardisation, products through the
-// kernel backend's GEMM (float32, the same kernels training uses), Cholesky solves in float64, and L-BFGS for
-// the smooth convex losses (logistic, softmax). Small on purpose: probes have at most a few thousand samples.
+// kernel backend's GEMM (float32, the same kernels training uses), Cholesky solves in float64 (LAPACK's when the
+// BLAS library has one), and L-BFGS for the smooth convex losses (logistic, softmax). Small on purpose: probes have at most a few thousand samples.
+import { lapack } from "../core/kernels/index.js";
 import { gemm } from "../core/ops/matmul.js";
 
 /** Per-feature affine map x → (x − mean)·scale; scale is 1/std, or 0 for a constant feature (dropped). */
@@ -94,23 +95,45 @@ export function cholesky(A: Float64Array, n: number): boolean {
 
 /** Solves L·Lᵀ·X = B in place for B [n, nrhs] (row-major), L from `cholesky`. */
 export function choleskySolve(L: Float64Array, n: number, B: Float64Array, nrhs: number): void {
-  // forward: L·Y = B
+  // row by row, so the inner loops run along B's contiguous rows (a column walk strides nrhs apart)
+  // forward: L·Y = B, row i of Y = (row i of B − Σ_{k<i} L[i,k]·row k of Y) / L[i,i]
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    for (let c = 0; c < nrhs; c++) {
-      let s = B[i * nrhs + c]!;
-      for (let k = 0; k < i; k++) s -= L[ri + k]! * B[k * nrhs + c]!;
-      B[i * nrhs + c] = s / L[ri + i]!;
+    const bi = i * nrhs;
+    for (let k = 0; k < i; k++) {
+      const l = L[ri + k]!;
+      if (l === 0) continue;
+      const bk = k * nrhs;
+      for (let c = 0; c < nrhs; c++) B[bi + c]! -= l * B[bk + c]!;
     }
+    const inv = 1 / L[ri + i]!;
+    for (let c = 0; c < nrhs; c++) B[bi + c]! *= inv;
   }
-  // backward: Lᵀ·X = Y
+  // backward: Lᵀ·X = Y; once row i of X is final, take its share out of every row above it
   for (let i = n - 1; i >= 0; i--) {
-    for (let c = 0; c < nrhs; c++) {
-      let s = B[i * nrhs + c]!;
-      for (let k = i + 1; k < n; k++) s -= L[k * n + i]! * B[k * nrhs + c]!;
-      B[i * nrhs + c] = s / L[i * n + i]!;
+    const bi = i * nrhs;
+    const inv = 1 / L[i * n + i]!;
+    for (let c = 0; c < nrhs; c++) B[bi + c]! *= inv;
+    for (let k = 0; k < i; k++) {
+      const l = L[i * n + k]!;
+      if (l === 0) continue;
+      const bk = k * nrhs;
+      for (let c = 0; c < nrhs; c++) B[bk + c]! -= l * B[bi + c]!;
     }
   }
+}
+
+/**
+ * Solves A·X = B in place for the symmetric positive-definite A [n, n] (overwritten by its Cholesky factor) and
+ * B [n, nrhs] (overwritten by X), both row-major float64: through the BLAS library's LAPACK when the active kernel
+ * backend has one, else `cholesky` + `choleskySolve` here. Returns false when A is not positive definite.
+ */
+export function solveSpd(A: Float64Array, n: number, B: Float64Array, nrhs: number): boolean {
+  const native = lapack();
+  if (native !== undefined) return native.choleskySolve(A, n, B, nrhs);
+  if (!cholesky(A, n)) return false;
+  choleskySolve(A, n, B, nrhs);
+  return true;
 }
 
 /** A smooth objective: returns f(x) and writes ∇f(x) into `grad`. */

@@ -7,7 +7,7 @@
 import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { wilsonInterval } from "../rl/stats.js";
-import { cholesky, choleskySolve, fitStandardizer, lbfgs, matmulF32, type Standardizer, standardizeRows } from "./linalg.js";
+import { fitStandardizer, lbfgs, matmulF32, solveSpd, type Standardizer, standardizeRows } from "./linalg.js";
 import { accuracy, auroc, balancedAccuracy, majorityChance, perClassAccuracy, rSquared } from "./metrics.js";
 
 export type ProbeTask = "regression" | "binary" | "multiclass";
@@ -42,6 +42,12 @@ export interface ProbeOptions {
   maxIterations?: number;
   /** flat multiclass probes with more weights (features × classes) use a ridge classifier (default 30 000) */
   maxSoftmaxWeights?: number;
+  /**
+   * ridge probes with many features beside the samples cross-validate through one Gram matrix per outer fold
+   * ("auto", the default; see KernelRidgeFolds); "never" fits every fold and strength on its own rows — the same
+   * solutions to rounding, kept for comparison
+   */
+  gram?: "auto" | "never";
 }
 
 export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-2, 1];
@@ -118,6 +124,27 @@ interface Learner {
   predict(X: Float32Array, n: number, params: Float64Array): Float32Array;
   /** validation score for choosing alpha: higher is better */
   score(out: Float32Array, n: number, y: Float64Array): number;
+  /** ridge only: its outputs and targets, for cross-validation on one Gram matrix (`KernelRidgeFolds`) */
+  ridge?: RidgeTargets;
+}
+
+/** A ridge learner's K outputs and the [n, K] regression targets its labels become. */
+interface RidgeTargets {
+  K: number;
+  targets: (y: Float64Array, n: number) => Float64Array;
+}
+
+/** Centres the [n, K] targets Y in place and returns their column means (the fitted intercepts). */
+function centreColumns(Y: Float64Array, n: number, K: number): Float64Array {
+  const mean = new Float64Array(K);
+  for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) mean[k]! += Y[i * K + k]! / n;
+  for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) Y[i * K + k]! -= mean[k]!;
+  return mean;
+}
+
+/** The ridge penalty λ for strength `alpha` on n samples of d features (relative to the feature scale). */
+function ridgeLambda(alpha: number, d: number, n: number): number {
+  return alpha * Math.max(1, d / n);
 }
 
 /**
@@ -128,24 +155,20 @@ function ridgeLearner(d: number, K: number, targets: (y: Float64Array, n: number
   return {
     fit(X, n, y, alpha) {
       const Y = targets(y, n); // [n, K]
-      const mean = new Float64Array(K);
-      for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) mean[k]! += Y[i * K + k]! / n;
-      for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) Y[i * K + k]! -= mean[k]!;
-      const lambda = alpha * Math.max(1, d / n);
+      const mean = centreColumns(Y, n, K);
+      const lambda = ridgeLambda(alpha, d, n);
       const params = new Float64Array(d * K + K);
       params.set(mean, d * K);
       if (d <= n) {
         const G = Float64Array.from(matmulF32(X, X, d, d, n, { transA: true }));
         for (let j = 0; j < d; j++) G[j * d + j]! += n * lambda;
         const B = Float64Array.from(matmulF32(X, Float32Array.from(Y), d, K, n, { transA: true })); // Xᵀ Y
-        if (!cholesky(G, d)) throw new Error("ridge: normal equations are not positive definite");
-        choleskySolve(G, d, B, K);
+        if (!solveSpd(G, d, B, K)) throw new Error("ridge: normal equations are not positive definite");
         params.set(B);
       } else {
         const G = Float64Array.from(matmulF32(X, X, n, n, d, { transB: true }));
         for (let i = 0; i < n; i++) G[i * n + i]! += n * lambda;
-        if (!cholesky(G, n)) throw new Error("ridge: Gram matrix is not positive definite");
-        choleskySolve(G, n, Y, K); // A = (XXᵀ + nλI)⁻¹ Y, W = Xᵀ A
+        if (!solveSpd(G, n, Y, K)) throw new Error("ridge: Gram matrix is not positive definite"); // A = (XXᵀ + nλI)⁻¹ Y, W = Xᵀ A
         params.set(matmulF32(X, Float32Array.from(Y), d, K, n, { transA: true }));
       }
       return params;
@@ -161,7 +184,85 @@ function ridgeLearner(d: number, K: number, targets: (y: Float64Array, n: number
       for (let i = 0; i < n * K; i++) sse += (Y[i]! - out[i]!) ** 2;
       return -sse / n;
     },
+    ridge: { K, targets },
   };
+}
+
+/**
+ * Ridge fits on row subsets of one standardised matrix X [n, d] through its Gram matrix X·Xᵀ, computed once: a
+ * fit on rows R solves the dual (G[R, R] + |R|·λ·I)·A = Y_R and predicts rows V as G[V, R]·A + intercept — the
+ * same ridge solution as the primal or dual fit on X[R] (it is unique), without forming X[R]·X[R]ᵀ or the weights
+ * again for every inner fold and strength. Worth it when d is not small beside n (then each fit would be dual anyway).
+ */
+class KernelRidgeFolds {
+  private readonly gram: Float64Array;
+
+  constructor(private readonly X: Float32Array, private readonly n: number, private readonly d: number, private readonly learner: Learner & { ridge: RidgeTargets }) {
+    this.gram = Float64Array.from(matmulF32(X, X, n, n, d, { transB: true }));
+  }
+
+  /** Dual coefficients [rows, K] and intercepts of the ridge fit on `rows` (indices into X) with strength alpha. */
+  private fit(rows: readonly number[], y: Float64Array, alpha: number): { coef: Float64Array; mean: Float64Array } {
+    const m = rows.length;
+    const { K, targets } = this.learner.ridge;
+    const Y = targets(y, m);
+    const mean = centreColumns(Y, m, K);
+    const G = new Float64Array(m * m);
+    for (let a = 0; a < m; a++) {
+      const src = rows[a]! * this.n;
+      for (let b = 0; b < m; b++) G[a * m + b] = this.gram[src + rows[b]!]!;
+      G[a * m + a]! += m * ridgeLambda(alpha, this.d, m);
+    }
+    if (!solveSpd(G, m, Y, K)) throw new Error("ridge: Gram matrix is not positive definite");
+    return { coef: Y, mean };
+  }
+
+  /** Outputs [cross rows, K] from a fit's coefficients and cross products C [cross rows, fit rows] (float32). */
+  private static outputs(C: Float32Array, rowsOut: number, fit: { coef: Float64Array; mean: Float64Array }, m: number, K: number): Float32Array {
+    const out = matmulF32(C, Float32Array.from(fit.coef), rowsOut, K, m);
+    for (let i = 0; i < rowsOut; i++) for (let k = 0; k < K; k++) out[i * K + k]! += fit.mean[k]!;
+    return out;
+  }
+
+  /** Chooses alpha by `innerFolds`-fold group CV over all n rows (as `chooseAlpha` does, on the same folds). */
+  chooseAlpha(y: Float64Array, groups: ArrayLike<number> | undefined, alphas: readonly number[], innerFolds: number, seed: number): number {
+    const fold = groupFolds(this.n, innerFolds, groups, seed);
+    const totals = new Float64Array(alphas.length);
+    const { K } = this.learner.ridge;
+    for (let f = 0; f < innerFolds; f++) {
+      const trainRows: number[] = [];
+      const valRows: number[] = [];
+      for (let i = 0; i < this.n; i++) (fold[i] === f ? valRows : trainRows).push(i);
+      const yt = Float64Array.from(trainRows, (i) => y[i]!);
+      const yv = Float64Array.from(valRows, (i) => y[i]!);
+      const m = trainRows.length;
+      const C = new Float32Array(valRows.length * m);
+      valRows.forEach((r, a) => {
+        const src = r * this.n;
+        for (let b = 0; b < m; b++) C[a * m + b] = this.gram[src + trainRows[b]!]!;
+      });
+      alphas.forEach((alpha, k) => {
+        const out = KernelRidgeFolds.outputs(C, valRows.length, this.fit(trainRows, yt, alpha), m, K);
+        totals[k]! += this.learner.score(out, valRows.length, yv);
+      });
+    }
+    let best = 0;
+    for (let k = 1; k < alphas.length; k++) if (totals[k]! > totals[best]!) best = k;
+    return alphas[best]!;
+  }
+
+  /** Outputs on new standardised rows Xnew [m, d] of the fit on all n rows with strength alpha. */
+  predictNew(Xnew: Float32Array, m: number, y: Float64Array, alpha: number): Float32Array {
+    const all = Array.from({ length: this.n }, (_, i) => i);
+    const C = matmulF32(Xnew, this.X, m, this.n, this.d, { transB: true });
+    return KernelRidgeFolds.outputs(C, m, this.fit(all, y, alpha), this.n, this.learner.ridge.K);
+  }
+}
+
+/** The Gram-matrix path for ridge learners whose features are not few beside the samples (see KernelRidgeFolds). */
+function kernelFolds(learner: Learner, X: Float32Array, n: number, d: number, options: ProbeOptions): KernelRidgeFolds | undefined {
+  const { ridge } = learner;
+  return ridge !== undefined && 2 * d > n && options.gram !== "never" ? new KernelRidgeFolds(X, n, d, { ...learner, ridge }) : undefined;
 }
 
 function logSigmoid(z: number): number {
@@ -453,9 +554,10 @@ function setupProbe(features: ProbeFeatures, target: Float64Array, options: Prob
   };
 }
 
-/** Chooses alpha by k-fold CV on the rows `rows` of the standardised matrix Xs; returns the best alpha. */
-function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array, groups: ArrayLike<number> | undefined, alphas: readonly number[], innerFolds: number, seed: number): number {
+/** Chooses alpha by k-fold CV on the rows of the standardised matrix Xs (through `kernel`'s Gram matrix when given). */
+function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array, groups: ArrayLike<number> | undefined, alphas: readonly number[], innerFolds: number, seed: number, kernel?: KernelRidgeFolds): number {
   if (alphas.length === 1) return alphas[0]!;
+  if (kernel) return kernel.chooseAlpha(y, groups, alphas, innerFolds, seed);
   const n = y.length;
   const fold = groupFolds(n, innerFolds, groups, seed);
   const totals = new Float64Array(alphas.length);
@@ -527,10 +629,10 @@ export function crossValidateProbe(features: ProbeFeatures, target: ArrayLike<nu
     const Xv = standardizeRows(X, d, testRows, st);
     const yt = setup.encode(Float64Array.from(trainRows, (i) => y[i]!));
     const trainGroups = options.groups ? trainRows.map((i) => options.groups![i]!) : undefined;
-    const alpha = chooseAlpha(setup, Xt, d, yt, trainGroups, alphas, innerFolds, seed + 1 + f);
+    const kernel = kernelFolds(setup.learner, Xt, trainRows.length, d, options);
+    const alpha = chooseAlpha(setup, Xt, d, yt, trainGroups, alphas, innerFolds, seed + 1 + f, kernel);
     chosen.push(alpha);
-    const params = setup.learner.fit(Xt, trainRows.length, yt, alpha, null);
-    const out = setup.learner.predict(Xv, testRows.length, params);
+    const out = kernel ? kernel.predictNew(Xv, testRows.length, yt, alpha) : setup.learner.predict(Xv, testRows.length, setup.learner.fit(Xt, trainRows.length, yt, alpha, null));
     const decoded = setup.decode(out, testRows.length);
     testRows.forEach((i, r) => {
       predictions[i] = decoded[r]!;
@@ -603,7 +705,7 @@ export function trainProbe(features: ProbeFeatures, target: ArrayLike<number>, o
   const st = fitStandardizer(X, d, rows, setup.groupSize);
   const Xs = standardizeRows(X, d, rows, st);
   const ye = setup.encode(y);
-  const alpha = chooseAlpha(setup, Xs, d, ye, options.groups, alphasOf(options), options.innerFolds ?? 3, options.seed ?? 0);
+  const alpha = chooseAlpha(setup, Xs, d, ye, options.groups, alphasOf(options), options.innerFolds ?? 3, options.seed ?? 0, kernelFolds(setup.learner, Xs, n, d, options));
   const params = setup.learner.fit(Xs, n, ye, alpha, null);
   const run = (features: Float32Array, m: number): Float32Array => {
     if (features.length !== m * d) throw new ConfigError(`probe expects ${d} features per sample, got ${features.length / Math.max(m, 1)}`);

@@ -2,7 +2,8 @@
 // on noise; folds keep groups whole; the numeric helpers match closed forms.
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
-import { cholesky, choleskySolve, lbfgs } from "../../src/interp/linalg.js";
+import { lapack } from "../../src/core/kernels/index.js";
+import { cholesky, choleskySolve, lbfgs, solveSpd } from "../../src/interp/linalg.js";
 import { auroc, rSquared } from "../../src/interp/metrics.js";
 import { crossValidateProbe, groupFolds, trainProbe } from "../../src/interp/probe.js";
 
@@ -19,6 +20,42 @@ describe("linear algebra", () => {
     choleskySolve(A, 3, b, 1);
     b.forEach((v, i) => expect(v).toBeCloseTo(x[i]!, 10));
     expect(cholesky(Float64Array.from([1, 2, 2, 1]), 2)).toBe(false);
+  });
+
+  it("the row-wise solve, LAPACK's (when the BLAS library has it) and solveSpd agree on many right-hand sides", () => {
+    const n = 37;
+    const K = 5;
+    const M = gaussian(n, n, 11);
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = i === j ? n : 0;
+      for (let k = 0; k < n; k++) s += M[i * n + k]! * M[j * n + k]!;
+      A[i * n + j] = s;
+    }
+    const X = Float64Array.from(gaussian(n, K, 12));
+    const B = new Float64Array(n * K);
+    for (let i = 0; i < n; i++) for (let c = 0; c < K; c++) for (let k = 0; k < n; k++) B[i * K + c]! += A[i * n + k]! * X[k * K + c]!;
+    const viaJs = B.slice();
+    const L = A.slice();
+    expect(cholesky(L, n)).toBe(true);
+    choleskySolve(L, n, viaJs, K);
+    const viaSolve = B.slice();
+    expect(solveSpd(A.slice(), n, viaSolve, K)).toBe(true);
+    for (let i = 0; i < n * K; i++) {
+      expect(viaJs[i]).toBeCloseTo(X[i]!, 9);
+      expect(viaSolve[i]).toBeCloseTo(X[i]!, 9);
+    }
+    expect(solveSpd(Float64Array.from([1, 2, 2, 1]), 2, new Float64Array(2), 1)).toBe(false);
+    const native = lapack();
+    if (native !== undefined) {
+      const viaLapack = B.slice();
+      const F = A.slice();
+      expect(native.choleskySolve(F, n, viaLapack, K)).toBe(true);
+      for (let i = 0; i < n * K; i++) expect(viaLapack[i]).toBeCloseTo(X[i]!, 9);
+      // the factor lands in the lower triangle, as cholesky() leaves it
+      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) expect(F[i * n + j]).toBeCloseTo(L[i * n + j]!, 9);
+      expect(native.choleskySolve(Float64Array.from([1, 2, 2, 1]), 2, new Float64Array(2), 1)).toBe(false);
+    }
   });
 
   it("L-BFGS minimises the Rosenbrock function", () => {
@@ -86,6 +123,19 @@ describe("probes", () => {
     const y = Float64Array.from({ length: m }, (_, i) => Z[i * 5]! - 2 * Z[i * 5 + 3]!);
     const r = crossValidateProbe({ data: Xw, n: m, d: dd }, y, { task: "regression" });
     expect(r.r2!).toBeGreaterThan(0.95);
+    // through one Gram matrix per outer fold (the default here, d > n/2) or every fit on its own rows: the same
+    // ridge solutions, so the same strengths chosen and the same held-out predictions to rounding
+    const perFit = crossValidateProbe({ data: Xw, n: m, d: dd }, y, { task: "regression", gram: "never" });
+    expect(r.alphas_chosen).toEqual(perFit.alphas_chosen);
+    r.predictions.forEach((v, i) => expect(v).toBeCloseTo(perFit.predictions[i]!, 3));
+    // a ridge classifier (one-hot targets, several outputs) on the same features, both ways
+    const cls = Float64Array.from({ length: m }, (_, i) => Math.max(0, Math.min(3, Math.floor(Z[i * 5 + 1]! + 2))));
+    const viaGram = crossValidateProbe({ data: Xw, n: m, d: dd }, cls, { task: "multiclass", maxSoftmaxWeights: 10 });
+    const viaFits = crossValidateProbe({ data: Xw, n: m, d: dd }, cls, { task: "multiclass", maxSoftmaxWeights: 10, gram: "never" });
+    expect(viaGram.method).toBe("ridge-classifier");
+    expect(viaGram.alphas_chosen).toEqual(viaFits.alphas_chosen);
+    expect(viaGram.accuracy).toBeCloseTo(viaFits.accuracy!, 2);
+    expect(viaGram.accuracy!).toBeGreaterThan(viaGram.chance! + 0.2);
   });
 
   it("logistic recovers a planted boundary (accuracy, AUROC) and scores chance on noise labels", () => {

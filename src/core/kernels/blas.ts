@@ -69,6 +69,43 @@ type Sgemm = (
   a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
 ) => void;
 
+/** Float64 Cholesky solves from the library's LAPACK (OpenBLAS carries one; the probes' ridge fits use it). */
+export interface Lapack {
+  /**
+   * Solves A·X = B in place for the symmetric positive-definite A [n, n] (row-major; its lower triangle becomes
+   * the Cholesky factor L, A = L·Lᵀ) and B [n, nrhs] (row-major, overwritten by X). Returns false, leaving B
+   * unspecified, when A is not positive definite.
+   */
+  choleskySolve(A: Float64Array, n: number, B: Float64Array, nrhs: number): boolean;
+}
+
+const CBLAS_LEFT = 141;
+const CBLAS_LOWER = 122;
+const CBLAS_NON_UNIT = 131;
+
+/** dpotrf_ (the Fortran name; OpenBLAS implements it in C without hidden string lengths) + cblas_dtrsm, or undefined. */
+function loadLapack(lib: KoffiLib, useThreads: (flops: number) => void): Lapack | undefined {
+  const potrf = tryFunc(lib, "int dpotrf_(const char *uplo, const int *n, _Inout_ double *a, const int *lda, _Out_ int *info)");
+  const trsm = tryFunc(lib, "void cblas_dtrsm(int order, int side, int uplo, int transA, int diag, int m, int n, double alpha, const double *a, int lda, _Inout_ double *b, int ldb)");
+  if (potrf === undefined || trsm === undefined) return undefined;
+  return {
+    choleskySolve(A, n, B, nrhs) {
+      if (A.length < n * n || B.length < n * nrhs) throw new RangeError(`choleskySolve: A holds ${A.length} values for n = ${n}, B ${B.length} for ${n}×${nrhs}`);
+      if (n === 0) return true;
+      useThreads(n * n * (n / 3 + 2 * nrhs));
+      const info = [0];
+      // row-major A read as column-major is Aᵀ = A; its upper triangle (uplo "U") is the row-major lower one,
+      // so the factor Uᵀ·U lands there as L = Uᵀ with A = L·Lᵀ
+      potrf("U", [n], A, [n], info);
+      if (info[0] !== 0) return false;
+      if (nrhs === 0) return true;
+      trsm(CBLAS_ROW_MAJOR, CBLAS_LEFT, CBLAS_LOWER, CBLAS_NO_TRANS, CBLAS_NON_UNIT, n, nrhs, 1, A, n, B, nrhs); // L·Y = B
+      trsm(CBLAS_ROW_MAJOR, CBLAS_LEFT, CBLAS_LOWER, CBLAS_TRANS, CBLAS_NON_UNIT, n, nrhs, 1, A, n, B, nrhs); // Lᵀ·X = Y
+      return true;
+    },
+  };
+}
+
 interface KoffiLib {
   func(signature: string): (...args: unknown[]) => unknown;
 }
@@ -113,6 +150,8 @@ export class BlasBackend implements KernelBackend {
   readonly config: string | undefined;
   readonly maxThreads: number;
   private readonly sgemm: Sgemm;
+  /** float64 Cholesky solves, when the library has LAPACK's dpotrf (OpenBLAS, MKL) */
+  readonly lapack: Lapack | undefined;
   private readonly threadCtl: ThreadControl | undefined;
   private threadCount: number;
   /** the thread count OpenBLAS is set to now (calls below parallelMinFlops set it to 1 while they run) */
@@ -135,6 +174,7 @@ export class BlasBackend implements KernelBackend {
     const config = tryFunc(lib, "const char *openblas_get_config()");
     this.config = config === undefined ? undefined : String(config());
     this.threadCtl = threadControl(lib);
+    this.lapack = loadLapack(lib, (flops) => this.useThreads(this.threadsFor(flops)));
     this.maxThreads = availableParallelism();
     // the library's own default (e.g. OPENBLAS_NUM_THREADS) stands until setThreads is called
     this.threadCount = this.threadCtl?.get?.() ?? this.maxThreads;

@@ -3,11 +3,12 @@
 // active, why, and what else is available (shown by `mesa doctor`).
 import { ConfigError } from "../errors.js";
 import { setResidentMemory } from "../pool.js";
-import { BlasBackend } from "./blas.js";
+import { BlasBackend, type Lapack } from "./blas.js";
 import { JsBackend } from "./js.js";
 import type { BackendName, KernelBackend } from "./types.js";
 import { WasmBackend } from "./wasm.js";
 
+export type { Lapack } from "./blas.js";
 export type { BackendName, Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs } from "./types.js";
 
 export const BACKEND_NAMES: readonly BackendName[] = ["blas", "wasm", "js"];
@@ -109,6 +110,15 @@ export function kernels(): KernelBackend {
   }
   active = { backend: load("js") as KernelBackend, reason: `no system CBLAS and no WebAssembly kernels (${wasm.message})` };
   return active.backend;
+}
+
+/**
+ * The active backend's float64 LAPACK solves, when it is a BLAS library that has them (OpenBLAS does); undefined
+ * under the wasm and js backends, whose callers then solve in TypeScript.
+ */
+export function lapack(): Lapack | undefined {
+  const b = kernels();
+  return b instanceof BlasBackend ? b.lapack : undefined;
 }
 
 /** Makes `name` the active backend (tests, benchmarks); throws a ConfigError when it is unavailable. */
