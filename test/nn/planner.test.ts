@@ -131,6 +131,95 @@ describe("value iteration", () => {
     }
   });
 
+  it("skips absorbing states (walls) in hard-max backups without changing a bit of values, Q or gradients", () => {
+    // the full sweep the kernel did before it listed the moving states: every state in order, float32 E, strict >
+    const fullSweep = (next: Int32Array, B: number, S: number, M: number, R: Float32Array, C: Float32Array, K: number, at: Int32Array, g: Float32Array) => {
+      const V = new Float32Array(B * K * S);
+      const arg = new Uint8Array(B * K * S);
+      const q = new Float32Array(B * M);
+      const dR = new Float32Array(B * S);
+      const dC = new Float32Array(B * S);
+      for (let b = 0; b < B; b++) {
+        let e = R.slice(b * S, (b + 1) * S);
+        for (let k = 1; k <= K; k++) {
+          const eOut = new Float32Array(S);
+          for (let s = 0; s < S; s++) {
+            let v = -Infinity;
+            for (let m = 0; m < M; m++) {
+              const x = e[next[(b * S + s) * M + m]!]!;
+              if (x > v) { v = x; arg[(b * K + k - 1) * S + s] = m; }
+            }
+            V[(b * K + k - 1) * S + s] = v;
+            eOut[s] = R[b * S + s]! + C[b * S + s]! * v;
+          }
+          if (k < K) e = eOut;
+        }
+        for (let m = 0; m < M; m++) q[b * M + m] = e[next[(b * S + at[b]!) * M + m]!]!;
+        let dE = new Float32Array(S);
+        for (let m = 0; m < M; m++) dE[next[(b * S + at[b]!) * M + m]!]! += g[b * M + m]!;
+        for (let k = K - 1; k >= 1; k--) {
+          const dPrev = new Float32Array(S);
+          for (let s = 0; s < S; s++) {
+            const d = dE[s]!;
+            if (d === 0) continue;
+            const o = (b * K + k - 1) * S + s;
+            dR[b * S + s]! += d;
+            dC[b * S + s]! += d * V[o]!;
+            const dv = d * C[b * S + s]!;
+            if (dv !== 0) dPrev[next[(b * S + s) * M + arg[o]!]!]! += dv;
+          }
+          dE = dPrev;
+        }
+        for (let s = 0; s < S; s++) dR[b * S + s]! += dE[s]!;
+      }
+      return { V, q, dR, dC };
+    };
+    const rng = new Rng(11, "vi-absorbing");
+    const maze = new VecEnv(mazeCheese, { n: 3 });
+    maze.reset(4);
+    const mazeObs = maze.obs;
+    const [, Hm, Wm] = maze.obsShape as [number, number, number];
+    const Sm = Hm * Wm;
+    const wall = maze.channels.indexOf("wall");
+    const blocked = Uint8Array.from({ length: 3 * Sm }, (_, i) => (mazeObs[(Math.floor(i / Sm) * 3 + wall) * Sm + (i % Sm)]! > 0.5 ? 1 : 0));
+    const agentAt = Int32Array.from({ length: 3 }, (_, b) => {
+      const a = maze.channels.indexOf("agent");
+      return mazeObs.subarray((b * 3 + a) * Sm, (b * 3 + a + 1) * Sm).indexOf(1);
+    });
+    const cases = [{ next: gridSuccessors(blocked, 3, Hm, Wm), B: 3, S: Sm, M: 5, at: agentAt }];
+    // an env's own moves (4 and 3 per state) with some absorbing states, one problem's agent on one of them
+    for (const M of [4, 3]) {
+      const S = 30;
+      const next = Int32Array.from({ length: 2 * S * M }, (_, i) => rng.int(S));
+      for (let b = 0; b < 2; b++) for (let s = 0; s < S; s += 3) for (let m = 0; m < M; m++) next[(b * S + s) * M + m] = s;
+      cases.push({ next, B: 2, S, M, at: Int32Array.of(3, 4) });
+    }
+    for (const { next, B, S, M, at } of cases) {
+      const R = new Float32Array(B * S).map(() => rng.uniform(-1, 1));
+      const C = new Float32Array(B * S).map(() => rng.uniform(0, 0.99));
+      const g = new Float32Array(B * M).map(() => rng.uniform(-1, 1));
+      const K = 40;
+      const ref = fullSweep(next, B, S, M, R, C, K, at, g);
+      const r = tensor(R, [B, S]).requireGrad();
+      const c = tensor(C, [B, S]).requireGrad();
+      const { q, values } = planQ({ next, batch: B, states: S, moves: M }, r, c, at, { iterations: K, backup: "max" });
+      expect(Array.from(q.data)).toEqual(Array.from(ref.q));
+      expect(Array.from(values)).toEqual(Array.from(Array.from({ length: B }, (_, b) => Array.from(ref.V.subarray((b * K + K - 1) * S, (b * K + K) * S))).flat()));
+      // without a tape only V_K is kept: the same numbers
+      const plain = noGrad(() => planQ({ next, batch: B, states: S, moves: M }, tensor(R, [B, S]), tensor(C, [B, S]), at, { iterations: K, backup: "max" }));
+      expect(Array.from(plain.q.data)).toEqual(Array.from(q.data));
+      expect(Array.from(plain.values)).toEqual(Array.from(values));
+      expect(Array.from(valueIteration({ next, batch: B, states: S, moves: M }, R, C, { iterations: K, backup: "max" }))).toEqual(Array.from(values));
+      // for callers that read only Q: the closed-off absorbing states' values are not worked out (NaN), nothing else changes
+      const qOnly = noGrad(() => planQ({ next, batch: B, states: S, moves: M }, tensor(R, [B, S]), tensor(C, [B, S]), at, { iterations: K, backup: "max", absorbingValues: false }));
+      expect(Array.from(qOnly.q.data)).toEqual(Array.from(q.data));
+      Array.from(qOnly.values).forEach((v, i) => (Number.isNaN(v) ? expect(next[i * M]).toBe(i % S) : expect(v).toBe(values[i])));
+      q.backward(new Tensor(g, [B, M]));
+      expect(Array.from(r.grad!.data)).toEqual(Array.from(ref.dR));
+      expect(Array.from(c.grad!.data)).toEqual(Array.from(ref.dC));
+    }
+  });
+
   it("rejects bad settings with a clear message", () => {
     const { table: t, reward, cont } = handGrid();
     expect(() => valueIteration(t, reward, cont, { iterations: 0, backup: "max" })).toThrow(/iterations must be a positive integer/);
@@ -216,8 +305,9 @@ describe("planner policy", () => {
       for (const x of row) expect(Math.exp(x) / z).toBeGreaterThan(0.2); // every action keeps ≥ 20% (uniform: 25%)
     }
     expect(planner.hookNames()).toEqual(["planner.hook_reward_map", "planner.hook_termination", "planner.hook_values", "planner.hook_q"]);
-    const { reward, termination } = planner.mesaObjective(new Tensor(env.obs.slice(), [8, ...env.obsShape]));
+    const { reward, termination, values } = planner.mesaObjective(new Tensor(env.obs.slice(), [8, ...env.obsShape]));
     expect(reward.shape).toEqual([8, env.height, env.width]);
+    expect(values.data.every((v) => Number.isFinite(v))).toBe(true); // read through the hook: walls' values worked out too
     expect(termination.data.every((p) => p > 0.05 && p < 0.3)).toBe(true); // initial termination ≈ sigmoid(−2)
   });
 

@@ -214,10 +214,13 @@ export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminati
     const reward = this.hook_reward_map.forward(input.rewardMap); // [B, H, W]
     const termination = this.hook_termination.forward(sigmoid(input.terminationLogits)); // [B, H, W]
     const continuation = mul(sub(1, termination), options.gamma); // γ·(1 − termination)
+    // the values of walls (closed-off absorbing states) cost more than the plan on a mostly-wall maze: worked out
+    // only when something reads the values (a hook: mesaObjective, the analyses), else NaN
     const { q, values } = planQ(table, reward.reshape([B, H * W]), continuation.reshape([B, H * W]), input.agent, {
       iterations: options.iterations,
       backup: options.backup,
       temperature: options.softTemperature,
+      absorbingValues: this.hook_values._hooks.length > 0,
     });
     const v = this.hook_values.forward(new Tensor(values, [B, H, W])); // [B, H, W]
     return { q: this.hook_q.forward(q), values: v }; // q: [B, moves]
