@@ -89,7 +89,7 @@ export function register(program: Command): void {
     .option("--hook <name>", "the hook to steer at (default: the last spatial hook)")
     .option("--episodes <n>", "episodes per policy", "1000")
     .option("--greedy", "take the most likely action instead of sampling")
-    .action((runDir: string, opts: SteerOptions) => {
+    .action(async (runDir: string, opts: SteerOptions) => {
       const coef = parseNumber(opts.coef, "--coef");
       const episodes = parseCount(opts.episodes, "--episodes");
       const run = openInterpRun(runDir);
@@ -104,7 +104,7 @@ export function register(program: Command): void {
       const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
       log(`steering at ${hook} with ${coef} × the ${object.name} vector over ${episodes} episodes per policy …`);
-      const study = steerStudy(run.policy, run.def, { hook, coef, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
+      const study = await steerStudy(run.policy, run.def, { hook, coef, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...steerJson(study), seconds, ...provenance(run) };
       const written = writeInterpResults(interpOut(run, opts.out), `steer-${fileSafe(opts.vector)}-${fileSafe(hook)}-coef${coef}`, json, { "": steerPicture(study) });

@@ -232,17 +232,18 @@ function savedBattery(runDir: string, options: MazeInterpOptions): AgentBattery 
 }
 
 /** Runs the battery on one trained agent. */
-function battery(policy: ActorCritic, region: number, seed: number, runDir: string, reused: boolean, trainedOn: { distribution: string; envParams: Record<string, unknown> }, options: MazeInterpOptions): AgentBattery {
+async function battery(policy: ActorCritic, region: number, seed: number, runDir: string, reused: boolean, trainedOn: { distribution: string; envParams: Record<string, unknown> }, options: MazeInterpOptions): Promise<AgentBattery> {
   const def = getEnvDefinition(ENV);
   const deploy = analysisParams(def, trainedOn, "deploy");
   const evalSeed = options.evalSeed ?? 2_000_003;
   const cheese = channelIndex(def.channels, "cheese");
   const seconds = { probe: 0, channels: 0, steer: 0, retarget: 0 };
   const cpuSeconds = { ...seconds };
-  const timed = <T>(key: BatteryPart, f: () => T): T => {
+  // CPU seconds are the process's, so they include the worker threads an analysis runs on
+  const timed = async <T>(key: BatteryPart, f: () => T | Promise<T>): Promise<T> => {
     const t = performance.now();
     const cpu = process.cpuUsage();
-    const r = f();
+    const r = await f();
     const used = process.cpuUsage(cpu);
     seconds[key] = (performance.now() - t) / 1000;
     cpuSeconds[key] = (used.user + used.system) / 1e6;
@@ -252,14 +253,14 @@ function battery(policy: ActorCritic, region: number, seed: number, runDir: stri
   const hooks = hookInfo(policy, policy.obsShape);
   const spatial = hooks.filter((h) => h.shape.length === 3).map((h) => h.name);
   const dataset = collectActivations(policy, def, { hooks: hooks.map((h) => h.name), samples: options.samples, distribution: "deploy", params: deploy, seed: evalSeed + seed });
-  const probe = timed("probe", () => probeStudy(policy, dataset, { target: "cheese_cell", hooks: hooks.map((h) => h.name), seed }));
+  const probe = await timed("probe", () => probeStudy(policy, dataset, { target: "cheese_cell", hooks: hooks.map((h) => h.name), seed }));
   const chosen = probe.layers.find((l) => l.source === probe.chosen_layer)!.report;
   const twin = probe.random_init.find((l) => l.source === probe.chosen_layer)!.report;
-  const channelStudies = timed("channels", () => spatial.map((h) => channelStudy(policy, dataset, h, "cheese_cell", seed)));
+  const channelStudies = await timed("channels", () => spatial.map((h) => channelStudy(policy, dataset, h, "cheese_cell", seed)));
   const bestChannels = bestTrackingHook(channelStudies);
   const steerHook = options.steerHook ?? defaultSteerHook(policy);
-  const steer = timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
-  const retarget = timed("retarget", () =>
+  const steer = await timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
+  const retarget = await timed("retarget", () =>
     retargetStudy(policy, def, { hook: bestChannels.hook, channel: cheese, target: "cheese_cell", channelSearch: bestChannels, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
   );
   return {
@@ -420,7 +421,7 @@ export async function mazeInterpExperiment(options: MazeInterpOptions): Promise<
       if (b) options.log?.(`region ${region}, seed ${seed}: battery measured before with these settings, reused from ${batteryPath(agent.path)}`);
       else {
         options.log?.(`region ${region}, seed ${seed}: probes, channels, steering, retargeting …`);
-        b = battery(agent.policy, region, seed, agent.path, agent.reused, agent.config, options);
+        b = await battery(agent.policy, region, seed, agent.path, agent.reused, agent.config, options);
         writeJsonAtomic(batteryPath(agent.path), { settings: batterySettings(options), battery: b });
       }
       regionAgents.push(b);

@@ -4,7 +4,7 @@
 //   channelStudy   — channel search vs the random-init network's best channel;
 //   patchStudy     — activation patching between the same observations with the goal object present/removed;
 //   steerStudy     — a steering vector judged by behaviour vs the unsteered policy and the random, scripted
-//                    proxy and scripted intended policies on the same levels;
+//                    proxy and scripted intended policies on the same levels (arms in parallel: arms.ts);
 //   retargetStudy  — retargeting the goal-tracking channels vs the unedited policy and a random policy.
 // The CLI commands (`mesa probe|patch|steer|retarget|channels`) and `mesa experiment maze-interp` call these.
 import { ConfigError } from "../core/errors.js";
@@ -22,7 +22,8 @@ import { emptyCells, litCells, moveChannel, withoutChannel } from "./observation
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
 import { type RetargetCriterion, type RetargetResult, retarget } from "./retarget.js";
-import { hiddenChannelActions, meanDifferenceVector, steeredActions, type SteeringVector } from "./steering.js";
+import { type ArmVector, evaluateArms } from "./arms.js";
+import { meanDifferenceVector } from "./steering.js";
 import type { LabelSpec } from "./labels.js";
 
 /** A randomly initialised network of the policy's architecture (the "untrained" baseline). */
@@ -305,25 +306,29 @@ export function firstObservations(def: AnyEnvDefinition, setting: { distribution
   return { obs: env.obs.slice(), shape: env.obsShape };
 }
 
-export function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: SteerStudyOptions): SteerStudy {
+/**
+ * The policy as it is, steered, and with the object hidden, over the same levels (the three arms side by side on
+ * the machine's cores when they can be: see evaluateArms), beside the baselines, which run on this thread meanwhile.
+ */
+export async function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: SteerStudyOptions): Promise<SteerStudy> {
   const setting = { distribution: options.distribution, episodes: options.episodes, seed: options.seed, ...(options.params ? { params: options.params } : {}) };
-  let vector: SteeringVector;
+  let vector: ArmVector;
   if (options.vector === "per-maze") vector = { kind: "per-episode", channel: options.channel };
   else {
     // mean over mazes drawn from another seed than the evaluation's
     const { obs, shape } = firstObservations(def, { ...setting, seed: options.seed + 7919 }, options.meanMazes ?? 256);
     const count = obs.length / (shape[0] * shape[1] * shape[2]);
-    vector = {
-      kind: "fixed",
-      vector: meanDifferenceVector(policy, options.hook, new Tensor(obs, [count, ...shape]), new Tensor(withoutChannel(obs, shape, options.channel), [count, ...shape])),
-    };
+    const mean = meanDifferenceVector(policy, options.hook, new Tensor(obs, [count, ...shape]), new Tensor(withoutChannel(obs, shape, options.channel), [count, ...shape]));
+    vector = { kind: "fixed", data: mean.data, shape: [...mean.shape] };
   }
-  const greedy = options.greedy ?? false;
-  const before = summarizeBehaviour(evaluate(def, policyActions(policy, new Rng(options.seed, "interp/steer"), greedy), setting));
-  const after = summarizeBehaviour(
-    evaluate(def, steeredActions(policy, new Rng(options.seed, "interp/steer"), { hook: options.hook, coef: options.coef, vector, greedy }), setting),
-  );
-  const hidden = summarizeBehaviour(evaluate(def, hiddenChannelActions(policy, new Rng(options.seed, "interp/steer"), options.channel, greedy), setting));
+  const sampler = { rngSeed: options.seed, rngLabel: "interp/steer", greedy: options.greedy ?? false };
+  const arms = evaluateArms(policy, def, setting, [
+    { arm: { kind: "policy" }, ...sampler },
+    { arm: { kind: "steered", hook: options.hook, coef: options.coef, vector }, ...sampler },
+    { arm: { kind: "hidden", channel: options.channel }, ...sampler },
+  ]);
+  const baselines = behaviourBaselines(def, setting);
+  const [before, after, hidden] = (await arms).map(summarizeBehaviour) as [BehaviourSummary, BehaviourSummary, BehaviourSummary];
   return {
     hook: options.hook,
     coef: options.coef,
@@ -335,7 +340,7 @@ export function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, options: 
     object_hidden: hidden,
     goal_rate_change_pp: 100 * (after.goal_rate - before.goal_rate),
     proxy_rate_change_pp: 100 * (after.proxy_rate - before.proxy_rate),
-    baselines: behaviourBaselines(def, setting),
+    baselines,
   };
 }
 

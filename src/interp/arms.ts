@@ -1,0 +1,118 @@
+// Policy arms evaluated side by side. The behaviour studies run one policy several ways over the same levels (as
+// it is, steered at a hook, with the object hidden from its observation), each arm an evaluation of its own that
+// depends only on its seed. With a second core and the compiled worker script, every arm runs in a worker thread
+// holding a replica of the policy (rebuilt from its spec and parameters, kernels on one thread), so the arms share
+// the machine's cores; otherwise, or when asked, one after the other on this thread. Either way each arm's episodes
+// and actions are the same (tested), so where an arm ran never changes a figure.
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { kernels } from "../core/kernels/index.js";
+import { Rng } from "../core/rng.js";
+import { Tensor } from "../core/tensor.js";
+import type { AnyEnvDefinition } from "../envs/engine.js";
+import { getEnvDefinition } from "../envs/make.js";
+import type { ActorCritic, PolicySpec } from "../nn/models/policy.js";
+import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { hiddenChannelActions, steeredActions } from "./steering.js";
+
+/** What a steered arm adds: one vector for every copy, or the per-episode vector of the object in channel `channel`. */
+export type ArmVector = { kind: "fixed"; data: Float32Array; shape: number[] } | { kind: "per-episode"; channel: number };
+
+/** How an arm runs the policy. */
+export type ArmKind =
+  | { kind: "policy" }
+  | {
+      kind: "steered";
+      hook: string;
+      coef: number;
+      vector: ArmVector;
+    }
+  | { kind: "hidden"; channel: number };
+
+export interface Arm {
+  arm: ArmKind;
+  /** the action sampler's seed and stream label */
+  rngSeed: number;
+  rngLabel: string;
+  greedy: boolean;
+}
+
+/** The levels every arm plays. */
+export interface ArmSetting {
+  distribution: string;
+  params?: Record<string, unknown>;
+  episodes: number;
+  seed: number;
+}
+
+/** The action source of one arm on `policy`. */
+export function armActions(policy: ActorCritic, arm: Arm): ActionSource {
+  const rng = new Rng(arm.rngSeed, arm.rngLabel);
+  const a = arm.arm;
+  if (a.kind === "policy") return policyActions(policy, rng, arm.greedy);
+  if (a.kind === "hidden") return hiddenChannelActions(policy, rng, a.channel, arm.greedy);
+  const vector = a.vector.kind === "fixed" ? { kind: "fixed" as const, vector: new Tensor(a.vector.data, a.vector.shape) } : a.vector;
+  return steeredActions(policy, rng, { hook: a.hook, coef: a.coef, vector, greedy: arm.greedy });
+}
+
+/** What the worker thread is given: the policy's spec and parameters, the env by name, the levels and the arm. */
+export interface ArmWorkerInit {
+  backend: string;
+  spec: PolicySpec;
+  params: Float32Array[];
+  env: string;
+  setting: ArmSetting;
+  arm: Arm;
+}
+
+export type ArmWorkerReply = { result: EvaluationResult } | { error: string };
+
+const SCRIPT = new URL("./arm_worker.js", import.meta.url);
+
+/** Why the arms cannot run in worker threads here (null when they can). */
+export function armWorkersUnavailable(def: AnyEnvDefinition): string | null {
+  if (availableParallelism() < 2) return "one core";
+  if (SCRIPT.protocol !== "file:" || !existsSync(fileURLToPath(SCRIPT))) return "the arm worker script is not built next to arms.js (running from TypeScript sources)";
+  let registered: AnyEnvDefinition | undefined;
+  try {
+    registered = getEnvDefinition(def.name);
+  } catch {
+    registered = undefined;
+  }
+  // a worker rebuilds the environment from its name: an unregistered definition stays on this thread
+  return registered === def ? null : `environment "${def.name}" is not the registered definition of that name`;
+}
+
+function inWorker(init: ArmWorkerInit): Promise<EvaluationResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(SCRIPT, { workerData: init });
+    let settled = false;
+    worker.once("message", (reply: ArmWorkerReply) => {
+      settled = true;
+      if ("error" in reply) reject(new Error(`an evaluation arm failed in its worker thread: ${reply.error}`));
+      else resolve(reply.result);
+      void worker.terminate();
+    });
+    worker.once("error", (err) => {
+      if (!settled) reject(new Error(`an evaluation arm's worker thread failed: ${err.message}`));
+      settled = true;
+    });
+    worker.once("exit", (code) => {
+      if (!settled) reject(new Error(`an evaluation arm's worker thread exited (code ${code}) before answering`));
+      settled = true;
+    });
+  });
+}
+
+/**
+ * Evaluates every arm over the same levels: in worker threads when `parallel` (default) and they can run here,
+ * else one after the other on this thread. The results come back in the arms' order.
+ */
+export async function evaluateArms(policy: ActorCritic, def: AnyEnvDefinition, setting: ArmSetting, arms: readonly Arm[], parallel = true): Promise<EvaluationResult[]> {
+  const options = { distribution: setting.distribution, episodes: setting.episodes, seed: setting.seed, ...(setting.params ? { params: setting.params } : {}) };
+  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return arms.map((arm) => evaluate(def, armActions(policy, arm), options));
+  const params = policy.parameters().map((p) => Float32Array.from(p.data));
+  return Promise.all(arms.map((arm) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, setting, arm })));
+}
