@@ -1241,3 +1241,180 @@ function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32,
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Row products of small images (src/core/kernels/conv_rows.ts): a block of `count` images transposed to a
+// zero-padded channels-last copy xt [count, Hp, Wp, C] (Hp = H + 2·ph, Wp = W + 2·pw), whose output pixels' rows
+// are kh runs of kw·C contiguous floats; t [O, count·L] is the product with the reordered filter (NCHW's order
+// within each image, so the epilogue and the gradient gather copy runs of L floats). Every pass computes what
+// the js passes (jsRowPasses) compute, bit for bit: copies, and f32 adds in the same order. Branchless on the data
+// (a ReLU's sign test mispredicts about half the time on activations).
+
+/**
+ * v where v > 0, else +0 (NaN → 0): the js passes' `v > 0 ? v : 0`, as the bits of v masked by −(v > 0) — an f32
+ * select compiled to a branch here, which mispredicted on half the activations (the padding pass ran 8× slower).
+ */
+// @ts-ignore: decorator
+@inline
+function rectify(v: f32): f32 {
+  return reinterpret<f32>(reinterpret<i32>(v) & -(<i32>(v > 0)));
+}
+
+/** xt[img] = images n0… of x [N, C, H, W] transposed to [Hp, Wp, C] inside a zero border (rectified when relu). */
+export function rowsPad(x: usize, n0: i32, count: i32, xt: usize, C: i32, H: i32, W: i32, ph: i32, pw: i32, relu: bool): void {
+  const Hp = H + 2 * ph, Wp = W + 2 * pw;
+  const lB = <usize>(H * W) << 2;
+  const imageBytes = <usize>C * lB;
+  const padBytes = <usize>(Hp * Wp * C) << 2;
+  memory.fill(xt, 0, <usize>count * padBytes);
+  // pixel by pixel, channels inner: sequential stores, loads L floats apart within one image (in L1)
+  let src = x + <usize>n0 * imageBytes;
+  let img0 = xt;
+  for (let img = 0; img < count; img++, img0 += padBytes, src += imageBytes) {
+    for (let h = 0; h < H; h++) {
+      let dst = img0 + (<usize>(((h + ph) * Wp + pw) * C) << 2);
+      let s = src + (<usize>(h * W) << 2);
+      for (let w = 0; w < W; w++, s += 4) {
+        let p = s;
+        if (relu) {
+          for (let c = 0; c < C; c++, p += lB, dst += 4) store<f32>(dst, rectify(load<f32>(p)));
+        } else {
+          for (let c = 0; c < C; c++, p += lB, dst += 4) store<f32>(dst, load<f32>(p));
+        }
+      }
+    }
+  }
+}
+
+/** rows[(img·Ho + oh)·Wo + ow, (i·kw + j)·C + c] = xt[img, oh·sh + i, ow·sw + j, c]: kh runs of kw·C floats per row. */
+export function rowsIm2row(xt: usize, rows: usize, count: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, Ho: i32, Wo: i32): void {
+  const Hp = H + 2 * ph, Wp = W + 2 * pw;
+  const runB = <usize>(kw * C) << 2;
+  const cB = <usize>C << 2;
+  const padBytes = <usize>(Hp * Wp * C) << 2;
+  let q = rows;
+  for (let img = 0; img < count; img++) {
+    const base = xt + <usize>img * padBytes;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        for (let i = 0; i < kh; i++) {
+          const src = base + <usize>((oh * sh + i) * Wp + ow * sw) * cB;
+          let p: usize = 0;
+          for (; p + 16 <= runB; p += 16) v128.store(q + p, v128.load(src + p));
+          for (; p < runB; p += 4) store<f32>(q + p, load<f32>(src + p));
+          q += runB;
+        }
+      }
+    }
+  }
+}
+
+/** y[n0 + img, o, l] = relu?((t[o, img·L + l] + bias[o]) + res[n0 + img, o, l]) (bias, res: 0 when absent). */
+export function rowsEpilogue(t: usize, y: usize, bias: usize, res: usize, n0: i32, count: i32, O: i32, L: i32, relu: bool): void {
+  const lB = <usize>L << 2;
+  const rowB = <usize>count * lB;
+  const zero = f32x4.splat(0);
+  const at = <usize>(n0 * O * L) << 2;
+  for (let img = 0; img < count; img++) {
+    for (let o = 0; o < O; o++) {
+      const q = y + at + (<usize>(img * O + o)) * lB;
+      const r = res + at + (<usize>(img * O + o)) * lB;
+      const src = t + <usize>o * rowB + <usize>img * lB;
+      const bv = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
+      const b4 = f32x4.splat(bv);
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) {
+        let v = f32x4.add(v128.load(src + p), b4);
+        if (res != 0) v = f32x4.add(v, v128.load(r + p));
+        if (relu) v = v128.and(v, f32x4.gt(v, zero));
+        v128.store(q + p, v);
+      }
+      for (; p < lB; p += 4) {
+        let v = load<f32>(src + p) + bv;
+        if (res != 0) v += load<f32>(r + p);
+        store<f32>(q + p, relu ? rectify(v) : v);
+      }
+    }
+  }
+}
+
+/** t[o, img·L + l] = gz[n0 + img, o, l]. */
+export function rowsGather(gz: usize, n0: i32, count: i32, t: usize, O: i32, L: i32): void {
+  const lB = <usize>L << 2;
+  const rowB = <usize>count * lB;
+  let g = gz + (<usize>(n0 * O * L) << 2);
+  for (let img = 0; img < count; img++) {
+    for (let o = 0; o < O; o++, g += lB) memory.copy(t + <usize>o * rowB + <usize>img * lB, g, lB);
+  }
+}
+
+/**
+ * gxt's interior (the border is never read back) = the adjoint of rowsIm2row applied to rows, as a gather: each
+ * input pixel's C channels are the first run that reads it, plus the others in order (output pixels row-major,
+ * then taps), so each pixel is written by one short chain in L1 instead of read-modify-written across the rows.
+ */
+export function rowsRow2im(rows: usize, gxt: usize, count: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, Ho: i32, Wo: i32): void {
+  const Wp = W + 2 * pw;
+  const cB = <usize>C << 2;
+  const vB = cB & ~(<usize>15);
+  const rowB = <usize>(kh * kw) * cB;
+  const padBytes = <usize>((H + 2 * ph) * Wp) * cB;
+  const imgRows = <usize>(Ho * Wo) * rowB;
+  for (let img = 0; img < count; img++) {
+    const base = gxt + <usize>img * padBytes;
+    const r0 = rows + <usize>img * imgRows;
+    for (let hp = ph; hp < H + ph; hp++) {
+      for (let wp = pw; wp < W + pw; wp++) {
+        const dst = base + <usize>(hp * Wp + wp) * cB;
+        let first = true;
+        for (let oh = max(0, (hp - kh + sh) / sh); oh < Ho && oh * sh <= hp; oh++) {
+          const i = hp - oh * sh;
+          if (i >= kh) continue;
+          for (let ow = max(0, (wp - kw + sw) / sw); ow < Wo && ow * sw <= wp; ow++) {
+            const j = wp - ow * sw;
+            if (j >= kw) continue;
+            const src = r0 + <usize>(oh * Wo + ow) * rowB + <usize>(i * kw + j) * cB;
+            let p: usize = 0;
+            if (first) {
+              for (; p < vB; p += 16) v128.store(dst + p, v128.load(src + p));
+              for (; p < cB; p += 4) store<f32>(dst + p, load<f32>(src + p));
+            } else {
+              for (; p < vB; p += 16) v128.store(dst + p, f32x4.add(v128.load(dst + p), v128.load(src + p)));
+              for (; p < cB; p += 4) store<f32>(dst + p, load<f32>(dst + p) + load<f32>(src + p));
+            }
+            first = false;
+          }
+        }
+        if (first) memory.fill(dst, 0, cB);
+      }
+    }
+  }
+}
+
+/** gx[n0 + img, c, h, w] += gxt[img, h + ph, w + pw, c], only where x > 0 when x ≠ 0 (the input was rectified). */
+export function rowsUnpadAdd(gxt: usize, gx: usize, x: usize, n0: i32, count: i32, C: i32, H: i32, W: i32, ph: i32, pw: i32): void {
+  const Hp = H + 2 * ph, Wp = W + 2 * pw;
+  const cB = <usize>C << 2;
+  const padBytes = <usize>(Hp * Wp * C) << 2;
+  const at = <usize>(n0 * C * H * W) << 2;
+  let g = gx + at;
+  let xs = x + at;
+  for (let img = 0; img < count; img++) {
+    const img0 = gxt + <usize>img * padBytes;
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        let src = img0 + (<usize>(((h + ph) * Wp + pw) * C + c) << 2);
+        if (x != 0) {
+          for (let w = 0; w < W; w++, g += 4, xs += 4, src += cB) {
+            // the sum where x > 0, else the old value, bit for bit (−0 stays −0), selected without a branch
+            const old = load<f32>(g);
+            const m = -(<i32>(load<f32>(xs) > 0));
+            store<i32>(g, (reinterpret<i32>(old + load<f32>(src)) & m) | (reinterpret<i32>(old) & ~m));
+          }
+        } else {
+          for (let w = 0; w < W; w++, g += 4, src += cB) store<f32>(g, load<f32>(g) + load<f32>(src));
+        }
+      }
+    }
+  }
+}

@@ -1,7 +1,8 @@
 // The `blas` kernel backend: matmul through the system's CBLAS (OpenBLAS, BLIS, MKL, Accelerate) via the FFI
 // package koffi. Float32Arrays are handed to cblas_sgemm as pointers (koffi passes typed arrays without a copy),
-// one call per batch item. Convolutions of images no larger than the kernel (the CNN policy's last pooled stage)
-// run as one dense product through this GEMM (conv_dense.ts); larger ones run as im2col in wasm with their
+// one call per batch item. Convolutions of images up to twice the kernel's taps (coin-run's 3×6 and 2×3 stages)
+// run as one dense product through this GEMM (conv_dense.ts), images of up to ROWS_MAX_PIXELS pixels (maze-cheese's
+// 5×5 stage) as channels-last row products (conv_rows.ts); larger ones run as im2col in wasm with their
 // GEMMs through cblas_sgemm on views of the wasm memory (WasmBackend.conv2dWithGemm), and pooling on wasm
 // (`convolutionBackend`: the wasm kernels when they load, else the js reference for all of it).
 // Loading fails with a reason (no library found, symbol missing) and the backend is
@@ -15,6 +16,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
+import { jsRowPasses, ROWS_BLOCK_FLOATS, ROWS_MAX_PIXELS, type RowPasses, rowsConv2d, rowsConv2dBackward, rowsConvFits } from "./conv_rows.js";
 import { JsBackend } from "./js.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 import { type HostGemm, WasmBackend } from "./wasm.js";
@@ -158,6 +160,10 @@ export class BlasBackend implements KernelBackend {
   private libraryThreads: number;
   /** products below this many flops run on one thread (default BLAS_PARALLEL_MIN_FLOPS; settable for tests and sweeps) */
   parallelMinFlops = BLAS_PARALLEL_MIN_FLOPS;
+  /** images of at most this many pixels convolve as row products (default ROWS_MAX_PIXELS; settable for tests and sweeps) */
+  rowsMaxPixels = ROWS_MAX_PIXELS;
+  /** floats of one block's rows in a row-product convolution (default ROWS_BLOCK_FLOATS; settable for tests and sweeps) */
+  rowsBlockFloats = ROWS_BLOCK_FLOATS;
   /** the backend convolutions run on (the registry sets wasm when it loads; js otherwise) */
   convolutionBackend: KernelBackend = new JsBackend();
 
@@ -287,6 +293,7 @@ export class BlasBackend implements KernelBackend {
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
+    else if (rowsConvFits(args, this.rowsMaxPixels)) rowsConv2d(this.gemm, x, weight, bias, residual, y, args, this.rowPasses, this.isResident, this.rowsBlockFloats);
     else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.hostFor(conv), x, weight, bias, residual, y, args);
     else conv.conv2d(x, weight, bias, residual, y, args);
   }
@@ -294,6 +301,7 @@ export class BlasBackend implements KernelBackend {
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
     if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
+    else if (rowsConvFits(args, this.rowsMaxPixels)) rowsConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.rowPasses, this.densePasses, this.isResident, this.rowsBlockFloats);
     else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.hostFor(conv), x, weight, y, gy, grads, args);
     else conv.conv2dBackward(x, weight, y, gy, grads, args);
   }
@@ -310,6 +318,18 @@ export class BlasBackend implements KernelBackend {
   }
 
   private readonly host: HostGemm = { gemm: this.gemm, threadsFor: (flops) => this.threadsFor(flops), oneThread: () => this.useThreads(1) };
+
+  /** the row-product path's passes: the wasm kernels' SIMD ones when they load, else the js loops */
+  private get rowPasses(): RowPasses {
+    const conv = this.convolutionBackend;
+    return conv instanceof WasmBackend ? conv.rowPasses : jsRowPasses;
+  }
+
+  /** whether an array lives where the row passes work in place (the wasm memory; any array for the js loops) */
+  private readonly isResident = (a: Float32Array): boolean => {
+    const conv = this.convolutionBackend;
+    return conv instanceof WasmBackend ? conv.owns(a) : true;
+  };
 
   /** the dense path's elementwise passes: the wasm kernels' SIMD ones when they load, else the js loops */
   private get densePasses(): DensePasses {

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
+import type { RowPasses } from "./conv_rows.js";
 import { maxPool2dBackwardReference } from "./conv_js.js";
 import type { ResidentMemory } from "../pool.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
@@ -39,6 +40,12 @@ interface MatmulExports {
   rectifyCopy(x: number, out: number, n: number): void;
   maskedAdd(out: number, g: number, x: number, n: number): void;
   zeroFill(at: number, bytes: number): void;
+  rowsPad(x: number, n0: number, count: number, xt: number, c: number, h: number, w: number, ph: number, pw: number, relu: number): void;
+  rowsIm2row(xt: number, rows: number, count: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
+  rowsEpilogue(t: number, y: number, bias: number, res: number, n0: number, count: number, o: number, l: number, relu: number): void;
+  rowsGather(gz: number, n0: number, count: number, t: number, o: number, l: number): void;
+  rowsRow2im(rows: number, gxt: number, count: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
+  rowsUnpadAdd(gxt: number, gx: number, x: number, n0: number, count: number, c: number, h: number, w: number, ph: number, pw: number): void;
   maxPool(x: number, y: number, arg: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   maxPoolBackward(gy: number, arg: number, gx: number, len: number, gxLen: number): number;
   tileRows(): number;
@@ -884,6 +891,48 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     },
     maskedAdd: (out, g, x, len) => {
       this.withOperands([[out, len, true, true], [g, len, true, false], [x, len, true, false]], ([oo, go, xo]) => this.kernel.maskedAdd(oo!, go!, xo!, len));
+    },
+  };
+
+  /**
+   * The row-product convolution's passes in WebAssembly SIMD (see conv_rows.ts RowPasses): on resident arrays in
+   * place (rowsConv2d makes the large ones resident), others through the call area.
+   */
+  readonly rowPasses: RowPasses = {
+    pad: (x, n0, count, xt, g, relu) => {
+      const len = (n0 + count) * g.c * g.h * g.w;
+      const padLen = count * (g.h + 2 * g.padH) * (g.w + 2 * g.padW) * g.c;
+      this.withOperands([[x, len, true, false], [xt, padLen, false, true]], ([xo, to]) =>
+        this.kernel.rowsPad(xo!, n0, count, to!, g.c, g.h, g.w, g.padH, g.padW, relu ? 1 : 0));
+    },
+    im2row: (xt, rows, count, g) => {
+      const padLen = count * (g.h + 2 * g.padH) * (g.w + 2 * g.padW) * g.c;
+      const rowsLen = count * g.ho * g.wo * g.kh * g.kw * g.c;
+      this.withOperands([[xt, padLen, true, false], [rows, rowsLen, false, true]], ([to, ro]) =>
+        this.kernel.rowsIm2row(to!, ro!, count, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.ho, g.wo));
+    },
+    epilogue: (t, y, bias, residual, n0, count, g, relu) => {
+      const L = g.ho * g.wo;
+      const len = (n0 + count) * g.o * L;
+      this.withOperands([[t, count * L * g.o, true, false], [y, len, true, true], [bias, g.o, true, false], [residual, len, true, false]], ([to, yo, bo, ro]) =>
+        this.kernel.rowsEpilogue(to!, yo!, bo!, ro!, n0, count, g.o, L, relu ? 1 : 0));
+    },
+    gather: (gz, n0, count, t, g) => {
+      const L = g.ho * g.wo;
+      this.withOperands([[gz, (n0 + count) * g.o * L, true, false], [t, count * L * g.o, false, true]], ([go, to]) =>
+        this.kernel.rowsGather(go!, n0, count, to!, g.o, L));
+    },
+    row2im: (rows, gxt, count, g) => {
+      const padLen = count * (g.h + 2 * g.padH) * (g.w + 2 * g.padW) * g.c;
+      const rowsLen = count * g.ho * g.wo * g.kh * g.kw * g.c;
+      this.withOperands([[rows, rowsLen, true, false], [gxt, padLen, false, true]], ([ro, to]) =>
+        this.kernel.rowsRow2im(ro!, to!, count, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.ho, g.wo));
+    },
+    unpadAdd: (gxt, gx, x, n0, count, g) => {
+      const padLen = count * (g.h + 2 * g.padH) * (g.w + 2 * g.padW) * g.c;
+      const len = (n0 + count) * g.c * g.h * g.w;
+      this.withOperands([[gxt, padLen, true, false], [gx, len, true, true], [x, len, true, false]], ([to, go, xo]) =>
+        this.kernel.rowsUnpadAdd(to!, go!, xo!, n0, count, g.c, g.h, g.w, g.padH, g.padW));
     },
   };
 
