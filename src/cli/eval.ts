@@ -1,7 +1,8 @@
-// `mesa eval RUN_DIR [--distribution deploy] [--episodes 1000] [--json]`: evaluates a trained run's newest
-// valid checkpoint on a level distribution — base return, intended return, event rates and the
+// `mesa eval RUN_DIR [--distribution deploy] [--env-param k=v] [--episodes 1000] [--json]`: evaluates a trained
+// run's newest valid checkpoint on a level distribution — base return, intended return, event rates and the
 // misgeneralization rate with 95% intervals — and records a few episodes as JSON, an animated GIF and a PNG
-// strip each. Flags and the recording folder are checked before the first episode; a damaged newest
+// strip each. `--env-param` changes the levels on top of the run's own parameters (one maze size, another cheese
+// region) as long as the observation keeps the policy's shape. Flags and the recording folder are checked before the first episode; a damaged newest
 // checkpoint is named in a warning and the table says which checkpoint was evaluated.
 import { basename, join } from "node:path";
 import type { Command } from "commander";
@@ -13,8 +14,8 @@ import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { BASELINE_TITLES, baselines } from "../rl/validate.js";
-import type { AnyEnvDefinition } from "../envs/engine.js";
-import { parseCount, parseInteger, parseSeed } from "./args.js";
+import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import { envParamOption, envParams, parseCount, parseInteger, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { evaluationProgress } from "./progress.js";
 
@@ -61,8 +62,24 @@ export function evaluationRows(results: readonly EvaluationResult[]): (string | 
   return rows;
 }
 
+/**
+ * Refuses environment parameters under which `distribution`'s observation no longer has the shape the policy of
+ * `runDir` reads (e.g. a --env-param that changes the grid size), naming both shapes.
+ */
+export function checkPolicyObservation(def: AnyEnvDefinition, distribution: string, params: Record<string, unknown>, policyObsShape: readonly number[], runDir: string): void {
+  const shape = new VecEnv(def, { n: 1, distribution, params }).obsShape;
+  if (shape.length !== policyObsShape.length || shape.some((s, k) => s !== policyObsShape[k])) {
+    throw new UsageError(
+      `with these environment parameters the observation is [${shape.join(", ")}], but the policy of ${runDir} reads [${policyObsShape.join(", ")}]`,
+      "keep the parameters that set the grid size or the view (e.g. maxCells, view) as the run had them",
+    );
+  }
+}
+
 interface EvalOptions {
   distribution?: string;
+  envParam?: string[];
+  param?: string[];
   episodes: string;
   seed?: string;
   greedy?: boolean;
@@ -75,11 +92,12 @@ interface EvalOptions {
 export const MAX_RECORDED_EPISODES = 64;
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("eval")
     .description("evaluate a trained run on a level distribution: returns, events and the misgeneralization rate with 95% CIs")
     .argument("<run_dir>", "run directory written by mesa train")
-    .option("--distribution <name>", "level distribution (default: the one the run trained on)")
+    .option("--distribution <name>", "level distribution (default: the one the run trained on)");
+  envParamOption(command)
     .option("--episodes <n>", "episodes to run", "1000")
     .option("--seed <n>", `level seed, 0 … 2^32−1 (default: the run's seed + ${EVAL_SEED_OFFSET}, levels training never saw)`)
     .option("--greedy", "take the most likely action instead of sampling")
@@ -91,6 +109,7 @@ export function register(program: Command): void {
       const episodes = parseCount(opts.episodes, "--episodes", { example: "1000" });
       const record = parseInteger(opts.record, "--record", { min: 0, max: MAX_RECORDED_EPISODES, example: "3" });
       const explicitSeed = opts.seed !== undefined ? parseSeed(opts.seed) : undefined;
+      const overrides = envParams(opts);
       const loaded = loadRunPolicy(runDir);
       const { config, policy, step } = loaded;
       const def = getEnvDefinition(config.env);
@@ -105,7 +124,9 @@ export function register(program: Command): void {
       const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
       // the run's parameters, less those the evaluated distribution sets itself (deploy places its own coin):
       // one rule (paramsOn) for every command that reads a run on another distribution
-      const params = paramsOn(def, distribution, config.distribution, config.envParams);
+      // and --env-param on top (e.g. one maze size: minCells=7 capCells=7), keeping the policy's observation shape
+      const params = { ...paramsOn(def, distribution, config.distribution, config.envParams), ...overrides };
+      checkPolicyObservation(def, distribution, params, policy.obsShape, runDir);
       for (const s of loaded.skipped) log(`warning: the newer checkpoint ${s} — evaluating ${basename(loaded.checkpointPath)} instead`);
       const { activity } = loaded;
       if (activity.holder) log(`note: ${runDir} is still training (PID ${activity.holder.pid}); evaluating its newest checkpoint, ${basename(loaded.checkpointPath)}`);

@@ -14,7 +14,7 @@ import type { ActorCritic } from "../nn/models/policy.js";
 import { loadRunPolicy, type RunConfig } from "../rl/run.js";
 import type { Command } from "commander";
 import { collectParam, parseCount, parseKeyValues, parseSeed } from "./args.js";
-import { EVAL_SEED_OFFSET } from "./eval.js";
+import { checkPolicyObservation, EVAL_SEED_OFFSET } from "./eval.js";
 
 export interface InterpRun {
   runDir: string;
@@ -57,13 +57,7 @@ export function interpDistribution(run: InterpRun, requested: string | undefined
 /** The run's environment parameters that apply on `distribution` (paramsOn), with --env-param overrides on top (the observation must keep the policy's shape). */
 export function interpParams(run: InterpRun, pairs: readonly string[], distribution: string): Record<string, unknown> {
   const params = { ...paramsOn(run.def, distribution, run.config.distribution, run.config.envParams), ...parseKeyValues(pairs, "--env-param") };
-  const shape = new VecEnv(run.def, { n: 1, distribution, params }).obsShape;
-  if (shape.some((s, k) => s !== run.policy.obsShape[k])) {
-    throw new UsageError(
-      `with these environment parameters the observation is [${shape.join(", ")}], but the policy of ${run.runDir} reads [${run.policy.obsShape.join(", ")}]`,
-      "keep the parameters that set the grid size (e.g. maxCells) as the run had them",
-    );
-  }
+  checkPolicyObservation(run.def, distribution, params, run.policy.obsShape, run.runDir);
   return params;
 }
 

@@ -215,6 +215,16 @@ describe("eval", () => {
     expect(out.baselines.proxy!.misgeneralization_rate).toBeGreaterThan(0.5);
     const own = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--json");
     expect((JSON.parse(own.stdout) as { env_params: Record<string, unknown> }).env_params).toEqual({ glitchedCoins: 0, maxSteps: 25 });
+    // --env-param goes on top of the run's parameters (other levels, same observation) …
+    const over = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--env-param", "maxSteps=6", "--json");
+    expect(over.status, over.stderr).toBe(0);
+    const o = JSON.parse(over.stdout) as { env_params: Record<string, unknown>; episode_length: number };
+    expect(o.env_params).toEqual({ glitchedCoins: 0, maxSteps: 6 });
+    expect(o.episode_length).toBeLessThanOrEqual(6);
+    // … and one that changes the observation's shape is refused, naming both shapes
+    const wide = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--env-param", "width=12");
+    expect(wide.status).toBe(2);
+    expect(wide.stderr).toMatch(/the observation is \[\d+, 3, 12\], but the policy of .* reads \[\d+, 3, 8\]/);
   });
 });
 
