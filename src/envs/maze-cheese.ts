@@ -199,6 +199,15 @@ export const mazeCheese = defineEnv({
     // the cheese in 205k steps (0.000); with the size curriculum, pool=agent (readout at the agent's tile) scored
     // 1.0/0.375/0.060/0.015 on 3/5/7/9 cells at 410k (207 CPU s) and a reverse curriculum (startWithin 2→16) with
     // it 0.765/0.215/0.035/0.000 at 307k: neither beats the agent-centred view (0.715/0.230/0.020 on 5/7/9 at 430k).
+    // 2 Dec, session 8 (seed 1, 200 levels per size, load 5–11; `mesa eval RUN --env-param minCells=k --env-param
+    // capCells=k`): with the training cheese in the top-right 3×3 cells (cheeseRegion 3 = the study's 5×5 tiles) the
+    // whole-maze small CNN with the size curriculum collapsed on 5 cells (0.280 at 102k, 0.000 from 205k to 410k;
+    // 3 cells 0.71). From the agent-centred 860k agent's weights, 205k more steps on region-3 levels: 32-step
+    // rollouts at γ 0.99 0.770/0.575/0.255/0.065 on 3/5/7/9 cells, procgen's 256-step rollouts at γ 0.999 (lr 5e-4,
+    // minibatches of 512 both) 0.730/0.535/0.275/0.100 at 197k — the same within ±0.06; before either 0.645/0.500/
+    // 0.220/0.075. The deploy cheese rate rose 2.2% → 12.4%, the corner rate fell 31.9% → 15.0%.
+    // The model and settings below are unchanged: the best setting found (view 33, stages 8, 16, dense 64, the size
+    // curriculum) is far from 0.9 too, and the convolution benchmarks and the PyTorch peer read this entry.
     note: "mazes of 3–9 cells a side; CNN; 32-step rollouts, lr 1e-3",
     model: "cnn",
     ppo: { totalTimesteps: 2_000_000, numSteps: 32, learningRate: 1e-3 },
