@@ -1,12 +1,18 @@
-// `npm run bench -- conv [--json] [--envs=coin-run,maze-cheese] [--batch=2048]`: forward + backward of every
-// convolution layer of the CNN policy (its shapes on each env's default level, at PPO's minibatch size), ours vs
-// PyTorch (bench/peers/conv_torch.py, the IMPALA block written as a PyTorch user writes it), each side on one and
-// two threads, interleaved per thread count. The target: ours within 1.5× of PyTorch on one thread.
+// `npm run bench -- conv [--json] [--envs=coin-run,maze-cheese] [--batch=2048] [--rounds=3]`: forward + backward
+// of every convolution layer of the CNN policy (its shapes on each env's default level, at PPO's minibatch size),
+// ours vs PyTorch (bench/peers/conv_torch.py, the IMPALA block written as a PyTorch user writes it), each side on
+// one and two threads. The target: ours within 1.5× of PyTorch on one thread.
+// Robust to a side's outliers: `--rounds` rounds, each measuring every layer on both sides and thread counts (ours
+// and PyTorch alternated, the order swapped every round, PyTorch in a fresh process each round); a layer's figure
+// is the median of its round medians, the rounds' spread (max / min) is reported, and a layer whose spread exceeds
+// 1.5× on either side is listed as unstable. CPU milliseconds per step are reported beside the wall time (on one
+// thread they are what a loaded machine cannot inflate by preemption).
 // Ours runs the path the policy runs: activations, their gradients and the residual live in the kernels' own
 // memory (transient, as the trunk's inner activations are), so the convolution reads and writes them in place;
 // the first convolution reads the observation (an ordinary array) and takes no input gradient, on both sides;
 // the last stage's residual convolution carries the trunk's final ReLU (fused in ours, a separate op in PyTorch).
 import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
+import { ConfigError } from "../src/core/errors.js";
 import { conv2d } from "../src/core/ops/conv.js";
 import { kernels } from "../src/core/kernels/index.js";
 import { Rng } from "../src/core/rng.js";
@@ -60,13 +66,19 @@ function resident(values: Float32Array): Float32Array {
   return out;
 }
 
+/** Median wall and CPU milliseconds of one step (a round's figure for one layer and thread count). */
+interface StepTimes {
+  ms: number;
+  cpu_ms: number;
+}
+
 /**
- * Median ms of one forward + backward through our conv2d op (tape included), over ≥ 0.4 s and ≥ 5 runs, with the
+ * Median ms (wall and CPU) of one forward + backward through our conv2d op (tape included), over ≥ 0.4 s and ≥ 5 runs, with the
  * buffers where the policy has them: input, residual, output and their gradients resident (the output transient,
  * its buffer back to the pool when backward frees the graph; the gradients of input and residual fresh and zeroed
  * each step, as backward gives a non-leaf activation).
  */
-function oursMs(spec: LayerSpec): number {
+function oursMs(spec: LayerSpec): StepTimes {
   const rng = new Rng(0, spec.name);
   const rand = (len: number): Float32Array => rng.fillUniform(new Float32Array(len), -1, 1) as Float32Array;
   const inShape = [spec.n, spec.c, spec.h, spec.w];
@@ -95,14 +107,27 @@ function oursMs(spec: LayerSpec): number {
   };
   for (let i = 0; i < 3; i++) step();
   const times: number[] = [];
+  const cpu: number[] = [];
   const start = performance.now();
   while (times.length < 5 || performance.now() - start < 400) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     step();
+    const c = process.cpuUsage(c0);
     times.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return median(times);
+  return { ms: median(times), cpu_ms: median(cpu) };
 }
+
+/** A layer's figures over rounds for one side and thread count: the median of the round medians and their spread. */
+function overRounds(rounds: readonly StepTimes[]): { ms: number; cpu_ms: number; spread: number; rounds_ms: number[] } {
+  const ms = rounds.map((r) => r.ms);
+  return { ms: median(ms), cpu_ms: median(rounds.map((r) => r.cpu_ms)), spread: Math.max(...ms) / Math.min(...ms), rounds_ms: ms };
+}
+
+/** A round's spread above which a layer's figure is called unstable. */
+const UNSTABLE_SPREAD = 1.5;
 
 const option = (args: readonly string[], name: string, fallback: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 
@@ -111,48 +136,83 @@ export const benchmark: Benchmark = {
   async run({ json, args }) {
     const envs = option(args, "envs", "coin-run,maze-cheese").split(",");
     const batch = Number(option(args, "batch", "2048"));
+    const roundCount = Number(option(args, "rounds", "3"));
+    if (!Number.isInteger(roundCount) || roundCount < 1) throw new ConfigError(`bench conv: --rounds must be a positive integer, got ${option(args, "rounds", "3")}`, "pass e.g. --rounds=3");
     const layers = envs.flatMap((env) => policyLayers(env, batch));
     const skipped = torchMissing() ?? null;
-    const ours: Record<string, Record<string, number>> = {};
-    const torch: Record<string, Record<string, number>> = {};
-    for (const threads of [1, 2]) {
+    // per layer, per side, per thread count: one StepTimes per round
+    const ours: Record<string, Record<string, StepTimes[]>> = {};
+    const torch: Record<string, Record<string, StepTimes[]>> = {};
+    const measureOurs = (threads: number): void => {
       kernels().setThreads(threads);
-      for (const spec of layers) (ours[spec.name] ??= {})[`t${threads}`] = oursMs(spec);
-      if (skipped === null) {
-        const r = runPeer<{ layers: Record<string, Record<string, number>> }>("conv_torch.py", [JSON.stringify(layers), String(threads)]);
-        if ("skipped" in r) throw new Error(r.skipped);
-        for (const [name, byThreads] of Object.entries(r.layers)) Object.assign((torch[name] ??= {}), byThreads);
+      for (const spec of layers) ((ours[spec.name] ??= {})[`t${threads}`] ??= []).push(oursMs(spec));
+    };
+    const measureTorch = (threads: number): void => {
+      if (skipped !== null) return;
+      const r = runPeer<{ layers: Record<string, Record<string, number>> }>("conv_torch.py", [JSON.stringify(layers), String(threads)]);
+      if ("skipped" in r) throw new Error(r.skipped);
+      for (const [name, byThreads] of Object.entries(r.layers)) {
+        ((torch[name] ??= {})[`t${threads}`] ??= []).push({ ms: byThreads[`t${threads}`]!, cpu_ms: byThreads[`t${threads}_cpu`]! });
       }
-      if (!json) process.stderr.write(`measured ${layers.length} layers on ${threads} thread(s)\n`);
+    };
+    for (let round = 0; round < roundCount; round++) {
+      for (const threads of [1, 2]) {
+        // alternated, the order swapped every round, so a slow spell of the machine does not fall on one side
+        if (round % 2 === 0) {
+          measureOurs(threads);
+          measureTorch(threads);
+        } else {
+          measureTorch(threads);
+          measureOurs(threads);
+        }
+        if (!json) process.stderr.write(`round ${round + 1}/${roundCount}: measured ${layers.length} layers on ${threads} thread(s)\n`);
+      }
     }
     const rows = layers.map((spec) => {
-      const o = ours[spec.name]!;
+      const o1 = overRounds(ours[spec.name]!.t1!), o2 = overRounds(ours[spec.name]!.t2!);
       const t = torch[spec.name];
-      const oursBest = Math.min(o.t1!, o.t2!);
-      const torchBest = t ? Math.min(t.t1!, t.t2!) : null;
+      const t1 = t ? overRounds(t.t1!) : null, t2 = t ? overRounds(t.t2!) : null;
+      const oursBest = Math.min(o1.ms, o2.ms);
+      const torchBest = t1 && t2 ? Math.min(t1.ms, t2.ms) : null;
       return {
         layer: spec.name,
         shape: `[${spec.n}, ${spec.c}, ${spec.h}, ${spec.w}] → ${spec.o}`,
         fusion: [spec.relu_in ? "relu(x)" : "", spec.residual ? "+res" : "", spec.relu ? "relu" : "", spec.input_grad ? "" : "no dx"].filter(Boolean).join(" ") || "bias",
-        ours_ms: o.t1!,
-        torch_ms: t?.t1 ?? null,
+        ours_ms: o1.ms,
+        torch_ms: t1?.ms ?? null,
         /** ours / PyTorch on one thread (the target: ≤ 1.5) */
-        ratio: t ? o.t1! / t.t1! : null,
-        ours_ms_t1: o.t1!,
-        ours_ms_t2: o.t2!,
-        torch_ms_t1: t?.t1 ?? null,
-        torch_ms_t2: t?.t2 ?? null,
+        ratio: t1 ? o1.ms / t1.ms : null,
+        ours_ms_t1: o1.ms,
+        ours_ms_t2: o2.ms,
+        torch_ms_t1: t1?.ms ?? null,
+        torch_ms_t2: t2?.ms ?? null,
+        /** CPU ms per step on one thread (both sides' processes) and their ratio */
+        ours_cpu_ms_t1: o1.cpu_ms,
+        torch_cpu_ms_t1: t1?.cpu_ms ?? null,
+        ratio_cpu: t1 ? o1.cpu_ms / t1.cpu_ms : null,
         ours_best_ms: oursBest,
         torch_best_ms: torchBest,
         /** ours / PyTorch, each at its best thread count */
         ratio_best: torchBest === null ? null : oursBest / torchBest,
+        /** max / min of the round medians, per side and thread count */
+        spread: { ours_t1: o1.spread, ours_t2: o2.spread, torch_t1: t1?.spread ?? null, torch_t2: t2?.spread ?? null },
+        rounds_ms: { ours_t1: o1.rounds_ms, ours_t2: o2.rounds_ms, torch_t1: t1?.rounds_ms ?? null, torch_t2: t2?.rounds_ms ?? null },
       };
     });
+    const unstable = rows
+      .filter((r) => Object.values(r.spread).some((v) => v !== null && v > UNSTABLE_SPREAD))
+      .map((r) => ({ layer: r.layer, spread: r.spread }));
     const within = rows.filter((r) => r.ratio !== null && r.ratio <= 1.5).length;
+    const withinBest = rows.filter((r) => r.ratio_best !== null && r.ratio_best <= 1.5).length;
     const result = {
       batch,
+      rounds: roundCount,
       ours_backend: kernels().name,
       layers: rows,
+      /** layers within 1.5× of PyTorch with each side at its best thread count */
+      within_1_5x_best: skipped === null ? withinBest : null,
+      /** layers whose round medians spread more than 1.5× on a side (figures to read with care) */
+      unstable,
       /** layers within 1.5× of PyTorch on one thread, of all layers */
       within_1_5x_t1: skipped === null ? within : null,
       layer_count: rows.length,
@@ -164,10 +224,16 @@ export const benchmark: Benchmark = {
     }
     const f = (v: number | null): string => (v === null ? "–" : formatNumber(v));
     process.stdout.write(`${formatTable(
-      ["layer", "input → out channels", "fused", "ours t1 ms", "torch t1 ms", "ours/torch t1", "ours t2", "torch t2", "ours/torch best"],
-      rows.map((r) => [r.layer, r.shape, r.fusion, f(r.ours_ms), f(r.torch_ms), f(r.ratio), f(r.ours_ms_t2), f(r.torch_ms_t2), f(r.ratio_best)]),
+      ["layer", "input → out channels", "fused", "ours t1 ms", "torch t1 ms", "ours/torch t1", "CPU ratio t1", "ours t2", "torch t2", "ours/torch best"],
+      rows.map((r) => [r.layer, r.shape, r.fusion, f(r.ours_ms), f(r.torch_ms), f(r.ratio), f(r.ratio_cpu), f(r.ours_ms_t2), f(r.torch_ms_t2), f(r.ratio_best)]),
     )}\n`);
-    if (skipped === null) process.stdout.write(`${within} of ${rows.length} layers within 1.5× of PyTorch on one thread\n`);
+    if (skipped === null) {
+      process.stdout.write(`${within} of ${rows.length} layers within 1.5× of PyTorch on one thread; ${withinBest} with each side at its best thread count (medians of ${roundCount} rounds)\n`);
+      for (const u of unstable) {
+        const sides = Object.entries(u.spread).filter(([, v]) => v !== null && v > UNSTABLE_SPREAD).map(([k, v]) => `${k} ${formatNumber(v!)}×`).join(", ");
+        process.stdout.write(`unstable: ${u.layer} (round medians spread ${sides})\n`);
+      }
+    }
     if (skipped !== null) process.stdout.write(`PyTorch skipped: ${skipped}\n`);
   },
 };

@@ -2,7 +2,8 @@
 # The PyTorch peer of `npm run bench -- conv`: forward + backward (input, filter and bias gradients) of each
 # convolution layer of Mesa Lab's CNN policy, written as a PyTorch user writes the IMPALA block (CleanRL's
 # procgen agent): conv2d, then relu / + residual as separate ops. Reads the layer list as JSON from argv[1]
-# and prints one JSON object: per layer and thread count, the median milliseconds of one forward + backward.
+# and prints one JSON object: per layer and thread count, the median milliseconds of one forward + backward
+# (`t1`, `t2`) and the median CPU milliseconds of the process (`t1_cpu`, `t2_cpu`).
 import json
 import sys
 import time
@@ -40,16 +41,19 @@ def layer_step(spec, gen):
 
 
 def median_ms(step, min_seconds=0.4, min_reps=5):
+    """Median wall and CPU (this process, all threads) milliseconds of one step."""
     for _ in range(3):
         step()
-    times = []
+    times, cpu = [], []
     start = time.perf_counter()
     while len(times) < min_reps or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     times.sort()
-    return times[len(times) // 2]
+    cpu.sort()
+    return times[len(times) // 2], cpu[len(cpu) // 2]
 
 
 def main():
@@ -62,7 +66,9 @@ def main():
     for threads in thread_counts:
         set_threads(threads, setters)
         for name, step in steps.items():
-            out["layers"].setdefault(name, {})[f"t{threads}"] = median_ms(step)
+            ms, cpu_ms = median_ms(step)
+            out["layers"].setdefault(name, {})[f"t{threads}"] = ms
+            out["layers"][name][f"t{threads}_cpu"] = cpu_ms
     print(json.dumps(out))
 
 
