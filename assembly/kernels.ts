@@ -1050,27 +1050,35 @@ export function gradPrologue(gy: usize, gz: usize, y: usize, gres: usize, gb: us
  */
 export function denseEpilogue(y: usize, bias: usize, res: usize, N: i32, O: i32, L: i32, reluOut: bool): void {
   const lB = <usize>L << 2;
-  const zero = f32x4.splat(0);
   let q = y;
   let r = res;
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++, q += lB, r += lB) {
-      const bv = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
-      const b4 = f32x4.splat(bv);
-      let p: usize = 0;
-      for (; p + 16 <= lB; p += 16) {
-        let v = f32x4.add(v128.load(q + p), b4);
-        if (res != 0) v = f32x4.add(v, v128.load(r + p));
-        if (reluOut) v = v128.and(v, f32x4.gt(v, zero));
-        v128.store(q + p, v);
-      }
-      for (; p < lB; p += 4) {
-        let v = load<f32>(q + p) + bv;
-        if (res != 0) v += load<f32>(r + p);
-        if (reluOut && !(v > 0)) v = 0;
-        store<f32>(q + p, v);
-      }
+      epilogueRun(q, q, res != 0 ? r : 0, lB, bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0, reluOut);
     }
+  }
+}
+
+/**
+ * One run of lB bytes of an epilogue: dst = relu?((src + b) + res) (res = 0: none; dst may be src), rounded as the
+ * js reference rounds it; the ReLU maps NaN to 0, branchless.
+ */
+// @ts-ignore: decorator
+@inline
+function epilogueRun(src: usize, dst: usize, res: usize, lB: usize, bv: f32, relu: bool): void {
+  const zero = f32x4.splat(0);
+  const b4 = f32x4.splat(bv);
+  let p: usize = 0;
+  for (; p + 16 <= lB; p += 16) {
+    let v = f32x4.add(v128.load(src + p), b4);
+    if (res != 0) v = f32x4.add(v, v128.load(res + p));
+    if (relu) v = v128.and(v, f32x4.gt(v, zero));
+    v128.store(dst + p, v);
+  }
+  for (; p < lB; p += 4) {
+    let v = load<f32>(src + p) + bv;
+    if (res != 0) v += load<f32>(res + p);
+    store<f32>(dst + p, relu ? reinterpret<f32>(reinterpret<i32>(v) & -(<i32>(v > 0))) : v);
   }
 }
 
@@ -1313,27 +1321,11 @@ export function rowsIm2row(xt: usize, rows: usize, count: i32, C: i32, H: i32, W
 export function rowsEpilogue(t: usize, y: usize, bias: usize, res: usize, n0: i32, count: i32, O: i32, L: i32, relu: bool): void {
   const lB = <usize>L << 2;
   const rowB = <usize>count * lB;
-  const zero = f32x4.splat(0);
   const at = <usize>(n0 * O * L) << 2;
   for (let img = 0; img < count; img++) {
     for (let o = 0; o < O; o++) {
-      const q = y + at + (<usize>(img * O + o)) * lB;
-      const r = res + at + (<usize>(img * O + o)) * lB;
-      const src = t + <usize>o * rowB + <usize>img * lB;
-      const bv = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0;
-      const b4 = f32x4.splat(bv);
-      let p: usize = 0;
-      for (; p + 16 <= lB; p += 16) {
-        let v = f32x4.add(v128.load(src + p), b4);
-        if (res != 0) v = f32x4.add(v, v128.load(r + p));
-        if (relu) v = v128.and(v, f32x4.gt(v, zero));
-        v128.store(q + p, v);
-      }
-      for (; p < lB; p += 4) {
-        let v = load<f32>(src + p) + bv;
-        if (res != 0) v += load<f32>(r + p);
-        store<f32>(q + p, relu ? rectify(v) : v);
-      }
+      const q = at + (<usize>(img * O + o)) * lB;
+      epilogueRun(t + <usize>o * rowB + <usize>img * lB, y + q, res != 0 ? res + q : 0, lB, bias != 0 ? load<f32>(bias + (<usize>o << 2)) : <f32>0, relu);
     }
   }
 }

@@ -15,7 +15,7 @@
 import { acquireResident, releaseBuffer } from "../pool.js";
 import { checkConv2d } from "./args.js";
 import type { DensePasses } from "./conv_dense.js";
-import type { Conv2dArgs, Conv2dGrads, Matmul } from "./types.js";
+import type { Conv2dArgs, Conv2dGrads, Matmul, Window2d } from "./types.js";
 
 /**
  * Images of at most this many pixels (and more than the dense product takes, 2·kh·kw) convolve as row products on
@@ -36,17 +36,9 @@ export function rowsConvFits(args: Conv2dArgs, maxPixels = ROWS_MAX_PIXELS): boo
 }
 
 /** The geometry every pass of one call shares. */
-export interface RowGeometry {
+export interface RowGeometry extends Window2d {
   c: number;
-  h: number;
-  w: number;
   o: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
   /** output height and width */
   ho: number;
   wo: number;

@@ -10,6 +10,7 @@ import { JsBackend } from "../../../src/core/kernels/js.js";
 import { type Conv2dArgs, type KernelBackend, windowOutputSize } from "../../../src/core/kernels/types.js";
 import { WasmBackend, hostConvBlock } from "../../../src/core/kernels/wasm.js";
 import { Rng } from "../../../src/core/rng.js";
+import { expectClose, runConvCase } from "./conv_case.js";
 
 const js = new JsBackend();
 
@@ -45,33 +46,10 @@ function argsOf(c: Case, f: (typeof FUSIONS)[number]): Conv2dArgs {
   return { n: c.n, c: c.c, h: c.h, w: c.w, o: c.o, kh: c.k[0], kw: c.k[1], strideH: c.s[0], strideW: c.s[1], padH: c.p[0], padW: c.p[1], reluInput: f.reluInput, relu: f.relu };
 }
 
-/**
- * Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate).
- * `place` puts an activation-sized array where the run keeps it (resident wasm memory in the residency tests).
- */
+/** Runs forward and backward on `backend`, starting every gradient from the same random values (they accumulate). */
 function run(backend: KernelBackend, a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number, place = (v: Float32Array): Float32Array => v) {
-  const rng = new Rng(seed, "conv-case");
-  const [ho, wo] = windowOutputSize(a);
-  const outLen = a.n * a.o * ho * wo;
-  const x = place(random(rng, a.n * a.c * a.h * a.w));
-  const w = random(rng, a.o * a.c * a.kh * a.kw);
-  const b = f.bias ? random(rng, a.o) : null;
-  const r = f.residual ? place(random(rng, outLen)) : null;
-  const gy = place(random(rng, outLen));
-  const grads = { x: place(random(rng, x.length)), weight: random(rng, w.length), bias: f.bias ? random(rng, a.o) : null, residual: f.residual ? place(random(rng, outLen)) : null };
-  const y = place(new Float32Array(outLen).fill(Number.NaN)); // every element must be written
-  backend.conv2d(x, w, b, r, y, a);
-  backend.conv2dBackward(x, w, y, gy, grads, a);
-  return { y, ...grads };
-}
-
-function expectClose(actual: Float32Array | null, expected: Float32Array | null, what: string): void {
-  expect(actual === null).toBe(expected === null);
-  if (actual === null || expected === null) return;
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    if (Math.abs(actual[i]! - e) > 2e-5 + 2e-5 * Math.abs(e)) throw new Error(`${what}[${i}]: ${actual[i]} vs reference ${e}`);
-  }
+  return runConvCase(a, f, new Rng(seed, "conv-case"), random,
+    (x, w, b, r, y) => backend.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => backend.conv2dBackward(x, w, y, gy, g, a), place);
 }
 
 function firstDifference(a: Float32Array, b: Float32Array): number {

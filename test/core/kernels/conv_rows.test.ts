@@ -14,6 +14,7 @@ import type { WasmBackend } from "../../../src/core/kernels/wasm.js";
 import { conv2d } from "../../../src/core/ops/conv.js";
 import { Rng } from "../../../src/core/rng.js";
 import { gradcheck, randInputs } from "../gradcheck.js";
+import { expectClose, runConvCase } from "./conv_case.js";
 
 const js = new JsBackend();
 const jsGemm = js.matmul.bind(js);
@@ -51,35 +52,12 @@ function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
   for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) throw new Error(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
 }
 
-function expectClose(actual: Float32Array | null, expected: Float32Array | null, what: string): void {
-  expect(actual === null).toBe(expected === null);
-  if (actual === null || expected === null) return;
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    if (Math.abs(actual[i]! - e) > 2e-5 + 2e-5 * Math.abs(e)) throw new Error(`${what}[${i}]: ${actual[i]} vs reference ${e}`);
-  }
-}
-
 /** Forward and backward through `conv`/`backward`, every gradient starting from the same random values. */
 function run(
   a: Conv2dArgs, f: (typeof FUSIONS)[number], seed: number,
-  conv: (x: Float32Array, w: Float32Array, b: Float32Array | null, r: Float32Array | null, y: Float32Array) => void,
-  backward: (x: Float32Array, w: Float32Array, y: Float32Array, gy: Float32Array, grads: { x: Float32Array; weight: Float32Array; bias: Float32Array | null; residual: Float32Array | null }) => void,
-  place = (v: Float32Array): Float32Array => v,
+  conv: Parameters<typeof runConvCase>[4], backward: Parameters<typeof runConvCase>[5], place?: (v: Float32Array) => Float32Array,
 ) {
-  const rng = new Rng(seed, "rows-case");
-  const [ho, wo] = windowOutputSize(a);
-  const outLen = a.n * a.o * ho * wo;
-  const x = place(random(rng, a.n * a.c * a.h * a.w));
-  const w = random(rng, a.o * a.c * a.kh * a.kw);
-  const b = f.bias ? random(rng, a.o) : null;
-  const r = f.residual ? place(random(rng, outLen)) : null;
-  const gy = place(random(rng, outLen));
-  const grads = { x: place(random(rng, x.length)), weight: random(rng, w.length), bias: f.bias ? random(rng, a.o) : null, residual: f.residual ? place(random(rng, outLen)) : null };
-  const y = place(new Float32Array(outLen).fill(Number.NaN)); // every element must be written
-  conv(x, w, b, r, y);
-  backward(x, w, y, gy, grads);
-  return { y, ...grads };
+  return runConvCase(a, f, new Rng(seed, "rows-case"), random, conv, backward, place);
 }
 
 describe("row-product convolution (js passes, js GEMM)", () => {
