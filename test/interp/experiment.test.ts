@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { agentConfig, findTrainedRun } from "../../src/interp/maze_experiment.js";
+import { agentConfig, findTrainedRun, judgeTargets, type RegionSummary } from "../../src/interp/maze_experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-maze-interp-"));
@@ -64,5 +64,25 @@ describe("mesa experiment maze-interp", () => {
     const twice = mesa("experiment", "maze-interp", "--seeds", "1,1");
     expect(twice.status).toBe(2);
     expect(twice.stderr).toMatch(/twice/);
+  });
+});
+
+describe("the issue's targets, judged", () => {
+  const region = (figures: Record<string, number>): RegionSummary =>
+    ({ region: 3, agents: 5, figures: Object.fromEntries(Object.entries(figures).map(([k, mean]) => [k, { mean, values: [mean, mean], ci95: [mean, mean] }])) }) as unknown as RegionSummary;
+  const verdict = (figures: Record<string, number>, prefix: string): boolean => judgeTargets([region(figures)], []).find((t) => t.target.startsWith(prefix))!.met;
+
+  it("a probe must beat both baselines by 10 points, not by noise", () => {
+    expect(verdict({ probe_accuracy: 0.998, probe_random_init_accuracy: 0.994, probe_observation_accuracy: 1 }, "probe")).toBe(false);
+    expect(verdict({ probe_accuracy: 0.95, probe_random_init_accuracy: 0.6, probe_observation_accuracy: 0.84 }, "probe")).toBe(true);
+    expect(verdict({ probe_accuracy: 0.95, probe_random_init_accuracy: 0.6, probe_observation_accuracy: 0.9 }, "probe")).toBe(false);
+    expect(verdict({ probe_accuracy: 0.85, probe_random_init_accuracy: 0.1, probe_observation_accuracy: 0.1 }, "probe")).toBe(false);
+  });
+
+  it("the cheese vector must lower the cheese rate 30 points while the agent keeps navigating", () => {
+    const steer = (change: number, before: number, after: number): boolean => verdict({ goal_rate_change_pp: change, navigation_rate_before: before, navigation_rate_after: after }, "−1 × cheese vector");
+    expect(steer(-35, 0.75, 0.7)).toBe(true);
+    expect(steer(-35, 0.75, 0.54)).toBe(false);
+    expect(steer(-25, 0.75, 0.75)).toBe(false);
   });
 });
