@@ -14,7 +14,7 @@ import { EVAL_SEED_OFFSET, type EvaluationResult, evaluate, policyActions } from
 import { writeEpisodeFiles } from "../rl/pictures.js";
 import { loadRunPolicy } from "../rl/run.js";
 import { BASELINE_TITLES, baselines } from "../rl/validate.js";
-import { type AnyEnvDefinition, VecEnv } from "../envs/engine.js";
+import { type AnyEnvDefinition, VecEnv, resolveParams } from "../envs/engine.js";
 import { envParamOption, envParams, parseCount, parseInteger, parseSeed } from "./args.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 import { evaluationProgress } from "./progress.js";
@@ -66,7 +66,9 @@ export function evaluationRows(results: readonly EvaluationResult[]): (string | 
  * Refuses environment parameters under which `distribution`'s observation no longer has the shape the policy of
  * `runDir` reads (e.g. a --env-param that changes the grid size), naming both shapes.
  */
-export function checkPolicyObservation(def: AnyEnvDefinition, distribution: string, params: Record<string, unknown>, policyObsShape: readonly number[], runDir: string): void {
+export function checkPolicyObservation(def: AnyEnvDefinition, distribution: string, params: Record<string, unknown>, policyObsShape: readonly number[], runDir: string, flagged: readonly string[] = []): void {
+  // validated first with the --env-param keys labelled, so a bad value is reported under the flag the user wrote
+  resolveParams(def, distribution, params, Object.fromEntries(flagged.map((k) => [k, `--env-param ${k}`])));
   const shape = new VecEnv(def, { n: 1, distribution, params }).obsShape;
   if (shape.length !== policyObsShape.length || shape.some((s, k) => s !== policyObsShape[k])) {
     throw new UsageError(
@@ -126,7 +128,7 @@ export function register(program: Command): void {
       // one rule (paramsOn) for every command that reads a run on another distribution
       // and --env-param on top (e.g. one maze size: minCells=7 capCells=7), keeping the policy's observation shape
       const params = { ...paramsOn(def, distribution, config.distribution, config.envParams), ...overrides };
-      checkPolicyObservation(def, distribution, params, policy.obsShape, runDir);
+      checkPolicyObservation(def, distribution, params, policy.obsShape, runDir, Object.keys(overrides));
       for (const s of loaded.skipped) log(`warning: the newer checkpoint ${s} — evaluating ${basename(loaded.checkpointPath)} instead`);
       const { activity } = loaded;
       if (activity.holder) log(`note: ${runDir} is still training (PID ${activity.holder.pid}); evaluating its newest checkpoint, ${basename(loaded.checkpointPath)}`);

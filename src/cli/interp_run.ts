@@ -56,8 +56,9 @@ export function interpDistribution(run: InterpRun, requested: string | undefined
 
 /** The run's environment parameters that apply on `distribution` (paramsOn), with --env-param overrides on top (the observation must keep the policy's shape). */
 export function interpParams(run: InterpRun, pairs: readonly string[], distribution: string): Record<string, unknown> {
-  const params = { ...paramsOn(run.def, distribution, run.config.distribution, run.config.envParams), ...parseKeyValues(pairs, "--env-param") };
-  checkPolicyObservation(run.def, distribution, params, run.policy.obsShape, run.runDir);
+  const overrides = parseKeyValues(pairs, "--env-param");
+  const params = { ...paramsOn(run.def, distribution, run.config.distribution, run.config.envParams), ...overrides };
+  checkPolicyObservation(run.def, distribution, params, run.policy.obsShape, run.runDir, Object.keys(overrides));
   return params;
 }
 

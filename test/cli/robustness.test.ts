@@ -225,6 +225,11 @@ describe("eval", () => {
     const wide = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--env-param", "width=12");
     expect(wide.status).toBe(2);
     expect(wide.stderr).toMatch(/the observation is \[\d+, 3, 12\], but the policy of .* reads \[\d+, 3, 8\]/);
+    // … and a bad value is reported under the flag the user wrote
+    const bad = await runMesa("eval", run, "--episodes", "8", "--record", "0", "--env-param", "maxSteps=0");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--env-param maxSteps: /);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
