@@ -27,14 +27,7 @@ try {
     throw new Error(`the replica's parameters (${params.map((p) => p.size).join(", ")}) differ from the policy's (${init.params.map((p) => p.length).join(", ")})`);
   }
   params.forEach((p, i) => p.data.set(init.params[i]!));
-  const { setting } = init;
-  const result = evaluate(getEnvDefinition(init.env), armActions(policy, init.arm), {
-    distribution: setting.distribution,
-    episodes: setting.episodes,
-    seed: setting.seed,
-    ...(setting.params ? { params: setting.params } : {}),
-  });
-  reply = { result };
+  reply = { result: evaluate(getEnvDefinition(init.env), armActions(policy, init.arm), init.setting) };
 } catch (err) {
   reply = { error: err instanceof Error ? err.message : String(err) };
 }

@@ -111,8 +111,7 @@ function inWorker(init: ArmWorkerInit): Promise<EvaluationResult> {
  * else one after the other on this thread. The results come back in the arms' order.
  */
 export async function evaluateArms(policy: ActorCritic, def: AnyEnvDefinition, setting: ArmSetting, arms: readonly Arm[], parallel = true): Promise<EvaluationResult[]> {
-  const options = { distribution: setting.distribution, episodes: setting.episodes, seed: setting.seed, ...(setting.params ? { params: setting.params } : {}) };
-  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return arms.map((arm) => evaluate(def, armActions(policy, arm), options));
+  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return arms.map((arm) => evaluate(def, armActions(policy, arm), setting));
   const params = policy.parameters().map((p) => Float32Array.from(p.data));
   return Promise.all(arms.map((arm) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, setting, arm })));
 }

@@ -114,6 +114,21 @@ export function groupFolds(n: number, k: number, groups: ArrayLike<number> | und
   return fold;
 }
 
+/** The rows of fold `f` (held out) and of every other fold (trained on), each in index order. */
+function foldRows(fold: Int32Array, f: number): { trainRows: number[]; heldOut: number[] } {
+  const trainRows: number[] = [];
+  const heldOut: number[] = [];
+  for (let i = 0; i < fold.length; i++) (fold[i] === f ? heldOut : trainRows).push(i);
+  return { trainRows, heldOut };
+}
+
+/** The strength with the highest total validation score (the first of equals). */
+function bestAlpha(alphas: readonly number[], totals: Float64Array): number {
+  let best = 0;
+  for (let k = 1; k < alphas.length; k++) if (totals[k]! > totals[best]!) best = k;
+  return alphas[best]!;
+}
+
 // ---- learners: fit on standardised features, predict scores ----
 
 /** A probe model family: fits parameters for one regularisation strength and predicts raw scores. */
@@ -230,9 +245,7 @@ class KernelRidgeFolds {
     const totals = new Float64Array(alphas.length);
     const { K } = this.learner.ridge;
     for (let f = 0; f < innerFolds; f++) {
-      const trainRows: number[] = [];
-      const valRows: number[] = [];
-      for (let i = 0; i < this.n; i++) (fold[i] === f ? valRows : trainRows).push(i);
+      const { trainRows, heldOut: valRows } = foldRows(fold, f);
       const yt = Float64Array.from(trainRows, (i) => y[i]!);
       const yv = Float64Array.from(valRows, (i) => y[i]!);
       const m = trainRows.length;
@@ -246,9 +259,7 @@ class KernelRidgeFolds {
         totals[k]! += this.learner.score(out, valRows.length, yv);
       });
     }
-    let best = 0;
-    for (let k = 1; k < alphas.length; k++) if (totals[k]! > totals[best]!) best = k;
-    return alphas[best]!;
+    return bestAlpha(alphas, totals);
   }
 
   /** Outputs on new standardised rows Xnew [m, d] of the fit on all n rows with strength alpha. */
@@ -564,9 +575,7 @@ function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array,
   // strongest regularisation first: each fit warm-starts the next, weaker one
   const order = alphas.map((a, k) => [a, k] as const).sort((p, q) => q[0] - p[0]);
   for (let f = 0; f < innerFolds; f++) {
-    const trainRows: number[] = [];
-    const valRows: number[] = [];
-    for (let i = 0; i < n; i++) (fold[i] === f ? valRows : trainRows).push(i);
+    const { trainRows, heldOut: valRows } = foldRows(fold, f);
     const Xt = gatherRows(Xs, d, trainRows);
     const Xv = gatherRows(Xs, d, valRows);
     const yt = Float64Array.from(trainRows, (i) => y[i]!);
@@ -577,9 +586,7 @@ function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array,
       totals[k]! += setup.learner.score(setup.learner.predict(Xv, valRows.length, warm), valRows.length, yv);
     }
   }
-  let best = 0;
-  for (let k = 1; k < alphas.length; k++) if (totals[k]! > totals[best]!) best = k;
-  return alphas[best]!;
+  return bestAlpha(alphas, totals);
 }
 
 function gatherRows(X: Float32Array, d: number, rows: readonly number[]): Float32Array {
@@ -621,9 +628,7 @@ export function crossValidateProbe(features: ProbeFeatures, target: ArrayLike<nu
   const chanceHits: number[] = [];
   const chosen: number[] = [];
   for (let f = 0; f < k; f++) {
-    const trainRows: number[] = [];
-    const testRows: number[] = [];
-    for (let i = 0; i < n; i++) (fold[i] === f ? testRows : trainRows).push(i);
+    const { trainRows, heldOut: testRows } = foldRows(fold, f);
     const st = fitStandardizer(X, d, trainRows, setup.groupSize);
     const Xt = standardizeRows(X, d, trainRows, st);
     const Xv = standardizeRows(X, d, testRows, st);
