@@ -188,6 +188,15 @@ export interface EnvDefinition<Sch extends z.ZodObject = z.ZodObject, S = unknow
    * assumes those.
    */
   observedMoves?(obs: Float32Array, obsOffset: number, height: number, width: number, next: Int32Array, nextOffset: number): void;
+  /**
+   * What a planning model needs to plan far enough on these levels (the glass-box planner's defaults; optional).
+   * `horizon`: an upper bound on the steps of the shortest path between any two cells the agent can stand on,
+   * for these params — the planner's default number of value-iteration steps K, so a plan from any cell reaches
+   * every goal (without it the planner takes 2·(height + width) of what it sees, too few for long mazes).
+   * `discount`: its default γ, so a goal `horizon` steps away still weighs (γ^horizon not vanishing). Like
+   * `shape`, both may depend only on parameters every distribution and curriculum stage shares.
+   */
+  planning?: { horizon(params: z.output<Sch>): number; readonly discount?: number };
 }
 
 /** An environment definition with its types erased, as the registry holds them. */

@@ -155,7 +155,14 @@ export function buildRun(config: RunConfig, afterUpdate = 0): { env: VecEnv; pol
       kind: config.model,
       obsShape: [...env.obsShape],
       numActions: env.numActions,
-      env: { channels: [...env.channels], agentChannel: def.agent.channel, actions: [...env.actionNames], ...(def.observedMoves ? { dynamics: config.env } : {}) },
+      env: {
+        channels: [...env.channels],
+        agentChannel: def.agent.channel,
+        actions: [...env.actionNames],
+        ...(def.observedMoves ? { dynamics: config.env } : {}),
+        // recorded in the spec (and so in every checkpoint): a later change of the env's hints leaves trained planners as they were
+        ...(def.planning ? { planning: { horizon: def.planning.horizon(env.params), ...(def.planning.discount !== undefined ? { discount: def.planning.discount } : {}) } } : {}),
+      },
       options: config.modelParams,
       ...(config.hidden ? { hidden: config.hidden } : {}),
     },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { makeVecEnv } from "../../src/envs/index.js";
+import { getEnvDefinition } from "../../src/envs/make.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
 import type { MazeCheeseState } from "../../src/envs/maze-cheese.js";
 import { bfs, bfsScratch } from "../../src/envs/grid.js";
@@ -54,6 +55,29 @@ describe("maze-cheese levels", () => {
       if (deploy.tile(i, s.cornerY[i]!, s.cornerX[i]!) === CHEESE) inCorner++;
     }
     expect(inCorner).toBeLessThan(15);
+  });
+});
+
+describe("maze-cheese planning horizon", () => {
+  it("bounds every shortest path from the start (the old 2·(H + W) did not), and a view window's own", () => {
+    const def = getEnvDefinition("maze-cheese");
+    const env = makeVecEnv("maze-cheese", { n: 300 });
+    env.reset(7);
+    const horizon = def.planning!.horizon(env.params);
+    expect(horizon).toBe(2 * 9 * 9 - 2);
+    const scratch = bfsScratch(env.height, env.width);
+    let longest = 0;
+    for (let i = 0; i < env.n; i++) {
+      bfs(env, i, env.agentY[i]!, env.agentX[i]!, (c) => c !== WALL, scratch.dist, scratch.firstMove, scratch.queue);
+      for (const d of scratch.dist) longest = Math.max(longest, d);
+    }
+    expect(longest).toBeLessThanOrEqual(horizon);
+    expect(longest).toBeGreaterThan(2 * (env.height + env.width)); // the planner's grid default would not reach it
+    const small = makeVecEnv("maze-cheese", { n: 1, params: { minCells: 3, maxCells: 4 } });
+    expect(def.planning!.horizon(small.params)).toBe(30);
+    const windowed = makeVecEnv("maze-cheese", { n: 1, params: { view: 9 } });
+    expect(def.planning!.horizon(windowed.params)).toBe(80); // 81 tiles in view
+    expect(def.planning!.discount).toBe(0.99);
   });
 });
 

@@ -16,6 +16,7 @@ import { mean } from "../../src/core/ops/reduce.js";
 import { concat } from "../../src/core/ops/shape.js";
 import { relu } from "../../src/core/ops/unary.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
+import { buildRun, validateRunConfig } from "../../src/rl/run.js";
 import { GRID_MOVES, gridSuccessors, planQ, valueIteration } from "../../src/nn/value_iteration.js";
 import { gradcheck, randInputs } from "../core/gradcheck.js";
 
@@ -323,6 +324,31 @@ describe("planner policy", () => {
     expect(open.mesaObjective(new Tensor(room.obs.slice(), [2, ...room.obsShape])).reward.shape).toEqual([2, room.height, room.width]);
     expect(() => mazePlanner(env, 1, { gama: 0.9 })).toThrow(/gama/);
     expect(() => createPolicy({ kind: "planner", obsShape: [...env.obsShape], numActions: 4 }, new Rng(1))).toThrow(/needs the environment's channel and action names/);
+  });
+
+  it("takes K and γ from the env's planning hints (recorded in its spec), else 2·(H + W) and 0.95; settings win", () => {
+    const built = (env: string, modelParams: Record<string, unknown> = {}): PlannerActorCritic => {
+      const { config } = validateRunConfig({ env, model: "planner", modelParams, ppo: { totalTimesteps: 64, numEnvs: 2, numSteps: 32 } }, { source: "test" });
+      return buildRun(config).policy as PlannerActorCritic;
+    };
+    const maze = built("maze-cheese");
+    expect([maze.planner.options.iterations, maze.planner.options.gamma]).toEqual([160, 0.99]); // 2·9² − 2, not 2·(17 + 17) = 68
+    expect(maze.spec.env?.planning).toEqual({ horizon: 160, discount: 0.99 });
+    // rebuilt from its spec (as a checkpoint is loaded), it plans the same way
+    const again = createPolicy(maze.spec, new Rng(1, "init")) as PlannerActorCritic;
+    expect([again.planner.options.iterations, again.planner.options.gamma]).toEqual([160, 0.99]);
+    const given = built("maze-cheese", { iterations: 136, gamma: 0.9 });
+    expect([given.planner.options.iterations, given.planner.options.gamma]).toEqual([136, 0.9]);
+    expect(given.spec.options).toEqual({ iterations: 136, gamma: 0.9 });
+    // environments without hints keep the grid's defaults
+    const coin = built("coin-run");
+    expect(coin.spec.env?.planning).toBeUndefined();
+    const [, h, w] = coin.obsShape as [number, number, number];
+    expect([coin.planner.options.iterations, coin.planner.options.gamma]).toEqual([2 * (h + w), 0.95]);
+    // a spec written before the hints (none recorded) keeps the K and γ it was trained with
+    const env = new VecEnv(mazeCheese, { n: 1 });
+    const old = mazePlanner(env);
+    expect([old.planner.options.iterations, old.planner.options.gamma]).toEqual([2 * (env.height + env.width), 0.95]);
   });
 
   it("its reward head equals the plain conv over observation + coordinate channels, values and gradients", () => {

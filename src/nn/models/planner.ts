@@ -42,10 +42,14 @@ import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPoli
 /** The planner's settings (`mesa train --model planner --model-param k=v`), with their defaults. */
 export const plannerOptionsSchema = z
   .object({
-    /** value-iteration steps K; default 2·(height + width), enough for any shortest path a grid this size usually has */
+    /**
+     * value-iteration steps K; default: the environment's planning horizon where it declares one (`planning` on its
+     * definition: the longest shortest path its levels can have — maze-cheese's default mazes 160), else
+     * 2·(height + width) of what it sees
+     */
     iterations: z.number().int().min(1).max(1024).optional(),
-    /** the planner's own discount γ (not PPO's) */
-    gamma: z.number().gt(0).lt(1).default(0.95),
+    /** the planner's own discount γ (not PPO's); default: the environment's planning discount where it declares one (maze-cheese 0.99), else 0.95 */
+    gamma: z.number().gt(0).lt(1).optional(),
     /** "max" (hard backup, as the prototype) or "soft" (τ·logsumexp, smoother gradients) */
     backup: z.enum(["max", "soft"]).default("max"),
     /** temperature τ of the soft backup */
@@ -64,6 +68,24 @@ export const plannerOptionsSchema = z
   })
   .strict();
 export type PlannerOptions = z.output<typeof plannerOptionsSchema>;
+/** The planner's settings with K and γ resolved (given, else the env's planning hints, else the grid's defaults). */
+export type ResolvedPlannerOptions = PlannerOptions & { iterations: number; gamma: number };
+
+/** γ when neither the settings nor the environment give one. */
+const DEFAULT_GAMMA = 0.95;
+
+/**
+ * K and γ for a planner over an H×W view: the settings' own, else the environment's planning hints recorded in
+ * the policy spec (`PolicySpec.env.planning`), else 2·(H + W) and 0.95. Specs written before the hints existed
+ * carry none, so planners trained then keep the K and γ they were trained with.
+ */
+export function resolvePlannerOptions(options: PlannerOptions, height: number, width: number, planning?: { horizon: number; discount?: number }): ResolvedPlannerOptions {
+  return {
+    ...options,
+    iterations: options.iterations ?? planning?.horizon ?? 2 * (height + width),
+    gamma: options.gamma ?? planning?.discount ?? DEFAULT_GAMMA,
+  };
+}
 
 /** How env action names map to the planner's grid moves. A name not here is a ConfigError. */
 const ACTION_MOVES: Readonly<Record<string, GridMove>> = {
@@ -195,15 +217,15 @@ export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminati
   readonly hook_termination = new HookPoint();
   readonly hook_values = new HookPoint();
   readonly hook_q = new HookPoint();
-  readonly options: PlannerOptions & { iterations: number };
+  readonly options: ResolvedPlannerOptions;
   readonly height: number;
   readonly width: number;
 
-  constructor(height: number, width: number, options: PlannerOptions) {
+  constructor(height: number, width: number, options: ResolvedPlannerOptions) {
     super();
     this.height = height;
     this.width = width;
-    this.options = { ...options, iterations: options.iterations ?? 2 * (height + width) };
+    this.options = options;
   }
 
   /** table: the moves over the cells, [B, H·W, moves] (grid moves, or the env's actions) */
@@ -276,12 +298,13 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
       return k;
     });
     this._actionMoves = this._observedMoves ? Int32Array.from(actions, (_, a) => a) : actionMoves(actions);
-    const envSpec = { channels: [...channels], agentChannel, actions: [...actions], ...(dynamics !== undefined ? { dynamics } : {}) };
+    const planning = spec.env.planning;
+    const envSpec = { channels: [...channels], agentChannel, actions: [...actions], ...(dynamics !== undefined ? { dynamics } : {}), ...(planning ? { planning: { ...planning } } : {}) };
     this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [hidden], env: envSpec, options: { ...(spec.options ?? {}) } };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
     this.rewardHead = new RewardMapHead(c, h, w, hidden, options.initialTerminationLogit, rng);
-    this.planner = new ValueIterationPlanner(h, w, options);
+    this.planner = new ValueIterationPlanner(h, w, resolvePlannerOptions(options, h, w, spec.env.planning));
     this.logInverseTemperature = new Parameter(new Tensor(new Float32Array([Math.log(options.initialInverseTemperature)]), [1]));
     this.actionBias = new Parameter(new Tensor(new Float32Array(spec.numActions), [spec.numActions]));
     this.valueScale = new Parameter(new Tensor(new Float32Array([1]), [1]));

@@ -38,6 +38,8 @@ export interface PolicySpec {
     actions: string[];
     /** the environment whose `observedMoves` a planner plans with (its registry name); absent: free 4-connected moves */
     dynamics?: string;
+    /** the environment's planning hints when it declares them (`planning` on its definition, for its params): the planner's default K and γ */
+    planning?: { horizon: number; discount?: number };
   };
   /** model-specific settings (`--model-param k=v`), validated by the model */
   options?: Record<string, unknown>;
