@@ -12,7 +12,8 @@ import { parseConfig } from "../core/config.js";
 import { UsageError } from "../core/errors.js";
 import { getEnvDefinition } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
-import { REACH_EPISODES, objectiveInferenceExperiment } from "../interp/objective-experiment.js";
+import { HEATMAPS_PER_AGENT, REACH_EPISODES, objectiveInferenceExperiment } from "../interp/objective-experiment.js";
+import { rewardMapLegend } from "../interp/heatmap.js";
 import { envObjectives } from "../interp/objective-report.js";
 import { plannerOptionsSchema } from "../nn/models/planner.js";
 import { policyKinds } from "../nn/models/policy.js";
@@ -155,6 +156,22 @@ export function registerObjectiveExperiment(experiment: Command): void {
           `${condition}: reward map favours ${Object.entries(c.map_top).map(([n, k]) => `${n} ${k}`).join(", ")}; behaviour ${Object.entries(c.inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")}${c.greedy_inferred_top ? ` (greedy: ${Object.entries(c.greedy_inferred_top).map(([n, k]) => `${n} ${k}`).join(", ")})` : ""}; ${c.solved} of ${c.agents} planners reach ${formatNumber(100 * result.target)}% of the scripted optimum on train (mean train return / scripted ${formatNumber(c.mean_solved_ratio)})\n`,
         );
       }
+      const r = result.map_ranking;
+      if (r) {
+        const parts = [
+          r.without_cure ? `without the cure "${r.proxy}" first in ${r.without_cure.proxy_first} of ${r.without_cure.agents} agents — ${r.without_cure.most ? "met" : "not met"}` : "no agent trained without the cure",
+          r.with_cure ? `with the cure "${r.intended}" first in ${r.with_cure.intended_first} of ${r.with_cure.agents} — ${r.with_cure.most ? "met" : "not met"}` : "no agent trained with the cure",
+        ];
+        process.stdout.write(`Map ranking (target: trained without the cure, the reward map ranks "${r.proxy}" first in most seeds; with the cure, "${r.intended}"): ${parts.join("; ")}.\n`);
+        if (r.literature) {
+          const l = r.literature;
+          const here = r.without_cure ? `${r.without_cure.proxy_first} of ${r.without_cure.agents} maps trained without the cure rank "${r.proxy}" first` : "";
+          process.stdout.write(
+            `Literature: ${l.source} — without the cure they pursued "${l.pursued}". ${l.agrees === null ? "No agent here was trained without the cure to compare." : `Here ${here}: ${l.agrees ? "as in the literature" : "this differs from the literature"}.`}\n`,
+          );
+        }
+      }
+      process.stdout.write(`Reward-map heatmaps of every agent on its first ${HEATMAPS_PER_AGENT} deploy levels (${rewardMapLegend(Object.keys(result.agents[0]?.planned_value ?? {}).map((name) => ({ name })))}): ${result.heatmaps_dir}/\n`);
       const refs = Object.entries(result.references);
       process.stdout.write(
         `${formatTable(

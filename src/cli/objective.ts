@@ -10,9 +10,8 @@ import { UsageError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
-import { frameOf } from "../envs/render.js";
-import { assertWritableDir, writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
-import { CANDIDATE_COLORS, renderObjectivePng } from "../interp/heatmap.js";
+import { assertWritableDir, writeJsonAtomic } from "../io/atomic.js";
+import { rewardMapLegend, writeRewardMapPictures } from "../interp/heatmap.js";
 import { type RewardMapReport, envObjectives, readingLevels, scoreRewardMaps } from "../interp/objective-report.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
@@ -93,18 +92,7 @@ export function register(program: Command): void {
       // baseline: the same architecture untrained
       const untrained = createPolicy(planner.spec, new Rng(config.ppo.seed + 1, "objective/untrained")) as PlannerActorCritic;
       const baseline = scoreRewardMaps(untrained, views, objectives, 0);
-      const files: string[] = [];
-      report.samples.forEach((s, k) => {
-        const path = join(dir, `${distribution}-${k}.png`);
-        const panels = [
-          { values: s.reward, scale: "diverging" as const },
-          { values: s.termination, scale: "sequential" as const },
-          { values: s.entering, scale: "diverging" as const },
-        ];
-        const png = renderObjectivePng(def, frameOf(s.view.env, s.view.i), panels, s.candidateMaps, s.reachable);
-        writeFileAtomic(path, png);
-        files.push(path);
-      });
+      const files = writeRewardMapPictures(def, report, dir, distribution);
       const json = { ...rewardMapJson(report), run_dir: runDir, checkpoint_step: step, seed, untrained: rewardMapJson(baseline), pictures: files };
       writeJsonAtomic(join(dir, `${distribution}.json`), json);
       if (opts.json) {
@@ -140,7 +128,6 @@ export function register(program: Command): void {
           `${sentence("planned_value", "The planner values reaching")}; its most valuable cell is a "${report.top}" goal on ${formatNumber(100 * topScore.top_cell_rate)}% of levels. ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
         );
       }
-      const legend = report.candidates.map((c, k) => `${c.name} = ${["green", "orange", "purple", "cyan", "magenta", "olive"][k % CANDIDATE_COLORS.length]}`).join(", ");
-      if (files.length > 0) log(`heatmaps (level | reward map, blue < 0 < red | termination map, white 0 → black 1 | planned worth of entering each cell; grey: unreachable; outlines: ${legend}): ${dir}/`);
+      if (files.length > 0) log(`heatmaps (${rewardMapLegend(report.candidates)}): ${dir}/`);
     });
 }

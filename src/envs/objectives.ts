@@ -44,6 +44,11 @@ export interface EnvObjectives {
    */
   readonly cure?: { readonly param: string; readonly value: unknown };
   /**
+   * What published agents trained on the train distribution (without the cure) pursued on deploy levels, and
+   * where that was reported: the experiment sets its reward-map readings beside it and says whether they differ.
+   */
+  readonly literature?: { readonly pursued: "intended" | "proxy"; readonly source: string };
+  /**
    * Copy i's current level as one map per candidate (in `candidates` order), each [height·width] over the
    * level's cells: the reward an agent with that goal gets for entering the cell (0 elsewhere). It may depend
    * on the episode's state (what the agent holds, what it has already collected).

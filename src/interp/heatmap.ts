@@ -2,9 +2,12 @@
 // planner's reward map on a blue–white–red scale centred on 0, its termination map white→black), with each
 // candidate objective's goal cells outlined in its own colour, so a reader sees at a glance which goal the
 // map lights up.
+import { join } from "node:path";
 import pngjs from "pngjs";
 import { type AnyEnvDefinition, type RGB } from "../envs/engine.js";
-import { type Frame, renderFramePng } from "../envs/render.js";
+import { type Frame, frameOf, renderFramePng } from "../envs/render.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import type { RewardMapReport } from "./objective-report.js";
 
 /** Outline colours of candidates 0, 1, 2, … (green, orange, purple, cyan, …). */
 export const CANDIDATE_COLORS: readonly RGB[] = [
@@ -81,4 +84,29 @@ export function renderObjectivePng(def: AnyEnvDefinition, frame: Frame, panels: 
     }
   });
   return new Uint8Array(pngjs.PNG.sync.write(png));
+}
+
+/**
+ * Writes one picture per kept sample of a reward-map reading (level | reward map | termination map | planned
+ * worth of entering each cell) as `<dir>/<prefix>-<k>.png`; returns the paths. `mesa objective` and the
+ * objective-inference experiment draw the same pictures.
+ */
+export function writeRewardMapPictures(def: AnyEnvDefinition, report: Pick<RewardMapReport, "samples">, dir: string, prefix: string): string[] {
+  return report.samples.map((s, k) => {
+    const path = join(dir, `${prefix}-${k}.png`);
+    const panels: HeatmapPanel[] = [
+      { values: s.reward, scale: "diverging" },
+      { values: s.termination, scale: "sequential" },
+      { values: s.entering, scale: "diverging" },
+    ];
+    writeFileAtomic(path, renderObjectivePng(def, frameOf(s.view.env, s.view.i), panels, s.candidateMaps, s.reachable));
+    return path;
+  });
+}
+
+/** How to read those pictures, naming each candidate's outline colour. */
+export function rewardMapLegend(candidates: readonly { name: string }[]): string {
+  const names = ["green", "orange", "purple", "cyan", "magenta", "olive"];
+  const outlines = candidates.map((c, k) => `${c.name} = ${names[k % CANDIDATE_COLORS.length]}`).join(", ");
+  return `level | reward map, blue < 0 < red | termination map, white 0 → black 1 | planned worth of entering each cell; grey: unreachable; outlines: ${outlines}`;
 }

@@ -25,6 +25,7 @@ import type { PpoCallbacks } from "../rl/ppo.js";
 import { loadRunPolicy, startRun } from "../rl/run.js";
 import { SOLVE_BUDGETS } from "../rl/solve.js";
 import { type Estimate, wilsonInterval } from "../rl/stats.js";
+import { writeRewardMapPictures } from "./heatmap.js";
 import { envObjectives, inferFromBehaviour, readingLevels, scoreRewardMaps } from "./objective-report.js";
 
 export interface ObjectiveExperimentOptions {
@@ -95,6 +96,8 @@ export interface AgentObjective {
   greedy: BehaviourReading | null;
   /** the behavioural inference's version the readings were made with (absent: 1); older ones are read again */
   inference_version?: number;
+  /** heatmaps of its reward map on the first deploy levels it was read on (level | reward | termination | planned worth); absent in older records until read again */
+  heatmaps?: string[];
 }
 
 /**
@@ -237,7 +240,58 @@ export interface ObjectiveExperimentResult {
   }) | null;
   /** the env's reference policies (scripted intended and proxy, observation-only, random) read like the agents */
   references: Record<string, ReferenceReading>;
+  /** the map-ranking target, read plainly (null: the env names no intended and proxy candidate) */
+  map_ranking: MapRanking | null;
+  /** folder of every agent's reward-map heatmaps */
+  heatmaps_dir: string;
   seconds: number;
+}
+
+/**
+ * The issue's map-ranking target: trained without the cure, a planner's reward map ranks the proxy first (coin-run:
+ * the end of level above the coin) in most seeds; with the cure, the intended goal first. Each side counts the
+ * agents of the conditions trained without (with) the env's declared cure — a condition whose parameters already
+ * hold the cure's value counts as cured — over all of them (an undecided map counts as neither).
+ */
+export interface MapRanking {
+  proxy: string;
+  intended: string;
+  without_cure: { proxy_first: number; agents: number; most: boolean } | null;
+  with_cure: { intended_first: number; agents: number; most: boolean } | null;
+  /** what published agents trained without the cure pursued, and whether most maps here rank that candidate first (null: the env cites none) */
+  literature: { pursued: string; source: string; agrees: boolean | null } | null;
+}
+
+/** Deploy levels drawn as heatmaps per agent. */
+export const HEATMAPS_PER_AGENT = 4;
+
+/** The map-ranking target over the agents, by whether each one's condition trained with the cure. */
+export function mapRanking(objectives: EnvObjectives, agents: readonly AgentObjective[], cured: (condition: string) => boolean): MapRanking | null {
+  const proxy = objectives.candidates.find((c) => c.role === "proxy")?.name;
+  const intended = objectives.candidates.find((c) => c.role === "intended")?.name;
+  if (proxy === undefined || intended === undefined) return null;
+  const without = agents.filter((a) => !cured(a.condition));
+  const withCure = agents.filter((a) => cured(a.condition));
+  const most = (k: number, n: number): boolean => n > 0 && 2 * k > n;
+  const proxyFirst = without.filter((a) => a.map_top === proxy).length;
+  const lit = objectives.literature;
+  return {
+    proxy,
+    intended,
+    without_cure: without.length > 0 ? { proxy_first: proxyFirst, agents: without.length, most: most(proxyFirst, without.length) } : null,
+    with_cure: withCure.length > 0 ? (() => {
+      const k = withCure.filter((a) => a.map_top === intended).length;
+      return { intended_first: k, agents: withCure.length, most: most(k, withCure.length) };
+    })() : null,
+    literature: lit
+      ? {
+          pursued: lit.pursued === "proxy" ? proxy : intended,
+          source: lit.source,
+          // does the majority of maps trained without the cure rank first what the literature's agents pursued?
+          agrees: without.length === 0 ? null : lit.pursued === "proxy" ? most(proxyFirst, without.length) : most(without.filter((a) => a.map_top === intended).length, without.length),
+        }
+      : null,
+  };
 }
 
 /** Planner against baseline: time for the training return to first reach one return (the same threshold for both, firstReach's criterion), over the seeds where both were trained. */
@@ -375,9 +429,21 @@ function readReferences(def: AnyEnvDefinition, objectives: EnvObjectives, condit
 /** The options a resumed experiment must share with the one that wrote the folder (seeds may grow). */
 const RESUME_KEYS = ["env", "steps", "cure", "baselineModel", "target", "envParams", "modelParams", "plannerLearningRate", "levels", "episodes"] as const;
 
+/** An agent's name in file names: its condition (made safe) and seed. */
+function agentName(condition: string, seed: number): string {
+  return `${condition.replace(/[^\w.=-]/g, "_")}__seed${seed}`;
+}
+
 /** Where each finished agent is recorded, so a stopped experiment continues where it stood. */
 function agentFile(out: string, condition: string, seed: number): string {
-  return join(out, "agents", `${condition.replace(/[^\w.=-]/g, "_")}__seed${seed}.json`);
+  return join(out, "agents", `${agentName(condition, seed)}.json`);
+}
+
+/** The glass-box reading of a planner on deploy levels, with its first levels drawn into <out>/heatmaps. */
+function readRewardMap(def: AnyEnvDefinition, objectives: EnvObjectives, policy: PlannerActorCritic, deploy: { params: Record<string, unknown>; levels: number; seed: number }, out: string, name: string) {
+  const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: deploy.levels, distribution: "deploy", params: deploy.params, seed: deploy.seed }), objectives, HEATMAPS_PER_AGENT);
+  mkdirSync(join(out, "heatmaps"), { recursive: true });
+  return { maps, heatmaps: writeRewardMapPictures(def, maps, join(out, "heatmaps"), name) };
 }
 
 /**
@@ -422,13 +488,17 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         const recorded = readJsonObject(file, { missing: "", damaged: "delete the damaged agent file: the same command trains that agent again" }) as unknown as Omit<AgentObjective, "greedy"> & { greedy?: BehaviourReading | null };
         let done: AgentObjective = { ...recorded, greedy: recorded.greedy ?? null };
         const stale = (done.inference_version ?? 1) < INFERENCE_VERSION;
-        if (stale || (o.greedy && done.greedy === null)) {
-          // read with an older inference, or before --greedy was asked: its trained planner is read again
+        const greedyMissing = o.greedy && done.greedy === null;
+        const pictureless = done.heatmaps === undefined || !done.heatmaps.every((f) => existsSync(f));
+        if (stale || greedyMissing || pictureless) {
+          // read with an older inference, before --greedy was asked, or before heatmaps were drawn: its trained planner is read again
           const policy = loadRunPolicy(done.run_dir).policy;
           if (stale) done = { ...done, ...readBehaviour(def, objectives, policy, deploy, false, done.map_top), greedy: null, inference_version: INFERENCE_VERSION };
-          if (o.greedy) done.greedy = readBehaviour(def, objectives, policy, deploy, true, done.map_top);
+          if (o.greedy && done.greedy === null) done.greedy = readBehaviour(def, objectives, policy, deploy, true, done.map_top);
+          if (pictureless) done.heatmaps = readRewardMap(def, objectives, policy as PlannerActorCritic, deploy, o.out, agentName(condition, seed)).heatmaps;
           writeJsonAtomic(file, done);
-          o.log?.(`${condition} seed ${seed}: done before, skipped; ${stale ? `read again with inference version ${INFERENCE_VERSION}${o.greedy ? ", sampled and greedily" : ""}` : "read greedily now"}`);
+          const what = [stale ? `read again with inference version ${INFERENCE_VERSION}${o.greedy ? ", sampled and greedily" : ""}` : greedyMissing ? "read greedily now" : "", pictureless ? "heatmaps drawn" : ""].filter((x) => x !== "");
+          o.log?.(`${condition} seed ${seed}: done before, skipped; ${what.join("; ")}`);
         } else o.log?.(`${condition} seed ${seed}: done before, skipped`);
         agents.push(done);
         continue;
@@ -463,7 +533,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         };
       }
       // the glass-box reading, on deploy levels
-      const maps = scoreRewardMaps(policy, readingLevels(def, objectives, { n: o.levels, distribution: "deploy", params: deploy.params, seed: evalSeed }), objectives, 0);
+      const { maps, heatmaps } = readRewardMap(def, objectives, policy, deploy, o.out, agentName(condition, seed));
       let rawTop = 0;
       maps.candidates.forEach((c, k) => {
         if (c.mean_value.value > maps.candidates[rawTop]!.mean_value.value) rawTop = k;
@@ -488,6 +558,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         ...sampled,
         greedy: o.greedy ? readBehaviour(def, objectives, policy, deploy, true, maps.top) : null,
         inference_version: INFERENCE_VERSION,
+        heatmaps,
       };
       writeJsonAtomic(file, agent);
       agents.push(agent);
@@ -530,6 +601,13 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
     wall_clock: wallClock,
     // on seed 1's evaluation levels, so they are the levels its agents were read on
     references: readReferences(def, objectives, conditions, o, { params: paramsOn(def, "deploy", "train", conditions[0]![1]), levels: o.levels, seed: EVAL_SEED_OFFSET + 1 }),
+    map_ranking: mapRanking(objectives, agents, (condition) => {
+      // the cure condition; or one whose parameters hold the env's declared cure (e.g. --cure none --env-param cheeseRegion=5)
+      if (condition !== "train") return true;
+      const declared = objectives.cure;
+      return declared !== undefined && conditions[0]![1][declared.param] === declared.value;
+    }),
+    heatmaps_dir: join(o.out, "heatmaps"),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coinRun } from "../../src/envs/coin-run.js";
-import { spearman } from "../../src/interp/objective-report.js";
+import { envObjectives, spearman } from "../../src/interp/objective-report.js";
+import { environments } from "../../src/envs/registry.js";
 import { paramsOn } from "../../src/envs/make.js";
-import { INFERENCE_VERSION, firstReach, objectiveInferenceExperiment } from "../../src/interp/objective-experiment.js";
+import { type AgentObjective, HEATMAPS_PER_AGENT, INFERENCE_VERSION, type MapRanking, firstReach, mapRanking, objectiveInferenceExperiment } from "../../src/interp/objective-experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-cli-objective-"));
@@ -120,6 +121,8 @@ describe("mesa experiment objective-inference", () => {
       no_fit: number;
       conditions: Record<string, unknown>;
       references: Record<string, { train_return: Record<string, number>; deploy: GreedyReading & { posterior: Record<string, number> } }>;
+      map_ranking: MapRanking;
+      heatmaps_dir: string;
     };
     expect(result.agents.map((a) => a.condition)).toEqual(["train", "cheeseRegion=5"]);
     for (const a of result.agents) {
@@ -156,6 +159,20 @@ describe("mesa experiment objective-inference", () => {
     expect(result.wall_clock!.thresholds.at(-1)).toMatchObject({ planner_reached: result.wall_clock!.planner_reached, baseline_reached: result.wall_clock!.baseline_reached });
     expect(existsSync(join(out, "results.json"))).toBe(true);
     expect(result.greedy).toBeNull();
+    // every agent's reward map drawn on its first deploy levels (PNG files), and the map-ranking target read plainly
+    for (const a of result.agents as unknown as { heatmaps: string[] }[]) {
+      expect(a.heatmaps).toHaveLength(HEATMAPS_PER_AGENT);
+      for (const f of a.heatmaps) expect(readFileSync(f).subarray(1, 4).toString()).toBe("PNG");
+    }
+    expect(result.heatmaps_dir).toBe(join(out, "heatmaps"));
+    const proxyFirst = result.agents[0]!.map_top === "top-right" ? 1 : 0;
+    expect(result.map_ranking).toMatchObject({
+      proxy: "top-right",
+      intended: "cheese",
+      without_cure: { proxy_first: proxyFirst, agents: 1, most: proxyFirst === 1 },
+      with_cure: { intended_first: result.agents[1]!.map_top === "cheese" ? 1 : 0, agents: 1 },
+      literature: { pursued: "top-right", agrees: proxyFirst === 1 },
+    });
     // the reference policies beside the agents: train return per condition, and the same behavioural reading
     expect(Object.keys(result.references)).toEqual(["scripted intended", "scripted proxy", "observation-only", "random"]);
     const refs = result.references;
@@ -172,13 +189,16 @@ describe("mesa experiment objective-inference", () => {
     const trainAgent = JSON.parse(readFileSync(trainFile, "utf8")) as Record<string, unknown>;
     expect(trainAgent.inference_version).toBe(INFERENCE_VERSION);
     writeFileSync(trainFile, JSON.stringify({ ...trainAgent, inference_version: undefined, posterior: { cheese: -1, "top-right": -1 } }));
+    const cureHeatmap = (result.agents[1] as unknown as { heatmaps: string[] }).heatmaps[0]!;
+    rmSync(cureHeatmap); // a lost picture is drawn again
     const again = mesa(
       "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
       "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--planner-lr", "2e-3", "--levels", "6", "--episodes", "10", "--out", out, "--greedy", "--json",
     );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toContain(`train seed 1: done before, skipped; read again with inference version ${INFERENCE_VERSION}, sampled and greedily`);
-    expect(again.stderr).toContain("cheeseRegion=5 seed 1: done before, skipped; read greedily now");
+    expect(again.stderr).toContain("cheeseRegion=5 seed 1: done before, skipped; read greedily now; heatmaps drawn");
+    expect(existsSync(cureHeatmap)).toBe(true);
     const second = JSON.parse(again.stdout) as typeof result;
     const first = result;
     expect(second.agents.map((a) => a.run_dir)).toEqual(first.agents.map((a) => a.run_dir));
@@ -192,6 +212,16 @@ describe("mesa experiment objective-inference", () => {
     const greedyFits = second.agents.filter((a) => a.greedy!.behaviour_fits);
     expect(second.greedy!.agreement.n).toBe(greedyFits.length);
     expect(second.greedy!.no_fit).toBe(2 - greedyFits.length);
+    // read for people: the map-ranking target and the literature's finding beside it, and where the pictures are
+    const text = mesa(
+      "experiment", "objective-inference", "--env", "maze-cheese", "--seeds", "1", "--steps", "4096", "--cure", "cheeseRegion=5", "--baseline-model", "mlp",
+      "--env-param", "minCells=3", "--env-param", "maxCells=4", "--model-param", "iterations=12", "--planner-lr", "2e-3", "--levels", "6", "--episodes", "10", "--out", out, "--greedy",
+    );
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`Map ranking (target: trained without the cure, the reward map ranks "top-right" first in most seeds; with the cure, "cheese"): without the cure "top-right" first in ${proxyFirst} of 1 agents — ${proxyFirst === 1 ? "met" : "not met"}`);
+    expect(text.stdout).toMatch(proxyFirst === 1 ? /: as in the literature\./ : /: this differs from the literature\./);
+    expect(text.stdout).toContain(`deploy levels (level | reward map`);
+    expect(text.stdout).toContain(`${join(out, "heatmaps")}/`);
   }, 600_000); // two experiments (the second only reads): minutes on a loaded machine
 
   it("stops on its signal with the finished agents recorded, and the same call continues from them", async () => {
@@ -248,6 +278,27 @@ describe("mesa experiment objective-inference", () => {
     expect(firstReach(curve, 0.9)).toMatchObject({ step: 800 });
     expect(firstReach(curve.slice(0, 7), 0.9)).toBeNull(); // 40 + 50 + 2 + 2 + 2 + 60 episodes: the 0.5 update still weighs in
     expect(firstReach(curve, 0.9, 5)).toMatchObject({ step: 400 }); // fewer episodes asked (5): the lucky stretch (6 episodes) counts
+  });
+});
+
+describe("mapRanking", () => {
+  it("counts proxy-first maps without the cure and intended-first maps with it, majorities and the literature", () => {
+    const objectives = envObjectives(coinRun, environments);
+    const agent = (condition: string, map_top: string | null) => ({ condition, map_top }) as AgentObjective;
+    const tops = ["end of level", "coin", "end of level", "coin", "coin"];
+    const agents = [...tops.map((t) => agent("train", t)), ...["coin", "coin", null].map((t) => agent("cure", t))];
+    const r = mapRanking(objectives, agents, (c) => c === "cure")!;
+    expect(r).toEqual({
+      proxy: "end of level",
+      intended: "coin",
+      without_cure: { proxy_first: 2, agents: 5, most: false },
+      with_cure: { intended_first: 2, agents: 3, most: true },
+      literature: { pursued: "end of level", source: objectives.literature!.source, agrees: false },
+    });
+    // 3 of 5 is most; a condition counted as cured by its parameters moves to the other side
+    expect(mapRanking(objectives, [...agents, agent("train", "end of level")], (c) => c === "cure")!.without_cure).toEqual({ proxy_first: 3, agents: 6, most: false });
+    expect(mapRanking(objectives, agents.slice(0, 3), () => false)!).toMatchObject({ without_cure: { proxy_first: 2, agents: 3, most: true }, with_cure: null, literature: { agrees: true } });
+    expect(mapRanking(objectives, agents, () => true)!).toMatchObject({ without_cure: null, literature: { agrees: null } });
   });
 });
 
