@@ -18,6 +18,7 @@ import { resolveMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
 import { jsRowPasses, ROWS_BLOCK_FLOATS, ROWS_MAX_PIXELS, type RowPasses, rowsConv2d, rowsConv2dBackward, rowsConvFits } from "./conv_rows.js";
 import { JsBackend } from "./js.js";
+import { type KoffiApi, OneDnn } from "./onednn.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 import { type HostGemm, WasmBackend } from "./wasm.js";
 
@@ -111,9 +112,7 @@ function loadLapack(lib: KoffiLib, useThreads: (flops: number) => void): Lapack 
 interface KoffiLib {
   func(signature: string): (...args: unknown[]) => unknown;
 }
-interface Koffi {
-  load(path: string): KoffiLib;
-}
+type Koffi = KoffiApi;
 
 /** A thread-count control of one BLAS family: a setter and, when the library has one, a getter. */
 interface ThreadControl {
@@ -169,9 +168,15 @@ export class BlasBackend implements KernelBackend {
 
   /** where koffi was loaded from (the wasm worker loads it there too) */
   private readonly koffiPath: string | undefined;
+  private readonly koffi: Koffi;
+  /** oneDNN's convolutions: loaded on the first convolution (or the first ask), an Error saying why not when unavailable */
+  private oneDnnState: OneDnn | Error | undefined;
+  /** whether convolutions may go to oneDNN when it loads (MESA_ONEDNN=0 turns it off; settable for tests and benchmarks) */
+  useOneDnn = process.env.MESA_ONEDNN?.trim() !== "0";
 
-  private constructor(library: string, lib: KoffiLib, koffiPath: string | undefined) {
+  private constructor(library: string, lib: KoffiLib, koffi: Koffi, koffiPath: string | undefined) {
     this.library = library;
+    this.koffi = koffi;
     this.koffiPath = koffiPath;
     this.sgemm = lib.func(
       "void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, " +
@@ -218,7 +223,7 @@ export class BlasBackend implements KernelBackend {
         tried.push(`${name} (the reference BLAS, slower than wasm)`);
         continue;
       }
-      return new BlasBackend(name, lib, koffiPath);
+      return new BlasBackend(name, lib, koffi, koffiPath);
     }
     throw new Error(
       `no CBLAS library found (tried ${tried.join(", ") || "nothing for this platform"}); ` +
@@ -228,6 +233,32 @@ export class BlasBackend implements KernelBackend {
 
   get threads(): number {
     return this.threadCount;
+  }
+
+  /** oneDNN's convolution piece, loaded on first ask; undefined when it is unavailable or turned off (see oneDnnStatus). */
+  get oneDnn(): OneDnn | undefined {
+    if (!this.useOneDnn) return undefined;
+    if (this.oneDnnState === undefined) {
+      try {
+        this.oneDnnState = OneDnn.load(this.koffi);
+      } catch (err) {
+        this.oneDnnState = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    return this.oneDnnState instanceof OneDnn ? this.oneDnnState : undefined;
+  }
+
+  /** What convolutions run on: oneDNN and its version, or why not (shown by `mesa doctor`). */
+  get oneDnnStatus(): string {
+    if (!this.useOneDnn) return "convolutions: oneDNN turned off (MESA_ONEDNN=0)";
+    const dnn = this.oneDnn;
+    return dnn !== undefined ? `convolutions: oneDNN ${dnn.version} (${dnn.library}), one thread per caller` : `convolutions: no oneDNN (${(this.oneDnnState as Error).message})`;
+  }
+
+  /** oneDNN when it loads and builds primitives for this call's geometry (CONV_RULE in onednn.ts), else undefined. */
+  private oneDnnFor(args: Conv2dArgs): OneDnn | undefined {
+    const dnn = this.oneDnn;
+    return dnn !== undefined && dnn.fits(args) ? dnn : undefined;
   }
 
   /** Sets the library's thread count when it exposes one (OpenBLAS, BLIS, MKL); Accelerate manages its own. */
@@ -292,7 +323,9 @@ export class BlasBackend implements KernelBackend {
 
   conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
-    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
+    const dnn = this.oneDnnFor(args);
+    if (dnn !== undefined) dnn.conv2d(x, weight, bias, residual, y, args, this.densePasses);
+    else if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2d(this.gemm, x, weight, bias, residual, y, args, this.densePasses);
     else if (rowsConvFits(args, this.rowsMaxPixels)) rowsConv2d(this.gemm, x, weight, bias, residual, y, args, this.rowPasses, this.isResident, this.rowsBlockFloats);
     else if (conv instanceof WasmBackend) conv.conv2dWithGemm(this.hostFor(conv), x, weight, bias, residual, y, args);
     else conv.conv2d(x, weight, bias, residual, y, args);
@@ -300,7 +333,9 @@ export class BlasBackend implements KernelBackend {
 
   conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
     const conv = this.convolutionBackend;
-    if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
+    const dnn = this.oneDnnFor(args);
+    if (dnn !== undefined) dnn.conv2dBackward(x, weight, y, gy, grads, args, this.densePasses);
+    else if (denseConvFits(args, BLAS_DENSE_CONV_FACTOR)) denseConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.densePasses);
     else if (rowsConvFits(args, this.rowsMaxPixels)) rowsConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.rowPasses, this.densePasses, this.isResident, this.rowsBlockFloats);
     else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.hostFor(conv), x, weight, y, gy, grads, args);
     else conv.conv2dBackward(x, weight, y, gy, grads, args);

@@ -176,7 +176,7 @@ export const jsDensePasses: DensePasses = {
 };
 
 /** relu(x) in a pooled buffer (the caller releases it). */
-function rectified(passes: DensePasses, x: Float32Array, len: number): Float32Array {
+export function rectified(passes: DensePasses, x: Float32Array, len: number): Float32Array {
   const out = acquireResident(len, false);
   passes.rectifyCopy(x, out, len);
   return out;

@@ -199,6 +199,7 @@ describe("blas conv2d in several blocks", () => {
     // a blas backend of its own whose wasm convolutions cut every call into blocks of 1–2 images, so the filter
     // gradient accumulates over blocks and the epilogue and col2im write at block offsets
     const blas = BlasBackend.load();
+    blas.useOneDnn = false; // this path, not oneDNN's (onednn.test.ts)
     blas.rowsMaxPixels = 0; // the 6×5 case would convolve as row products (conv_rows.test.ts)
     const wasm = new WasmBackend();
     wasm.hostGemmBlockFloats = 400;
@@ -221,6 +222,7 @@ describe("blas conv2d blocks on two threads", () => {
 
   it.skipIf(why !== undefined)("runs a layer's blocks on both threads (the worker calling the same cblas_sgemm) with one thread's very bits", () => {
     const blas = BlasBackend.load();
+    blas.useOneDnn = false; // this path, not oneDNN's (onednn.test.ts)
     blas.rowsMaxPixels = 0; // im2col blocks (small images would convolve as row products, on the calling thread)
     const w = wasm!;
     w.hostGemmBlockFloats = 400; // blocks of 1–2 images: many blocks per call

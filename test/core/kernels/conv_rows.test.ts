@@ -162,6 +162,7 @@ const blasWhy = backendUnavailable("blas");
 describe.skipIf(blasWhy !== undefined || wasmWhy !== undefined)("blas conv2d as row products", () => {
   it("matches the js reference, gives the same bits with its operands resident or not, and on one and two threads", () => {
     const blas = BlasBackend.load();
+    blas.useOneDnn = false; // this path, not oneDNN's (onednn.test.ts)
     const wasm = getBackend("wasm") as WasmBackend;
     blas.convolutionBackend = wasm;
     blas.rowsMaxPixels = 1000; // every shape here, whatever its size

@@ -1,0 +1,487 @@
+// Convolutions through oneDNN (the library PyTorch's CPU convolutions run on), an optional piece of the `blas`
+// backend: when the system has oneDNN 2.x (`libdnnl.so.2`; Debian/Ubuntu: libdnnl2) every conv2d and its backward
+// run as oneDNN's forward, backward-data and backward-weights primitives (its JIT direct convolution in blocked
+// layouts: AVX-512 here), called through koffi. Activations stay NCHW between layers, as everywhere else: each call
+// reorders its NCHW operands into the blocked layouts the primitive asks for and the result back, as PyTorch does.
+// Measured (standalone probe through koffi, batch 2048, forward + backward, one thread, alternated with the blas
+// path in one process): maze-cheese's 5×5 block convolution 17.4 ms against 49.6, coin-run's 3×6 layers 3.5 and 6.4
+// against 12.5 and 23.7, the 9×9 block 17.1 against 52.9, the 2×3 block 4.3 against 6.2 (load 4–5); at batch 64 it
+// also won on every layer of the policy. So it takes every convolution it can (CONV_RULE below).
+// What stays ours: the fusions' elementwise passes (input ReLU, bias, residual, output ReLU and their gradients) run
+// on the same DensePasses as the dense path (wasm SIMD), the bias gradient included, and the input and filter
+// gradients are added into the caller's buffers by oneDNN reorders with a sum post-op.
+// Determinism: oneDNN's backward-weights splits its reduction over the batch between OpenMP threads, so its bits
+// depend on the thread count (forward and backward-data measured the same on one and two). Every primitive here
+// therefore runs on one OpenMP thread (omp_set_num_threads(1) on each thread that loads this module — the shard
+// worker loads its own); a second core is used by PPO's shards, each on one thread, so 1 and 2 threads still train
+// to the same bits. Results differ from the other paths in the last bits (other summation orders), so CNN training
+// takes other bits with oneDNN than without it.
+// Primitives, their reorders and memory objects are built once per geometry (cached, the oldest dropped beyond
+// PLAN_CACHE); the blocked intermediates live in scratch arrays of this module, handed to oneDNN per call.
+// The v2 C API is used through its documented functions and enum values (dnnl_types.h of 2.6); descriptors are
+// opaque buffers larger than the library's structs (696 and 5,976 bytes in 2.6), written only by the library.
+import { acquireResident, releaseBuffer } from "../pool.js";
+import { checkConv2d } from "./args.js";
+import { type DensePasses, rectified } from "./conv_dense.js";
+import type { Conv2dArgs, Conv2dGrads } from "./types.js";
+
+/** Shared libraries tried for oneDNN 2.x; MESA_DNNL_LIB (a path or name) replaces them when set. */
+const DNNL_CANDIDATES = ["libdnnl.so.2", "libdnnl.2.dylib", "dnnl.dll"];
+/** OpenMP runtimes whose omp_set_num_threads governs oneDNN's threads (Debian's build links libgomp). */
+const OMP_CANDIDATES = ["libgomp.so.1", "libomp.so.5", "libiomp5.so", "libomp.dylib"];
+
+/**
+ * Which convolutions go to oneDNN: every call it can build primitives for. Measured against the blas path (see
+ * the header) on all eight layer shapes of the policy at batch 2048 and 64: oneDNN was faster on each.
+ */
+export const CONV_RULE = "every convolution oneDNN builds primitives for";
+
+/** Plans (primitives per geometry) kept; beyond this the oldest are destroyed. */
+const PLAN_CACHE = 32;
+
+/** Descriptor buffers: larger than dnnl_memory_desc_t (696 bytes in 2.6) and dnnl_convolution_desc_t (5,976). */
+const MD_BYTES = 2048;
+const OP_DESC_BYTES = 16384;
+
+// dnnl_types.h (2.6)
+const DNNL_SUCCESS = 0;
+const ENGINE_CPU = 1;
+const STREAM_DEFAULT = 1;
+const F32 = 3;
+const TAG_ANY = 1;
+const TAG_A = 2;
+const TAG_ABCD = 5;
+const PROP_FORWARD_TRAINING = 64;
+const CONVOLUTION_DIRECT = 1;
+const QUERY_IMPL_INFO = 8;
+const QUERY_SRC_MD = 129;
+const QUERY_DIFF_SRC_MD = 130;
+const QUERY_WEIGHTS_MD = 131;
+const QUERY_DIFF_WEIGHTS_MD = 132;
+const QUERY_DST_MD = 133;
+const QUERY_DIFF_DST_MD = 134;
+const ARG_SRC = 1;
+const ARG_DST = 17;
+const ARG_WEIGHTS = 33;
+const ARG_DIFF_SRC = 129;
+const ARG_DIFF_DST = 145;
+const ARG_DIFF_WEIGHTS = 161;
+const STATUS_NAMES = ["success", "out of memory", "invalid arguments", "unimplemented", "iterator ends", "runtime error", "not required"];
+
+type Fn = (...args: unknown[]) => unknown;
+interface KoffiLib {
+  func(signature: string): Fn;
+}
+/** The part of koffi used here. */
+export interface KoffiApi {
+  load(path: string): KoffiLib;
+  opaque(name: string): unknown;
+  struct(name: string, fields: Record<string, string>): unknown;
+  decode(pointer: unknown, type: string): unknown;
+}
+
+/** An opaque oneDNN handle (engine, stream, primitive descriptor, primitive, memory, attribute). */
+type Handle = object;
+/** A memory descriptor: our buffer, or a pointer the library returned (a query's answer). */
+type Md = Buffer | object;
+
+interface Api {
+  engineCreate: Fn; streamCreate: Fn; streamWait: Fn; mdInit: Fn; convForwardInit: Fn; convBackwardDataInit: Fn; convBackwardWeightsInit: Fn;
+  pdCreate: Fn; pdQueryMd: Fn; pdQuery: Fn; pdDestroy: Fn; primitiveCreate: Fn; primitiveDestroy: Fn; reorderPdCreate: Fn;
+  memoryCreate: Fn; memorySetHandle: Fn; memoryDestroy: Fn; mdSize: Fn; mdEqual: Fn; execute: Fn;
+  attrCreate: Fn; attrSetPostOps: Fn; postOpsCreate: Fn; postOpsAppendSum: Fn;
+}
+
+/** One reorder or convolution with the memory objects of its arguments (their data pointers set per call). */
+interface Step {
+  primitive: Handle;
+  /** argument id and memory object, in execution order of the arguments */
+  args: [number, Handle][];
+}
+
+/** Everything one geometry needs: the three convolutions and their reorders. */
+interface Plan {
+  key: string;
+  fwd: Step; bwdData: Step; bwdWeights: Step;
+  /** NCHW input → the forward's (and backward-weights') source layout; NCHW output gradient → the backward's layout */
+  srcIn: Step; weightsFwd: Step; dstOut: Step; diffDstIn: Step; weightsBwd: Step;
+  /** blocked input gradient → NCHW: plain (into scratch) and adding into the caller's buffer */
+  diffSrcOut: Step; diffSrcAdd: Step; diffWeightsAdd: Step;
+  /** extra reorders when backward-weights wants other layouts than the forward and backward-data gave (else null) */
+  srcForWeights: Step | null; diffDstForWeights: Step | null;
+  /** bytes of the blocked buffers: source, destination, weights (three layouts), diff source, and the extras */
+  bytes: { src: number; dst: number; wei: number; weiBwd: number; dwei: number; dsrc: number; srcW: number; ddstW: number };
+  /** memory objects per role, to point at scratch per call */
+  mem: Record<string, Handle>;
+  handles: Handle[];
+  pds: Handle[];
+  /** the implementations oneDNN chose (forward, backward-data, backward-weights) */
+  impl: string[];
+}
+
+export interface OneDnnInfo {
+  /** library version, e.g. "2.6.3" */
+  version: string;
+  library: string;
+}
+
+/** Float32 scratch of at least `bytes` bytes in slot `name` (grown on demand, never shrunk; off the JS heap). */
+class Scratch {
+  private readonly slots = new Map<string, Float32Array>();
+  get(name: string, bytes: number): Float32Array {
+    let s = this.slots.get(name);
+    if (s === undefined || s.byteLength < bytes) {
+      s = new Float32Array(Math.ceil(Math.max(bytes, 64) / 4));
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+}
+
+/** whether this instance of the module has declared koffi's named types (see load) */
+let typesDeclared = false;
+/** One instance per library name and thread (this module is loaded anew in each worker thread). */
+const instances = new Map<string, OneDnn>();
+
+export class OneDnn {
+  readonly version: string;
+  readonly library: string;
+  private readonly api: Api;
+  private readonly engine: Handle;
+  private readonly stream: Handle;
+  /** a reorder attribute that adds into the destination (sum post-op, scale 1) */
+  private readonly sumAttr: Handle;
+  private readonly plans = new Map<string, Plan | Error>();
+  private readonly scratch = new Scratch();
+
+  private constructor(koffi: KoffiApi, lib: KoffiLib, library: string, version: string) {
+    this.library = library;
+    this.version = version;
+    const f = (s: string): Fn => lib.func(s);
+    this.api = {
+      engineCreate: f("int dnnl_engine_create(_Out_ dnnl_handle **engine, int kind, size_t index)"),
+      streamCreate: f("int dnnl_stream_create(_Out_ dnnl_handle **stream, dnnl_handle *engine, unsigned int flags)"),
+      streamWait: f("int dnnl_stream_wait(dnnl_handle *stream)"),
+      mdInit: f("int dnnl_memory_desc_init_by_tag(_Out_ uint8_t *md, int ndims, const int64_t *dims, int dt, int tag)"),
+      convForwardInit: f("int dnnl_convolution_forward_desc_init(_Out_ uint8_t *d, int prop, int alg, const void *src, const void *wei, const void *bias, const void *dst, const int64_t *strides, const int64_t *pl, const int64_t *pr)"),
+      convBackwardDataInit: f("int dnnl_convolution_backward_data_desc_init(_Out_ uint8_t *d, int alg, const void *dsrc, const void *wei, const void *ddst, const int64_t *strides, const int64_t *pl, const int64_t *pr)"),
+      convBackwardWeightsInit: f("int dnnl_convolution_backward_weights_desc_init(_Out_ uint8_t *d, int alg, const void *src, const void *dwei, const void *dbias, const void *ddst, const int64_t *strides, const int64_t *pl, const int64_t *pr)"),
+      pdCreate: f("int dnnl_primitive_desc_create(_Out_ dnnl_handle **pd, const void *op, dnnl_handle *attr, dnnl_handle *engine, dnnl_handle *hint)"),
+      pdQueryMd: f("const void *dnnl_primitive_desc_query_md(dnnl_handle *pd, int what, int index)"),
+      pdQuery: f("int dnnl_primitive_desc_query(dnnl_handle *pd, int what, int index, _Out_ const char **out)"),
+      pdDestroy: f("int dnnl_primitive_desc_destroy(dnnl_handle *pd)"),
+      primitiveCreate: f("int dnnl_primitive_create(_Out_ dnnl_handle **p, dnnl_handle *pd)"),
+      primitiveDestroy: f("int dnnl_primitive_destroy(dnnl_handle *p)"),
+      reorderPdCreate: f("int dnnl_reorder_primitive_desc_create(_Out_ dnnl_handle **pd, const void *src, dnnl_handle *se, const void *dst, dnnl_handle *de, dnnl_handle *attr)"),
+      memoryCreate: f("int dnnl_memory_create(_Out_ dnnl_handle **m, const void *md, dnnl_handle *engine, void *handle)"),
+      memorySetHandle: f("int dnnl_memory_set_data_handle(dnnl_handle *m, void *handle)"),
+      memoryDestroy: f("int dnnl_memory_destroy(dnnl_handle *m)"),
+      mdSize: f("size_t dnnl_memory_desc_get_size(const void *md)"),
+      mdEqual: f("int dnnl_memory_desc_equal(const void *a, const void *b)"),
+      execute: f("int dnnl_primitive_execute(dnnl_handle *p, dnnl_handle *stream, int nargs, const dnnl_exec_arg_t *args)"),
+      attrCreate: f("int dnnl_primitive_attr_create(_Out_ dnnl_handle **attr)"),
+      attrSetPostOps: f("int dnnl_primitive_attr_set_post_ops(dnnl_handle *attr, dnnl_handle *po)"),
+      postOpsCreate: f("int dnnl_post_ops_create(_Out_ dnnl_handle **po)"),
+      postOpsAppendSum: f("int dnnl_post_ops_append_sum(dnnl_handle *po, float scale)"),
+    };
+    this.engine = this.out((o) => this.api.engineCreate(o, ENGINE_CPU, 0), "dnnl_engine_create");
+    this.stream = this.out((o) => this.api.streamCreate(o, this.engine, STREAM_DEFAULT), "dnnl_stream_create");
+    const postOps = this.out((o) => this.api.postOpsCreate(o), "dnnl_post_ops_create");
+    this.check(this.api.postOpsAppendSum(postOps, 1), "dnnl_post_ops_append_sum");
+    this.sumAttr = this.out((o) => this.api.attrCreate(o), "dnnl_primitive_attr_create");
+    this.check(this.api.attrSetPostOps(this.sumAttr, postOps), "dnnl_primitive_attr_set_post_ops");
+  }
+
+  /**
+   * Loads oneDNN 2.x and its OpenMP runtime through `koffi` and sets this thread's OpenMP threads to one; throws an
+   * Error saying why when either is missing or the library is another major version.
+   */
+  static load(koffi: KoffiApi): OneDnn {
+    if (!typesDeclared) {
+      // koffi's type names are per process: another instance of this module (the sources and the build loaded
+      // side by side, as in the tests) may have declared them already, with these very definitions
+      const declare = (d: () => unknown): void => {
+        try {
+          d();
+        } catch {
+          // already declared
+        }
+      };
+      declare(() => koffi.opaque("dnnl_handle"));
+      declare(() => koffi.struct("dnnl_exec_arg_t", { arg: "int", memory: "dnnl_handle *" }));
+      declare(() => koffi.struct("dnnl_version_t", { major: "int", minor: "int", patch: "int", hash: "const char *", cpu_runtime: "unsigned int", gpu_runtime: "unsigned int" }));
+      typesDeclared = true;
+    }
+    const override = process.env.MESA_DNNL_LIB;
+    const tried: string[] = [];
+    let lib: KoffiLib | undefined;
+    let library = "";
+    for (const name of override ? [override] : DNNL_CANDIDATES) {
+      const loaded = instances.get(name);
+      if (loaded !== undefined) return loaded;
+      try {
+        lib = koffi.load(name);
+        library = name;
+        break;
+      } catch {
+        tried.push(name);
+      }
+    }
+    if (lib === undefined) {
+      throw new Error(`no oneDNN 2.x library found (tried ${tried.join(", ")}); install one (Debian/Ubuntu: apt-get install libdnnl2)${override ? " or fix MESA_DNNL_LIB" : " or point MESA_DNNL_LIB at one"}; convolutions run on the blas path without it`);
+    }
+    let version: string;
+    try {
+      const ptr = lib.func("const dnnl_version_t *dnnl_version()")();
+      const v = ptr === null ? null : (koffi.decode(ptr, "dnnl_version_t") as { major: number; minor: number; patch: number });
+      if (v === null || v.major !== 2) throw new Error(`${library} is oneDNN ${v === null ? "of unknown version" : `${v.major}.${v.minor}.${v.patch}`}; the convolution path speaks the 2.x API`);
+      version = `${v.major}.${v.minor}.${v.patch}`;
+    } catch (err) {
+      throw new Error(`${library} is not a usable oneDNN 2.x: ${(err as Error).message}`);
+    }
+    let setThreads: Fn | undefined;
+    for (const name of OMP_CANDIDATES) {
+      try {
+        setThreads = koffi.load(name).func("void omp_set_num_threads(int)");
+        break;
+      } catch {
+        // next runtime
+      }
+    }
+    if (setThreads === undefined) throw new Error(`oneDNN loaded, but no OpenMP runtime to hold it to one thread (tried ${OMP_CANDIDATES.join(", ")})`);
+    setThreads(1);
+    const dnn = new OneDnn(koffi, lib, library, version);
+    instances.set(library, dnn);
+    return dnn;
+  }
+
+  private check(status: unknown, what: string): void {
+    if (status !== DNNL_SUCCESS) throw new Error(`${what} failed: ${STATUS_NAMES[status as number] ?? `status ${String(status)}`}`);
+  }
+
+  /** Calls `call` with a one-slot out array and returns what the library wrote there. */
+  private out(call: (out: unknown[]) => unknown, what: string): Handle {
+    const o: unknown[] = [null];
+    this.check(call(o), what);
+    if (o[0] === null || o[0] === undefined) throw new Error(`${what} returned no handle`);
+    return o[0] as Handle;
+  }
+
+  private md(dims: number[], tag: number): Buffer {
+    const b = Buffer.alloc(MD_BYTES);
+    this.check(this.api.mdInit(b, dims.length, BigInt64Array.from(dims.map(BigInt)), F32, tag), "dnnl_memory_desc_init_by_tag");
+    return b;
+  }
+
+  /** Whether a call can convolve here (a plan builds for its geometry; built and cached on the first ask). */
+  fits(a: Conv2dArgs): boolean {
+    if (a.n === 0 || a.c === 0 || a.o === 0 || a.h === 0 || a.w === 0) return false;
+    return !(this.plan(a) instanceof Error);
+  }
+
+  /** The implementation names oneDNN chose for a geometry (forward, backward-data, backward-weights), or why none. */
+  implementations(a: Conv2dArgs): string[] | Error {
+    const p = this.plan(a);
+    return p instanceof Error ? p : p.impl;
+  }
+
+  private plan(a: Conv2dArgs): Plan | Error {
+    const key = `${a.n},${a.c},${a.h},${a.w},${a.o},${a.kh},${a.kw},${a.strideH},${a.strideW},${a.padH},${a.padW}`;
+    let p = this.plans.get(key);
+    if (p !== undefined) return p;
+    try {
+      p = this.build(key, a);
+    } catch (err) {
+      p = err instanceof Error ? err : new Error(String(err));
+    }
+    if (this.plans.size >= PLAN_CACHE) {
+      const [oldKey, old] = this.plans.entries().next().value as [string, Plan | Error];
+      this.plans.delete(oldKey);
+      if (!(old instanceof Error)) this.destroy(old);
+    }
+    this.plans.set(key, p);
+    return p;
+  }
+
+  private destroy(p: Plan): void {
+    for (const h of p.handles) this.api.primitiveDestroy(h);
+    for (const m of Object.values(p.mem)) this.api.memoryDestroy(m);
+    for (const pd of p.pds) this.api.pdDestroy(pd);
+  }
+
+  private build(key: string, a: Conv2dArgs): Plan {
+    const { api } = this;
+    const [ho, wo] = [Math.floor((a.h + 2 * a.padH - a.kh) / a.strideH) + 1, Math.floor((a.w + 2 * a.padW - a.kw) / a.strideW) + 1];
+    const srcDims = [a.n, a.c, a.h, a.w], weiDims = [a.o, a.c, a.kh, a.kw], dstDims = [a.n, a.o, ho, wo];
+    const user = { src: this.md(srcDims, TAG_ABCD), wei: this.md(weiDims, TAG_ABCD), dst: this.md(dstDims, TAG_ABCD) };
+    const any = { src: this.md(srcDims, TAG_ANY), wei: this.md(weiDims, TAG_ANY), dst: this.md(dstDims, TAG_ANY) };
+    const strides = BigInt64Array.from([BigInt(a.strideH), BigInt(a.strideW)]);
+    // the padding after the image: what makes (h + pl + pr − kh) / stride + 1 the output size (floor, as ours)
+    const padR = BigInt64Array.from([BigInt((ho - 1) * a.strideH + a.kh - a.h - a.padH), BigInt((wo - 1) * a.strideW + a.kw - a.w - a.padW)]);
+    const padL = BigInt64Array.from([BigInt(a.padH), BigInt(a.padW)]);
+    if (padR[0]! < 0n || padR[1]! < 0n) throw new Error(`the geometry leaves input rows or columns unread (right padding ${padR.join("×")})`);
+    const pds: Handle[] = [];
+    const handles: Handle[] = [];
+    const mem: Record<string, Handle> = {};
+    const pd = (desc: Buffer, hint: Handle | null, what: string): Handle => {
+      const h = this.out((o) => api.pdCreate(o, desc, null, this.engine, hint), what);
+      pds.push(h);
+      return h;
+    };
+    const fd = Buffer.alloc(OP_DESC_BYTES);
+    this.check(api.convForwardInit(fd, PROP_FORWARD_TRAINING, CONVOLUTION_DIRECT, any.src, any.wei, null, any.dst, strides, padL, padR), "dnnl_convolution_forward_desc_init");
+    const fwdPd = pd(fd, null, "convolution forward");
+    const bd = Buffer.alloc(OP_DESC_BYTES);
+    this.check(api.convBackwardDataInit(bd, CONVOLUTION_DIRECT, any.src, any.wei, any.dst, strides, padL, padR), "dnnl_convolution_backward_data_desc_init");
+    const bdPd = pd(bd, fwdPd, "convolution backward-data");
+    const bw = Buffer.alloc(OP_DESC_BYTES);
+    this.check(api.convBackwardWeightsInit(bw, CONVOLUTION_DIRECT, any.src, any.wei, null, any.dst, strides, padL, padR), "dnnl_convolution_backward_weights_desc_init");
+    const bwPd = pd(bw, fwdPd, "convolution backward-weights");
+    const q = (p: Handle, what: number): Md => api.pdQueryMd(p, what, 0) as Md;
+    const blocked = {
+      src: q(fwdPd, QUERY_SRC_MD), wei: q(fwdPd, QUERY_WEIGHTS_MD), dst: q(fwdPd, QUERY_DST_MD),
+      ddst: q(bdPd, QUERY_DIFF_DST_MD), weiBwd: q(bdPd, QUERY_WEIGHTS_MD), dsrc: q(bdPd, QUERY_DIFF_SRC_MD),
+      srcW: q(bwPd, QUERY_SRC_MD), ddstW: q(bwPd, QUERY_DIFF_DST_MD), dwei: q(bwPd, QUERY_DIFF_WEIGHTS_MD),
+    };
+    const memory = (name: string, md: Md): Handle => {
+      // created on no data; each call points it at its array
+      const m = this.out((o) => api.memoryCreate(o, md, this.engine, null), `dnnl_memory_create (${name})`);
+      mem[name] = m;
+      return m;
+    };
+    const primitive = (p: Handle, what: string): Handle => {
+      const h = this.out((o) => api.primitiveCreate(o, p), what);
+      handles.push(h);
+      return h;
+    };
+    const reorder = (from: Md, to: Md, fromMem: Handle, toMem: Handle, add: boolean, what: string): Step => {
+      const p = this.out((o) => api.reorderPdCreate(o, from, this.engine, to, this.engine, add ? this.sumAttr : null), `reorder ${what}`);
+      pds.push(p);
+      return { primitive: primitive(p, `reorder ${what}`), args: [[ARG_SRC, fromMem], [ARG_DST, toMem]] };
+    };
+    const m = {
+      uSrc: memory("uSrc", user.src), uWei: memory("uWei", user.wei), uDst: memory("uDst", user.dst), uDdst: memory("uDdst", user.dst),
+      uDsrc: memory("uDsrc", user.src), uDwei: memory("uDwei", user.wei),
+      src: memory("src", blocked.src), wei: memory("wei", blocked.wei), dst: memory("dst", blocked.dst), ddst: memory("ddst", blocked.ddst),
+      weiBwd: memory("weiBwd", blocked.weiBwd), dsrc: memory("dsrc", blocked.dsrc), dwei: memory("dwei", blocked.dwei),
+    };
+    const srcSame = api.mdEqual(blocked.srcW, blocked.src) === 1;
+    const ddstSame = api.mdEqual(blocked.ddstW, blocked.ddst) === 1;
+    const srcW = srcSame ? m.src : memory("srcW", blocked.srcW);
+    const ddstW = ddstSame ? m.ddst : memory("ddstW", blocked.ddstW);
+    const impl = [fwdPd, bdPd, bwPd].map((p) => {
+      const o: unknown[] = [null];
+      return api.pdQuery(p, QUERY_IMPL_INFO, 0, o) === DNNL_SUCCESS ? String(o[0]) : "?";
+    });
+    const size = (md: Md): number => Number(api.mdSize(md));
+    return {
+      key,
+      fwd: { primitive: primitive(fwdPd, "convolution forward"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_DST, m.dst]] },
+      bwdData: { primitive: primitive(bdPd, "convolution backward-data"), args: [[ARG_DIFF_DST, m.ddst], [ARG_WEIGHTS, m.weiBwd], [ARG_DIFF_SRC, m.dsrc]] },
+      bwdWeights: { primitive: primitive(bwPd, "convolution backward-weights"), args: [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei]] },
+      srcIn: reorder(user.src, blocked.src, m.uSrc, m.src, false, "input"),
+      weightsFwd: reorder(user.wei, blocked.wei, m.uWei, m.wei, false, "filter"),
+      dstOut: reorder(blocked.dst, user.dst, m.dst, m.uDst, false, "output"),
+      diffDstIn: reorder(user.dst, blocked.ddst, m.uDdst, m.ddst, false, "output gradient"),
+      weightsBwd: reorder(user.wei, blocked.weiBwd, m.uWei, m.weiBwd, false, "filter (backward)"),
+      diffSrcOut: reorder(blocked.dsrc, user.src, m.dsrc, m.uDsrc, false, "input gradient"),
+      diffSrcAdd: reorder(blocked.dsrc, user.src, m.dsrc, m.uDsrc, true, "input gradient (added)"),
+      diffWeightsAdd: reorder(blocked.dwei, user.wei, m.dwei, m.uDwei, true, "filter gradient (added)"),
+      srcForWeights: srcSame ? null : reorder(blocked.src, blocked.srcW, m.src, srcW, false, "input (backward-weights)"),
+      diffDstForWeights: ddstSame ? null : reorder(blocked.ddst, blocked.ddstW, m.ddst, ddstW, false, "output gradient (backward-weights)"),
+      bytes: {
+        src: size(blocked.src), dst: Math.max(size(blocked.dst), size(blocked.ddst)), wei: size(blocked.wei), weiBwd: size(blocked.weiBwd),
+        dwei: size(blocked.dwei), dsrc: size(blocked.dsrc), srcW: srcSame ? 0 : size(blocked.srcW), ddstW: ddstSame ? 0 : size(blocked.ddstW),
+      },
+      mem, handles, pds, impl,
+    };
+  }
+
+  /** Points each memory object at its array, then runs the step. */
+  private run(step: Step, data: Map<Handle, Float32Array>): void {
+    const args = step.args.map(([arg, memory]) => {
+      const d = data.get(memory);
+      if (d === undefined) throw new Error("oneDNN step run without data for one of its arguments");
+      this.check(this.api.memorySetHandle(memory, d), "dnnl_memory_set_data_handle");
+      return { arg, memory };
+    });
+    this.check(this.api.execute(step.primitive, this.stream, args.length, args), "dnnl_primitive_execute");
+  }
+
+  /** conv2d (see KernelBackend.conv2d); the caller checked fits(a). */
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs, passes: DensePasses): void {
+    const [ho, wo] = checkConv2d(x, weight, bias, residual, y, a);
+    const p = this.plan(a);
+    if (p instanceof Error) throw p;
+    const inLen = a.n * a.c * a.h * a.w;
+    const xin = a.reluInput ? rectified(passes, x, inLen) : x;
+    const src = this.scratch.get("src", p.bytes.src);
+    const dst = this.scratch.get("dst", p.bytes.dst);
+    const wei = this.scratch.get("wei", p.bytes.wei);
+    const data = new Map<Handle, Float32Array>([
+      [p.mem.uSrc!, xin], [p.mem.uWei!, weight], [p.mem.uDst!, y], [p.mem.src!, src], [p.mem.wei!, wei], [p.mem.dst!, dst],
+    ]);
+    this.run(p.srcIn, data);
+    this.run(p.weightsFwd, data);
+    this.run(p.fwd, data);
+    this.run(p.dstOut, data);
+    this.api.streamWait(this.stream);
+    if (xin !== x) releaseBuffer(xin);
+    if (bias || residual || a.relu) passes.epilogue(y, bias, residual, a.relu, a.n, a.o, ho * wo);
+  }
+
+  /** The gradients of conv2d's inputs, added into `grads` (see KernelBackend.conv2dBackward); the caller checked fits(a). */
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses): void {
+    const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, a);
+    const p = this.plan(a);
+    if (p instanceof Error) throw p;
+    const L = ho * wo;
+    const outLen = a.n * a.o * L;
+    const inLen = a.n * a.c * a.h * a.w;
+    const gz = a.relu ? acquireResident(outLen, false) : gy;
+    passes.gradPrologue(gy, gz, y, grads.residual, grads.bias, a.relu, a.n, a.o, L);
+    if (grads.x !== null || grads.weight !== null) {
+      const ddst = this.scratch.get("dst", p.bytes.dst);
+      const data = new Map<Handle, Float32Array>([[p.mem.uDdst!, gz], [p.mem.ddst!, ddst]]);
+      this.run(p.diffDstIn, data);
+      if (grads.x !== null) {
+        const dsrc = this.scratch.get("src", p.bytes.dsrc);
+        data.set(p.mem.uWei!, weight).set(p.mem.weiBwd!, this.scratch.get("wei", p.bytes.weiBwd)).set(p.mem.dsrc!, dsrc);
+        this.run(p.weightsBwd, data);
+        this.run(p.bwdData, data);
+        if (a.reluInput) {
+          // masked where the input was rectified: out through scratch, then added where x > 0
+          const gx = acquireResident(inLen, false);
+          data.set(p.mem.uDsrc!, gx);
+          this.run(p.diffSrcOut, data);
+          this.api.streamWait(this.stream);
+          passes.maskedAdd(grads.x, gx, x, inLen);
+          releaseBuffer(gx);
+        } else {
+          data.set(p.mem.uDsrc!, grads.x);
+          this.run(p.diffSrcAdd, data);
+        }
+      }
+      if (grads.weight !== null) {
+        const xin = a.reluInput ? rectified(passes, x, inLen) : x;
+        const src = this.scratch.get("src", p.bytes.src);
+        data.set(p.mem.uSrc!, xin).set(p.mem.src!, src).set(p.mem.dwei!, this.scratch.get("dwei", p.bytes.dwei)).set(p.mem.uDwei!, grads.weight);
+        this.run(p.srcIn, data);
+        if (p.srcForWeights !== null) {
+          data.set(p.mem.srcW!, this.scratch.get("srcW", p.bytes.srcW));
+          this.run(p.srcForWeights, data);
+        }
+        if (p.diffDstForWeights !== null) {
+          data.set(p.mem.ddstW!, this.scratch.get("ddstW", p.bytes.ddstW));
+          this.run(p.diffDstForWeights, data);
+        }
+        this.run(p.bwdWeights, data);
+        this.run(p.diffWeightsAdd, data);
+        this.api.streamWait(this.stream);
+        if (xin !== x) releaseBuffer(xin);
+      }
+      this.api.streamWait(this.stream);
+    }
+    if (gz !== gy) releaseBuffer(gz);
+  }
+}
