@@ -21,7 +21,7 @@ import { type Tensor, releaseBuffer, tensor } from "../src/core/tensor.js";
 import { makeVecEnv } from "../src/envs/make.js";
 import { pooledSize } from "../src/nn/models/cnn_policy.js";
 import { createPolicy } from "../src/nn/models/policy.js";
-import { median, runPeer, torchMissing } from "./peer.js";
+import { convolutionsOf, median, runPeer, torchMissing } from "./peer.js";
 import type { Benchmark } from "./registry.js";
 
 /** One convolution of the policy: 3×3, padding 1, bias, with the fusions it runs with. */
@@ -208,6 +208,8 @@ export const benchmark: Benchmark = {
       batch,
       rounds: roundCount,
       ours_backend: kernels().name,
+      /** what our convolutions ran on (blas: oneDNN when the system has it, MESA_ONEDNN=0 turns it off) */
+      ours_convolutions: convolutionsOf(kernels()),
       layers: rows,
       /** layers within 1.5× of PyTorch with each side at its best thread count */
       within_1_5x_best: skipped === null ? withinBest : null,
@@ -227,6 +229,7 @@ export const benchmark: Benchmark = {
       ["layer", "input → out channels", "fused", "ours t1 ms", "torch t1 ms", "ours/torch t1", "CPU ratio t1", "ours t2", "torch t2", "ours/torch best"],
       rows.map((r) => [r.layer, r.shape, r.fusion, f(r.ours_ms), f(r.torch_ms), f(r.ratio), f(r.ratio_cpu), f(r.ours_ms_t2), f(r.torch_ms_t2), f(r.ratio_best)]),
     )}\n`);
+    process.stdout.write(`ours: ${result.ours_backend} backend, ${result.ours_convolutions}\n`);
     if (skipped === null) {
       process.stdout.write(`${within} of ${rows.length} layers within 1.5× of PyTorch on one thread; ${withinBest} with each side at its best thread count (medians of ${roundCount} rounds)\n`);
       for (const u of unstable) {

@@ -4,6 +4,8 @@
 // skipped with a clear message when torch is missing.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { BlasBackend } from "../src/core/kernels/blas.js";
+import type { KernelBackend } from "../src/core/kernels/types.js";
 
 /** Variables that distort one side; removed for both sides. */
 const DISTORTING = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"] as const;
@@ -62,4 +64,9 @@ export function quantile(values: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+/** What a backend's convolutions run on (blas: oneDNN when the system has it; MESA_ONEDNN=0 turns it off). */
+export function convolutionsOf(k: KernelBackend): string {
+  return k instanceof BlasBackend ? k.oneDnnStatus : `convolutions: the ${k.name} kernels`;
 }

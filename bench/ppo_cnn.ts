@@ -19,7 +19,7 @@ import "../src/nn/models/cnn_policy.js";
 import { createPolicy, defaultHidden } from "../src/nn/models/policy.js";
 import { type PpoConfig, type PpoConfigInput, ppoConfig } from "../src/rl/config.js";
 import { trainPPO } from "../src/rl/ppo.js";
-import { median, runPeer, torchMissing } from "./peer.js";
+import { convolutionsOf, median, runPeer, torchMissing } from "./peer.js";
 import type { Benchmark } from "./registry.js";
 
 interface Case {
@@ -191,6 +191,8 @@ export const benchmark: Benchmark = {
       torch_sps_by_threads: head.torch_sps_by_threads,
       cases,
       ours_backend: kernels().name,
+      /** what our convolutions ran on (blas: oneDNN when the system has it, MESA_ONEDNN=0 turns it off) */
+      ours_convolutions: convolutionsOf(kernels()),
       skipped,
     };
     if (json) {

@@ -140,7 +140,7 @@ export function backendStatuses(): BackendStatus[] {
     const b = load(name);
     if (b instanceof Error) return { name, available: false, detail: b.message };
     const detail =
-      b instanceof BlasBackend ? `${b.library}${b.config ? ` (${b.config})` : ""}`
+      b instanceof BlasBackend ? `${b.library}${b.config ? ` (${b.config})` : ""}; ${b.oneDnnStatus}`
       : b instanceof WasmBackend ? "WebAssembly SIMD (f32x4), worker thread for large products"
       : "plain TypeScript reference";
     return { name, available: true, detail, threads: b.threads };
