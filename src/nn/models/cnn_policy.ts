@@ -12,6 +12,15 @@
 //   trunk.stages.<s>.block.hook_conv0_out   relu(conv0(relu(x))) inside the residual block  [B, C_s, H_s/2, W_s/2]
 //   trunk.stages.<s>.block.hook_resid_out   x + conv1(…), the block's output               [B, C_s, H_s/2, W_s/2]
 //   trunk.hook_dense_out                    relu(dense(relu(flatten)))                      [B, dense]
+// With `--model-param iterations=R` (R > 1; default 1) the last stage's residual block runs R times with the SAME
+// weights, x ← x + conv1(relu(conv0(relu(x)))) each time — a recurrent-in-depth trunk after Schwarzschild et al.
+// 2021's "DeepThinking" maze solvers: each pass spreads information one or two positions further (after one
+// pooling, about a maze cell per convolution), like a learned value-iteration sweep, without more parameters.
+// Then the block's two hook points fire once per pass: a cache (runWithCache) keeps the LAST pass's activation and
+// a replacing hook replaces every pass's; each pass t also has its own read/replace point
+//   trunk.stages.<last>.hook_iter_out.<t>  the block's output after pass t (t = 0 … R−1)  [B, C, h, w]
+// (hook_iter_out.<R−1> is the block's output, as hook_resid_out with R = 1). With R = 1 there are no hook_iter_out
+// points and the network is today's, bit for bit. The shared weights' gradients sum over the passes.
 // Every ReLU, bias and residual add is fused into the convolution that produces it (one kernel call each).
 // Inner activations without a hook attached are transient: their buffers come from the pool and go back to it
 // once backward() has freed the graph, or at the end of the forward pass when no gradient will flow (rollouts),
@@ -77,24 +86,44 @@ export class ResidualBlock extends Module {
   }
 }
 
-/** One IMPALA stage: conv 3×3 → max-pool 3×3 stride 2 (padding 1) → residual block. */
+/**
+ * One IMPALA stage: conv 3×3 → max-pool 3×3 stride 2 (padding 1) → residual block, the block applied `iterations`
+ * times with shared weights (1 = IMPALA's stage).
+ */
 export class ImpalaStage extends Module {
   readonly conv: Conv2d;
   readonly block: ResidualBlock;
   readonly hook_conv_out = new HookPoint();
   readonly hook_pool_out = new HookPoint();
+  /** the block's output after each pass, when it runs more than once (none with one pass) */
+  readonly hook_iter_out: HookPoint[];
 
-  constructor(inChannels: number, channels: number, rng: Rng) {
+  constructor(inChannels: number, channels: number, rng: Rng, readonly iterations = 1) {
     super();
+    if (!(Number.isInteger(iterations) && iterations >= 1)) throw new RangeError(`ImpalaStage: iterations must be a positive integer, got ${iterations}`);
     this.conv = new Conv2d(inChannels, channels, 3, rng, TRUNK_INIT);
     this.block = new ResidualBlock(channels, rng);
+    // each pass adds conv1's output to the stream: at IMPALA's init a pass doubles the activations' scale
+    // (measured: RMS ×2 per pass, ~2,400 after 12), so an iterated block starts with conv1 scaled by 1/R and the
+    // R passes together grow the stream about e-fold, as one pass does (the same random draws either way)
+    if (iterations > 1) for (let i = 0; i < this.block.conv1.weight.size; i++) this.block.conv1.weight.data[i]! /= iterations;
+    this.hook_iter_out = iterations > 1 ? Array.from({ length: iterations }, () => new HookPoint()) : [];
   }
 
-  /** `transients`: see ImpalaTrunk.forward; `reluOut`: see ResidualBlock.forward. */
+  /** `transients`: see ImpalaTrunk.forward; `reluOut`: see ResidualBlock.forward (applies to the last pass). */
   forward(x: Tensor, transients?: Tensor[], reluOut = false): Tensor {
     const c = hooked(this.hook_conv_out, transients, (transient) => this.conv.forwardFused(x, { transient })); // [B, C, H, W]
-    const p = hooked(this.hook_pool_out, transients, (transient) => maxPool2d(c, 3, { stride: 2, padding: 1, transient })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
-    return this.block.forward(p, transients, reluOut);
+    let h = hooked(this.hook_pool_out, transients, (transient) => maxPool2d(c, 3, { stride: 2, padding: 1, transient })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
+    if (this.iterations === 1) return this.block.forward(h, transients, reluOut);
+    for (let t = 0; t < this.iterations; t++) {
+      const tap = this.hook_iter_out[t]!;
+      const last = t === this.iterations - 1;
+      // a pass read by its own hook returns an ordinary tensor (the hook may keep it); the fused ReLU only on the
+      // last pass, and only when no hook reads that pass's output before the ReLU
+      h = tap.forward(this.block.forward(h, tap._hooks.length === 0 ? transients : undefined, reluOut && last && tap._hooks.length === 0)); // [B, C, h, w]
+      if (reluOut && last && tap._hooks.length > 0) h = relu(h);
+    }
+    return h;
   }
 }
 
@@ -119,15 +148,16 @@ export class ImpalaTrunk extends Module {
    * `pool`: see CnnPool; "agent" needs `agentChannel`, the index of the observation channel that marks the agent's
    * tile (a copy without one reads nothing: zero features).
    */
-  constructor(readonly inChannels: number, readonly height: number, readonly width: number, stageChannels: readonly number[], denseSize: number, rng: Rng, readonly pool: CnnPool = "flatten", readonly agentChannel = -1) {
+  /** `iterations`: passes of the last stage's residual block (shared weights; see the header) */
+  constructor(readonly inChannels: number, readonly height: number, readonly width: number, stageChannels: readonly number[], denseSize: number, rng: Rng, readonly pool: CnnPool = "flatten", readonly agentChannel = -1, readonly iterations = 1) {
     super();
     if (pool === "agent" && !(agentChannel >= 0 && agentChannel < inChannels)) throw new RangeError(`ImpalaTrunk: pool "agent" needs the agent's channel index in [0, ${inChannels}), got ${agentChannel}`);
     this.stages = [];
     let c = inChannels;
     let h = height;
     let w = width;
-    for (const out of stageChannels) {
-      this.stages.push(new ImpalaStage(c, out, rng));
+    for (const [s, out] of stageChannels.entries()) {
+      this.stages.push(new ImpalaStage(c, out, rng, s === stageChannels.length - 1 ? iterations : 1));
       c = out;
       h = pooledSize(h);
       w = pooledSize(w);
@@ -240,7 +270,11 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
     }
     const agentChannel = pool === "agent" ? (spec.env?.channels.indexOf(spec.env.agentChannel) ?? -1) : -1;
     if (pool === "agent" && agentChannel < 0) throw new ConfigError("the cnn policy's pool=agent needs the environment's agent channel, and this policy spec names none", "train it on a grid environment (the run gives the model its env's channels), or use pool=flatten");
-    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng, pool, agentChannel);
+    const iterations = spec.options?.iterations ?? 1;
+    if (!(typeof iterations === "number" && Number.isInteger(iterations) && iterations >= 1 && iterations <= 64)) {
+      throw new ConfigError(`the cnn policy's iterations must be an integer from 1 to 64, got ${JSON.stringify(iterations)}`, "--model-param iterations=12 runs the last stage's residual block 12 times with shared weights; 1 (the default) is IMPALA's single pass");
+    }
+    this.trunk = new ImpalaTrunk(c, h, w, stageChannels, denseSize, rng, pool, agentChannel, iterations);
     this.policy = new Linear(denseSize, spec.numActions, rng, { init: "orthogonal", gain: 0.01 });
     this.value = new Linear(denseSize, 1, rng, { init: "orthogonal", gain: 1 });
   }
@@ -255,7 +289,7 @@ export class CnnActorCritic extends Module<Tensor, ActorCriticOutput> implements
 
 registerPolicy(
   "cnn",
-  "IMPALA-style CNN on the grid channels: per stage conv 3×3 → max-pool /2 → residual block (stages 16, 32), dense 128",
+  "IMPALA-style CNN on the grid channels: per stage conv 3×3 → max-pool /2 → residual block (stages 16, 32), dense 128; --model-param pool=flatten|max|agent, iterations=R (the last block R times, shared weights)",
   [16, 32, 128],
   (spec, rng) => new CnnActorCritic(spec, rng),
 );
