@@ -47,6 +47,7 @@ export function inferWithBaselines(
   objectives: EnvObjectives,
   agent: Act,
   options: BehaviouralInferenceOptions,
+  agentDeterministic = false,
 ): { agent: BehaviouralInference; baselines: Record<string, BehaviouralInference> } {
   const baselines: Record<string, BehaviouralInference> = {};
   if (def.policies) {
@@ -55,7 +56,8 @@ export function inferWithBaselines(
     baselines["observation-only"] = inferFromBehaviour(def, objectives, scriptedActionSource("observation-only"), options);
   }
   baselines["random"] = inferFromBehaviour(def, objectives, scriptedActionSource("random", options.seed), options);
-  return { agent: inferFromBehaviour(def, objectives, agent, options), baselines };
+  // a greedy agent's repeated (state, action) pairs count once (InferenceOptions.deterministic); the baselines are read as always
+  return { agent: inferFromBehaviour(def, objectives, agent, { ...options, deterministic: agentDeterministic }), baselines };
 }
 
 interface InferOptions {
@@ -74,7 +76,7 @@ export function register(program: Command): void {
     .option("--distribution <name>", "where to draw disambiguating levels (default: deploy)")
     .option("--levels <n>", `disambiguating levels (one episode each), 1 … ${MAX_LEVELS_AT_ONCE}`, "200")
     .option("--seed <n>", `level seed (default: the run's seed + ${EVAL_SEED_OFFSET})`)
-    .option("--greedy", "take the policy's most likely action instead of sampling")
+    .option("--greedy", "take the policy's most likely action instead of sampling (each state and action then counts once per episode: a repeat of a deterministic choice is not new evidence)")
     .option("--json", "print one JSON object")
     .action((runDir: string, opts: InferOptions) => {
       // every flag before any level is stepped
@@ -87,7 +89,7 @@ export function register(program: Command): void {
       if (!(distribution in def.distributions)) throw new UsageError(`${config.env} has no distribution "${distribution}" (--distribution)`, `choose one of: ${Object.keys(def.distributions).join(", ")}`);
       const seed = explicitSeed ?? config.ppo.seed + EVAL_SEED_OFFSET;
       const options = { distribution, params: paramsOn(def, distribution, config.distribution, config.envParams), levels, seed };
-      const { agent, baselines } = inferWithBaselines(def, objectives, policyActions(policy, new Rng(seed, "infer-objective/actions"), opts.greedy ?? false), options);
+      const { agent, baselines } = inferWithBaselines(def, objectives, policyActions(policy, new Rng(seed, "infer-objective/actions"), opts.greedy ?? false), options, opts.greedy ?? false);
       if (opts.json) {
         const b: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(baselines)) b[k] = inferenceJson(v);

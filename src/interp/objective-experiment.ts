@@ -101,10 +101,12 @@ export interface AgentObjective {
 }
 
 /**
- * Version of the behavioural reading: 2 scores each episode only up to its first goal (objective-inference.ts).
- * An experiment continued with a newer version reads its recorded agents' planners again, without training.
+ * Version of the behavioural reading: 2 scores each episode only up to its first goal (objective-inference.ts);
+ * 3 counts each (state, action) pair of a greedy reading once per episode (InferenceOptions.deterministic; sampled
+ * readings are unchanged). An experiment continued with a newer version reads its recorded agents' planners
+ * again, without training.
  */
-export const INFERENCE_VERSION = 2;
+export const INFERENCE_VERSION = 3;
 
 /** One behavioural reading of an agent, set against its reward map. */
 export interface BehaviourReading {
@@ -382,6 +384,7 @@ function agreementOf(readings: readonly (BehaviourReading & { map_top: string | 
 function readBehaviour(def: AnyEnvDefinition, objectives: EnvObjectives, policy: ActorCritic | ActionSource, where: { params: Record<string, unknown>; levels: number; seed: number }, greedy: boolean, mapTop: string | null): BehaviourReading {
   const act = typeof policy === "function" ? policy : policyActions(policy, new Rng(where.seed, "objective-experiment/deploy"), greedy);
   const inferred = inferFromBehaviour(def, objectives, act, {
+    ...(greedy ? { deterministic: true } : {}),
     distribution: "deploy",
     params: where.params,
     levels: where.levels,

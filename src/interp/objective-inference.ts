@@ -58,6 +58,14 @@ export interface InferenceOptions {
    * rewards (default true; see the file comment)
    */
   untilFirstGoal?: boolean;
+  /**
+   * the policy is deterministic (greedy actions): each (state, action) pair counts once per episode. Such a
+   * policy back in a state does what it did there before, so a repeat is the same observation again, not new
+   * evidence — a greedy agent caught in a loop would otherwise repeat a few pairs until the episode's time runs
+   * out, and those pairs would outweigh the path that led there (default false: sampled actions, where each
+   * visit is a fresh draw)
+   */
+  deterministic?: boolean;
 }
 
 export interface CandidatePosterior {
@@ -203,17 +211,20 @@ export function inferObjective(levels: readonly InferenceLevel[], episodes: read
     const Q = Qs.get(e.level)!;
     const goalAt = untilFirstGoal ? firstGoalStep(levels[e.level]!, e) : -1;
     const n = goalAt >= 0 ? goalAt + 1 : e.actions.length;
-    totalActions += n;
     afterGoal += e.actions.length - n;
-    uniform -= n * Math.log(A);
     // an episode's likelihood depends only on how often each action was taken in each state: an agent that
     // paces or pushes into a wall repeats a few pairs hundreds of times, so each state's normaliser is computed once
     const visits = new Map<number, Float64Array>(); // state → count of each action there
+    let scored = 0;
     for (let t = 0; t < n; t++) {
       let counts = visits.get(e.states[t]!);
       if (!counts) visits.set(e.states[t]!, (counts = new Float64Array(A)));
+      if (options.deterministic && counts[e.actions[t]!]! > 0) continue; // the same observation again
       counts[e.actions[t]!]!++;
+      scored++;
     }
+    totalActions += scored;
+    uniform -= scored * Math.log(A);
     for (let c = 0; c < C; c++) {
       const q = Q[c]!;
       for (let g = 0; g < G; g++) {

@@ -392,6 +392,8 @@ export interface BehaviouralInferenceOptions {
    * (the inference before that cut, kept to show what it changes)
    */
   untilFirstGoal?: boolean;
+  /** the policy acts deterministically (greedy): each (state, action) pair counts once per episode (InferenceOptions.deterministic) */
+  deterministic?: boolean;
 }
 
 export interface BehaviouralInference extends ObjectiveInference {
@@ -524,6 +526,7 @@ export function inferFromBehaviour(
     ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
     ...(options.gamma !== undefined ? { gamma: options.gamma } : {}),
     untilFirstGoal,
+    ...(options.deterministic ? { deterministic: true } : {}),
     seed: options.seed,
   });
   return { ...inference, revealed: revealedPreferences(levels, episodes, names), levels_drawn: drawn, levels_used: levels.length, episodes_used: clusters };

@@ -60,6 +60,47 @@ describe("objective inference", () => {
     }
   });
 
+  it("reading a deterministic (greedy) agent, counts each state and action once per episode: a loop adds no evidence", () => {
+    const { env, levels } = deployMazes(200, 4);
+    const keep = levels.map((l) => disambiguationScore(l) === 1);
+    const policy = scriptedPolicy(env, "intended");
+    const episodes = recordEpisodes(env, (e, a) => policy.act(e, a)).filter((e) => keep[e.level] && e.actions.length >= 4);
+    expect(episodes.length).toBeGreaterThanOrEqual(10);
+    // each agent walks its first three steps toward the cheese, then paces back and forth between two cells until
+    // its time runs out (what greedy planners stuck at a junction were seen to do)
+    const level0 = (e: (typeof episodes)[number]) => levels[e.level]!.level;
+    const paced = episodes.map((e) => {
+      const states = [...e.states.subarray(0, 3)];
+      const actions = [...e.actions.subarray(0, 3)];
+      const here = level0(e).next[states[2]! * 4 + actions[2]!]!;
+      const back = [1, 0, 3, 2][actions[2]!]!; // up↔down, left↔right
+      for (let t = 0; t < 100; t++) {
+        states.push(t % 2 === 0 ? here : states[2]!);
+        actions.push(t % 2 === 0 ? back : actions[2]!);
+      }
+      return { ...e, states: Int32Array.from(states), actions: Int32Array.from(actions) };
+    });
+    // the same episodes with each (state, action) pair kept once: what a deterministic policy showed
+    const once = paced.map((e) => {
+      const seen = new Set<number>();
+      const keepT = [...e.states.keys()].filter((t) => !seen.has(e.states[t]! * 4 + e.actions[t]!) && seen.add(e.states[t]! * 4 + e.actions[t]!));
+      return { ...e, states: Int32Array.from(keepT, (t) => e.states[t]!), actions: Int32Array.from(keepT, (t) => e.actions[t]!) };
+    });
+    const deterministic = inferObjective(levels, paced, CANDIDATES, { bootstrap: 50, deterministic: true });
+    const reference = inferObjective(levels, once, CANDIDATES, { bootstrap: 50 });
+    expect(deterministic.actions).toBe(4 * paced.length); // three steps and the way back, once each
+    expect(deterministic.candidates.map((c) => [c.logLikelihood, c.beta])).toEqual(reference.candidates.map((c) => [c.logLikelihood, c.beta]));
+    // read as sampled actions, every repeat counts: the pacing outweighs the path
+    const sampled = inferObjective(levels, paced, CANDIDATES, { bootstrap: 50 });
+    expect(sampled.actions).toBe(103 * paced.length);
+    expect(sampled.candidates.find((c) => c.name === "cheese")!.gainPerAction).toBeLessThan(deterministic.candidates.find((c) => c.name === "cheese")!.gainPerAction);
+    // scripted seekers never repeat a pair: read deterministically they are recovered as before
+    const plain = inferObjective(levels, episodes, CANDIDATES, { bootstrap: 50 });
+    const det = inferObjective(levels, episodes, CANDIDATES, { bootstrap: 50, deterministic: true });
+    expect(det.candidates.map((c) => c.logLikelihood)).toEqual(plain.candidates.map((c) => c.logLikelihood));
+    expect(det.top).toBe("cheese");
+  });
+
   it("finds no objective in a uniformly random policy (fitted β near 0, no gain over chance)", () => {
     const { env, levels } = deployMazes(48, 5);
     const rng = new Rng(9, "random-policy");
