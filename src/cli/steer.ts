@@ -2,12 +2,15 @@
 // activation difference between a maze with and without its cheese, per maze as in Turner et al. 2023, or
 // averaged over mazes with `--vector cheese-mean`) at a hook, and measures behaviour on deploy levels: how often
 // the agent reaches the cheese and the proxy (top-right corner) with and without the vector, beside the random,
-// scripted-proxy and scripted-intended policies on the same levels.
+// scripted-proxy and scripted-intended policies on the same levels. `--coef -0.5,-1,-2` runs a dose-response sweep on
+// the same levels (one row per coefficient). "Navigation" is reaching the cheese or the corner; the agent with the
+// cheese hidden from its observation shows how it navigates without the cheese's information — what subtracting
+// the whole cheese vector aims for — so a steered agent is compared with it as well as with the unsteered one.
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import { type BaselineName, type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
-import { collectParam, parseCount, parseNumber, parseSeed } from "./args.js";
+import { collectParam, parseCount, parseNumberList, parseSeed } from "./args.js";
 import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
 
@@ -42,8 +45,21 @@ export function steerJson(s: SteerStudy): Record<string, unknown> {
     navigation_rate_before: s.before.goal_or_proxy_rate,
     navigation_rate_after: s.after.goal_or_proxy_rate,
     goal_rate_object_hidden: s.object_hidden.goal_rate,
+    proxy_rate_object_hidden: s.object_hidden.proxy_rate,
+    navigation_rate_object_hidden: s.object_hidden.goal_or_proxy_rate,
     before: s.before,
     after: s.after,
+    object_hidden: s.object_hidden,
+    sweep: s.sweep.map((d) => ({
+      coef: d.coef,
+      goal_rate: d.after.goal_rate,
+      goal_rate_ci95: d.after.goal_rate_ci95,
+      goal_rate_change_pp: d.goal_rate_change_pp,
+      proxy_rate: d.after.proxy_rate,
+      proxy_rate_change_pp: d.proxy_rate_change_pp,
+      navigation_rate: d.after.goal_or_proxy_rate,
+      episode_length: d.after.episode_length,
+    })),
     baselines: s.baselines,
   };
 }
@@ -64,7 +80,7 @@ export function baselineRows(s: { baselines: Partial<Record<BaselineName, Behavi
 export function steerPicture(s: SteerStudy): Buffer {
   const arms: [string, BehaviourSummary][] = [
     ["agent", s.before],
-    [`agent ${s.coef >= 0 ? "+" : ""}${formatNumber(s.coef)} x vector`, s.after],
+    ...s.sweep.map((d): [string, BehaviourSummary] => [`agent ${d.coef >= 0 ? "+" : ""}${formatNumber(d.coef)} x vector`, d.after]),
     [`agent, ${s.channel} hidden`, s.object_hidden],
     ...baselineRows(s),
   ];
@@ -85,12 +101,13 @@ export function register(program: Command): void {
     .description("steer a run's policy with a mean-difference vector (the cheese vector) and measure goal and proxy rates over many episodes")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--vector <name>", "OBJECT (per-maze vector: the maze with minus without the object, as in the study) or OBJECT-mean (one vector averaged over mazes)", "cheese")
-    .option("--coef <c>", "coefficient: the activation gets + c × vector (−1 subtracts the object's contribution)", "-1")
+    .option("--coef <c>", "coefficient: the activation gets + c × vector (−1 subtracts the object's contribution); a comma-separated list runs a dose-response sweep on the same levels", "-1")
     .option("--hook <name>", "the hook to steer at (default: the last spatial hook)")
     .option("--episodes <n>", "episodes per policy", "1000")
     .option("--greedy", "take the most likely action instead of sampling")
     .action(async (runDir: string, opts: SteerOptions) => {
-      const coef = parseNumber(opts.coef, "--coef");
+      const coefs = parseNumberList(opts.coef, "--coef", "-1 (or a sweep: -0.5,-1,-2)");
+      const coef = coefs[0]!;
       const episodes = parseCount(opts.episodes, "--episodes");
       const run = openInterpRun(runDir);
       const mean = opts.vector.endsWith("-mean");
@@ -103,11 +120,11 @@ export function register(program: Command): void {
       } else hook = spatialHookNames(run).at(-1)!;
       const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
-      log(`steering at ${hook} with ${coef} × the ${object.name} vector over ${episodes} episodes per policy …`);
-      const study = await steerStudy(run.policy, run.def, { hook, coef, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
+      log(`steering at ${hook} with ${coefs.join(", ")} × the ${object.name} vector over ${episodes} episodes per policy …`);
+      const study = await steerStudy(run.policy, run.def, { hook, coef, coefs, vector: mean ? "mean" : "per-maze", channel: object.index, distribution, params, episodes, seed, greedy: opts.greedy ?? false });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...steerJson(study), seconds, ...provenance(run) };
-      const written = writeInterpResults(interpOut(run, opts.out), `steer-${fileSafe(opts.vector)}-${fileSafe(hook)}-coef${coef}`, json, { "": steerPicture(study) });
+      const written = writeInterpResults(interpOut(run, opts.out), `steer-${fileSafe(opts.vector)}-${fileSafe(hook)}-coef${coefs.join("_")}`, json, { "": steerPicture(study) });
       if (opts.json) {
         printJson({ ...json, files: [written.json, ...written.png] });
         return;
@@ -118,14 +135,17 @@ export function register(program: Command): void {
           ["policy", `reached the ${object.name} (95% CI)`, "proxy (95% CI)", "either", "episode length"],
           [
             row("agent", study.before),
-            row(`agent, ${formatNumber(coef)} × ${object.name} vector at ${hook}`, study.after),
+            ...study.sweep.map((d) => row(`agent, ${formatNumber(d.coef)} × ${object.name} vector at ${hook}`, d.after)),
             row(`agent, ${object.name} hidden from its observation`, study.object_hidden),
             ...baselineRows(study).map(([name, b]) => row(name, b)),
           ],
         )}\n`,
       );
-      process.stdout.write(
-        `The vector changed the ${object.name} rate by ${formatNumber(study.goal_rate_change_pp)} percentage points and the proxy rate by ${formatNumber(study.proxy_rate_change_pp)} (${episodes} episodes each, same levels).\n`,
-      );
+      const blind = study.object_hidden.goal_or_proxy_rate;
+      for (const d of study.sweep) {
+        process.stdout.write(
+          `${formatNumber(d.coef)} × the vector changed the ${object.name} rate by ${formatNumber(d.goal_rate_change_pp)} percentage points and the proxy rate by ${formatNumber(d.proxy_rate_change_pp)}; it reached the ${object.name} or the proxy in ${formatNumber(d.after.goal_or_proxy_rate)} of episodes (unsteered ${formatNumber(study.before.goal_or_proxy_rate)}, ${object.name} hidden ${formatNumber(blind)}; ${episodes} episodes each, same levels).\n`,
+        );
+      }
     });
 }

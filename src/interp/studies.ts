@@ -274,7 +274,10 @@ export function behaviourBaselines(def: AnyEnvDefinition, setting: EpisodeSettin
 
 export interface SteerStudyOptions extends EpisodeSetting {
   hook: string;
+  /** the coefficient; with `coefs`, the first of them */
   coef: number;
+  /** a dose-response sweep: every coefficient is run on the same levels (the unsteered and hidden arms once) */
+  coefs?: readonly number[];
   /** "per-maze": from each episode's first observation; "mean": averaged over `meanMazes` first observations */
   vector: "per-maze" | "mean";
   /** the observation channel whose presence the vector contrasts (the cheese) */
@@ -296,7 +299,17 @@ export interface SteerStudy {
   /** after − before, in percentage points */
   goal_rate_change_pp: number;
   proxy_rate_change_pp: number;
+  /** every coefficient run (the first is `coef` / `after`), in the order given */
+  sweep: SteerDose[];
   baselines: ReturnType<typeof behaviourBaselines>;
+}
+
+/** One coefficient of a sweep: the steered policy's behaviour and its change from the unsteered one. */
+export interface SteerDose {
+  coef: number;
+  after: BehaviourSummary;
+  goal_rate_change_pp: number;
+  proxy_rate_change_pp: number;
 }
 
 /** First observations of `count` levels of a distribution (their mazes), as [count, C, H, W]. */
@@ -321,25 +334,34 @@ export async function steerStudy(policy: ActorCritic, def: AnyEnvDefinition, opt
     const mean = meanDifferenceVector(policy, options.hook, new Tensor(obs, [count, ...shape]), new Tensor(withoutChannel(obs, shape, options.channel), [count, ...shape]));
     vector = { kind: "fixed", data: mean.data, shape: [...mean.shape] };
   }
+  const coefs = options.coefs && options.coefs.length > 0 ? options.coefs : [options.coef];
   const sampler = { rngSeed: options.seed, rngLabel: "interp/steer", greedy: options.greedy ?? false };
   const arms = evaluateArms(policy, def, setting, [
     { arm: { kind: "policy" }, ...sampler },
-    { arm: { kind: "steered", hook: options.hook, coef: options.coef, vector }, ...sampler },
     { arm: { kind: "hidden", channel: options.channel }, ...sampler },
+    ...coefs.map((coef) => ({ arm: { kind: "steered" as const, hook: options.hook, coef, vector }, ...sampler })),
   ]);
   const baselines = behaviourBaselines(def, setting);
-  const [before, after, hidden] = (await arms).map(summarizeBehaviour) as [BehaviourSummary, BehaviourSummary, BehaviourSummary];
+  const [before, hidden, ...steered] = (await arms).map(summarizeBehaviour) as [BehaviourSummary, BehaviourSummary, ...BehaviourSummary[]];
+  const sweep = coefs.map((coef, k) => ({
+    coef,
+    after: steered[k]!,
+    goal_rate_change_pp: 100 * (steered[k]!.goal_rate - before.goal_rate),
+    proxy_rate_change_pp: 100 * (steered[k]!.proxy_rate - before.proxy_rate),
+  }));
+  const first = sweep[0]!;
   return {
     hook: options.hook,
-    coef: options.coef,
+    coef: first.coef,
     vector: options.vector,
     channel: def.channels[options.channel]!,
     distribution: options.distribution,
     before,
-    after,
+    after: first.after,
     object_hidden: hidden,
-    goal_rate_change_pp: 100 * (after.goal_rate - before.goal_rate),
-    proxy_rate_change_pp: 100 * (after.proxy_rate - before.proxy_rate),
+    goal_rate_change_pp: first.goal_rate_change_pp,
+    proxy_rate_change_pp: first.proxy_rate_change_pp,
+    sweep,
     baselines,
   };
 }

@@ -88,10 +88,19 @@ describe("mesa channels / patch / steer / retarget", () => {
 
   it("steering prints goal rates before and after with CIs, the proxy rates and the baselines", () => {
     const out = json(mesa("steer", run, "--vector", "cheese", "--coef", "-1", "--episodes", "40", "--json"));
-    for (const key of ["goal_rate_before", "goal_rate_before_ci95", "goal_rate_after", "goal_rate_after_ci95", "proxy_rate_before", "proxy_rate_after", "navigation_rate_after", "baselines"]) expect(out).toHaveProperty([key]);
+    for (const key of ["goal_rate_before", "goal_rate_before_ci95", "goal_rate_after", "goal_rate_after_ci95", "proxy_rate_before", "proxy_rate_after", "navigation_rate_after", "navigation_rate_object_hidden", "object_hidden", "baselines"]) expect(out).toHaveProperty([key]);
     expect(Object.keys(out["baselines"] as object).sort()).toEqual(["observation_only_intended", "random", "scripted_intended", "scripted_proxy"]);
-    const zero = json(mesa("steer", run, "--vector", "cheese-mean", "--coef", "0", "--episodes", "40", "--json"));
-    expect(zero["goal_rate_after"]).toBe(zero["goal_rate_before"]);
+    // a sweep: coefficient 0 changes nothing, and the second coefficient's row is the one a single --coef gives
+    const sweep = json(mesa("steer", run, "--vector", "cheese-mean", "--coef", "0,-1", "--episodes", "40", "--json"));
+    const doses = sweep["sweep"] as { coef: number; goal_rate: number; proxy_rate: number }[];
+    expect(doses.map((d) => d.coef)).toEqual([0, -1]);
+    expect(sweep["goal_rate_after"]).toBe(sweep["goal_rate_before"]);
+    expect(doses[0]!.goal_rate).toBe(sweep["goal_rate_before"]);
+    const single = json(mesa("steer", run, "--vector", "cheese-mean", "--coef", "-1", "--episodes", "40", "--json"));
+    expect([doses[1]!.goal_rate, doses[1]!.proxy_rate]).toEqual([single["goal_rate_after"], single["proxy_rate_after"]]);
+    const list = mesa("steer", run, "--coef", "-1,x");
+    expect(list.status).toBe(2);
+    expect(list.stderr).toMatch(/--coef expects comma-separated numbers/);
     const bad = mesa("steer", run, "--vector", "cheddar");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/no channel "cheddar"[\s\S]*agent, wall, cheese/);

@@ -79,10 +79,13 @@ describe("the issue's targets, judged", () => {
     expect(verdict({ probe_accuracy: 0.85, probe_random_init_accuracy: 0.1, probe_observation_accuracy: 0.1 }, "probe")).toBe(false);
   });
 
-  it("the cheese vector must lower the cheese rate 30 points while the agent keeps navigating", () => {
-    const steer = (change: number, before: number, after: number): boolean => verdict({ goal_rate_change_pp: change, navigation_rate_before: before, navigation_rate_after: after }, "−1 × cheese vector");
-    expect(steer(-35, 0.75, 0.7)).toBe(true);
+  it("the cheese vector must lower the cheese rate 30 points while the agent navigates as well as without the cheese's information", () => {
+    const steer = (change: number, blind: number, after: number): boolean =>
+      verdict({ goal_rate_change_pp: change, navigation_rate_before: 0.8, navigation_rate_cheese_hidden: blind, navigation_rate_after: after }, "−1 × cheese vector");
+    expect(steer(-35, 0.5, 0.46)).toBe(true);
+    expect(steer(-35, 0.5, 0.44)).toBe(false);
+    // the reference is the cheese-blind agent, not the unsteered one: steering below the blind agent's rate breaks navigation
     expect(steer(-35, 0.75, 0.54)).toBe(false);
-    expect(steer(-25, 0.75, 0.75)).toBe(false);
+    expect(steer(-25, 0.5, 0.75)).toBe(false);
   });
 });
