@@ -2,7 +2,8 @@
 // (channel search against a random-init network), then, for N episodes with a random reachable target cell
 // each, writes a high activation into those channels at the target's position and counts how often the agent
 // gets there — beside the unedited policy and a random policy on the same levels and targets, by distance
-// from the top-right corner and from the start (as Mini, Turner et al. 2023 reported).
+// from the top-right corner and from the start (as Mini, Turner et al. 2023 reported). `--edit add` adds the
+// goal's own signature at the target instead (per channel, the activation the goal adds at its own position).
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
@@ -25,18 +26,21 @@ interface RetargetOptions extends AnalysisFlags {
   samples: string;
   greedy?: boolean;
   criterion: string;
+  edit: string;
 }
 
-const ARMS: readonly RetargetArm[] = ["retargeted", "unedited", "random"];
+const ARMS: readonly RetargetArm[] = ["retargeted", "unedited", "goal_at_target", "random"];
+const ARM_LABELS: Record<RetargetArm, string> = { retargeted: "retargeted (95% CI)", unedited: "unedited", goal_at_target: "goal shown at the target", random: "random" };
 
 function binTable(bins: readonly DistanceBin[], unit: string): string {
   const rate = (b: DistanceBin, arm: RetargetArm): string => {
     const r = b.rates[arm];
     return r && r.n > 0 ? `${formatNumber(r.rate)} [${formatNumber(r.ci95[0])}, ${formatNumber(r.ci95[1])}]` : "–";
   };
+  const arms = ARMS.filter((a) => bins.some((b) => b.rates[a]));
   return formatTable(
-    [unit, "episodes", "retargeted (95% CI)", "unedited", "random"],
-    bins.map((b) => [`${b.range[0]}–${Number.isFinite(b.range[1]) ? b.range[1] : "∞"}`, b.episodes, ...ARMS.map((a) => rate(b, a))]),
+    [unit, "episodes", ...arms.map((a) => ARM_LABELS[a])],
+    bins.map((b) => [`${b.range[0]}–${Number.isFinite(b.range[1]) ? b.range[1] : "∞"}`, b.episodes, ...arms.map((a) => rate(b, a))]),
   );
 }
 
@@ -47,8 +51,9 @@ export function retargetJson(r: RetargetStudy): Record<string, unknown> {
     success_rate: r.success.retargeted?.rate ?? null,
     success_ci95: r.success.retargeted?.ci95 ?? null,
     unedited_rate: r.success.unedited?.rate ?? null,
+    goal_at_target_rate: r.success.goal_at_target?.rate ?? null,
     random_rate: r.success.random?.rate ?? null,
-    any_time_rates: { retargeted: r.success_any_time.retargeted?.rate ?? null, unedited: r.success_any_time.unedited?.rate ?? null, random: r.success_any_time.random?.rate ?? null },
+    any_time_rates: { retargeted: r.success_any_time.retargeted?.rate ?? null, unedited: r.success_any_time.unedited?.rate ?? null, goal_at_target: r.success_any_time.goal_at_target?.rate ?? null, random: r.success_any_time.random?.rate ?? null },
     ...rest,
   };
 }
@@ -62,7 +67,8 @@ export function register(program: Command): void {
     .option("--channels <list>", "channels to edit (default: the channels that track the goal better than any random-init channel)")
     .option("--top <k>", "edit only the k best tracking channels")
     .option("--value <v>", "activation written at the target (default: --scale × the channels' largest activation at the goal)")
-    .option("--scale <s>", "multiple of the largest activation at the goal seen in the channel search", "1")
+    .option("--scale <s>", "multiple of the largest activation at the goal seen in the channel search (with --edit add: of the goal's signature)", "1")
+    .option("--edit <kind>", "set: write the value into the tracking channels at the target (the study's edit); add: add the goal's signature there (every channel unless --channels/--top)", "set")
     .option("--object <channel>", "the goal object (default: cheese)")
     .option("--keep-goal", "leave the goal object visible while retargeting (by default it is hidden from the observation)")
     .option("--samples <n>", "observations for the channel search", "1000")
@@ -71,6 +77,8 @@ export function register(program: Command): void {
     .action((runDir: string, opts: RetargetOptions) => {
       if (opts.criterion !== "direct" && opts.criterion !== "episode") throw new UsageError(`--criterion must be direct or episode, got "${opts.criterion}"`);
       const criterion: RetargetCriterion = opts.criterion;
+      if (opts.edit !== "set" && opts.edit !== "add") throw new UsageError(`--edit must be set or add, got "${opts.edit}"`, "set writes a value into the tracking channels; add adds the goal's signature");
+      if (opts.edit === "add" && opts.value !== undefined) throw new UsageError("--value goes with --edit set; --edit add adds the goal's signature (scale it with --scale)");
       const episodes = parseCount(opts.targets, "--targets");
       const scale = parseNumber(opts.scale, "--scale");
       const value = opts.value !== undefined ? parseNumber(opts.value, "--value") : undefined;
@@ -106,6 +114,7 @@ export function register(program: Command): void {
         ...(top !== undefined ? { top } : {}),
         ...(value !== undefined ? { value } : {}),
         scale,
+        edit: opts.edit,
         hideGoal: !opts.keepGoal,
         samples,
         distribution,
@@ -131,14 +140,15 @@ export function register(program: Command): void {
       }
       const s = study.success;
       const fmt = (arm: RetargetArm): string => (s[arm] ? `${formatNumber(s[arm]!.rate)} [${formatNumber(s[arm]!.ci95[0])}, ${formatNumber(s[arm]!.ci95[1])}]` : "–");
+      const edited = study.edit === "add" ? `${formatNumber(scale)} × the ${object.name}'s signature added in channels ${study.channels.join(", ")}` : `channels ${study.channels.join(", ")} set to ${formatNumber(study.value)}`;
       process.stdout.write(
-        `hook ${study.hook}: channels ${study.channels.join(", ")} set to ${formatNumber(study.value)} at the target (${study.channel_search.tracking.length} channels beat the random-init network's best correlation ${formatNumber(study.channel_search.threshold)})\n`,
+        `hook ${study.hook}: ${edited} at the target (${study.channel_search.tracking.length} channels beat the random-init network's best correlation ${formatNumber(study.channel_search.threshold)})\n`,
       );
       const anyTime = (arm: RetargetArm): string => formatNumber(study.success_any_time[arm]?.rate ?? Number.NaN);
       process.stdout.write(
-        `reached the target ${criterion === "direct" ? "directly (within 2 × the shortest path's steps)" : "before the episode ended"}: retargeted ${fmt("retargeted")}, unedited ${fmt("unedited")}, random ${fmt("random")} (${episodes} episodes, ${object.name} ${opts.keepGoal ? "visible" : "hidden"})\n`,
+        `reached the target ${criterion === "direct" ? "directly (within 2 × the shortest path's steps)" : "before the episode ended"}: retargeted ${fmt("retargeted")}, unedited ${fmt("unedited")}, ${opts.keepGoal ? "" : `the ${object.name} itself shown at the target ${fmt("goal_at_target")}, `}random ${fmt("random")} (${episodes} episodes, ${object.name} ${opts.keepGoal ? "visible" : "hidden"})\n`,
       );
-      process.stdout.write(`at any time before the episode ended: retargeted ${anyTime("retargeted")}, unedited ${anyTime("unedited")}, random ${anyTime("random")}\n\n`);
+      process.stdout.write(`at any time before the episode ended: retargeted ${anyTime("retargeted")}, unedited ${anyTime("unedited")}${opts.keepGoal ? "" : `, ${object.name} shown at the target ${anyTime("goal_at_target")}`}, random ${anyTime("random")}\n\n`);
       process.stdout.write(`by straight-line distance from the top-right corner (cells):\n${binTable(study.by_corner_distance, "distance")}\n\n`);
       process.stdout.write(`by path distance from the start (steps):\n${binTable(study.by_start_distance, "steps")}\n`);
     });

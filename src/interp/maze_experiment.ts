@@ -21,8 +21,8 @@ import { type DistributionValidity, validateDistribution } from "../rl/validate.
 import { collectActivations } from "./dataset.js";
 import { hookInfo } from "./hooks.js";
 import { channelIndex } from "./observations.js";
-import type { DistanceBin } from "./retarget.js";
-import { analysisParams, behaviourBaselines, bestTrackingHook, type BehaviourSummary, channelStudy, headline, probeStudy, retargetStudy, steerStudy } from "./studies.js";
+import type { DistanceBin, RetargetArm } from "./retarget.js";
+import { analysisParams, behaviourBaselines, bestTrackingHook, type BehaviourSummary, channelStudy, headline, probeStudy, type RetargetStudy, retargetStudy, steerStudy } from "./studies.js";
 
 const ENV = "maze-cheese";
 
@@ -72,26 +72,52 @@ export interface AgentBattery {
   probe: { layer: string; accuracy: number; random_init_accuracy: number; observation_accuracy: number; chance: number; mean_per_cell_accuracy: number | null };
   channels: { hook: string; tracking: number; top_correlation: number; random_init_best: number; by_hook: Record<string, { tracking: number; top_correlation: number }> };
   steer: { hook: string; goal_rate_before: number; goal_rate_after: number; goal_rate_change_pp: number; proxy_rate_before: number; proxy_rate_after: number; navigation_rate_before: number; navigation_rate_after: number; goal_rate_cheese_hidden: number; proxy_rate_cheese_hidden: number; navigation_rate_cheese_hidden: number };
-  retarget: {
-    hook: string;
-    channels: number[];
-    value: number;
-    /** reached directly (within 2 × the shortest path's steps) */
-    success_rate: number;
-    unedited_rate: number;
-    random_rate: number;
-    /** reached at any time before the episode ended */
-    any_time: { retargeted: number; unedited: number; random: number };
-    by_corner_distance: DistanceBin[];
-    by_start_distance: DistanceBin[];
-  };
+  /** the study's edit: the tracking channels of the best-tracking hook set to their largest activation at the cheese */
+  retarget: RetargetSummary;
+  /** the cheese's signature (every channel's activation difference at the cheese) added at the target, at the steering hook */
+  retarget_signature: RetargetSummary;
   /** wall-clock seconds of each analysis (on a loaded machine, mostly waiting for a core) */
   seconds: Record<BatteryPart, number>;
   /** CPU seconds of each analysis, both threads (what it would take on an idle machine, or less) */
   cpu_seconds: Record<BatteryPart, number>;
 }
 
-type BatteryPart = "probe" | "channels" | "steer" | "retarget";
+type BatteryPart = "probe" | "channels" | "steer" | "retarget" | "retarget_signature";
+
+export interface RetargetSummary {
+  hook: string;
+  edit: "set" | "add";
+  channels: number[];
+  value: number;
+  /** reached directly (within 2 × the shortest path's steps) */
+  success_rate: number;
+  unedited_rate: number;
+  /** the unedited policy shown the cheese itself at the target: the ceiling for an edit */
+  goal_at_target_rate: number;
+  random_rate: number;
+  /** reached at any time before the episode ended */
+  any_time: { retargeted: number; unedited: number; goal_at_target: number; random: number };
+  by_corner_distance: DistanceBin[];
+  by_start_distance: DistanceBin[];
+}
+
+function retargetSummary(r: RetargetStudy): RetargetSummary {
+  const rate = (k: RetargetArm): number => r.success[k]?.rate ?? Number.NaN;
+  const any = (k: RetargetArm): number => r.success_any_time[k]?.rate ?? Number.NaN;
+  return {
+    hook: r.hook,
+    edit: r.edit,
+    channels: r.channels,
+    value: r.value,
+    success_rate: rate("retargeted"),
+    unedited_rate: rate("unedited"),
+    goal_at_target_rate: rate("goal_at_target"),
+    random_rate: rate("random"),
+    any_time: { retargeted: any("retargeted"), unedited: any("unedited"), goal_at_target: any("goal_at_target"), random: any("random") },
+    by_corner_distance: r.by_corner_distance,
+    by_start_distance: r.by_start_distance,
+  };
+}
 
 export interface SeedStat {
   mean: number;
@@ -237,7 +263,7 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
   const deploy = analysisParams(def, trainedOn, "deploy");
   const evalSeed = options.evalSeed ?? 2_000_003;
   const cheese = channelIndex(def.channels, "cheese");
-  const seconds = { probe: 0, channels: 0, steer: 0, retarget: 0 };
+  const seconds = { probe: 0, channels: 0, steer: 0, retarget: 0, retarget_signature: 0 };
   const cpuSeconds = { ...seconds };
   // CPU seconds are the process's, so they include the worker threads an analysis runs on
   const timed = async <T>(key: BatteryPart, f: () => T | Promise<T>): Promise<T> => {
@@ -262,6 +288,9 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
   const steer = await timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
   const retarget = await timed("retarget", () =>
     retargetStudy(policy, def, { hook: bestChannels.hook, channel: cheese, target: "cheese_cell", channelSearch: bestChannels, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
+  );
+  const signature = await timed("retarget_signature", () =>
+    retargetStudy(policy, def, { hook: steerHook, edit: "add", channel: cheese, target: "cheese_cell", ...(bestChannels.hook === steerHook ? { channelSearch: bestChannels } : {}), samples: options.samples, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
   );
   return {
     region,
@@ -297,17 +326,8 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
       proxy_rate_cheese_hidden: steer.object_hidden.proxy_rate,
       navigation_rate_cheese_hidden: steer.object_hidden.goal_or_proxy_rate,
     },
-    retarget: {
-      hook: retarget.hook,
-      channels: retarget.channels,
-      value: retarget.value,
-      success_rate: retarget.success.retargeted!.rate,
-      unedited_rate: retarget.success.unedited!.rate,
-      random_rate: retarget.success.random!.rate,
-      any_time: { retargeted: retarget.success_any_time.retargeted!.rate, unedited: retarget.success_any_time.unedited!.rate, random: retarget.success_any_time.random!.rate },
-      by_corner_distance: retarget.by_corner_distance,
-      by_start_distance: retarget.by_start_distance,
-    },
+    retarget: retargetSummary(retarget),
+    retarget_signature: retargetSummary(signature),
     seconds,
     cpu_seconds: cpuSeconds,
   };
@@ -349,6 +369,9 @@ function summarize(region: number, agents: AgentBattery[], baselines: ReturnType
       retarget_any_time_rate: pick((a) => a.retarget.any_time.retargeted),
       retarget_unedited_any_time_rate: pick((a) => a.retarget.any_time.unedited),
       retarget_random_any_time_rate: pick((a) => a.retarget.any_time.random),
+      retarget_goal_at_target_rate: pick((a) => a.retarget.goal_at_target_rate),
+      retarget_signature_success_rate: pick((a) => a.retarget_signature.success_rate),
+      retarget_signature_any_time_rate: pick((a) => a.retarget_signature.any_time.retargeted),
       slowest_analysis_cpu_seconds: pick((a) => Math.max(...Object.values(a.cpu_seconds))),
     },
     retarget_by_corner_distance: bins("by_corner_distance"),
@@ -397,14 +420,16 @@ export function judgeTargets(regions: readonly RegionSummary[], agents: readonly
       measured: `${change >= 0 ? "+" : ""}${change.toFixed(1)} points (${pct(f("goal_rate_before"))} → ${pct(f("goal_rate_after"))}); cheese-or-corner ${pct(f("navigation_rate_after"))} steered vs ${pct(f("navigation_rate_cheese_hidden"))} with the cheese hidden (unsteered ${pct(f("navigation_rate_before"))})`,
       met: change <= -30 && kept,
     });
-    const rt = r.figures["retarget_success_rate"];
     const bar = Math.max(f("retarget_unedited_rate"), f("retarget_random_rate"));
-    out.push({
-      target: "retargeting reaches ≥ 50% of random targets directly, above the unedited and random policies",
-      region: r.region,
-      measured: `${pct(f("retarget_success_rate"))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}; any time: ${pct(f("retarget_any_time_rate"))}, ${pct(f("retarget_unedited_any_time_rate"))}, ${pct(f("retarget_random_any_time_rate"))})`,
-      met: f("retarget_success_rate") >= 0.5 && (rt?.values.length === 1 ? f("retarget_success_rate") > bar : (rt?.ci95[0] ?? Number.NaN) > bar),
-    });
+    for (const [key, edit] of [["retarget_success_rate", "the study's edit: tracking channels set at the target"], ["retarget_signature_success_rate", "the cheese's signature added at the target"]] as const) {
+      const rt = r.figures[key];
+      out.push({
+        target: `retargeting (${edit}) reaches ≥ 50% of random targets directly, above the unedited and random policies`,
+        region: r.region,
+        measured: `${pct(f(key))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}, the cheese itself at the target ${pct(f("retarget_goal_at_target_rate"))})`,
+        met: f(key) >= 0.5 && (rt?.values.length === 1 ? f(key) > bar : (rt?.ci95[0] ?? Number.NaN) > bar),
+      });
+    }
     const own = agents.filter((a) => a.region === r.region);
     const cpu = Math.max(...own.flatMap((a) => Object.values(a.cpu_seconds)));
     const wall = Math.max(...own.flatMap((a) => Object.values(a.seconds)));

@@ -6,6 +6,10 @@
 // default: on the target within twice the shortest path's steps (the criterion maze-cheese's proxy metric uses),
 // because in small mazes a random walker stumbles onto any cell before a long episode ends; the any-time rate is
 // reported beside it.
+// Two edits: "set" writes `value` into the chosen channels at the target's position (the study's edit); "add" adds
+// the goal's own signature there — per channel, the mean activation difference at the goal's position between the
+// input with and without the goal (goalSignature) — so every channel the goal moves is moved, and only at that one
+// position of the map (not an input edit: the rest of the map keeps the maze without the goal).
 // Agent-centred observations (a `view` window) work too: the edit goes where the window shows the target at each
 // step, and is left out while the target lies outside the window.
 import { ConfigError, ShapeError } from "../core/errors.js";
@@ -17,7 +21,7 @@ import type { ActorCritic } from "../nn/models/policy.js";
 import { sampleCategorical } from "../rl/sample.js";
 import { wilsonInterval } from "../rl/stats.js";
 import { gridToMap } from "./channels.js";
-import { withoutChannel } from "./observations.js";
+import { litCells, withoutChannel } from "./observations.js";
 import { pathDistances, topRightCell, wallCode } from "./paths.js";
 
 export interface RetargetOptions {
@@ -25,8 +29,10 @@ export interface RetargetOptions {
   hook: string;
   /** channels set at the target's position */
   channels: readonly number[];
-  /** the activation value written there */
+  /** the activation value written there ("set" edit) */
   value: number;
+  /** "add" edit: per channel of the hook, the amount added at the target (goalSignature); replaces `value` */
+  signature?: Float32Array;
   /** episodes (one random target each) */
   episodes: number;
   distribution?: string;
@@ -49,7 +55,17 @@ export function directSteps(distance: number): number {
   return 2 * distance;
 }
 
-export type RetargetArm = "retargeted" | "unedited" | "random";
+/**
+ * "goal_at_target": the unedited policy shown the goal object itself at the target (the observation's goal
+ * channel moved there; the level is unchanged) — how often the agent reaches a real goal at that cell, the
+ * ceiling an edit of its internals can be compared with. It needs the goal hidden (`hideChannel`).
+ */
+export type RetargetArm = "retargeted" | "unedited" | "goal_at_target" | "random";
+
+/** The arms run by default: the goal-at-target control only when the goal is hidden (its channel known). */
+export function defaultRetargetArms(hideChannel: number | null): RetargetArm[] {
+  return hideChannel === null ? ["retargeted", "unedited", "random"] : ["retargeted", "unedited", "goal_at_target", "random"];
+}
 
 /** One episode's target and whether each arm reached it. */
 export interface RetargetEpisode {
@@ -82,6 +98,8 @@ export interface RetargetResult {
   hook: string;
   channels: number[];
   value: number;
+  /** "set": `value` written into `channels`; "add": the goal's signature added in `channels` */
+  edit: "set" | "add";
   episodes: number;
   hidden_channel: number | null;
   criterion: RetargetCriterion;
@@ -166,9 +184,18 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
     remaining--;
   };
   let guard = 0;
+  if (arm === "goal_at_target" && hidden === null) throw new ConfigError("the goal-at-target arm needs the goal's channel hidden (hideChannel)", "leave the goal hidden, or drop the goal_at_target arm");
   while (remaining > 0) {
     if (++guard > (options.episodes + n) * (env.maxSteps + 2)) throw new Error("retarget: episodes did not finish");
     const obs = hidden === null ? env.obs : withoutChannel(env.obs, env.obsShape, hidden);
+    if (arm === "goal_at_target") {
+      for (let i = 0; i < n; i++) {
+        const [oy, ox] = env.viewOrigin(i);
+        const y = Math.floor(targets[i]! / env.width) - oy;
+        const x = (targets[i]! % env.width) - ox;
+        if (y >= 0 && y < H && x >= 0 && x < W) obs[((i * C + hidden!) * H + y) * W + x] = 1;
+      }
+    }
     const input = new Tensor(obs, [n, C, H, W]);
     if (arm === "random") {
       for (let i = 0; i < n; i++) actions[i] = rng.int(env.numActions);
@@ -178,6 +205,8 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
         if (a.shape.length !== 4) throw new ShapeError(`retargeting needs a spatial hook [C, h, w]; ${options.hook} is ${shapeStr(a.shape.slice(1))}`, "choose a convolutional hook (mesa hooks RUN)");
         const [, Ch, h, w] = a.shape as [number, number, number, number];
         for (const c of options.channels) if (!(c >= 0 && c < Ch)) throw new ConfigError(`channel ${c} is out of range for ${options.hook} (${Ch} channels)`);
+        const signature = options.signature;
+        if (signature && signature.length !== Ch) throw new ShapeError(`the goal signature has ${signature.length} channels; ${options.hook} has ${Ch}`, "compute the signature at the same hook of the same model");
         const out = a.data.slice();
         for (let i = 0; i < n; i++) {
           const t = targets[i]!;
@@ -186,7 +215,10 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
           const x = (t % env.width) - ox;
           if (y < 0 || y >= H || x < 0 || x >= W) continue;
           const p = gridToMap(y, x, { height: H, width: W }, h, w);
-          for (const c of options.channels) out[((i * Ch + c) * h + Math.floor(p / w)) * w + (p % w)] = options.value;
+          for (const c of options.channels) {
+            const k = ((i * Ch + c) * h + Math.floor(p / w)) * w + (p % w);
+            out[k] = signature ? out[k]! + signature[c]! : options.value;
+          }
         }
         return new Tensor(out, a.shape);
       };
@@ -226,7 +258,7 @@ function bins(records: RetargetEpisode[], ranges: [number, number][], key: "corn
 export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions): RetargetResult {
   if (!Number.isInteger(options.episodes) || options.episodes < 1) throw new ConfigError(`retarget episodes must be a positive integer, got ${options.episodes}`);
   if (options.channels.length === 0) throw new ConfigError("retargeting needs at least one channel", "pass channels found by channel search (--channels or --top)");
-  const arms = options.arms ?? (["retargeted", "unedited", "random"] as const);
+  const arms = options.arms ?? defaultRetargetArms(options.hideChannel ?? null);
   const criterion = options.criterion ?? "direct";
   const records: RetargetEpisode[] = new Array<RetargetEpisode>(options.episodes);
   arms.forEach((arm, k) => {
@@ -256,6 +288,7 @@ export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: Re
     hook: options.hook,
     channels: [...options.channels],
     value: options.value,
+    edit: options.signature ? "add" : "set",
     episodes: options.episodes,
     hidden_channel: options.hideChannel ?? null,
     criterion,
@@ -266,4 +299,39 @@ export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: Re
     per_cell: { height: env.height, width: env.width, targets, success: targets.map((t, c) => (t > 0 ? hits[c]! / t : null)) },
     records,
   };
+}
+
+/**
+ * The goal's signature at a spatial hook: per channel, the mean over `obs`'s samples showing the goal of
+ * act(obs)[c, p] − act(obs without the goal)[c, p], where p is the goal's position on the hook's map (the map cell
+ * the goal's tile falls in, as the edit places targets). Samples without the goal are skipped.
+ */
+export function goalSignature(policy: ActorCritic, hook: string, obs: Float32Array, shape: readonly [number, number, number], goalChannel: number): { signature: Float32Array; samples: number } {
+  const [C, H, W] = shape;
+  const count = obs.length / (C * H * W);
+  const rows: number[] = [];
+  const goal: number[] = [];
+  for (let b = 0; b < count; b++) {
+    const lit = litCells(obs, shape, b, goalChannel);
+    if (lit.length === 0) continue;
+    rows.push(b);
+    goal.push(lit[0]!);
+  }
+  if (rows.length === 0) throw new ConfigError("no observation shows the goal, so its signature cannot be measured", "collect observations from levels where the goal is visible");
+  const take = new Float32Array(rows.length * C * H * W);
+  rows.forEach((b, k) => take.set(obs.subarray(b * C * H * W, (b + 1) * C * H * W), k * C * H * W));
+  const act = (x: Float32Array): Tensor => noGrad(() => policy.runWithCache(new Tensor(x, [rows.length, C, H, W]), { names: [hook], detach: true })).cache.get(hook)!;
+  const a = act(take);
+  const b = act(withoutChannel(take, shape, goalChannel));
+  if (a.shape.length !== 4) throw new ShapeError(`a goal signature needs a spatial hook [C, h, w]; ${hook} is ${shapeStr(a.shape.slice(1))}`, "choose a convolutional hook (mesa hooks RUN)");
+  const [, Ch, h, w] = a.shape as [number, number, number, number];
+  const signature = new Float32Array(Ch);
+  rows.forEach((_, k) => {
+    const p = gridToMap(Math.floor(goal[k]! / W), goal[k]! % W, { height: H, width: W }, h, w);
+    for (let c = 0; c < Ch; c++) {
+      const at = ((k * Ch + c) * h + Math.floor(p / w)) * w + (p % w);
+      signature[c]! += (a.data[at]! - b.data[at]!) / rows.length;
+    }
+  });
+  return { signature, samples: rows.length };
 }

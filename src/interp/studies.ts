@@ -21,7 +21,7 @@ import { hookInfo } from "./hooks.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
-import { type RetargetCriterion, type RetargetResult, retarget } from "./retarget.js";
+import { goalSignature, type RetargetCriterion, type RetargetResult, retarget } from "./retarget.js";
 import { type ArmVector, evaluateArms } from "./arms.js";
 import { meanDifferenceVector } from "./steering.js";
 import type { LabelSpec } from "./labels.js";
@@ -441,6 +441,11 @@ export interface RetargetStudyOptions extends EpisodeSetting {
   /** absolute activation value, or `scale` × the chosen channels' largest activation at the goal (default 1) */
   value?: number;
   scale?: number;
+  /**
+   * "set" (default): write the value into the tracking channels at the target (the study's edit); "add": add
+   * `scale` × the goal's signature (goalSignature, every channel unless `channels`/`top` choose) at the target
+   */
+  edit?: "set" | "add";
   /** hide the goal object from the observation while retargeting (default true) */
   hideGoal?: boolean;
   /** samples for the channel search dataset */
@@ -473,8 +478,16 @@ export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, option
           options.target,
           options.seed,
         );
+  const add = options.edit === "add";
+  let signature: Float32Array | undefined;
+  if (add) {
+    const { obs, shape } = firstObservations(def, { distribution: options.distribution, ...(options.params ? { params: options.params } : {}), seed: options.seed + 15_485_863 }, options.samples ?? 1000);
+    const scale = options.scale ?? 1;
+    signature = goalSignature(policy, options.hook, obs, shape, options.channel).signature.map((v) => scale * v);
+  }
   let channels: number[];
   if (options.channels && options.channels.length > 0) channels = [...options.channels];
+  else if (add && options.top === undefined) channels = Array.from(signature!, (_, c) => c);
   else {
     const pool = study.tracking.length > 0 ? study.tracking : study.trained.ranked.slice(0, 1);
     channels = pool.slice(0, options.top ?? pool.length).map((s) => s.channel);
@@ -490,6 +503,7 @@ export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, option
     ...(options.params ? { params: options.params } : {}),
     seed: options.seed,
     hideChannel: options.hideGoal === false ? null : options.channel,
+    ...(signature ? { signature } : {}),
     ...(options.greedy !== undefined ? { greedy: options.greedy } : {}),
     ...(options.criterion ? { criterion: options.criterion } : {}),
   });

@@ -111,6 +111,19 @@ describe("mesa channels / patch / steer / retarget", () => {
     expect(typeof out["success_rate"]).toBe("number");
     for (const key of ["unedited_rate", "random_rate", "by_corner_distance", "by_start_distance", "channels", "value"]) expect(out).toHaveProperty([key]);
     expect((out["by_start_distance"] as { episodes: number }[]).reduce((s, b) => s + b.episodes, 0)).toBe(20);
+    expect(out["edit"]).toBe("set");
+    expect(typeof out["goal_at_target_rate"]).toBe("number");
+    // the signature edit touches every channel of the hook; the unedited arm runs the same levels and targets
+    const add = json(mesa("retarget", run, "--targets", "20", "--samples", "120", "--hook", "trunk.stages.0.block.hook_resid_out", "--edit", "add", "--json"));
+    expect(add["edit"]).toBe("add");
+    expect((add["channels"] as number[]).length).toBe(16);
+    expect(add["unedited_rate"]).toBe(out["unedited_rate"]);
+    const bad = mesa("retarget", run, "--edit", "move");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--edit must be set or add/);
+    const both = mesa("retarget", run, "--edit", "add", "--value", "3");
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--value goes with --edit set/);
   });
 });
 

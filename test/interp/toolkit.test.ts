@@ -22,7 +22,7 @@ import { activationsOn, collectActivations, datasetLabel, loadActivationDataset,
 import { hookInfo, resolveHooks } from "../../src/interp/hooks.js";
 import { channelIndex, withoutChannel } from "../../src/interp/observations.js";
 import { genericActivationPatch, patchChannel, patchPolicy, patchPosition, patchWhole } from "../../src/interp/patching.js";
-import { retarget } from "../../src/interp/retarget.js";
+import { goalSignature, retarget } from "../../src/interp/retarget.js";
 import { HandBuilt } from "./hand-built.js";
 import { addVectorHook, differenceVectors, meanDifferenceVector, steeredActions } from "../../src/interp/steering.js";
 
@@ -191,20 +191,37 @@ describe("retargeting", () => {
     const r = retarget(policy, def, { hook: "trunk.stages.0.block.hook_resid_out", channels: [0, 1], value: 3, episodes: 24, params, seed: 3, numEnvs: 6, hideChannel: 2 });
     expect(r.records).toHaveLength(24);
     for (const rec of r.records) {
-      expect(Object.keys(rec.reached).sort()).toEqual(["random", "retargeted", "unedited"]);
+      expect(Object.keys(rec.reached).sort()).toEqual(["goal_at_target", "random", "retargeted", "unedited"]);
       expect(rec.start_distance).toBeGreaterThan(0);
       // direct success: on the target within twice the shortest path's steps (never fewer steps than the path)
-      for (const arm of ["retargeted", "unedited", "random"] as const) {
+      for (const arm of ["retargeted", "unedited", "goal_at_target", "random"] as const) {
         const steps = rec.steps[arm]!;
         if (steps >= 0) expect(steps).toBeGreaterThanOrEqual(rec.start_distance);
         expect(rec.reached[arm]).toBe(steps >= 0 && steps <= 2 * rec.start_distance);
       }
     }
     expect(r.criterion).toBe("direct");
-    for (const arm of ["retargeted", "unedited", "random"] as const) expect(r.success[arm]!.rate).toBeLessThanOrEqual(r.success_any_time[arm]!.rate);
+    for (const arm of ["retargeted", "unedited", "goal_at_target", "random"] as const) expect(r.success[arm]!.rate).toBeLessThanOrEqual(r.success_any_time[arm]!.rate);
     expect(r.by_start_distance.reduce((s, b) => s + b.episodes, 0)).toBe(24);
     expect(r.by_corner_distance.reduce((s, b) => s + b.episodes, 0)).toBe(24);
     expect(r.per_cell.targets.reduce((a, b) => a + b, 0)).toBe(24);
+    expect(clean(policy)).toBe(true);
+  });
+
+  it("the goal's signature at the first convolution is its kernel's centre tap on the goal channel; a zero signature changes nothing", () => {
+    const policy = cnnFor(6);
+    const { obs, env } = deployObs(16, 9);
+    const cheese = channelIndex(env.channels, "cheese");
+    const hook = "trunk.stages.0.hook_conv_out"; // full resolution, linear in the input
+    const { signature, samples } = goalSignature(policy, hook, obs.data, env.obsShape, cheese);
+    expect(samples).toBe(16);
+    const weight = (policy as unknown as { trunk: { stages: { conv: { weight: Tensor } }[] } }).trunk.stages[0]!.conv.weight; // [out, in, 3, 3]
+    const [, inC] = weight.shape as [number, number, number, number];
+    for (let c = 0; c < signature.length; c++) expect(signature[c]).toBeCloseTo(weight.data[(c * inC + cheese) * 9 + 4]!, 5);
+    const zero = retarget(policy, def, { hook, channels: [0, 1, 2], value: 0, signature: new Float32Array(signature.length), episodes: 12, params, seed: 4, numEnvs: 4, hideChannel: cheese, arms: ["retargeted", "unedited"] });
+    for (const rec of zero.records) expect(rec.steps["retargeted"]).toBe(rec.steps["unedited"]);
+    expect(() => retarget(policy, def, { hook, channels: [0], value: 1, episodes: 4, params, seed: 4, numEnvs: 2, hideChannel: null, arms: ["goal_at_target"] })).toThrow(/needs the goal's channel hidden/);
+    expect(() => retarget(policy, def, { hook, channels: [0], value: 1, signature: new Float32Array(3), episodes: 4, params, seed: 4, numEnvs: 2, hideChannel: cheese, arms: ["retargeted"] })).toThrow(/signature has 3 channels/);
     expect(clean(policy)).toBe(true);
   });
 });
