@@ -20,7 +20,7 @@ import { evaluate, policyActions } from "../../src/rl/evaluate.js";
 import { searchChannels } from "../../src/interp/channels.js";
 import { activationsOn, collectActivations, datasetLabel, loadActivationDataset, saveActivationDataset } from "../../src/interp/dataset.js";
 import { hookInfo, resolveHooks } from "../../src/interp/hooks.js";
-import { channelIndex, withoutChannel } from "../../src/interp/observations.js";
+import { channelIndex, emptyCells, moveChannel, withoutChannel } from "../../src/interp/observations.js";
 import { genericActivationPatch, patchChannel, patchPolicy, patchPosition, patchWhole } from "../../src/interp/patching.js";
 import { goalSignature, retarget } from "../../src/interp/retarget.js";
 import { HandBuilt } from "./hand-built.js";
@@ -174,6 +174,24 @@ describe("steering", () => {
     expect(b.intended_goal_rate).toBe(a.intended_goal_rate);
     expect(b.episode_length).toBe(a.episode_length);
     expect(b.base_return).toBe(a.base_return);
+    expect(clean(policy)).toBe(true);
+  });
+
+  it("at the first convolution (linear in the input) the first observation's −1 × cheese vector hides the cheese at later steps too; deeper, it does not", () => {
+    const cheese = channelIndex(env.channels, "cheese");
+    const agent = channelIndex(env.channels, "agent");
+    // later steps: the same mazes with the agent elsewhere (the cheese stays where it was)
+    const later = obs.data.slice();
+    for (let b = 0; b < 16; b++) {
+      const open = emptyCells(later, env.obsShape, b);
+      moveChannel(later, env.obsShape, b, agent, open[b % open.length]!);
+    }
+    const laterT = new Tensor(later, obs.shape);
+    const laterHidden = noGrad(() => policy.forward(new Tensor(withoutChannel(later, env.obsShape, cheese), obs.shape)));
+    const steer = (h: string): Float32Array => noGrad(() => policy.runWithHooks(laterT, { [h]: addVectorHook(differenceVectors(policy, h, obs, without), -1) })).logits.data;
+    steer("trunk.stages.0.hook_conv_out").forEach((x, k) => expect(x).toBeCloseTo(laterHidden.logits.data[k]!, 4));
+    const deeper = steer(hook);
+    expect(Math.max(...deeper.map((x, k) => Math.abs(x - laterHidden.logits.data[k]!)))).toBeGreaterThan(1e-3);
     expect(clean(policy)).toBe(true);
   });
 
