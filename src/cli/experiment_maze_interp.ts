@@ -73,7 +73,9 @@ export function mazeInterpTable(result: MazeInterpResult): string {
     row("  unedited, at any time", "retarget_unedited_any_time_rate", "", true),
     row("  random, at any time", "retarget_random_any_time_rate", "", true),
     row("  unedited, shown the cheese at the target (ceiling)", "retarget_goal_at_target_rate", "", true),
+    row("  gain over unedited, paired by seed (points)", "retarget_gain_pp", ""),
     row("retargeting with the cheese's signature added", "retarget_signature_success_rate", "", true),
+    row("  gain over unedited, paired by seed (points)", "retarget_signature_gain_pp", ""),
     row("  at any time in the episode", "retarget_signature_any_time_rate", "", true),
     base("reference: random (cheese / corner)", "random"),
     base("reference: scripted proxy", "scripted_proxy"),
@@ -98,13 +100,18 @@ export function targetLines(targets: readonly TargetVerdict[]): string {
   return targets.map((t) => `${t.met ? "met    " : "NOT met"}  region ${t.region}: ${t.target}: ${t.measured}`).join("\n");
 }
 
-/** Retargeting success by distance from the top-right corner, one row per region (retargeted, then unedited). */
+/** The retargeting arms by distance, in table order. */
+const DISTANCE_ARMS = [
+  ["retargeted", "channels set"],
+  ["signature", "signature added"],
+  ["unedited", "unedited"],
+  ["goal_at_target", "cheese at the target"],
+] as const;
+
+/** Retargeting success by distance from the top-right corner, four rows per region (both edits, unedited, the cheese itself). */
 export function retargetDistanceTable(regions: readonly RegionSummary[]): string {
   const bins = regions[0]?.retarget_by_corner_distance ?? [];
-  const rows = regions.flatMap((r) => [
-    [`region ${r.region}: retargeted`, ...r.retarget_by_corner_distance.map((b) => fmt(b.retargeted, true))],
-    [`region ${r.region}: unedited`, ...r.retarget_by_corner_distance.map((b) => fmt(b.unedited, true))],
-  ]);
+  const rows = regions.flatMap((r) => DISTANCE_ARMS.map(([arm, label]) => [`region ${r.region}: ${label}`, ...r.retarget_by_corner_distance.map((b) => fmt(b[arm], true))]));
   return formatTable(["distance from the top-right corner (cells)", ...bins.map((b) => `${b.range[0]}–${Number.isFinite(b.range[1]) ? b.range[1] : "∞"}`)], rows);
 }
 
@@ -154,10 +161,10 @@ export function register(program: Command): void {
         png,
         renderHeatmap({
           title: "retargeting success by distance from the top-right corner (mean over seeds)",
-          rows: result.regions.length * 2,
+          rows: result.regions.length * DISTANCE_ARMS.length,
           cols: bins.length,
-          values: result.regions.flatMap((r) => [...r.retarget_by_corner_distance.map((b) => b.retargeted.mean), ...r.retarget_by_corner_distance.map((b) => b.unedited.mean)]),
-          rowLabels: result.regions.flatMap((r) => [`region ${r.region} retargeted`, `region ${r.region} unedited`]),
+          values: result.regions.flatMap((r) => DISTANCE_ARMS.flatMap(([arm]) => r.retarget_by_corner_distance.map((b) => b[arm].mean))),
+          rowLabels: result.regions.flatMap((r) => DISTANCE_ARMS.map(([, label]) => `region ${r.region} ${label}`)),
           colLabels: bins.map((b) => `${b.range[0]}-${Number.isFinite(b.range[1]) ? b.range[1] : "inf"}`),
           range: [0, 1],
           cellSize: 48,

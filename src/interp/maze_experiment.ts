@@ -119,6 +119,14 @@ function retargetSummary(r: RetargetStudy): RetargetSummary {
   };
 }
 
+export interface RetargetBin {
+  range: [number, number];
+  retargeted: SeedStat;
+  signature: SeedStat;
+  unedited: SeedStat;
+  goal_at_target: SeedStat;
+}
+
 export interface SeedStat {
   mean: number;
   ci95: [number, number];
@@ -130,8 +138,9 @@ export interface RegionSummary {
   agents: number;
   figures: Record<string, SeedStat>;
   /** per corner-distance bin: retargeted and unedited success, mean over seeds */
-  retarget_by_corner_distance: { range: [number, number]; retargeted: SeedStat; unedited: SeedStat }[];
-  retarget_by_start_distance: { range: [number, number]; retargeted: SeedStat; unedited: SeedStat }[];
+  /** per distance bin, mean over seeds: the study's edit, the signature edit, unedited, the cheese itself at the target */
+  retarget_by_corner_distance: RetargetBin[];
+  retarget_by_start_distance: RetargetBin[];
   baselines: ReturnType<typeof behaviourBaselines>;
   /** the validity harness on this region's training levels and on the deploy levels the battery used */
   validity: { train: DistributionValidity; deploy: DistributionValidity };
@@ -335,12 +344,11 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
 
 function summarize(region: number, agents: AgentBattery[], baselines: ReturnType<typeof behaviourBaselines>, validity: RegionSummary["validity"]): RegionSummary {
   const pick = (f: (a: AgentBattery) => number): SeedStat => stat(agents.map(f));
-  const bins = (key: "by_corner_distance" | "by_start_distance"): RegionSummary["retarget_by_corner_distance"] =>
-    (agents[0]?.retarget[key] ?? []).map((b, k) => ({
-      range: b.range,
-      retargeted: stat(agents.map((a) => a.retarget[key][k]?.rates.retargeted?.rate ?? Number.NaN)),
-      unedited: stat(agents.map((a) => a.retarget[key][k]?.rates.unedited?.rate ?? Number.NaN)),
-    }));
+  const bins = (key: "by_corner_distance" | "by_start_distance"): RetargetBin[] =>
+    (agents[0]?.retarget[key] ?? []).map((b, k) => {
+      const arm = (edit: "retarget" | "retarget_signature", name: RetargetArm): SeedStat => stat(agents.map((a) => a[edit][key][k]?.rates[name]?.rate ?? Number.NaN));
+      return { range: b.range, retargeted: arm("retarget", "retargeted"), signature: arm("retarget_signature", "retargeted"), unedited: arm("retarget", "unedited"), goal_at_target: arm("retarget", "goal_at_target") };
+    });
   return {
     region,
     agents: agents.length,
@@ -371,6 +379,9 @@ function summarize(region: number, agents: AgentBattery[], baselines: ReturnType
       retarget_random_any_time_rate: pick((a) => a.retarget.any_time.random),
       retarget_goal_at_target_rate: pick((a) => a.retarget.goal_at_target_rate),
       retarget_signature_success_rate: pick((a) => a.retarget_signature.success_rate),
+      // paired per seed (the same levels and targets): what each edit adds over the unedited policy, in points
+      retarget_gain_pp: pick((a) => 100 * (a.retarget.success_rate - a.retarget.unedited_rate)),
+      retarget_signature_gain_pp: pick((a) => 100 * (a.retarget_signature.success_rate - a.retarget_signature.unedited_rate)),
       retarget_signature_any_time_rate: pick((a) => a.retarget_signature.any_time.retargeted),
       slowest_analysis_cpu_seconds: pick((a) => Math.max(...Object.values(a.cpu_seconds))),
     },
@@ -420,14 +431,21 @@ export function judgeTargets(regions: readonly RegionSummary[], agents: readonly
       measured: `${change >= 0 ? "+" : ""}${change.toFixed(1)} points (${pct(f("goal_rate_before"))} → ${pct(f("goal_rate_after"))}); cheese-or-corner ${pct(f("navigation_rate_after"))} steered vs ${pct(f("navigation_rate_cheese_hidden"))} with the cheese hidden (unsteered ${pct(f("navigation_rate_before"))})`,
       met: change <= -30 && kept,
     });
-    const bar = Math.max(f("retarget_unedited_rate"), f("retarget_random_rate"));
-    for (const [key, edit] of [["retarget_success_rate", "the study's edit: tracking channels set at the target"], ["retarget_signature_success_rate", "the cheese's signature added at the target"]] as const) {
-      const rt = r.figures[key];
+    const edits = [
+      ["retarget_success_rate", "retarget_gain_pp", "the study's edit: tracking channels set at the target"],
+      ["retarget_signature_success_rate", "retarget_signature_gain_pp", "the cheese's signature added at the target"],
+    ] as const;
+    for (const [key, gainKey, edit] of edits) {
+      // "above the unedited policy": the per-seed gain on the same levels and targets, its 95% interval above 0
+      // (one seed: the gain itself above 0)
+      const gain = r.figures[gainKey];
+      const above = gain ? (gain.values.length === 1 ? gain.mean > 0 : gain.ci95[0] > 0) : false;
+      const ceiling = f("retarget_goal_at_target_rate") - f("retarget_unedited_rate");
       out.push({
         target: `retargeting (${edit}) reaches ≥ 50% of random targets directly, above the unedited and random policies`,
         region: r.region,
-        measured: `${pct(f(key))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}, the cheese itself at the target ${pct(f("retarget_goal_at_target_rate"))})`,
-        met: f(key) >= 0.5 && (rt?.values.length === 1 ? f(key) > bar : (rt?.ci95[0] ?? Number.NaN) > bar),
+        measured: `${pct(f(key))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}, the cheese itself at the target ${pct(f("retarget_goal_at_target_rate"))}); gain over unedited, paired by seed ${gain ? `${gain.mean >= 0 ? "+" : ""}${gain.mean.toFixed(1)} points [${gain.ci95[0].toFixed(1)}, ${gain.ci95[1].toFixed(1)}]` : "–"}${ceiling > 0 && gain ? `, ${(gain.mean / (100 * ceiling) * 100).toFixed(0)}% of what the cheese itself adds` : ""}`,
+        met: f(key) >= 0.5 && above && f(key) > f("retarget_random_rate"),
       });
     }
     const own = agents.filter((a) => a.region === r.region);

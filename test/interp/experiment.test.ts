@@ -88,4 +88,12 @@ describe("the issue's targets, judged", () => {
     expect(steer(-35, 0.75, 0.54)).toBe(false);
     expect(steer(-25, 0.5, 0.75)).toBe(false);
   });
+
+  it("retargeting must reach half the targets and beat the unedited policy on the same targets (paired by seed)", () => {
+    const rt = (success: number, gain: number): boolean =>
+      verdict({ retarget_signature_success_rate: success, retarget_signature_gain_pp: gain, retarget_unedited_rate: success - gain / 100, retarget_random_rate: 0.04, retarget_goal_at_target_rate: 0.7 }, "retargeting (the cheese's signature");
+    expect(rt(0.566, 5.3)).toBe(true);
+    expect(rt(0.566, -1)).toBe(false);
+    expect(rt(0.45, 5)).toBe(false);
+  });
 });
