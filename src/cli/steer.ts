@@ -9,7 +9,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
-import { type BaselineName, type BehaviourSummary, type SteerStudy, steerStudy } from "../interp/studies.js";
+import { type BaselineName, type BehaviourSummary, defaultSteerHook, type SteerStudy, steerStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseNumberList, parseSeed } from "./args.js";
 import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
 import { formatNumber, formatTable, log, printJson } from "./output.js";
@@ -102,7 +102,7 @@ export function register(program: Command): void {
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--vector <name>", "OBJECT (per-maze vector: the maze with minus without the object, as in the study) or OBJECT-mean (one vector averaged over mazes)", "cheese")
     .option("--coef <c>", "coefficient: the activation gets + c × vector (−1 subtracts the object's contribution); a comma-separated list runs a dose-response sweep on the same levels", "-1")
-    .option("--hook <name>", "the hook to steer at (default: the last spatial hook)")
+    .option("--hook <name>", "the hook to steer at (default: the first residual block's output, mid-network as in the study; else the last spatial hook)")
     .option("--episodes <n>", "episodes per policy", "1000")
     .option("--greedy", "take the most likely action instead of sampling")
     .action(async (runDir: string, opts: SteerOptions) => {
@@ -117,7 +117,10 @@ export function register(program: Command): void {
         const hooks = interpHooks(run, opts.hook);
         if (hooks.length !== 1) throw new UsageError(`--hook must name one hook point, "${opts.hook}" matches ${hooks.length}: ${hooks.join(", ")}`);
         hook = hooks[0]!;
-      } else hook = spatialHookNames(run).at(-1)!;
+      } else {
+        spatialHookNames(run); // a policy without spatial hooks is refused with its hook list
+        hook = defaultSteerHook(run.policy);
+      }
       const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
       log(`steering at ${hook} with ${coefs.join(", ")} × the ${object.name} vector over ${episodes} episodes per policy …`);

@@ -22,7 +22,7 @@ import { collectActivations } from "./dataset.js";
 import { hookInfo } from "./hooks.js";
 import { channelIndex } from "./observations.js";
 import type { DistanceBin, RetargetArm } from "./retarget.js";
-import { analysisParams, behaviourBaselines, bestTrackingHook, type BehaviourSummary, channelStudy, headline, probeStudy, type RetargetStudy, retargetStudy, steerStudy } from "./studies.js";
+import { analysisParams, behaviourBaselines, bestTrackingHook, type BehaviourSummary, channelStudy, defaultSteerHook, headline, probeStudy, type RetargetStudy, retargetStudy, steerStudy } from "./studies.js";
 
 const ENV = "maze-cheese";
 
@@ -234,12 +234,6 @@ async function trainedAgent(options: MazeInterpOptions, region: number, seed: nu
   } finally {
     progress.stop?.();
   }
-}
-
-/** The default steering hook: the first stage's residual-block output (a mid-network map), else the last spatial hook. */
-export function defaultSteerHook(policy: ActorCritic): string {
-  const spatial = hookInfo(policy, policy.obsShape).filter((h) => h.shape.length === 3).map((h) => h.name);
-  return spatial.find((n) => n.endsWith("block.hook_resid_out")) ?? spatial.at(-1)!;
 }
 
 /** The battery's settings: a saved battery is reused only when they all match. */

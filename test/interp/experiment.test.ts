@@ -26,7 +26,7 @@ describe("mesa experiment maze-interp", () => {
     const out = JSON.parse(r.stdout) as { agents: { seed: number; reused: boolean; run_dir: string; probe: Record<string, number> }[]; regions: { region: number; figures: Record<string, { mean: number; ci95: number[]; values: number[] }>; baselines: Record<string, unknown> }[]; study: { cheese_tracking_channels: number } };
     expect(out.agents.map((a) => [a.seed, a.reused])).toEqual([[1, false], [2, false]]);
     const region = out.regions[0]!;
-    for (const key of ["probe_accuracy", "probe_random_init_accuracy", "probe_observation_accuracy", "tracking_channels", "goal_rate_before", "goal_rate_after", "proxy_rate_after", "navigation_rate_after", "retarget_success_rate", "retarget_unedited_rate"]) {
+    for (const key of ["probe_accuracy", "probe_random_init_accuracy", "probe_observation_accuracy", "tracking_channels", "goal_rate_before", "goal_rate_after", "proxy_rate_after", "navigation_rate_after", "navigation_rate_cheese_hidden", "retarget_success_rate", "retarget_unedited_rate", "retarget_goal_at_target_rate", "retarget_signature_success_rate", "retarget_signature_gain_pp"]) {
       expect(region.figures[key]!.values, key).toHaveLength(2);
       expect(Number.isFinite(region.figures[key]!.ci95[0]), key).toBe(true);
     }
@@ -37,7 +37,7 @@ describe("mesa experiment maze-interp", () => {
     expect([validity["train"]!.role, validity["deploy"]!.role]).toEqual(["train", "deploy"]);
     expect(validity["deploy"]!.checks.length).toBeGreaterThan(0);
     const targets = (out as unknown as { targets: { region: number; met: boolean; measured: string }[] }).targets;
-    expect(targets).toHaveLength(5);
+    expect(targets).toHaveLength(6); // probe, channels, cheese vector, retargeting by each edit, the 60 s budget
     expect(targets.every((t) => t.region === 1 && typeof t.met === "boolean" && t.measured.length > 0)).toBe(true);
     // a second experiment with the same settings finds these runs instead of training again
     const dir = join(root, "exp", "runs", "region-1");
