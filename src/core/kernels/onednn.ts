@@ -36,8 +36,11 @@ const OMP_CANDIDATES = ["libgomp.so.1", "libomp.so.5", "libiomp5.so", "libomp.dy
  */
 export const CONV_RULE = "every convolution oneDNN builds primitives for";
 
-/** Plans (primitives per geometry) kept; beyond this the oldest are destroyed. */
-const PLAN_CACHE = 32;
+/**
+ * Plans (primitives per geometry) kept; beyond this the least recently used is destroyed. A CNN policy has ~6
+ * geometries per batch size and PPO uses a few batch sizes (rollout shards, minibatch shards, evaluation).
+ */
+const PLAN_CACHE = 128;
 
 /** Descriptor buffers: larger than dnnl_memory_desc_t (696 bytes in 2.6) and dnnl_convolution_desc_t (5,976). */
 const MD_BYTES = 2048;
@@ -63,6 +66,7 @@ const QUERY_DIFF_DST_MD = 134;
 const ARG_SRC = 1;
 const ARG_DST = 17;
 const ARG_WEIGHTS = 33;
+const ARG_BIAS = 41;
 const ARG_DIFF_SRC = 129;
 const ARG_DIFF_DST = 145;
 const ARG_DIFF_WEIGHTS = 161;
@@ -103,6 +107,9 @@ interface Step {
 interface Plan {
   key: string;
   fwd: Step; bwdData: Step; bwdWeights: Step;
+  /** the forward adding the bias itself (built on first use; null when oneDNN would want other layouts for it) */
+  fwdBias: Step | null | undefined;
+  buildFwdBias: () => Step | null;
   /** NCHW input → the forward's (and backward-weights') source layout; NCHW output gradient → the backward's layout */
   srcIn: Step; weightsFwd: Step; dstOut: Step; diffDstIn: Step; weightsBwd: Step;
   /** blocked input gradient → NCHW: plain (into scratch) and adding into the caller's buffer */
@@ -131,7 +138,7 @@ class Scratch {
   get(name: string, bytes: number): Float32Array {
     let s = this.slots.get(name);
     if (s === undefined || s.byteLength < bytes) {
-      s = new Float32Array(Math.ceil(Math.max(bytes, 64) / 4));
+      s = new Float32Array(new ArrayBuffer(Math.ceil(Math.max(bytes, 256) / 4) * 4)); // a fixed backing store
       this.slots.set(name, s);
     }
     return s;
@@ -288,7 +295,12 @@ export class OneDnn {
   private plan(a: Conv2dArgs): Plan | Error {
     const key = `${a.n},${a.c},${a.h},${a.w},${a.o},${a.kh},${a.kw},${a.strideH},${a.strideW},${a.padH},${a.padW}`;
     let p = this.plans.get(key);
-    if (p !== undefined) return p;
+    if (p !== undefined) {
+      // most recently used last, so eviction takes the least recently used
+      this.plans.delete(key);
+      this.plans.set(key, p);
+      return p;
+    }
     try {
       p = this.build(key, a);
     } catch (err) {
@@ -374,8 +386,20 @@ export class OneDnn {
       return api.pdQuery(p, QUERY_IMPL_INFO, 0, o) === DNNL_SUCCESS ? String(o[0]) : "?";
     });
     const size = (md: Md): number => Number(api.mdSize(md));
+    const buildFwdBias = (): Step | null => {
+      const biasMd = this.md([a.o], TAG_A);
+      const d = Buffer.alloc(OP_DESC_BYTES);
+      this.check(api.convForwardInit(d, PROP_FORWARD_TRAINING, CONVOLUTION_DIRECT, any.src, any.wei, biasMd, any.dst, strides, padL, padR), "dnnl_convolution_forward_desc_init (bias)");
+      const p = pd(d, null, "convolution forward (bias)");
+      const same = [[QUERY_SRC_MD, blocked.src], [QUERY_WEIGHTS_MD, blocked.wei], [QUERY_DST_MD, blocked.dst]] as const;
+      if (!same.every(([what, md]) => api.mdEqual(q(p, what), md) === 1)) return null;
+      const uBias = memory("uBias", biasMd);
+      return { primitive: primitive(p, "convolution forward (bias)"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_BIAS, uBias], [ARG_DST, m.dst]] };
+    };
     return {
       key,
+      fwdBias: undefined,
+      buildFwdBias,
       fwd: { primitive: primitive(fwdPd, "convolution forward"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_DST, m.dst]] },
       bwdData: { primitive: primitive(bdPd, "convolution backward-data"), args: [[ARG_DIFF_DST, m.ddst], [ARG_WEIGHTS, m.weiBwd], [ARG_DIFF_SRC, m.dsrc]] },
       bwdWeights: { primitive: primitive(bwPd, "convolution backward-weights"), args: [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei]] },
@@ -402,10 +426,25 @@ export class OneDnn {
     const args = step.args.map(([arg, memory]) => {
       const d = data.get(memory);
       if (d === undefined) throw new Error("oneDNN step run without data for one of its arguments");
+      // oneDNN keeps the pointer until the execute call below. V8 keeps a small typed array (≤ 64 bytes: a bias, a
+      // tiny filter) on its moving heap; asking for its buffer moves the data to a fixed backing store for good
+      void d.buffer;
       this.check(this.api.memorySetHandle(memory, d), "dnnl_memory_set_data_handle");
       return { arg, memory };
     });
     this.check(this.api.execute(step.primitive, this.stream, args.length, args), "dnnl_primitive_execute");
+  }
+
+  /** The plan's forward with the bias, built on first use (null: not available, the epilogue adds the bias). */
+  private biasForward(p: Plan): Step | null {
+    if (p.fwdBias === undefined) {
+      try {
+        p.fwdBias = p.buildFwdBias();
+      } catch {
+        p.fwdBias = null;
+      }
+    }
+    return p.fwdBias;
   }
 
   /** conv2d (see KernelBackend.conv2d); the caller checked fits(a). */
@@ -421,13 +460,17 @@ export class OneDnn {
     const data = new Map<Handle, Float32Array>([
       [p.mem.uSrc!, xin], [p.mem.uWei!, weight], [p.mem.uDst!, y], [p.mem.src!, src], [p.mem.wei!, wei], [p.mem.dst!, dst],
     ]);
+    // a bias alone is added by the convolution itself (its output is then final: no pass over it); with a residual
+    // or a ReLU one pass adds them all, as on the other paths (whose ReLU maps NaN to 0, which oneDNN's does not)
+    const fusedBias = bias !== null && residual === null && !a.relu ? this.biasForward(p) : null;
+    if (fusedBias !== null) data.set(p.mem.uBias!, bias!);
     this.run(p.srcIn, data);
     this.run(p.weightsFwd, data);
-    this.run(p.fwd, data);
+    this.run(fusedBias ?? p.fwd, data);
     this.run(p.dstOut, data);
     this.api.streamWait(this.stream);
     if (xin !== x) releaseBuffer(xin);
-    if (bias || residual || a.relu) passes.epilogue(y, bias, residual, a.relu, a.n, a.o, ho * wo);
+    if (fusedBias === null && (bias || residual || a.relu)) passes.epilogue(y, bias, residual, a.relu, a.n, a.o, ho * wo);
   }
 
   /** The gradients of conv2d's inputs, added into `grads` (see KernelBackend.conv2dBackward); the caller checked fits(a). */

@@ -46,6 +46,8 @@ const FUSIONS = [
   { reluInput: true, relu: true, bias: true, residual: false },
   { reluInput: false, relu: true, bias: true, residual: true },
   { reluInput: true, relu: false, bias: false, residual: true },
+  { reluInput: false, relu: false, bias: true, residual: false }, // the bias added by oneDNN's convolution itself
+  { reluInput: true, relu: false, bias: true, residual: false },
 ];
 
 function random(rng: Rng, n: number): Float32Array {
