@@ -43,3 +43,28 @@ export function expectClose(actual: Float32Array | null, expected: Float32Array 
     if (Math.abs(actual[i]! - e) > 2e-5 + 2e-5 * Math.abs(e)) throw new Error(`${what}[${i}]: ${actual[i]} vs reference ${e}`);
   }
 }
+
+/** The same float bits element for element (−0 and NaN payloads count). */
+export function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  expect(ua.length, what).toBe(ub.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) throw new Error(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+type CaseResult = ReturnType<typeof runConvCase>;
+
+/**
+ * `one` within expectClose of the reference `want` for the output and every gradient, and each of `same` (labelled
+ * runs of the same case: resident operands, two threads) with `one`'s very bits.
+ */
+export function expectCaseAgrees(want: CaseResult, one: CaseResult, same: Record<string, CaseResult>, tag: string): void {
+  for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
+    expectClose(one[key], want[key], `${tag} ${key}`);
+    const p = one[key];
+    for (const [label, other] of Object.entries(same)) {
+      const q = other[key];
+      if (p !== null && q !== null) expectSameBits(p, q, `${tag} ${key} ${label}`);
+    }
+  }
+}

@@ -14,7 +14,7 @@ import type { WasmBackend } from "../../../src/core/kernels/wasm.js";
 import { conv2d } from "../../../src/core/ops/conv.js";
 import { Rng } from "../../../src/core/rng.js";
 import { gradcheck, randInputs } from "../gradcheck.js";
-import { expectClose, runConvCase } from "./conv_case.js";
+import { expectCaseAgrees, expectClose, expectSameBits, runConvCase } from "./conv_case.js";
 
 const js = new JsBackend();
 const jsGemm = js.matmul.bind(js);
@@ -46,11 +46,6 @@ function geometry(a: Conv2dArgs): RowGeometry {
   return { c: a.c, h: a.h, w: a.w, o: a.o, kh: a.kh, kw: a.kw, strideH: a.strideH, strideW: a.strideW, padH: a.padH, padW: a.padW, ho, wo };
 }
 
-function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) throw new Error(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
-}
 
 /** Forward and backward through `conv`/`backward`, every gradient starting from the same random values. */
 function run(
@@ -185,13 +180,7 @@ describe.skipIf(blasWhy !== undefined || wasmWhy !== undefined)("blas conv2d as 
         const inPlace = run(a, f, 20 * si + fi, conv, back, resident);
         blas.setThreads(2);
         const two = run(a, f, 20 * si + fi, conv, back);
-        for (const key of ["y", "x", "weight", "bias", "residual"] as const) {
-          expectClose(one[key], want[key], `${tag} ${key}`);
-          const p = one[key], q = inPlace[key], r = two[key];
-          if (p === null || q === null || r === null) continue;
-          expectSameBits(p, q, `${tag} ${key} resident`);
-          expectSameBits(p, r, `${tag} ${key} two threads`);
-        }
+        expectCaseAgrees(want, one, { resident: inPlace, "two threads": two }, tag);
       }
     }
   });

@@ -15,7 +15,7 @@ import { conv2d } from "../../../src/core/ops/conv.js";
 import { Rng } from "../../../src/core/rng.js";
 import { tensor } from "../../../src/core/tensor.js";
 import { gradcheck, randInputs } from "../gradcheck.js";
-import { expectClose, runConvCase } from "./conv_case.js";
+import { expectCaseAgrees, expectClose, runConvCase } from "./conv_case.js";
 
 const js = new JsBackend();
 const blasWhy = backendUnavailable("blas");
@@ -56,12 +56,6 @@ function random(rng: Rng, n: number): Float32Array {
   return v;
 }
 
-function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  expect(ua.length, what).toBe(ub.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) throw new Error(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
-}
 
 const KEYS = ["y", "x", "weight", "bias", "residual"] as const;
 
@@ -90,13 +84,7 @@ describe.skipIf(dnnWhy !== undefined)("oneDNN conv2d in the blas backend", () =>
         const inPlace = run(blas, resident);
         blas.setThreads(2);
         const two = run(blas);
-        for (const key of KEYS) {
-          expectClose(one[key], want[key], `${tag} ${key}`);
-          const p = one[key], q = inPlace[key], r = two[key];
-          if (p === null || q === null || r === null) continue;
-          expectSameBits(p, q, `${tag} ${key} resident`);
-          expectSameBits(p, r, `${tag} ${key} two threads`);
-        }
+        expectCaseAgrees(want, one, { resident: inPlace, "two threads": two }, tag);
       }
     }
   });
