@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .option("--samples <n>", "observations for the channel search", "1000")
     .option("--greedy", "take the most likely action instead of sampling")
     .option("--criterion <kind>", "success: direct (on the target within 2 × the shortest path's steps) or episode (any time before the episode ends)", "direct")
-    .action((runDir: string, opts: RetargetOptions) => {
+    .action(async (runDir: string, opts: RetargetOptions) => {
       if (opts.criterion !== "direct" && opts.criterion !== "episode") throw new UsageError(`--criterion must be direct or episode, got "${opts.criterion}"`);
       const criterion: RetargetCriterion = opts.criterion;
       if (opts.edit !== "set" && opts.edit !== "add") throw new UsageError(`--edit must be set or add, got "${opts.edit}"`, "set writes a value into the tracking channels; add adds the goal's signature");
@@ -105,7 +105,7 @@ export function register(program: Command): void {
         const dataset = collectActivations(run.policy, run.def, { hooks, samples, distribution, params, seed: seed + 104_729, source: provenance(run) });
         channelSearch = bestTrackingHook(hooks.map((h) => channelStudy(run.policy, dataset, h, `${object.name}_cell`, seed)));
       }
-      const study = retargetStudy(run.policy, run.def, {
+      const study = await retargetStudy(run.policy, run.def, {
         hook: channelSearch?.hook ?? hooks[0]!,
         channel: object.index,
         target: `${object.name}_cell`,

@@ -1,6 +1,6 @@
 // Worker-thread side of evaluateArms (arms.ts): rebuilds the policy from its spec and parameters and the
-// environment from its name, evaluates one arm (kernels on one thread: the arms share the cores) and posts the
-// evaluation back.
+// environment from its name, runs one arm (an evaluation or a retargeting arm; kernels on one thread: the arms share
+// the cores) and posts the result back.
 import { parentPort, workerData } from "node:worker_threads";
 import "../core/ops/index.js";
 import { kernels, setBackend } from "../core/kernels/index.js";
@@ -11,8 +11,7 @@ import "../nn/models/cnn_policy.js";
 import "../nn/models/mlp_policy.js";
 import "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
-import { evaluate } from "../rl/evaluate.js";
-import { type ArmWorkerInit, type ArmWorkerReply, armActions } from "./arms.js";
+import { type ArmWorkerInit, type ArmWorkerReply, runArmTask } from "./arms.js";
 
 const port = parentPort;
 if (port === null) throw new Error("arm_worker.js must run as a worker thread");
@@ -27,7 +26,7 @@ try {
     throw new Error(`the replica's parameters (${params.map((p) => p.size).join(", ")}) differ from the policy's (${init.params.map((p) => p.length).join(", ")})`);
   }
   params.forEach((p, i) => p.data.set(init.params[i]!));
-  reply = { result: evaluate(getEnvDefinition(init.env), armActions(policy, init.arm), init.setting) };
+  reply = runArmTask(policy, getEnvDefinition(init.env), init.task);
 } catch (err) {
   reply = { error: err instanceof Error ? err.message : String(err) };
 }

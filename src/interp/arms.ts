@@ -3,7 +3,8 @@
 // depends only on its seed. With a second core and the compiled worker script, every arm runs in a worker thread
 // holding a replica of the policy (rebuilt from its spec and parameters, kernels on one thread), so the arms share
 // the machine's cores; otherwise, or when asked, one after the other on this thread. Either way each arm's episodes
-// and actions are the same (tested), so where an arm ran never changes a figure.
+// and actions are the same (tested), so where an arm ran never changes a figure. Retargeting's arms (retargeted,
+// unedited, the goal shown at the target, random) run the same way (retargetArms).
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -15,6 +16,7 @@ import type { AnyEnvDefinition } from "../envs/engine.js";
 import { getEnvDefinition } from "../envs/make.js";
 import type { ActorCritic, PolicySpec } from "../nn/models/policy.js";
 import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
+import { type RetargetArm, type RetargetArmRun, type RetargetOptions, type RetargetResult, retarget, retargetArm, retargetArmsOf, tabulateRetarget } from "./retarget.js";
 import { hiddenChannelActions, steeredActions } from "./steering.js";
 
 /** What a steered arm adds: one vector for every copy, or the per-episode vector of the object in channel `channel`. */
@@ -57,17 +59,19 @@ export function armActions(policy: ActorCritic, arm: Arm): ActionSource {
   return steeredActions(policy, rng, { hook: a.hook, coef: a.coef, vector, greedy: arm.greedy });
 }
 
-/** What the worker thread is given: the policy's spec and parameters, the env by name, the levels and the arm. */
+/** One arm's work: an evaluation over levels, or a retargeting arm (the first one also returns the targets). */
+export type ArmTask = { kind: "evaluate"; setting: ArmSetting; arm: Arm } | { kind: "retarget"; options: RetargetOptions; arm: RetargetArm; records: boolean };
+
+/** What the worker thread is given: the policy's spec and parameters, the env by name, and the task. */
 export interface ArmWorkerInit {
   backend: string;
   spec: PolicySpec;
   params: Float32Array[];
   env: string;
-  setting: ArmSetting;
-  arm: Arm;
+  task: ArmTask;
 }
 
-export type ArmWorkerReply = { result: EvaluationResult } | { error: string };
+export type ArmWorkerReply = { result: EvaluationResult } | { retarget: RetargetArmRun } | { error: string };
 
 const SCRIPT = new URL("./arm_worker.js", import.meta.url);
 
@@ -85,14 +89,14 @@ export function armWorkersUnavailable(def: AnyEnvDefinition): string | null {
   return registered === def ? null : `environment "${def.name}" is not the registered definition of that name`;
 }
 
-function inWorker(init: ArmWorkerInit): Promise<EvaluationResult> {
+function inWorker(init: ArmWorkerInit): Promise<Exclude<ArmWorkerReply, { error: string }>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(SCRIPT, { workerData: init });
     let settled = false;
     worker.once("message", (reply: ArmWorkerReply) => {
       settled = true;
       if ("error" in reply) reject(new Error(`an evaluation arm failed in its worker thread: ${reply.error}`));
-      else resolve(reply.result);
+      else resolve(reply);
       void worker.terminate();
     });
     worker.once("error", (err) => {
@@ -113,5 +117,24 @@ function inWorker(init: ArmWorkerInit): Promise<EvaluationResult> {
 export async function evaluateArms(policy: ActorCritic, def: AnyEnvDefinition, setting: ArmSetting, arms: readonly Arm[], parallel = true): Promise<EvaluationResult[]> {
   if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return arms.map((arm) => evaluate(def, armActions(policy, arm), setting));
   const params = policy.parameters().map((p) => Float32Array.from(p.data));
-  return Promise.all(arms.map((arm) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, setting, arm })));
+  const replies = await Promise.all(arms.map((arm) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, task: { kind: "evaluate", setting, arm } })));
+  return replies.map((r) => (r as { result: EvaluationResult }).result);
+}
+
+/**
+ * Retargeting's arms side by side in worker threads (see retarget in retarget.ts for what they measure), or one after
+ * the other on this thread when workers cannot run here or `parallel` is false; the same result either way.
+ */
+export async function retargetArms(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, parallel = true): Promise<RetargetResult> {
+  const arms = retargetArmsOf(options);
+  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return retarget(policy, def, options);
+  const params = policy.parameters().map((p) => Float32Array.from(p.data));
+  const replies = await Promise.all(arms.map((arm, k) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, task: { kind: "retarget", options, arm, records: k === 0 } })));
+  return tabulateRetarget(def, options, arms, replies.map((r) => (r as { retarget: RetargetArmRun }).retarget));
+}
+
+/** Runs one task on this thread (what a worker does with its replica). */
+export function runArmTask(policy: ActorCritic, def: AnyEnvDefinition, task: ArmTask): Exclude<ArmWorkerReply, { error: string }> {
+  if (task.kind === "evaluate") return { result: evaluate(def, armActions(policy, task.arm), task.setting) };
+  return { retarget: retargetArm(policy, def, task.options, task.arm, task.records) };
 }

@@ -184,7 +184,6 @@ function runArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOpt
     remaining--;
   };
   let guard = 0;
-  if (arm === "goal_at_target" && hidden === null) throw new ConfigError("the goal-at-target arm needs the goal's channel hidden (hideChannel)", "leave the goal hidden, or drop the goal_at_target arm");
   while (remaining > 0) {
     if (++guard > (options.episodes + n) * (env.maxSteps + 2)) throw new Error("retarget: episodes did not finish");
     const obs = hidden === null ? env.obs : withoutChannel(env.obs, env.obsShape, hidden);
@@ -254,16 +253,39 @@ function bins(records: RetargetEpisode[], ranges: [number, number][], key: "corn
   });
 }
 
-/** Runs the retargeting arms on the same levels and targets and tabulates success. */
-export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions): RetargetResult {
+/** One arm's run: each episode's steps to the target (−1: never), and the episodes' targets when asked for. */
+export interface RetargetArmRun {
+  steps: number[];
+  records: RetargetEpisode[] | null;
+}
+
+/** Checks the options and returns the arms to run (every arm plays the same levels and targets). */
+export function retargetArmsOf(options: RetargetOptions): RetargetArm[] {
   if (!Number.isInteger(options.episodes) || options.episodes < 1) throw new ConfigError(`retarget episodes must be a positive integer, got ${options.episodes}`);
   if (options.channels.length === 0) throw new ConfigError("retargeting needs at least one channel", "pass channels found by channel search (--channels or --top)");
-  const arms = options.arms ?? defaultRetargetArms(options.hideChannel ?? null);
+  const arms = [...(options.arms ?? defaultRetargetArms(options.hideChannel ?? null))];
+  if (arms.includes("goal_at_target") && (options.hideChannel ?? null) === null) throw new ConfigError("the goal-at-target arm needs the goal's channel hidden (hideChannel)", "leave the goal hidden, or drop the goal_at_target arm");
+  return arms;
+}
+
+/** Runs one arm (on any thread: it depends only on the policy's parameters and the options). */
+export function retargetArm(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, arm: RetargetArm, withRecords: boolean): RetargetArmRun {
+  const records = withRecords ? new Array<RetargetEpisode>(options.episodes) : null;
+  return { steps: runArm(policy, def, options, arm, records), records };
+}
+
+/** Runs the retargeting arms on the same levels and targets, one after the other, and tabulates success. */
+export function retarget(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions): RetargetResult {
+  const arms = retargetArmsOf(options);
+  return tabulateRetarget(def, options, arms, arms.map((arm, k) => retargetArm(policy, def, options, arm, k === 0)));
+}
+
+/** The result from every arm's run (`runs` in the arms' order; the first carries the episodes' targets). */
+export function tabulateRetarget(def: AnyEnvDefinition, options: RetargetOptions, arms: readonly RetargetArm[], runs: readonly RetargetArmRun[]): RetargetResult {
   const criterion = options.criterion ?? "direct";
-  const records: RetargetEpisode[] = new Array<RetargetEpisode>(options.episodes);
+  const records = runs[0]!.records!;
   arms.forEach((arm, k) => {
-    const steps = runArm(policy, def, options, arm, k === 0 ? records : null);
-    steps.forEach((t, slot) => {
+    runs[k]!.steps.forEach((t, slot) => {
       const r = records[slot]!;
       r.steps[arm] = t;
       r.reached[arm] = t >= 0 && (criterion === "episode" || t <= directSteps(r.start_distance));

@@ -5,7 +5,8 @@
 //   patchStudy     — activation patching between the same observations with the goal object present/removed;
 //   steerStudy     — a steering vector judged by behaviour vs the unsteered policy and the random, scripted
 //                    proxy and scripted intended policies on the same levels (arms in parallel: arms.ts);
-//   retargetStudy  — retargeting the goal-tracking channels vs the unedited policy and a random policy.
+//   retargetStudy  — retargeting the goal-tracking channels vs the unedited policy, the goal itself at the target and
+//                    a random policy (the arms side by side in worker threads).
 // The CLI commands (`mesa probe|patch|steer|retarget|channels`) and `mesa experiment maze-interp` call these.
 import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
@@ -21,8 +22,8 @@ import { hookInfo } from "./hooks.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
-import { goalSignature, type RetargetCriterion, type RetargetResult, retarget } from "./retarget.js";
-import { type ArmVector, evaluateArms } from "./arms.js";
+import { goalSignature, type RetargetCriterion, type RetargetResult } from "./retarget.js";
+import { type ArmVector, evaluateArms, retargetArms } from "./arms.js";
 import { meanDifferenceVector } from "./steering.js";
 import type { LabelSpec } from "./labels.js";
 
@@ -471,7 +472,7 @@ export interface RetargetStudy extends RetargetResult {
   channel_search: Omit<ChannelStudy, "trained" | "random_init"> & { top: ChannelScore[] };
 }
 
-export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetStudyOptions): RetargetStudy {
+export async function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetStudyOptions): Promise<RetargetStudy> {
   const study =
     options.channelSearch?.hook === options.hook
       ? options.channelSearch
@@ -504,7 +505,7 @@ export function retargetStudy(policy: ActorCritic, def: AnyEnvDefinition, option
   }
   const scores = channels.map((c) => study.trained.ranked.find((s) => s.channel === c)!);
   const value = options.value ?? (options.scale ?? 1) * Math.max(...scores.map((s) => s.max_at_goal));
-  const result = retarget(policy, def, {
+  const result = await retargetArms(policy, def, {
     hook: options.hook,
     channels,
     value,

@@ -1,6 +1,6 @@
 // Evaluation arms (src/interp/arms.ts): each arm run in its own worker thread gives the episodes and figures of the
 // same arm run on the calling thread — as is, steered at a hook (per-episode and fixed vectors), and with the
-// cheese hidden. The workers run compiled JavaScript, so the thread test uses the build in dist/ (`npm test`
+// cheese hidden — and retargeting's arms give the result of running them one after the other. The workers run compiled JavaScript, so the thread test uses the build in dist/ (`npm test`
 // builds first).
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -53,5 +53,18 @@ describe("evaluation arms", () => {
     // the arms differ from one another (the steering and the hiding did something), so equality is not vacuous
     expect(new Set(inline.map((r) => `${r.episode_length} ${r.intended_goal_rate}`)).size).toBeGreaterThan(1);
     expect(inline.some((r) => r.intended_goal_rate > 0)).toBe(true);
+    // retargeting's four arms (retargeted with the signature edit, unedited, the goal at the target, random), on a
+    // policy whose action head is scaled up from its near-zero init, so that what the hook and the input carry
+    // decides the actions
+    const steady = mods.createPolicy({ kind: "cnn", obsShape: [3, 5, 5], numActions: 4, hidden: [4, 8, 16] }, new mods.Rng(5, "init"));
+    for (const [name, p] of steady.namedParameters()) if (name.startsWith("policy.")) p.data.forEach((v, i, a) => (a[i] = 10 * v));
+    const options = { hook, channels: [0, 1, 2, 3, 4, 5, 6, 7], value: 0, signature: fixed.slice(0, 8).map((v) => 5 * v), episodes: 20, params: { ...params, maxSteps: 40 }, seed: 6, numEnvs: 5, hideChannel: 2 };
+    const rThreaded = await mods.retargetArms(steady, def, options);
+    const rInline = await mods.retargetArms(steady, def, options, false);
+    expect(rThreaded).toEqual(rInline);
+    expect(Object.keys(rInline.success).sort()).toEqual(["goal_at_target", "random", "retargeted", "unedited"]);
+    // the edit and the goal shown at the target changed some episodes, so equality is not vacuous
+    expect(rInline.records.some((r) => r.steps["retargeted"] !== r.steps["unedited"])).toBe(true);
+    expect(rInline.records.some((r) => r.steps["goal_at_target"] !== r.steps["unedited"])).toBe(true);
   });
 });
