@@ -12,8 +12,8 @@
 // gradients are added into the caller's buffers by oneDNN reorders with a sum post-op.
 // Determinism: oneDNN's backward-weights splits its reduction over the batch between OpenMP threads, so its bits
 // depend on the thread count (forward and backward-data measured the same on one and two). Every primitive here
-// therefore runs on one OpenMP thread (omp_set_num_threads(1) on each thread that loads this module — the shard
-// worker loads its own); a second core is used by PPO's shards, each on one thread, so 1 and 2 threads still train
+// therefore runs on one OpenMP thread (omp_set_num_threads(1) around each call, the previous count restored after,
+// in whichever thread calls — the shard worker loads its own instance); a second core is used by PPO's shards, each on one thread, so 1 and 2 threads still train
 // to the same bits. Results differ from the other paths in the last bits (other summation orders), so CNN training
 // takes other bits with oneDNN than without it.
 // Primitives, their reorders and memory objects are built once per geometry (cached, the oldest dropped beyond
@@ -82,6 +82,12 @@ export interface KoffiApi {
   opaque(name: string): unknown;
   struct(name: string, fields: Record<string, string>): unknown;
   decode(pointer: unknown, type: string): unknown;
+}
+
+/** The OpenMP runtime's thread-count setter and getter (this thread's setting). */
+interface OmpThreads {
+  set: Fn;
+  get: Fn;
 }
 
 /** An opaque oneDNN handle (engine, stream, primitive descriptor, primitive, memory, attribute). */
@@ -161,7 +167,10 @@ export class OneDnn {
   private readonly plans = new Map<string, Plan | Error>();
   private readonly scratch = new Scratch();
 
-  private constructor(koffi: KoffiApi, lib: KoffiLib, library: string, version: string) {
+  private readonly omp: OmpThreads;
+
+  private constructor(koffi: KoffiApi, lib: KoffiLib, library: string, version: string, omp: OmpThreads) {
+    this.omp = omp;
     this.library = library;
     this.version = version;
     const f = (s: string): Fn => lib.func(s);
@@ -246,18 +255,18 @@ export class OneDnn {
     } catch (err) {
       throw new Error(`${library} is not a usable oneDNN 2.x: ${(err as Error).message}`);
     }
-    let setThreads: Fn | undefined;
+    let omp: OmpThreads | undefined;
     for (const name of OMP_CANDIDATES) {
       try {
-        setThreads = koffi.load(name).func("void omp_set_num_threads(int)");
+        const rt = koffi.load(name);
+        omp = { set: rt.func("void omp_set_num_threads(int)"), get: rt.func("int omp_get_max_threads()") };
         break;
       } catch {
         // next runtime
       }
     }
-    if (setThreads === undefined) throw new Error(`oneDNN loaded, but no OpenMP runtime to hold it to one thread (tried ${OMP_CANDIDATES.join(", ")})`);
-    setThreads(1);
-    const dnn = new OneDnn(koffi, lib, library, version);
+    if (omp === undefined) throw new Error(`oneDNN loaded, but no OpenMP runtime to hold it to one thread (tried ${OMP_CANDIDATES.join(", ")})`);
+    const dnn = new OneDnn(koffi, lib, library, version, omp);
     instances.set(library, dnn);
     return dnn;
   }
@@ -280,16 +289,41 @@ export class OneDnn {
     return b;
   }
 
+  /**
+   * Runs `fn` with this thread's OpenMP threads at one, restoring the previous count after (another library in the
+   * process, an OpenMP build of OpenBLAS say, keeps its own): primitives are built (oneDNN sizes its work split then)
+   * and run on one thread.
+   */
+  private oneThread<T>(fn: () => T): T {
+    const before = this.omp.get() as number;
+    if (before !== 1) this.omp.set(1);
+    try {
+      return fn();
+    } finally {
+      if (before !== 1) this.omp.set(before);
+    }
+  }
+
   /** Whether a call can convolve here (a plan builds for its geometry; built and cached on the first ask). */
   fits(a: Conv2dArgs): boolean {
     if (a.n === 0 || a.c === 0 || a.o === 0 || a.h === 0 || a.w === 0) return false;
-    return !(this.plan(a) instanceof Error);
+    return !(this.oneThread(() => this.plan(a)) instanceof Error);
   }
 
   /** The implementation names oneDNN chose for a geometry (forward, backward-data, backward-weights), or why none. */
   implementations(a: Conv2dArgs): string[] | Error {
-    const p = this.plan(a);
+    const p = this.oneThread(() => this.plan(a));
     return p instanceof Error ? p : p.impl;
+  }
+
+  /** conv2d (see KernelBackend.conv2d); the caller checked fits(a). */
+  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs, passes: DensePasses): void {
+    this.oneThread(() => this.forward(x, weight, bias, residual, y, a, passes));
+  }
+
+  /** The gradients of conv2d's inputs, added into `grads` (see KernelBackend.conv2dBackward); the caller checked fits(a). */
+  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses): void {
+    this.oneThread(() => this.backward(x, weight, y, gy, grads, a, passes));
   }
 
   private plan(a: Conv2dArgs): Plan | Error {
@@ -447,8 +481,7 @@ export class OneDnn {
     return p.fwdBias;
   }
 
-  /** conv2d (see KernelBackend.conv2d); the caller checked fits(a). */
-  conv2d(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs, passes: DensePasses): void {
+  private forward(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs, passes: DensePasses): void {
     const [ho, wo] = checkConv2d(x, weight, bias, residual, y, a);
     const p = this.plan(a);
     if (p instanceof Error) throw p;
@@ -473,8 +506,7 @@ export class OneDnn {
     if (fusedBias === null && (bias || residual || a.relu)) passes.epilogue(y, bias, residual, a.relu, a.n, a.o, ho * wo);
   }
 
-  /** The gradients of conv2d's inputs, added into `grads` (see KernelBackend.conv2dBackward); the caller checked fits(a). */
-  conv2dBackward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses): void {
+  private backward(x: Float32Array, weight: Float32Array, y: Float32Array, gy: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses): void {
     const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, a);
     const p = this.plan(a);
     if (p instanceof Error) throw p;

@@ -4,6 +4,7 @@
 // resident in the wasm memory or not; and the fallback when the library is missing: the blas backend says why and
 // convolves on its own path. (An image's bits can depend on the batch it is convolved in — oneDNN blocks the batch —
 // so PPO's shards are cut by its config, not by the thread count: test/rl/shards.test.ts checks 1 against 2 threads.)
+import { createRequire } from "node:module";
 import { afterEach, describe, expect, it } from "vitest";
 import { BlasBackend } from "../../../src/core/kernels/blas.js";
 import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.js";
@@ -102,6 +103,26 @@ describe.skipIf(dnnWhy !== undefined)("oneDNN conv2d in the blas backend", () =>
       return tensor(v, shape).requireGrad();
     };
     gradcheck((x, w) => conv2d(x!, w!, null, { padding: 1, reluInput: true, relu: false }), [away([2, 5, 3, 6]), away([3, 5, 3, 3])], { eps: 1e-2 });
+  });
+
+  it("runs on one OpenMP thread whatever this thread's OpenMP setting, and leaves the setting as it found it", () => {
+    const gomp = (createRequire(import.meta.url)("koffi") as { load(name: string): { func(sig: string): (...a: unknown[]) => unknown } }).load("libgomp.so.1");
+    const set = gomp.func("void omp_set_num_threads(int)"), get = gomp.func("int omp_get_max_threads()");
+    const blas = freshBlas();
+    const before = get();
+    const a = { ...SHAPES[2]!, n: 9, reluInput: true, relu: true };
+    const f = FUSIONS[1]!;
+    const run = () => runConvCase(a, f, new Rng(3, "omp"), random, (x, w, b, r, y) => blas.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => blas.conv2dBackward(x, w, y, gy, g, a));
+    try {
+      set(1);
+      const one = run();
+      set(2);
+      const two = run();
+      expect(get()).toBe(2);
+      expectCaseAgrees(one, one, { "OpenMP at two threads": two }, "omp");
+    } finally {
+      set(before);
+    }
   });
 
   it("builds primitives once per geometry and names the implementations it chose", () => {
