@@ -117,10 +117,7 @@ export function register(program: Command): void {
         const hooks = interpHooks(run, opts.hook);
         if (hooks.length !== 1) throw new UsageError(`--hook must name one hook point, "${opts.hook}" matches ${hooks.length}: ${hooks.join(", ")}`);
         hook = hooks[0]!;
-      } else {
-        spatialHookNames(run); // a policy without spatial hooks is refused with its hook list
-        hook = defaultSteerHook(run.policy);
-      }
+      } else hook = defaultSteerHook(spatialHookNames(run)); // a policy without spatial hooks is refused with its hook list
       const { distribution, params, seed } = analysisLevels(run, opts);
       const started = performance.now();
       log(`steering at ${hook} with ${coefs.join(", ")} × the ${object.name} vector over ${episodes} episodes per policy …`);

@@ -16,7 +16,7 @@ import type { AnyEnvDefinition } from "../envs/engine.js";
 import { getEnvDefinition } from "../envs/make.js";
 import type { ActorCritic, PolicySpec } from "../nn/models/policy.js";
 import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
-import { type RetargetArm, type RetargetArmRun, type RetargetOptions, type RetargetResult, retarget, retargetArm, retargetArmsOf, tabulateRetarget } from "./retarget.js";
+import { type RetargetArm, type RetargetArmRun, type RetargetOptions, type RetargetResult, retargetArm, retargetArmsOf, tabulateRetarget } from "./retarget.js";
 import { hiddenChannelActions, steeredActions } from "./steering.js";
 
 /** What a steered arm adds: one vector for every copy, or the per-episode vector of the object in channel `channel`. */
@@ -111,25 +111,28 @@ function inWorker(init: ArmWorkerInit): Promise<Exclude<ArmWorkerReply, { error:
 }
 
 /**
- * Evaluates every arm over the same levels: in worker threads when `parallel` (default) and they can run here,
- * else one after the other on this thread. The results come back in the arms' order.
+ * Runs the tasks on replicas of `policy` in worker threads, one each, when `parallel` and they can run here; else one
+ * after the other on this thread. The replies come back in the tasks' order, the same either way.
  */
-export async function evaluateArms(policy: ActorCritic, def: AnyEnvDefinition, setting: ArmSetting, arms: readonly Arm[], parallel = true): Promise<EvaluationResult[]> {
-  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return arms.map((arm) => evaluate(def, armActions(policy, arm), setting));
+async function runArmTasks(policy: ActorCritic, def: AnyEnvDefinition, tasks: readonly ArmTask[], parallel: boolean): Promise<Exclude<ArmWorkerReply, { error: string }>[]> {
+  if (!parallel || tasks.length < 2 || armWorkersUnavailable(def) !== null) return tasks.map((task) => runArmTask(policy, def, task));
   const params = policy.parameters().map((p) => Float32Array.from(p.data));
-  const replies = await Promise.all(arms.map((arm) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, task: { kind: "evaluate", setting, arm } })));
+  return Promise.all(tasks.map((task) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, task })));
+}
+
+/** Evaluates every arm over the same levels (see runArmTasks for where). The results come back in the arms' order. */
+export async function evaluateArms(policy: ActorCritic, def: AnyEnvDefinition, setting: ArmSetting, arms: readonly Arm[], parallel = true): Promise<EvaluationResult[]> {
+  const replies = await runArmTasks(policy, def, arms.map((arm) => ({ kind: "evaluate" as const, setting, arm })), parallel);
   return replies.map((r) => (r as { result: EvaluationResult }).result);
 }
 
 /**
- * Retargeting's arms side by side in worker threads (see retarget in retarget.ts for what they measure), or one after
- * the other on this thread when workers cannot run here or `parallel` is false; the same result either way.
+ * Retargeting's arms (see retarget in retarget.ts for what they measure), side by side in worker threads when they
+ * can be (runArmTasks); the same result either way.
  */
 export async function retargetArms(policy: ActorCritic, def: AnyEnvDefinition, options: RetargetOptions, parallel = true): Promise<RetargetResult> {
   const arms = retargetArmsOf(options);
-  if (!parallel || arms.length < 2 || armWorkersUnavailable(def) !== null) return retarget(policy, def, options);
-  const params = policy.parameters().map((p) => Float32Array.from(p.data));
-  const replies = await Promise.all(arms.map((arm, k) => inWorker({ backend: kernels().name, spec: policy.spec, params, env: def.name, task: { kind: "retarget", options, arm, records: k === 0 } })));
+  const replies = await runArmTasks(policy, def, arms.map((arm, k) => ({ kind: "retarget" as const, options, arm, records: k === 0 })), parallel);
   return tabulateRetarget(def, options, arms, replies.map((r) => (r as { retarget: RetargetArmRun }).retarget));
 }
 

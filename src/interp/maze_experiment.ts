@@ -287,13 +287,15 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
   const twin = probe.random_init.find((l) => l.source === probe.chosen_layer)!.report;
   const channelStudies = await timed("channels", () => spatial.map((h) => channelStudy(policy, dataset, h, "cheese_cell", seed)));
   const bestChannels = bestTrackingHook(channelStudies);
-  const steerHook = options.steerHook ?? defaultSteerHook(policy);
+  const steerHook = options.steerHook ?? defaultSteerHook(spatial);
   const steer = await timed("steer", () => steerStudy(policy, def, { hook: steerHook, coef: -1, vector: "per-maze", channel: cheese, distribution: "deploy", params: deploy, episodes: options.episodes, seed: evalSeed }));
   const retarget = await timed("retarget", () =>
     retargetStudy(policy, def, { hook: bestChannels.hook, channel: cheese, target: "cheese_cell", channelSearch: bestChannels, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
   );
+  // the channel search at the steering hook was run above (every spatial hook is searched): retargetStudy reuses it
+  const steerChannels = channelStudies.find((c) => c.hook === steerHook);
   const signature = await timed("retarget_signature", () =>
-    retargetStudy(policy, def, { hook: steerHook, edit: "add", channel: cheese, target: "cheese_cell", ...(bestChannels.hook === steerHook ? { channelSearch: bestChannels } : {}), samples: options.samples, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
+    retargetStudy(policy, def, { hook: steerHook, edit: "add", channel: cheese, target: "cheese_cell", ...(steerChannels ? { channelSearch: steerChannels } : {}), samples: options.samples, distribution: "deploy", params: deploy, episodes: options.targets, seed: evalSeed }),
   );
   return {
     region,
@@ -429,12 +431,12 @@ export function judgeTargets(regions: readonly RegionSummary[], agents: readonly
       ["retarget_success_rate", "retarget_gain_pp", "the study's edit: tracking channels set at the target"],
       ["retarget_signature_success_rate", "retarget_signature_gain_pp", "the cheese's signature added at the target"],
     ] as const;
+    const ceiling = f("retarget_goal_at_target_rate") - f("retarget_unedited_rate");
     for (const [key, gainKey, edit] of edits) {
       // "above the unedited policy": the per-seed gain on the same levels and targets, its 95% interval above 0
       // (one seed: the gain itself above 0)
       const gain = r.figures[gainKey];
       const above = gain ? (gain.values.length === 1 ? gain.mean > 0 : gain.ci95[0] > 0) : false;
-      const ceiling = f("retarget_goal_at_target_rate") - f("retarget_unedited_rate");
       out.push({
         target: `retargeting (${edit}) reaches ≥ 50% of random targets directly, above the unedited and random policies`,
         region: r.region,

@@ -23,6 +23,7 @@ import { wilsonInterval } from "../rl/stats.js";
 import { gridToMap } from "./channels.js";
 import { litCells, withoutChannel } from "./observations.js";
 import { pathDistances, topRightCell, wallCode } from "./paths.js";
+import { hookActivation } from "./steering.js";
 
 export interface RetargetOptions {
   /** a spatial hook [C, h, w] */
@@ -342,9 +343,8 @@ export function goalSignature(policy: ActorCritic, hook: string, obs: Float32Arr
   if (rows.length === 0) throw new ConfigError("no observation shows the goal, so its signature cannot be measured", "collect observations from levels where the goal is visible");
   const take = new Float32Array(rows.length * C * H * W);
   rows.forEach((b, k) => take.set(obs.subarray(b * C * H * W, (b + 1) * C * H * W), k * C * H * W));
-  const act = (x: Float32Array): Tensor => noGrad(() => policy.runWithCache(new Tensor(x, [rows.length, C, H, W]), { names: [hook], detach: true })).cache.get(hook)!;
-  const a = act(take);
-  const b = act(withoutChannel(take, shape, goalChannel));
+  const a = hookActivation(policy, hook, new Tensor(take, [rows.length, C, H, W]));
+  const b = hookActivation(policy, hook, new Tensor(withoutChannel(take, shape, goalChannel), [rows.length, C, H, W]));
   if (a.shape.length !== 4) throw new ShapeError(`a goal signature needs a spatial hook [C, h, w]; ${hook} is ${shapeStr(a.shape.slice(1))}`, "choose a convolutional hook (mesa hooks RUN)");
   const [, Ch, h, w] = a.shape as [number, number, number, number];
   const signature = new Float32Array(Ch);

@@ -15,7 +15,8 @@ import type { ActionSource } from "../rl/evaluate.js";
 import { sampleCategorical } from "../rl/sample.js";
 import { withoutChannel } from "./observations.js";
 
-function hookActivation(model: Module<Tensor, unknown>, hook: string, input: Tensor): Tensor {
+/** The activation at `hook` for `input` (no gradients kept). */
+export function hookActivation(model: Module<Tensor, unknown>, hook: string, input: Tensor): Tensor {
   const { cache } = noGrad(() => model.runWithCache(input, { names: [hook], detach: true }));
   return cache.get(hook)!;
 }

@@ -274,12 +274,11 @@ export function behaviourBaselines(def: AnyEnvDefinition, setting: EpisodeSettin
 // ---- steering ----
 
 /**
- * The default steering hook: the first stage's residual-block output (a mid-network map, where the study steered),
+ * The default steering hook among a model's spatial hooks (in order): the first stage's residual-block output (a mid-network map, where the study steered),
  * else the last spatial hook. On the small-maze agents −1 × the cheese vector there took 24–53 points off the
  * cheese rate; at the last spatial hook (a 2×2 map) 17 on the agent tried.
  */
-export function defaultSteerHook(policy: ActorCritic): string {
-  const spatial = hookInfo(policy, policy.obsShape).filter((h) => h.shape.length === 3).map((h) => h.name);
+export function defaultSteerHook(spatial: readonly string[]): string {
   return spatial.find((n) => n.endsWith("block.hook_resid_out")) ?? spatial.at(-1)!;
 }
 
