@@ -79,7 +79,8 @@ export interface SuccessorTable {
   moves: number;
 }
 
-function checkProblem(name: string, table: SuccessorTable, reward: Float32Array, continuation: Float32Array, options: ValueIterationOptions): void {
+/** Checks a batch of problems' shapes and settings (shared with the gated kernel). */
+export function checkProblem(name: string, table: SuccessorTable, reward: Float32Array, continuation: Float32Array, options: ValueIterationOptions): void {
   const { batch, states, moves, next } = table;
   if (next.length !== batch * states * moves) throw new ShapeError(`${name}: successor table has ${next.length} entries, expected ${batch}·${states}·${moves}`);
   if (reward.length !== batch * states) throw new ShapeError(`${name}: reward has ${reward.length} values, expected ${batch}·${states}`);
@@ -442,7 +443,7 @@ export function planQ(table: SuccessorTable, reward: Tensor, continuation: Tenso
 }
 
 /** V_K of every problem from values laid out [B, K, S] → [B, S]. */
-function lastValues(all: Float32Array, B: number, K: number, S: number): Float32Array {
+export function lastValues(all: Float32Array, B: number, K: number, S: number): Float32Array {
   const out = new Float32Array(B * S);
   for (let b = 0; b < B; b++) out.set(all.subarray((b * K + K - 1) * S, (b * K + K) * S), b * S);
   return out;

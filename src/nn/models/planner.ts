@@ -7,7 +7,12 @@
 // After Value Iteration Networks (Tamar et al. 2016); the termination map and the exploration-friendly
 // initialisation follow the feasibility prototype (issue 14).
 //
+// With `transitions=learned` the head also outputs a passability map (the chance a move into each cell succeeds,
+// else the agent stays) and value iteration plans with it (gated_value_iteration.ts) instead of walls read from
+// the observation by channel name: the planner then learns its transition model as well as its goal.
+//
 // Hook points: planner.hook_reward_map [B, H, W], planner.hook_termination [B, H, W] (probabilities),
+// planner.hook_passability [B, H, W] (probabilities; learned transitions only),
 // planner.hook_values [B, H, W] (V_K, read-only: replacing it changes nothing downstream), planner.hook_q
 // (Q_K at the agent's cell: [B, A] for the env's actions when it plans with the env's own moves — coin-run's
 // gravity and jumps —, else [B, 5] for the grid moves stay, up, down, left, right). Replacing the reward map or the
@@ -35,6 +40,7 @@ import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module, Parameter } from "../module.js";
 import { GRID_MOVES, type GridMove, type SuccessorTable, gridSuccessors, planQ } from "../value_iteration.js";
+import { planQGated } from "../gated_value_iteration.js";
 import { getEnvDefinition } from "../../envs/make.js";
 import type { AnyEnvDefinition } from "../../envs/engine.js";
 import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
@@ -65,6 +71,15 @@ export const plannerOptionsSchema = z
      * (coin-run: gravity and jumps), else free 4-connected steps; "grid", always free 4-connected steps
      */
     dynamics: z.enum(["env", "grid"]).default("env"),
+    /**
+     * the planner's transition model over grid moves: "blocking", a move into a cell of the `blocking` channels
+     * fails (walls read from the observation by name); "learned", the head also outputs each cell's passability
+     * (sigmoid) and a move enters its cell with that probability, else stays — no knowledge of the environment
+     * beyond the observation tensor (a gated value-iteration network)
+     */
+    transitions: z.enum(["blocking", "learned"]).default("blocking"),
+    /** initial passability logit of every cell with learned transitions (0: every move succeeds half the time until it learns where the walls are) */
+    initialPassabilityLogit: z.number().default(0),
   })
   .strict();
 export type PlannerOptions = z.output<typeof plannerOptionsSchema>;
@@ -129,7 +144,8 @@ function coordinateChannels(height: number, width: number): Tensor {
 }
 
 /**
- * Observation → [B, 2, H, W]: reward map and termination logits. A 3×3 conv over the channels plus coordinate
+ * Observation → [B, 2, H, W]: reward map and termination logits (and passability logits, [B, 3, H, W], when
+ * the planner learns its transitions). A 3×3 conv over the channels plus coordinate
  * channels, plus a global context (channel means → linear, added to every cell: lets a cell's worth depend on
  * what the agent holds, e.g. keys), ReLU, then a 1×1 conv. The output layer starts small (gain 0.01) so early
  * plans are flat and actions near uniform.
@@ -140,12 +156,14 @@ export class RewardMapHead extends Module {
   readonly out: Conv2d;
   private readonly _coords: Tensor;
 
-  constructor(channels: number, height: number, width: number, hidden: number, initialTerminationLogit: number, rng: Rng) {
+  /** initialPassabilityLogit: given, a third output map, passability logits, starting there */
+  constructor(channels: number, height: number, width: number, hidden: number, initialTerminationLogit: number, rng: Rng, initialPassabilityLogit?: number) {
     super();
     this.conv = new Conv2d(channels + 3, hidden, 3, rng, { init: "orthogonal", gain: Math.SQRT2, padding: 1 });
     this.context = new Linear(channels, hidden, rng, { init: "orthogonal", gain: 1, bias: false });
-    this.out = new Conv2d(hidden, 2, 1, rng, { init: "orthogonal", gain: 0.01 });
+    this.out = new Conv2d(hidden, initialPassabilityLogit === undefined ? 2 : 3, 1, rng, { init: "orthogonal", gain: 0.01 });
     this.out.bias!.data[1] = initialTerminationLogit;
+    if (initialPassabilityLogit !== undefined) this.out.bias!.data[2] = initialPassabilityLogit;
     this._coords = coordinateChannels(height, width);
   }
 
@@ -167,7 +185,7 @@ export class RewardMapHead extends Module {
     const h = conv2d(obs, wObs, null, { padding: 1, residual, transient: true }); // [B, hidden, H, W]
     // the ReLU fused into the 1×1 conv's input (measured: a separate ReLU and broadcast add over [B, hidden, H, W]
     // took a quarter of the planner's training time)
-    const maps = this.out.forwardFused(h, { reluInput: true }); // [B, 2, H, W]
+    const maps = this.out.forwardFused(h, { reluInput: true }); // [B, 2 or 3, H, W]
     if (!h.requiresGrad) for (const t of [residual, h]) releaseBuffer(t.data);
     return maps;
   }
@@ -211,10 +229,21 @@ export function contextPlusCells(ctx: Tensor, cells: Tensor): Tensor {
   });
 }
 
+/** What the planning stage plans with: the maps [B, H, W] (passability logits with learned transitions), the moves, the agent's cells. */
+export interface PlanningInput {
+  rewardMap: Tensor;
+  terminationLogits: Tensor;
+  passabilityLogits?: Tensor;
+  table: SuccessorTable;
+  agent: Int32Array;
+}
+
 /** The planning stage with its hook points (named planner.*): maps → value iteration → Q at the agent's cell. */
-export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminationLogits: Tensor; table: SuccessorTable; agent: Int32Array }, { q: Tensor; values: Tensor }> {
+export class ValueIterationPlanner extends Module<PlanningInput, { q: Tensor; values: Tensor }> {
   readonly hook_reward_map = new HookPoint();
   readonly hook_termination = new HookPoint();
+  /** only with learned transitions (a planner that reads its walls has no passability to show) */
+  readonly hook_passability: HookPoint | undefined;
   readonly hook_values = new HookPoint();
   readonly hook_q = new HookPoint();
   readonly options: ResolvedPlannerOptions;
@@ -226,10 +255,11 @@ export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminati
     this.height = height;
     this.width = width;
     this.options = options;
+    this.hook_passability = options.transitions === "learned" ? new HookPoint() : undefined;
   }
 
-  /** table: the moves over the cells, [B, H·W, moves] (grid moves, or the env's actions) */
-  forward(input: { rewardMap: Tensor; terminationLogits: Tensor; table: SuccessorTable; agent: Int32Array }): { q: Tensor; values: Tensor } {
+  /** table: the moves over the cells, [B, H·W, moves] (grid moves, or the env's actions; with passability, the cells each move tries to enter) */
+  forward(input: PlanningInput): { q: Tensor; values: Tensor } {
     const { height: H, width: W, options } = this;
     const B = input.rewardMap.shape[0]!;
     const table = input.table;
@@ -238,12 +268,12 @@ export class ValueIterationPlanner extends Module<{ rewardMap: Tensor; terminati
     const continuation = mul(sub(1, termination), options.gamma); // γ·(1 − termination)
     // the values of walls (closed-off absorbing states) cost more than the plan on a mostly-wall maze: worked out
     // only when something reads the values (a hook: mesaObjective, the analyses), else NaN
-    const { q, values } = planQ(table, reward.reshape([B, H * W]), continuation.reshape([B, H * W]), input.agent, {
-      iterations: options.iterations,
-      backup: options.backup,
-      temperature: options.softTemperature,
-      absorbingValues: this.hook_values._hooks.length > 0,
-    });
+    const vi = { iterations: options.iterations, backup: options.backup, temperature: options.softTemperature, absorbingValues: this.hook_values._hooks.length > 0 };
+    const r = reward.reshape([B, H * W]);
+    const c = continuation.reshape([B, H * W]);
+    const { q, values } = input.passabilityLogits && this.hook_passability
+      ? planQGated(table, r, c, this.hook_passability.forward(sigmoid(input.passabilityLogits)).reshape([B, H * W]), input.agent, vi) // passability: [B, H, W]
+      : planQ(table, r, c, input.agent, vi);
     const v = this.hook_values.forward(new Tensor(values, [B, H, W])); // [B, H, W]
     return { q: this.hook_q.forward(q), values: v }; // q: [B, moves]
   }
@@ -264,6 +294,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   readonly valueBias: Parameter;
   private readonly _agentChannel: number;
   private readonly _blockingChannels: number[];
+  /** transitions "learned": the head's third map is each cell's passability, and grid moves are gated by it */
+  private readonly _learnedTransitions: boolean;
   private readonly _actionMoves: Int32Array;
   /** the env's moves over the observation (options.dynamics "env" on an env that declares them), else null: grid moves */
   private readonly _observedMoves: AnyEnvDefinition["observedMoves"] | null;
@@ -291,7 +323,14 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     if (this._observedMoves && options.blocking) {
       throw new ConfigError(`planner: blocking applies to grid moves, but it plans with ${dynamics}'s own moves (walls included)`, "drop --model-param blocking, or add --model-param dynamics=grid to plan with free 4-connected moves");
     }
-    const blocking = this._observedMoves ? [] : options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
+    this._learnedTransitions = options.transitions === "learned";
+    if (this._learnedTransitions && this._observedMoves) {
+      throw new ConfigError(`planner: transitions=learned gates grid moves, but it plans with ${dynamics}'s own moves`, "add --model-param dynamics=grid to learn the transitions of free 4-connected moves, or drop transitions=learned");
+    }
+    if (this._learnedTransitions && options.blocking) {
+      throw new ConfigError("planner: transitions=learned learns where moves fail; blocking names channels that block them", "drop --model-param blocking, or use transitions=blocking (the default)");
+    }
+    const blocking = this._observedMoves || this._learnedTransitions ? [] : options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
     this._blockingChannels = blocking.map((name) => {
       const k = channels.indexOf(name);
       if (k < 0) throw new ConfigError(`planner: blocking channel "${name}" is not an observation channel`, `set --model-param blocking to some of: ${channels.join(", ")} (or [] for none)`);
@@ -303,7 +342,7 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     this.spec = { ...spec, obsShape: [...spec.obsShape], hidden: [hidden], env: envSpec, options: { ...(spec.options ?? {}) } };
     this.obsShape = spec.obsShape;
     this.numActions = spec.numActions;
-    this.rewardHead = new RewardMapHead(c, h, w, hidden, options.initialTerminationLogit, rng);
+    this.rewardHead = new RewardMapHead(c, h, w, hidden, options.initialTerminationLogit, rng, this._learnedTransitions ? options.initialPassabilityLogit : undefined);
     this.planner = new ValueIterationPlanner(h, w, resolvePlannerOptions(options, h, w, spec.env.planning));
     this.logInverseTemperature = new Parameter(new Tensor(new Float32Array([Math.log(options.initialInverseTemperature)]), [1]));
     this.actionBias = new Parameter(new Tensor(new Float32Array(spec.numActions), [spec.numActions]));
@@ -377,16 +416,22 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     return { agent, blocked };
   }
 
+  /** Whether it learns its transitions (the head's passability map) instead of reading walls by channel name. */
+  get learnsTransitions(): boolean {
+    return this._learnedTransitions;
+  }
+
   /** obs [batch, C, h, w] (or flat) → logits [batch, A], value [batch, 1] */
   forward(obs: Tensor): ActorCriticOutput {
     const x = this.asImage(obs);
     const [B, , H, W] = x.shape as [number, number, number, number];
     const { agent, blocked } = this.readObservation(x);
-    const maps = this.rewardHead.forward(x); // [B, 2, H, W]
+    const maps = this.rewardHead.forward(x); // [B, 2 or 3, H, W]
     const rewardMap = slice(maps, 1, 0, 1).reshape([B, H, W]);
     const terminationLogits = slice(maps, 1, 1, 2).reshape([B, H, W]);
-    const table = this.successors(x, blocked);
-    const { q } = this.planner.forward({ rewardMap, terminationLogits, table, agent }); // q: [B, moves]
+    const table = this.successors(x, blocked); // learned transitions: nothing blocked, the cells each move tries to enter
+    const passability = this._learnedTransitions ? { passabilityLogits: slice(maps, 1, 2, 3).reshape([B, H, W]) } : {};
+    const { q } = this.planner.forward({ rewardMap, terminationLogits, table, agent, ...passability }); // q: [B, moves]
     const qa = this._observedMoves ? q : indexSelect(q, 1, this._actionMoves); // [B, A]
     const logits = add(mul(qa, exp(this.logInverseTemperature)), this.actionBias); // [B, A]
     const o = this.planner.options;
@@ -399,11 +444,11 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
    * termination map, the planned values V_K, and the planned worth of entering each cell, R + γ·(1 − T)·V_K —
    * what reaching a cell is worth to the planner once termination and what follows are counted (the
    * readout that predicts behaviour: a mildly rewarded cell the episode does not end on can be worth more than
-   * a highly rewarded one it ends on).
+   * a highly rewarded one it ends on). With learned transitions, also the passability it planned with.
    */
-  mesaObjective(obs: Tensor): { reward: Tensor; termination: Tensor; values: Tensor; entering: Tensor } {
+  mesaObjective(obs: Tensor): { reward: Tensor; termination: Tensor; values: Tensor; entering: Tensor; passability?: Tensor } {
     return noGrad(() => {
-      const names = ["planner.hook_reward_map", "planner.hook_termination", "planner.hook_values"];
+      const names = ["planner.hook_reward_map", "planner.hook_termination", "planner.hook_values", ...(this._learnedTransitions ? ["planner.hook_passability"] : [])];
       const { cache } = this.runWithCache(obs, { names, detach: true });
       const reward = cache.get(names[0]!)!;
       const termination = cache.get(names[1]!)!;
@@ -411,7 +456,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
       const gamma = this.planner.options.gamma;
       const e = new Float32Array(reward.size);
       for (let i = 0; i < e.length; i++) e[i] = reward.data[i]! + gamma * (1 - termination.data[i]!) * values.data[i]!;
-      return { reward, termination, values, entering: new Tensor(e, reward.shape) };
+      const passability = this._learnedTransitions ? { passability: cache.get(names[3]!)! } : {};
+      return { reward, termination, values, entering: new Tensor(e, reward.shape), ...passability };
     });
   }
 }

@@ -1,0 +1,207 @@
+// Value iteration with a learned transition model: every move tries to enter its target cell t and succeeds with
+// the cell's passability g(t) ∈ [0, 1], else the agent stays where it is (after gated path-planning networks,
+// Lee et al. 2018, and the propagation gates of MVProp, Nardelli et al. 2018). With E_k = R + C ⊙ V_k, V_0 = 0:
+//     Q_k(s, m) = E_{k−1}(s) + g(t) · (E_{k−1}(t) − E_{k−1}(s)),   t = next(s, m)
+//     V_k(s)    = backup_m Q_k(s, m)          (max, or the soft-max τ·log Σ_m exp(Q/τ))
+// a move that stays (t = s) is worth E_{k−1}(s) whatever g(s). Gradients reach R, C and the passability g, so
+// a conv head that outputs g learns where the walls are from the return alone. A gate of exactly 0 on a wall and
+// 1 elsewhere plans exactly as the walls read from the observation do (value_iteration.ts; tested).
+//
+// Unlike the known-walls kernel no state can be skipped (every cell might be entered), so each backup visits all
+// S states. Hard-max backups record the winning move of every state and step (one byte each) and the backward
+// pass follows them; E_{k−1} is recomputed from the stored V_{k−1} there (cheaper than storing Q).
+import { ShapeError } from "../core/errors.js";
+import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../core/tensor.js";
+import { fastExp } from "../core/ops/unary.js";
+import { type PlanResult, type SuccessorTable, type ValueIterationOptions, checkProblem, lastValues } from "./value_iteration.js";
+
+/** E[s] = R + C·V over one problem (V at vOff; k = 0: E_0 = R). */
+function enteringValues(R: Float32Array, C: Float32Array, base: number, V: Float32Array | null, vOff: number, e: Float32Array, S: number): void {
+  if (V === null) for (let s = 0; s < S; s++) e[s] = R[base + s]!;
+  else for (let s = 0; s < S; s++) e[s] = R[base + s]! + C[base + s]! * V[vOff + s]!;
+}
+
+/** One hard-max gated backup of every state: V_k into values[off..], E_k into eOut, the winning move into arg[off..] when given. */
+function gatedMaxBackup(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, base: number, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, arg: Uint8Array | null, S: number, M: number): void {
+  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+    const es = e[s]!;
+    let v = -Infinity;
+    let a = 0;
+    for (let m = 0; m < M; m++) {
+      const t = next[row + m]!;
+      const q = es + G[base + t]! * (e[t]! - es);
+      if (q > v) {
+        v = q;
+        a = m;
+      }
+    }
+    values[off + s] = v;
+    eOut[s] = R[base + s]! + C[base + s]! * v;
+    if (arg !== null) arg[off + s] = a;
+  }
+}
+
+/** gatedMaxBackup unrolled for 5 moves (the grid's stay, up, down, left, right), on one problem's arrays (G, R, C from 0). */
+function gatedMaxBackup5(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, arg: Uint8Array | null, S: number): void {
+  for (let s = 0, row = rowBase; s < S; s++, row += 5) {
+    const es = e[s]!;
+    const t0 = next[row]!;
+    const t1 = next[row + 1]!;
+    const t2 = next[row + 2]!;
+    const t3 = next[row + 3]!;
+    const t4 = next[row + 4]!;
+    let v = es + G[t0]! * (e[t0]! - es);
+    let a = 0;
+    const q1 = es + G[t1]! * (e[t1]! - es);
+    const q2 = es + G[t2]! * (e[t2]! - es);
+    const q3 = es + G[t3]! * (e[t3]! - es);
+    const q4 = es + G[t4]! * (e[t4]! - es);
+    if (q1 > v) { v = q1; a = 1; }
+    if (q2 > v) { v = q2; a = 2; }
+    if (q3 > v) { v = q3; a = 3; }
+    if (q4 > v) { v = q4; a = 4; }
+    values[off + s] = v;
+    eOut[s] = R[s]! + C[s]! * v;
+    if (arg !== null) arg[off + s] = a;
+  }
+}
+
+/** One soft gated backup of every state. */
+function gatedSoftBackup(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, base: number, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, M: number, tau: number, q: Float64Array): void {
+  const inv = 1 / tau;
+  for (let s = 0, row = rowBase; s < S; s++, row += M) {
+    const es = e[s]!;
+    let v = -Infinity;
+    for (let m = 0; m < M; m++) {
+      const t = next[row + m]!;
+      const x = (q[m] = es + G[base + t]! * (e[t]! - es));
+      if (x > v) v = x;
+    }
+    let z = 0;
+    for (let m = 0; m < M; m++) z += fastExp((q[m]! - v) * inv);
+    const out = v + tau * Math.log(z);
+    values[off + s] = out;
+    eOut[s] = R[base + s]! + C[base + s]! * out;
+  }
+}
+
+/**
+ * Gated value iteration as one tape node. table: the moves' target cells ([B, S, M]; a move off the grid targets
+ * its own cell); reward, continuation, passability: [B, S] tensors (any may require grad); at: one state per
+ * problem. Returns Q_K at `at` ([B, M]) with gradients to all three inputs, and V_K of every state.
+ */
+export function planQGated(table: SuccessorTable, reward: Tensor, continuation: Tensor, passability: Tensor, at: Int32Array, options: ValueIterationOptions): PlanResult {
+  checkProblem("planQGated", table, reward.data, continuation.data, options);
+  const { batch: B, states: S, moves: M, next } = table;
+  if (passability.data.length !== B * S) throw new ShapeError(`planQGated: passability has ${passability.data.length} values, expected ${B}·${S}`);
+  if (at.length !== B) throw new ShapeError(`planQGated: ${at.length} agent states for ${B} problems`);
+  for (let b = 0; b < B; b++) {
+    if (!(at[b]! >= 0 && at[b]! < S)) throw new ShapeError(`planQGated: agent state ${at[b]} of problem ${b} is outside [0, ${S})`);
+  }
+  const K = options.iterations;
+  const soft = options.backup === "soft";
+  const tau = options.temperature ?? 1;
+  const n = B * S;
+  const recordsGrad = needsGrad(reward, continuation, passability);
+  const R = reward.data;
+  const C = continuation.data;
+  const G = passability.data;
+  // V_1..V_K per problem ([B, K, S]) when a backward pass will need them, else V_K only ([B, S])
+  const values = recordsGrad ? acquireBuffer(K * n, false) : new Float32Array(n);
+  const args = recordsGrad && !soft ? new Uint8Array(K * n) : null;
+  const qAt = new Float32Array(B * M);
+  let e = new Float32Array(S);
+  let eOut = new Float32Array(S);
+  const qs = new Float64Array(M);
+  for (let b = 0; b < B; b++) {
+    const base = b * S;
+    const rowBase = base * M;
+    enteringValues(R, C, base, null, 0, e, S); // E_0 = R
+    const Gb = G.subarray(base, base + S);
+    const Rb = R.subarray(base, base + S);
+    const Cb = C.subarray(base, base + S);
+    for (let k = 1; k <= K; k++) {
+      const off = recordsGrad ? (b * K + k - 1) * S : base;
+      if (soft) gatedSoftBackup(next, rowBase, G, R, C, base, e, eOut, values, off, S, M, tau, qs);
+      else if (M === 5) gatedMaxBackup5(next, rowBase, Gb, Rb, Cb, e, eOut, values, off, args, S);
+      else gatedMaxBackup(next, rowBase, G, R, C, base, e, eOut, values, off, args, S, M);
+      if (k < K) {
+        const t = e;
+        e = eOut;
+        eOut = t;
+      }
+    }
+    // e holds E_{K−1}: Q_K(at, m) = E_{K−1}(at) + g(t)·(E_{K−1}(t) − E_{K−1}(at))
+    const a = at[b]!;
+    const ea = e[a]!;
+    for (let m = 0; m < M; m++) {
+      const t = next[rowBase + a * M + m]!;
+      qAt[b * M + m] = ea + G[base + t]! * (e[t]! - ea);
+    }
+  }
+  const last = recordsGrad ? lastValues(values, B, K, S) : values;
+  const q = makeResult("gated_value_iteration", qAt, [B, M], [reward, continuation, passability], !recordsGrad ? null : (g, final) => {
+    const dR = reward.requiresGrad ? gradBuffer(reward) : null;
+    const dC = continuation.requiresGrad ? gradBuffer(continuation) : null;
+    const dG = passability.requiresGrad ? gradBuffer(passability) : null;
+    let dE = new Float32Array(S); // gradient of E_k, k = K−1 first
+    let dEPrev = new Float32Array(S);
+    const ePrev = new Float32Array(S); // E_{k−1}
+    const dV = new Float32Array(S);
+    const w = new Float64Array(M);
+    // Q = E(s) + g(t)·(E(t) − E(s)) with upstream d: E(t) gets d·g(t), E(s) d·(1 − g(t)), g(t) d·(E(t) − E(s))
+    const spread = (base: number, s: number, t: number, d: number, eV: Float32Array, into: Float32Array): void => {
+      const gt = G[base + t]!;
+      into[t]! += d * gt;
+      into[s]! += d * (1 - gt);
+      if (dG) dG[base + t]! += d * (eV[t]! - eV[s]!);
+    };
+    for (let b = 0; b < B; b++) {
+      const base = b * S;
+      const rowBase = base * M;
+      dE.fill(0);
+      enteringValues(R, C, base, K >= 2 ? values : null, (b * K + K - 2) * S, ePrev, S); // E_{K−1}
+      const a = at[b]!;
+      for (let m = 0; m < M; m++) spread(base, a, next[rowBase + a * M + m]!, g[b * M + m]!, ePrev, dE);
+      for (let k = K - 1; k >= 1; k--) {
+        const vOff = (b * K + k - 1) * S;
+        // E_k = R + C ⊙ V_k
+        for (let s = 0; s < S; s++) {
+          const d = dE[s]!;
+          dV[s] = 0;
+          if (d === 0) continue;
+          if (dR) dR[base + s]! += d;
+          if (dC) dC[base + s]! += d * values[vOff + s]!;
+          dV[s] = d * C[base + s]!;
+        }
+        // V_k(s) = backup_m Q_k(s, m), Q_k from E_{k−1}
+        enteringValues(R, C, base, k >= 2 ? values : null, (b * K + k - 2) * S, ePrev, S);
+        dEPrev.fill(0);
+        for (let s = 0, row = rowBase; s < S; s++, row += M) {
+          const dv = dV[s]!;
+          if (dv === 0) continue;
+          if (args !== null) {
+            spread(base, s, next[row + args[vOff + s]!]!, dv, ePrev, dEPrev);
+            continue;
+          }
+          const es = ePrev[s]!;
+          let best = -Infinity;
+          for (let m = 0; m < M; m++) {
+            const t = next[row + m]!;
+            const x = (w[m] = es + G[base + t]! * (ePrev[t]! - es));
+            if (x > best) best = x;
+          }
+          let z = 0;
+          for (let m = 0; m < M; m++) z += w[m] = fastExp((w[m]! - best) / tau);
+          for (let m = 0; m < M; m++) spread(base, s, next[row + m]!, (dv * w[m]!) / z, ePrev, dEPrev);
+        }
+        const t = dE;
+        dE = dEPrev;
+        dEPrev = t;
+      }
+      if (dR) for (let s = 0; s < S; s++) dR[base + s]! += dE[s]!; // E_0 = R
+    }
+    if (final) releaseBuffer(values);
+  });
+  return { q, values: last };
+}

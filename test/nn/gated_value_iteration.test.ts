@@ -1,0 +1,252 @@
+// Value iteration with a learned transition model (a move enters its cell with the cell's passability, else
+// stays): the fused kernel against the same recursion in generic autograd ops on odd shapes, finite differences,
+// a hand-set passability map planning exactly as the walls it marks, and the planner's `transitions=learned`
+// setting (spec round trip, hook, bad values).
+import { describe, expect, it } from "vitest";
+import type { MesaError } from "../../src/core/errors.js";
+import { Rng } from "../../src/core/rng.js";
+import { Tensor, noGrad, tensor } from "../../src/core/tensor.js";
+import { add, mul, sub } from "../../src/core/ops/elementwise.js";
+import { indexSelect } from "../../src/core/ops/indexing.js";
+import { logSumExp } from "../../src/core/ops/softmax.js";
+import { max } from "../../src/core/ops/reduce.js";
+import { VecEnv } from "../../src/envs/engine.js";
+import { coinRun } from "../../src/envs/coin-run.js";
+import { mazeCheese } from "../../src/envs/maze-cheese.js";
+import { scriptedPolicy } from "../../src/envs/scripted.js";
+import { safetensorsToStateDict, stateDictToSafetensors } from "../../src/nn/state.js";
+import { planQGated } from "../../src/nn/gated_value_iteration.js";
+import { PlannerActorCritic } from "../../src/nn/models/planner.js";
+import { createPolicy } from "../../src/nn/models/policy.js";
+import { GRID_MOVES, type SuccessorTable, gridSuccessors, planQ } from "../../src/nn/value_iteration.js";
+import { gradcheck } from "../core/gradcheck.js";
+
+/** The same recursion in generic autograd ops: Q = E(s) + g(t)·(E(t) − E(s)) gathered by the table, V = backup over moves, E = R + C·V. */
+function genericQ(table: SuccessorTable, R: Tensor, C: Tensor, G: Tensor, at: Int32Array, K: number, tau: number | null): Tensor {
+  const { batch: B, states: S, moves: M, next } = table;
+  const target = Int32Array.from({ length: B * S * M }, (_, i) => Math.floor(i / (S * M)) * S + next[i]!);
+  const self = Int32Array.from({ length: B * S * M }, (_, i) => Math.floor(i / M));
+  const atTarget = Int32Array.from({ length: B * M }, (_, i) => {
+    const b = Math.floor(i / M);
+    return b * S + next[(b * S + at[b]!) * M + (i % M)]!;
+  });
+  const atSelf = Int32Array.from({ length: B * M }, (_, i) => Math.floor(i / M) * S + at[Math.floor(i / M)]!);
+  const g = G.reshape([B * S]);
+  const gated = (E: Tensor, to: Int32Array, from: Int32Array): Tensor => {
+    const e = E.reshape([B * S]);
+    const es = indexSelect(e, 0, from);
+    return add(es, mul(indexSelect(g, 0, to), sub(indexSelect(e, 0, to), es)));
+  };
+  let E = R;
+  for (let k = 1; k < K; k++) {
+    const Q = gated(E, target, self).reshape([B, S, M]);
+    const V = tau === null ? max(Q, 2) : mul(logSumExp(mul(Q, 1 / tau), 2), tau); // [B, S]
+    E = add(R, mul(C, V));
+  }
+  return gated(E, atTarget, atSelf).reshape([B, M]);
+}
+
+function grid(B: number, H: number, W: number, blocked?: Uint8Array): SuccessorTable {
+  return { next: gridSuccessors(blocked ?? new Uint8Array(B * H * W), B, H, W), batch: B, states: H * W, moves: GRID_MOVES.length };
+}
+
+describe("gated value iteration", () => {
+  it("equals the generic autograd recursion on odd shapes: Q and the gradients of R, C and passability (max and soft)", () => {
+    const rng = new Rng(21, "gated-reference");
+    // a 3×7 grid's moves (5), and random successor tables of 3 and 4 moves
+    const cases: SuccessorTable[] = [grid(3, 3, 7)];
+    for (const M of [3, 4]) cases.push({ next: Int32Array.from({ length: 2 * 13 * M }, () => rng.int(13)), batch: 2, states: 13, moves: M });
+    for (const table of cases) {
+      const { batch: B, states: S, moves: M } = table;
+      for (const tau of [null, 0.4]) {
+        const R = new Float32Array(B * S).map(() => rng.uniform(-1, 1));
+        const C = new Float32Array(B * S).map(() => rng.uniform(0, 0.95));
+        const G = new Float32Array(B * S).map(() => rng.uniform(0, 1));
+        const at = Int32Array.from({ length: B }, () => rng.int(S));
+        const up = new Float32Array(B * M).map(() => rng.uniform(-1, 1));
+        const K = 9;
+        const leaves = () => [tensor(R.slice(), [B, S]).requireGrad(), tensor(C.slice(), [B, S]).requireGrad(), tensor(G.slice(), [B, S]).requireGrad()] as const;
+        const [r1, c1, g1] = leaves();
+        const fused = planQGated(table, r1, c1, g1, at, { iterations: K, backup: tau === null ? "max" : "soft", temperature: tau ?? 1 }).q;
+        const [r2, c2, g2] = leaves();
+        const ref = genericQ(table, r2, c2, g2, at, K, tau);
+        Array.from(ref.data).forEach((v, i) => expect(fused.data[i], `${M} moves, τ ${tau}: Q ${i}`).toBeCloseTo(v, 5));
+        fused.backward(new Tensor(up.slice(), [B, M]));
+        ref.backward(new Tensor(up.slice(), [B, M]));
+        for (const [a, b, name] of [[r1, r2, "R"], [c1, c2, "C"], [g1, g2, "passability"]] as const) {
+          Array.from(b.grad!.data).forEach((v, i) => expect(a.grad!.data[i], `${M} moves, τ ${tau}: d${name} ${i}`).toBeCloseTo(v, 4));
+        }
+      }
+    }
+  });
+
+  it("passes finite-difference gradient checks for reward, continuation and passability", () => {
+    const rng = new Rng(5, "gated-grad");
+    const table = grid(2, 3, 4);
+    const B = 2;
+    const S = 12;
+    const at = Int32Array.of(5, 10);
+    const R = tensor(new Float32Array(B * S).map(() => rng.uniform(-1, 1)), [B, S]);
+    const C = tensor(new Float32Array(B * S).map(() => rng.uniform(0.3, 0.9)), [B, S]);
+    const G = tensor(new Float32Array(B * S).map(() => rng.uniform(0.1, 0.9)), [B, S]);
+    gradcheck((r, c, g) => planQGated(table, r!, c!, g!, at, { iterations: 6, backup: "soft", temperature: 0.5 }).q, [R, C, G]);
+    // hard max: a small step keeps every argmax where it is (random values have no near-ties at this scale)
+    gradcheck((r, c, g) => planQGated(table, r!, c!, g!, at, { iterations: 6, backup: "max" }).q, [R, C, G], { eps: 1e-3, atol: 1e-3 });
+    // K = 1: Q reads the reward map only
+    gradcheck((r, c, g) => planQGated(table, r!, c!, g!, at, { iterations: 1, backup: "max" }).q, [R, C, G], { eps: 1e-3, atol: 1e-3 });
+  });
+
+  it("with passability 0 on the walls and 1 elsewhere, plans as the walls read from the observation", () => {
+    const maze = new VecEnv(mazeCheese, { n: 4, distribution: "deploy" });
+    maze.reset(9);
+    const [C, H, W] = maze.obsShape as [number, number, number];
+    const S = H * W;
+    const wall = maze.channels.indexOf("wall");
+    const agentChannel = maze.channels.indexOf("agent");
+    const blocked = Uint8Array.from({ length: 4 * S }, (_, i) => (maze.obs[(Math.floor(i / S) * C + wall) * S + (i % S)]! > 0.5 ? 1 : 0));
+    const at = Int32Array.from({ length: 4 }, (_, b) => maze.obs.subarray((b * C + agentChannel) * S, (b * C + agentChannel + 1) * S).indexOf(1));
+    const rng = new Rng(3, "gated-walls");
+    const R = new Float32Array(4 * S).map(() => rng.uniform(-0.1, 1));
+    const Cont = new Float32Array(4 * S).map(() => rng.uniform(0.5, 0.99));
+    const options = { iterations: 60, backup: "max" as const };
+    const known = noGrad(() => planQ(grid(4, H, W, blocked), tensor(R, [4, S]), tensor(Cont, [4, S]), at, options)).q;
+    const gates = Float32Array.from(blocked, (x) => 1 - x);
+    const gated = noGrad(() => planQGated(grid(4, H, W), tensor(R, [4, S]), tensor(Cont, [4, S]), tensor(gates, [4, S]), at, options)).q;
+    Array.from(known.data).forEach((v, i) => expect(gated.data[i]).toBeCloseTo(v, 4));
+    // and a wall's Q differs once its gate opens (the check can fail)
+    const open = noGrad(() => planQGated(grid(4, H, W), tensor(R, [4, S]), tensor(Cont, [4, S]), tensor(new Float32Array(4 * S).fill(1), [4, S]), at, options)).q;
+    expect(Array.from(open.data).some((v, i) => Math.abs(v - known.data[i]!) > 1e-3)).toBe(true);
+  });
+
+  it("rejects a passability map of the wrong size", () => {
+    const t = grid(1, 2, 3);
+    expect(() => planQGated(t, tensor(new Float32Array(6), [1, 6]), tensor(new Float32Array(6), [1, 6]), tensor(new Float32Array(5), [1, 5]), Int32Array.of(0), { iterations: 3, backup: "max" })).toThrow(/passability has 5 values, expected 1·6/);
+  });
+});
+
+function learnedPlanner(env: VecEnv, options: Record<string, unknown> = {}): PlannerActorCritic {
+  const planner = createPolicy(
+    {
+      kind: "planner",
+      obsShape: [...env.obsShape],
+      numActions: env.numActions,
+      env: { channels: [...env.channels], agentChannel: env.def.agent.channel, actions: [...env.actionNames], ...(env.def.observedMoves ? { dynamics: env.def.name } : {}) },
+      options: { transitions: "learned", ...options },
+    },
+    new Rng(1, "init"),
+  );
+  if (!(planner instanceof PlannerActorCritic)) throw new Error("not a planner");
+  return planner;
+}
+
+describe("planner with learned transitions", () => {
+  it("given the cheese as its goal and the walls as its passability map, walks the scripted shortest path", () => {
+    const n = 12;
+    const env = new VecEnv(mazeCheese, { n, distribution: "deploy", params: { minCells: 3, maxCells: 4 } });
+    env.reset(11);
+    const planner = learnedPlanner(env, { iterations: 40 });
+    planner.logInverseTemperature.data[0] = Math.log(100);
+    const hw = env.height * env.width;
+    const channel = (obs: Tensor, name: string): Float32Array => {
+      const k = env.channels.indexOf(name);
+      const out = new Float32Array(n * hw);
+      for (let b = 0; b < n; b++) out.set(obs.data.subarray((b * env.numChannels + k) * hw, (b * env.numChannels + k + 1) * hw), b * hw);
+      return out;
+    };
+    const scripted = scriptedPolicy(env, "intended");
+    const expected = new Int32Array(n);
+    const actions = new Int32Array(n);
+    const handSet = (obs: Tensor) => {
+      const cheese = channel(obs, "cheese");
+      const passable = channel(obs, "wall").map((w) => 1 - w);
+      return noGrad(() =>
+        planner.runWithHooks(obs, {
+          "planner.hook_reward_map": (r) => new Tensor(cheese.slice(), r.shape),
+          "planner.hook_termination": (t) => new Tensor(cheese.slice(), t.shape),
+          "planner.hook_passability": (p) => new Tensor(passable.slice(), p.shape),
+        }),
+      );
+    };
+    let compared = 0;
+    for (let step = 0; step < 25; step++) {
+      const obs = new Tensor(env.obs.slice(), [n, ...env.obsShape]);
+      const out = handSet(obs);
+      for (let b = 0; b < n; b++) {
+        let best = 0;
+        for (let a = 1; a < env.numActions; a++) if (out.logits.data[b * env.numActions + a]! > out.logits.data[b * env.numActions + best]!) best = a;
+        actions[b] = best;
+      }
+      scripted.act(env, expected);
+      for (let b = 0; b < n; b++, compared++) expect(actions[b], `copy ${b}, step ${step}`).toBe(expected[b]);
+      env.step(actions);
+    }
+    expect(compared).toBe(n * 25);
+    // with every cell passable the same goal is planned through the walls: some first move differs
+    env.reset(11);
+    const obs = new Tensor(env.obs.slice(), [n, ...env.obsShape]);
+    scripted.act(env, expected);
+    const cheese = channel(obs, "cheese");
+    const free = noGrad(() =>
+      planner.runWithHooks(obs, {
+        "planner.hook_reward_map": (r) => new Tensor(cheese.slice(), r.shape),
+        "planner.hook_termination": (t) => new Tensor(cheese.slice(), t.shape),
+        "planner.hook_passability": (p) => new Tensor(new Float32Array(p.size).fill(1), p.shape),
+      }),
+    );
+    const greedy = Array.from({ length: n }, (_, b) => {
+      const row = Array.from(free.logits.data.subarray(b * env.numActions, (b + 1) * env.numActions));
+      return row.indexOf(Math.max(...row));
+    });
+    expect(greedy.some((a, b) => a !== expected[b])).toBe(true);
+  });
+
+  it("shows its passability (hook, mesaObjective), learns it by gradient, and round-trips through its spec and weights", () => {
+    const env = new VecEnv(mazeCheese, { n: 4, distribution: "train" });
+    env.reset(3);
+    const planner = learnedPlanner(env, { initialPassabilityLogit: 1 });
+    expect(planner.learnsTransitions).toBe(true);
+    expect(planner.hookNames()).toEqual(["planner.hook_reward_map", "planner.hook_termination", "planner.hook_passability", "planner.hook_values", "planner.hook_q"]);
+    const obs = new Tensor(env.obs.slice(), [4, ...env.obsShape]);
+    const m = planner.mesaObjective(obs);
+    expect(m.passability!.shape).toEqual([4, env.height, env.width]);
+    // the output layer starts small: every cell's passability ≈ sigmoid(1)
+    for (const p of m.passability!.data) expect(p).toBeCloseTo(1 / (1 + Math.exp(-1)), 1);
+    const out = planner.forward(obs);
+    out.logits.sum().add(out.value.sum()).backward();
+    const outWeight = planner.rewardHead.out.weight;
+    expect(outWeight.shape[0]).toBe(3);
+    const hidden = outWeight.shape[1]!;
+    expect(Array.from(outWeight.grad!.data.subarray(2 * hidden, 3 * hidden)).some((g) => g !== 0)).toBe(true); // the passability map's weights get gradient
+    // spec (as written to config.json) and weights (as safetensors) → the same policy
+    const spec = JSON.parse(JSON.stringify(planner.spec));
+    expect(spec.options.transitions).toBe("learned");
+    const loaded = createPolicy(spec, new Rng(99, "other")) as PlannerActorCritic;
+    loaded.loadStateDict(safetensorsToStateDict(stateDictToSafetensors(planner.stateDict())).tensors);
+    const a = noGrad(() => planner.forward(obs));
+    const b = noGrad(() => loaded.forward(obs));
+    expect(Array.from(b.logits.data)).toEqual(Array.from(a.logits.data));
+    expect(Array.from(b.value.data)).toEqual(Array.from(a.value.data));
+    // a planner saved before the setting existed (no transitions in its spec) reads its walls, with 2 output maps
+    const old = createPolicy({ ...spec, options: {} }, new Rng(1)) as PlannerActorCritic;
+    expect(old.learnsTransitions).toBe(false);
+    expect(old.rewardHead.out.weight.shape[0]).toBe(2);
+    expect(old.hookNames()).not.toContain("planner.hook_passability");
+  });
+
+  it("rejects a bad transitions value and settings that contradict it, saying what to do", () => {
+    const env = new VecEnv(mazeCheese, { n: 1 });
+    expect(() => learnedPlanner(env, { transitions: "magic" })).toThrow(/transitions[\s\S]*blocking[\s\S]*learned/);
+    const hintOf = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return `${(e as Error).message} | ${(e as MesaError).hint}`;
+      }
+      return "no error";
+    };
+    expect(hintOf(() => learnedPlanner(env, { blocking: ["wall"] }))).toMatch(/learns where moves fail.*\| drop --model-param blocking/);
+    const coin = new VecEnv(coinRun, { n: 1 });
+    expect(hintOf(() => learnedPlanner(coin))).toMatch(/gates grid moves.*coin-run's own moves \| add --model-param dynamics=grid/);
+    expect(learnedPlanner(coin, { dynamics: "grid" }).learnsTransitions).toBe(true);
+  });
+});
