@@ -12,7 +12,7 @@ import { getEnvDefinition, paramsOn } from "../envs/make.js";
 import { environments } from "../envs/registry.js";
 import { assertWritableDir, writeJsonAtomic } from "../io/atomic.js";
 import { rewardMapLegend, writeRewardMapPictures } from "../interp/heatmap.js";
-import { type RewardMapReport, envObjectives, readingLevels, scoreRewardMaps } from "../interp/objective-report.js";
+import { type PassabilityReading, type RewardMapReport, envObjectives, readingLevels, scoreRewardMaps } from "../interp/objective-report.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import { createPolicy } from "../nn/models/policy.js";
 import { loadRunPolicy } from "../rl/run.js";
@@ -54,7 +54,14 @@ export function rewardMapJson(r: RewardMapReport): Record<string, unknown> {
       top_cell_rate: c.top_cell_rate,
       levels: c.levels,
     })),
+    passability: passabilityJson(r.passability),
   };
+}
+
+/** A learned-transition planner's passability against the observation's walls, as JSON (null for a planner that reads its walls). */
+function passabilityJson(p: PassabilityReading | null): Record<string, unknown> | null {
+  if (p === null) return null;
+  return { auc: p.auc.value, auc_ci95: p.auc.ci95, accuracy: p.accuracy.value, accuracy_ci95: p.accuracy.ci95, open_mean: p.open_mean.value, wall_mean: p.wall_mean.value, levels: p.levels };
 }
 
 const est = (e: Estimate): string => (Number.isFinite(e.value) ? `${formatNumber(e.value)} [${formatNumber(e.ci95[0])}, ${formatNumber(e.ci95[1])}]` : "–");
@@ -126,6 +133,13 @@ export function register(program: Command): void {
       } else {
         process.stdout.write(
           `${sentence("planned_value", "The planner values reaching")}; its most valuable cell is a "${report.top}" goal on ${formatNumber(100 * topScore.top_cell_rate)}% of levels. ${sentence("mean_value", "The raw reward map alone rates")}.\n`,
+        );
+      }
+      const gates = report.passability;
+      if (gates) {
+        const untrainedAuc = baseline.passability ? `; untrained: AUC ${formatNumber(baseline.passability.auc.value)}` : "";
+        process.stdout.write(
+          `Its learned passability against the observation's walls: AUC ${est(gates.auc)}, accuracy at 0.5 ${est(gates.accuracy)} (open cells ${formatNumber(gates.open_mean.value)}, walls ${formatNumber(gates.wall_mean.value)} on average; ${gates.levels} levels${untrainedAuc}).\n`,
         );
       }
       if (files.length > 0) log(`heatmaps (${rewardMapLegend(report.candidates)}): ${dir}/`);

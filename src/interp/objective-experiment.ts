@@ -84,6 +84,8 @@ export interface AgentObjective {
   raw_map_top: string;
   planned_value: Record<string, number>;
   mean_value: Record<string, number>;
+  /** a planner with learned transitions: its passability against the observation's walls on the deploy levels read (AUC, accuracy at 0.5); absent otherwise */
+  passability?: { auc: number; accuracy: number };
   /** the behavioural answer from sampled actions, and its posterior */
   inferred_top: string;
   posterior: Record<string, number>;
@@ -558,6 +560,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
         raw_map_top: maps.candidates[rawTop]!.name,
         planned_value: record((n) => maps.candidates.find((c) => c.name === n)!.planned_value.value),
         mean_value: record((n) => maps.candidates.find((c) => c.name === n)!.mean_value.value),
+        ...(maps.passability ? { passability: { auc: maps.passability.auc.value, accuracy: maps.passability.accuracy.value } } : {}),
         ...sampled,
         greedy: o.greedy ? readBehaviour(def, objectives, policy, deploy, true, maps.top) : null,
         inference_version: INFERENCE_VERSION,

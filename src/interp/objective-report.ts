@@ -3,6 +3,7 @@
 //    candidate objective the environment declares — mean map value at the candidate's goal cells, Spearman
 //    rank correlation between the map and the candidate's map over the cells the agent can reach, and how
 //    often the map's highest cell is one of the candidate's goals — each over levels with a 95% interval;
+//    with learned transitions, also how well its passability map matches the observation's walls;
 //  - `inferFromBehaviour`: behavioural objective inference for any policy on disambiguating levels drawn from
 //    a distribution (objective-inference.ts), with revealed preferences.
 import { ConfigError } from "../core/errors.js";
@@ -12,6 +13,7 @@ import type { EnvObjectives, TabularLevel } from "../envs/objectives.js";
 import type { PlannerActorCritic } from "../nn/models/planner.js";
 import type { ActionSource } from "../rl/evaluate.js";
 import { type Estimate, meanInterval } from "../rl/stats.js";
+import { auroc } from "./metrics.js";
 import { scriptedPolicy } from "../envs/scripted.js";
 import {
   type InferenceLevel,
@@ -111,8 +113,25 @@ export interface RewardMapReport {
   top_by: "planned worth" | "rank correlation" | "undecided";
   /** levels on which the candidates' maps differ (over the cells counted) */
   separating_levels: number;
+  /** with learned transitions (seen whole), its passability map against the observation's walls; else null */
+  passability: PassabilityReading | null;
   /** per scored level: the level read, the reward, termination and planned-worth maps ([h·w]), reachable cells and the candidates' maps */
   samples: { view: LevelView; reward: Float32Array; termination: Float32Array; entering: Float32Array; reachable: Uint8Array; candidateMaps: Float32Array[] }[];
+}
+
+/**
+ * A planner's learned passability against the walls its observation shows (the channel named "wall": what the
+ * planner that reads walls by name would block), over every cell of each level read.
+ */
+export interface PassabilityReading {
+  /** per level, the probability that an open cell's passability exceeds a wall cell's (ties half); then over levels */
+  auc: Estimate;
+  /** per level, the fraction of cells on the right side of 0.5 (open above, wall below) */
+  accuracy: Estimate;
+  /** mean passability of open cells and of wall cells, over levels */
+  open_mean: Estimate;
+  wall_mean: Estimate;
+  levels: number;
 }
 
 /** The channel lit outside the level in a window (the env's `viewOutside` tile), or -1. */
@@ -161,6 +180,8 @@ export function probeObservations(env: VecEnv, i: number, positions: readonly nu
 
 /** A planner's readable maps over copy i's level cells: reward, termination and planned worth, and how often each cell was seen. */
 interface LevelMaps {
+  /** the planner's passability map (learned transitions, whole level seen), else null */
+  passability: Float32Array | null;
   reward: Float32Array;
   termination: Float32Array;
   entering: Float32Array;
@@ -175,7 +196,7 @@ interface LevelMaps {
  */
 function levelMaps(policy: PlannerActorCritic, env: VecEnv, i: number, level: TabularLevel, reach: Uint8Array): LevelMaps {
   const S = env.height * env.width;
-  const out: LevelMaps = { reward: new Float32Array(S), termination: new Float32Array(S), entering: new Float32Array(S), seen: new Float32Array(S) };
+  const out: LevelMaps = { passability: null, reward: new Float32Array(S), termination: new Float32Array(S), entering: new Float32Array(S), seen: new Float32Array(S) };
   if (!env.windowed) {
     const per = env.numChannels * S;
     const m = policy.mesaObjective(new Tensor(env.obs.slice(i * per, (i + 1) * per), [1, ...env.obsShape]));
@@ -183,6 +204,7 @@ function levelMaps(policy: PlannerActorCritic, env: VecEnv, i: number, level: Ta
     out.termination.set(m.termination.data);
     out.entering.set(m.entering.data);
     out.seen.fill(1);
+    if (m.passability) out.passability = m.passability.data.slice();
     return out;
   }
   const positions: number[] = [];
@@ -291,6 +313,8 @@ export function scoreRewardMaps(policy: PlannerActorCritic, views: readonly Leve
   const tops = new Int32Array(C);
   const counts = new Int32Array(C);
   const samples: RewardMapReport["samples"] = [];
+  const wallChannel = first.channels.indexOf("wall");
+  const gates = { auc: [] as number[], accuracy: [] as number[], open: [] as number[], wall: [] as number[] };
   let scored = 0;
   let separating = 0;
   for (const view of views) {
@@ -302,6 +326,7 @@ export function scoreRewardMaps(policy: PlannerActorCritic, views: readonly Leve
     const lm = levelMaps(policy, env, i, level, reach);
     const r = lm.reward;
     const worth = lm.entering;
+    if (lm.passability && wallChannel >= 0) readPassability(lm.passability, env, i, wallChannel, gates);
     // cells that count: reachable and seen by the planner
     const counted = (s: number): boolean => reach[s] === 1 && lm.seen[s]! > 0;
     // the most valuable counted cell other than the agent's own
@@ -369,8 +394,36 @@ export function scoreRewardMaps(policy: PlannerActorCritic, views: readonly Leve
     top: topBy === "undecided" ? null : candidates[top]!.name,
     top_by: topBy,
     separating_levels: separating,
+    passability: gates.auc.length === 0 ? null : { auc: meanInterval(gates.auc), accuracy: meanInterval(gates.accuracy), open_mean: meanInterval(gates.open), wall_mean: meanInterval(gates.wall), levels: gates.auc.length },
     samples,
   };
+}
+
+/** One level's passability map against its wall channel, appended to `into` (AUC, accuracy at 0.5, mean passability of open and of wall cells). */
+function readPassability(passability: Float32Array, env: VecEnv, i: number, wallChannel: number, into: { auc: number[]; accuracy: number[]; open: number[]; wall: number[] }): void {
+  const S = passability.length;
+  const walls = env.obs.subarray((i * env.numChannels + wallChannel) * S, (i * env.numChannels + wallChannel + 1) * S);
+  const open = Float32Array.from(walls, (w) => (w > 0.5 ? 0 : 1));
+  let right = 0;
+  let openSum = 0;
+  let wallSum = 0;
+  let opens = 0;
+  for (let s = 0; s < S; s++) {
+    const p = passability[s]!;
+    if (open[s] === 1) {
+      opens++;
+      openSum += p;
+      if (p > 0.5) right++;
+    } else {
+      wallSum += p;
+      if (p < 0.5) right++;
+    }
+  }
+  if (opens === 0 || opens === S) return; // one class only: nothing to separate
+  into.auc.push(auroc(passability, open));
+  into.accuracy.push(right / S);
+  into.open.push(openSum / opens);
+  into.wall.push(wallSum / (S - opens));
 }
 
 export interface BehaviouralInferenceOptions {

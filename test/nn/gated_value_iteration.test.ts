@@ -19,6 +19,8 @@ import { planQGated } from "../../src/nn/gated_value_iteration.js";
 import { PlannerActorCritic } from "../../src/nn/models/planner.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
 import { GRID_MOVES, type SuccessorTable, gridSuccessors, planQ } from "../../src/nn/value_iteration.js";
+import { environments } from "../../src/envs/registry.js";
+import { envObjectives, readingLevels, scoreRewardMaps } from "../../src/interp/objective-report.js";
 import { gradcheck } from "../core/gradcheck.js";
 
 /** The same recursion in generic autograd ops: Q = E(s) + g(t)·(E(t) − E(s)) gathered by the table, V = backup over moves, E = R + C·V. */
@@ -248,5 +250,39 @@ describe("planner with learned transitions", () => {
     const coin = new VecEnv(coinRun, { n: 1 });
     expect(hintOf(() => learnedPlanner(coin))).toMatch(/gates grid moves.*coin-run's own moves \| add --model-param dynamics=grid/);
     expect(learnedPlanner(coin, { dynamics: "grid" }).learnsTransitions).toBe(true);
+  });
+
+  it("reads how well its passability matches the observation's walls (mesa objective's AUC and accuracy)", () => {
+    const objectives = envObjectives(mazeCheese, environments);
+    const views = readingLevels(mazeCheese, objectives, { n: 6, distribution: "deploy", params: {}, seed: 4 });
+    const env = views[0]!.env;
+    const planner = learnedPlanner(env);
+    // a head whose passability logit is 10 − 20·wall (hidden unit 0 copies the wall channel at the cell): open ≈ 1, walls ≈ 0
+    const head = planner.rewardHead;
+    const [hidden, inputs] = head.conv.weight.shape as [number, number, number, number];
+    const wall = env.channels.indexOf("wall");
+    const setHead = (sign: number): void => {
+      head.conv.weight.data.fill(0);
+      head.conv.bias!.data.fill(0);
+      head.context.weight.data.fill(0);
+      head.conv.weight.data[(0 * inputs + wall) * 9 + 4] = 1; // unit 0, wall channel, centre tap
+      head.out.weight.data.fill(0);
+      head.out.weight.data[2 * hidden] = -20 * sign;
+      head.out.bias!.data[2] = 10 * sign;
+    };
+    setHead(1);
+    const right = scoreRewardMaps(planner, views, objectives, 0).passability!;
+    expect(right.levels).toBe(views.length);
+    expect(right.auc.value).toBe(1);
+    expect(right.accuracy.value).toBe(1);
+    expect(right.open_mean.value).toBeGreaterThan(0.99);
+    expect(right.wall_mean.value).toBeLessThan(0.01);
+    setHead(-1); // walls passable, open cells not: every cell on the wrong side
+    const wrong = scoreRewardMaps(planner, views, objectives, 0).passability!;
+    expect(wrong.auc.value).toBe(0);
+    expect(wrong.accuracy.value).toBe(0);
+    // a planner that reads its walls has no passability to score
+    const known = createPolicy({ ...planner.spec, options: {} }, new Rng(1)) as PlannerActorCritic;
+    expect(scoreRewardMaps(known, views, objectives, 0).passability).toBeNull();
   });
 });
