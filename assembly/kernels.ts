@@ -1177,36 +1177,33 @@ export function maxPoolBackward(gy: usize, arg: usize, gx: usize, len: i32, gxLe
 /**
  * maxPool for 3×3 windows, stride 2, padding 1 (the CNN policy's pooling), four output columns per f32x4: the
  * window columns 2·ow − 1, 2·ow, 2·ow + 1 of four outputs are the odd and even lanes of two loads (deinterleaved
- * by shuffles). Taps run in the generic loop's order with its rule (the first valid tap, then a larger value or
- * the first NaN), lanes whose column lies outside the row never taken, so results and indices are identical.
- * Reads up to 16 bytes before x and 28 bytes past a row (the host leaves that slack); never stores past Wo.
+ * by shuffles). Same results and indices as the generic loop: each lane starts from its window's first valid tap
+ * (row i0, column 2·ow − 1, or 0 for ow = 0), then takes the taps in row-major order by the same rule (a larger
+ * value, or the first NaN while the best is not NaN: ¬(v ≤ best) ∧ best = best in three ops); a column outside the
+ * row reads as −∞, which that rule never takes after a valid start. The window's position is tracked as its offset
+ * from the middle column (a constant per tap) and turned into the flat index once per group. A row whose width is
+ * not a multiple of four ends with a group overlapping the one before (the same outputs computed again alike) in
+ * place of scalar windows; rows narrower than four outputs store only their lanes. Reads up to 16 bytes before x
+ * and 28 bytes past a row (the host leaves that slack); never stores past Wo.
  */
 function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32, Ho: i32, Wo: i32): void {
   const negInf = f32x4.splat(-Infinity);
-  const none = i32x4.splat(-1);
   const lanes = i32x4(0, 2, 4, 6); // 2·(ow − ow0)
   const width = i32x4.splat(W);
-  let q: usize = 0;
+  const firstLane = i32x4(0, -1, -1, -1); // lanes whose left column exists when ow0 = 0
   for (let p = 0; p < planes; p++) {
     const base = p * H * W;
     for (let oh = 0; oh < Ho; oh++) {
       const i0 = max(0, 2 * oh - 1);
       const i1 = min(H, 2 * oh + 2);
-      for (let ow0 = 0; ow0 < Wo; ow0 += 4) {
-        if (ow0 + 1 == Wo) {
-          // a last single output (Wo = 9 and 5 in the policy): one scalar window costs about half a vector group
-          maxWindow(x, y + q, arg + q, base, W, i0, i1, max(0, 2 * ow0 - 1), min(W, 2 * ow0 + 2));
-          q += 4;
-          continue;
-        }
+      let ow0 = 0;
+      while (true) {
+        if (ow0 + 4 > Wo && Wo >= 4) ow0 = Wo - 4;
+        const needL = ow0 == 0;
+        const rightOk = i32x4.lt_s(i32x4.add(lanes, i32x4.splat(2 * ow0 + 1)), width);
+        const needR = 2 * ow0 + 7 >= W;
         let best = negInf;
-        let bidx = none;
-        const col1 = i32x4.add(lanes, i32x4.splat(2 * ow0)); // the window's middle column of each output
-        const col0 = i32x4.sub(col1, i32x4.splat(1));
-        const col2 = i32x4.add(col1, i32x4.splat(1));
-        const ok0 = v128.and(i32x4.ge_s(col0, i32x4.splat(0)), i32x4.lt_s(col0, width));
-        const ok1 = i32x4.lt_s(col1, width);
-        const ok2 = i32x4.lt_s(col2, width);
+        let off = i32x4.splat(0); // the taken tap's flat offset from row 0, middle column of each lane's window
         for (let ih = i0; ih < i1; ih++) {
           const rowStart = base + ih * W;
           const at = x + (<usize>(rowStart + 2 * ow0) << 2);
@@ -1214,20 +1211,29 @@ function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32,
           const m1 = v128.load(at, 16);
           const prev = v128.load(at - 16);
           const even = v128.shuffle<f32>(m0, m1, 0, 2, 4, 6);
-          const odd = v128.shuffle<f32>(m0, m1, 1, 3, 5, 7);
-          const left = v128.shuffle<f32>(prev, odd, 3, 4, 5, 6);
-          const row = i32x4.splat(rowStart);
-          // taps j = 0, 1, 2 in order
-          let take = v128.and(v128.or(v128.or(f32x4.gt(left, best), v128.and(f32x4.ne(left, left), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok0);
-          best = v128.bitselect(left, best, take);
-          bidx = v128.bitselect(i32x4.add(row, col0), bidx, take);
-          take = v128.and(v128.or(v128.or(f32x4.gt(even, best), v128.and(f32x4.ne(even, even), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok1);
+          let odd = v128.shuffle<f32>(m0, m1, 1, 3, 5, 7);
+          let left = v128.shuffle<f32>(prev, odd, 3, 4, 5, 6);
+          if (needL) left = v128.bitselect(left, negInf, firstLane);
+          if (needR) odd = v128.bitselect(odd, negInf, rightOk);
+          const rowOff = (ih - i0) * W;
+          if (ih == i0) {
+            // each lane's first valid tap: the left column, or the middle one where the left lies outside
+            best = needL ? v128.bitselect(left, even, firstLane) : left;
+            off = needL ? v128.bitselect(i32x4.splat(-1), i32x4.splat(0), firstLane) : i32x4.splat(-1);
+          } else {
+            const take = v128.andnot(f32x4.eq(best, best), f32x4.le(left, best));
+            best = v128.bitselect(left, best, take);
+            off = v128.bitselect(i32x4.splat(rowOff - 1), off, take);
+          }
+          let take = v128.andnot(f32x4.eq(best, best), f32x4.le(even, best));
           best = v128.bitselect(even, best, take);
-          bidx = v128.bitselect(i32x4.add(row, col1), bidx, take);
-          take = v128.and(v128.or(v128.or(f32x4.gt(odd, best), v128.and(f32x4.ne(odd, odd), f32x4.eq(best, best))), i32x4.eq(bidx, none)), ok2);
+          off = v128.bitselect(i32x4.splat(rowOff), off, take);
+          take = v128.andnot(f32x4.eq(best, best), f32x4.le(odd, best));
           best = v128.bitselect(odd, best, take);
-          bidx = v128.bitselect(i32x4.add(row, col2), bidx, take);
+          off = v128.bitselect(i32x4.splat(rowOff + 1), off, take);
         }
+        const bidx = i32x4.add(i32x4.add(off, lanes), i32x4.splat(base + i0 * W + 2 * ow0));
+        const q = <usize>((p * Ho + oh) * Wo + ow0) << 2;
         const n = min(4, Wo - ow0);
         if (n == 4) {
           v128.store(y + q, best);
@@ -1244,7 +1250,8 @@ function maxPool3s2(x: usize, y: usize, arg: usize, planes: i32, H: i32, W: i32,
             store<i32>(arg + q, i32x4.extract_lane(bidx, 2), 8);
           }
         }
-        q += <usize>n << 2;
+        if (ow0 + 4 >= Wo) break;
+        ow0 += 4;
       }
     }
   }

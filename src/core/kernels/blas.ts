@@ -18,7 +18,7 @@ import { resolveMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
 import { jsRowPasses, ROWS_BLOCK_FLOATS, ROWS_MAX_PIXELS, type RowPasses, rowsConv2d, rowsConv2dBackward, rowsConvFits } from "./conv_rows.js";
 import { JsBackend } from "./js.js";
-import { type KoffiApi, OneDnn } from "./onednn.js";
+import { type KoffiApi, OneDnn, oneDnnTakes } from "./onednn.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 import { type HostGemm, WasmBackend } from "./wasm.js";
 
@@ -258,7 +258,7 @@ export class BlasBackend implements KernelBackend {
   /** oneDNN when it loads and builds primitives for this call's geometry (CONV_RULE in onednn.ts), else undefined. */
   private oneDnnFor(args: Conv2dArgs): OneDnn | undefined {
     const dnn = this.oneDnn;
-    return dnn !== undefined && dnn.fits(args) ? dnn : undefined;
+    return dnn !== undefined && oneDnnTakes(args) && dnn.fits(args) ? dnn : undefined;
   }
 
   /** Sets the library's thread count when it exposes one (OpenBLAS, BLIS, MKL); Accelerate manages its own. */

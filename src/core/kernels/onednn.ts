@@ -6,7 +6,9 @@
 // Measured (standalone probe through koffi, batch 2048, forward + backward, one thread, alternated with the blas
 // path in one process): maze-cheese's 5×5 block convolution 17.4 ms against 49.6, coin-run's 3×6 layers 3.5 and 6.4
 // against 12.5 and 23.7, the 9×9 block 17.1 against 52.9, the 2×3 block 4.3 against 6.2 (load 4–5); at batch 64 it
-// also won on every layer of the policy. So it takes every convolution it can (CONV_RULE below).
+// also won on every layer of the policy at those batches. At the batches PPO convolves in (its shards: 256 or 1,024
+// samples in learning, 32 or 64 in rollouts) our dense product beat it on the 2×3 images of coin-run's last stage
+// from 256 samples on, so those stay ours (CONV_RULE below).
 // What stays ours: the fusions' elementwise passes (input ReLU, bias, residual, output ReLU and their gradients) run
 // on the same DensePasses as the dense path (wasm SIMD), the bias gradient included, and the input and filter
 // gradients are added into the caller's buffers by oneDNN reorders with a sum post-op.
@@ -31,10 +33,23 @@ const DNNL_CANDIDATES = ["libdnnl.so.2", "libdnnl.2.dylib", "dnnl.dll"];
 const OMP_CANDIDATES = ["libgomp.so.1", "libomp.so.5", "libiomp5.so", "libomp.dylib"];
 
 /**
- * Which convolutions go to oneDNN: every call it can build primitives for. Measured against the blas path (see
- * the header) on all eight layer shapes of the policy at batch 2048 and 64: oneDNN was faster on each.
+ * Which convolutions go to oneDNN: every call it can build primitives for, except images of at most
+ * SMALL_IMAGE_PIXELS pixels in batches of SMALL_IMAGE_BATCH or more, which our dense product convolves faster. A
+ * static rule of the call's shape, so which path (and so which bits) a call takes never depends on timing.
+ * Measured (2 Dec, session 10; CPU ms of forward + backward on one thread, oneDNN and the blas path alternated in
+ * one process, medians of 15, load 3.7): coin-run small's 2×3 block convolutions (32 channels) 2.48/1.93 and
+ * 2.35/1.74 at 1,024 samples, 1.20/0.97 at 512, 0.61/0.57 at 256, 0.33/0.36 at 128, 0.18/0.26 at 64; coin-run's
+ * default network (16 channels) 0.26/0.19 at 256; every maze-cheese layer (17×17, 9×9, 5×5 images) 1.6–3.7× faster
+ * on oneDNN at 256 and 32 samples.
  */
-export const CONV_RULE = "every convolution oneDNN builds primitives for";
+export const CONV_RULE = "every convolution oneDNN builds primitives for, except images of at most 6 pixels in batches of 256 or more";
+const SMALL_IMAGE_PIXELS = 6;
+const SMALL_IMAGE_BATCH = 256;
+
+/** Whether CONV_RULE sends a call of this shape to oneDNN (when it builds primitives for it). */
+export function oneDnnTakes(a: Conv2dArgs): boolean {
+  return !(a.h * a.w <= SMALL_IMAGE_PIXELS && a.n >= SMALL_IMAGE_BATCH);
+}
 
 /**
  * Plans (primitives per geometry) kept; beyond this the least recently used is destroyed. A CNN policy has ~6

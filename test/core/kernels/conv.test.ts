@@ -160,10 +160,11 @@ describe.each(others)("%s conv2d", (name) => {
   it("max-pools exactly as the js reference (values and argmax), with ties, ±∞ and NaN, on odd shapes", () => {
     const rng = new Rng(21, "pool");
     // 3×3 stride 2 padding 1 (the policy's pooling) has its own SIMD kernel: widths below, at and above its four
-    // lanes, odd and even sizes, 1-pixel images; patterns: random with ties, mostly −∞, NaN runs
+    // lanes, odd and even sizes, 1-pixel images; patterns: random with ties, mostly −∞, NaN runs, three values
+    // only (every window full of ties, as a maze's repeated wall patterns give), ±0
     const shapes = [[1, 1, 1, 1, 1, 0], [3, 5, 7, 3, 2, 1], [2, 6, 4, 2, 2, 0], [5, 9, 9, 3, 2, 1], [1, 4, 5, 3, 1, 1],
       [4, 17, 17, 3, 2, 1], [3, 6, 11, 3, 2, 1], [2, 3, 6, 3, 2, 1], [3, 1, 2, 3, 2, 1], [2, 2, 1, 3, 2, 1], [1, 1, 1, 3, 2, 1], [2, 5, 16, 3, 2, 1], [1, 3, 9, 3, 2, 1]] as const;
-    for (const [shape, pattern] of shapes.flatMap((s) => [0, 1, 2].map((p) => [s, p] as const))) {
+    for (const [shape, pattern] of shapes.flatMap((s) => [0, 1, 2, 3, 4].map((p) => [s, p] as const))) {
       const [planes, h, w, k, st, pd] = shape;
       const x = random(rng, planes * h * w);
       if (pattern === 0) {
@@ -172,8 +173,12 @@ describe.each(others)("%s conv2d", (name) => {
         if (x.length > 10) { x[3] = Number.POSITIVE_INFINITY; x[5] = Number.NaN; x[9] = Number.NEGATIVE_INFINITY; }
       } else if (pattern === 1) {
         for (let i = 0; i < x.length; i++) if (i % 5 !== 2) x[i] = Number.NEGATIVE_INFINITY;
-      } else {
+      } else if (pattern === 2) {
         for (let i = 0; i < x.length; i++) if (i % 4 === 1 || i % 9 === 0) x[i] = Number.NaN;
+      } else if (pattern === 3) {
+        for (let i = 0; i < x.length; i++) x[i] = rng.int(3);
+      } else {
+        for (let i = 0; i < x.length; i++) x[i] = rng.int(2) === 0 ? -0 : 0;
       }
       const a = { planes, h, w, kh: k, kw: k, strideH: st, strideW: st, padH: pd, padW: pd };
       const out = planes * (Math.floor((h + 2 * pd - k) / st) + 1) * (Math.floor((w + 2 * pd - k) / st) + 1);

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BlasBackend } from "../../../src/core/kernels/blas.js";
 import { backendUnavailable, getBackend } from "../../../src/core/kernels/index.js";
 import { JsBackend } from "../../../src/core/kernels/js.js";
-import { type KoffiApi, OneDnn } from "../../../src/core/kernels/onednn.js";
+import { type KoffiApi, OneDnn, oneDnnTakes } from "../../../src/core/kernels/onednn.js";
 import { type Conv2dArgs, windowOutputSize } from "../../../src/core/kernels/types.js";
 import type { WasmBackend } from "../../../src/core/kernels/wasm.js";
 import { conv2d } from "../../../src/core/ops/conv.js";
@@ -122,6 +122,33 @@ describe.skipIf(dnnWhy !== undefined)("oneDNN conv2d in the blas backend", () =>
       expectCaseAgrees(one, one, { "OpenMP at two threads": two }, "omp");
     } finally {
       set(before);
+    }
+  });
+
+  it("leaves small images in large batches to our dense product (CONV_RULE), with that path's very bits", () => {
+    const blas = freshBlas();
+    const dnn = blas.oneDnn!;
+    const passes = (blas as unknown as { densePasses: Parameters<OneDnn["conv2d"]>[6] }).densePasses;
+    const f = FUSIONS[2]!;
+    for (const [n, oneDnn] of [[256, false], [255, true], [8, true]] as const) {
+      const a: Conv2dArgs = { n, c: 5, h: 2, w: 3, o: 7, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, reluInput: f.reluInput, relu: f.relu };
+      expect(oneDnnTakes(a), `batch ${n}`).toBe(oneDnn);
+      expect(oneDnnTakes({ ...a, h: 3 })).toBe(true); // 9 pixels: oneDNN at any batch
+      const run = (conv: (x: Float32Array, w: Float32Array, b: Float32Array | null, r: Float32Array | null, y: Float32Array) => void, backward: Parameters<typeof runConvCase>[5]) =>
+        runConvCase(a, f, new Rng(n, "rule"), random, conv, backward);
+      const viaRule = run((x, w, b, r, y) => blas.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => blas.conv2dBackward(x, w, y, gy, g, a));
+      const path = oneDnn
+        ? run((x, w, b, r, y) => dnn.conv2d(x, w, b, r, y, a, passes), (x, w, y, gy, g) => dnn.conv2dBackward(x, w, y, gy, g, a, passes))
+        : (() => {
+            blas.useOneDnn = false;
+            try {
+              return run((x, w, b, r, y) => blas.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => blas.conv2dBackward(x, w, y, gy, g, a));
+            } finally {
+              blas.useOneDnn = true;
+            }
+          })();
+      const want = run((x, w, b, r, y) => js.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => js.conv2dBackward(x, w, y, gy, g, a));
+      expectCaseAgrees(want, viaRule, { [oneDnn ? "oneDNN" : "dense product"]: path }, `batch ${n}`);
     }
   });
 
