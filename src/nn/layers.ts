@@ -3,7 +3,7 @@
 // weight_hh [3h, h], gates r, z, n as torch.nn.GRUCell).
 import { ConfigError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import { type ConvOptions, type Pair, conv2d } from "../core/ops/conv.js";
+import { type ConvOptions, type Pair, type PoolOptions, conv2d, conv2dMaxPool } from "../core/ops/conv.js";
 import { embedding } from "../core/ops/indexing.js";
 import { linear } from "../core/ops/matmul.js";
 import { layerNorm } from "../core/ops/norm.js";
@@ -54,6 +54,11 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }); // [N, out, Ho, Wo]
+  }
+
+  /** maxPool2d(conv(x), kernel, pool), the two fused where the kernels can (see conv2dMaxPool). */
+  forwardPooled(x: Tensor, kernel: Pair, pool: PoolOptions): Tensor {
+    return conv2dMaxPool(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }, kernel, pool); // [N, out, Po, Qo]
   }
 
   /** relu?(conv(relu?(x)) + bias + residual) in one kernel call, optionally into a transient buffer (see ConvOptions). */

@@ -1,7 +1,8 @@
 // The CNN trunk's transient activations (pooled buffers given back once the graph is freed, or at the end of a
 // forward pass no gradient flows through): outputs and gradients bit-identical to the ordinary path (hooks
 // attached make every activation ordinary), over repeated steps that reuse the pool, and nothing handed to a
-// caller is recycled under it.
+// caller is recycled under it. Without a hook on a stage's convolution output the convolution and its max-pool
+// run fused where the kernels fuse them (oneDNN): outputs still bit-identical, gradients summed in another order.
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
 import { type Tensor, noGrad, randn } from "../../src/core/tensor.js";
@@ -9,10 +10,13 @@ import { CnnActorCritic, ImpalaStage } from "../../src/nn/models/cnn_policy.js";
 
 const spec = { kind: "cnn", obsShape: [3, 9, 11], numActions: 5, hidden: [8, 16, 32] };
 
-/** One training step's outputs and parameter gradients, with no-op hooks on every hook point when `hooks`. */
-function step(policy: CnnActorCritic, obs: Tensor, hooks: boolean): Float32Array[] {
+/**
+ * One training step's outputs and parameter gradients, with no-op hooks on every hook point ("all"), on the stages'
+ * convolution outputs only ("conv": no convolution fused with its max-pool), or none.
+ */
+function step(policy: CnnActorCritic, obs: Tensor, hooks: "all" | "conv" | "none"): Float32Array[] {
   for (const p of policy.parameters()) p.grad = null;
-  const out = hooks ? policy.runWithHooks(obs, [[() => true, () => undefined]]) : policy.forward(obs);
+  const out = hooks === "none" ? policy.forward(obs) : policy.runWithHooks(obs, [[(name: string) => hooks === "all" || name.endsWith("hook_conv_out"), () => undefined]]);
   const snapshot = [out.logits.data.slice(), out.value.data.slice()];
   out.logits.mul(out.logits).sum().add(out.value.sum()).backward();
   return [...snapshot, ...policy.parameters().map((p) => p.grad!.data.slice())];
@@ -24,10 +28,18 @@ describe("CNN trunk transient activations", () => {
     const rng = new Rng(4);
     for (let i = 0; i < 3; i++) {
       const obs = randn([64, 3, 9, 11], rng);
-      const plain = step(policy, obs, true);
-      const pooled = step(policy, obs, false);
+      const plain = step(policy, obs, "all");
+      const pooled = step(policy, obs, "conv");
       expect(pooled.length).toBe(plain.length);
       pooled.forEach((a, k) => expect(Buffer.from(a.buffer).equals(Buffer.from(plain[k]!.buffer)), `array ${k}, step ${i}`).toBe(true));
+      // fused: the logits and values to the bit, the gradients within float rounding of the unfused ones
+      const fused = step(policy, obs, "none");
+      fused.forEach((a, k) => {
+        const want = plain[k]!;
+        if (k < 2) expect(Buffer.from(a.buffer).equals(Buffer.from(want.buffer)), `output ${k}, step ${i}`).toBe(true);
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        want.forEach((v, j) => expect(Math.abs(a[j]! - v), `array ${k}[${j}], step ${i}`).toBeLessThanOrEqual(1e-5 * scale));
+      });
     }
   });
 
@@ -45,7 +57,7 @@ describe("CNN trunk transient activations", () => {
     const y = stage.forward(x);
     const before = y.data.slice();
     y.sum().backward();
-    for (let i = 0; i < 3; i++) step(policy, randn([64, 3, 9, 11], rng), false);
+    for (let i = 0; i < 3; i++) step(policy, randn([64, 3, 9, 11], rng), "none");
     expect(y.data).toEqual(before);
   });
 });

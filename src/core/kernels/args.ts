@@ -71,7 +71,7 @@ export function matmulFlops(args: MatmulArgs): number {
 
 /** Checks a conv2d call against its buffers (every backend), so a bad call fails with a ShapeError, never reads garbage. */
 export function checkConv2d(
-  x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, args: Conv2dArgs,
+  x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array | null, args: Conv2dArgs,
 ): [number, number] {
   const { n, c, h, w, o, kh, kw, strideH, strideW, padH, padW } = args;
   for (const [name, v] of [["n", n], ["c", c], ["h", h], ["w", w], ["o", o], ["kh", kh], ["kw", kw], ["padH", padH], ["padW", padW]] as const) {

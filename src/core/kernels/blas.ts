@@ -19,7 +19,7 @@ import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDe
 import { jsRowPasses, ROWS_BLOCK_FLOATS, ROWS_MAX_PIXELS, type RowPasses, rowsConv2d, rowsConv2dBackward, rowsConvFits } from "./conv_rows.js";
 import { JsBackend } from "./js.js";
 import { type KoffiApi, OneDnn, oneDnnTakes } from "./onednn.js";
-import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
+import type { Conv2dArgs, Conv2dGrads, ConvPoolState, KernelBackend, MatmulArgs, Pool2dArgs, PoolWindow } from "./types.js";
 import { type HostGemm, WasmBackend } from "./wasm.js";
 
 /**
@@ -339,6 +339,19 @@ export class BlasBackend implements KernelBackend {
     else if (rowsConvFits(args, this.rowsMaxPixels)) rowsConv2dBackward(this.gemm, x, weight, y, gy, grads, args, this.rowPasses, this.densePasses, this.isResident, this.rowsBlockFloats);
     else if (conv instanceof WasmBackend) conv.conv2dBackwardWithGemm(this.hostFor(conv), x, weight, y, gy, grads, args);
     else conv.conv2dBackward(x, weight, y, gy, grads, args);
+  }
+
+  conv2dMaxPool(x: Float32Array, weight: Float32Array, bias: Float32Array | null, pooled: Float32Array, args: Conv2dArgs, pool: PoolWindow): ConvPoolState | null {
+    return this.oneDnnFor(args)?.convPool(x, weight, bias, pooled, args, pool) ?? null;
+  }
+
+  conv2dMaxPoolBackward(state: ConvPoolState, x: Float32Array, weight: Float32Array, gPooled: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {
+    // the state comes from oneDNN's forward, so oneDNN is loaded (even if turned off since)
+    (this.oneDnnState as OneDnn).convPoolBackward(state, x, weight, gPooled, grads, args, this.densePasses);
+  }
+
+  releaseConvPool(state: ConvPoolState): void {
+    (this.oneDnnState as OneDnn).releaseConvPool(state);
   }
 
   private readonly gemm = (a: Float32Array, b: Float32Array, c: Float32Array, args: MatmulArgs): void => this.matmul(a, b, c, args);

@@ -18,14 +18,21 @@
 // in whichever thread calls — the shard worker loads its own instance); a second core is used by PPO's shards, each on one thread, so 1 and 2 threads still train
 // to the same bits. Results differ from the other paths in the last bits (other summation orders), so CNN training
 // takes other bits with oneDNN than without it.
+// A stage's convolution and the max-pool behind it can run as one call (convPool, through conv2dMaxPool): oneDNN's
+// pooling reads the convolution's blocked output and its backward writes the blocked output gradient, so neither
+// is reordered to NCHW and back, and the pooling runs on 16-channel blocks (the README's CNN PPO profile measures
+// it beside the unfused path). Its max-pool takes the first maximum of a window in row-major order, as
+// ours does (tested on tie-heavy inputs), so the pooled output has the unfused bits; the gradients of overlapping
+// windows and the bias gradient are summed in oneDNN's order.
 // Primitives, their reorders and memory objects are built once per geometry (cached, the oldest dropped beyond
 // PLAN_CACHE); the blocked intermediates live in scratch arrays of this module, handed to oneDNN per call.
 // The v2 C API is used through its documented functions and enum values (dnnl_types.h of 2.6); descriptors are
 // opaque buffers larger than the library's structs (696 and 5,976 bytes in 2.6), written only by the library.
+import { ShapeError } from "../errors.js";
 import { acquireResident, releaseBuffer } from "../pool.js";
 import { checkConv2d } from "./args.js";
 import { type DensePasses, rectified } from "./conv_dense.js";
-import type { Conv2dArgs, Conv2dGrads } from "./types.js";
+import { type Conv2dArgs, type Conv2dGrads, type ConvPoolState, type PoolWindow, windowOutputSize } from "./types.js";
 
 /** Shared libraries tried for oneDNN 2.x; MESA_DNNL_LIB (a path or name) replaces them when set. */
 const DNNL_CANDIDATES = ["libdnnl.so.2", "libdnnl.2.dylib", "dnnl.dll"];
@@ -71,6 +78,7 @@ const TAG_A = 2;
 const TAG_ABCD = 5;
 const PROP_FORWARD_TRAINING = 64;
 const CONVOLUTION_DIRECT = 1;
+const POOLING_MAX = 0x1ff;
 const QUERY_IMPL_INFO = 8;
 const QUERY_SRC_MD = 129;
 const QUERY_DIFF_SRC_MD = 130;
@@ -78,6 +86,7 @@ const QUERY_WEIGHTS_MD = 131;
 const QUERY_DIFF_WEIGHTS_MD = 132;
 const QUERY_DST_MD = 133;
 const QUERY_DIFF_DST_MD = 134;
+const QUERY_WORKSPACE_MD = 135;
 const ARG_SRC = 1;
 const ARG_DST = 17;
 const ARG_WEIGHTS = 33;
@@ -85,6 +94,8 @@ const ARG_BIAS = 41;
 const ARG_DIFF_SRC = 129;
 const ARG_DIFF_DST = 145;
 const ARG_DIFF_WEIGHTS = 161;
+const ARG_DIFF_BIAS = 169;
+const ARG_WORKSPACE = 64;
 const STATUS_NAMES = ["success", "out of memory", "invalid arguments", "unimplemented", "iterator ends", "runtime error", "not required"];
 
 type Fn = (...args: unknown[]) => unknown;
@@ -114,7 +125,7 @@ interface Api {
   engineCreate: Fn; streamCreate: Fn; streamWait: Fn; mdInit: Fn; convForwardInit: Fn; convBackwardDataInit: Fn; convBackwardWeightsInit: Fn;
   pdCreate: Fn; pdQueryMd: Fn; pdQuery: Fn; pdDestroy: Fn; primitiveCreate: Fn; primitiveDestroy: Fn; reorderPdCreate: Fn;
   memoryCreate: Fn; memorySetHandle: Fn; memoryDestroy: Fn; mdSize: Fn; mdEqual: Fn; execute: Fn;
-  attrCreate: Fn; attrSetPostOps: Fn; postOpsCreate: Fn; postOpsAppendSum: Fn;
+  attrCreate: Fn; attrSetPostOps: Fn; postOpsCreate: Fn; postOpsAppendSum: Fn; poolForwardInit: Fn; poolBackwardInit: Fn;
 }
 
 /** One reorder or convolution with the memory objects of its arguments (their data pointers set per call). */
@@ -145,7 +156,33 @@ interface Plan {
   pds: Handle[];
   /** the implementations oneDNN chose (forward, backward-data, backward-weights) */
   impl: string[];
+  /** the convolution's output and its gradient in blocked layouts (a max-pool behind it reads and writes them) */
+  blockedDst: Md; blockedDdst: Md;
+  /** max-pools fused behind this convolution, by pooling window (see poolPlan) */
+  pools: Map<string, PoolPlan | Error>;
+  /** backward-weights computing the bias gradient too, for a fused max-pool (built on first use) */
+  bwdWeightsBias: Step | null | undefined;
+  buildBwdWeightsBias: () => Step | null;
 }
+
+/**
+ * A max-pool fused behind a plan's convolution: oneDNN's pooling reads the convolution's blocked output and its
+ * backward writes the blocked output gradient the convolution's backward reads, so neither is reordered to NCHW.
+ */
+interface PoolPlan {
+  /** pooling forward (blocked conv output → blocked pooled + workspace), its output reordered to NCHW */
+  fwd: Step; out: Step;
+  /** the NCHW pooled gradient reordered to the backward's layout, then pooling backward (→ the conv's blocked output gradient) */
+  gradIn: Step; bwd: Step;
+  bytes: { pdst: number; pdiff: number; ws: number };
+  handles: Handle[]; mems: Handle[]; pds: Handle[];
+  /** memory objects: the NCHW pooled output and gradient, blocked pooled output and gradient, workspace */
+  mem: { uPool: Handle; uPoolGrad: Handle; pdst: Handle; pdiff: Handle; ws: Handle };
+  /** the pooling implementations oneDNN chose (forward, backward) */
+  impl: string[];
+}
+
+
 
 export interface OneDnnInfo {
   /** library version, e.g. "2.6.3" */
@@ -181,6 +218,8 @@ export class OneDnn {
   private readonly sumAttr: Handle;
   private readonly plans = new Map<string, Plan | Error>();
   private readonly scratch = new Scratch();
+  /** free pooling workspaces by length (one is held from a fused forward to its backward) */
+  private readonly workspaces = new Map<number, Float32Array[]>();
 
   private readonly omp: OmpThreads;
 
@@ -214,6 +253,8 @@ export class OneDnn {
       attrSetPostOps: f("int dnnl_primitive_attr_set_post_ops(dnnl_handle *attr, dnnl_handle *po)"),
       postOpsCreate: f("int dnnl_post_ops_create(_Out_ dnnl_handle **po)"),
       postOpsAppendSum: f("int dnnl_post_ops_append_sum(dnnl_handle *po, float scale)"),
+      poolForwardInit: f("int dnnl_pooling_forward_desc_init(_Out_ uint8_t *d, int prop, int alg, const void *src, const void *dst, const int64_t *strides, const int64_t *kernel, const int64_t *pl, const int64_t *pr)"),
+      poolBackwardInit: f("int dnnl_pooling_backward_desc_init(_Out_ uint8_t *d, int alg, const void *dsrc, const void *ddst, const int64_t *strides, const int64_t *kernel, const int64_t *pl, const int64_t *pr)"),
     };
     this.engine = this.out((o) => this.api.engineCreate(o, ENGINE_CPU, 0), "dnnl_engine_create");
     this.stream = this.out((o) => this.api.streamCreate(o, this.engine, STREAM_DEFAULT), "dnnl_stream_create");
@@ -365,6 +406,12 @@ export class OneDnn {
   }
 
   private destroy(p: Plan): void {
+    for (const pool of p.pools.values()) {
+      if (pool instanceof Error) continue;
+      for (const h of pool.handles) this.api.primitiveDestroy(h);
+      for (const m of pool.mems) this.api.memoryDestroy(m);
+      for (const pd of pool.pds) this.api.pdDestroy(pd);
+    }
     for (const h of p.handles) this.api.primitiveDestroy(h);
     for (const m of Object.values(p.mem)) this.api.memoryDestroy(m);
     for (const pd of p.pds) this.api.pdDestroy(pd);
@@ -381,14 +428,8 @@ export class OneDnn {
     const padR = BigInt64Array.from([BigInt((ho - 1) * a.strideH + a.kh - a.h - a.padH), BigInt((wo - 1) * a.strideW + a.kw - a.w - a.padW)]);
     const padL = BigInt64Array.from([BigInt(a.padH), BigInt(a.padW)]);
     if (padR[0]! < 0n || padR[1]! < 0n) throw new Error(`the geometry leaves input rows or columns unread (right padding ${padR.join("×")})`);
-    const pds: Handle[] = [];
-    const handles: Handle[] = [];
+    const { pds, handles, pd, q, primitive, reorder, implOf, memory: created } = this.builder();
     const mem: Record<string, Handle> = {};
-    const pd = (desc: Buffer, hint: Handle | null, what: string): Handle => {
-      const h = this.out((o) => api.pdCreate(o, desc, null, this.engine, hint), what);
-      pds.push(h);
-      return h;
-    };
     const fd = Buffer.alloc(OP_DESC_BYTES);
     this.check(api.convForwardInit(fd, PROP_FORWARD_TRAINING, CONVOLUTION_DIRECT, any.src, any.wei, null, any.dst, strides, padL, padR), "dnnl_convolution_forward_desc_init");
     const fwdPd = pd(fd, null, "convolution forward");
@@ -398,28 +439,12 @@ export class OneDnn {
     const bw = Buffer.alloc(OP_DESC_BYTES);
     this.check(api.convBackwardWeightsInit(bw, CONVOLUTION_DIRECT, any.src, any.wei, null, any.dst, strides, padL, padR), "dnnl_convolution_backward_weights_desc_init");
     const bwPd = pd(bw, fwdPd, "convolution backward-weights");
-    const q = (p: Handle, what: number): Md => api.pdQueryMd(p, what, 0) as Md;
     const blocked = {
       src: q(fwdPd, QUERY_SRC_MD), wei: q(fwdPd, QUERY_WEIGHTS_MD), dst: q(fwdPd, QUERY_DST_MD),
       ddst: q(bdPd, QUERY_DIFF_DST_MD), weiBwd: q(bdPd, QUERY_WEIGHTS_MD), dsrc: q(bdPd, QUERY_DIFF_SRC_MD),
       srcW: q(bwPd, QUERY_SRC_MD), ddstW: q(bwPd, QUERY_DIFF_DST_MD), dwei: q(bwPd, QUERY_DIFF_WEIGHTS_MD),
     };
-    const memory = (name: string, md: Md): Handle => {
-      // created on no data; each call points it at its array
-      const m = this.out((o) => api.memoryCreate(o, md, this.engine, null), `dnnl_memory_create (${name})`);
-      mem[name] = m;
-      return m;
-    };
-    const primitive = (p: Handle, what: string): Handle => {
-      const h = this.out((o) => api.primitiveCreate(o, p), what);
-      handles.push(h);
-      return h;
-    };
-    const reorder = (from: Md, to: Md, fromMem: Handle, toMem: Handle, add: boolean, what: string): Step => {
-      const p = this.out((o) => api.reorderPdCreate(o, from, this.engine, to, this.engine, add ? this.sumAttr : null), `reorder ${what}`);
-      pds.push(p);
-      return { primitive: primitive(p, `reorder ${what}`), args: [[ARG_SRC, fromMem], [ARG_DST, toMem]] };
-    };
+    const memory = (name: string, md: Md): Handle => (mem[name] = created(name, md));
     const m = {
       uSrc: memory("uSrc", user.src), uWei: memory("uWei", user.wei), uDst: memory("uDst", user.dst), uDdst: memory("uDdst", user.dst),
       uDsrc: memory("uDsrc", user.src), uDwei: memory("uDwei", user.wei),
@@ -430,10 +455,7 @@ export class OneDnn {
     const ddstSame = api.mdEqual(blocked.ddstW, blocked.ddst) === 1;
     const srcW = srcSame ? m.src : memory("srcW", blocked.srcW);
     const ddstW = ddstSame ? m.ddst : memory("ddstW", blocked.ddstW);
-    const impl = [fwdPd, bdPd, bwPd].map((p) => {
-      const o: unknown[] = [null];
-      return api.pdQuery(p, QUERY_IMPL_INFO, 0, o) === DNNL_SUCCESS ? String(o[0]) : "?";
-    });
+    const impl = [fwdPd, bdPd, bwPd].map(implOf);
     const size = (md: Md): number => Number(api.mdSize(md));
     const buildFwdBias = (): Step | null => {
       const biasMd = this.md([a.o], TAG_A);
@@ -444,6 +466,16 @@ export class OneDnn {
       if (!same.every(([what, md]) => api.mdEqual(q(p, what), md) === 1)) return null;
       const uBias = memory("uBias", biasMd);
       return { primitive: primitive(p, "convolution forward (bias)"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_BIAS, uBias], [ARG_DST, m.dst]] };
+    };
+    const buildBwdWeightsBias = (): Step | null => {
+      const biasMd = this.md([a.o], TAG_A);
+      const d = Buffer.alloc(OP_DESC_BYTES);
+      this.check(api.convBackwardWeightsInit(d, CONVOLUTION_DIRECT, any.src, any.wei, biasMd, any.dst, strides, padL, padR), "dnnl_convolution_backward_weights_desc_init (bias)");
+      const p = pd(d, fwdPd, "convolution backward-weights (bias)");
+      const same = [[QUERY_SRC_MD, blocked.srcW], [QUERY_DIFF_DST_MD, blocked.ddstW], [QUERY_DIFF_WEIGHTS_MD, blocked.dwei]] as const;
+      if (!same.every(([what, md]) => api.mdEqual(q(p, what), md) === 1)) return null;
+      const dbias = memory("dbias", biasMd);
+      return { primitive: primitive(p, "convolution backward-weights (bias)"), args: [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei], [ARG_DIFF_BIAS, dbias]] };
     };
     return {
       key,
@@ -467,6 +499,98 @@ export class OneDnn {
         dwei: size(blocked.dwei), dsrc: size(blocked.dsrc), srcW: srcSame ? 0 : size(blocked.srcW), ddstW: ddstSame ? 0 : size(blocked.ddstW),
       },
       mem, handles, pds, impl,
+      blockedDst: blocked.dst, blockedDdst: blocked.ddst, pools: new Map(), bwdWeightsBias: undefined, buildBwdWeightsBias,
+    };
+  }
+
+  /**
+   * Primitive descriptors, primitives and memory objects made for one plan, recorded in `pds` and `handles` (and
+   * returned by `memory`) so that destroying the plan frees them.
+   */
+  private builder() {
+    const { api } = this;
+    const pds: Handle[] = [];
+    const handles: Handle[] = [];
+    const pd = (desc: Buffer, hint: Handle | null, what: string): Handle => {
+      const h = this.out((o) => api.pdCreate(o, desc, null, this.engine, hint), what);
+      pds.push(h);
+      return h;
+    };
+    const q = (p: Handle, what: number): Md => api.pdQueryMd(p, what, 0) as Md;
+    // created on no data; each call points it at its array
+    const memory = (name: string, md: Md): Handle => this.out((o) => api.memoryCreate(o, md, this.engine, null), `dnnl_memory_create (${name})`);
+    const primitive = (p: Handle, what: string): Handle => {
+      const h = this.out((o) => api.primitiveCreate(o, p), what);
+      handles.push(h);
+      return h;
+    };
+    const reorder = (from: Md, to: Md, fromMem: Handle, toMem: Handle, add: boolean, what: string): Step => {
+      const p = this.out((o) => api.reorderPdCreate(o, from, this.engine, to, this.engine, add ? this.sumAttr : null), `reorder ${what}`);
+      pds.push(p);
+      return { primitive: primitive(p, `reorder ${what}`), args: [[ARG_SRC, fromMem], [ARG_DST, toMem]] };
+    };
+    const implOf = (p: Handle): string => {
+      const o: unknown[] = [null];
+      return api.pdQuery(p, QUERY_IMPL_INFO, 0, o) === DNNL_SUCCESS ? String(o[0]) : "?";
+    };
+    return { pds, handles, pd, q, memory, primitive, reorder, implOf };
+  }
+
+  /** A max-pool of window `w` behind plan `p`'s convolution (built and kept in the plan on first ask), or why not. */
+  private poolPlan(p: Plan, a: Conv2dArgs, w: PoolWindow): PoolPlan | Error {
+    const key = `${w.kh},${w.kw},${w.strideH},${w.strideW},${w.padH},${w.padW}`;
+    let pp = p.pools.get(key);
+    if (pp === undefined) {
+      try {
+        pp = this.buildPool(p, a, w);
+      } catch (err) {
+        pp = err instanceof Error ? err : new Error(String(err));
+      }
+      p.pools.set(key, pp);
+    }
+    return pp;
+  }
+
+  private buildPool(p: Plan, a: Conv2dArgs, w: PoolWindow): PoolPlan {
+    const { api } = this;
+    const [ho, wo] = windowOutputSize(a);
+    const [po, qo] = windowOutputSize({ h: ho, w: wo, ...w });
+    if (po < 1 || qo < 1) throw new Error(`a ${w.kh}×${w.kw} pooling window does not fit the ${ho}×${wo} output`);
+    const { pds, handles, pd, q, memory, primitive, reorder, implOf } = this.builder();
+    const mems: Handle[] = [];
+    const mem = (name: string, md: Md): Handle => {
+      const m = memory(name, md);
+      mems.push(m);
+      return m;
+    };
+    const dims = [a.n, a.o, po, qo];
+    const user = this.md(dims, TAG_ABCD);
+    const any = this.md(dims, TAG_ANY);
+    const strides = BigInt64Array.from([BigInt(w.strideH), BigInt(w.strideW)]);
+    const kernel = BigInt64Array.from([BigInt(w.kh), BigInt(w.kw)]);
+    const padL = BigInt64Array.from([BigInt(w.padH), BigInt(w.padW)]);
+    const padR = BigInt64Array.from([BigInt((po - 1) * w.strideH + w.kh - ho - w.padH), BigInt((qo - 1) * w.strideW + w.kw - wo - w.padW)]);
+    if (padR[0]! < 0n || padR[1]! < 0n) throw new Error(`the pooling window leaves rows or columns unread (right padding ${padR.join("×")})`);
+    const fd = Buffer.alloc(OP_DESC_BYTES);
+    this.check(api.poolForwardInit(fd, PROP_FORWARD_TRAINING, POOLING_MAX, p.blockedDst, any, strides, kernel, padL, padR), "dnnl_pooling_forward_desc_init");
+    const fwdPd = pd(fd, null, "max-pool forward");
+    const bd = Buffer.alloc(OP_DESC_BYTES);
+    this.check(api.poolBackwardInit(bd, POOLING_MAX, p.blockedDdst, any, strides, kernel, padL, padR), "dnnl_pooling_backward_desc_init");
+    const bwdPd = pd(bd, fwdPd, "max-pool backward");
+    const pdstMd = q(fwdPd, QUERY_DST_MD);
+    const pdiffMd = q(bwdPd, QUERY_DIFF_DST_MD);
+    const wsMd = q(fwdPd, QUERY_WORKSPACE_MD);
+    if (wsMd === null || Number(api.mdSize(wsMd)) === 0) throw new Error("oneDNN's max-pool keeps no workspace");
+    if (api.mdEqual(q(bwdPd, QUERY_DIFF_SRC_MD), p.blockedDdst) !== 1) throw new Error("the max-pool's backward wants another layout than the convolution's output gradient");
+    if (api.mdEqual(q(bwdPd, QUERY_WORKSPACE_MD), wsMd) !== 1) throw new Error("the max-pool's backward reads another workspace than its forward writes");
+    const m = { uPool: mem("uPool", user), uPoolGrad: mem("uPoolGrad", user), pdst: mem("pdst", pdstMd), pdiff: mem("pdiff", pdiffMd), ws: mem("ws", wsMd) };
+    return {
+      fwd: { primitive: primitive(fwdPd, "max-pool forward"), args: [[ARG_SRC, p.mem.dst!], [ARG_DST, m.pdst], [ARG_WORKSPACE, m.ws]] },
+      out: reorder(pdstMd, user, m.pdst, m.uPool, false, "pooled output"),
+      gradIn: reorder(user, pdiffMd, m.uPoolGrad, m.pdiff, false, "pooled gradient"),
+      bwd: { primitive: primitive(bwdPd, "max-pool backward"), args: [[ARG_DIFF_DST, m.pdiff], [ARG_WORKSPACE, m.ws], [ARG_DIFF_SRC, p.mem.ddst!]] },
+      bytes: { pdst: Number(api.mdSize(pdstMd)), pdiff: Number(api.mdSize(pdiffMd)), ws: Number(api.mdSize(wsMd)) },
+      handles, mems, pds, mem: m, impl: [implOf(fwdPd), implOf(bwdPd)],
     };
   }
 
@@ -525,53 +649,144 @@ export class OneDnn {
     const [ho, wo] = checkConv2d(x, weight, grads.bias, grads.residual, y, a);
     const p = this.plan(a);
     if (p instanceof Error) throw p;
-    const L = ho * wo;
-    const outLen = a.n * a.o * L;
-    const inLen = a.n * a.c * a.h * a.w;
+    const outLen = a.n * a.o * ho * wo;
     const gz = a.relu ? acquireResident(outLen, false) : gy;
-    passes.gradPrologue(gy, gz, y, grads.residual, grads.bias, a.relu, a.n, a.o, L);
+    passes.gradPrologue(gy, gz, y, grads.residual, grads.bias, a.relu, a.n, a.o, ho * wo);
     if (grads.x !== null || grads.weight !== null) {
-      const ddst = this.scratch.get("dst", p.bytes.dst);
-      const data = new Map<Handle, Float32Array>([[p.mem.uDdst!, gz], [p.mem.ddst!, ddst]]);
+      const data = new Map<Handle, Float32Array>([[p.mem.uDdst!, gz], [p.mem.ddst!, this.scratch.get("dst", p.bytes.dst)]]);
       this.run(p.diffDstIn, data);
-      if (grads.x !== null) {
-        const dsrc = this.scratch.get("src", p.bytes.dsrc);
-        data.set(p.mem.uWei!, weight).set(p.mem.weiBwd!, this.scratch.get("wei", p.bytes.weiBwd)).set(p.mem.dsrc!, dsrc);
-        this.run(p.weightsBwd, data);
-        this.run(p.bwdData, data);
-        if (a.reluInput) {
-          // masked where the input was rectified: out through scratch, then added where x > 0
-          const gx = acquireResident(inLen, false);
-          data.set(p.mem.uDsrc!, gx);
-          this.run(p.diffSrcOut, data);
-          this.api.streamWait(this.stream);
-          passes.maskedAdd(grads.x, gx, x, inLen);
-          releaseBuffer(gx);
-        } else {
-          data.set(p.mem.uDsrc!, grads.x);
-          this.run(p.diffSrcAdd, data);
-        }
-      }
-      if (grads.weight !== null) {
-        const xin = a.reluInput ? rectified(passes, x, inLen) : x;
-        const src = this.scratch.get("src", p.bytes.src);
-        data.set(p.mem.uSrc!, xin).set(p.mem.src!, src).set(p.mem.dwei!, this.scratch.get("dwei", p.bytes.dwei)).set(p.mem.uDwei!, grads.weight);
-        this.run(p.srcIn, data);
-        if (p.srcForWeights !== null) {
-          data.set(p.mem.srcW!, this.scratch.get("srcW", p.bytes.srcW));
-          this.run(p.srcForWeights, data);
-        }
-        if (p.diffDstForWeights !== null) {
-          data.set(p.mem.ddstW!, this.scratch.get("ddstW", p.bytes.ddstW));
-          this.run(p.diffDstForWeights, data);
-        }
-        this.run(p.bwdWeights, data);
-        this.run(p.diffWeightsAdd, data);
-        this.api.streamWait(this.stream);
-        if (xin !== x) releaseBuffer(xin);
-      }
-      this.api.streamWait(this.stream);
+      this.backwardBlocked(p, data, x, weight, grads, a, passes, null);
     }
     if (gz !== gy) releaseBuffer(gz);
+  }
+
+  /**
+   * The input and filter gradients from the output gradient in the backward's blocked layout (memory ddst, set in
+   * `data`), added into grads.x and grads.weight. `biasStep` (the backward-weights that writes the bias gradient
+   * too, into scratch "dbias") runs in place of the plain one when given, also when no filter gradient is wanted.
+   */
+  private backwardBlocked(p: Plan, data: Map<Handle, Float32Array>, x: Float32Array, weight: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses, biasStep: Step | null): void {
+    const inLen = a.n * a.c * a.h * a.w;
+    if (grads.x !== null) {
+      const dsrc = this.scratch.get("src", p.bytes.dsrc);
+      data.set(p.mem.uWei!, weight).set(p.mem.weiBwd!, this.scratch.get("wei", p.bytes.weiBwd)).set(p.mem.dsrc!, dsrc);
+      this.run(p.weightsBwd, data);
+      this.run(p.bwdData, data);
+      if (a.reluInput) {
+        // masked where the input was rectified: out through scratch, then added where x > 0
+        const gx = acquireResident(inLen, false);
+        data.set(p.mem.uDsrc!, gx);
+        this.run(p.diffSrcOut, data);
+        this.api.streamWait(this.stream);
+        passes.maskedAdd(grads.x, gx, x, inLen);
+        releaseBuffer(gx);
+      } else {
+        data.set(p.mem.uDsrc!, grads.x);
+        this.run(p.diffSrcAdd, data);
+      }
+    }
+    if (grads.weight !== null || biasStep !== null) {
+      const xin = a.reluInput ? rectified(passes, x, inLen) : x;
+      const src = this.scratch.get("src", p.bytes.src);
+      data.set(p.mem.uSrc!, xin).set(p.mem.src!, src).set(p.mem.dwei!, this.scratch.get("dwei", p.bytes.dwei));
+      if (grads.weight !== null) data.set(p.mem.uDwei!, grads.weight);
+      if (biasStep !== null) data.set(p.mem.dbias!, this.scratch.get("dbias", 4 * a.o));
+      this.run(p.srcIn, data);
+      if (p.srcForWeights !== null) {
+        data.set(p.mem.srcW!, this.scratch.get("srcW", p.bytes.srcW));
+        this.run(p.srcForWeights, data);
+      }
+      if (p.diffDstForWeights !== null) {
+        data.set(p.mem.ddstW!, this.scratch.get("ddstW", p.bytes.ddstW));
+        this.run(p.diffDstForWeights, data);
+      }
+      this.run(biasStep ?? p.bwdWeights, data);
+      if (grads.weight !== null) this.run(p.diffWeightsAdd, data);
+      this.api.streamWait(this.stream);
+      if (xin !== x) releaseBuffer(xin);
+    }
+    this.api.streamWait(this.stream);
+  }
+
+  /** The plan's backward-weights with the bias gradient, built on first use (null: not available). */
+  private biasBackward(p: Plan): Step | null {
+    if (p.bwdWeightsBias === undefined) {
+      try {
+        p.bwdWeightsBias = p.buildBwdWeightsBias();
+      } catch {
+        p.bwdWeightsBias = null;
+      }
+    }
+    return p.bwdWeightsBias;
+  }
+
+  /**
+   * conv2d without ReLUs or residual, then a max-pool of window `w` over its output (see PoolPlan), the pooled NCHW
+   * output written into `pooled`; the convolution's output never leaves oneDNN's blocked layout. Returns what the
+   * backward needs (the pooling workspace), or null when this call cannot be fused here (the caller then
+   * convolves and pools on its own). Max-pool values are the inputs' own, so `pooled` has the unfused path's bits.
+   */
+  convPool(x: Float32Array, weight: Float32Array, bias: Float32Array | null, pooled: Float32Array, a: Conv2dArgs, w: PoolWindow): ConvPoolState | null {
+    if (a.reluInput || a.relu) return null;
+    return this.oneThread(() => {
+      const p = this.plan(a);
+      if (p instanceof Error) return null;
+      const fwd = bias !== null ? this.biasForward(p) : p.fwd;
+      if (fwd === null || (bias !== null && this.biasBackward(p) === null)) return null;
+      const pp = this.poolPlan(p, a, w);
+      if (pp instanceof Error) return null;
+      const [ho, wo] = checkConv2d(x, weight, bias, null, null, a);
+      const [po, qo] = windowOutputSize({ h: ho, w: wo, ...w });
+      if (pooled.length < a.n * a.o * po * qo) throw new ShapeError(`conv2d + max-pool: the pooled output has ${pooled.length} elements, the call needs ${a.n * a.o * po * qo}`);
+      const n = Math.ceil(pp.bytes.ws / 4);
+      const ws = this.workspaces.get(n)?.pop() ?? new Float32Array(new ArrayBuffer(4 * n));
+      const data = new Map<Handle, Float32Array>([
+        [p.mem.uSrc!, x], [p.mem.uWei!, weight], [p.mem.src!, this.scratch.get("src", p.bytes.src)], [p.mem.wei!, this.scratch.get("wei", p.bytes.wei)],
+        [p.mem.dst!, this.scratch.get("dst", p.bytes.dst)], [pp.mem.pdst, this.scratch.get("pdst", pp.bytes.pdst)], [pp.mem.ws, ws], [pp.mem.uPool, pooled],
+      ]);
+      if (bias !== null) data.set(p.mem.uBias!, bias);
+      this.run(p.srcIn, data);
+      this.run(p.weightsFwd, data);
+      this.run(fwd, data);
+      this.run(pp.fwd, data);
+      this.run(pp.out, data);
+      this.api.streamWait(this.stream);
+      return { pool: { ...w }, ws };
+    });
+  }
+
+  /**
+   * The gradients of a fused convPool's inputs (see Conv2dGrads; no residual) from the pooled output's gradient
+   * `gPooled`, added into `grads`: oneDNN's pooling backward scatters it into the convolution's blocked output
+   * gradient, its backward-weights sums the bias gradient (other summation orders than the unfused path's, so
+   * the filter and bias gradients may differ from it in the last bits).
+   */
+  convPoolBackward(state: ConvPoolState, x: Float32Array, weight: Float32Array, gPooled: Float32Array, grads: Conv2dGrads, a: Conv2dArgs, passes: DensePasses): void {
+    this.oneThread(() => {
+      const p = this.plan(a);
+      if (p instanceof Error) throw p;
+      const pp = this.poolPlan(p, a, state.pool);
+      if (pp instanceof Error) throw pp;
+      checkConv2d(x, weight, grads.bias, null, null, a);
+      const data = new Map<Handle, Float32Array>([
+        [pp.mem.uPoolGrad, gPooled], [pp.mem.pdiff, this.scratch.get("pdiff", pp.bytes.pdiff)], [pp.mem.ws, state.ws], [p.mem.ddst!, this.scratch.get("dst", p.bytes.dst)],
+      ]);
+      this.run(pp.gradIn, data);
+      this.run(pp.bwd, data);
+      const biasStep = grads.bias !== null ? this.biasBackward(p) : null;
+      if (grads.bias !== null && biasStep === null) throw new Error("oneDNN's backward-weights with a bias gradient is unavailable for this geometry");
+      this.backwardBlocked(p, data, x, weight, grads, a, passes, biasStep);
+      if (grads.bias !== null) {
+        const db = this.scratch.get("dbias", 4 * a.o);
+        for (let o = 0; o < a.o; o++) grads.bias[o]! += db[o]!;
+      }
+    });
+  }
+
+  /** Takes back a fused call's workspace once no backward will read it. */
+  releaseConvPool(state: ConvPoolState): void {
+    let free = this.workspaces.get(state.ws.length);
+    if (free === undefined) this.workspaces.set(state.ws.length, (free = []));
+    if (!free.includes(state.ws)) free.push(state.ws);
   }
 }

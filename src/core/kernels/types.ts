@@ -56,6 +56,26 @@ export interface KernelBackend {
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void;
   /** The max-pool's input gradient: gx[argmax[i]] += gy[i] for i < len (outputs in order, so repeats add alike). */
   maxPool2dBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, len: number): void;
+  /**
+   * Optional, where a backend has a faster way: conv2d without ReLUs or residual followed by a max-pool of window
+   * `pool` over its output, the pooled output [n, o, po, qo] into `pooled` without writing the convolution's
+   * output out (the blas backend with oneDNN: the pooling reads the convolution's blocked output). Returns what
+   * the backward needs, or null when this call is not fused (the caller then runs conv2d and maxPool2d).
+   */
+  conv2dMaxPool?(x: Float32Array, weight: Float32Array, bias: Float32Array | null, pooled: Float32Array, args: Conv2dArgs, pool: PoolWindow): ConvPoolState | null;
+  /** The gradients of a fused call's inputs from the pooled output's gradient, added into `grads` (no residual). */
+  conv2dMaxPoolBackward?(state: ConvPoolState, x: Float32Array, weight: Float32Array, gPooled: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void;
+  /** Frees a fused call's state once no backward will read it. */
+  releaseConvPool?(state: ConvPoolState): void;
+}
+
+/** A pooling window over an image (its size comes with the call). */
+export type PoolWindow = Pick<Window2d, "kh" | "kw" | "strideH" | "strideW" | "padH" | "padW">;
+
+/** What a fused convolution + max-pool keeps for its backward: its window and the pooling workspace (which input each output took). */
+export interface ConvPoolState {
+  readonly pool: PoolWindow;
+  readonly ws: Float32Array;
 }
 
 /** A sliding kh×kw window over h×w planes with strides and zero (or −∞) padding: convolution and pooling. */

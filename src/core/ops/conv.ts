@@ -4,6 +4,7 @@
 import { ShapeError } from "../errors.js";
 import { shapeStr } from "../shape.js";
 import { type Conv2dArgs, kernels } from "../kernels/index.js";
+import { windowOutputSize } from "../kernels/types.js";
 import { acquireResident, acquireResidentIndices, releaseIndices } from "../pool.js";
 import { type Tensor, gradBuffer, isGradEnabled, makeResult, needsGrad, releaseBuffer } from "../tensor.js";
 
@@ -56,22 +57,29 @@ export interface ConvOptions {
  * conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d;
  * with the fusion options, relu?(conv(relu?(x)) + bias + residual) in one kernel call and one tape node.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
-  if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be [out, in, kh, kw], got ${shapeStr(weight.shape)}`);
+/** A convolution's kernel arguments and output shape [N, O, Ho, Wo], its shapes checked (`op` names the caller). */
+function convCall(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions): { args: Conv2dArgs; outShape: [number, number, number, number] } {
+  if (weight.ndim !== 4) throw new ShapeError(`${op}: weight must be [out, in, kh, kw], got ${shapeStr(weight.shape)}`);
   const [O, Cw, kh, kw] = weight.shape as [number, number, number, number];
-  const g = geometry("conv2d", x, kh, kw, options.stride ?? 1, options.padding ?? 0);
-  if (Cw !== g.C) throw new ShapeError(`conv2d: input ${shapeStr(x.shape)} has ${g.C} channels but weight ${shapeStr(weight.shape)} expects ${Cw}`);
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${O} output channels`);
-  const { N, Ho, Wo } = g;
-  const outShape = [N, O, Ho, Wo];
+  const g = geometry(op, x, kh, kw, options.stride ?? 1, options.padding ?? 0);
+  if (Cw !== g.C) throw new ShapeError(`${op}: input ${shapeStr(x.shape)} has ${g.C} channels but weight ${shapeStr(weight.shape)} expects ${Cw}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`${op}: bias ${shapeStr(bias.shape)} does not match ${O} output channels`);
+  const outShape: [number, number, number, number] = [g.N, O, g.Ho, g.Wo];
   const residual = options.residual ?? null;
   if (residual && shapeStr(residual.shape) !== shapeStr(outShape)) {
-    throw new ShapeError(`conv2d: residual ${shapeStr(residual.shape)} must have the output's shape ${shapeStr(outShape)}`);
+    throw new ShapeError(`${op}: residual ${shapeStr(residual.shape)} must have the output's shape ${shapeStr(outShape)}`);
   }
   const args: Conv2dArgs = {
-    n: N, c: g.C, h: g.H, w: g.W, o: O, kh, kw, strideH: g.sh, strideW: g.sw, padH: g.ph, padW: g.pw,
+    n: g.N, c: g.C, h: g.H, w: g.W, o: O, kh, kw, strideH: g.sh, strideW: g.sw, padH: g.ph, padW: g.pw,
     reluInput: options.reluInput ?? false, relu: options.relu ?? false,
   };
+  return { args, outShape };
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
+  const { args, outShape } = convCall("conv2d", x, weight, bias, options);
+  const [N, O, Ho, Wo] = outShape;
+  const residual = options.residual ?? null;
   const backend = kernels();
   const transient = options.transient ?? false;
   // every kernel writes the whole output, so a pooled buffer needs no zeroing
@@ -91,8 +99,63 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   });
 }
 
+export interface PoolOptions {
+  stride?: Pair;
+  padding?: Pair;
+  /** the output is transient (see ConvOptions) */
+  transient?: boolean;
+}
+
+/**
+ * maxPool2d(conv2d(x, weight, bias, conv), kernel, pool) for a convolution whose output only the max-pool reads (a
+ * CNN stage without a hook on its convolution): one call and one tape node where the kernel backend fuses the two
+ * (the blas backend with oneDNN: the convolution's output stays in oneDNN's blocked layout, and its gradient too),
+ * else the two ops. The same output either way; fused, the filter and bias gradients are summed in oneDNN's order
+ * (last bits may differ from the two ops'). The convolution's own output is transient in both.
+ */
+export function conv2dMaxPool(x: Tensor, weight: Tensor, bias: Tensor | null, conv: Pick<ConvOptions, "stride" | "padding">, kernel: Pair, pool: PoolOptions = {}): Tensor {
+  const backend = kernels();
+  const transient = pool.transient ?? false;
+  if (backend.conv2dMaxPool !== undefined) {
+    const { args, outShape } = convCall("conv2dMaxPool", x, weight, bias, conv);
+    const [N, O, Ho, Wo] = outShape;
+    const [kh, kw] = pair("conv2dMaxPool", "kernel", kernel, 1);
+    const [sh, sw] = pair("conv2dMaxPool", "stride", pool.stride ?? kernel, 1);
+    const [ph, pw] = pair("conv2dMaxPool", "padding", pool.padding ?? 0, 0);
+    if (ph * 2 > kh || pw * 2 > kw) throw new ShapeError(`conv2dMaxPool: padding ${ph}×${pw} must be at most half the kernel ${kh}×${kw}`);
+    const window = { kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw };
+    const [Po, Qo] = windowOutputSize({ h: Ho, w: Wo, ...window });
+    if (Po < 1 || Qo < 1) throw new ShapeError(`conv2dMaxPool: a ${kh}×${kw} window does not fit the convolution's ${Ho}×${Wo} output with padding ${ph}×${pw}`);
+    const pooled = transient ? acquireResident(N * O * Po * Qo, false) : new Float32Array(N * O * Po * Qo);
+    const state = backend.conv2dMaxPool(x.data, weight.data, bias?.data ?? null, pooled, args, window);
+    if (state !== null) {
+      const parents = [x, weight, ...(bias ? [bias] : [])];
+      const grad = parents.some((p) => p.requiresGrad) && isGradEnabled();
+      if (!grad) backend.releaseConvPool!(state);
+      return makeResult("conv2dMaxPool", pooled, [N, O, Po, Qo], parents, !grad ? null : (gout, final) => {
+        backend.conv2dMaxPoolBackward!(state, x.data, weight.data, gout, {
+          x: x.requiresGrad ? gradBuffer(x) : null,
+          weight: weight.requiresGrad ? gradBuffer(weight) : null,
+          bias: bias?.requiresGrad ? gradBuffer(bias) : null,
+          residual: null,
+        }, args);
+        if (final) {
+          backend.releaseConvPool!(state);
+          if (transient) releaseBuffer(pooled);
+        }
+      });
+    }
+    if (transient) releaseBuffer(pooled);
+  }
+  const c = conv2d(x, weight, bias, { ...conv, transient: true }); // [N, O, Ho, Wo]
+  const out = maxPool2d(c, kernel, pool);
+  // no gradient will flow back through the convolution: nothing reads its output any more
+  if (!c.requiresGrad) releaseBuffer(c.data);
+  return out;
+}
+
 /** Max pooling over kernel windows ([N, C, H, W] → [N, C, Ho, Wo]); padding counts as −∞; gradient to the argmax. */
-export function maxPool2d(x: Tensor, kernel: Pair, options: { stride?: Pair; padding?: Pair; transient?: boolean } = {}): Tensor {
+export function maxPool2d(x: Tensor, kernel: Pair, options: PoolOptions = {}): Tensor {
   const [kh, kw] = pair("maxPool2d", "kernel", kernel, 1);
   const g = geometry("maxPool2d", x, kh, kw, options.stride ?? kernel, options.padding ?? 0);
   const { N, C, H, W, sh, sw, ph, pw, Ho, Wo } = g;

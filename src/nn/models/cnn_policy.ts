@@ -21,7 +21,9 @@
 //   trunk.stages.<last>.hook_iter_out.<t>  the block's output after pass t (t = 0 … R−1)  [B, C, h, w]
 // (hook_iter_out.<R−1> is the block's output, as hook_resid_out with R = 1). With R = 1 there are no hook_iter_out
 // points and the network is today's, bit for bit. The shared weights' gradients sum over the passes.
-// Every ReLU, bias and residual add is fused into the convolution that produces it (one kernel call each).
+// Every ReLU, bias and residual add is fused into the convolution that produces it (one kernel call each), and a
+// stage's convolution into its max-pool when no hook reads the convolution's output (conv2dMaxPool: with oneDNN
+// that output never leaves its blocked layout; the same outputs, the gradients summed in oneDNN's order).
 // Inner activations without a hook attached are transient: their buffers come from the pool and go back to it
 // once backward() has freed the graph, or at the end of the forward pass when no gradient will flow (rollouts),
 // so a training step reuses warm memory instead of allocating (page faults, GC) every activation afresh.
@@ -112,8 +114,10 @@ export class ImpalaStage extends Module {
 
   /** `transients`: see ImpalaTrunk.forward; `reluOut`: see ResidualBlock.forward (applies to the last pass). */
   forward(x: Tensor, transients?: Tensor[], reluOut = false): Tensor {
-    const c = hooked(this.hook_conv_out, transients, (transient) => this.conv.forwardFused(x, { transient })); // [B, C, H, W]
-    let h = hooked(this.hook_pool_out, transients, (transient) => maxPool2d(c, 3, { stride: 2, padding: 1, transient })); // [B, C, ⌈H/2⌉, ⌈W/2⌉]
+    // without a hook on the convolution's output only the pooling reads it: the two run fused where the kernels can
+    let h = this.hook_conv_out._hooks.length === 0
+      ? hooked(this.hook_pool_out, transients, (transient) => this.conv.forwardPooled(x, 3, { stride: 2, padding: 1, transient })) // [B, C, ⌈H/2⌉, ⌈W/2⌉]
+      : hooked(this.hook_pool_out, transients, (transient) => maxPool2d(hooked(this.hook_conv_out, transients, (t) => this.conv.forwardFused(x, { transient: t })), 3, { stride: 2, padding: 1, transient }));
     if (this.iterations === 1) return this.block.forward(h, transients, reluOut);
     for (let t = 0; t < this.iterations; t++) {
       const tap = this.hook_iter_out[t]!;

@@ -16,7 +16,7 @@ import { conv2d } from "../../../src/core/ops/conv.js";
 import { Rng } from "../../../src/core/rng.js";
 import { tensor } from "../../../src/core/tensor.js";
 import { gradcheck, randInputs } from "../gradcheck.js";
-import { expectCaseAgrees, expectClose, runConvCase } from "./conv_case.js";
+import { expectCaseAgrees, expectClose, expectSameBits, runConvCase } from "./conv_case.js";
 
 const js = new JsBackend();
 const blasWhy = backendUnavailable("blas");
@@ -150,6 +150,57 @@ describe.skipIf(dnnWhy !== undefined)("oneDNN conv2d in the blas backend", () =>
       const want = run((x, w, b, r, y) => js.conv2d(x, w, b, r, y, a), (x, w, y, gy, g) => js.conv2dBackward(x, w, y, gy, g, a));
       expectCaseAgrees(want, viaRule, { [oneDnn ? "oneDNN" : "dense product"]: path }, `batch ${n}`);
     }
+  });
+
+  it("fuses a convolution with its max-pool: the unfused output's bits, the reference's gradients, exact on ties, one thread's bits on two", () => {
+    const blas = freshBlas();
+    const pool = { kh: 3, kw: 3, strideH: 2, strideW: 2, padH: 1, padW: 1 };
+    const shapes: Conv2dArgs[] = [SHAPES[0]!, SHAPES[1]!, SHAPES[2]!, SHAPES[3]!, SHAPES[6]!, { ...SHAPES[6]!, n: 4, h: 17, w: 17 }];
+    for (const [si, shape] of shapes.entries()) {
+      for (const [pattern, bias] of [[0, true], [1, true], [0, false]] as const) {
+        const a = { ...shape, reluInput: false, relu: false };
+        const [ho, wo] = windowOutputSize(a);
+        const [po, qo] = windowOutputSize({ h: ho, w: wo, ...pool });
+        const rng = new Rng(100 * si + 10 * pattern + (bias ? 1 : 0), "conv-pool");
+        // pattern 1: small integers, so every window has ties and every sum is exact in any order
+        const draw = (n: number): Float32Array => (pattern === 0 ? random(rng, n) : Float32Array.from({ length: n }, () => rng.int(3) - 1));
+        const x = draw(a.n * a.c * a.h * a.w), w = draw(a.o * a.c * a.kh * a.kw), b = bias ? draw(a.o) : null;
+        const gPooled = draw(a.n * a.o * po * qo);
+        // the reference: conv, max-pool, the pool's scatter and the conv's backward on the js kernels
+        const y = new Float32Array(a.n * a.o * ho * wo), want = new Float32Array(gPooled.length), arg = new Int32Array(gPooled.length);
+        js.conv2d(x, w, b, null, y, a);
+        js.maxPool2d(y, want, arg, { planes: a.n * a.o, h: ho, w: wo, ...pool });
+        const gy = new Float32Array(y.length);
+        js.maxPool2dBackward(gPooled, arg, gy, gPooled.length);
+        const ref = { x: new Float32Array(x.length), weight: new Float32Array(w.length), bias: b && new Float32Array(a.o), residual: null };
+        js.conv2dBackward(x, w, y, gy, ref, a);
+        // the unfused blas path's pooled output (its own conv, our max-pool)
+        const unfused = new Float32Array(gPooled.length);
+        const yb = new Float32Array(y.length);
+        blas.conv2d(x, w, b, null, yb, a);
+        blas.maxPool2d(yb, unfused, new Int32Array(gPooled.length), { planes: a.n * a.o, h: ho, w: wo, ...pool });
+        const fused = (threads: number) => {
+          blas.setThreads(threads);
+          const pooled = new Float32Array(gPooled.length);
+          const state = blas.conv2dMaxPool(x, w, b, pooled, a, pool);
+          expect(state, `shape ${si}: fused`).not.toBeNull();
+          const grads = { x: new Float32Array(x.length), weight: new Float32Array(w.length), bias: b && new Float32Array(a.o), residual: null };
+          blas.conv2dMaxPoolBackward(state!, x, w, gPooled, grads, a);
+          blas.releaseConvPool(state!);
+          return { y: pooled, ...grads };
+        };
+        const [one, two] = [fused(1), fused(2)];
+        const tag = `shape ${si} pattern ${pattern} bias ${bias}`;
+        expectSameBits(one.y, unfused, `${tag} pooled`);
+        for (const key of ["x", "weight", "bias"] as const) {
+          if (pattern === 1 && one[key] !== null) expectSameBits(one[key]!, ref[key]!, `${tag} ${key} (exact)`);
+          expectClose(one[key], ref[key], `${tag} ${key}`);
+          if (one[key] !== null) expectSameBits(two[key]!, one[key]!, `${tag} ${key} two threads`);
+        }
+      }
+    }
+    // the ReLU fusions are not fused with a pool: the caller pools on its own
+    expect(blas.conv2dMaxPool(new Float32Array(75 * 3), new Float32Array(63 * 5), null, new Float32Array(84), { ...SHAPES[0]!, reluInput: true, relu: false }, pool)).toBeNull();
   });
 
   it("builds primitives once per geometry and names the implementations it chose", () => {

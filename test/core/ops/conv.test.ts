@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ShapeError } from "../../../src/core/errors.js";
-import { avgPool2d, conv2d, maxPool2d } from "../../../src/core/ops/conv.js";
+import { avgPool2d, conv2d, conv2dMaxPool, maxPool2d } from "../../../src/core/ops/conv.js";
 import { tensor } from "../../../src/core/tensor.js";
 import { gradcheck, randInputs } from "../gradcheck.js";
 
@@ -83,6 +83,27 @@ describe("pooling", () => {
     gradcheck((t) => maxPool2d(t!, 2), [a!], { eps: 1e-3 });
     gradcheck((t) => maxPool2d(t!, 3, { stride: 2, padding: 1 }), [a!], { eps: 1e-3 });
     gradcheck((t) => avgPool2d(t!, [2, 3], { stride: 1, padding: 1 }), [a!]);
+  });
+});
+
+describe("conv2dMaxPool", () => {
+  it("gives maxPool2d(conv2d(…))'s output to the bit and its gradients (fused or not), and passes finite differences", () => {
+    const [x, w, b] = randInputs([[3, 2, 7, 6], [5, 2, 3, 3], [5]], 37); // (seed 36 puts a pooling tie within a finite-difference step, fused or not)
+    const weights = tensor(Float32Array.from({ length: 3 * 5 * 4 * 3 }, (_, i) => Math.cos(i)), [3, 5, 4, 3]);
+    const run = (fused: boolean): Float32Array[] => {
+      const [p, q, bb] = [x!, w!, b!].map((t) => tensor(t.data.slice(), t.shape).requireGrad());
+      const y = fused ? conv2dMaxPool(p!, q!, bb!, { padding: 1 }, 3, { stride: 2, padding: 1 }) : maxPool2d(conv2d(p!, q!, bb!, { padding: 1 }), 3, { stride: 2, padding: 1 });
+      y.mul(weights).sum().backward();
+      return [y.data, p!.grad!.data, q!.grad!.data, bb!.grad!.data];
+    };
+    const [fused, plain] = [run(true), run(false)];
+    expect(Buffer.from(fused[0]!.buffer).equals(Buffer.from(plain[0]!.buffer))).toBe(true);
+    for (let t = 1; t < fused.length; t++) {
+      for (let i = 0; i < fused[t]!.length; i++) expect(fused[t]![i]).toBeCloseTo(plain[t]![i]!, 5);
+    }
+    gradcheck((p, q, bb) => conv2dMaxPool(p!, q!, bb!, { padding: 1 }, 3, { stride: 2, padding: 1 }), [x!, w!, b!], { eps: 1e-3 });
+    gradcheck((p, q) => conv2dMaxPool(p!, q!, null, { stride: [1, 2] }, 2), [x!, w!], { eps: 1e-3 });
+    expect(() => conv2dMaxPool(x!, w!, b!, { padding: 1 }, 3, { padding: 2 })).toThrow(/padding 2×2 must be at most half the kernel 3×3/);
   });
 });
 
