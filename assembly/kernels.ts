@@ -1082,6 +1082,75 @@ function epilogueRun(src: usize, dst: usize, res: usize, lB: usize, bv: f32, rel
   }
 }
 
+/**
+ * A per-row scalar and a per-channel row added to y [N, O, L], rectified, out of place (the planner's reward head:
+ * its conv's output plus the image's context plus the coordinates' share): out[n, o, l] = relu(y[n, o, l] +
+ * (ctx[n, o] + cells[o, l])), each add rounded to float32; the ReLU maps NaN to 0.
+ */
+export function contextCellsRelu(y: usize, ctx: usize, cells: usize, out: usize, N: i32, O: i32, L: i32): void {
+  const lB = <usize>L << 2;
+  const zero = f32x4.splat(0);
+  let q: usize = 0;
+  let c = ctx;
+  for (let n = 0; n < N; n++) {
+    let m = cells;
+    for (let o = 0; o < O; o++, q += lB, m += lB, c += 4) {
+      const v = load<f32>(c);
+      const v4 = f32x4.splat(v);
+      const yp = y + q, op = out + q;
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) {
+        const z = f32x4.add(v128.load(yp + p), f32x4.add(v4, v128.load(m + p)));
+        v128.store(op + p, v128.and(z, f32x4.gt(z, zero)));
+      }
+      for (; p < lB; p += 4) {
+        const z = load<f32>(yp + p) + (v + load<f32>(m + p));
+        store<f32>(op + p, reinterpret<f32>(reinterpret<i32>(z) & -(<i32>(z > 0))));
+      }
+    }
+  }
+}
+
+/**
+ * contextCellsRelu's gradient, given the output gradient g and the output: d = g where out > 0 (else +0);
+ * gy = d (accumulate 0: written) or gy += d, gcells[o, l] += d (images in order), gctx[n, o] += Σ_l d in float64
+ * (four lanes of partial sums, added ((0 + 2) + (1 + 3)) + tail, as the js loop adds them). gy, gctx, gcells: 0 when
+ * not wanted.
+ */
+export function contextCellsReluGrad(g: usize, out: usize, gy: usize, accumulate: bool, gctx: usize, gcells: usize, N: i32, O: i32, L: i32): void {
+  const lB = <usize>L << 2;
+  const zero = f32x4.splat(0);
+  let q: usize = 0;
+  let c = gctx;
+  for (let n = 0; n < N; n++) {
+    let m = gcells;
+    for (let o = 0; o < O; o++, q += lB, m += lB, c += 4) {
+      const gp = g + q, op = out + q, yp = gy + q;
+      let accLo = f64x2.splat(0);
+      let accHi = f64x2.splat(0);
+      let tail: f64 = 0;
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) {
+        const d = v128.and(v128.load(gp + p), f32x4.gt(v128.load(op + p), zero));
+        if (gy != 0) v128.store(yp + p, accumulate ? f32x4.add(v128.load(yp + p), d) : d);
+        if (gcells != 0) v128.store(m + p, f32x4.add(v128.load(m + p), d));
+        accLo = f64x2.add(accLo, f64x2.promote_low_f32x4(d));
+        accHi = f64x2.add(accHi, f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1)));
+      }
+      for (; p < lB; p += 4) {
+        const d = load<f32>(op + p) > 0 ? load<f32>(gp + p) : <f32>0;
+        if (gy != 0) store<f32>(yp + p, accumulate ? load<f32>(yp + p) + d : d);
+        if (gcells != 0) store<f32>(m + p, load<f32>(m + p) + d);
+        tail += <f64>d;
+      }
+      if (gctx != 0) {
+        const s = f64x2.add(accLo, accHi);
+        store<f32>(c, <f32>(<f64>load<f32>(c) + ((f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail)));
+      }
+    }
+  }
+}
+
 /** out[i] = x[i] where x[i] > 0, else +0 (NaN → 0), for i < n: a rectified copy. */
 export function rectifyCopy(x: usize, out: usize, n: i32): void {
   const zero = f32x4.splat(0);

@@ -380,7 +380,7 @@ export class BlasBackend implements KernelBackend {
   };
 
   /** the dense path's elementwise passes: the wasm kernels' SIMD ones when they load, else the js loops */
-  private get densePasses(): DensePasses {
+  get densePasses(): DensePasses {
     const conv = this.convolutionBackend;
     return conv instanceof WasmBackend ? conv.densePasses : jsDensePasses;
   }

@@ -105,6 +105,17 @@ export interface DensePasses {
   rectifyCopy(x: Float32Array, out: Float32Array, len: number): void;
   /** out[i] += g[i] where x[i] > 0, i < len (g is scratch: it may be overwritten) */
   maskedAdd(out: Float32Array, g: Float32Array, x: Float32Array, len: number): void;
+  /**
+   * out = relu(y + (ctx[n, o] + cells[o, l])) over [n, o, l], each add rounded to float32, the ReLU mapping NaN to 0:
+   * a per-image context and a per-cell map added to a conv's output (the planner's reward head)
+   */
+  contextCellsRelu(y: Float32Array, ctx: Float32Array, cells: Float32Array, out: Float32Array, n: number, o: number, l: number): void;
+  /**
+   * Its gradient: d = g where out > 0; gy = d (or gy += d when `accumulate`), cells += d summed over images in
+   * order, ctx += d summed over the cells in float64 (four partial sums by position mod 4, added ((0 + 2) + (1 + 3)) +
+   * the tail's); null: not wanted
+   */
+  contextCellsReluGrad(g: Float32Array, out: Float32Array, gy: Float32Array | null, accumulate: boolean, gctx: Float32Array | null, gcells: Float32Array | null, n: number, o: number, l: number): void;
 }
 
 // The loops are branchless on the data: a ReLU's sign test mispredicts about half the time on activations
@@ -171,6 +182,45 @@ export const jsDensePasses: DensePasses = {
     for (let i = 0; i < len; i++) {
       gb[i] = gb[i]! & -(x[i]! > 0);
       out[i]! += g[i]!;
+    }
+  },
+  contextCellsRelu(y, ctx, cells, out, N, O, L) {
+    const ob = bitsOf(out);
+    for (let n = 0, r = 0; n < N; n++) {
+      for (let o = 0; o < O; o++, r++) {
+        const v = ctx[r]!;
+        for (let i = r * L, e = i + L, m = o * L; i < e; i++, m++) {
+          out[i] = y[i]! + Math.fround(v + cells[m]!);
+          const u = ob[i]!;
+          ob[i] = u & -(u <= 0x7f800000);
+        }
+      }
+    }
+  },
+  contextCellsReluGrad(g, out, gy, accumulate, gctx, gcells, N, O, L) {
+    const d = new Float32Array(L);
+    const db = bitsOf(d);
+    const gb = bitsOf(g);
+    const last = L - (L % 4);
+    for (let n = 0, r = 0; n < N; n++) {
+      for (let o = 0; o < O; o++, r++) {
+        const i0 = r * L;
+        for (let l = 0; l < L; l++) db[l] = gb[i0 + l]! & -(out[i0 + l]! > 0);
+        if (gy && accumulate) for (let l = 0; l < L; l++) gy[i0 + l]! += d[l]!;
+        else if (gy) gy.set(d, i0);
+        if (gcells) for (let l = 0, m = o * L; l < L; l++, m++) gcells[m]! += d[l]!;
+        if (gctx) {
+          let a0 = 0, a1 = 0, a2 = 0, a3 = 0, tail = 0;
+          for (let l = 0; l < last; l += 4) {
+            a0 += d[l]!;
+            a1 += d[l + 1]!;
+            a2 += d[l + 2]!;
+            a3 += d[l + 3]!;
+          }
+          for (let l = last; l < L; l++) tail += d[l]!;
+          gctx[r]! += (a0 + a2 + (a1 + a3)) + tail;
+        }
+      }
     }
   },
 };

@@ -2,6 +2,8 @@
 // `js` (plain TypeScript, the reference), `wasm` (WebAssembly SIMD, the default) and `blas` (the system's
 // CBLAS through koffi). Tensors and autograd call only this interface, never a backend directly.
 
+import type { DensePasses } from "./conv_dense.js";
+
 export type BackendName = "js" | "wasm" | "blas";
 
 /**
@@ -67,6 +69,8 @@ export interface KernelBackend {
   conv2dMaxPoolBackward?(state: ConvPoolState, x: Float32Array, weight: Float32Array, gPooled: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void;
   /** Frees a fused call's state once no backward will read it. */
   releaseConvPool?(state: ConvPoolState): void;
+  /** The elementwise passes around convolutions, for layers that fuse their own: WebAssembly SIMD on its memory where the backend has it, else the js loops. */
+  readonly densePasses: DensePasses;
 }
 
 /** A pooling window over an image (its size comes with the call). */

@@ -32,10 +32,11 @@ import { linear } from "../../core/ops/matmul.js";
 import { max, mean } from "../../core/ops/reduce.js";
 import { slice } from "../../core/ops/shape.js";
 import { conv2d } from "../../core/ops/conv.js";
+import { kernels } from "../../core/kernels/index.js";
 import { acquireResident } from "../../core/pool.js";
 import { logSumExp } from "../../core/ops/softmax.js";
 import { exp, sigmoid } from "../../core/ops/unary.js";
-import { Tensor, gradBuffer, makeResult, needsGrad, noGrad, releaseBuffer } from "../../core/tensor.js";
+import { Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad, noGrad, releaseBuffer } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module, Parameter } from "../module.js";
@@ -172,60 +173,48 @@ export class RewardMapHead extends Module {
     const hidden = this.context.weight.shape[0]!;
     // The 3×3 conv is linear in its input, so its coordinate channels' share does not depend on the observation:
     // conv([obs, coords]) = conv(obs; W_obs) + conv(coords; W_coords). The coordinate share is computed once per
-    // call on one image and added with the context as the obs conv's residual — half the conv's work on 3-channel
-    // coin-run, and no [B, C + 3, H, W] concatenation (the weights keep their [hidden, C + 3, 3, 3] layout).
+    // call on one image and added with the context after the obs conv — half the conv's work on 3-channel coin-run,
+    // and no [B, C + 3, H, W] concatenation (the weights keep their [hidden, C + 3, 3, 3] layout).
     const wObs = slice(this.conv.weight, 1, 0, C); // [hidden, C, 3, 3]
     const wCoords = slice(this.conv.weight, 1, C, C + 3); // [hidden, 3, 3, 3]
     const coordMap = conv2d(this._coords, wCoords, this.conv.bias, { padding: 1 }).reshape([hidden, H * W]); // [hidden, H·W]
     const ctx = linear(mean(obs, [2, 3]), this.context.weight); // [B, hidden]
-    // the residual and the hidden layer are inner activations nobody else keeps: transient, so their
-    // [B, hidden, H, W] buffers are recycled instead of fresh arrays (whose page faults took 14% of planner
-    // training in a CPU profile on coin-run)
-    const residual = contextPlusCells(ctx, coordMap).reshape([B, hidden, H, W]); // [B, hidden, H, W]
-    const h = conv2d(obs, wObs, null, { padding: 1, residual, transient: true }); // [B, hidden, H, W]
-    // the ReLU fused into the 1×1 conv's input (measured: a separate ReLU and broadcast add over [B, hidden, H, W]
-    // took a quarter of the planner's training time)
-    const maps = this.out.forwardFused(h, { reluInput: true }); // [B, 2 or 3, H, W]
-    if (!h.requiresGrad) for (const t of [residual, h]) releaseBuffer(t.data);
+    // The conv of the observation alone (no bias: it is in coordMap) goes out of the kernel as it is; then one pass
+    // adds the context and the coordinate share and rectifies, and the 1×1 conv reads that. Before, the sum of the
+    // two was materialized as the conv's residual, added in the conv's epilogue and rectified again as the 1×1
+    // conv's input: four passes over [B, hidden, H, W] with copies in and out of the kernels' memory, a quarter of
+    // coin-run planner training in a CPU profile. The same numbers, bit for bit (tested).
+    // y and h are inner activations nobody else keeps: transient, their buffers recycled
+    const y = conv2d(obs, wObs, null, { padding: 1, transient: true }); // [B, hidden, H, W]
+    const h = reluContextCells(y, ctx, coordMap); // relu(y + ctx + coordMap): [B, hidden, H, W]
+    const maps = this.out.forward(h); // [B, 2 or 3, H, W]
+    if (!h.requiresGrad) for (const t of [y, h]) releaseBuffer(t.data);
     return maps;
   }
 }
 
 /**
- * out[b, c, s] = ctx[b, c] + cells[c, s]: a per-image vector plus a per-cell map shared by the batch, in one pass
- * into a transient buffer (back to the pool when backward() frees the graph; in noGrad the caller releases it).
- * ctx [B, Ch], cells [Ch, S] → [B, Ch, S]; gradients: ctx sums over cells, cells over images.
+ * out[b, c, s] = relu(y[b, c, s] + (ctx[b, c] + cells[c, s])): a conv's output plus a per-image vector plus a per-cell
+ * map shared by the batch, rectified, in one pass into a transient buffer (back to the pool when backward() frees
+ * the graph; in noGrad the caller releases it). y [B, Ch, H, W] (or [B, Ch, S]), ctx [B, Ch], cells [Ch, S] → y's
+ * shape. ctx + cells is rounded to float32 before y is added: the numbers of relu(conv(x) + residual) with that sum
+ * as the residual. Gradients (where the output is positive): y elementwise, ctx summed over cells, cells over images.
  */
-export function contextPlusCells(ctx: Tensor, cells: Tensor): Tensor {
+export function reluContextCells(y: Tensor, ctx: Tensor, cells: Tensor): Tensor {
   const [B, Ch] = ctx.shape as [number, number];
   const S = cells.shape[1]!;
-  if (ctx.ndim !== 2 || cells.ndim !== 2 || cells.shape[0] !== Ch) throw new ShapeError(`contextPlusCells: ctx [${ctx.shape.join(", ")}] and cells [${cells.shape.join(", ")}] must be [B, C] and [C, S]`);
-  const out = acquireResident(B * Ch * S, false); // every element written below
-  const X = ctx.data;
-  const M = cells.data;
-  for (let b = 0, r = 0; b < B; b++) {
-    for (let c = 0; c < Ch; c++, r++) {
-      const v = X[r]!;
-      for (let s = 0, i = r * S, m = c * S; s < S; s++) out[i + s] = v + M[m + s]!;
-    }
+  if (ctx.ndim !== 2 || cells.ndim !== 2 || cells.shape[0] !== Ch || y.shape[0] !== B || y.shape[1] !== Ch || y.size !== B * Ch * S) {
+    throw new ShapeError(`reluContextCells: y [${y.shape.join(", ")}], ctx [${ctx.shape.join(", ")}] and cells [${cells.shape.join(", ")}] must be [B, C, …S], [B, C] and [C, S]`);
   }
-  return makeResult("context_plus_cells", out, [B, Ch, S], [ctx, cells], !needsGrad(ctx, cells) ? null : (g, final) => {
+  // the kernels' pass: WebAssembly SIMD on their memory, where y and out live (transient), else the js loop
+  const out = acquireResident(B * Ch * S, false); // every element written
+  kernels().densePasses.contextCellsRelu(y.data, ctx.data, cells.data, out, B, Ch, S);
+  return makeResult("relu_context_cells", out, y.shape, [y, ctx, cells], !needsGrad(y, ctx, cells) ? null : (g, final) => {
+    // y's gradient is written whole where it has none yet (its only consumer: the head's conv output)
+    const fresh = y.requiresGrad ? freshGradBuffer(y) : null;
+    const gy = y.requiresGrad ? fresh ?? gradBuffer(y) : null;
+    kernels().densePasses.contextCellsReluGrad(g, out, gy, fresh === null, ctx.requiresGrad ? gradBuffer(ctx) : null, cells.requiresGrad ? gradBuffer(cells) : null, B, Ch, S);
     if (final) releaseBuffer(out);
-    const gx = ctx.requiresGrad ? gradBuffer(ctx) : null;
-    const gm = cells.requiresGrad ? gradBuffer(cells) : null;
-    for (let b = 0, r = 0; b < B; b++) {
-      for (let c = 0; c < Ch; c++, r++) {
-        let sum = 0;
-        const i = r * S;
-        if (gm) for (let s = 0, m = c * S; s < S; s++) {
-          const d = g[i + s]!;
-          sum += d;
-          gm[m + s]! += d;
-        }
-        else for (let s = 0; s < S; s++) sum += g[i + s]!;
-        if (gx) gx[r]! += sum;
-      }
-    }
   });
 }
 
