@@ -69,6 +69,13 @@ export interface ValueIterationOptions {
    * (training). Default true.
    */
   absorbingValues?: boolean;
+  /**
+   * only Q at each problem's `at` state is read (training: nothing reads the values): a hard-max backup k of K then
+   * visits only the states `at` can reach in K − k moves — the others cannot influence Q_K(at) — and V_K is NaN
+   * beyond `at`. The same Q, winning moves and gradients, bit for bit, for fewer gathers where K is near the
+   * problem's diameter (coin-run's window). Default false.
+   */
+  agentOnly?: boolean;
 }
 
 /** A batch of tabular problems: B problems of S states and M moves, successors local to each problem. */
@@ -304,6 +311,8 @@ export function valueIterationArrays(table: SuccessorTable, reward: Float32Array
   const p: ProblemArrays = { next, rowBase: 0, reward, continuation, base: 0 };
   const list = lists ? lists.list : new Int32Array(S); // moving states, then absorbing ones (hard-max backups)
   const still = new Uint8Array(S);
+  // agentOnly: the moving states by their distance from `at`, and how many lie within each distance
+  const cone = options.agentOnly === true && !soft && at !== undefined ? { list: new Int32Array(S), within: new Int32Array(K + 1), start: new Int32Array(K + 1), dist: new Int32Array(S), queue: new Int32Array(S) } : null;
   for (let b = 0; b < B; b++) {
     const base = b * S;
     p.base = base;
@@ -315,14 +324,18 @@ export function valueIterationArrays(table: SuccessorTable, reward: Float32Array
       lists.moving[b] = n;
       lists.closed[b] = closed ? 1 : 0;
     }
+    if (cone) agentCone(next, p.rowBase, S, M, K, at![b]!, l, n, cone);
+    const visit = cone ? cone.list : l;
     for (let s = 0; s < S; s++) e[s] = reward[base + s]!; // E_0 = R (V_0 = 0)
     for (let k = 1; k <= K; k++) {
       const off = keepAll ? (b * K + k - 1) * S : base;
       if (soft) softBackup(p, e, eOut, values, off, S, M, tau);
       else {
-        if (M === 5) maxBackup5(p, e, eOut, values, off, l, n, args);
-        else if (M === 4) maxBackup4(p, e, eOut, values, off, l, n, args);
-        else maxBackup(p, e, eOut, values, off, l, n, args, M);
+        // V_k is read (through E_k) only within K − k moves of `at`
+        const m = cone ? cone.within[K - k]! : n;
+        if (M === 5) maxBackup5(p, e, eOut, values, off, visit, m, args);
+        else if (M === 4) maxBackup4(p, e, eOut, values, off, visit, m, args);
+        else maxBackup(p, e, eOut, values, off, visit, m, args, M);
         if (n < S && !closed) absorbingBackup(p, e, eOut, values, off, l, n, S);
       }
       if (k < K) {
@@ -330,6 +343,10 @@ export function valueIterationArrays(table: SuccessorTable, reward: Float32Array
         e = eOut;
         eOut = t;
       }
+    }
+    if (cone) {
+      const off = keepAll ? (b * K + K - 1) * S : base;
+      for (let j = cone.within[0]!; j < n; j++) values[off + cone.list[j]!] = NaN;
     }
     if (closed) {
       const off = keepAll ? (b * K + K - 1) * S : base;
@@ -341,6 +358,45 @@ export function valueIterationArrays(table: SuccessorTable, reward: Float32Array
       const row = p.rowBase + at[b]! * M;
       for (let m = 0; m < M; m++) qAt[b * M + m] = e[next[row + m]!]!;
     }
+  }
+}
+
+/**
+ * The moving states `list[0..n)` ordered by their distance from `at` in moves (breadth-first over the successors;
+ * within a distance, in list order) into cone.list, unreachable ones last; cone.within[d] = how many lie within d
+ * moves (d ≤ K). A backup's states are independent of each other, so visiting them in another order changes no bit.
+ */
+function agentCone(next: Int32Array, rowBase: number, S: number, M: number, K: number, at: number, list: Int32Array, n: number, cone: { list: Int32Array; within: Int32Array; start: Int32Array; dist: Int32Array; queue: Int32Array }): void {
+  const { dist, queue, within, start } = cone;
+  dist.fill(-1);
+  dist[at] = 0;
+  queue[0] = at;
+  for (let head = 0, tail = 1; head < tail; head++) {
+    const s = queue[head]!;
+    const d = dist[s]! + 1;
+    if (d > K) break;
+    for (let m = 0, row = rowBase + s * M; m < M; m++) {
+      const t = next[row + m]!;
+      if (dist[t]! < 0) {
+        dist[t] = d;
+        queue[tail++] = t;
+      }
+    }
+  }
+  within.fill(0);
+  for (let j = 0; j < n; j++) {
+    const d = dist[list[j]!]!;
+    if (d >= 0) within[d]!++;
+  }
+  for (let d = 1; d <= K; d++) within[d]! += within[d - 1]!;
+  // counting sort by distance, stable; the unreachable after
+  start[0] = 0; // the next slot of each distance
+  for (let d = 1; d <= K; d++) start[d] = within[d - 1]!;
+  let rest = within[K]!;
+  for (let j = 0; j < n; j++) {
+    const s = list[j]!;
+    const d = dist[s]!;
+    cone.list[d >= 0 ? start[d]!++ : rest++] = s;
   }
 }
 

@@ -218,6 +218,23 @@ describe("value iteration", () => {
       q.backward(new Tensor(g, [B, M]));
       expect(Array.from(r.grad!.data)).toEqual(Array.from(ref.dR));
       expect(Array.from(c.grad!.data)).toEqual(Array.from(ref.dC));
+      // for callers that read only Q at the agent: each backup visits only the states the agent can reach in the
+      // steps left — the same Q and gradients, bit for bit, at short and long plans; V_K beyond the agent is NaN
+      for (const k of [1, 3, 8, K]) {
+        const table = { next, batch: B, states: S, moves: M };
+        const [r1, c1, r2, c2] = [R, C, R, C].map((v) => tensor(v, [B, S]).requireGrad()) as [Tensor, Tensor, Tensor, Tensor];
+        const all = planQ(table, r1, c1, at, { iterations: k, backup: "max" });
+        const cone = planQ(table, r2, c2, at, { iterations: k, backup: "max", absorbingValues: false, agentOnly: true });
+        expect(Array.from(cone.q.data)).toEqual(Array.from(all.q.data));
+        all.q.backward(new Tensor(g, [B, M]));
+        cone.q.backward(new Tensor(g, [B, M]));
+        expect(Array.from(r2.grad!.data)).toEqual(Array.from(r1.grad!.data));
+        expect(Array.from(c2.grad!.data)).toEqual(Array.from(c1.grad!.data));
+        Array.from(cone.values).forEach((v, i) => (Number.isNaN(v) ? expect(i).not.toBe(Math.floor(i / S) * S + at[Math.floor(i / S)]!) : expect(v).toBe(all.values[i])));
+        if (k === 1) expect(cone.values.filter((v) => Number.isNaN(v)).length).toBeGreaterThan(0);
+        const noTape = noGrad(() => planQ(table, tensor(R, [B, S]), tensor(C, [B, S]), at, { iterations: k, backup: "max", absorbingValues: false, agentOnly: true }));
+        expect(Array.from(noTape.q.data)).toEqual(Array.from(all.q.data));
+      }
     }
   });
 

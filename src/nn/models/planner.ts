@@ -257,7 +257,7 @@ export class ValueIterationPlanner extends Module<PlanningInput, { q: Tensor; va
     const continuation = mul(sub(1, termination), options.gamma); // γ·(1 − termination)
     // the values of walls (closed-off absorbing states) cost more than the plan on a mostly-wall maze: worked out
     // only when something reads the values (a hook: mesaObjective, the analyses), else NaN
-    const vi = { iterations: options.iterations, backup: options.backup, temperature: options.softTemperature, absorbingValues: this.hook_values._hooks.length > 0 };
+    const vi = { iterations: options.iterations, backup: options.backup, temperature: options.softTemperature, absorbingValues: this.hook_values._hooks.length > 0, agentOnly: this.hook_values._hooks.length === 0 };
     const r = reward.reshape([B, H * W]);
     const c = continuation.reshape([B, H * W]);
     const { q, values } = input.passabilityLogits && this.hook_passability
