@@ -1083,72 +1083,132 @@ function epilogueRun(src: usize, dst: usize, res: usize, lB: usize, bv: f32, rel
 }
 
 /**
- * A per-row scalar and a per-channel row added to y [N, O, L], rectified, out of place (the planner's reward head:
- * its conv's output plus the image's context plus the coordinates' share): out[n, o, l] = relu(y[n, o, l] +
- * (ctx[n, o] + cells[o, l])), each add rounded to float32; the ReLU maps NaN to 0.
+ * The planner's reward head after its 3×3 conv, fused with its 1×1 output conv, without storing the hidden layer:
+ * h = relu(y + (ctx[n, c] + cells[c, l])) (each add rounded to float32, NaN → 0), maps[n, o, l] = bias[o] + Σ_c w[o, c]·h[n, c, l],
+ * channels in order, each product and sum rounded to float32. y [N, C, L], ctx [N, C], cells [C, L], w [O, C],
+ * bias [O], maps [N, O, L].
  */
-export function contextCellsRelu(y: usize, ctx: usize, cells: usize, out: usize, N: i32, O: i32, L: i32): void {
+export function headForward(y: usize, ctx: usize, cells: usize, w: usize, bias: usize, maps: usize, N: i32, C: i32, O: i32, L: i32): void {
   const lB = <usize>L << 2;
   const zero = f32x4.splat(0);
-  let q: usize = 0;
-  let c = ctx;
   for (let n = 0; n < N; n++) {
-    let m = cells;
-    for (let o = 0; o < O; o++, q += lB, m += lB, c += 4) {
-      const v = load<f32>(c);
+    const mp = maps + <usize>(n * O) * lB;
+    for (let o = 0; o < O; o++) {
+      const b = load<f32>(bias + (<usize>o << 2));
+      const row = mp + <usize>o * lB;
+      let p: usize = 0;
+      for (; p + 16 <= lB; p += 16) v128.store(row + p, f32x4.splat(b));
+      for (; p < lB; p += 4) store<f32>(row + p, b);
+    }
+    for (let c = 0; c < C; c++) {
+      const v = load<f32>(ctx + (<usize>(n * C + c) << 2));
       const v4 = f32x4.splat(v);
-      const yp = y + q, op = out + q;
+      const yp = y + <usize>(n * C + c) * lB, cp = cells + <usize>c * lB;
       let p: usize = 0;
       for (; p + 16 <= lB; p += 16) {
-        const z = f32x4.add(v128.load(yp + p), f32x4.add(v4, v128.load(m + p)));
-        v128.store(op + p, v128.and(z, f32x4.gt(z, zero)));
+        const z = f32x4.add(v128.load(yp + p), f32x4.add(v4, v128.load(cp + p)));
+        const h = v128.and(z, f32x4.gt(z, zero));
+        for (let o = 0; o < O; o++) {
+          const at = mp + <usize>o * lB + p;
+          v128.store(at, f32x4.add(v128.load(at), f32x4.mul(f32x4.splat(load<f32>(w + (<usize>(o * C + c) << 2))), h)));
+        }
       }
       for (; p < lB; p += 4) {
-        const z = load<f32>(yp + p) + (v + load<f32>(m + p));
-        store<f32>(op + p, reinterpret<f32>(reinterpret<i32>(z) & -(<i32>(z > 0))));
+        const z = load<f32>(yp + p) + (v + load<f32>(cp + p));
+        const h = reinterpret<f32>(reinterpret<i32>(z) & -(<i32>(z > 0)));
+        for (let o = 0; o < O; o++) {
+          const at = mp + <usize>o * lB + p;
+          store<f32>(at, load<f32>(at) + load<f32>(w + (<usize>(o * C + c) << 2)) * h);
+        }
       }
     }
   }
 }
 
 /**
- * contextCellsRelu's gradient, given the output gradient g and the output: d = g where out > 0 (else +0);
- * gy = d (accumulate 0: written) or gy += d, gcells[o, l] += d (images in order), gctx[n, o] += Σ_l d in float64
- * (four lanes of partial sums, added ((0 + 2) + (1 + 3)) + tail, as the js loop adds them). gy, gctx, gcells: 0 when
- * not wanted.
+ * headForward's gradient from gmaps [N, O, L], recomputing h into `hRow` (L floats of scratch): per image, gbias[o] +=
+ * Σ_l gmaps; per channel, dh = Σ_o w[o, c]·gmaps[n, o, l] (o in order, float32), d = dh where h > 0, gy = d (accumulate
+ * 0: written) or gy += d, gcells[c, l] += d, gctx[n, c] += Σ_l d, and gw[o, c] += Σ_l gmaps[n, o, l]·h (the product
+ * rounded to float32). Every Σ_l in float64, four lanes of partial sums added ((0 + 2) + (1 + 3)) + tail, as the js
+ * loop adds them. 0 for a gradient not wanted (gy, gctx, gcells, gw, gbias).
  */
-export function contextCellsReluGrad(g: usize, out: usize, gy: usize, accumulate: bool, gctx: usize, gcells: usize, N: i32, O: i32, L: i32): void {
+export function headBackward(gmaps: usize, y: usize, ctx: usize, cells: usize, w: usize, hRow: usize, gy: usize, accumulate: bool, gctx: usize, gcells: usize, gw: usize, gbias: usize, N: i32, C: i32, O: i32, L: i32): void {
   const lB = <usize>L << 2;
   const zero = f32x4.splat(0);
-  let q: usize = 0;
-  let c = gctx;
   for (let n = 0; n < N; n++) {
-    let m = gcells;
-    for (let o = 0; o < O; o++, q += lB, m += lB, c += 4) {
-      const gp = g + q, op = out + q, yp = gy + q;
+    const gm = gmaps + <usize>(n * O) * lB;
+    if (gbias != 0) {
+      for (let o = 0; o < O; o++) {
+        const at = gbias + (<usize>o << 2);
+        store<f32>(at, <f32>(<f64>load<f32>(at) + laneSum(gm + <usize>o * lB, 0, lB)));
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      const v = load<f32>(ctx + (<usize>(n * C + c) << 2));
+      const v4 = f32x4.splat(v);
+      const row = <usize>(n * C + c) * lB;
+      const yp = y + row, cp = cells + <usize>c * lB, gp = gy + row, gc = gcells + <usize>c * lB;
       let accLo = f64x2.splat(0);
       let accHi = f64x2.splat(0);
       let tail: f64 = 0;
       let p: usize = 0;
       for (; p + 16 <= lB; p += 16) {
-        const d = v128.and(v128.load(gp + p), f32x4.gt(v128.load(op + p), zero));
-        if (gy != 0) v128.store(yp + p, accumulate ? f32x4.add(v128.load(yp + p), d) : d);
-        if (gcells != 0) v128.store(m + p, f32x4.add(v128.load(m + p), d));
+        const z = f32x4.add(v128.load(yp + p), f32x4.add(v4, v128.load(cp + p)));
+        const pos = f32x4.gt(z, zero);
+        v128.store(hRow + p, v128.and(z, pos));
+        let dh = f32x4.mul(f32x4.splat(load<f32>(w + (<usize>c << 2))), v128.load(gm + p));
+        for (let o = 1; o < O; o++) dh = f32x4.add(dh, f32x4.mul(f32x4.splat(load<f32>(w + (<usize>(o * C + c) << 2))), v128.load(gm + <usize>o * lB + p)));
+        const d = v128.and(dh, pos);
+        if (gy != 0) v128.store(gp + p, accumulate ? f32x4.add(v128.load(gp + p), d) : d);
+        if (gcells != 0) v128.store(gc + p, f32x4.add(v128.load(gc + p), d));
         accLo = f64x2.add(accLo, f64x2.promote_low_f32x4(d));
         accHi = f64x2.add(accHi, f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1)));
       }
       for (; p < lB; p += 4) {
-        const d = load<f32>(op + p) > 0 ? load<f32>(gp + p) : <f32>0;
-        if (gy != 0) store<f32>(yp + p, accumulate ? load<f32>(yp + p) + d : d);
-        if (gcells != 0) store<f32>(m + p, load<f32>(m + p) + d);
+        const z = load<f32>(yp + p) + (v + load<f32>(cp + p));
+        store<f32>(hRow + p, reinterpret<f32>(reinterpret<i32>(z) & -(<i32>(z > 0))));
+        let dh = load<f32>(w + (<usize>c << 2)) * load<f32>(gm + p);
+        for (let o = 1; o < O; o++) dh += load<f32>(w + (<usize>(o * C + c) << 2)) * load<f32>(gm + <usize>o * lB + p);
+        const d = z > 0 ? dh : <f32>0;
+        if (gy != 0) store<f32>(gp + p, accumulate ? load<f32>(gp + p) + d : d);
+        if (gcells != 0) store<f32>(gc + p, load<f32>(gc + p) + d);
         tail += <f64>d;
       }
       if (gctx != 0) {
         const s = f64x2.add(accLo, accHi);
-        store<f32>(c, <f32>(<f64>load<f32>(c) + ((f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail)));
+        const at = gctx + (<usize>(n * C + c) << 2);
+        store<f32>(at, <f32>(<f64>load<f32>(at) + ((f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail)));
+      }
+      if (gw != 0) {
+        for (let o = 0; o < O; o++) {
+          const at = gw + (<usize>(o * C + c) << 2);
+          store<f32>(at, <f32>(<f64>load<f32>(at) + laneSum(gm + <usize>o * lB, hRow, lB)));
+        }
       }
     }
   }
+}
+
+/**
+ * Σ of a run of lB bytes of floats (times the floats at `by`, each product rounded to float32, when by ≠ 0) in float64:
+ * four lanes of partial sums, added ((0 + 2) + (1 + 3)) + the tail's.
+ */
+// @ts-ignore: decorator
+@inline
+function laneSum(a: usize, by: usize, lB: usize): f64 {
+  let accLo = f64x2.splat(0);
+  let accHi = f64x2.splat(0);
+  let tail: f64 = 0;
+  let p: usize = 0;
+  for (; p + 16 <= lB; p += 16) {
+    let x = v128.load(a + p);
+    if (by != 0) x = f32x4.mul(x, v128.load(by + p));
+    accLo = f64x2.add(accLo, f64x2.promote_low_f32x4(x));
+    accHi = f64x2.add(accHi, f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1)));
+  }
+  for (; p < lB; p += 4) tail += <f64>(by != 0 ? load<f32>(a + p) * load<f32>(by + p) : load<f32>(a + p));
+  const s = f64x2.add(accLo, accHi);
+  return (f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) + tail;
 }
 
 /** out[i] = x[i] where x[i] > 0, else +0 (NaN → 0), for i < n: a rectified copy. */

@@ -8,7 +8,7 @@ import { VecEnv } from "../../src/envs/engine.js";
 import { mazeCheese } from "../../src/envs/maze-cheese.js";
 import { monsterShields } from "../../src/envs/monster-shields.js";
 import { scriptedPolicy } from "../../src/envs/scripted.js";
-import { PlannerActorCritic, actionMoves, reluContextCells } from "../../src/nn/models/planner.js";
+import { PlannerActorCritic, actionMoves, rewardHeadMaps } from "../../src/nn/models/planner.js";
 import { conv2d } from "../../src/core/ops/conv.js";
 import { add } from "../../src/core/ops/elementwise.js";
 import { linear } from "../../src/core/ops/matmul.js";
@@ -403,33 +403,37 @@ describe("planner policy", () => {
       for (let i = 0; i < want.out.length; i++) expect(got.out[i]).toBeCloseTo(want.out[i]!, 5);
       want.grads.forEach((g, k) => g.forEach((x, i) => expect(got.grads[k]![i]).toBeCloseTo(x, 4)));
     }
-    // the same bits as the head's earlier form: the conv with ctx + coordinate share as its residual, the ReLU on
-    // the 1×1 conv's input
-    const hidden = head.context.weight.shape[0]!;
-    const wObs = slice(head.conv.weight, 1, 0, C);
-    const coordMap = conv2d(new Tensor(coords.slice(0, 3 * H * W), [1, 3, H, W]), slice(head.conv.weight, 1, C, C + 3), head.conv.bias, { padding: 1 });
-    const ctx = linear(mean(obs, [2, 3]), head.context.weight).reshape([6, hidden, 1, 1]);
-    const residual = add(ctx, coordMap);
-    const before = head.out.forwardFused(conv2d(obs, wObs, null, { padding: 1, residual }), { reluInput: true });
-    expect(Array.from(head.forward(obs).data)).toEqual(Array.from(before.data));
   });
 
-  it("adds a context and a per-cell map to a conv's output and rectifies: values and gradients", () => {
-    const [y, ctx, cells] = randInputs([[3, 4, 5], [3, 4], [4, 5]], 21);
-    // keep every sum away from the ReLU's kink, where finite differences are meaningless
-    for (let b = 0, i = 0; b < 3; b++) {
-      for (let c = 0; c < 4; c++) {
-        for (let s = 0; s < 5; s++, i++) {
-          const z = y!.data[i]! + ctx!.data[b * 4 + c]! + cells!.data[c * 5 + s]!;
-          if (Math.abs(z) < 0.1) y!.data[i]! += 0.2;
+  it("its fused head pass (context, coordinate share, ReLU, 1×1 conv) equals a float64 oracle and passes gradient checks", () => {
+    const [B, Ch, H, W, O] = [3, 4, 2, 3, 3];
+    const S = H * W;
+    const [y, ctx, cells, weight, bias] = randInputs([[B, Ch, H, W], [B, Ch], [Ch, S], [O, Ch, 1, 1], [O]], 21);
+    // keep every pre-activation away from the ReLU's kink, where finite differences are meaningless
+    for (let i = 0; i < y!.size; i++) {
+      const b = Math.floor(i / (Ch * S)), c = Math.floor(i / S) % Ch, s = i % S;
+      const z = y!.data[i]! + ctx!.data[b * Ch + c]! + cells!.data[c * S + s]!;
+      if (Math.abs(z) < 0.1) y!.data[i]! += 0.2;
+    }
+    const maps = rewardHeadMaps(y!, ctx!, cells!, weight!, bias!);
+    expect(maps.shape).toEqual([B, O, H, W]);
+    let rectified = 0;
+    for (let b = 0; b < B; b++) {
+      for (let o = 0; o < O; o++) {
+        for (let s = 0; s < S; s++) {
+          let want = bias!.data[o]!;
+          for (let c = 0; c < Ch; c++) {
+            const z = y!.data[(b * Ch + c) * S + s]! + ctx!.data[b * Ch + c]! + cells!.data[c * S + s]!;
+            if (z <= 0) rectified++;
+            want += weight!.data[o * Ch + c]! * Math.max(0, z);
+          }
+          expect(maps.data[(b * O + o) * S + s]).toBeCloseTo(want, 5);
         }
       }
     }
-    const out = reluContextCells(y!, ctx!, cells!);
-    out.data.forEach((v, i) => expect(v).toBe(Math.max(0, Math.fround(y!.data[i]! + Math.fround(ctx!.data[Math.floor(i / 5)]! + cells!.data[i % 20]!)))));
-    expect(out.data.some((v) => v === 0) && out.data.some((v) => v > 0)).toBe(true);
-    gradcheck((a, x, m) => reluContextCells(a!, x!, m!), [y!, ctx!, cells!]);
-    expect(() => reluContextCells(y!, ctx!, ctx!)).toThrow(/must be \[B, C, …S\], \[B, C\] and \[C, S\]/);
+    expect(rectified).toBeGreaterThan(0);
+    gradcheck((a, x, m, w, b) => rewardHeadMaps(a!, x!, m!, w!, b!), [y!, ctx!, cells!, weight!, bias!]);
+    expect(() => rewardHeadMaps(y!, ctx!, ctx!, weight!, bias!)).toThrow(/must be \[B, C, H, W\], \[B, C\], \[C, H·W\], \[O, C, 1, 1\] and \[O\]/);
   });
 
   it("backpropagates from logits and value into every parameter", () => {

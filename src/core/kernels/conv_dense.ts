@@ -106,16 +106,42 @@ export interface DensePasses {
   /** out[i] += g[i] where x[i] > 0, i < len (g is scratch: it may be overwritten) */
   maskedAdd(out: Float32Array, g: Float32Array, x: Float32Array, len: number): void;
   /**
-   * out = relu(y + (ctx[n, o] + cells[o, l])) over [n, o, l], each add rounded to float32, the ReLU mapping NaN to 0:
-   * a per-image context and a per-cell map added to a conv's output (the planner's reward head)
+   * The planner's reward head after its 3×3 conv: h = relu(y + (ctx[n, c] + cells[c, l])) (each add rounded to float32,
+   * NaN → 0) and the 1×1 conv after it, without storing h [n, c, l]: maps[n, o, l] = bias[o] + Σ_c w[o, c]·h[n, c, l],
+   * channels in order, each product and sum rounded to float32
    */
-  contextCellsRelu(y: Float32Array, ctx: Float32Array, cells: Float32Array, out: Float32Array, n: number, o: number, l: number): void;
+  headForward(y: Float32Array, ctx: Float32Array, cells: Float32Array, w: Float32Array, bias: Float32Array, maps: Float32Array, n: number, c: number, o: number, l: number): void;
   /**
-   * Its gradient: d = g where out > 0; gy = d (or gy += d when `accumulate`), cells += d summed over images in
-   * order, ctx += d summed over the cells in float64 (four partial sums by position mod 4, added ((0 + 2) + (1 + 3)) +
-   * the tail's); null: not wanted
+   * Its gradient from gmaps, h recomputed: gbias += Σ_l gmaps per image; dh = Σ_o w[o, c]·gmaps (o in order, float32),
+   * d = dh where h > 0; gy = d (or += when `accumulate`), gcells += d, gctx += Σ_l d, gw[o, c] += Σ_l gmaps·h (products
+   * rounded to float32); each Σ_l in float64 as four partial sums by position mod 4, added ((0 + 2) + (1 + 3)) + the
+   * tail's; null: not wanted
    */
-  contextCellsReluGrad(g: Float32Array, out: Float32Array, gy: Float32Array | null, accumulate: boolean, gctx: Float32Array | null, gcells: Float32Array | null, n: number, o: number, l: number): void;
+  headBackward(gmaps: Float32Array, y: Float32Array, ctx: Float32Array, cells: Float32Array, w: Float32Array, gy: Float32Array | null, accumulate: boolean, gctx: Float32Array | null, gcells: Float32Array | null, gw: Float32Array | null, gbias: Float32Array | null, n: number, c: number, o: number, l: number): void;
+}
+
+/** Σ_l of a[from..from + L) (times by[..] with each product rounded to float32, when given) in float64, four partial sums by position mod 4 added ((0 + 2) + (1 + 3)) + the tail's: the wasm kernels' order. */
+function laneSum(a: Float32Array, from: number, L: number, by: Float32Array | null, byFrom: number): number {
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, tail = 0;
+  const last = L - (L % 4);
+  if (by) {
+    for (let l = 0; l < last; l += 4) {
+      a0 += Math.fround(a[from + l]! * by[byFrom + l]!);
+      a1 += Math.fround(a[from + l + 1]! * by[byFrom + l + 1]!);
+      a2 += Math.fround(a[from + l + 2]! * by[byFrom + l + 2]!);
+      a3 += Math.fround(a[from + l + 3]! * by[byFrom + l + 3]!);
+    }
+    for (let l = last; l < L; l++) tail += Math.fround(a[from + l]! * by[byFrom + l]!);
+  } else {
+    for (let l = 0; l < last; l += 4) {
+      a0 += a[from + l]!;
+      a1 += a[from + l + 1]!;
+      a2 += a[from + l + 2]!;
+      a3 += a[from + l + 3]!;
+    }
+    for (let l = last; l < L; l++) tail += a[from + l]!;
+  }
+  return a0 + a2 + (a1 + a3) + tail;
 }
 
 // The loops are branchless on the data: a ReLU's sign test mispredicts about half the time on activations
@@ -184,42 +210,42 @@ export const jsDensePasses: DensePasses = {
       out[i]! += g[i]!;
     }
   },
-  contextCellsRelu(y, ctx, cells, out, N, O, L) {
-    const ob = bitsOf(out);
-    for (let n = 0, r = 0; n < N; n++) {
-      for (let o = 0; o < O; o++, r++) {
-        const v = ctx[r]!;
-        for (let i = r * L, e = i + L, m = o * L; i < e; i++, m++) {
-          out[i] = y[i]! + Math.fround(v + cells[m]!);
-          const u = ob[i]!;
-          ob[i] = u & -(u <= 0x7f800000);
+  headForward(y, ctx, cells, w, bias, maps, N, C, O, L) {
+    for (let n = 0; n < N; n++) {
+      const mp = n * O * L;
+      for (let o = 0; o < O; o++) maps.fill(bias[o]!, mp + o * L, mp + (o + 1) * L);
+      for (let c = 0; c < C; c++) {
+        const v = ctx[n * C + c]!;
+        const yp = (n * C + c) * L;
+        for (let l = 0; l < L; l++) {
+          const z = Math.fround(y[yp + l]! + Math.fround(v + cells[c * L + l]!));
+          const h = z > 0 ? z : 0;
+          for (let o = 0; o < O; o++) maps[mp + o * L + l] = maps[mp + o * L + l]! + Math.fround(w[o * C + c]! * h);
         }
       }
     }
   },
-  contextCellsReluGrad(g, out, gy, accumulate, gctx, gcells, N, O, L) {
+  headBackward(gmaps, y, ctx, cells, w, gy, accumulate, gctx, gcells, gw, gbias, N, C, O, L) {
+    const h = new Float32Array(L);
     const d = new Float32Array(L);
-    const db = bitsOf(d);
-    const gb = bitsOf(g);
-    const last = L - (L % 4);
-    for (let n = 0, r = 0; n < N; n++) {
-      for (let o = 0; o < O; o++, r++) {
-        const i0 = r * L;
-        for (let l = 0; l < L; l++) db[l] = gb[i0 + l]! & -(out[i0 + l]! > 0);
-        if (gy && accumulate) for (let l = 0; l < L; l++) gy[i0 + l]! += d[l]!;
-        else if (gy) gy.set(d, i0);
-        if (gcells) for (let l = 0, m = o * L; l < L; l++, m++) gcells[m]! += d[l]!;
-        if (gctx) {
-          let a0 = 0, a1 = 0, a2 = 0, a3 = 0, tail = 0;
-          for (let l = 0; l < last; l += 4) {
-            a0 += d[l]!;
-            a1 += d[l + 1]!;
-            a2 += d[l + 2]!;
-            a3 += d[l + 3]!;
-          }
-          for (let l = last; l < L; l++) tail += d[l]!;
-          gctx[r]! += (a0 + a2 + (a1 + a3)) + tail;
+    for (let n = 0; n < N; n++) {
+      const gm = n * O * L;
+      if (gbias) for (let o = 0; o < O; o++) gbias[o]! += laneSum(gmaps, gm + o * L, L, null, 0);
+      for (let c = 0; c < C; c++) {
+        const v = ctx[n * C + c]!;
+        const row = (n * C + c) * L;
+        for (let l = 0; l < L; l++) {
+          const z = Math.fround(y[row + l]! + Math.fround(v + cells[c * L + l]!));
+          h[l] = z > 0 ? z : 0;
+          let dh = Math.fround(w[c]! * gmaps[gm + l]!);
+          for (let o = 1; o < O; o++) dh = Math.fround(dh + Math.fround(w[o * C + c]! * gmaps[gm + o * L + l]!));
+          d[l] = z > 0 ? dh : 0;
         }
+        if (gy && accumulate) for (let l = 0; l < L; l++) gy[row + l]! += d[l]!;
+        else if (gy) gy.set(d, row);
+        if (gcells) for (let l = 0; l < L; l++) gcells[c * L + l]! += d[l]!;
+        if (gctx) gctx[n * C + c]! += laneSum(d, 0, L, null, 0);
+        if (gw) for (let o = 0; o < O; o++) gw[o * C + c]! += laneSum(gmaps, gm + o * L, L, h, 0);
       }
     }
   },

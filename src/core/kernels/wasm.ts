@@ -39,8 +39,8 @@ interface MatmulExports {
   denseEpilogue(y: number, bias: number, res: number, n: number, o: number, l: number, relu: number): void;
   rectifyCopy(x: number, out: number, n: number): void;
   maskedAdd(out: number, g: number, x: number, n: number): void;
-  contextCellsRelu(y: number, ctx: number, cells: number, out: number, n: number, o: number, l: number): void;
-  contextCellsReluGrad(g: number, out: number, gy: number, accumulate: number, gctx: number, gcells: number, n: number, o: number, l: number): void;
+  headForward(y: number, ctx: number, cells: number, w: number, bias: number, maps: number, n: number, c: number, o: number, l: number): void;
+  headBackward(gmaps: number, y: number, ctx: number, cells: number, w: number, hRow: number, gy: number, accumulate: number, gctx: number, gcells: number, gw: number, gbias: number, n: number, c: number, o: number, l: number): void;
   zeroFill(at: number, bytes: number): void;
   rowsPad(x: number, n0: number, count: number, xt: number, c: number, h: number, w: number, ph: number, pw: number, relu: number): void;
   rowsIm2row(xt: number, rows: number, count: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
@@ -894,15 +894,16 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     maskedAdd: (out, g, x, len) => {
       this.withOperands([[out, len, true, true], [g, len, true, false], [x, len, true, false]], ([oo, go, xo]) => this.kernel.maskedAdd(oo!, go!, xo!, len));
     },
-    contextCellsRelu: (y, ctx, cells, out, n, o, l) => {
-      const len = n * o * l;
-      this.withOperands([[y, len, true, false], [ctx, n * o, true, false], [cells, o * l, true, false], [out, len, false, true]], ([yo, xo, co, oo]) =>
-        this.kernel.contextCellsRelu(yo!, xo!, co!, oo!, n, o, l));
+    headForward: (y, ctx, cells, w, bias, maps, n, c, o, l) => {
+      this.withOperands([[y, n * c * l, true, false], [ctx, n * c, true, false], [cells, c * l, true, false], [w, o * c, true, false], [bias, o, true, false], [maps, n * o * l, false, true]], ([yo, xo, co, wo, bo, mo]) =>
+        this.kernel.headForward(yo!, xo!, co!, wo!, bo!, mo!, n, c, o, l));
     },
-    contextCellsReluGrad: (g, out, gy, accumulate, gctx, gcells, n, o, l) => {
-      const len = n * o * l;
-      this.withOperands([[g, len, true, false], [out, len, true, false], [gy, len, accumulate, true], [gctx, n * o, true, true], [gcells, o * l, true, true]], ([go, oo, yo, xo, co]) =>
-        this.kernel.contextCellsReluGrad(go!, oo!, yo!, accumulate ? 1 : 0, xo!, co!, n, o, l));
+    headBackward: (gmaps, y, ctx, cells, w, gy, accumulate, gctx, gcells, gw, gbias, n, c, o, l) => {
+      this.withOperands([
+        [gmaps, n * o * l, true, false], [y, n * c * l, true, false], [ctx, n * c, true, false], [cells, c * l, true, false], [w, o * c, true, false],
+        [new Float32Array(l), l, false, false], [gy, n * c * l, accumulate, true], [gctx, n * c, true, true], [gcells, c * l, true, true], [gw, o * c, true, true], [gbias, o, true, true],
+      ], ([go, yo, xo, co, wo, ho, gyo, gxo, gco, gwo, gbo]) =>
+        this.kernel.headBackward(go!, yo!, xo!, co!, wo!, ho!, gyo!, accumulate ? 1 : 0, gxo!, gco!, gwo!, gbo!, n, c, o, l));
     },
   };
 

@@ -33,10 +33,9 @@ import { max, mean } from "../../core/ops/reduce.js";
 import { slice } from "../../core/ops/shape.js";
 import { conv2d } from "../../core/ops/conv.js";
 import { kernels } from "../../core/kernels/index.js";
-import { acquireResident } from "../../core/pool.js";
 import { logSumExp } from "../../core/ops/softmax.js";
 import { exp, sigmoid } from "../../core/ops/unary.js";
-import { Tensor, freshGradBuffer, gradBuffer, makeResult, needsGrad, noGrad, releaseBuffer } from "../../core/tensor.js";
+import { Tensor, freshGradBuffer, gradBuffer, isGradEnabled, makeResult, noGrad, releaseBuffer } from "../../core/tensor.js";
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module, Parameter } from "../module.js";
@@ -180,41 +179,43 @@ export class RewardMapHead extends Module {
     const coordMap = conv2d(this._coords, wCoords, this.conv.bias, { padding: 1 }).reshape([hidden, H * W]); // [hidden, H·W]
     const ctx = linear(mean(obs, [2, 3]), this.context.weight); // [B, hidden]
     // The conv of the observation alone (no bias: it is in coordMap) goes out of the kernel as it is; then one pass
-    // adds the context and the coordinate share and rectifies, and the 1×1 conv reads that. Before, the sum of the
-    // two was materialized as the conv's residual, added in the conv's epilogue and rectified again as the 1×1
-    // conv's input: four passes over [B, hidden, H, W] with copies in and out of the kernels' memory, a quarter of
-    // coin-run planner training in a CPU profile. The same numbers, bit for bit (tested).
-    // y and h are inner activations nobody else keeps: transient, their buffers recycled
+    // adds the context and the coordinate share, rectifies and applies the 1×1 output conv, never storing the hidden
+    // layer. Before, the sum of the two was built as the conv's residual, added in the conv's epilogue, rectified
+    // again as the 1×1 conv's input, and the 1×1 conv went through oneDNN's reorders both ways: 11.2 CPU ms of the
+    // head's forward + backward on 512 coin-run windows, the hidden layer's pass 17% of planner training.
+    // y is an inner activation nobody else keeps: transient, its buffer recycled
     const y = conv2d(obs, wObs, null, { padding: 1, transient: true }); // [B, hidden, H, W]
-    const h = reluContextCells(y, ctx, coordMap); // relu(y + ctx + coordMap): [B, hidden, H, W]
-    const maps = this.out.forward(h); // [B, 2 or 3, H, W]
-    if (!h.requiresGrad) for (const t of [y, h]) releaseBuffer(t.data);
+    const maps = rewardHeadMaps(y, ctx, coordMap, this.out.weight, this.out.bias!); // [B, 2 or 3, H, W]
+    if (!maps.requiresGrad) releaseBuffer(y.data);
     return maps;
   }
 }
 
 /**
- * out[b, c, s] = relu(y[b, c, s] + (ctx[b, c] + cells[c, s])): a conv's output plus a per-image vector plus a per-cell
- * map shared by the batch, rectified, in one pass into a transient buffer (back to the pool when backward() frees
- * the graph; in noGrad the caller releases it). y [B, Ch, H, W] (or [B, Ch, S]), ctx [B, Ch], cells [Ch, S] → y's
- * shape. ctx + cells is rounded to float32 before y is added: the numbers of relu(conv(x) + residual) with that sum
- * as the residual. Gradients (where the output is positive): y elementwise, ctx summed over cells, cells over images.
+ * The reward head after its 3×3 conv: maps[b, o, s] = bias[o] + Σ_c weight[o, c]·relu(y[b, c, s] + (ctx[b, c] +
+ * cells[c, s])) — the conv's output plus a per-image context plus a per-cell map shared by the batch, rectified, then
+ * the 1×1 output conv — in one pass that never stores the hidden layer (its backward recomputes it from y). y
+ * [B, Ch, H, W], ctx [B, Ch], cells [Ch, H·W], weight [O, Ch, 1, 1], bias [O] → [B, O, H, W]. Each add and product is
+ * rounded to float32, channels summed in order; gradients to all five (sums over cells and images in float64).
  */
-export function reluContextCells(y: Tensor, ctx: Tensor, cells: Tensor): Tensor {
-  const [B, Ch] = ctx.shape as [number, number];
-  const S = cells.shape[1]!;
-  if (ctx.ndim !== 2 || cells.ndim !== 2 || cells.shape[0] !== Ch || y.shape[0] !== B || y.shape[1] !== Ch || y.size !== B * Ch * S) {
-    throw new ShapeError(`reluContextCells: y [${y.shape.join(", ")}], ctx [${ctx.shape.join(", ")}] and cells [${cells.shape.join(", ")}] must be [B, C, …S], [B, C] and [C, S]`);
+export function rewardHeadMaps(y: Tensor, ctx: Tensor, cells: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  const [B, Ch, H, W] = y.shape as [number, number, number, number];
+  const S = H * W;
+  const O = weight.shape[0]!;
+  if (y.ndim !== 4 || ctx.ndim !== 2 || ctx.shape[0] !== B || ctx.shape[1] !== Ch || cells.ndim !== 2 || cells.shape[0] !== Ch || cells.shape[1] !== S ||
+    weight.ndim !== 4 || weight.size !== O * Ch || bias.ndim !== 1 || bias.shape[0] !== O) {
+    throw new ShapeError(`rewardHeadMaps: y [${y.shape.join(", ")}], ctx [${ctx.shape.join(", ")}], cells [${cells.shape.join(", ")}], weight [${weight.shape.join(", ")}] and bias [${bias.shape.join(", ")}] must be [B, C, H, W], [B, C], [C, H·W], [O, C, 1, 1] and [O]`);
   }
-  // the kernels' pass: WebAssembly SIMD on their memory, where y and out live (transient), else the js loop
-  const out = acquireResident(B * Ch * S, false); // every element written
-  kernels().densePasses.contextCellsRelu(y.data, ctx.data, cells.data, out, B, Ch, S);
-  return makeResult("relu_context_cells", out, y.shape, [y, ctx, cells], !needsGrad(y, ctx, cells) ? null : (g, final) => {
+  // the kernels' pass: WebAssembly SIMD on their memory, where y lives (transient), else the js loop
+  const maps = new Float32Array(B * O * S); // returned to the caller, who may keep it
+  kernels().densePasses.headForward(y.data, ctx.data, cells.data, weight.data, bias.data, maps, B, Ch, O, S);
+  const parents = [y, ctx, cells, weight, bias];
+  return makeResult("reward_head_maps", maps, [B, O, H, W], parents, !(parents.some((p) => p.requiresGrad) && isGradEnabled()) ? null : (g) => {
     // y's gradient is written whole where it has none yet (its only consumer: the head's conv output)
     const fresh = y.requiresGrad ? freshGradBuffer(y) : null;
     const gy = y.requiresGrad ? fresh ?? gradBuffer(y) : null;
-    kernels().densePasses.contextCellsReluGrad(g, out, gy, fresh === null, ctx.requiresGrad ? gradBuffer(ctx) : null, cells.requiresGrad ? gradBuffer(cells) : null, B, Ch, S);
-    if (final) releaseBuffer(out);
+    const grad = (t: Tensor): Float32Array | null => (t.requiresGrad ? gradBuffer(t) : null);
+    kernels().densePasses.headBackward(g, y.data, ctx.data, cells.data, weight.data, gy, fresh === null, grad(ctx), grad(cells), grad(weight), grad(bias), B, Ch, O, S);
   });
 }
 
