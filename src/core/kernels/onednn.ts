@@ -608,16 +608,21 @@ export class OneDnn {
     this.check(this.api.execute(step.primitive, this.stream, args.length, args), "dnnl_primitive_execute");
   }
 
-  /** The plan's forward with the bias, built on first use (null: not available, the epilogue adds the bias). */
-  private biasForward(p: Plan): Step | null {
-    if (p.fwdBias === undefined) {
+  /**
+   * A plan's step built on first use: the forward adding the bias (null: not available, the epilogue adds the
+   * bias) or the backward-weights writing the bias gradient too (null: not available, no fused max-pool then).
+   */
+  private optionalStep(p: Plan, which: "fwdBias" | "bwdWeightsBias"): Step | null {
+    let step = p[which];
+    if (step === undefined) {
       try {
-        p.fwdBias = p.buildFwdBias();
+        step = which === "fwdBias" ? p.buildFwdBias() : p.buildBwdWeightsBias();
       } catch {
-        p.fwdBias = null;
+        step = null;
       }
+      p[which] = step;
     }
-    return p.fwdBias;
+    return step;
   }
 
   private forward(x: Float32Array, weight: Float32Array, bias: Float32Array | null, residual: Float32Array | null, y: Float32Array, a: Conv2dArgs, passes: DensePasses): void {
@@ -634,7 +639,7 @@ export class OneDnn {
     ]);
     // a bias alone is added by the convolution itself (its output is then final: no pass over it); with a residual
     // or a ReLU one pass adds them all, as on the other paths (whose ReLU maps NaN to 0, which oneDNN's does not)
-    const fusedBias = bias !== null && residual === null && !a.relu ? this.biasForward(p) : null;
+    const fusedBias = bias !== null && residual === null && !a.relu ? this.optionalStep(p, "fwdBias") : null;
     if (fusedBias !== null) data.set(p.mem.uBias!, bias!);
     this.run(p.srcIn, data);
     this.run(p.weightsFwd, data);
@@ -708,18 +713,6 @@ export class OneDnn {
     this.api.streamWait(this.stream);
   }
 
-  /** The plan's backward-weights with the bias gradient, built on first use (null: not available). */
-  private biasBackward(p: Plan): Step | null {
-    if (p.bwdWeightsBias === undefined) {
-      try {
-        p.bwdWeightsBias = p.buildBwdWeightsBias();
-      } catch {
-        p.bwdWeightsBias = null;
-      }
-    }
-    return p.bwdWeightsBias;
-  }
-
   /**
    * conv2d without ReLUs or residual, then a max-pool of window `w` over its output (see PoolPlan), the pooled NCHW
    * output written into `pooled`; the convolution's output never leaves oneDNN's blocked layout. Returns what the
@@ -731,8 +724,8 @@ export class OneDnn {
     return this.oneThread(() => {
       const p = this.plan(a);
       if (p instanceof Error) return null;
-      const fwd = bias !== null ? this.biasForward(p) : p.fwd;
-      if (fwd === null || (bias !== null && this.biasBackward(p) === null)) return null;
+      const fwd = bias !== null ? this.optionalStep(p, "fwdBias") : p.fwd;
+      if (fwd === null || (bias !== null && this.optionalStep(p, "bwdWeightsBias") === null)) return null;
       const pp = this.poolPlan(p, a, w);
       if (pp instanceof Error) return null;
       const [ho, wo] = checkConv2d(x, weight, bias, null, null, a);
@@ -773,7 +766,7 @@ export class OneDnn {
       ]);
       this.run(pp.gradIn, data);
       this.run(pp.bwd, data);
-      const biasStep = grads.bias !== null ? this.biasBackward(p) : null;
+      const biasStep = grads.bias !== null ? this.optionalStep(p, "bwdWeightsBias") : null;
       if (grads.bias !== null && biasStep === null) throw new Error("oneDNN's backward-weights with a bias gradient is unavailable for this geometry");
       this.backwardBlocked(p, data, x, weight, grads, a, passes, biasStep);
       if (grads.bias !== null) {
