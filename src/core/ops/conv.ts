@@ -53,10 +53,6 @@ export interface ConvOptions {
   transient?: boolean;
 }
 
-/**
- * conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d;
- * with the fusion options, relu?(conv(relu?(x)) + bias + residual) in one kernel call and one tape node.
- */
 /** A convolution's kernel arguments and output shape [N, O, Ho, Wo], its shapes checked (`op` names the caller). */
 function convCall(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions): { args: Conv2dArgs; outShape: [number, number, number, number] } {
   if (weight.ndim !== 4) throw new ShapeError(`${op}: weight must be [out, in, kh, kw], got ${shapeStr(weight.shape)}`);
@@ -76,6 +72,10 @@ function convCall(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, op
   return { args, outShape };
 }
 
+/**
+ * conv2d(x [N, C, H, W], weight [O, C, kh, kw], bias [O] | null) → [N, O, Ho, Wo], as torch.nn.functional.conv2d;
+ * with the fusion options, relu?(conv(relu?(x)) + bias + residual) in one kernel call and one tape node.
+ */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
   const { args, outShape } = convCall("conv2d", x, weight, bias, options);
   const [N, O, Ho, Wo] = outShape;
