@@ -151,6 +151,8 @@ export class BlasBackend implements KernelBackend {
   readonly config: string | undefined;
   readonly maxThreads: number;
   private readonly sgemm: Sgemm;
+  /** Σ|x_i| over n floats: not finite exactly when one of them is NaN or ±∞ (or the sum overflows) */
+  private readonly sasum: (n: number, x: Float32Array, incx: number) => number;
   /** float64 Cholesky solves, when the library has LAPACK's dpotrf (OpenBLAS, MKL) */
   readonly lapack: Lapack | undefined;
   private readonly threadCtl: ThreadControl | undefined;
@@ -182,6 +184,7 @@ export class BlasBackend implements KernelBackend {
       "void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, " +
         "const float *b, int ldb, float beta, float *c, int ldc)",
     ) as unknown as Sgemm;
+    this.sasum = lib.func("float cblas_sasum(int n, const float *x, int incx)") as unknown as (n: number, x: Float32Array, incx: number) => number;
     const config = tryFunc(lib, "const char *openblas_get_config()");
     this.config = config === undefined ? undefined : String(config());
     this.threadCtl = threadControl(lib);
@@ -342,7 +345,16 @@ export class BlasBackend implements KernelBackend {
   }
 
   conv2dMaxPool(x: Float32Array, weight: Float32Array, bias: Float32Array | null, pooled: Float32Array, args: Conv2dArgs, pool: PoolWindow): ConvPoolState | null {
-    return this.oneDnnFor(args)?.convPool(x, weight, bias, pooled, args, pool) ?? null;
+    const dnn = this.oneDnnFor(args);
+    // oneDNN's max-pool passes over a NaN where ours (and PyTorch's) returns it: with a NaN or ±∞ among the inputs
+    // (a diverged run) the caller runs the two ops instead, so NaN still propagates (one pass over the input, ~1% of
+    // a CNN PPO step)
+    const finite = (a: Float32Array, n: number): boolean => {
+      this.useThreads(1);
+      return Number.isFinite(this.sasum(n, a, 1));
+    };
+    if (dnn === undefined || !finite(x, args.n * args.c * args.h * args.w) || !finite(weight, args.o * args.c * args.kh * args.kw) || (bias !== null && !finite(bias, args.o))) return null;
+    return dnn.convPool(x, weight, bias, pooled, args, pool);
   }
 
   conv2dMaxPoolBackward(state: ConvPoolState, x: Float32Array, weight: Float32Array, gPooled: Float32Array, grads: Conv2dGrads, args: Conv2dArgs): void {

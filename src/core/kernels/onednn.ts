@@ -23,7 +23,8 @@
 // is reordered to NCHW and back, and the pooling runs on 16-channel blocks (the README's CNN PPO profile measures
 // it beside the unfused path). Its max-pool takes the first maximum of a window in row-major order, as
 // ours does (tested on tie-heavy inputs), so the pooled output has the unfused bits; the gradients of overlapping
-// windows and the bias gradient are summed in oneDNN's order.
+// windows and the bias gradient are summed in oneDNN's order. It passes over a NaN where ours returns it: the blas
+// backend fuses only calls whose inputs are finite.
 // Primitives, their reorders and memory objects are built once per geometry (cached, the oldest dropped beyond
 // PLAN_CACHE); the blocked intermediates live in scratch arrays of this module, handed to oneDNN per call.
 // The v2 C API is used through its documented functions and enum values (dnnl_types.h of 2.6); descriptors are

@@ -105,6 +105,19 @@ describe("conv2dMaxPool", () => {
     gradcheck((p, q) => conv2dMaxPool(p!, q!, null, { stride: [1, 2] }, 2), [x!, w!], { eps: 1e-3 });
     expect(() => conv2dMaxPool(x!, w!, b!, { padding: 1 }, 3, { padding: 2 })).toThrow(/padding 2×2 must be at most half the kernel 3×3/);
   });
+
+  it("propagates a NaN or ∞ in its inputs as maxPool2d(conv2d(…)) does", () => {
+    const [x, w, b] = randInputs([[2, 3, 9, 9], [4, 3, 3, 3], [4]], 38);
+    for (const [t, at, v] of [[x!, 40, Number.NaN], [w!, 5, Number.NaN], [b!, 1, Number.NaN], [x!, 100, Number.POSITIVE_INFINITY]] as const) {
+      const saved = t.data[at]!;
+      t.data[at] = v;
+      const fused = conv2dMaxPool(x!, w!, b!, { padding: 1 }, 3, { stride: 2, padding: 1 }).data;
+      const plain = maxPool2d(conv2d(x!, w!, b!, { padding: 1 }), 3, { stride: 2, padding: 1 }).data;
+      expect(fused.some((y) => Number.isNaN(y) || !Number.isFinite(y))).toBe(true);
+      expect(Array.from(fused)).toEqual(Array.from(plain));
+      t.data[at] = saved;
+    }
+  });
 });
 
 describe("maxPool2d with non-finite values", () => {
