@@ -27,6 +27,7 @@ import { progressCallbacks } from "./progress.js";
 interface Options {
   env: string;
   seeds: string;
+  firstSeed?: string;
   steps: string;
   cure?: string;
   baselineModel?: string;
@@ -47,6 +48,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
     .description("train planner agents with and without the cure and score behavioural objective inference against their readable reward maps")
     .option("--env <name>", "environment with candidate objectives", "coin-run")
     .option("--seeds <n>", `training seeds per condition, 1 … ${MAX_SEEDS}`, "5")
+    .option("--first-seed <n>", "start at this training seed (seeds first-seed … --seeds; default 1): the later seeds of an experiment whose first ones ran elsewhere")
     .option("--steps <n>", "env steps per training run (rounded down to whole PPO updates)", "1e6")
     .option("--cure <key=value>", "the training-distribution change that should teach the intended goal, or none (default: the env's declared cure, else none)")
     .option("--baseline-model <kind>", "model trained beside each planner for the wall-clock to the same return, or none (default: the env's tuned model, else mlp)")
@@ -82,6 +84,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
       const options = {
         env: opts.env,
         seeds: parseCount(opts.seeds, "--seeds", { max: MAX_SEEDS, example: "5" }),
+        ...(opts.firstSeed !== undefined ? { firstSeed: parseCount(opts.firstSeed, "--first-seed", { max: MAX_SEEDS, example: "2" }) } : {}),
         steps: parseCount(opts.steps, "--steps", { example: "1e6" }),
         cure,
         baselineModel,
@@ -95,6 +98,7 @@ export function registerObjectiveExperiment(experiment: Command): void {
         out: opts.out,
         progress: (label: string) => progressCallbacks(label),
       };
+      if ((options.firstSeed ?? 1) > options.seeds) throw new UsageError(`--first-seed ${options.firstSeed} is after the last seed (--seeds ${options.seeds})`, `e.g. --first-seed 2 --seeds 5 trains seeds 2 to 5`);
       // the planner's settings are checked now, not when the first planner is built
       if (options.modelParams) parseConfig(plannerOptionsSchema, options.modelParams, "planner settings (--model-param)");
       if (cure && cure.param in options.envParams) throw new UsageError(`--env-param ${cure.param} is also the cure's parameter (--cure)`, `leave ${cure.param} out of --env-param`);

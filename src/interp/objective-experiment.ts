@@ -30,7 +30,10 @@ import { envObjectives, inferFromBehaviour, readingLevels, scoreRewardMaps } fro
 
 export interface ObjectiveExperimentOptions {
   env: string;
+  /** seeds firstSeed…seeds, both conditions each */
   seeds: number;
+  /** the first training seed (default 1): later seeds of an experiment whose first ones were run elsewhere */
+  firstSeed?: number;
   /** env steps per training run */
   steps: number;
   /** the cure: a training-distribution parameter and its value (coin-run: randomCoinFraction 0.3); null: train only */
@@ -483,7 +486,7 @@ async function runExperiment(o: ObjectiveExperimentOptions): Promise<ObjectiveEx
   const baselineModel = o.baselineModel ?? null;
   const agents: AgentObjective[] = [];
   // seed by seed, both conditions each: a stopped experiment has whole pairs to compare
-  for (let seed = 1; seed <= o.seeds; seed++) {
+  for (let seed = o.firstSeed ?? 1; seed <= o.seeds; seed++) {
     for (const [condition, params] of conditions) {
       const file = agentFile(o.out, condition, seed);
       const evalSeed = EVAL_SEED_OFFSET + seed;

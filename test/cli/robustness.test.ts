@@ -152,6 +152,7 @@ describe("the analysis commands check their limits before any work", () => {
       [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "40", "--folds", "10"], /--folds 10 needs at least 10 episodes, but --samples 40 guarantees only 5[\s\S]*--samples 80 or more/],
       [["probe", run, "--hook", "planner.hook_values", "--target", "coin_x", "--samples", "40", "--folds", "2", "--inner-folds", "4"], /--inner-folds 4 needs at least 4 episodes in each outer training set, but --samples 40 guarantees only 5 episodes, 2 of them/],
       [["experiment", "objective-inference", "--seeds", "1e9", "--out", join(root, "never")], /--seeds must be an integer from 1 to 1000, got "1e9"/],
+      [["experiment", "objective-inference", "--first-seed", "6", "--seeds", "5", "--out", join(root, "never")], /--first-seed 6 is after the last seed \(--seeds 5\)/],
       // the experiments have no --num-envs: their errors name the config field, and advise only --steps
       [["experiment", "objective-inference", "--steps", "100", "--out", join(root, "never")], /mesa experiment objective-inference options is invalid: --steps \(100\) is smaller than one batch: numEnvs \(\d+\) × numSteps \(\d+\) = \d+ env steps per update\nhint: raise --steps to at least \d+\n/],
       [["experiment", "misgeneralization", "--steps", "100", "--out", join(root, "never")], /mesa experiment options is invalid: --steps \(100\) is smaller than one batch: numEnvs \(\d+\) × numSteps \(\d+\) = \d+ env steps per update\nhint: raise --steps to at least \d+\n/],
