@@ -18,7 +18,6 @@ import { type ActorCritic, createPolicy } from "../nn/models/policy.js";
 import { type ActionSource, type EvaluationResult, evaluate, policyActions } from "../rl/evaluate.js";
 import { cellsInView, type ChannelScore, type ChannelSearchResult, searchChannels, trackingChannels } from "./channels.js";
 import { type ActivationDataset, activationsOn, collectActivations, datasetLabel } from "./dataset.js";
-import { hookInfo } from "./hooks.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
 import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
@@ -40,11 +39,6 @@ export function analysisParams(
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return { ...paramsOn(def, distribution, trainedOn.distribution, trainedOn.envParams), ...overrides };
-}
-
-/** The spatial hooks ([C, h, w] per sample) of a policy, in order. */
-export function spatialHooks(policy: ActorCritic): string[] {
-  return hookInfo(policy, policy.obsShape).filter((h) => h.shape.length === 3).map((h) => h.name);
 }
 
 // ---- probes ----
