@@ -21,20 +21,23 @@ function enteringValues(R: Float32Array, C: Float32Array, base: number, V: Float
   else for (let s = 0; s < S; s++) e[s] = R[base + s]! + C[base + s]! * V[vOff + s]!;
 }
 
-/** One hard-max gated backup of every state: V_k into values[off..], E_k into eOut, the winning move into arg[off..] when given. */
-function gatedMaxBackup(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, base: number, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, arg: Uint8Array | null, S: number, M: number): void {
+/** Q(s, m) = E(s) + g(t)·(E(t) − E(s)) of state s's M moves (successor row `row`) into q; returns the first move with the largest. */
+function gatedQ(next: Int32Array, row: number, G: Float32Array, base: number, e: Float32Array, s: number, M: number, q: Float64Array): number {
+  const es = e[s]!;
+  let a = 0;
+  for (let m = 0; m < M; m++) {
+    const t = next[row + m]!;
+    q[m] = es + G[base + t]! * (e[t]! - es);
+    if (q[m]! > q[a]!) a = m;
+  }
+  return a;
+}
+
+/** One hard-max gated backup of every state (any number of moves): V_k into values[off..], E_k into eOut, the winning move into arg[off..] when given. */
+function gatedMaxBackup(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, base: number, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, arg: Uint8Array | null, S: number, M: number, q: Float64Array): void {
   for (let s = 0, row = rowBase; s < S; s++, row += M) {
-    const es = e[s]!;
-    let v = -Infinity;
-    let a = 0;
-    for (let m = 0; m < M; m++) {
-      const t = next[row + m]!;
-      const q = es + G[base + t]! * (e[t]! - es);
-      if (q > v) {
-        v = q;
-        a = m;
-      }
-    }
+    const a = gatedQ(next, row, G, base, e, s, M, q);
+    const v = q[a]!;
     values[off + s] = v;
     eOut[s] = R[base + s]! + C[base + s]! * v;
     if (arg !== null) arg[off + s] = a;
@@ -70,13 +73,7 @@ function gatedMaxBackup5(next: Int32Array, rowBase: number, G: Float32Array, R: 
 function gatedSoftBackup(next: Int32Array, rowBase: number, G: Float32Array, R: Float32Array, C: Float32Array, base: number, e: Float32Array, eOut: Float32Array, values: Float32Array, off: number, S: number, M: number, tau: number, q: Float64Array): void {
   const inv = 1 / tau;
   for (let s = 0, row = rowBase; s < S; s++, row += M) {
-    const es = e[s]!;
-    let v = -Infinity;
-    for (let m = 0; m < M; m++) {
-      const t = next[row + m]!;
-      const x = (q[m] = es + G[base + t]! * (e[t]! - es));
-      if (x > v) v = x;
-    }
+    const v = q[gatedQ(next, row, G, base, e, s, M, q)]!;
     let z = 0;
     for (let m = 0; m < M; m++) z += fastExp((q[m]! - v) * inv);
     const out = v + tau * Math.log(z);
@@ -124,7 +121,7 @@ export function planQGated(table: SuccessorTable, reward: Tensor, continuation: 
       const off = recordsGrad ? (b * K + k - 1) * S : base;
       if (soft) gatedSoftBackup(next, rowBase, G, R, C, base, e, eOut, values, off, S, M, tau, qs);
       else if (M === 5) gatedMaxBackup5(next, rowBase, Gb, Rb, Cb, e, eOut, values, off, args, S);
-      else gatedMaxBackup(next, rowBase, G, R, C, base, e, eOut, values, off, args, S, M);
+      else gatedMaxBackup(next, rowBase, G, R, C, base, e, eOut, values, off, args, S, M, qs);
       if (k < K) {
         const t = e;
         e = eOut;
@@ -184,13 +181,7 @@ export function planQGated(table: SuccessorTable, reward: Tensor, continuation: 
             spread(base, s, next[row + args[vOff + s]!]!, dv, ePrev, dEPrev);
             continue;
           }
-          const es = ePrev[s]!;
-          let best = -Infinity;
-          for (let m = 0; m < M; m++) {
-            const t = next[row + m]!;
-            const x = (w[m] = es + G[base + t]! * (ePrev[t]! - es));
-            if (x > best) best = x;
-          }
+          const best = w[gatedQ(next, row, G, base, ePrev, s, M, w)]!;
           let z = 0;
           for (let m = 0; m < M; m++) z += w[m] = fastExp((w[m]! - best) / tau);
           for (let m = 0; m < M; m++) spread(base, s, next[row + m]!, (dv * w[m]!) / z, ePrev, dEPrev);
