@@ -21,8 +21,9 @@ export type Backup = "max" | "soft";
 /** The moves of the planner's grid model, in this order: index 0 stays, 1–4 step up, down, left, right. */
 export const GRID_MOVES = ["stay", "up", "down", "left", "right"] as const;
 export type GridMove = (typeof GRID_MOVES)[number];
-const MOVE_DY = [0, -1, 1, 0, 0];
-const MOVE_DX = [0, 0, 0, -1, 1];
+/** each grid move's row and column step, in GRID_MOVES order */
+export const MOVE_DY = [0, -1, 1, 0, 0] as const;
+export const MOVE_DX = [0, 0, 0, -1, 1] as const;
 
 /**
  * Successor table of 4-connected grids: next[(b·S + s)·5 + m] is the cell reached from cell s by move m of

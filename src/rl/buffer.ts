@@ -18,6 +18,10 @@ export class RolloutBuffer {
   readonly advantages: Float32Array;
   /** [steps, envs] value targets = advantages + values */
   readonly returns: Float32Array;
+  /** [steps, envs] the unit the policy's experience loss supervises at each step (−1: none; ExperienceLoss.label) */
+  readonly labelUnits: Int32Array;
+  /** [steps, envs] that unit's 0/1 target */
+  readonly labelTargets: Uint8Array;
   /** batch indices, reshuffled every epoch */
   readonly indices: Int32Array;
   /** one view per sample into `obs`, made once: copying through them allocates nothing per minibatch */
@@ -39,6 +43,8 @@ export class RolloutBuffer {
     this.values = new Float32Array(n);
     this.advantages = new Float32Array(n);
     this.returns = new Float32Array(n);
+    this.labelUnits = new Int32Array(n).fill(-1);
+    this.labelTargets = new Uint8Array(n);
     this.indices = new Int32Array(n);
     for (let i = 0; i < n; i++) this.indices[i] = i;
     this.obsRows = Array.from({ length: n }, (_, i) => this.obs.subarray(i * obsSize, (i + 1) * obsSize));
@@ -59,6 +65,8 @@ export class Minibatch {
   readonly advantages: Float32Array;
   readonly returns: Float32Array;
   readonly values: Float32Array;
+  readonly labelUnits: Int32Array;
+  readonly labelTargets: Uint8Array;
 
   constructor(
     readonly size: number,
@@ -70,6 +78,8 @@ export class Minibatch {
     this.advantages = new Float32Array(size);
     this.returns = new Float32Array(size);
     this.values = new Float32Array(size);
+    this.labelUnits = new Int32Array(size);
+    this.labelTargets = new Uint8Array(size);
   }
 
   /** Copies the samples `buffer.indices[start .. start+size)` into this minibatch. */
@@ -85,6 +95,8 @@ export class Minibatch {
       this.advantages[j] = buffer.advantages[i]!;
       this.returns[j] = buffer.returns[i]!;
       this.values[j] = buffer.values[i]!;
+      this.labelUnits[j] = buffer.labelUnits[i]!;
+      this.labelTargets[j] = buffer.labelTargets[i]!;
     }
   }
 }

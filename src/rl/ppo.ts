@@ -113,6 +113,8 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
   const eventNames = env.eventNames;
   const E = eventNames.length;
   const truncationObs = config.bootstrapTruncated ? new Float32Array(numEnvs * obsSize) : new Float32Array(0);
+  // a loss the policy learns from its own experience beside PPO's (the planner's transition loss), when it has one
+  const experience = policy.experienceLoss ?? null;
 
   let startUpdate = 0;
   let globalStep = 0;
@@ -194,6 +196,8 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
             for (let e = 0; e < E; e++) eventSums[e]! += finished.events[i * E + e]!;
           }
         }
+        // what the step teaches the policy's experience loss, read from the observations before and after it
+        if (experience) experience.label(obs, actions, env.obs, buffer.dones.subarray(at, at + numEnvs), numEnvs, buffer.labelUnits.subarray(at, at + numEnvs), buffer.labelTargets.subarray(at, at + numEnvs));
       }
 
       // ── advantages: GAE, bootstrapped from V(s_T) ──
@@ -208,6 +212,8 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
       // ── optimize the policy and value network: minibatch epochs ──
       let clipfracSum = 0;
       let minibatches = 0;
+      let experienceSum = 0;
+      let experienceCount = 0;
       let stats = { pgLoss: 0, vLoss: 0, entropy: 0, oldApproxKl: 0, approxKl: 0, clipfrac: 0, loss: 0 };
       const indices = buffer.indices;
       for (let i = 0; i < batchSize; i++) indices[i] = i; // CleanRL: b_inds = np.arange(batch_size) every update
@@ -223,6 +229,14 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
             gradOut[b * (numActions + 1) + numActions] = gradValues[b]!;
           }
           await learner.backward(gradOut);
+          if (experience) {
+            const loss = experience.apply(minibatch.obs, minibatch.labelUnits, minibatch.labelTargets, minibatchSize, true);
+            if (!Number.isNaN(loss)) {
+              assertFinite(loss, `the ${experience.name} (epoch ${epoch + 1})`, update);
+              experienceSum += loss;
+              experienceCount++;
+            }
+          }
           clipGradNorm(params, config.maxGradNorm);
           optimizer.step();
           clipfracSum += stats.clipfrac;
@@ -267,6 +281,7 @@ export async function trainPPO(firstEnv: VecEnv, policy: ActorCritic, config: Pp
         "losses/approx_kl": stats.approxKl,
         "losses/clipfrac": clipfracSum / Math.max(1, minibatches),
         "losses/explained_variance": varY === 0 ? null : 1 - varR / varY,
+        ...(experience ? { [`losses/${experience.name}`]: experienceCount > 0 ? experienceSum / experienceCount : null } : {}),
         ...(curriculum ? { "charts/curriculum_stage": stage } : {}),
       };
       for (let e = 0; e < E; e++) last[`charts/event/${eventNames[e]}`] = perEpisode(eventSums[e]!);

@@ -1,7 +1,8 @@
 // Value iteration with a learned transition model (a move enters its cell with the cell's passability, else
 // stays): the fused kernel against the same recursion in generic autograd ops on odd shapes, finite differences,
 // a hand-set passability map planning exactly as the walls it marks, and the planner's `transitions=learned`
-// setting (spec round trip, hook, bad values).
+// setting (spec round trip, hook, bad values); its transition loss (labels from the agent's own moves, finite
+// differences, the direction it pulls the gates, inside PPO).
 import { describe, expect, it } from "vitest";
 import type { MesaError } from "../../src/core/errors.js";
 import { Rng } from "../../src/core/rng.js";
@@ -18,6 +19,8 @@ import { safetensorsToStateDict, stateDictToSafetensors } from "../../src/nn/sta
 import { planQGated } from "../../src/nn/gated_value_iteration.js";
 import { PlannerActorCritic } from "../../src/nn/models/planner.js";
 import { createPolicy } from "../../src/nn/models/policy.js";
+import { ppoConfig } from "../../src/rl/config.js";
+import { type PpoMetrics, trainPPO } from "../../src/rl/ppo.js";
 import { GRID_MOVES, type SuccessorTable, gridSuccessors, planQ } from "../../src/nn/value_iteration.js";
 import { environments } from "../../src/envs/registry.js";
 import { envObjectives, readingLevels, scoreRewardMaps } from "../../src/interp/objective-report.js";
@@ -123,6 +126,191 @@ describe("gated value iteration", () => {
   it("rejects a passability map of the wrong size", () => {
     const t = grid(1, 2, 3);
     expect(() => planQGated(t, tensor(new Float32Array(6), [1, 6]), tensor(new Float32Array(6), [1, 6]), tensor(new Float32Array(5), [1, 5]), Int32Array.of(0), { iterations: 3, backup: "max" })).toThrow(/passability has 5 values, expected 1·6/);
+  });
+});
+
+describe("transition loss (a transition model learned from the agent's own moves)", () => {
+  // a 5×6 grid, walls at (1, 3) and (2, 3); observations [agent, wall, cheese]
+  const H = 5;
+  const W = 6;
+  const walls = [1 * W + 3, 2 * W + 3];
+  const obsOf = (agent: number): Float32Array => {
+    const o = new Float32Array(3 * H * W);
+    o[agent] = 1;
+    for (const w of walls) o[H * W + w] = 1;
+    return o;
+  };
+  const cell = (y: number, x: number): number => y * W + x;
+  const ACTIONS = ["noop", "up", "down", "left", "right"];
+  const act = (name: string): number => ACTIONS.indexOf(name);
+  // [agent before, action, agent after, episode ended]: what each step should teach
+  const steps: [number, string, number, number][] = [
+    [cell(1, 1), "right", cell(1, 2), 0], // entered an open cell: (1, 2) passable
+    [cell(1, 2), "right", cell(1, 2), 0], // bumped into the wall (1, 3): not passable
+    [cell(1, 2), "right", cell(3, 0), 1], // the episode ended: the next observation is a new level
+    [cell(0, 0), "up", cell(0, 0), 0], // off the grid
+    [cell(1, 1), "noop", cell(1, 1), 0], // tries to enter no cell
+    [cell(1, 1), "down", cell(4, 5), 0], // ended up elsewhere: neither entered nor stayed
+    [cell(2, 2), "left", cell(2, 1), 0],
+    [cell(2, 2), "right", cell(2, 2), 0],
+  ];
+  const n = steps.length;
+  const obs = new Float32Array(n * 3 * H * W);
+  const nextObs = new Float32Array(n * 3 * H * W);
+  steps.forEach(([from, , to], i) => {
+    obs.set(obsOf(from), i * 3 * H * W);
+    nextObs.set(obsOf(to), i * 3 * H * W);
+  });
+  const actions = Int32Array.from(steps, ([, a]) => act(a));
+  const done = Float32Array.from(steps, ([, , , d]) => d);
+  const handPlanner = (options: Record<string, unknown> = {}): PlannerActorCritic =>
+    createPolicy(
+      { kind: "planner", obsShape: [3, H, W], numActions: ACTIONS.length, env: { channels: ["agent", "wall", "cheese"], agentChannel: "agent", actions: ACTIONS }, options: { transitions: "learned", transitionLoss: 1, iterations: 6, ...options } },
+      new Rng(5, "init"),
+    ) as PlannerActorCritic;
+  const labelled = (planner: PlannerActorCritic): { unit: Int32Array; target: Uint8Array } => {
+    const unit = new Int32Array(n);
+    const target = new Uint8Array(n);
+    planner.experienceLoss!.label(obs, actions, nextObs, done, n, unit, target);
+    return { unit, target };
+  };
+
+  it("labels each move by the cell it tried to enter and whether the agent entered it; skips ended episodes, stays, moves off the grid", () => {
+    const { unit, target } = labelled(handPlanner());
+    expect(Array.from(unit)).toEqual([cell(1, 2), cell(1, 3), -1, -1, -1, -1, cell(2, 1), cell(2, 3)]);
+    expect(Array.from(target)).toEqual([1, 0, 0, 0, 0, 0, 1, 0]);
+  });
+
+  it("its gradient (times the coefficient) matches finite differences of the loss", () => {
+    const planner = handPlanner({ transitionLoss: 0.7 });
+    const rng = new Rng(8, "weights");
+    for (const p of planner.rewardHead.parameters()) rng.fillUniform(p.data, -0.5, 0.5);
+    const { unit, target } = labelled(planner);
+    const loss = (): number => planner.experienceLoss!.apply(obs, unit, target, n, false);
+    // the loss by hand: the mean binary cross-entropy of the labelled cells' passability
+    const p = planner.mesaObjective(new Tensor(obs.slice(), [n, 3, H, W])).passability!.data;
+    let bce = 0;
+    for (let i = 0; i < n; i++) if (unit[i]! >= 0) bce -= target[i] ? Math.log(p[i * H * W + unit[i]!]!) : Math.log(1 - p[i * H * W + unit[i]!]!);
+    expect(loss()).toBeCloseTo(bce / 4, 5);
+    planner.zeroGrad();
+    expect(planner.experienceLoss!.apply(obs, unit, target, n, true)).toBeCloseTo(bce / 4, 5);
+    const eps = 1e-2;
+    let checked = 0;
+    for (const [name, param] of planner.rewardHead.namedParameters()) {
+      const grad = param.grad!.data;
+      for (let j = 0; j < param.size; j += Math.max(1, Math.floor(param.size / 7))) {
+        const keep = param.data[j]!;
+        param.data[j] = keep + eps;
+        const up = loss();
+        param.data[j] = keep - eps;
+        const down = loss();
+        param.data[j] = keep;
+        const numeric = (0.7 * (up - down)) / (2 * eps);
+        expect(Math.abs(grad[j]! - numeric), `${name}[${j}]: ${grad[j]} vs ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+    // the rest of the planner gets no gradient from it
+    expect(planner.logInverseTemperature.grad).toBeNull();
+  });
+
+  it("pulls the gates of the walls it bumped into down and those of the cells it entered up", () => {
+    const planner = handPlanner();
+    const { unit, target } = labelled(planner);
+    const gates = (): Float32Array => planner.mesaObjective(new Tensor(obs.slice(0, 3 * H * W), [1, 3, H, W])).passability!.data.slice();
+    const before = gates();
+    for (let step = 0; step < 20; step++) {
+      planner.zeroGrad();
+      planner.experienceLoss!.apply(obs, unit, target, n, true);
+      for (const p of planner.parameters()) if (p.grad) for (let j = 0; j < p.size; j++) p.data[j]! -= 0.5 * p.grad.data[j]!;
+    }
+    const after = gates();
+    for (const w of walls) {
+      expect(before[w]!).toBeGreaterThan(0.4);
+      expect(after[w]!, `wall ${w}`).toBeLessThan(before[w]! - 0.1);
+    }
+    for (const o of [cell(1, 2), cell(2, 1)]) expect(after[o]!, `open ${o}`).toBeGreaterThan(before[o]! + 0.1);
+  });
+
+  it("round-trips through the spec (old specs: no loss), and rejects bad values saying what to do", () => {
+    const planner = handPlanner({ transitionLoss: 0.25 });
+    const spec = JSON.parse(JSON.stringify(planner.spec));
+    expect(spec.options.transitionLoss).toBe(0.25);
+    expect((createPolicy(spec, new Rng(2)) as PlannerActorCritic).experienceLoss?.name).toBe("transition_loss");
+    const { transitionLoss: _, ...older } = spec.options;
+    expect((createPolicy({ ...spec, options: older }, new Rng(2)) as PlannerActorCritic).experienceLoss).toBeUndefined();
+    expect(handPlanner({ transitionLoss: 0 }).experienceLoss).toBeUndefined();
+    expect(() => handPlanner({ transitionLoss: -1 })).toThrow(/transitionLoss/);
+    expect(() => handPlanner({ transitionLoss: "strong" })).toThrow(/transitionLoss/);
+    expect(() => handPlanner({ transitionLoss: Number.POSITIVE_INFINITY })).toThrow(/transitionLoss/);
+    let hint = "";
+    try {
+      handPlanner({ transitions: "blocking" });
+    } catch (e) {
+      hint = `${(e as Error).message} | ${(e as MesaError).hint}`;
+    }
+    expect(hint).toMatch(/transitionLoss=1 supervises the learned passability.*\| add --model-param transitions=learned, or drop transitionLoss/);
+  });
+
+  it("stops with a clear error when the agent's cell never changes (a view centred on the agent), not on the whole grid", () => {
+    const walk = (view: number): string => {
+      const env = new VecEnv(mazeCheese, { n: 64, distribution: "train", params: { minCells: 3, maxCells: 3, view } });
+      env.reset(1);
+      const planner = learnedPlanner(env, { transitionLoss: 1 });
+      const unit = new Int32Array(64);
+      const target = new Uint8Array(64);
+      const rng = new Rng(3, "moves");
+      try {
+        for (let t = 0; t < 100; t++) {
+          const before = env.obs.slice();
+          const moves = Int32Array.from({ length: 64 }, () => rng.int(env.numActions));
+          env.step(moves);
+          const ended = Float32Array.from({ length: 64 }, (_, i) => env.terminated[i]! | env.truncated[i]!);
+          planner.experienceLoss!.label(before, moves, env.obs, ended, 64, unit, target);
+        }
+      } catch (e) {
+        return `${(e as Error).message} | ${(e as MesaError).hint}`;
+      }
+      return "no error";
+    };
+    expect(walk(7)).toMatch(/the agent's cell never changed.*every move fails \| .*use the whole-grid observation, or drop transitionLoss/);
+    expect(walk(0)).toBe("no error");
+  });
+
+  it("inside PPO: logged as losses/transition_loss, falling, and the walls' gates end lower than without it", async () => {
+    const train = async (transitionLoss: number): Promise<{ history: PpoMetrics[]; wall: number; open: number }> => {
+      const config = ppoConfig({ numEnvs: 8, numSteps: 32, totalTimesteps: 8 * 32 * 8, numMinibatches: 4, learningRate: 2e-3, seed: 4 });
+      const env = new VecEnv(mazeCheese, { n: config.numEnvs, distribution: "train", params: { minCells: 3, maxCells: 4 } });
+      const planner = learnedPlanner(env, { transitionLoss, iterations: 12 });
+      const history: PpoMetrics[] = [];
+      await trainPPO(env, planner, config, { onUpdate: (m) => void history.push(m) });
+      const probe = new VecEnv(mazeCheese, { n: 16, distribution: "deploy", params: { minCells: 3, maxCells: 4 } });
+      probe.reset(77);
+      const gates = planner.mesaObjective(new Tensor(probe.obs.slice(), [16, ...probe.obsShape])).passability!.data;
+      const hw = probe.height * probe.width;
+      const wallChannel = probe.channels.indexOf("wall");
+      let wall = 0;
+      let walls = 0;
+      let open = 0;
+      for (let b = 0; b < 16; b++) {
+        for (let s = 0; s < hw; s++) {
+          if (probe.obs[(b * probe.numChannels + wallChannel) * hw + s]! > 0.5) {
+            wall += gates[b * hw + s]!;
+            walls++;
+          } else open += gates[b * hw + s]!;
+        }
+      }
+      return { history, wall: wall / walls, open: open / (16 * hw - walls) };
+    };
+    const withLoss = await train(1);
+    const without = await train(0);
+    const losses = withLoss.history.map((m) => m["losses/transition_loss"]);
+    for (const l of losses) expect(Number.isFinite(l)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.8);
+    expect(without.history.at(-1)).not.toHaveProperty(["losses/transition_loss"]);
+    expect(withLoss.wall).toBeLessThan(without.wall - 0.1);
+    expect(withLoss.wall).toBeLessThan(withLoss.open - 0.2);
   });
 });
 

@@ -39,11 +39,11 @@ import { Tensor, freshGradBuffer, gradBuffer, isGradEnabled, makeResult, noGrad,
 import { Conv2d } from "../layers.js";
 import { Linear } from "../linear.js";
 import { HookPoint, Module, Parameter } from "../module.js";
-import { GRID_MOVES, type GridMove, type SuccessorTable, gridSuccessors, planQ } from "../value_iteration.js";
+import { GRID_MOVES, type GridMove, MOVE_DX, MOVE_DY, type SuccessorTable, gridSuccessors, planQ } from "../value_iteration.js";
 import { planQGated } from "../gated_value_iteration.js";
 import { getEnvDefinition } from "../../envs/make.js";
 import type { AnyEnvDefinition } from "../../envs/engine.js";
-import { type ActorCritic, type ActorCriticOutput, type PolicySpec, registerPolicy } from "./policy.js";
+import { type ActorCritic, type ActorCriticOutput, type ExperienceLoss, type PolicySpec, registerPolicy } from "./policy.js";
 
 /** The planner's settings (`mesa train --model planner --model-param k=v`), with their defaults. */
 export const plannerOptionsSchema = z
@@ -80,6 +80,12 @@ export const plannerOptionsSchema = z
     transitions: z.enum(["blocking", "learned"]).default("blocking"),
     /** initial passability logit of every cell with learned transitions (0: every move succeeds half the time until it learns where the walls are) */
     initialPassabilityLogit: z.number().default(0),
+    /**
+     * coefficient of the transition loss with learned transitions (0: none): from the agent's own rollout steps,
+     * the binary cross-entropy of the passability of the cell each move tried to enter against whether the agent
+     * entered it (its cell in the next observation), added to PPO's loss
+     */
+    transitionLoss: z.number().min(0).default(0),
   })
   .strict();
 export type PlannerOptions = z.output<typeof plannerOptionsSchema>;
@@ -282,6 +288,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   /** critic: value = scale · V_K(agent) + bias */
   readonly valueScale: Parameter;
   readonly valueBias: Parameter;
+  /** the transition loss (`transitionLoss` > 0 with learned transitions) */
+  readonly experienceLoss?: ExperienceLoss;
   private readonly _agentChannel: number;
   private readonly _blockingChannels: number[];
   /** transitions "learned": the head's third map is each cell's passability, and grid moves are gated by it */
@@ -320,6 +328,9 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     if (this._learnedTransitions && options.blocking) {
       throw new ConfigError("planner: transitions=learned learns where moves fail; blocking names channels that block them", "drop --model-param blocking, or use transitions=blocking (the default)");
     }
+    if (options.transitionLoss > 0 && !this._learnedTransitions) {
+      throw new ConfigError(`planner: transitionLoss=${options.transitionLoss} supervises the learned passability, but this planner reads its walls (transitions=blocking)`, "add --model-param transitions=learned, or drop transitionLoss");
+    }
     const blocking = this._observedMoves || this._learnedTransitions ? [] : options.blocking ?? (channels.includes("wall") ? ["wall"] : []);
     this._blockingChannels = blocking.map((name) => {
       const k = channels.indexOf(name);
@@ -338,6 +349,7 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     this.actionBias = new Parameter(new Tensor(new Float32Array(spec.numActions), [spec.numActions]));
     this.valueScale = new Parameter(new Tensor(new Float32Array([1]), [1]));
     this.valueBias = new Parameter(new Tensor(new Float32Array([0]), [1]));
+    if (options.transitionLoss > 0) this.experienceLoss = new TransitionLoss(this, options.transitionLoss, this._agentChannel, this._actionMoves);
   }
 
   /** [B, C, H, W] (or flat) observations → the same as 4-D */
@@ -386,16 +398,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
     const blocked = new Uint8Array(B * hw);
     const d = obs.data;
     for (let b = 0; b < B; b++) {
-      const a = (b * C + this._agentChannel) * hw;
-      let best = -Infinity;
-      let arg = -1;
-      for (let s = 0; s < hw; s++) {
-        if (d[a + s]! > best) {
-          best = d[a + s]!;
-          arg = s;
-        }
-      }
-      if (!(best > 0)) throw new ShapeError(`planner: observation ${b} shows no agent in channel ${this._agentChannel}`, "the planner plans from the agent's cell; pass observations from the environment it was built for");
+      const arg = agentCell(d, (b * C + this._agentChannel) * hw, hw);
+      if (arg < 0) throw new ShapeError(`planner: observation ${b} shows no agent in channel ${this._agentChannel}`, "the planner plans from the agent's cell; pass observations from the environment it was built for");
       agent[b] = arg;
       for (const ch of this._blockingChannels) {
         const o = (b * C + ch) * hw;
@@ -449,6 +453,100 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
       const passability = this._learnedTransitions ? { passability: cache.get(names[3]!)! } : {};
       return { reward, termination, values, entering: new Tensor(e, reward.shape), ...passability };
     });
+  }
+}
+
+/** The agent's cell in one observation: the argmax of its channel (from `offset`, `cells` long); −1 when no cell is positive. */
+function agentCell(d: Float32Array, offset: number, cells: number): number {
+  let best = -Infinity;
+  let arg = -1;
+  for (let s = 0; s < cells; s++) {
+    if (d[offset + s]! > best) {
+      best = d[offset + s]!;
+      arg = s;
+    }
+  }
+  return best > 0 ? arg : -1;
+}
+
+/** Labelled moves none of which entered its cell that make the transition loss stop (a view centred on the agent). */
+const CENTRED_VIEW_STEPS = 2048;
+
+/**
+ * The planner's transition loss: a transition model learned from the agent's own moves, with no knowledge of the
+ * environment beyond the observation. Each rollout step whose action is a grid move into a cell of the grid t is
+ * labelled by the agent's cell in the next observation: 1 when it entered t, 0 when it stayed; a step that ended
+ * the episode (the next observation is a new level), a "stay", a move off the grid, or a step after which the
+ * agent is anywhere else teaches nothing. The loss is the binary cross-entropy of t's passability logit against
+ * the label, averaged over a minibatch's labelled steps; its gradient, times the coefficient, is added to PPO's.
+ * Value iteration's own gradient on a gate is a value difference of adjacent cells (about 1 − γ of the value),
+ * which left walls half open (session 10); this one says directly where moves fail.
+ */
+class TransitionLoss implements ExperienceLoss {
+  readonly name = "transition_loss";
+  /** labelled steps so far, and those where the agent entered its cell: none entered in many says the view moves with the agent */
+  private labelled = 0;
+  private entered = 0;
+
+  constructor(
+    private readonly planner: PlannerActorCritic,
+    private readonly coefficient: number,
+    private readonly agentChannel: number,
+    private readonly actionMoves: Int32Array,
+  ) {}
+
+  label(obs: Float32Array, actions: Int32Array, nextObs: Float32Array, done: Float32Array, n: number, unit: Int32Array, target: Uint8Array): void {
+    const [C, H, W] = this.planner.obsShape as [number, number, number];
+    const hw = H * W;
+    for (let i = 0; i < n; i++) {
+      unit[i] = -1;
+      target[i] = 0;
+      const move = this.actionMoves[actions[i]!]!;
+      if (done[i] !== 0 || move === 0) continue; // a new level follows, or a "stay" (it tries to enter no cell)
+      const at = (i * C + this.agentChannel) * hw;
+      const from = agentCell(obs, at, hw);
+      const to = agentCell(nextObs, at, hw);
+      if (from < 0 || to < 0) continue;
+      const y = Math.floor(from / W) + MOVE_DY[move]!;
+      const x = (from % W) + MOVE_DX[move]!;
+      if (y < 0 || y >= H || x < 0 || x >= W) continue;
+      const t = y * W + x;
+      if (to !== t && to !== from) continue;
+      unit[i] = t;
+      target[i] = to === t ? 1 : 0;
+      this.labelled++;
+      this.entered += target[i]!;
+    }
+    if (this.entered === 0 && this.labelled >= CENTRED_VIEW_STEPS) {
+      throw new ConfigError(
+        `planner: in ${this.labelled} moves the agent's cell never changed in the observation, so the transition loss would learn that every move fails`,
+        "the transition loss reads moves from the agent's cell: with a view centred on the agent (e.g. maze-cheese's view) use the whole-grid observation, or drop transitionLoss",
+      );
+    }
+  }
+
+  apply(obs: Float32Array, unit: Int32Array, target: Uint8Array, n: number, grad: boolean): number {
+    const [C, H, W] = this.planner.obsShape as [number, number, number];
+    const hw = H * W;
+    let labelled = 0;
+    for (let i = 0; i < n; i++) if (unit[i]! >= 0) labelled++;
+    if (labelled === 0) return Number.NaN;
+    const x = new Tensor(obs.subarray(0, n * C * hw), [n, C, H, W]);
+    const maps = grad ? this.planner.rewardHead.forward(x) : noGrad(() => this.planner.rewardHead.forward(x)); // [n, 3, H, W]
+    const maps3 = maps.shape[1]!;
+    const gradMaps = grad ? new Float32Array(maps.size) : null;
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const u = unit[i]!;
+      if (u < 0) continue;
+      const k = (i * maps3 + 2) * hw + u;
+      const z = maps.data[k]!;
+      const y = target[i]!;
+      loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z))); // −y·log σ(z) − (1 − y)·log(1 − σ(z)), stable
+      if (gradMaps) gradMaps[k] = (this.coefficient * (1 / (1 + Math.exp(-z)) - y)) / labelled;
+    }
+    if (gradMaps) maps.backward(gradMaps);
+    return loss / labelled;
   }
 }
 

@@ -22,6 +22,30 @@ export interface ActorCritic extends Module<Tensor, ActorCriticOutput> {
   readonly numActions: number;
   /** the constructor options, saved with checkpoints so `mesa eval` can rebuild the model */
   readonly spec: PolicySpec;
+  /** a loss it learns beside PPO's from its own experience (the planner's transition loss), when it has one */
+  readonly experienceLoss?: ExperienceLoss;
+}
+
+/**
+ * A supervised loss a policy learns from its own rollouts beside PPO's objective: PPO has it label every rollout
+ * step from the observations before and after (one output unit per step and a 0/1 target, or none), and adds its
+ * gradient to each minibatch's before the optimizer steps. The planner with learned transitions supervises the
+ * passability of the cell each move tried to enter by whether the agent's cell changed.
+ */
+export interface ExperienceLoss {
+  /** the metric it is reported under (`losses/<name>`) */
+  readonly name: string;
+  /**
+   * Labels n steps: obs and nextObs [n, obsSize] (the observation each action was taken from and the one after
+   * it), actions [n], done [n] (1 where the step ended the episode: nextObs is then the next episode's start).
+   * Writes each step's supervised unit into unit (−1: the step teaches nothing) and its target into target.
+   */
+  label(obs: Float32Array, actions: Int32Array, nextObs: Float32Array, done: Float32Array, n: number, unit: Int32Array, target: Uint8Array): void;
+  /**
+   * The loss of n labelled samples (the mean over those with a unit ≥ 0; NaN when none has one), its gradient
+   * times the loss's coefficient added to the parameters' grads when `grad` is true.
+   */
+  apply(obs: Float32Array, unit: Int32Array, target: Uint8Array, n: number, grad: boolean): number;
 }
 
 /** Everything needed to rebuild a policy (weights come from the checkpoint). */
