@@ -5,11 +5,11 @@
 // (by median). Cases:
 //   coin-run small    CleanRL's PPO defaults and the default network (16, 32, 128) on coin-run's `small` levels
 //   maze-cheese train maze-cheese's default train levels with its tuned PPO settings and network
-//   coin-run train    coin-run's default train levels (a view window of a longer level) with its tuned settings:
-//                     ours only, no numpy port of the windowed level exists
-// The PyTorch peer (bench/peers/ppo_torch.py --model cnn) is CleanRL's loop on numpy ports of the two
-// environments that reproduce ours level for level and step for step (test/rl/peer_env.test.ts), given the same
-// hyperparameters from our resolved config.
+//   coin-run train    coin-run's default train levels (an 11-column window of a level up to 24 columns long) with
+//                     its tuned settings and network
+// The PyTorch peer (bench/peers/ppo_torch.py --model cnn) is CleanRL's loop on numpy ports of the three level
+// distributions that reproduce ours level for level, step for step and observation for observation
+// (test/rl/peer_env.test.ts), given the same hyperparameters from our resolved config.
 import { formatNumber, formatTable, printJson } from "../src/cli/output.js";
 import { ConfigError } from "../src/core/errors.js";
 import { kernels } from "../src/core/kernels/index.js";
@@ -25,14 +25,12 @@ import type { Benchmark } from "./registry.js";
 interface Case {
   env: string;
   distribution: string;
-  /** whether the PyTorch peer has a port of these levels */
-  peer: boolean;
 }
 
 const CASES: readonly Case[] = [
-  { env: "coin-run", distribution: "small", peer: true },
-  { env: "maze-cheese", distribution: "train", peer: true },
-  { env: "coin-run", distribution: "train", peer: false },
+  { env: "coin-run", distribution: "small" },
+  { env: "maze-cheese", distribution: "train" },
+  { env: "coin-run", distribution: "train" },
 ];
 
 const caseName = (c: Case): string => `${c.env} ${c.distribution}`;
@@ -66,7 +64,7 @@ function peerArgs(c: Case, steps: number, threads: number): string[] {
   if (k.rewardScale !== 1 || k.targetKl !== null) throw new Error(`bench ppo-cnn: ${caseName(c)} sets rewardScale or targetKl, which the CleanRL peer does not implement`);
   const flag = (b: boolean): string => (b ? "1" : "0");
   return [
-    "--model", "cnn", "--env", c.env, "--cnn-hidden", hidden.join(","), "--seed", String(k.seed), "--threads", String(threads),
+    "--model", "cnn", "--env", c.env, "--distribution", c.distribution, "--cnn-hidden", hidden.join(","), "--seed", String(k.seed), "--threads", String(threads),
     "--total-timesteps", String(steps), "--num-envs", String(k.numEnvs), "--num-steps", String(k.numSteps),
     "--learning-rate", String(k.learningRate), "--anneal-lr", flag(k.annealLr), "--gamma", String(k.gamma), "--gae-lambda", String(k.gaeLambda),
     "--num-minibatches", String(k.numMinibatches), "--update-epochs", String(k.updateEpochs), "--norm-adv", flag(k.normAdv),
@@ -97,7 +95,7 @@ function summarize(runs: ByThreads): { median: Record<string, number>; min: Reco
 }
 
 export const benchmark: Benchmark = {
-  description: "CNN PPO env steps/s (rollout + learning): ours vs PyTorch on the identical network, env and config (coin-run small, maze-cheese train), 1 and 2 threads, median of several runs",
+  description: "CNN PPO env steps/s (rollout + learning): ours vs PyTorch on the identical network, env and config (coin-run small, maze-cheese train, coin-run train), 1 and 2 threads, median of several runs",
   async run({ json, args }) {
     const steps = option(args, "steps", 16_384);
     const runs = option(args, "runs", 3);
@@ -130,7 +128,7 @@ export const benchmark: Benchmark = {
           shapes[name] = o.obsShape;
           push(ours, name, threads, o.sps);
           push(oursCpu, name, threads, o.cpu_sps);
-          if (c.peer && skipped === null) {
+          if (skipped === null) {
             const t = runPeer<{ sps: number; steps: number; cpu_seconds: number }>("ppo_torch.py", peerArgs(c, steps, threads));
             if ("skipped" in t) throw new Error(t.skipped);
             push(torch, name, threads, t.sps);

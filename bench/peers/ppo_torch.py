@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# The PyTorch peer of `npm run bench -- ppo`: CleanRL's ppo.py (same loop, same defaults, same orthogonal init)
-# on a numpy re-implementation of Mesa Lab's coin-run train levels, vectorized over copies like our engine.
+# The PyTorch peer of `npm run bench -- ppo` and `ppo-cnn`: CleanRL's ppo.py (same loop, same defaults, same
+# orthogonal init) on numpy re-implementations of Mesa Lab's environments (coin-run's small and default train
+# levels, maze-cheese's train levels), vectorized over copies like our engine.
 # It trains until the mean episodic return of the episodes finished in an update reaches --target-return and
 # prints one JSON object: seconds to the target, env steps taken, steps/s, final mean return.
 import argparse
@@ -87,6 +88,8 @@ class Rng:
 
 # coin-run (src/envs/coin-run.ts): obstacles bottom-aligned on the ground row; '#' solid, '.' open (a pit)
 OBSTACLES = [["#", "#"], ["#", "#", "#"], ["."], [".."], ["##", "##"], [".#", "##", "##"]]
+# a floating platform (walk under it or jump onto it), drawn among the obstacles when `platforms` is on
+PLATFORM = ["###", "...", "###"]
 NOOP, LEFT, RIGHT, JUMP = 0, 1, 2, 3
 JUMP_HEIGHT = 2
 EMPTY, WALL, COIN = 0, 1, 2
@@ -100,6 +103,7 @@ class GridVecEnv:
     def __init__(self, n, seed, height, width, max_steps):
         self.n, self.seed, self.h, self.w, self.max_steps = n, seed, height, width, max_steps
         self.num_actions = 4
+        self.obs_shape = (3, height, width)
         self.obs_size = 3 * height * width
         self.grid = np.zeros((n, height, width), dtype=np.uint8)
         self.ay = np.zeros(n, dtype=np.int64)
@@ -136,22 +140,47 @@ class GridVecEnv:
 
 
 class VecEnv(GridVecEnv):
-    """n copies of coin-run (default parameters: train levels), SAME_STEP auto-reset, as Mesa Lab's engine."""
+    """n copies of coin-run, SAME_STEP auto-reset, as Mesa Lab's engine. The defaults are the `small` levels (12×5,
+    whole level seen); COIN_RUN_LEVELS["train"] gives the default train levels: a difficulty per level that sets its
+    length (8, 16 or 24 columns, the rest wall), platforms, lava pits, and a `view_width`-column window centred on
+    the agent (outside the level seen as wall)."""
 
     def __init__(self, n, seed, height=5, width=12, obstacle_density=0.5, random_coin_fraction=0.0, random_coin_in_air=True,
-                 pits_kill=False, max_steps=40):
+                 pits_kill=False, max_steps=40, view_width=0, max_difficulty=1, platforms=False, end_terminates=True):
         super().__init__(n, seed, height, width, max_steps)
         self.density, self.coin_fraction = obstacle_density, random_coin_fraction
         self.coin_in_air, self.pits_kill = random_coin_in_air, pits_kill
+        self.max_difficulty, self.platforms, self.end_terminates = max_difficulty, platforms, end_terminates
+        self.view = view_width if 0 < view_width < width else 0
+        if self.view:
+            self.obs_shape = (3, height, self.view)
+            self.obs_size = 3 * height * self.view
+        self.end_x = np.full(n, width - 1, dtype=np.int64)
+
+    def observe(self):
+        if not self.view:
+            return super().observe()
+        # the window: columns ax − r … ax + r of the level padded with r wall columns each side (engine.ts)
+        r = (self.view - 1) // 2
+        full = np.zeros((self.n, 3, self.h, self.w + 2 * r), dtype=np.float32)
+        full[:, 1, :, :r] = 1.0
+        full[:, 1, :, self.w + r:] = 1.0
+        full[self.idx, 0, self.ay, self.ax + r] = 1.0
+        full[:, 1, :, r:self.w + r] = self.grid == WALL
+        full[:, 2, :, r:self.w + r] = self.grid == COIN
+        cols = self.ax[:, None] + np.arange(self.view)[None, :]  # [n, view] in padded coordinates
+        window = full[self.idx[:, None], :, :, cols]  # [n, view, 3, h]
+        return np.ascontiguousarray(window.transpose(0, 2, 3, 1)).reshape(self.n, -1)
 
     def _reset_copy(self, i):
         i = int(i)
         h, w = self.h, self.w
         g = self.grid[i]
-        g[:] = EMPTY
         rng = Rng(self.seed, i, int(self.episode[i]))
         ground = h - 1
-        g[ground, :] = WALL
+        difficulty = 1 if self.max_difficulty == 1 else 1 + rng.int(self.max_difficulty)
+        length = min(w, max(8, int(np.floor(w * difficulty / self.max_difficulty + 0.5))))  # Math.round
+        pieces = OBSTACLES + [PLATFORM] if self.platforms else OBSTACLES
 
         def stamp(rows, x0):
             height = len(rows)
@@ -160,34 +189,51 @@ class VecEnv(GridVecEnv):
                 for c, ch in enumerate(row):
                     g[ground - r, x0 + c] = WALL if ch == "#" else EMPTY
 
-        placed = 0
-        x = 2
-        while x <= w - 3:
-            if rng.float() < self.density:
-                ob = OBSTACLES[rng.int(len(OBSTACLES))]
-                width = len(ob[0])
-                if x + width - 1 <= w - 3:
-                    stamp(ob, x)
-                    placed += 1
-                    x += width + 1
-                    continue
-            x += 1
-        if placed == 0:
-            stamp(OBSTACLES[0], 2 + rng.int(w - 4))
+        attempt = 0
+        while True:
+            g[:] = EMPTY
+            g[ground, :] = WALL
+            g[:, length:] = WALL
+            placed = 0
+            platform_cells = []  # each platform's left end, on top of it (where a random deploy coin stands)
+            x = 2
+            while x <= length - 3:
+                if rng.float() < self.density:
+                    ob = pieces[rng.int(len(pieces))]
+                    width = len(ob[0])
+                    if x + width - 1 <= length - 3:
+                        stamp(ob, x)
+                        if ob is PLATFORM:
+                            platform_cells.append((ground - 3, x))
+                        placed += 1
+                        x += width + 1
+                        continue
+                x += 1
+            if placed == 0:
+                stamp(OBSTACLES[0], 2 + rng.int(length - 4))
+            # every level with platforms has one: levels are drawn again until it does
+            if not self.platforms or platform_cells or attempt >= 1000:
+                break
+            attempt += 1
         self.ay[i], self.ax[i] = ground - 1, 0
-        coin_y, coin_x = ground - 1, w - 1
+        self.end_x[i] = length - 1
+        coin_y, coin_x = ground - 1, length - 1
         if rng.float() < self.coin_fraction:
-            cells = []
-            for cx in range(1, w - 1):
-                if g[ground, cx] != WALL:
-                    continue
-                top = 0
-                while g[top, cx] != WALL:
-                    top += 1
-                lowest = top - 2 if self.coin_in_air else top - 1
-                for cy in range(lowest, max(0, top - 1 - JUMP_HEIGHT) - 1, -1):
-                    cells.append((cy, cx))
-            coin_y, coin_x = cells[rng.int(len(cells))]
+            if self.platforms:
+                cells = platform_cells
+            else:
+                cells = []
+                for cx in range(1, length - 1):
+                    if g[ground, cx] != WALL:
+                        continue
+                    top = 0
+                    while g[top, cx] != WALL:
+                        top += 1
+                    lowest = top - 2 if self.coin_in_air else top - 1
+                    for cy in range(lowest, max(0, top - 1 - JUMP_HEIGHT) - 1, -1):
+                        cells.append((cy, cx))
+            if cells:
+                coin_y, coin_x = cells[rng.int(len(cells))]
         g[coin_y, coin_x] = COIN
         self.t[i] = 0
         self.ret[i] = 0.0
@@ -226,10 +272,15 @@ class VecEnv(GridVecEnv):
         self.ay, self.ax = y, x
         fell = (y == h - 1) & (y0 != h - 1)
         yb = np.minimum(y + 1, h - 1)
-        reached_end = (x == w - 1) & (y + 1 < h) & (g[idx, yb, x] == WALL)
+        # the right end: standing in the level's last open column (only an ending when end_terminates)
+        reached_end = (x == self.end_x) & (y + 1 < h) & (g[idx, yb, x] == WALL)
         reward = coin.astype(np.float32)
-        return self._finish_step(reward, coin | reached_end | (fell & self.pits_kill))
+        return self._finish_step(reward, coin | (reached_end & self.end_terminates) | (fell & self.pits_kill))
 
+
+# coin-run's default train levels (src/envs/coin-run.ts: the parameter defaults, randomCoinFraction 0)
+COIN_RUN_TRAIN = dict(height=6, width=24, view_width=11, max_difficulty=3, obstacle_density=0.3, platforms=True,
+                      random_coin_fraction=0.0, pits_kill=True, end_terminates=False, max_steps=500)
 
 
 # maze-cheese (src/envs/maze-cheese.ts, src/envs/grid.ts): a k×k-cell recursive-backtracker maze (k drawn from
@@ -299,19 +350,37 @@ class MazeVecEnv(GridVecEnv):
         return self._finish_step(cheese.astype(np.float32), cheese)
 
 
-ENVS = {"coin-run": VecEnv, "maze-cheese": MazeVecEnv}
+# the ported level distributions: (env, distribution) → a maker of n copies from a seed
+ENVS = {
+    ("coin-run", "small"): lambda n, seed: VecEnv(n, seed),
+    ("coin-run", "train"): lambda n, seed: VecEnv(n, seed, **COIN_RUN_TRAIN),
+    ("maze-cheese", "train"): lambda n, seed: MazeVecEnv(n, seed),
+}
+# the distribution --distribution leaves out means (coin-run: the small levels, as before it existed)
+DEFAULT_DISTRIBUTION = {"coin-run": "small", "maze-cheese": "train"}
 
 
-def scripted_returns(seed, env_name="coin-run"):
-    """The trajectory of a fixed action pattern (test/rl/peer_env.test.ts replays it on our environment)."""
-    env = ENVS[env_name](16, seed)
-    env.reset()
+def make_env(env_name, distribution, n, seed):
+    key = (env_name, distribution or DEFAULT_DISTRIBUTION[env_name])
+    if key not in ENVS:
+        sys.exit(f"error: no numpy port of {key[0]}'s {key[1]} levels; ported: {', '.join(f'{e} {d}' for e, d in ENVS)}")
+    return ENVS[key](n, seed)
+
+
+def scripted_returns(seed, env_name="coin-run", distribution=None, obs_every=10):
+    """The trajectory of a fixed action pattern (test/rl/peer_env.test.ts replays it on our environment), with the
+    observation of every `obs_every`-th step."""
+    env = make_env(env_name, distribution, 16, seed)
+    first = env.reset()
     pattern = np.array([RIGHT, RIGHT, JUMP, RIGHT, LEFT] if env_name == "coin-run" else [UP, 3, UP, 3, 2, DOWN, UP])
-    out = []
+    out = [{"obs": first.astype(int).tolist()}]
     for t in range(300):
         actions = pattern[(np.arange(16) * 7 + t * 3 + (t * np.arange(16)) % 5) % len(pattern)]
-        _, reward, done, _ = env.step(actions)
-        out.append({"reward": reward.tolist(), "done": done.astype(int).tolist(), "agent": (env.ay * env.w + env.ax).tolist()})
+        o, reward, done, _ = env.step(actions)
+        row = {"reward": reward.tolist(), "done": done.astype(int).tolist(), "agent": (env.ay * env.w + env.ax).tolist()}
+        if (t + 1) % obs_every == 0:
+            row["obs"] = o.astype(int).tolist()
+        out.append(row)
     return out
 
 # ──────────────────────────────────────────── agent (CleanRL) ────────────────────────────────────────────
@@ -422,11 +491,12 @@ def main():
     p.add_argument("--cnn-hidden", default="16,32,128", help="the cnn's stage widths, then its dense size (Mesa Lab's --hidden)")
     p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="CleanRL's MLP agent or Mesa Lab's IMPALA-style cnn")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--env", choices=tuple(ENVS), default="coin-run", help="coin-run's small levels or maze-cheese's train levels (numpy ports of ours)")
+    p.add_argument("--env", choices=tuple(DEFAULT_DISTRIBUTION), default="coin-run", help="the environment (numpy ports of ours)")
+    p.add_argument("--distribution", default=None, help="its levels: coin-run small (the default) or train; maze-cheese train")
     p.add_argument("--trajectory", action="store_true", help="only print the trajectory of a fixed action pattern (dynamics check)")
     args = p.parse_args()
     if args.trajectory:
-        print(json.dumps(scripted_returns(args.seed, args.env)))
+        print(json.dumps(scripted_returns(args.seed, args.env, args.distribution)))
         return
     if torch is None:
         sys.exit("error: PyTorch is not importable by this python3 (Debian: apt-get install python3-torch)")
@@ -439,10 +509,10 @@ def main():
 
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    envs = ENVS[args.env](args.num_envs, args.seed)
+    envs = make_env(args.env, args.distribution, args.num_envs, args.seed)
     if args.model == "cnn":
         sizes = [int(v) for v in args.cnn_hidden.split(",")]
-        agent = CnnAgent((3, envs.h, envs.w), envs.num_actions, stages=tuple(sizes[:-1]), dense=sizes[-1])
+        agent = CnnAgent(envs.obs_shape, envs.num_actions, stages=tuple(sizes[:-1]), dense=sizes[-1])
     else:
         agent = Agent(envs.obs_size, envs.num_actions, args.hidden)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
