@@ -63,7 +63,7 @@ function backward(): void {
   if (last === null) throw new Error("backward before forward");
   const out = last;
   last = null;
-  policy.zeroGrad();
+  for (const p of params) p.grad = null; // policy.zeroGrad() without walking the module tree
   concat([out.logits, out.value], 1).backward(shared.gradOut.slice(0, lastRows * A1));
   let at = 0;
   for (const p of params) {
@@ -84,6 +84,14 @@ port.on("message", (command: ShardCommand) => {
   }
   port.postMessage(reply);
 });
+// warm-up: one pass at each shard size the caller will hand over (a learning shard and its backward, a rollout
+// shard without gradients) on the zeros the shared buffers start with, so that oneDNN's primitives and V8's code
+// for them are built while the caller still computes both shards, not while it waits for this thread's first
+// answers. Nothing of it outlives it: the first command copies the parameters, and every output is overwritten.
+for (const [rows, grad] of init.warmUp) {
+  forward(rows, grad, false);
+  if (grad) backward();
+}
 // ready: the caller hands shard 1 over from its next step on (until now it computed both)
 const ready = new Int32Array(init.ready);
 Atomics.store(ready, 0, 1);

@@ -27,6 +27,8 @@ export interface ShardWorkerInit {
   numActions: number;
   /** the largest shard, in samples */
   maxRows: number;
+  /** the shards the worker runs before it says it is ready (rows, and whether with gradients and backward) */
+  warmUp: [number, boolean][];
   params: SharedArrayBuffer;
   grads: SharedArrayBuffer;
   obs: SharedArrayBuffer;
@@ -157,6 +159,7 @@ export class ShardedLearner {
       obsSize: this.obsSize,
       numActions: A,
       maxRows,
+      warmUp: [[this.rows[1]!, true], ...(this.inferShards.length === 2 ? [[this.inferShards[1]!, false] as [number, boolean]] : [])],
       params: sab(total),
       grads: sab(total),
       obs: sab(maxRows * this.obsSize),
@@ -339,7 +342,7 @@ export class ShardedLearner {
       concat([o.logits, o.value], 1).backward(gradOut.slice(start * A1, (start + rows) * A1));
     };
     if (this.shards === 1) {
-      this.policy.zeroGrad();
+      this.zeroGrad();
       backOne(outputs[0]!, 0, this.rows[0]!);
       return;
     }
@@ -350,7 +353,7 @@ export class ShardedLearner {
         remote.gradOut.set(gradOut.subarray(r0 * A1, (r0 + this.rows[1]!) * A1));
         pending = this.send(remote, { cmd: "backward" });
       }
-      this.policy.zeroGrad();
+      this.zeroGrad();
       backOne(outputs[0]!, 0, r0);
       let second: Float32Array[];
       if (pending !== null) {
@@ -364,7 +367,7 @@ export class ShardedLearner {
       } else {
         // shard 0's gradients aside, then shard 1's on this thread
         const first = this.params.map((p) => p.grad?.data.slice() ?? null);
-        this.policy.zeroGrad();
+        this.zeroGrad();
         backOne(outputs[1]!, r0, this.rows[1]!);
         second = this.params.map((p) => p.grad?.data ?? new Float32Array(p.size));
         this.params.forEach((p, i) => {
@@ -381,6 +384,11 @@ export class ShardedLearner {
     };
     if (remote !== null) await this.oneThreadEach(run);
     else await run();
+  }
+
+  /** policy.zeroGrad() without walking the module tree for its parameters on every minibatch. */
+  private zeroGrad(): void {
+    for (const p of this.params) p.grad = null;
   }
 
   /** Stops the worker (if one started). */

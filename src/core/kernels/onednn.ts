@@ -109,6 +109,8 @@ export interface KoffiApi {
   opaque(name: string): unknown;
   struct(name: string, fields: Record<string, string>): unknown;
   decode(pointer: unknown, type: string): unknown;
+  encode(into: Uint8Array, offset: number, type: string, value: unknown): void;
+  sizeof(type: string): number;
 }
 
 /** The OpenMP runtime's thread-count setter and getter (this thread's setting). */
@@ -132,8 +134,13 @@ interface Api {
 /** One reorder or convolution with the memory objects of its arguments (their data pointers set per call). */
 interface Step {
   primitive: Handle;
-  /** argument id and memory object, in execution order of the arguments */
-  args: [number, Handle][];
+  /** the memory objects of its arguments */
+  mems: Handle[];
+  /**
+   * its arguments as the dnnl_exec_arg_t array dnnl_primitive_execute reads (argument id, memory object), written
+   * once: koffi hands the bytes over as they are, where an array of objects would be converted on every call
+   */
+  packed: Uint8Array;
 }
 
 /** Everything one geometry needs: the three convolutions and their reorders. */
@@ -223,9 +230,16 @@ export class OneDnn {
   private readonly workspaces = new Map<number, Float32Array[]>();
 
   private readonly omp: OmpThreads;
+  private readonly koffi: KoffiApi;
+  /**
+   * The array each memory object was last pointed at: pointing it there again is skipped (an array's data does not
+   * move once run() has asked for its buffer, so the same array is the same pointer).
+   */
+  private readonly pointed = new Map<Handle, Float32Array>();
 
   private constructor(koffi: KoffiApi, lib: KoffiLib, library: string, version: string, omp: OmpThreads) {
     this.omp = omp;
+    this.koffi = koffi;
     this.library = library;
     this.version = version;
     const f = (s: string): Fn => lib.func(s);
@@ -249,7 +263,8 @@ export class OneDnn {
       memoryDestroy: f("int dnnl_memory_destroy(dnnl_handle *m)"),
       mdSize: f("size_t dnnl_memory_desc_get_size(const void *md)"),
       mdEqual: f("int dnnl_memory_desc_equal(const void *a, const void *b)"),
-      execute: f("int dnnl_primitive_execute(dnnl_handle *p, dnnl_handle *stream, int nargs, const dnnl_exec_arg_t *args)"),
+      // the arguments as bytes already laid out as dnnl_exec_arg_t (Step.packed)
+      execute: f("int dnnl_primitive_execute(dnnl_handle *p, dnnl_handle *stream, int nargs, const uint8_t *args)"),
       attrCreate: f("int dnnl_primitive_attr_create(_Out_ dnnl_handle **attr)"),
       attrSetPostOps: f("int dnnl_primitive_attr_set_post_ops(dnnl_handle *attr, dnnl_handle *po)"),
       postOpsCreate: f("int dnnl_post_ops_create(_Out_ dnnl_handle **po)"),
@@ -410,11 +425,17 @@ export class OneDnn {
     for (const pool of p.pools.values()) {
       if (pool instanceof Error) continue;
       for (const h of pool.handles) this.api.primitiveDestroy(h);
-      for (const m of pool.mems) this.api.memoryDestroy(m);
+      for (const m of pool.mems) {
+        this.pointed.delete(m);
+        this.api.memoryDestroy(m);
+      }
       for (const pd of pool.pds) this.api.pdDestroy(pd);
     }
     for (const h of p.handles) this.api.primitiveDestroy(h);
-    for (const m of Object.values(p.mem)) this.api.memoryDestroy(m);
+    for (const m of Object.values(p.mem)) {
+      this.pointed.delete(m);
+      this.api.memoryDestroy(m);
+    }
     for (const pd of p.pds) this.api.pdDestroy(pd);
   }
 
@@ -429,7 +450,7 @@ export class OneDnn {
     const padR = BigInt64Array.from([BigInt((ho - 1) * a.strideH + a.kh - a.h - a.padH), BigInt((wo - 1) * a.strideW + a.kw - a.w - a.padW)]);
     const padL = BigInt64Array.from([BigInt(a.padH), BigInt(a.padW)]);
     if (padR[0]! < 0n || padR[1]! < 0n) throw new Error(`the geometry leaves input rows or columns unread (right padding ${padR.join("×")})`);
-    const { pds, handles, pd, q, primitive, reorder, implOf, memory: created } = this.builder();
+    const { pds, handles, pd, q, primitive, reorder, implOf, step, memory: created } = this.builder();
     const mem: Record<string, Handle> = {};
     const fd = Buffer.alloc(OP_DESC_BYTES);
     this.check(api.convForwardInit(fd, PROP_FORWARD_TRAINING, CONVOLUTION_DIRECT, any.src, any.wei, null, any.dst, strides, padL, padR), "dnnl_convolution_forward_desc_init");
@@ -466,7 +487,7 @@ export class OneDnn {
       const same = [[QUERY_SRC_MD, blocked.src], [QUERY_WEIGHTS_MD, blocked.wei], [QUERY_DST_MD, blocked.dst]] as const;
       if (!same.every(([what, md]) => api.mdEqual(q(p, what), md) === 1)) return null;
       const uBias = memory("uBias", biasMd);
-      return { primitive: primitive(p, "convolution forward (bias)"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_BIAS, uBias], [ARG_DST, m.dst]] };
+      return step(primitive(p, "convolution forward (bias)"), [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_BIAS, uBias], [ARG_DST, m.dst]]);
     };
     const buildBwdWeightsBias = (): Step | null => {
       const biasMd = this.md([a.o], TAG_A);
@@ -476,15 +497,15 @@ export class OneDnn {
       const same = [[QUERY_SRC_MD, blocked.srcW], [QUERY_DIFF_DST_MD, blocked.ddstW], [QUERY_DIFF_WEIGHTS_MD, blocked.dwei]] as const;
       if (!same.every(([what, md]) => api.mdEqual(q(p, what), md) === 1)) return null;
       const dbias = memory("dbias", biasMd);
-      return { primitive: primitive(p, "convolution backward-weights (bias)"), args: [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei], [ARG_DIFF_BIAS, dbias]] };
+      return step(primitive(p, "convolution backward-weights (bias)"), [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei], [ARG_DIFF_BIAS, dbias]]);
     };
     return {
       key,
       fwdBias: undefined,
       buildFwdBias,
-      fwd: { primitive: primitive(fwdPd, "convolution forward"), args: [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_DST, m.dst]] },
-      bwdData: { primitive: primitive(bdPd, "convolution backward-data"), args: [[ARG_DIFF_DST, m.ddst], [ARG_WEIGHTS, m.weiBwd], [ARG_DIFF_SRC, m.dsrc]] },
-      bwdWeights: { primitive: primitive(bwPd, "convolution backward-weights"), args: [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei]] },
+      fwd: step(primitive(fwdPd, "convolution forward"), [[ARG_SRC, m.src], [ARG_WEIGHTS, m.wei], [ARG_DST, m.dst]]),
+      bwdData: step(primitive(bdPd, "convolution backward-data"), [[ARG_DIFF_DST, m.ddst], [ARG_WEIGHTS, m.weiBwd], [ARG_DIFF_SRC, m.dsrc]]),
+      bwdWeights: step(primitive(bwPd, "convolution backward-weights"), [[ARG_SRC, srcW], [ARG_DIFF_DST, ddstW], [ARG_DIFF_WEIGHTS, m.dwei]]),
       srcIn: reorder(user.src, blocked.src, m.uSrc, m.src, false, "input"),
       weightsFwd: reorder(user.wei, blocked.wei, m.uWei, m.wei, false, "filter"),
       dstOut: reorder(blocked.dst, user.dst, m.dst, m.uDst, false, "output"),
@@ -525,16 +546,23 @@ export class OneDnn {
       handles.push(h);
       return h;
     };
+    // a primitive with its arguments (argument id, memory object), packed as dnnl_exec_arg_t once
+    const argBytes = this.koffi.sizeof("dnnl_exec_arg_t");
+    const step = (p: Handle, args: [number, Handle][]): Step => {
+      const packed = new Uint8Array(argBytes * args.length);
+      args.forEach(([arg, memory], i) => this.koffi.encode(packed, i * argBytes, "dnnl_exec_arg_t", { arg, memory }));
+      return { primitive: p, mems: args.map(([, m]) => m), packed };
+    };
     const reorder = (from: Md, to: Md, fromMem: Handle, toMem: Handle, add: boolean, what: string): Step => {
       const p = this.out((o) => api.reorderPdCreate(o, from, this.engine, to, this.engine, add ? this.sumAttr : null), `reorder ${what}`);
       pds.push(p);
-      return { primitive: primitive(p, `reorder ${what}`), args: [[ARG_SRC, fromMem], [ARG_DST, toMem]] };
+      return step(primitive(p, `reorder ${what}`), [[ARG_SRC, fromMem], [ARG_DST, toMem]]);
     };
     const implOf = (p: Handle): string => {
       const o: unknown[] = [null];
       return api.pdQuery(p, QUERY_IMPL_INFO, 0, o) === DNNL_SUCCESS ? String(o[0]) : "?";
     };
-    return { pds, handles, pd, q, memory, primitive, reorder, implOf };
+    return { pds, handles, pd, q, memory, primitive, reorder, implOf, step };
   }
 
   /** A max-pool of window `w` behind plan `p`'s convolution (built and kept in the plan on first ask), or why not. */
@@ -557,7 +585,7 @@ export class OneDnn {
     const [ho, wo] = windowOutputSize(a);
     const [po, qo] = windowOutputSize({ h: ho, w: wo, ...w });
     if (po < 1 || qo < 1) throw new Error(`a ${w.kh}×${w.kw} pooling window does not fit the ${ho}×${wo} output`);
-    const { pds, handles, pd, q, memory, primitive, reorder, implOf } = this.builder();
+    const { pds, handles, pd, q, memory, primitive, reorder, implOf, step } = this.builder();
     const mems: Handle[] = [];
     const mem = (name: string, md: Md): Handle => {
       const m = memory(name, md);
@@ -586,27 +614,29 @@ export class OneDnn {
     if (api.mdEqual(q(bwdPd, QUERY_WORKSPACE_MD), wsMd) !== 1) throw new Error("the max-pool's backward reads another workspace than its forward writes");
     const m = { uPool: mem("uPool", user), uPoolGrad: mem("uPoolGrad", user), pdst: mem("pdst", pdstMd), pdiff: mem("pdiff", pdiffMd), ws: mem("ws", wsMd) };
     return {
-      fwd: { primitive: primitive(fwdPd, "max-pool forward"), args: [[ARG_SRC, p.mem.dst!], [ARG_DST, m.pdst], [ARG_WORKSPACE, m.ws]] },
+      fwd: step(primitive(fwdPd, "max-pool forward"), [[ARG_SRC, p.mem.dst!], [ARG_DST, m.pdst], [ARG_WORKSPACE, m.ws]]),
       out: reorder(pdstMd, user, m.pdst, m.uPool, false, "pooled output"),
       gradIn: reorder(user, pdiffMd, m.uPoolGrad, m.pdiff, false, "pooled gradient"),
-      bwd: { primitive: primitive(bwdPd, "max-pool backward"), args: [[ARG_DIFF_DST, m.pdiff], [ARG_WORKSPACE, m.ws], [ARG_DIFF_SRC, p.mem.ddst!]] },
+      bwd: step(primitive(bwdPd, "max-pool backward"), [[ARG_DIFF_DST, m.pdiff], [ARG_WORKSPACE, m.ws], [ARG_DIFF_SRC, p.mem.ddst!]]),
       bytes: { pdst: Number(api.mdSize(pdstMd)), pdiff: Number(api.mdSize(pdiffMd)), ws: Number(api.mdSize(wsMd)) },
       handles, mems, pds, mem: m, impl: [implOf(fwdPd), implOf(bwdPd)],
     };
   }
 
-  /** Points each memory object at its array, then runs the step. */
+  /** Points each memory object at its array (unless it points there already), then runs the step. */
   private run(step: Step, data: Map<Handle, Float32Array>): void {
-    const args = step.args.map(([arg, memory]) => {
+    for (const memory of step.mems) {
       const d = data.get(memory);
       if (d === undefined) throw new Error("oneDNN step run without data for one of its arguments");
-      // oneDNN keeps the pointer until the execute call below. V8 keeps a small typed array (≤ 64 bytes: a bias, a
-      // tiny filter) on its moving heap; asking for its buffer moves the data to a fixed backing store for good
+      if (this.pointed.get(memory) === d) continue;
+      // oneDNN keeps the pointer until the memory object is pointed elsewhere. V8 keeps a small typed array (≤ 64
+      // bytes: a bias, a tiny filter) on its moving heap; asking for its buffer moves the data to a fixed backing
+      // store for good, so the pointer stays valid for as long as the array lives (and `pointed` keeps it alive)
       void d.buffer;
       this.check(this.api.memorySetHandle(memory, d), "dnnl_memory_set_data_handle");
-      return { arg, memory };
-    });
-    this.check(this.api.execute(step.primitive, this.stream, args.length, args), "dnnl_primitive_execute");
+      this.pointed.set(memory, d);
+    }
+    this.check(this.api.execute(step.primitive, this.stream, step.mems.length, step.packed), "dnnl_primitive_execute");
   }
 
   /**
