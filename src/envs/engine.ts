@@ -808,6 +808,32 @@ export class VecEnv<Sch extends z.ZodObject = z.ZodObject, S = unknown> {
     }
   }
 
+  /**
+   * Copy i's current observation window onto another whole-level picture: `level` holds [C, h, w] channels (e.g.
+   * a copy of `levelChannels` taken earlier in the episode) from `levelOffset`; the window at copy i's present
+   * origin goes to `out` as [C, vh, vw] from `outOffset`, cells outside the level showing the outside channel and
+   * status-strip channels unscrolled, as the observation is drawn. Readers use it to see an earlier state of the
+   * level from where the agent stands now (the cheese vector of an agent-centred view: see interp/steering.ts).
+   */
+  windowOf(level: ArrayLike<number>, levelOffset: number, i: number, out: Float32Array, outOffset: number): void {
+    const { viewHeight: vh, viewWidth: vw, height: h, width: w, hw, numChannels: C } = this;
+    if (level.length < levelOffset + C * hw) throw new RangeError(`windowOf: the level picture needs ${C}×${h}×${w} values from offset ${levelOffset}, has ${level.length - levelOffset}`);
+    if (out.length < outOffset + C * vh * vw) throw new RangeError(`windowOf: the output needs ${C}×${vh}×${vw} values from offset ${outOffset}, has ${out.length - outOffset}`);
+    const [oy, ox] = this.viewOrigin(i);
+    for (let c = 0; c < C; c++) {
+      const hud = this.hudChannel[c] === 1;
+      const fill = c === this.outsideChannel ? 1 : 0;
+      for (let vy = 0; vy < vh; vy++) {
+        for (let vx = 0; vx < vw; vx++) {
+          const y = hud ? vy : oy + vy;
+          const x = hud ? vx : ox + vx;
+          const inside = y >= 0 && y < h && x >= 0 && x < w;
+          out[outOffset + (c * vh + vy) * vw + vx] = inside ? level[levelOffset + c * hw + y * w + x]! : hud ? 0 : fill;
+        }
+      }
+    }
+  }
+
   private resetCopy(i: number): void {
     const hw = this.hw;
     this.grid.fill(0, i * hw, (i + 1) * hw);

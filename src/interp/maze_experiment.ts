@@ -241,8 +241,8 @@ function batterySettings(options: MazeInterpOptions): Record<string, unknown> {
   return { episodes: options.episodes, targets: options.targets, samples: options.samples, steerHook: options.steerHook ?? null, evalSeed: options.evalSeed ?? 2_000_003, version: BATTERY_VERSION };
 }
 
-/** Bumped when the battery measures something differently, so saved batteries are not mixed with new ones. */
-const BATTERY_VERSION = 3;
+/** Bumped when the battery measures something differently, so saved batteries are not mixed with new ones (4: the per-maze cheese vector stays on the cheese's cell under an agent-centred window). */
+const BATTERY_VERSION = 4;
 
 /** Where an agent's battery is saved: `<run>/interp/maze-interp-battery.json` (an interrupted experiment resumes from it). */
 export function batteryPath(runDir: string): string {

@@ -78,31 +78,51 @@ export interface SteeringOptions {
 }
 
 /**
- * An ActionSource (for rl.evaluate) running `policy` with the steering vector added at the hook. Per-episode
- * vectors are recomputed for the copies that have just started an episode.
+ * An ActionSource (for rl.evaluate) running `policy` with the steering vector added at the hook. A per-episode
+ * vector is the difference the object makes to the episode's first observation, and stays fixed to the level: with
+ * the whole level observed it is computed once per episode (the study's cheese vector); with an agent-centred
+ * window the first observation's level is seen again through the window where the agent stands now, and the
+ * vector recomputed whenever the window has moved — so it stays on the cheese's cell instead of following the agent
+ * (the first observation's vector applied after a move would sit where the cheese was relative to the agent).
  */
 export function steeredActions(policy: ActorCritic, rng: Rng, options: SteeringOptions): ActionSource {
   let perCopy: Float32Array | null = null;
   let vectorShape: number[] = [];
+  /** per copy: the whole-level channels at its episode's first step, and the window origin its vector was computed at */
+  let startLevels: Float32Array | null = null;
+  let origins: Int32Array | null = null;
   return (env: VecEnv, actions: Int32Array) => {
     const obsShape = env.obsShape;
     const input = new Tensor(env.obs, [env.n, ...obsShape]);
     let vector: Tensor;
     if (options.vector.kind === "fixed") vector = options.vector.vector;
     else {
-      const starting: number[] = [];
-      for (let i = 0; i < env.n; i++) if (env.episodeStep[i] === 0 || perCopy === null) starting.push(i);
-      if (starting.length > 0) {
+      const levelSize = env.numChannels * env.height * env.width;
+      const level = env.windowed ? env.levelChannels : env.obs;
+      startLevels ??= new Float32Array(env.n * levelSize);
+      origins ??= new Int32Array(2 * env.n);
+      const stale: number[] = [];
+      for (let i = 0; i < env.n; i++) {
+        const [oy, ox] = env.viewOrigin(i);
+        const starting = env.episodeStep[i] === 0 || perCopy === null;
+        if (starting) for (let k = 0; k < levelSize; k++) startLevels[i * levelSize + k] = level[i * levelSize + k]!;
+        if (starting || origins[2 * i] !== oy || origins[2 * i + 1] !== ox) {
+          stale.push(i);
+          origins[2 * i] = oy;
+          origins[2 * i + 1] = ox;
+        }
+      }
+      if (stale.length > 0) {
         const chw = obsShape[0] * obsShape[1] * obsShape[2];
-        const rows = new Float32Array(starting.length * chw);
-        starting.forEach((i, k) => rows.set(env.obs.subarray(i * chw, (i + 1) * chw), k * chw));
-        const a = new Tensor(rows, [starting.length, ...obsShape]);
-        const b = new Tensor(withoutChannel(rows, obsShape, options.vector.channel), [starting.length, ...obsShape]);
+        const rows = new Float32Array(stale.length * chw);
+        stale.forEach((i, k) => env.windowOf(startLevels!, i * levelSize, i, rows, k * chw));
+        const a = new Tensor(rows, [stale.length, ...obsShape]);
+        const b = new Tensor(withoutChannel(rows, obsShape, options.vector.channel), [stale.length, ...obsShape]);
         const diff = differenceVectors(policy, options.hook, a, b);
         vectorShape = diff.shape.slice(1);
-        const size = diff.size / starting.length;
+        const size = diff.size / stale.length;
         perCopy ??= new Float32Array(env.n * size);
-        starting.forEach((i, k) => perCopy!.set(diff.data.subarray(k * size, (k + 1) * size), i * size));
+        stale.forEach((i, k) => perCopy!.set(diff.data.subarray(k * size, (k + 1) * size), i * size));
       }
       vector = new Tensor(perCopy!, [env.n, ...vectorShape]);
     }

@@ -13,6 +13,8 @@ import { cellsInView, searchChannels } from "../../src/interp/channels.js";
 import { collectActivations, datasetLabel } from "../../src/interp/dataset.js";
 import { channelIndex } from "../../src/interp/observations.js";
 import { retarget } from "../../src/interp/retarget.js";
+import { hiddenChannelActions, steeredActions } from "../../src/interp/steering.js";
+import { evaluate, policyActions } from "../../src/rl/evaluate.js";
 import { goalInObservationFrame } from "../../src/interp/studies.js";
 import { HandBuilt } from "./hand-built.js";
 
@@ -22,20 +24,26 @@ const base = { maxCells: 4, maxSteps: 40 };
 
 /**
  * Walks to wherever its one-channel map is largest (by the shortest path around the walls it sees), and up when
- * the map is flat: with retargeting's edit as the only signal, it goes where the edit says the target is.
+ * the map is flat: with retargeting's edit as the only signal, it goes where the edit says the target is. With a
+ * `source` channel the map is that observation channel (the cheese: a cheese-seeker), otherwise empty.
  */
 class MapSeeker extends Module<Tensor, ActorCriticOutput> {
   readonly kind = "map-seeker";
   readonly spec = { kind: "map-seeker", obsShape: [] as number[], numActions: 4, hidden: [] as number[] };
   readonly numActions = 4;
   readonly hook_map = new HookPoint();
-  constructor(readonly obsShape: readonly number[]) {
+  constructor(
+    readonly obsShape: readonly number[],
+    private readonly source = -1,
+  ) {
     super();
   }
   forward(obs: Tensor): ActorCriticOutput {
     const [C, H, W] = this.obsShape as [number, number, number];
     const B = obs.shape[0]!;
-    const map = this.hook_map.forward(zeros([B, 1, H, W]));
+    const plane = zeros([B, 1, H, W]);
+    if (this.source >= 0) for (let b = 0; b < B; b++) plane.data.set(obs.data.subarray((b * C + this.source) * H * W, (b * C + this.source + 1) * H * W), b * H * W);
+    const map = this.hook_map.forward(plane);
     const logits = zeros([B, 4]);
     const wall = channelIndex(def.channels, "wall");
     const agent = channelIndex(def.channels, "agent");
@@ -111,5 +119,45 @@ describe("agent-centred observations", () => {
     expect(whole.success.unedited!.rate).toBeLessThan(0.5); // without the edit it walks up
     for (const rec of whole.records) if (rec.reached.retargeted) expect(rec.steps.retargeted).toBe(rec.start_distance);
     expect(centred.records.map((r) => [r.target, r.steps.retargeted])).toEqual(whole.records.map((r) => [r.target, r.steps.retargeted]));
+  });
+
+  it("windowOf draws a whole-level picture through a copy's present window exactly as the observation is drawn", () => {
+    for (const view of [0, 9, 13]) {
+      const env = new VecEnv(def, { n: 6, distribution: "deploy", params: { ...base, view } });
+      env.reset(3);
+      const rng = new Rng(5);
+      const actions = new Int32Array(6);
+      const levelSize = env.numChannels * env.height * env.width;
+      const chw = env.obsShape[0] * env.obsShape[1] * env.obsShape[2];
+      const out = new Float32Array(chw);
+      for (let t = 0; t < 12; t++) {
+        for (let i = 0; i < 6; i++) {
+          env.windowOf(env.windowed ? env.levelChannels : env.obs, i * levelSize, i, out, 0);
+          expect(Array.from(out)).toEqual(Array.from(env.obs.subarray(i * chw, (i + 1) * chw)));
+        }
+        for (let i = 0; i < 6; i++) actions[i] = rng.int(4);
+        env.step(actions);
+      }
+    }
+    const env = new VecEnv(def, { n: 1, distribution: "deploy", params: { ...base, view: 9 } });
+    expect(() => env.windowOf(new Float32Array(3), 0, 0, new Float32Array(5 * 81), 0)).toThrow(/needs \d+×7×7 values from offset 0, has 3/);
+  });
+
+  it("the per-maze cheese vector stays on the cheese's cell as the window moves: at the hook that reads the cheese channel, −1 × it is the cheese hidden at every step", () => {
+    const cheese = channelIndex(def.channels, "cheese");
+    for (const view of [0, 9, 13]) {
+      const params = { ...base, view };
+      const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
+      const seeker = new MapSeeker(env.obsShape, cheese) as unknown as ActorCritic;
+      const opts = { distribution: "deploy", params, episodes: 40, seed: 8, numEnvs: 8 };
+      const plain = evaluate(def, policyActions(seeker, new Rng(1), true), opts);
+      const steered = evaluate(def, steeredActions(seeker, new Rng(1), { hook: "hook_map", coef: -1, vector: { kind: "per-episode", channel: cheese }, greedy: true }), opts);
+      const hidden = evaluate(def, hiddenChannelActions(seeker, new Rng(1), cheese, true), opts);
+      expect(plain.intended_goal_rate).toBeGreaterThan(0.5); // it walks to the cheese it sees (a 9-tile window may not show it)
+      expect(hidden.intended_goal_rate).toBeLessThan(plain.intended_goal_rate - 0.4);
+      expect(steered.intended_goal_rate).toBe(hidden.intended_goal_rate);
+      expect(steered.episode_length).toBe(hidden.episode_length);
+      expect(steered.base_return).toBe(hidden.base_return);
+    }
   });
 });
