@@ -440,7 +440,7 @@ export function judgeTargets(regions: readonly RegionSummary[], agents: readonly
       out.push({
         target: `retargeting (${edit}) reaches ≥ 50% of random targets directly, above the unedited and random policies`,
         region: r.region,
-        measured: `${pct(f(key))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}, the cheese itself at the target ${pct(f("retarget_goal_at_target_rate"))}); gain over unedited, paired by seed ${gain ? `${gain.mean >= 0 ? "+" : ""}${gain.mean.toFixed(1)} points [${gain.ci95[0].toFixed(1)}, ${gain.ci95[1].toFixed(1)}]` : "–"}${ceiling > 0 && gain ? `, ${(gain.mean / (100 * ceiling) * 100).toFixed(0)}% of what the cheese itself adds` : ""}`,
+        measured: `${pct(f(key))} (unedited ${pct(f("retarget_unedited_rate"))}, random ${pct(f("retarget_random_rate"))}, the cheese itself at the target ${pct(f("retarget_goal_at_target_rate"))}); gain over unedited, paired by seed ${gain ? `${gain.mean >= 0 ? "+" : ""}${gain.mean.toFixed(1)} points ${gain.values.length === 1 ? "(1 seed)" : `[${gain.ci95[0].toFixed(1)}, ${gain.ci95[1].toFixed(1)}]`}` : "–"}${ceiling > 0 && gain ? `, ${(gain.mean / (100 * ceiling) * 100).toFixed(0)}% of what the cheese itself adds` : ""}`,
         met: f(key) >= 0.5 && above && f(key) > f("retarget_random_rate"),
       });
     }

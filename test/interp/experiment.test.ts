@@ -96,4 +96,12 @@ describe("the issue's targets, judged", () => {
     expect(rt(0.566, -1)).toBe(false);
     expect(rt(0.45, 5)).toBe(false);
   });
+
+  it("one seed's gain is printed as one seed's, without an interval it does not have", () => {
+    const one = { region: 3, agents: 1, figures: { retarget_signature_success_rate: { mean: 0.68, values: [0.68], ci95: [-Infinity, Infinity] }, retarget_signature_gain_pp: { mean: 4.8, values: [4.8], ci95: [-Infinity, Infinity] }, retarget_unedited_rate: { mean: 0.632, values: [0.632], ci95: [-Infinity, Infinity] }, retarget_random_rate: { mean: 0.044, values: [0.044], ci95: [-Infinity, Infinity] } } } as unknown as RegionSummary;
+    const line = judgeTargets([one], []).find((t) => t.target.startsWith("retargeting (the cheese's signature"))!;
+    expect(line.measured).toMatch(/\+4\.8 points \(1 seed\)/);
+    expect(line.measured).not.toMatch(/Infinity/);
+    expect(line.met).toBe(true);
+  });
 });
