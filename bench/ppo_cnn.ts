@@ -2,7 +2,8 @@
 // env steps per second of PPO training with the
 // CNN policy (rollout + learning, the whole loop), ours vs PyTorch on the identical network, env and config, each
 // side on one and two threads, several runs alternated ours/PyTorch, the headline at each side's best thread count
-// (by median). Cases:
+// (by median); beside it the same after each run's first update (`steady_*`: first calls, compilers and the shard
+// worker's start excluded on both sides), which is what a long training run sees. Cases:
 //   coin-run small    CleanRL's PPO defaults and the default network (16, 32, 128) on coin-run's `small` levels
 //   maze-cheese train maze-cheese's default train levels with its tuned PPO settings and network
 //   coin-run train    coin-run's default train levels (an 11-column window of a level up to 24 columns long) with
@@ -46,16 +47,38 @@ interface Run {
   sps: number;
   /** env steps per CPU second of the process (all threads): the figure a queue for the cores does not inflate */
   cpu_sps: number;
+  /**
+   * env steps/s (and per CPU second) after the first update, when first calls (oneDNN's plans, V8's compiler, the
+   * shard worker's start) are over: what a long training run sees; null with one update only
+   */
+  steady_sps: number | null;
+  steady_cpu_sps: number | null;
 }
 
 async function runOurs(c: Case, steps: number): Promise<Run & { obsShape: number[] }> {
   const { config, hidden } = settings(c, steps);
   const venv = makeVecEnv(c.env, { n: config.numEnvs, distribution: c.distribution });
   const policy = createPolicy({ kind: "cnn", obsShape: venv.obsShape, numActions: venv.numActions, hidden }, new Rng(config.seed, "init"));
-  const cpu = process.cpuUsage();
-  const r = await trainPPO(venv, policy, config, {});
-  const used = process.cpuUsage(cpu);
-  return { sps: r.stepsPerSecond, cpu_sps: r.globalStep / ((used.user + used.system) / 1e6), obsShape: [...venv.obsShape] };
+  const cpuSeconds = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  // wall and CPU seconds and env steps at the end of the first update and of the last one (same point as the peer's)
+  let first: [number, number, number] | null = null;
+  let last: [number, number, number] | null = null;
+  const cpu0 = cpuSeconds();
+  const r = await trainPPO(venv, policy, config, {
+    onUpdate: (_metrics, { update, globalStep }) => {
+      const mark: [number, number, number] = [performance.now() / 1000, cpuSeconds(), globalStep];
+      if (update === 1) first = mark;
+      last = mark;
+    },
+  });
+  const cpu = cpuSeconds() - cpu0;
+  // (assigned in the callback, which the compiler's flow analysis does not follow)
+  const [f, l] = [first as [number, number, number] | null, last as [number, number, number] | null];
+  const steady = (at: 0 | 1): number | null => (f !== null && l !== null && l[2] > f[2] ? (l[2] - f[2]) / (l[at] - f[at]) : null);
+  return { sps: r.stepsPerSecond, cpu_sps: r.globalStep / cpu, steady_sps: steady(0), steady_cpu_sps: steady(1), obsShape: [...venv.obsShape] };
 }
 
 /** The peer's flags for a case: every hyperparameter taken from our resolved config, so both sides run the same. */
@@ -114,6 +137,8 @@ export const benchmark: Benchmark = {
     const oursCpu: Record<string, ByThreads> = {};
     const torch: Record<string, ByThreads> = {};
     const torchCpu: Record<string, ByThreads> = {};
+    const oursSteady: Record<string, ByThreads> = {};
+    const torchSteady: Record<string, ByThreads> = {};
     const shapes: Record<string, number[]> = {};
     const push = (to: Record<string, ByThreads>, name: string, threads: number, v: number): void => {
       ((to[name] ??= {})[`t${threads}`] ??= []).push(v);
@@ -128,11 +153,13 @@ export const benchmark: Benchmark = {
           shapes[name] = o.obsShape;
           push(ours, name, threads, o.sps);
           push(oursCpu, name, threads, o.cpu_sps);
+          if (o.steady_sps !== null) push(oursSteady, name, threads, o.steady_sps);
           if (skipped === null) {
-            const t = runPeer<{ sps: number; steps: number; cpu_seconds: number }>("ppo_torch.py", peerArgs(c, steps, threads));
+            const t = runPeer<{ sps: number; steps: number; cpu_seconds: number; steady_sps: number | null }>("ppo_torch.py", peerArgs(c, steps, threads));
             if ("skipped" in t) throw new Error(t.skipped);
             push(torch, name, threads, t.sps);
             push(torchCpu, name, threads, t.steps / t.cpu_seconds);
+            if (t.steady_sps !== null) push(torchSteady, name, threads, t.steady_sps);
           }
         }
         if (!json) process.stderr.write(`run ${run + 1}/${runs}: measured ${threads} thread(s)\n`);
@@ -143,6 +170,9 @@ export const benchmark: Benchmark = {
       const { config, hidden } = settings(c, steps);
       const o = summarize(ours[name]!);
       const t = torch[name] ? summarize(torch[name]) : null;
+      // after the first update (see Run.steady_sps), each side at its best thread count by that figure
+      const oSteady = oursSteady[name] ? summarize(oursSteady[name]) : null;
+      const tSteady = torchSteady[name] ? summarize(torchSteady[name]) : null;
       const oBest = ours[name]![`t${o.threads}`]!;
       const tBest = t ? torch[name]![`t${t.threads}`]! : null;
       return {
@@ -172,6 +202,13 @@ export const benchmark: Benchmark = {
         torch_sps_runs: torch[name] ?? null,
         ours_cpu_sps_runs: oursCpu[name],
         torch_cpu_sps_runs: torchCpu[name] ?? null,
+        ours_steady_sps: oSteady?.best ?? null,
+        torch_steady_sps: tSteady?.best ?? null,
+        ours_steady_threads: oSteady?.threads ?? null,
+        torch_steady_threads: tSteady?.threads ?? null,
+        steady_ratio: oSteady && tSteady ? oSteady.best / tSteady.best : null,
+        ours_steady_sps_runs: oursSteady[name] ?? null,
+        torch_steady_sps_runs: torchSteady[name] ?? null,
       };
     });
     const head = cases[0]!;
@@ -210,6 +247,9 @@ export const benchmark: Benchmark = {
       if (c.ratio === null) continue;
       const r = (c.ratio_runs ?? []).map((v) => formatNumber(v)).join(", ");
       process.stdout.write(`${c.case}: ours ${f(c.ours_sps)} (${c.ours_threads} thread(s)) vs PyTorch ${f(c.torch_sps)} (${c.torch_threads}): ours/PyTorch ${formatNumber(c.ratio)} (runs: ${r})\n`);
+      if (c.steady_ratio !== null) {
+        process.stdout.write(`${c.case} after the first update: ours ${f(c.ours_steady_sps)} (${c.ours_steady_threads}) vs PyTorch ${f(c.torch_steady_sps)} (${c.torch_steady_threads}): ${formatNumber(c.steady_ratio)}\n`);
+      }
     }
     if (skipped !== null) process.stdout.write(`PyTorch skipped: ${skipped}\n`);
   },

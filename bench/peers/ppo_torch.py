@@ -531,6 +531,7 @@ def main():
     next_done = torch.zeros(args.num_envs)
     mean_return = float("nan")
     reached = False
+    first = None  # (wall, CPU seconds, env steps) at the end of the first update
     for iteration in range(1, num_iterations + 1):
         if args.anneal_lr:
             frac = 1.0 - (iteration - 1.0) / num_iterations
@@ -603,6 +604,9 @@ def main():
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
 
+        if iteration == 1:
+            # the end of the first update: what follows is the steady state (no first calls, no warm-up)
+            first = (time.perf_counter(), time.process_time(), global_step)
         if finished:
             mean_return = float(np.mean(finished))
             print(f"update {iteration} step {global_step} return {mean_return:.3f} sps {global_step / (time.perf_counter() - start):.0f}", file=sys.stderr)
@@ -610,8 +614,13 @@ def main():
                 reached = True
                 break
 
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "cpu_seconds": time.process_time() - cpu_start, "steps": global_step, "sps": global_step / seconds, "mean_return": mean_return,
+    end, cpu_end = time.perf_counter(), time.process_time()
+    seconds = end - start
+    # env steps/s after the first update (null when the run had one update only)
+    steady = first is not None and global_step > first[2]
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_end - cpu_start, "steps": global_step, "sps": global_step / seconds, "mean_return": mean_return,
+                      "steady_sps": (global_step - first[2]) / (end - first[0]) if steady else None,
+                      "steady_cpu_sps": (global_step - first[2]) / (cpu_end - first[1]) if steady else None,
                       "reached": reached, "threads": torch.get_num_threads()}))
 
 
