@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { MAZE_STUDY, type MazeInterpResult, mazeInterpExperiment, type RegionSummary, type SeedStat, type TargetVerdict } from "../interp/maze_experiment.js";
 import type { DistributionValidity } from "../rl/validate.js";
 import { collectParam, parseCount, parseKeyValues, parseList } from "./args.js";
-import { formatNumber, formatTable, log, printJson } from "./output.js";
+import { formatTable, log, printJson } from "./output.js";
 import { parseHidden, progressCallbacks } from "./train.js";
 
 interface MazeInterpFlags {
@@ -29,7 +29,7 @@ interface MazeInterpFlags {
 
 const fmt = (s: SeedStat | undefined, pct = false): string => {
   if (!s || !Number.isFinite(s.mean)) return "–";
-  const f = (x: number): string => (pct ? `${(100 * x).toFixed(1)}%` : formatNumber(x));
+  const f = (x: number): string => (pct ? `${(100 * x).toFixed(1)}%` : x.toFixed(2));
   const lo = Number.isFinite(s.ci95[0]) ? f(s.ci95[0]) : "−∞";
   const hi = Number.isFinite(s.ci95[1]) ? f(s.ci95[1]) : "∞";
   return s.values.length === 1 ? `${f(s.mean)} (1 seed)` : `${f(s.mean)} [${lo}, ${hi}]`;

@@ -170,11 +170,19 @@ export interface MazeInterpResult {
   results: string;
 }
 
-function stat(values: number[]): SeedStat {
+/**
+ * The mean over seeds and its Student-t 95% interval; for a figure that lives in [lo, hi] (a rate: [0, 1]) the
+ * interval is clipped to that range (the t-interval of a few seeds' rates can otherwise pass 100%).
+ */
+export function stat(values: number[], range?: readonly [number, number]): SeedStat {
   const finite = values.filter(Number.isFinite);
   const m = meanInterval(finite);
-  return { mean: m.value, ci95: m.ci95, values };
+  // one seed has no interval (±∞), and keeps none
+  const ci95: [number, number] = range && m.n > 1 ? [Math.max(range[0], m.ci95[0]), Math.min(range[1], m.ci95[1])] : m.ci95;
+  return { mean: m.value, ci95, values };
 }
+
+const RATE: readonly [number, number] = [0, 1];
 
 /** A finished run in `dir` trained with exactly this config, if any (what the experiment reuses). */
 export function findTrainedRun(dir: string, config: RunConfigInput): string | null {
@@ -340,45 +348,46 @@ async function battery(policy: ActorCritic, region: number, seed: number, runDir
 
 function summarize(region: number, agents: AgentBattery[], baselines: ReturnType<typeof behaviourBaselines>, validity: RegionSummary["validity"]): RegionSummary {
   const pick = (f: (a: AgentBattery) => number): SeedStat => stat(agents.map(f));
+  const rate = (f: (a: AgentBattery) => number): SeedStat => stat(agents.map(f), RATE);
   const bins = (key: "by_corner_distance" | "by_start_distance"): RetargetBin[] =>
     (agents[0]?.retarget[key] ?? []).map((b, k) => {
-      const arm = (edit: "retarget" | "retarget_signature", name: RetargetArm): SeedStat => stat(agents.map((a) => a[edit][key][k]?.rates[name]?.rate ?? Number.NaN));
+      const arm = (edit: "retarget" | "retarget_signature", name: RetargetArm): SeedStat => stat(agents.map((a) => a[edit][key][k]?.rates[name]?.rate ?? Number.NaN), RATE);
       return { range: b.range, retargeted: arm("retarget", "retargeted"), signature: arm("retarget_signature", "retargeted"), unedited: arm("retarget", "unedited"), goal_at_target: arm("retarget", "goal_at_target") };
     });
   return {
     region,
     agents: agents.length,
     figures: {
-      train_goal_rate: pick((a) => a.train_goal_rate),
-      probe_accuracy: pick((a) => a.probe.accuracy),
-      probe_random_init_accuracy: pick((a) => a.probe.random_init_accuracy),
-      probe_observation_accuracy: pick((a) => a.probe.observation_accuracy),
-      probe_chance: pick((a) => a.probe.chance),
+      train_goal_rate: rate((a) => a.train_goal_rate),
+      probe_accuracy: rate((a) => a.probe.accuracy),
+      probe_random_init_accuracy: rate((a) => a.probe.random_init_accuracy),
+      probe_observation_accuracy: rate((a) => a.probe.observation_accuracy),
+      probe_chance: rate((a) => a.probe.chance),
       tracking_channels: pick((a) => a.channels.tracking),
       top_channel_correlation: pick((a) => a.channels.top_correlation),
       random_init_best_correlation: pick((a) => a.channels.random_init_best),
-      goal_rate_before: pick((a) => a.steer.goal_rate_before),
-      goal_rate_after: pick((a) => a.steer.goal_rate_after),
+      goal_rate_before: rate((a) => a.steer.goal_rate_before),
+      goal_rate_after: rate((a) => a.steer.goal_rate_after),
       goal_rate_change_pp: pick((a) => a.steer.goal_rate_change_pp),
-      goal_rate_cheese_hidden: pick((a) => a.steer.goal_rate_cheese_hidden),
-      proxy_rate_before: pick((a) => a.steer.proxy_rate_before),
-      proxy_rate_after: pick((a) => a.steer.proxy_rate_after),
-      navigation_rate_before: pick((a) => a.steer.navigation_rate_before),
-      navigation_rate_after: pick((a) => a.steer.navigation_rate_after),
-      proxy_rate_cheese_hidden: pick((a) => a.steer.proxy_rate_cheese_hidden),
-      navigation_rate_cheese_hidden: pick((a) => a.steer.navigation_rate_cheese_hidden),
-      retarget_success_rate: pick((a) => a.retarget.success_rate),
-      retarget_unedited_rate: pick((a) => a.retarget.unedited_rate),
-      retarget_random_rate: pick((a) => a.retarget.random_rate),
-      retarget_any_time_rate: pick((a) => a.retarget.any_time.retargeted),
-      retarget_unedited_any_time_rate: pick((a) => a.retarget.any_time.unedited),
-      retarget_random_any_time_rate: pick((a) => a.retarget.any_time.random),
-      retarget_goal_at_target_rate: pick((a) => a.retarget.goal_at_target_rate),
-      retarget_signature_success_rate: pick((a) => a.retarget_signature.success_rate),
+      goal_rate_cheese_hidden: rate((a) => a.steer.goal_rate_cheese_hidden),
+      proxy_rate_before: rate((a) => a.steer.proxy_rate_before),
+      proxy_rate_after: rate((a) => a.steer.proxy_rate_after),
+      navigation_rate_before: rate((a) => a.steer.navigation_rate_before),
+      navigation_rate_after: rate((a) => a.steer.navigation_rate_after),
+      proxy_rate_cheese_hidden: rate((a) => a.steer.proxy_rate_cheese_hidden),
+      navigation_rate_cheese_hidden: rate((a) => a.steer.navigation_rate_cheese_hidden),
+      retarget_success_rate: rate((a) => a.retarget.success_rate),
+      retarget_unedited_rate: rate((a) => a.retarget.unedited_rate),
+      retarget_random_rate: rate((a) => a.retarget.random_rate),
+      retarget_any_time_rate: rate((a) => a.retarget.any_time.retargeted),
+      retarget_unedited_any_time_rate: rate((a) => a.retarget.any_time.unedited),
+      retarget_random_any_time_rate: rate((a) => a.retarget.any_time.random),
+      retarget_goal_at_target_rate: rate((a) => a.retarget.goal_at_target_rate),
+      retarget_signature_success_rate: rate((a) => a.retarget_signature.success_rate),
       // paired per seed (the same levels and targets): what each edit adds over the unedited policy, in points
       retarget_gain_pp: pick((a) => 100 * (a.retarget.success_rate - a.retarget.unedited_rate)),
       retarget_signature_gain_pp: pick((a) => 100 * (a.retarget_signature.success_rate - a.retarget_signature.unedited_rate)),
-      retarget_signature_any_time_rate: pick((a) => a.retarget_signature.any_time.retargeted),
+      retarget_signature_any_time_rate: rate((a) => a.retarget_signature.any_time.retargeted),
       slowest_analysis_cpu_seconds: pick((a) => Math.max(...Object.values(a.cpu_seconds))),
     },
     retarget_by_corner_distance: bins("by_corner_distance"),

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { agentConfig, findTrainedRun, judgeTargets, type RegionSummary } from "../../src/interp/maze_experiment.js";
+import { agentConfig, findTrainedRun, judgeTargets, stat, type RegionSummary } from "../../src/interp/maze_experiment.js";
 
 const bin = fileURLToPath(new URL("../../bin/mesa.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "mesa-maze-interp-"));
@@ -103,5 +103,19 @@ describe("the issue's targets, judged", () => {
     expect(line.measured).toMatch(/\+4\.8 points \(1 seed\)/);
     expect(line.measured).not.toMatch(/Infinity/);
     expect(line.met).toBe(true);
+  });
+});
+
+describe("figures over seeds", () => {
+  it("a rate's interval stays within 0–100%; other figures keep their t-interval; one seed keeps none", () => {
+    const high = stat([0.95, 1, 0.62], [0, 1]);
+    expect(high.ci95[1]).toBe(1);
+    expect(high.ci95[0]).toBeGreaterThan(0);
+    expect(high.mean).toBeCloseTo(0.8566667, 6);
+    const free = stat([0.95, 1, 0.62]);
+    expect(free.ci95[1]).toBeGreaterThan(1);
+    expect(free.ci95[0]).toBe(high.ci95[0]);
+    expect(stat([0.02, 0, 0.3], [0, 1]).ci95[0]).toBe(0);
+    expect(stat([0.7], [0, 1]).ci95).toEqual([-Infinity, Infinity]);
   });
 });
