@@ -1546,3 +1546,231 @@ export function rowsUnpadAdd(gxt: usize, gx: usize, x: usize, n0: i32, count: i3
     }
   }
 }
+
+// Gated value iteration on free 4-connected grids (src/core/kernels/gated_grid.ts; src/nn/gated_value_iteration.ts
+// is the reference): each problem is laid out padded, (H + 2)·(W + 2) cells row-major plus slack, with gate 0 and
+// value 0 on the padding, so a move is a fixed offset (stay 0, up −Wp, down +Wp, left −1, right +1) and a move off
+// the grid is worth E(s) as the successor table's "stay where you are" is. The backups run over the interior rows
+// as one strip (the padding columns between rows are computed and zeroed again), two cells per float64 vector:
+// every product, sum and comparison is the js kernel's, so results are bit for bit.
+
+/** Q of one move over two cells: E(s) + g(t)·(E(t) − E(s)) in float64. */
+// @ts-ignore: decorator
+@inline function gatedMove(es: v128, et: v128, gt: v128): v128 {
+  return f64x2.add(es, f64x2.mul(gt, f64x2.sub(et, es)));
+}
+
+/** The low (half 0) or high (half 1) two lanes of an f32x4, promoted to float64. */
+// @ts-ignore: decorator
+@inline function promoteHalf(v: v128, half: i32): v128 {
+  return half == 0 ? f64x2.promote_low_f32x4(v) : f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+}
+
+/** Zeroes the padding cells of a padded float64 grid that a strip pass writes: both padding columns of rows 1..H and the bottom row's first two cells. */
+// @ts-ignore: decorator
+@inline function zeroGridPadding(e: usize, H: i32, Wp: i32): void {
+  const rowB = <usize>Wp << 3;
+  for (let y = 1; y <= H; y++) {
+    const row = e + <usize>y * rowB;
+    store<f64>(row, 0);
+    store<f64>(row + rowB - 8, 0);
+  }
+  v128.store(e + <usize>(H + 1) * rowB, v128.splat<i64>(0));
+}
+
+/**
+ * K hard-max gated backups of B problems on H×W grids. g, r, c: gates, rewards, continuations [B, H·W] (float32);
+ * at: each problem's agent cell (int32 [B]); qAt: Q_K at it per move [B, 5], out; values: V_k padded, [B, K, PS]
+ * when args ≠ 0 (every step, for the backward pass) else [B, PS] (V_K only), out; args: the winning move per cell
+ * and step as bytes [B, K, PS] (0: not recorded); work: scratch, 10·PS floats. PS = the padded grid's stride
+ * (gated_grid.ts gridStride: (H + 2)·(W + 2) + 4 rounded up to a multiple of 4). Inside, the padded gates, R, C and
+ * E are float64 arrays (E holds float32-rounded values, as the js kernel's Float32Array), two cells per vector.
+ */
+export function gatedGridForward(g: usize, r: usize, c: usize, at: usize, qAt: usize, values: usize, args: usize, work: usize, B: i32, H: i32, W: i32, K: i32): void {
+  const Wp = W + 2;
+  const P = (H + 2) * Wp;
+  const PS = (P + 4 + 3) & ~3;
+  const ps8 = <usize>PS << 3;
+  const row8 = <usize>Wp << 3;
+  const gp = work, rp = work + ps8, cp = work + 2 * ps8;
+  let e = work + 3 * ps8, eOut = work + 4 * ps8;
+  const first = Wp + 1; // the strip: first interior cell to the last, two at a time
+  const end = H * Wp + W + 1;
+  const S = H * W;
+  for (let b = 0; b < B; b++) {
+    memory.fill(work, 0, 5 * ps8);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const sB = <usize>(b * S + y * W + x) << 2;
+        const pB = <usize>((y + 1) * Wp + x + 1) << 3;
+        store<f64>(gp + pB, <f64>load<f32>(g + sB));
+        store<f64>(rp + pB, <f64>load<f32>(r + sB));
+        store<f64>(cp + pB, <f64>load<f32>(c + sB));
+        store<f64>(e + pB, <f64>load<f32>(r + sB)); // E_0 = R
+      }
+    }
+    for (let k = 1; k <= K; k++) {
+      const vRow = args != 0 ? values + (<usize>(b * K + k - 1) * <usize>PS << 2) : values + (<usize>(b * PS) << 2);
+      const aRow = args != 0 ? args + <usize>(b * K + k - 1) * <usize>PS : 0;
+      for (let p = first; p < end; p += 2) {
+        const at8 = <usize>p << 3;
+        const es = v128.load(e + at8);
+        let v = gatedMove(es, es, v128.load(gp + at8));
+        const q1 = gatedMove(es, v128.load(e + at8 - row8), v128.load(gp + at8 - row8));
+        const q2 = gatedMove(es, v128.load(e + at8 + row8), v128.load(gp + at8 + row8));
+        const q3 = gatedMove(es, v128.load(e + at8 - 8), v128.load(gp + at8 - 8));
+        const q4 = gatedMove(es, v128.load(e + at8 + 8), v128.load(gp + at8 + 8));
+        // the first move on ties, as the js kernel's strict >
+        let a = i64x2.splat(0);
+        let m = f64x2.gt(q1, v);
+        v = v128.bitselect(q1, v, m);
+        a = v128.bitselect(i64x2.splat(1), a, m);
+        m = f64x2.gt(q2, v);
+        v = v128.bitselect(q2, v, m);
+        a = v128.bitselect(i64x2.splat(2), a, m);
+        m = f64x2.gt(q3, v);
+        v = v128.bitselect(q3, v, m);
+        a = v128.bitselect(i64x2.splat(3), a, m);
+        m = f64x2.gt(q4, v);
+        v = v128.bitselect(q4, v, m);
+        a = v128.bitselect(i64x2.splat(4), a, m);
+        store<i64>(vRow + (<usize>p << 2), i64x2.extract_lane(f32x4.demote_f64x2_zero(v), 0));
+        if (aRow != 0) {
+          store<u8>(aRow + <usize>p, <u8>i64x2.extract_lane(a, 0));
+          store<u8>(aRow + <usize>p + 1, <u8>i64x2.extract_lane(a, 1));
+        }
+        // E_k = R + C·V_k from the unrounded V, rounded to float32 as the js kernel stores it
+        const eNew = f64x2.add(v128.load(rp + at8), f64x2.mul(v128.load(cp + at8), v));
+        v128.store(eOut + at8, f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(eNew)));
+      }
+      zeroGridPadding(eOut, H, Wp);
+      if (k < K) {
+        const t = e;
+        e = eOut;
+        eOut = t;
+      }
+    }
+    // e holds E_{K−1}: Q_K(at, m) = E(at) + g(t)·(E(t) − E(at))
+    const a = load<i32>(at + (<usize>b << 2));
+    const pa = <usize>((a / W + 1) * Wp + (a % W) + 1) << 3;
+    const ea = load<f64>(e + pa);
+    const out = qAt + (<usize>(b * 5) << 2);
+    store<f32>(out, <f32>(ea + load<f64>(gp + pa) * (ea - ea)));
+    store<f32>(out + 4, <f32>(ea + load<f64>(gp + pa - row8) * (load<f64>(e + pa - row8) - ea)));
+    store<f32>(out + 8, <f32>(ea + load<f64>(gp + pa + row8) * (load<f64>(e + pa + row8) - ea)));
+    store<f32>(out + 12, <f32>(ea + load<f64>(gp + pa - 8) * (load<f64>(e + pa - 8) - ea)));
+    store<f32>(out + 16, <f32>(ea + load<f64>(gp + pa + 8) * (load<f64>(e + pa + 8) - ea)));
+  }
+}
+
+/** dst[s] += d (float32 += float64, rounded once), as the js kernel's `a[s] += d`. */
+// @ts-ignore: decorator
+@inline function addTo(dst: usize, d: f64): void {
+  store<f32>(dst, <f32>(<f64>load<f32>(dst) + d));
+}
+
+/**
+ * gatedGridForward's gradient (the same problems; values and args as it recorded them): from gq [B, 5], the
+ * gradient of Q_K at the agent, accumulates into dR, dC, dG [B, H·W] (0: not wanted). Per step k = K−1..1 the
+ * gradient of E_k goes to R, C and V_k, and each cell's V_k gradient dv to its winning move's cell t (dv·g(t)), to
+ * itself (dv·(1 − g(t))) and to g(t) (dv·(E_{k−1}(t) − E_{k−1}(s))), cells in order: the js kernel's sums in its
+ * order, bit for bit. E_{k−1} is recomputed from the stored V_{k−1}. work: scratch, 5·PS floats.
+ */
+export function gatedGridBackward(gq: usize, g: usize, r: usize, c: usize, at: usize, values: usize, args: usize, dR: usize, dC: usize, dG: usize, work: usize, B: i32, H: i32, W: i32, K: i32): void {
+  const Wp = W + 2;
+  const P = (H + 2) * Wp;
+  const PS = (P + 4 + 3) & ~3;
+  const psB = <usize>PS << 2;
+  const gp = work, ePrev = work + psB, dV = work + 2 * psB;
+  let dE = work + 3 * psB, dEPrev = work + 4 * psB;
+  const S = H * W;
+  for (let b = 0; b < B; b++) {
+    memory.fill(work, 0, 5 * psB);
+    const base = <usize>(b * S) << 2;
+    for (let y = 0; y < H; y++) memory.copy(gp + (<usize>((y + 1) * Wp + 1) << 2), g + base + (<usize>(y * W) << 2), <usize>W << 2);
+    gatedEntering(ePrev, r, c, base, K >= 2 ? values + <usize>(b * K + K - 2) * psB : 0, H, W);
+    // Q_K at the agent: a move off the grid stays (t = the agent's cell)
+    const a = load<i32>(at + (<usize>b << 2));
+    const ay = a / W, ax = a % W;
+    const pa = (ay + 1) * Wp + ax + 1;
+    for (let m = 0; m < 5; m++) {
+      const ny = ay + (m == 1 ? -1 : m == 2 ? 1 : 0);
+      const nx = ax + (m == 3 ? -1 : m == 4 ? 1 : 0);
+      const inside = ny >= 0 && ny < H && nx >= 0 && nx < W;
+      const t = inside ? ny * W + nx : a;
+      const pt = inside ? (ny + 1) * Wp + nx + 1 : pa;
+      const d = <f64>load<f32>(gq + (<usize>(b * 5 + m) << 2));
+      const gt = <f64>load<f32>(g + base + (<usize>t << 2));
+      addTo(dE + (<usize>pt << 2), d * gt);
+      addTo(dE + (<usize>pa << 2), d * (1 - gt));
+      if (dG != 0) addTo(dG + base + (<usize>t << 2), d * (<f64>load<f32>(ePrev + (<usize>pt << 2)) - <f64>load<f32>(ePrev + (<usize>pa << 2))));
+    }
+    for (let k = K - 1; k >= 1; k--) {
+      const vRow = values + <usize>(b * K + k - 1) * psB;
+      const aRow = args + <usize>(b * K + k - 1) * <usize>PS;
+      // E_k = R + C ⊙ V_k
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const pB = <usize>((y + 1) * Wp + x + 1) << 2;
+          const sB = base + (<usize>(y * W + x) << 2);
+          const d = <f64>load<f32>(dE + pB);
+          store<f32>(dV + pB, 0);
+          if (d == 0) continue;
+          if (dR != 0) addTo(dR + sB, d);
+          if (dC != 0) addTo(dC + sB, d * <f64>load<f32>(vRow + pB));
+          store<f32>(dV + pB, <f32>(d * <f64>load<f32>(c + sB)));
+        }
+      }
+      gatedEntering(ePrev, r, c, base, k >= 2 ? values + <usize>(b * K + k - 2) * psB : 0, H, W);
+      memory.fill(dEPrev, 0, psB);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const p = (y + 1) * Wp + x + 1;
+          const pB = <usize>p << 2;
+          const dv = <f64>load<f32>(dV + pB);
+          if (dv == 0) continue;
+          const move = <i32>load<u8>(aRow + <usize>p);
+          const off = move == 1 ? -Wp : move == 2 ? Wp : move == 3 ? -1 : move == 4 ? 1 : 0;
+          const tB = <usize>(p + off) << 2;
+          const gt = <f64>load<f32>(gp + tB);
+          addTo(dEPrev + tB, dv * gt);
+          addTo(dEPrev + pB, dv * (1 - gt));
+          if (dG != 0) {
+            const cellOff = move == 1 ? -W : move == 2 ? W : off;
+            addTo(dG + base + (<usize>(y * W + x + cellOff) << 2), dv * (<f64>load<f32>(ePrev + tB) - <f64>load<f32>(ePrev + pB)));
+          }
+        }
+      }
+      const t = dE;
+      dE = dEPrev;
+      dEPrev = t;
+    }
+    if (dR != 0) {
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) addTo(dR + base + (<usize>(y * W + x) << 2), <f64>load<f32>(dE + (<usize>((y + 1) * Wp + x + 1) << 2)));
+      }
+    }
+  }
+}
+
+/** E = R + C·V (float64, rounded to float32) on a padded grid's interior, from V's padded row vRow; R when vRow is 0. */
+function gatedEntering(e: usize, r: usize, c: usize, base: usize, vRow: usize, H: i32, W: i32): void {
+  const Wp = W + 2;
+  const wB = <usize>W << 2;
+  for (let y = 0; y < H; y++) {
+    const to = <usize>((y + 1) * Wp + 1) << 2;
+    const from = base + (<usize>(y * W) << 2);
+    if (vRow == 0) {
+      memory.copy(e + to, r + from, wB);
+      continue;
+    }
+    let x: usize = 0;
+    for (; x + 16 <= wB; x += 16) {
+      const r4 = v128.load(r + from + x), c4 = v128.load(c + from + x), v4 = v128.load(vRow + to + x);
+      const lo = f64x2.add(promoteHalf(r4, 0), f64x2.mul(promoteHalf(c4, 0), promoteHalf(v4, 0)));
+      const hi = f64x2.add(promoteHalf(r4, 1), f64x2.mul(promoteHalf(c4, 1), promoteHalf(v4, 1)));
+      v128.store(e + to + x, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+    for (; x < wB; x += 4) store<f32>(e + to + x, <f32>(<f64>load<f32>(r + from + x) + <f64>load<f32>(c + from + x) * <f64>load<f32>(vRow + to + x)));
+  }
+}

@@ -7,6 +7,9 @@
 // 1,024 coin-run observations, beside our CNN policy on the same batch and the same planner in PyTorch.
 // Wall-clock ms, best of several rounds, at 1 and 2 threads on each side (the best is the headline). The issue's
 // feasibility prototype (PyTorch, 6×12 grid, 24 steps) took 0.30 s per 1,024 samples for forward + backward.
+// (3) Gated value iteration (learned passability) on maze-cheese's 19×19 grid with its planning horizon K = 160, a
+// minibatch of 256 random problems, hard max: the successor-table kernel against the stencil over padded grids
+// (core/kernels/gated_grid.ts), forward alone (a rollout step's inference) and forward + backward (a training step).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +26,8 @@ import { getEnvDefinition } from "../src/envs/make.js";
 import "../src/nn/models/cnn_policy.js";
 import "../src/nn/models/planner.js";
 import { createPolicy } from "../src/nn/models/policy.js";
-import { type SuccessorTable, planQ } from "../src/nn/value_iteration.js";
+import { planQGated } from "../src/nn/gated_value_iteration.js";
+import { type SuccessorTable, gridSuccessors, planQ } from "../src/nn/value_iteration.js";
 import { runJson as runPeer } from "./nn.js";
 import type { Benchmark } from "./registry.js";
 
@@ -100,6 +104,27 @@ function viAutograd(table: SuccessorTable, agent: Int32Array, R: Tensor, C: Tens
   return indexSelect(E.reshape([B * S]), 0, atFlat).reshape([B, M]);
 }
 
+/** Gated value iteration's problems: maze-cheese's grid (19×19, K = 160), GATED_BATCH problems with random maps. */
+const GATED_BATCH = 256;
+const GATED_GRID = 19;
+const GATED_K = 160;
+
+/** Best ms of the gated kernel on the free grid, through the successor table or the stencil, forward alone or with its backward. */
+function measureGated(stencil: boolean, backward: boolean): number {
+  const [B, H, W] = [GATED_BATCH, GATED_GRID, GATED_GRID];
+  const S = H * W;
+  const rng = new Rng(3, "bench-planner-gated");
+  const maps = [[-1, 1], [0, 0.99], [0, 1]].map(([lo, hi]) => new Float32Array(B * S).map(() => rng.uniform(lo!, hi!)));
+  const at = Int32Array.from({ length: B }, () => rng.int(S));
+  const table: SuccessorTable = { next: gridSuccessors(new Uint8Array(B * S), B, H, W), batch: B, states: S, moves: 5, ...(stencil ? { grid: { height: H, width: W } } : {}) };
+  const upstream = new Float32Array(B * 5).fill(1);
+  return wallBest(() => {
+    const [r, c, g] = maps.map((d) => (backward ? new Tensor(d, [B, S]).requireGrad() : new Tensor(d, [B, S]))) as [Tensor, Tensor, Tensor];
+    const { q } = planQGated(table, r, c, g, at, { iterations: GATED_K, backup: "max" });
+    if (backward) q.backward(upstream);
+  }, 5);
+}
+
 function measureOurs(threads: number): Record<string, number> {
   kernels().setThreads(threads);
   const { env, obs } = coinRunObs();
@@ -123,7 +148,11 @@ function measureOurs(threads: number): Record<string, number> {
       o.logits.sum().add(o.value.sum()).backward();
     });
   };
-  return { vi_fused_ms: fused, vi_autograd_ms: generic, planner_ms: policyStep("planner"), cnn_ms: policyStep("cnn") };
+  return {
+    vi_fused_ms: fused, vi_autograd_ms: generic, planner_ms: policyStep("planner"), cnn_ms: policyStep("cnn"),
+    gated_table_fwd_ms: measureGated(false, false), gated_stencil_fwd_ms: measureGated(true, false),
+    gated_table_ms: measureGated(false, true), gated_stencil_ms: measureGated(true, true),
+  };
 }
 
 export const benchmark: Benchmark = {
@@ -164,13 +193,14 @@ export const benchmark: Benchmark = {
       for (const [threads, f] of Object.entries(side)) if (f[key] !== undefined && (out === null || f[key]! < out.ms)) out = { ms: f[key]!, threads: Number(threads) };
       return out;
     };
-    const keys = ["vi_fused_ms", "vi_autograd_ms", "planner_ms", "cnn_ms"] as const;
+    const keys = ["vi_fused_ms", "vi_autograd_ms", "planner_ms", "cnn_ms", "gated_table_fwd_ms", "gated_stencil_fwd_ms", "gated_table_ms", "gated_stencil_ms"] as const;
     const headline: Record<string, unknown> = {};
     for (const k of keys) headline[k] = best(ours, k);
     headline["torch_vi_ms"] = best(torch, "vi_ms");
     headline["torch_planner_ms"] = best(torch, "planner_ms");
     if (json) {
-      printJson({ batch: BATCH, iterations: K, grid: obs.shape.slice(2), ours, torch, best: headline, ...(skipped ? { skipped: { torch: skipped } } : {}) });
+      const gated = { batch: GATED_BATCH, iterations: GATED_K, grid: [GATED_GRID, GATED_GRID] };
+      printJson({ batch: BATCH, iterations: K, grid: obs.shape.slice(2), gated, ours, torch, best: headline, ...(skipped ? { skipped: { torch: skipped } } : {}) });
       return;
     }
     const cell = (x: { ms: number; threads: number } | null | undefined): string => (x ? `${formatNumber(Number(x.ms.toPrecision(3)))} (${x.threads}t)` : "-");
@@ -185,6 +215,14 @@ export const benchmark: Benchmark = {
     ];
     process.stdout.write(`${formatTable([`fwd+bwd, ${BATCH} coin-run grids (${obs.shape[2]}×${obs.shape[3]}, K=${K}), best wall ms`, "ms (threads)", "ratio"], rows)}\n`);
     process.stdout.write("the issue's PyTorch prototype: 300 ms per 1,024 samples (6×12 grid, K = 24)\n");
+    const faster = (old: string, now: string): string => (h[old] && h[now] ? `stencil is ${(h[old].ms / h[now].ms).toFixed(1)}× faster` : "");
+    const gatedRows = [
+      ["forward, successor table", cell(h["gated_table_fwd_ms"]), ""],
+      ["forward, stencil", cell(h["gated_stencil_fwd_ms"]), faster("gated_table_fwd_ms", "gated_stencil_fwd_ms")],
+      ["fwd+bwd, successor table", cell(h["gated_table_ms"]), ""],
+      ["fwd+bwd, stencil", cell(h["gated_stencil_ms"]), faster("gated_table_ms", "gated_stencil_ms")],
+    ];
+    process.stdout.write(`${formatTable([`gated value iteration, ${GATED_BATCH} random ${GATED_GRID}×${GATED_GRID} grids (K=${GATED_K}, hard max), best wall ms`, "ms (threads)", "ratio"], gatedRows)}\n`);
     if (skipped) process.stdout.write(`skipped torch: ${skipped}\n`);
   },
 };

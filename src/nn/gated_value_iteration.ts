@@ -9,8 +9,14 @@
 //
 // Unlike the known-walls kernel no state can be skipped (every cell might be entered), so each backup visits all
 // S states. Hard-max backups record the winning move of every state and step (one byte each) and the backward
-// pass follows them; E_{k−1} is recomputed from the stored V_{k−1} there (cheaper than storing Q).
+// pass follows them; E_{k−1} is recomputed from the stored V_{k−1} there (cheaper than storing Q). On the free
+// 4-connected grid (the table says so: SuccessorTable.grid) hard-max backups run as a stencil over a padded layout
+// (core/kernels/gated_grid.ts: WebAssembly SIMD with the wasm kernels), with the same arithmetic bit for bit; this
+// file's successor-table loops stay the reference and serve every other move set and the soft backup.
 import { ShapeError } from "../core/errors.js";
+import { kernels } from "../core/kernels/index.js";
+import { gridStride } from "../core/kernels/gated_grid.js";
+import { acquireResident } from "../core/pool.js";
 import { type Tensor, acquireBuffer, gradBuffer, makeResult, needsGrad, releaseBuffer } from "../core/tensor.js";
 import { fastExp } from "../core/ops/unary.js";
 import { type PlanResult, type SuccessorTable, type ValueIterationOptions, checkProblem, lastValues } from "./value_iteration.js";
@@ -97,6 +103,7 @@ export function planQGated(table: SuccessorTable, reward: Tensor, continuation: 
   }
   const K = options.iterations;
   const soft = options.backup === "soft";
+  if (table.grid !== undefined && !soft) return planQGatedGrid(table, table.grid.height, table.grid.width, reward, continuation, passability, at, K);
   const tau = options.temperature ?? 1;
   const n = B * S;
   const recordsGrad = needsGrad(reward, continuation, passability);
@@ -193,6 +200,42 @@ export function planQGated(table: SuccessorTable, reward: Tensor, continuation: 
       if (dR) for (let s = 0; s < S; s++) dR[base + s]! += dE[s]!; // E_0 = R
     }
     if (final) releaseBuffer(values);
+  });
+  return { q, values: last };
+}
+
+/**
+ * planQGated's hard-max backups on the free H×W grid (table.grid), as a stencil over padded problems
+ * (kernels().gatedGrid): the same values, Q and gradients bit for bit. V_k and the winning moves are kept in the
+ * padded layout (resident in the wasm memory when it has room) for the backward pass.
+ */
+function planQGatedGrid(table: SuccessorTable, H: number, W: number, reward: Tensor, continuation: Tensor, passability: Tensor, at: Int32Array, K: number): PlanResult {
+  const { batch: B, states: S, moves: M } = table;
+  if (H * W !== S || M !== 5) throw new ShapeError(`planQGated: a grid of ${H}×${W} with 5 moves, but the table has ${S} states and ${M} moves`);
+  const PS = gridStride(H, W);
+  const recordsGrad = needsGrad(reward, continuation, passability);
+  const R = reward.data;
+  const C = continuation.data;
+  const G = passability.data;
+  // V_1..V_K padded ([B, K, PS]) and the winning moves (bytes, same layout) when a backward pass will need them, else V_K ([B, PS])
+  const values = acquireResident(recordsGrad ? B * K * PS : B * PS, false);
+  const argStore = recordsGrad ? acquireResident((B * K * PS + 3) >> 2, false) : null;
+  const qAt = new Float32Array(B * M);
+  kernels().gatedGrid.forward(G, R, C, at, qAt, values, argStore, B, H, W, K);
+  const last = new Float32Array(B * S);
+  const Wp = W + 2;
+  for (let b = 0; b < B; b++) {
+    const row = recordsGrad ? (b * K + K - 1) * PS : b * PS;
+    for (let y = 0; y < H; y++) last.set(values.subarray(row + (y + 1) * Wp + 1, row + (y + 1) * Wp + 1 + W), b * S + y * W);
+  }
+  if (!recordsGrad) releaseBuffer(values);
+  const q = makeResult("gated_value_iteration", qAt, [B, M], [reward, continuation, passability], argStore === null ? null : (g, final) => {
+    const grad = (t: Tensor): Float32Array | null => (t.requiresGrad ? gradBuffer(t) : null);
+    kernels().gatedGrid.backward(g, G, R, C, at, values, argStore, grad(reward), grad(continuation), grad(passability), B, H, W, K);
+    if (final) {
+      releaseBuffer(values);
+      releaseBuffer(argStore);
+    }
   });
   return { q, values: last };
 }

@@ -85,6 +85,11 @@ export interface SuccessorTable {
   batch: number;
   states: number;
   moves: number;
+  /**
+   * set when next is the free 4-connected grid's (gridSuccessors of an H×W grid with nothing blocked, moves in
+   * GRID_MOVES order): gated value iteration then backs up with a stencil instead of reading next
+   */
+  grid?: { height: number; width: number };
 }
 
 /** Checks a batch of problems' shapes and settings (shared with the gated kernel). */

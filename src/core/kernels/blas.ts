@@ -17,6 +17,7 @@ import { availableParallelism } from "node:os";
 import { resolveMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits, jsDensePasses } from "./conv_dense.js";
 import { jsRowPasses, ROWS_BLOCK_FLOATS, ROWS_MAX_PIXELS, type RowPasses, rowsConv2d, rowsConv2dBackward, rowsConvFits } from "./conv_rows.js";
+import { type GatedGridPasses, jsGatedGrid } from "./gated_grid.js";
 import { JsBackend } from "./js.js";
 import { type KoffiApi, OneDnn, oneDnnTakes } from "./onednn.js";
 import type { Conv2dArgs, Conv2dGrads, ConvPoolState, KernelBackend, MatmulArgs, Pool2dArgs, PoolWindow } from "./types.js";
@@ -395,6 +396,12 @@ export class BlasBackend implements KernelBackend {
   get densePasses(): DensePasses {
     const conv = this.convolutionBackend;
     return conv instanceof WasmBackend ? conv.densePasses : jsDensePasses;
+  }
+
+  /** gated value iteration on grids: the wasm kernels' SIMD stencil when they load, else the js loops */
+  get gatedGrid(): GatedGridPasses {
+    const conv = this.convolutionBackend;
+    return conv instanceof WasmBackend ? conv.gatedGrid : jsGatedGrid;
   }
 
   maxPool2d(x: Float32Array, y: Float32Array, argmax: Int32Array, args: Pool2dArgs): void {

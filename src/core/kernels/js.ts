@@ -4,12 +4,14 @@
 import { resolveMatmul } from "./args.js";
 import { conv2dBackwardReference, conv2dReference, maxPool2dBackwardReference, maxPool2dReference } from "./conv_js.js";
 import { jsDensePasses } from "./conv_dense.js";
+import { jsGatedGrid } from "./gated_grid.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, MatmulArgs, Pool2dArgs } from "./types.js";
 
 export class JsBackend implements KernelBackend {
   readonly name = "js" as const;
   readonly threads = 1;
   readonly densePasses = jsDensePasses;
+  readonly gatedGrid = jsGatedGrid;
 
   /** Plain TypeScript has one thread; any request is accepted and ignored. */
   setThreads(_threads: number): void {}

@@ -3,6 +3,7 @@
 // CBLAS through koffi). Tensors and autograd call only this interface, never a backend directly.
 
 import type { DensePasses } from "./conv_dense.js";
+import type { GatedGridPasses } from "./gated_grid.js";
 
 export type BackendName = "js" | "wasm" | "blas";
 
@@ -71,6 +72,8 @@ export interface KernelBackend {
   releaseConvPool?(state: ConvPoolState): void;
   /** The elementwise passes around convolutions, for layers that fuse their own: WebAssembly SIMD on its memory where the backend has it, else the js loops. */
   readonly densePasses: DensePasses;
+  /** gated value iteration's hard-max backups on free 4-connected grids (the planner with learned passability) */
+  readonly gatedGrid: GatedGridPasses;
 }
 
 /** A pooling window over an image (its size comes with the call). */

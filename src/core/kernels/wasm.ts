@@ -16,6 +16,7 @@ import { Worker } from "node:worker_threads";
 import { checkConv2d, checkPool2d, resolveMatmul, type ResolvedMatmul } from "./args.js";
 import { type DensePasses, denseConv2d, denseConv2dBackward, denseConvFits } from "./conv_dense.js";
 import type { RowPasses } from "./conv_rows.js";
+import { type GatedGridPasses, gridStride } from "./gated_grid.js";
 import { maxPool2dBackwardReference } from "./conv_js.js";
 import type { ResidentMemory } from "../pool.js";
 import type { Conv2dArgs, Conv2dGrads, KernelBackend, Matmul, MatmulArgs, Pool2dArgs } from "./types.js";
@@ -42,6 +43,8 @@ interface MatmulExports {
   headForward(y: number, ctx: number, cells: number, w: number, bias: number, maps: number, n: number, c: number, o: number, l: number): void;
   headBackward(gmaps: number, y: number, ctx: number, cells: number, w: number, hRow: number, gy: number, accumulate: number, gctx: number, gcells: number, gw: number, gbias: number, n: number, c: number, o: number, l: number): void;
   zeroFill(at: number, bytes: number): void;
+  gatedGridForward(g: number, r: number, c: number, at: number, qAt: number, values: number, args: number, work: number, b: number, h: number, w: number, k: number): void;
+  gatedGridBackward(gq: number, g: number, r: number, c: number, at: number, values: number, args: number, dR: number, dC: number, dG: number, work: number, b: number, h: number, w: number, k: number): void;
   rowsPad(x: number, n0: number, count: number, xt: number, c: number, h: number, w: number, ph: number, pw: number, relu: number): void;
   rowsIm2row(xt: number, rows: number, count: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, ho: number, wo: number): void;
   rowsEpilogue(t: number, y: number, bias: number, res: number, n0: number, count: number, o: number, l: number, relu: number): void;
@@ -904,6 +907,30 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
         [new Float32Array(l), l, false, false], [gy, n * c * l, accumulate, true], [gctx, n * c, true, true], [gcells, c * l, true, true], [gw, o * c, true, true], [gbias, o, true, true],
       ], ([go, yo, xo, co, wo, ho, gyo, gxo, gco, gwo, gbo]) =>
         this.kernel.headBackward(go!, yo!, xo!, co!, wo!, ho!, gyo!, accumulate ? 1 : 0, gxo!, gco!, gwo!, gbo!, n, c, o, l));
+    },
+  };
+
+  /** Gated value iteration's backups on grids in WebAssembly SIMD (gated_grid.ts): values and args in place when resident. */
+  readonly gatedGrid: GatedGridPasses = {
+    forward: (g, r, c, at, qAt, values, args, B, H, W, K) => {
+      const n = B * H * W;
+      const PS = gridStride(H, W);
+      const agents = new Float32Array(at.buffer, at.byteOffset, B); // int32 bits, copied as they are
+      const vLen = args === null ? B * PS : B * K * PS;
+      this.withOperands([
+        [g, n, true, false], [r, n, true, false], [c, n, true, false], [agents, B, true, false], [qAt, B * 5, false, true],
+        [values, vLen, false, true], [args, (B * K * PS + 3) >> 2, false, true], [new Float32Array(10 * PS), 10 * PS, false, false],
+      ], ([go, ro, co, ao, qo, vo, argo, wo]) => this.kernel.gatedGridForward(go!, ro!, co!, ao!, qo!, vo!, argo!, wo!, B, H, W, K));
+    },
+    backward: (gq, g, r, c, at, values, args, dR, dC, dG, B, H, W, K) => {
+      const n = B * H * W;
+      const PS = gridStride(H, W);
+      const agents = new Float32Array(at.buffer, at.byteOffset, B);
+      this.withOperands([
+        [gq, B * 5, true, false], [g, n, true, false], [r, n, true, false], [c, n, true, false], [agents, B, true, false],
+        [values, B * K * PS, true, false], [args, (B * K * PS + 3) >> 2, true, false],
+        [dR, n, true, true], [dC, n, true, true], [dG, n, true, true], [new Float32Array(5 * PS), 5 * PS, false, false],
+      ], ([qo, go, ro, co, ao, vo, argo, dro, dco, dgo, wo]) => this.kernel.gatedGridBackward(qo!, go!, ro!, co!, ao!, vo!, argo!, dro!, dco!, dgo!, wo!, B, H, W, K));
     },
   };
 

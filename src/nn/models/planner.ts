@@ -361,7 +361,11 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   private successors(obs: Tensor, blocked: Uint8Array): SuccessorTable {
     const [B, C, H, W] = obs.shape as [number, number, number, number];
     const S = H * W;
-    if (!this._observedMoves) return { next: gridSuccessors(blocked, B, H, W), batch: B, states: S, moves: GRID_MOVES.length };
+    if (!this._observedMoves) {
+      // with learned transitions nothing is blocked: the free grid, which gated value iteration backs up as a stencil
+      const grid = this._learnedTransitions ? { grid: { height: H, width: W } } : {};
+      return { next: gridSuccessors(blocked, B, H, W), batch: B, states: S, moves: GRID_MOVES.length, ...grid };
+    }
     const A = this.numActions;
     // a fresh array per call: the table is kept by the tape until the backward pass
     const next = new Int32Array(B * S * A);
