@@ -1674,25 +1674,31 @@ export function gatedGridForward(g: usize, r: usize, c: usize, at: usize, qAt: u
  * gradient of Q_K at the agent, accumulates into dR, dC, dG [B, H·W] (0: not wanted). Per step k = K−1..1 the
  * gradient of E_k goes to R, C and V_k, and each cell's V_k gradient dv to its winning move's cell t (dv·g(t)), to
  * itself (dv·(1 − g(t))) and to g(t) (dv·(E_{k−1}(t) − E_{k−1}(s))), cells in order: the js kernel's sums in its
- * order, bit for bit. E_{k−1} is recomputed from the stored V_{k−1}. work: scratch, 5·PS floats.
+ * order, bit for bit. A hard max passes a cell's gradient to itself and one other cell, so the cells with a
+ * gradient are the winning-move paths from the agent's moves: only those are visited, kept as a sorted list (the
+ * js kernel visits every cell and skips the zeros); E_{k−1} is recomputed from the stored V_{k−1} where read.
+ * work: scratch, 8·PS floats.
  */
 export function gatedGridBackward(gq: usize, g: usize, r: usize, c: usize, at: usize, values: usize, args: usize, dR: usize, dC: usize, dG: usize, work: usize, B: i32, H: i32, W: i32, K: i32): void {
   const Wp = W + 2;
   const P = (H + 2) * Wp;
   const PS = (P + 4 + 3) & ~3;
   const psB = <usize>PS << 2;
-  const gp = work, ePrev = work + psB, dV = work + 2 * psB;
-  let dE = work + 3 * psB, dEPrev = work + 4 * psB;
+  const dV = work;
+  let dE = work + psB, dEPrev = work + 2 * psB;
+  let live = work + 3 * psB, next = work + 4 * psB; // the cells with a gradient, padded indices in ascending order (int32)
+  const seen = work + 5 * psB; // a byte per cell: already in `next`
   const S = H * W;
   for (let b = 0; b < B; b++) {
-    memory.fill(work, 0, 5 * psB);
+    memory.fill(work, 0, 3 * psB);
+    memory.fill(seen, 0, <usize>PS);
     const base = <usize>(b * S) << 2;
-    for (let y = 0; y < H; y++) memory.copy(gp + (<usize>((y + 1) * Wp + 1) << 2), g + base + (<usize>(y * W) << 2), <usize>W << 2);
-    gatedEntering(ePrev, r, c, base, K >= 2 ? values + <usize>(b * K + K - 2) * psB : 0, H, W);
+    const vLast = K >= 2 ? values + <usize>(b * K + K - 2) * psB : 0;
     // Q_K at the agent: a move off the grid stays (t = the agent's cell)
     const a = load<i32>(at + (<usize>b << 2));
     const ay = a / W, ax = a % W;
     const pa = (ay + 1) * Wp + ax + 1;
+    let n = 0;
     for (let m = 0; m < 5; m++) {
       const ny = ay + (m == 1 ? -1 : m == 2 ? 1 : 0);
       const nx = ax + (m == 3 ? -1 : m == 4 ? 1 : 0);
@@ -1703,47 +1709,58 @@ export function gatedGridBackward(gq: usize, g: usize, r: usize, c: usize, at: u
       const gt = <f64>load<f32>(g + base + (<usize>t << 2));
       addTo(dE + (<usize>pt << 2), d * gt);
       addTo(dE + (<usize>pa << 2), d * (1 - gt));
-      if (dG != 0) addTo(dG + base + (<usize>t << 2), d * (<f64>load<f32>(ePrev + (<usize>pt << 2)) - <f64>load<f32>(ePrev + (<usize>pa << 2))));
+      if (dG != 0) addTo(dG + base + (<usize>t << 2), d * (gatedE(r, c, base, vLast, t, pt) - gatedE(r, c, base, vLast, a, pa)));
+      n = gatedMark(next, seen, n, pt);
+      n = gatedMark(next, seen, n, pa);
     }
+    n = gatedSortClear(next, seen, n);
+    let t0 = live;
+    live = next;
+    next = t0;
     for (let k = K - 1; k >= 1; k--) {
       const vRow = values + <usize>(b * K + k - 1) * psB;
+      const vPrev = k >= 2 ? values + <usize>(b * K + k - 2) * psB : 0;
       const aRow = args + <usize>(b * K + k - 1) * <usize>PS;
       // E_k = R + C ⊙ V_k
-      for (let y = 0; y < H; y++) {
-        for (let x = 0; x < W; x++) {
-          const pB = <usize>((y + 1) * Wp + x + 1) << 2;
-          const sB = base + (<usize>(y * W + x) << 2);
-          const d = <f64>load<f32>(dE + pB);
-          store<f32>(dV + pB, 0);
-          if (d == 0) continue;
-          if (dR != 0) addTo(dR + sB, d);
-          if (dC != 0) addTo(dC + sB, d * <f64>load<f32>(vRow + pB));
-          store<f32>(dV + pB, <f32>(d * <f64>load<f32>(c + sB)));
-        }
+      for (let i = 0; i < n; i++) {
+        const p = load<i32>(live + (<usize>i << 2));
+        const pB = <usize>p << 2;
+        const sB = base + (<usize>((p / Wp - 1) * W + p % Wp - 1) << 2);
+        const d = <f64>load<f32>(dE + pB);
+        store<f32>(dV + pB, 0);
+        if (d == 0) continue;
+        if (dR != 0) addTo(dR + sB, d);
+        if (dC != 0) addTo(dC + sB, d * <f64>load<f32>(vRow + pB));
+        store<f32>(dV + pB, <f32>(d * <f64>load<f32>(c + sB)));
       }
-      gatedEntering(ePrev, r, c, base, k >= 2 ? values + <usize>(b * K + k - 2) * psB : 0, H, W);
-      memory.fill(dEPrev, 0, psB);
-      for (let y = 0; y < H; y++) {
-        for (let x = 0; x < W; x++) {
-          const p = (y + 1) * Wp + x + 1;
-          const pB = <usize>p << 2;
-          const dv = <f64>load<f32>(dV + pB);
-          if (dv == 0) continue;
-          const move = <i32>load<u8>(aRow + <usize>p);
-          const off = move == 1 ? -Wp : move == 2 ? Wp : move == 3 ? -1 : move == 4 ? 1 : 0;
-          const tB = <usize>(p + off) << 2;
-          const gt = <f64>load<f32>(gp + tB);
-          addTo(dEPrev + tB, dv * gt);
-          addTo(dEPrev + pB, dv * (1 - gt));
-          if (dG != 0) {
-            const cellOff = move == 1 ? -W : move == 2 ? W : off;
-            addTo(dG + base + (<usize>(y * W + x + cellOff) << 2), dv * (<f64>load<f32>(ePrev + tB) - <f64>load<f32>(ePrev + pB)));
-          }
-        }
+      // V_k(s) = max_m Q_k(s, m), Q_k from E_{k−1}
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const p = load<i32>(live + (<usize>i << 2));
+        const pB = <usize>p << 2;
+        const dv = <f64>load<f32>(dV + pB);
+        if (dv == 0) continue;
+        const move = <i32>load<u8>(aRow + <usize>p);
+        const off = move == 1 ? -Wp : move == 2 ? Wp : move == 3 ? -1 : move == 4 ? 1 : 0;
+        const pt = p + off;
+        const s = (p / Wp - 1) * W + p % Wp - 1;
+        const t = move == 1 ? s - W : move == 2 ? s + W : s + off;
+        const gt = <f64>load<f32>(g + base + (<usize>t << 2));
+        addTo(dEPrev + (<usize>pt << 2), dv * gt);
+        addTo(dEPrev + pB, dv * (1 - gt));
+        if (dG != 0) addTo(dG + base + (<usize>t << 2), dv * (gatedE(r, c, base, vPrev, t, pt) - gatedE(r, c, base, vPrev, s, p)));
+        m = gatedMark(next, seen, m, pt);
+        m = gatedMark(next, seen, m, p);
       }
-      const t = dE;
+      // dE becomes the next step's dEPrev: zero where it was written
+      for (let i = 0; i < n; i++) store<f32>(dE + (<usize>load<i32>(live + (<usize>i << 2)) << 2), 0);
+      n = gatedSortClear(next, seen, m);
+      const t1 = dE;
       dE = dEPrev;
-      dEPrev = t;
+      dEPrev = t1;
+      t0 = live;
+      live = next;
+      next = t0;
     }
     if (dR != 0) {
       for (let y = 0; y < H; y++) {
@@ -1753,24 +1770,33 @@ export function gatedGridBackward(gq: usize, g: usize, r: usize, c: usize, at: u
   }
 }
 
-/** E = R + C·V (float64, rounded to float32) on a padded grid's interior, from V's padded row vRow; R when vRow is 0. */
-function gatedEntering(e: usize, r: usize, c: usize, base: usize, vRow: usize, H: i32, W: i32): void {
-  const Wp = W + 2;
-  const wB = <usize>W << 2;
-  for (let y = 0; y < H; y++) {
-    const to = <usize>((y + 1) * Wp + 1) << 2;
-    const from = base + (<usize>(y * W) << 2);
-    if (vRow == 0) {
-      memory.copy(e + to, r + from, wB);
-      continue;
+/** E_{k−1} of cell s (padded p) = R + C·V_{k−1} rounded to float32 as the js kernel stores it, from V's padded row vRow; R when vRow is 0. */
+// @ts-ignore: decorator
+@inline function gatedE(r: usize, c: usize, base: usize, vRow: usize, s: i32, p: i32): f64 {
+  const sB = base + (<usize>s << 2);
+  return vRow == 0 ? <f64>load<f32>(r + sB) : <f64><f32>(<f64>load<f32>(r + sB) + <f64>load<f32>(c + sB) * <f64>load<f32>(vRow + (<usize>p << 2)));
+}
+
+/** Appends cell p to the list (n long) unless it is already there; returns the new length. */
+// @ts-ignore: decorator
+@inline function gatedMark(list: usize, seen: usize, n: i32, p: i32): i32 {
+  if (load<u8>(seen + <usize>p) != 0) return n;
+  store<u8>(seen + <usize>p, 1);
+  store<i32>(list + (<usize>n << 2), p);
+  return n + 1;
+}
+
+/** Sorts the list's n cells ascending (insertion sort: it is short and nearly in order) and clears their marks; returns n. */
+function gatedSortClear(list: usize, seen: usize, n: i32): i32 {
+  for (let i = 1; i < n; i++) {
+    const v = load<i32>(list + (<usize>i << 2));
+    let j = i - 1;
+    while (j >= 0 && load<i32>(list + (<usize>j << 2)) > v) {
+      store<i32>(list + (<usize>(j + 1) << 2), load<i32>(list + (<usize>j << 2)));
+      j--;
     }
-    let x: usize = 0;
-    for (; x + 16 <= wB; x += 16) {
-      const r4 = v128.load(r + from + x), c4 = v128.load(c + from + x), v4 = v128.load(vRow + to + x);
-      const lo = f64x2.add(promoteHalf(r4, 0), f64x2.mul(promoteHalf(c4, 0), promoteHalf(v4, 0)));
-      const hi = f64x2.add(promoteHalf(r4, 1), f64x2.mul(promoteHalf(c4, 1), promoteHalf(v4, 1)));
-      v128.store(e + to + x, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
-    }
-    for (; x < wB; x += 4) store<f32>(e + to + x, <f32>(<f64>load<f32>(r + from + x) + <f64>load<f32>(c + from + x) * <f64>load<f32>(vRow + to + x)));
+    store<i32>(list + (<usize>(j + 1) << 2), v);
   }
+  for (let i = 0; i < n; i++) store<u8>(seen + <usize>load<i32>(list + (<usize>i << 2)), 0);
+  return n;
 }

@@ -7,7 +7,7 @@
 // 1,024 coin-run observations, beside our CNN policy on the same batch and the same planner in PyTorch.
 // Wall-clock ms, best of several rounds, at 1 and 2 threads on each side (the best is the headline). The issue's
 // feasibility prototype (PyTorch, 6×12 grid, 24 steps) took 0.30 s per 1,024 samples for forward + backward.
-// (3) Gated value iteration (learned passability) on maze-cheese's 19×19 grid with its planning horizon K = 160, a
+// (3) Gated value iteration (learned passability) on maze-cheese's 17×17 grid with its planning horizon K = 160, a
 // minibatch of 256 random problems, hard max: the successor-table kernel against the stencil over padded grids
 // (core/kernels/gated_grid.ts), forward alone (a rollout step's inference) and forward + backward (a training step).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -106,7 +106,7 @@ function viAutograd(table: SuccessorTable, agent: Int32Array, R: Tensor, C: Tens
 
 /** Gated value iteration's problems: maze-cheese's grid (19×19, K = 160), GATED_BATCH problems with random maps. */
 const GATED_BATCH = 256;
-const GATED_GRID = 19;
+const GATED_GRID = 17;
 const GATED_K = 160;
 
 /** Best ms of the gated kernel on the free grid, through the successor table or the stencil, forward alone or with its backward. */

@@ -929,7 +929,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
       this.withOperands([
         [gq, B * 5, true, false], [g, n, true, false], [r, n, true, false], [c, n, true, false], [agents, B, true, false],
         [values, B * K * PS, true, false], [args, (B * K * PS + 3) >> 2, true, false],
-        [dR, n, true, true], [dC, n, true, true], [dG, n, true, true], [new Float32Array(5 * PS), 5 * PS, false, false],
+        [dR, n, true, true], [dC, n, true, true], [dG, n, true, true], [new Float32Array(6 * PS), 6 * PS, false, false],
       ], ([qo, go, ro, co, ao, vo, argo, dro, dco, dgo, wo]) => this.kernel.gatedGridBackward(qo!, go!, ro!, co!, ao!, vo!, argo!, dro!, dco!, dgo!, wo!, B, H, W, K));
     },
   };

@@ -304,6 +304,8 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
    */
   private readonly _movesCache = new Map<number, { obs: Uint32Array; next: Int32Array }[]>();
   private _movesCached = 0;
+  /** learned transitions: the free grid's successor table of the last batch size (it depends on nothing observed; never written) */
+  private _freeGrid: Int32Array | null = null;
 
   constructor(spec: PolicySpec, rng: Rng) {
     super();
@@ -361,11 +363,12 @@ export class PlannerActorCritic extends Module<Tensor, ActorCriticOutput> implem
   private successors(obs: Tensor, blocked: Uint8Array): SuccessorTable {
     const [B, C, H, W] = obs.shape as [number, number, number, number];
     const S = H * W;
-    if (!this._observedMoves) {
-      // with learned transitions nothing is blocked: the free grid, which gated value iteration backs up as a stencil
-      const grid = this._learnedTransitions ? { grid: { height: H, width: W } } : {};
-      return { next: gridSuccessors(blocked, B, H, W), batch: B, states: S, moves: GRID_MOVES.length, ...grid };
+    if (this._learnedTransitions) {
+      // nothing is blocked: the free grid, the same for every observation, which gated value iteration backs up as a stencil
+      if (this._freeGrid?.length !== B * S * GRID_MOVES.length) this._freeGrid = gridSuccessors(blocked, B, H, W);
+      return { next: this._freeGrid, batch: B, states: S, moves: GRID_MOVES.length, grid: { height: H, width: W } };
     }
+    if (!this._observedMoves) return { next: gridSuccessors(blocked, B, H, W), batch: B, states: S, moves: GRID_MOVES.length };
     const A = this.numActions;
     // a fresh array per call: the table is kept by the tape until the backward pass
     const next = new Int32Array(B * S * A);
