@@ -398,7 +398,7 @@ export class BlasBackend implements KernelBackend {
     return conv instanceof WasmBackend ? conv.densePasses : jsDensePasses;
   }
 
-  /** gated value iteration on grids: the wasm kernels' SIMD stencil when they load, else the js loops */
+  /** gated value iteration on grids: the wasm kernels' stencil when they load, else the js loops */
   get gatedGrid(): GatedGridPasses {
     const conv = this.convolutionBackend;
     return conv instanceof WasmBackend ? conv.gatedGrid : jsGatedGrid;

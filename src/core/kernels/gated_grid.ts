@@ -5,8 +5,9 @@
 // E(s) + 0·(0 − E(s)) = E(s), bit for bit what the successor table's "a move off the grid stays" gives. Every
 // product, sum and comparison is the one src/nn/gated_value_iteration.ts's general kernel makes (float64 on
 // float32 values, first move on ties), so values, winning moves and Q at the agent are equal bit for bit (tested).
-// The wasm backend runs it in WebAssembly (assembly/kernels.ts gatedGridForward: SIMD, four cells a step;
-// gatedGridBackward); these loops are the other backends'.
+// The wasm backend runs it in WebAssembly (assembly/kernels.ts: gatedGridForward in SIMD, two cells per float64
+// vector; gatedGridBackward visits only the cells on the winning-move paths from the agent, the cells that carry a
+// gradient, in order); these loops are the other backends' (their backward visits every cell and skips the zeros).
 
 /** Each move's row and column step (nn/value_iteration.ts's MOVE_DY and MOVE_DX; kernels import nothing from nn). */
 const MOVE_DY = [0, -1, 1, 0, 0] as const;
@@ -18,7 +19,7 @@ export function gridMoveOffsets(width: number): readonly [number, number, number
   return [0, -wp, wp, -1, 1];
 }
 
-/** Floats per padded problem: (H + 2)·(W + 2) plus 4 of slack for the four-cell strip, rounded up to a multiple of 4. */
+/** Floats per padded problem: (H + 2)·(W + 2) plus 4 of slack for the strip's last vector, rounded up to a multiple of 4. */
 export function gridStride(height: number, width: number): number {
   return ((height + 2) * (width + 2) + 4 + 3) & ~3;
 }

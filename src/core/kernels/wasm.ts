@@ -910,7 +910,7 @@ export class WasmBackend implements KernelBackend, ResidentMemory {
     },
   };
 
-  /** Gated value iteration's backups on grids in WebAssembly SIMD (gated_grid.ts): values and args in place when resident. */
+  /** Gated value iteration's backups on grids in WebAssembly (gated_grid.ts): values and args in place when resident. */
   readonly gatedGrid: GatedGridPasses = {
     forward: (g, r, c, at, qAt, values, args, B, H, W, K) => {
       const n = B * H * W;
