@@ -47,8 +47,9 @@ export function register(program: Command): void {
       const hooks = opts.hook ? interpHooks(run, opts.hook) : spatial;
       for (const h of hooks) if (!spatial.includes(h)) throw new UsageError(`${h} is not a spatial hook`, `spatial hooks: ${spatial.join(", ")}`);
       const target = opts.target ?? `${objectChannel(run, opts.object).name}_cell`;
-      const cells = labelSpecs(run.def).filter((l) => l.kind === "cell").map((l) => l.name);
-      if (!cells.includes(target)) throw new UsageError(`"${target}" is not a cell label of ${run.config.env}`, `cell labels: ${cells.join(", ")}`);
+      // channel search scores level cells: labels in the agent's frame (displacements) are not offered
+      const cells = labelSpecs(run.def).filter((l) => l.kind === "cell" && l.frame === undefined).map((l) => l.name);
+      if (!cells.includes(target)) throw new UsageError(`"${target}" is not a level-cell label of ${run.config.env}`, `level-cell labels: ${cells.join(", ")}`);
       const { distribution, params, seed } = analysisLevels(run, opts);
       const samples = parseCount(opts.samples, "--samples");
       const started = performance.now();

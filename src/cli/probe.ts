@@ -8,7 +8,7 @@ import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import { type ActivationDataset, MAX_SAMPLES_PER_EPISODE, collectActivations, loadActivationDataset, saveActivationDataset } from "../interp/dataset.js";
 import { labelSpecs } from "../interp/labels.js";
-import type { ProbeLayout, ProbeReport, ProbeTask } from "../interp/probe.js";
+import { DEFAULT_MLP_HIDDEN, type ProbeFamily, type ProbeLayout, type ProbeReport, type ProbeTask } from "../interp/probe.js";
 import { headline, type ProbeStudy, probeStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
 import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, openInterpRun, parseSamples, provenance, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
@@ -22,6 +22,8 @@ interface ProbeOptions extends AnalysisFlags {
   innerFolds: string;
   task?: string;
   layout: string;
+  probe: string;
+  mlpHidden: string;
   dataset?: string;
   saveDataset?: boolean;
   randomInitEveryLayer?: boolean;
@@ -45,6 +47,7 @@ export function probeJson(study: ProbeStudy): Record<string, unknown> {
   return {
     target: study.target,
     task: study.task,
+    probe: study.probe,
     metric: m,
     layer: study.chosen_layer,
     [m]: headline(chosen),
@@ -119,7 +122,7 @@ export function checkFolds(episodes: number, folds: number, innerFolds: number, 
 
 export function register(program: Command): void {
   withAnalysisFlags(program.command("probe"))
-    .description("linear probes for an environment label at a run's hook points, held-out by episode, beside random-init and raw-observation baselines")
+    .description("linear (or MLP) probes for an environment label at a run's hook points, held-out by episode, beside random-init and raw-observation baselines")
     .argument("<run_dir>", "run directory written by mesa train")
     .option("--target <label>", "the label to decode, e.g. cheese_cell (where the cheese is); `--target list` shows them")
     .option("--hook <names>", "hook names or patterns, comma-separated (default: every hook point)", "*")
@@ -128,6 +131,8 @@ export function register(program: Command): void {
     .option("--inner-folds <k>", "inner folds choosing the regularisation", "3")
     .option("--task <task>", "regression, binary or multiclass (default: from the label's kind)")
     .option("--layout <layout>", "auto, flat, or spatial (cell targets on spatial hooks: one weight per channel)", "auto")
+    .option("--probe <family>", "linear, or mlp: a one-hidden-layer network on the same folds (is the label there at all, read nonlinearly?)", "linear")
+    .option("--mlp-hidden <n>", "hidden units of the MLP probe", String(DEFAULT_MLP_HIDDEN))
     .option("--dataset <file>", "probe a saved activation dataset (mesa activations) instead of collecting one")
     .option("--save-dataset", "also save the collected dataset (safetensors + JSON) next to the results")
     .option("--random-init-every-layer", "probe the random-init network at every hook, not only at the best layer")
@@ -150,6 +155,11 @@ export function register(program: Command): void {
       if (opts.task !== undefined && !tasks.includes(opts.task as ProbeTask)) throw new UsageError(`--task must be one of ${tasks.join(", ")}, got "${opts.task}"`);
       const layouts = ["auto", "flat", "spatial"];
       if (!layouts.includes(opts.layout)) throw new UsageError(`--layout must be one of ${layouts.join(", ")}, got "${opts.layout}"`);
+      const families: ProbeFamily[] = ["linear", "mlp"];
+      if (!families.includes(opts.probe as ProbeFamily)) throw new UsageError(`--probe must be one of ${families.join(", ")}, got "${opts.probe}"`);
+      const family = opts.probe as ProbeFamily;
+      if (family === "mlp" && opts.layout === "spatial") throw new UsageError("--layout spatial is a linear probe; the MLP probe reads flat features", "drop --layout, or use --probe linear");
+      const mlpHidden = parseCount(opts.mlpHidden, "--mlp-hidden");
       const folds = parseCount(opts.folds, "--folds");
       const innerFolds = parseCount(opts.innerFolds, "--inner-folds");
       if (folds < 2 || innerFolds < 2) throw new UsageError("--folds and --inner-folds must be at least 2");
@@ -180,13 +190,15 @@ export function register(program: Command): void {
         hooks,
         ...(opts.task ? { task: opts.task as ProbeTask } : {}),
         layout: opts.layout as ProbeLayout | "auto",
+        probe: family,
+        ...(family === "mlp" ? { mlpHidden } : {}),
         folds,
         innerFolds,
         randomInitAllLayers: opts.randomInitEveryLayer ?? false,
       });
       const seconds = (performance.now() - started) / 1000;
       const json = { ...probeJson(study), distribution: dataset.meta.distribution, seconds, ...provenance(run) };
-      const written = writeInterpResults(out, `probe-${fileSafe(opts.target)}`, json, probePictures(study));
+      const written = writeInterpResults(out, `probe-${family === "mlp" ? "mlp-" : ""}${fileSafe(opts.target)}`, json, probePictures(study));
       files.push(written.json, ...written.png);
       if (opts.json) {
         printJson({ ...json, files });

@@ -6,7 +6,8 @@ import type { AnyEnvDefinition, VecEnv } from "../envs/engine.js";
 import { pathDistances, wallCode } from "./paths.js";
 
 /**
- * cell: a grid cell index y·width + x (NaN when absent) — a spatial classification target;
+ * cell: a grid cell index y·width + x (NaN when absent) — a spatial classification target (of the level's grid, or
+ * with `frame: "agent"` of the grid of displacements from the agent, see `offsetGrid`);
  * binary: 0/1; category: an index into `classes`; count: a non-negative integer; continuous: any number.
  */
 export type LabelKind = "cell" | "binary" | "category" | "count" | "continuous";
@@ -17,6 +18,22 @@ export interface LabelSpec {
   doc: string;
   /** names of the values of a category label */
   classes?: string[];
+  /** cell labels: "agent" when the cell is a displacement from the agent (on `offsetGrid`), not a level cell */
+  frame?: "agent";
+}
+
+/**
+ * The grid of displacements from the agent on a level of height×width: (2·height − 1)×(2·width − 1), the agent at
+ * its centre. A displacement (dy, dx) is cell (dy + height − 1)·(2·width − 1) + dx + width − 1 — the cell where an
+ * agent-centred window of 2·height − 1 by 2·width − 1 tiles shows it.
+ */
+export function offsetGrid(level: { height: number; width: number }): { height: number; width: number } {
+  return { height: 2 * level.height - 1, width: 2 * level.width - 1 };
+}
+
+/** The grid a cell label's values index: the level's, or the displacement grid for labels in the agent's frame. */
+export function cellGridOf(spec: LabelSpec, level: { height: number; width: number }): { height: number; width: number } {
+  return spec.frame === "agent" ? offsetGrid(level) : level;
 }
 
 /** The episode outcomes of `episode_outcome`, in index order. */
@@ -41,6 +58,12 @@ export function labelSpecs(def: AnyEnvDefinition): LabelSpec[] {
     specs.push(
       { name: `${n}_present`, kind: "binary", doc: `1 when at least one ${n} is on the grid${seen}` },
       { name: `${n}_cell`, kind: "cell", doc: `cell of the ${n} nearest the agent (NaN when none)${seen}` },
+      {
+        name: `${n}_offset_cell`,
+        kind: "cell",
+        frame: "agent",
+        doc: `where the nearest ${n} is relative to the agent: a cell of the (2h−1)×(2w−1) grid centred on the agent, as an agent-centred window of that size shows it (NaN when none)${seen}`,
+      },
       { name: `${n}_y`, kind: "count", doc: `row of the nearest ${n} (NaN when none)` },
       { name: `${n}_x`, kind: "count", doc: `column of the nearest ${n} (NaN when none)` },
       { name: `${n}_dist`, kind: "count", doc: `Manhattan distance from the agent to the nearest ${n} (NaN when none)` },
@@ -134,6 +157,7 @@ export class StepLabeler {
       if (!present) continue;
       const cell = this.nearestCell[t.code]!;
       row[this.column(`${t.name}_cell`)] = cell;
+      row[this.column(`${t.name}_offset_cell`)] = (Math.floor(cell / w) - ay + h - 1) * (2 * w - 1) + (cell % w) - ax + w - 1;
       row[this.column(`${t.name}_y`)] = Math.floor(cell / w);
       row[this.column(`${t.name}_x`)] = cell % w;
       row[this.column(`${t.name}_dist`)] = this.nearestDist[t.code]!;

@@ -1,5 +1,5 @@
 // Linear probes with honest held-out scores: ridge regression, logistic regression (binary) and softmax
-// regression (classes), each on standardised features, scored by k-fold cross-validation whose folds keep every
+// regression (classes) — and, as an upper-bound control, a one-hidden-layer MLP probe — each on standardised features, scored by k-fold cross-validation whose folds keep every
 // group (an episode, a maze) whole, with the regularisation strength chosen by an inner k-fold CV on the training
 // folds only. Cell targets ("where is the cheese") on spatial activations [C, h, w] of the grid's size can use a
 // spatial probe: one weight per channel shared by every cell plus a bias per cell (a 1×1 convolution followed by
@@ -12,6 +12,8 @@ import { accuracy, auroc, balancedAccuracy, majorityChance, perClassAccuracy, rS
 
 export type ProbeTask = "regression" | "binary" | "multiclass";
 export type ProbeLayout = "flat" | "spatial";
+/** linear (ridge, logistic, softmax, spatial) or a one-hidden-layer MLP (the nonlinear upper-bound control) */
+export type ProbeFamily = "linear" | "mlp";
 
 /** Features of n samples, row-major [n, d]. */
 export interface ProbeFeatures {
@@ -24,6 +26,10 @@ export interface ProbeFeatures {
 
 export interface ProbeOptions {
   task: ProbeTask;
+  /** linear (default) or mlp: a one-hidden-layer tanh network read out like the linear probe, on the same folds */
+  probe?: ProbeFamily;
+  /** hidden units of the MLP probe (default DEFAULT_MLP_HIDDEN) */
+  mlpHidden?: number;
   /** "spatial" needs spatial features whose height×width equal `cellGrid`; default: spatial when possible */
   layout?: ProbeLayout | "auto";
   /** the target's values are cell indices y·width + x of this grid: per-cell accuracy is reported */
@@ -32,13 +38,13 @@ export interface ProbeOptions {
   folds?: number;
   /** inner folds that choose the regularisation on each outer training set (default 3) */
   innerFolds?: number;
-  /** regularisation strengths tried, relative to the feature scale (default 1e-4, 1e-2, 1) */
+  /** regularisation strengths tried, relative to the feature scale (default 1e-4, 1e-2, 1; the MLP's weight decay: 1e-4, 1e-3, 1e-2) */
   alphas?: readonly number[];
   /** group id per sample (e.g. episode): a group never spans two folds, so scores are on unseen groups */
   groups?: ArrayLike<number>;
   /** fold assignment seed (default 0) */
   seed?: number;
-  /** L-BFGS iteration cap per fit (default 80: enough for the held-out accuracy, bounded on separable data) */
+  /** L-BFGS iteration cap per fit (default 80: enough for the held-out accuracy, bounded on separable data; MLP 200) */
   maxIterations?: number;
   /** flat multiclass probes with more weights (features × classes) use a ridge classifier (default 30 000) */
   maxSoftmaxWeights?: number;
@@ -56,7 +62,8 @@ export const DEFAULT_ALPHAS: readonly number[] = [1e-4, 1e-2, 1];
 export interface ProbeReport {
   task: ProbeTask;
   layout: ProbeLayout;
-  /** ridge, logistic, softmax, ridge-classifier or spatial-softmax */
+  probe: ProbeFamily;
+  /** ridge, logistic, softmax, ridge-classifier, spatial-softmax, or mlp-<head> (mlp-softmax, mlp-logistic, mlp-regression) */
   method: string;
   samples: number;
   features: number;
@@ -280,6 +287,17 @@ function logSigmoid(z: number): number {
   return z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z));
 }
 
+/** Mean log-loss of logits [n] against labels 0/1; with `residual`, writes (σ(z) − y)/n there. */
+function logisticLoss(z: Float32Array, n: number, y: ArrayLike<number>, residual: Float32Array | null): number {
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const zi = z[i]!;
+    loss -= y[i]! === 1 ? logSigmoid(zi) : logSigmoid(-zi);
+    if (residual) residual[i] = (1 / (1 + Math.exp(-zi)) - y[i]!) / n;
+  }
+  return loss / n;
+}
+
 /** Logistic regression on labels 0/1: mean log-loss + λ/2‖w‖² (bias not penalised), by L-BFGS. */
 function logisticLearner(d: number, maxIterations: number): Learner {
   const predict = (X: Float32Array, n: number, params: Float64Array): Float32Array => {
@@ -293,32 +311,23 @@ function logisticLearner(d: number, maxIterations: number): Learner {
       const lambda = alpha * Math.max(1, d / n);
       const r = new Float32Array(n);
       const objective = (p: Float64Array, grad: Float64Array): number => {
-        const z = predict(X, n, p);
-        let loss = 0;
-        let gb = 0;
-        for (let i = 0; i < n; i++) {
-          const zi = z[i]!;
-          loss -= y[i]! === 1 ? logSigmoid(zi) : logSigmoid(-zi);
-          const ri = 1 / (1 + Math.exp(-zi)) - y[i]!;
-          r[i] = ri / n;
-          gb += ri;
-        }
+        const loss = logisticLoss(predict(X, n, p), n, y, r);
         const gw = matmulF32(X, r, d, 1, n, { transA: true });
         let penalty = 0;
+        let gb = 0;
         for (let j = 0; j < d; j++) {
           grad[j] = gw[j]! + lambda * p[j]!;
           penalty += p[j]! * p[j]!;
         }
-        grad[d] = gb / n;
-        return loss / n + 0.5 * lambda * penalty;
+        for (let i = 0; i < n; i++) gb += r[i]!;
+        grad[d] = gb;
+        return loss + 0.5 * lambda * penalty;
       };
       return lbfgs(objective, warm ?? new Float64Array(d + 1), { maxIterations, gradTolerance: 1e-4, valueTolerance: 1e-7 }).x;
     },
     predict,
     score(out, n, y) {
-      let ll = 0;
-      for (let i = 0; i < n; i++) ll += y[i]! === 1 ? logSigmoid(out[i]!) : logSigmoid(-out[i]!);
-      return ll / n;
+      return -logisticLoss(out, n, y, null);
     },
   };
 }
@@ -451,9 +460,130 @@ function spatialLearner(C: number, P: number, cells: readonly number[], maxItera
   };
 }
 
+/**
+ * The output layer of a nonlinear probe: K outputs, the mean loss of outputs against the learner's labels, and
+ * (into `residual`) its gradient with respect to each output.
+ */
+interface ProbeHead {
+  K: number;
+  /** mean loss; with `residual`, writes ∂loss/∂out [n, K] there */
+  loss(out: Float32Array, n: number, y: Float64Array, residual: Float32Array | null): number;
+}
+
+const SOFTMAX_HEAD = (K: number): ProbeHead => ({ K, loss: (out, n, y, residual) => -softmaxLoss(out, n, K, y, residual) });
+
+const LOGISTIC_HEAD: ProbeHead = { K: 1, loss: logisticLoss };
+
+/** Squared error on targets standardised by the fit (the learner maps outputs back to the target's scale). */
+const SQUARED_HEAD: ProbeHead = {
+  K: 1,
+  loss(out, n, y, residual) {
+    let sse = 0;
+    for (let i = 0; i < n; i++) {
+      const e = out[i]! - y[i]!;
+      sse += e * e;
+      if (residual) residual[i] = (2 * e) / n;
+    }
+    return sse / n;
+  },
+};
+
+/** Hidden units of the MLP probe (`--probe mlp`) unless `mlpHidden` says otherwise. */
+export const DEFAULT_MLP_HIDDEN = 64;
+/** Weight-decay strengths the MLP probe's inner CV chooses from unless `alphas` says otherwise. */
+export const DEFAULT_MLP_ALPHAS: readonly number[] = [1e-4, 1e-3, 1e-2];
+
+/**
+ * A one-hidden-layer MLP probe: out = tanh(X·W1 + b1)·W2 + b2 with `head`'s loss + λ/2 (‖W1‖² + ‖W2‖²), by L-BFGS
+ * on the full batch (tanh keeps the objective smooth for it). Every fit starts from the same seeded weights (the
+ * warm start is ignored: a fit collapsed by strong decay is a poor start for a weaker one), so a fit depends on its
+ * rows and strength only. Regression targets are standardised for the fit and the outputs mapped back; the mean and
+ * scale travel at the end of the parameters. It answers whether a label is *present* in the features when a
+ * linear read does not find it (an upper-bound control for the linear probes, on the same folds).
+ */
+function mlpLearner(d: number, hidden: number, head: ProbeHead, maxIterations: number, seed: number): Learner {
+  const H = hidden;
+  const K = head.K;
+  const offW2 = d * H + H;
+  const offB2 = offW2 + H * K;
+  const size = offB2 + K;
+  const scaled = head === SQUARED_HEAD; // regression: [mean, scale] of the targets follow the weights
+  const initial = (): Float64Array => {
+    const rng = new Rng(seed, "probe/mlp");
+    const p = new Float64Array(size + (scaled ? 2 : 0));
+    const s1 = 1 / Math.sqrt(d);
+    const s2 = 1 / Math.sqrt(H);
+    for (let j = 0; j < d * H; j++) p[j] = rng.normal() * s1;
+    for (let j = 0; j < H * K; j++) p[offW2 + j] = rng.normal() * s2;
+    return p;
+  };
+  /** tanh hidden activations [n, H] and raw outputs [n, K] (before un-standardising) */
+  const forward = (X: Float32Array, n: number, p: Float64Array): { A: Float32Array; out: Float32Array } => {
+    const A = matmulF32(X, Float32Array.from(p.subarray(0, d * H)), n, H, d);
+    for (let i = 0; i < n; i++) for (let h = 0; h < H; h++) A[i * H + h] = Math.tanh(A[i * H + h]! + p[d * H + h]!);
+    const out = matmulF32(A, Float32Array.from(p.subarray(offW2, offB2)), n, K, H);
+    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[i * K + k]! += p[offB2 + k]!;
+    return { A, out };
+  };
+  return {
+    fit(X, n, y, alpha) {
+      const p0 = initial();
+      let target = y;
+      if (scaled) {
+        let mean = 0;
+        for (let i = 0; i < n; i++) mean += y[i]! / n;
+        let variance = 0;
+        for (let i = 0; i < n; i++) variance += (y[i]! - mean) ** 2 / n;
+        const scale = Math.sqrt(variance) || 1;
+        target = Float64Array.from(y, (v) => (v - mean) / scale);
+        p0[size] = mean;
+        p0[size + 1] = scale;
+      }
+      const residual = new Float32Array(n * K);
+      const objective = (p: Float64Array, grad: Float64Array): number => {
+        const { A, out } = forward(X, n, p);
+        const loss = head.loss(out, n, target, residual);
+        const W2 = Float32Array.from(p.subarray(offW2, offB2));
+        const gW2 = matmulF32(A, residual, H, K, n, { transA: true });
+        const dZ = matmulF32(residual, W2, n, H, K, { transB: true });
+        for (let j = 0; j < n * H; j++) dZ[j]! *= 1 - A[j]! * A[j]!;
+        const gW1 = matmulF32(X, dZ, d, H, n, { transA: true });
+        grad.fill(0);
+        let penalty = 0;
+        for (let j = 0; j < d * H; j++) {
+          grad[j] = gW1[j]! + alpha * p[j]!;
+          penalty += p[j]! * p[j]!;
+        }
+        for (let i = 0; i < n; i++) for (let h = 0; h < H; h++) grad[d * H + h]! += dZ[i * H + h]!;
+        for (let j = 0; j < H * K; j++) {
+          grad[offW2 + j] = gW2[j]! + alpha * p[offW2 + j]!;
+          penalty += p[offW2 + j]! ** 2;
+        }
+        for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) grad[offB2 + k]! += residual[i * K + k]!;
+        return loss + 0.5 * alpha * penalty;
+      };
+      // the target's mean and scale are constants of the fit: their gradient stays 0, so L-BFGS leaves them be
+      return lbfgs(objective, p0, { maxIterations, gradTolerance: 1e-5, valueTolerance: 1e-9 }).x;
+    },
+    predict(X, n, params) {
+      const { out } = forward(X, n, params);
+      if (scaled) for (let i = 0; i < n; i++) out[i] = out[i]! * params[size + 1]! + params[size]!;
+      return out;
+    },
+    score(out, n, y) {
+      if (scaled) {
+        let sse = 0;
+        for (let i = 0; i < n; i++) sse += (out[i]! - y[i]!) ** 2;
+        return -sse / n;
+      }
+      return -head.loss(out, n, y, null);
+    },
+  };
+}
+
 // ---- the fitted probe ----
 
-/** A probe fitted on all the data it was given (for reuse on other inputs, e.g. a detector on new episodes). */
+/** A probe fitted on all the data it was given (for reuse on other inputs, e.g. a detector on new episodes); linear unless `probe: "mlp"`. */
 export interface LinearProbe {
   task: ProbeTask;
   layout: ProbeLayout;
@@ -509,6 +639,7 @@ function resolveLayout(features: ProbeFeatures, options: ProbeOptions): ProbeLay
 }
 
 function setupProbe(features: ProbeFeatures, target: Float64Array, options: ProbeOptions): Setup {
+  if (options.probe === "mlp") return setupMlp(features, target, options);
   const maxIterations = options.maxIterations ?? 80;
   const layout = resolveLayout(features, options);
   const identity = (y: Float64Array): Float64Array => y;
@@ -565,6 +696,33 @@ function setupProbe(features: ProbeFeatures, target: Float64Array, options: Prob
   };
 }
 
+/** The MLP probe on flat features, with the head and label coding of the task. */
+function setupMlp(features: ProbeFeatures, target: Float64Array, options: ProbeOptions): Setup {
+  if (options.layout === "spatial") throw new ConfigError("the MLP probe reads flat features; a spatial layout is a linear probe", "drop --layout spatial, or use --probe linear");
+  const hidden = options.mlpHidden ?? DEFAULT_MLP_HIDDEN;
+  if (!Number.isInteger(hidden) || hidden < 1) throw new ConfigError(`the MLP probe needs a positive whole number of hidden units, got ${hidden}`);
+  const maxIterations = options.maxIterations ?? 200;
+  const seed = options.seed ?? 0;
+  const common = { layout: "flat" as const, groupSize: 1 };
+  if (options.task === "regression") {
+    return { ...common, learner: mlpLearner(features.d, hidden, SQUARED_HEAD, maxIterations, seed), method: "mlp-regression", encode: (y) => y, decode: (out) => Float64Array.from(out), classes: null };
+  }
+  if (options.task === "binary") {
+    for (const v of target) if (v !== 0 && v !== 1) throw new ConfigError(`a binary probe needs labels 0 and 1, got ${v}`, "choose --task multiclass or regression for this target");
+    return { ...common, learner: mlpLearner(features.d, hidden, LOGISTIC_HEAD, maxIterations, seed), method: "mlp-logistic", encode: (y) => y, decode: (out) => Float64Array.from(out, (z) => (z > 0 ? 1 : 0)), classes: null };
+  }
+  const classes = [...new Set(target)].sort((a, b) => a - b);
+  const index = new Map(classes.map((c, k) => [c, k]));
+  return {
+    ...common,
+    learner: mlpLearner(features.d, hidden, SOFTMAX_HEAD(classes.length), maxIterations, seed),
+    method: "mlp-softmax",
+    encode: (y) => Float64Array.from(y, (v) => index.get(v) ?? -1),
+    decode: (out, n) => Float64Array.from(argmaxRows(out, n, classes.length), (k) => classes[k]!),
+    classes,
+  };
+}
+
 /** Chooses alpha by k-fold CV on the rows of the standardised matrix Xs (through `kernel`'s Gram matrix when given). */
 function chooseAlpha(setup: Setup, Xs: Float32Array, d: number, y: Float64Array, groups: ArrayLike<number> | undefined, alphas: readonly number[], innerFolds: number, seed: number, kernel?: KernelRidgeFolds): number {
   if (alphas.length === 1) return alphas[0]!;
@@ -603,7 +761,7 @@ function checkInputs(features: ProbeFeatures, target: ArrayLike<number>): void {
 }
 
 function alphasOf(options: ProbeOptions): readonly number[] {
-  const alphas = options.alphas ?? DEFAULT_ALPHAS;
+  const alphas = options.alphas ?? (options.probe === "mlp" ? DEFAULT_MLP_ALPHAS : DEFAULT_ALPHAS);
   if (alphas.length === 0 || alphas.some((a) => !(a > 0) || !Number.isFinite(a))) throw new ConfigError(`probe alphas must be positive numbers, got [${alphas.join(", ")}]`);
   return alphas;
 }
@@ -651,6 +809,7 @@ export function crossValidateProbe(features: ProbeFeatures, target: ArrayLike<nu
   const report: ProbeReport = {
     task: options.task,
     layout: setup.layout,
+    probe: options.probe ?? "linear",
     method: setup.method,
     samples: n,
     features: d,

@@ -20,11 +20,11 @@ import { cellsInView, type ChannelScore, type ChannelSearchResult, searchChannel
 import { type ActivationDataset, activationsOn, collectActivations, datasetLabel } from "./dataset.js";
 import { emptyCells, litCells, moveChannel, withoutChannel } from "./observations.js";
 import { type PatchDirection, type PatchGranularity, type PolicyPatchResult, patchPolicy, preferredActions } from "./patching.js";
-import { crossValidateProbe, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
+import { crossValidateProbe, type ProbeFamily, type ProbeFeatures, type ProbeLayout, type ProbeReport, type ProbeTask } from "./probe.js";
 import { goalSignature, type RetargetCriterion, type RetargetResult } from "./retarget.js";
 import { type ArmVector, evaluateArms, retargetArms } from "./arms.js";
 import { meanDifferenceVector } from "./steering.js";
-import type { LabelSpec } from "./labels.js";
+import { cellGridOf, type LabelSpec } from "./labels.js";
 
 /** A randomly initialised network of the policy's architecture (the "untrained" baseline). */
 export function randomInitTwin(policy: ActorCritic, seed: number): ActorCritic {
@@ -50,6 +50,10 @@ export interface ProbeStudyOptions {
   /** default: from the label's kind */
   task?: ProbeTask;
   layout?: ProbeLayout | "auto";
+  /** linear probes (default) or the MLP probe, on the same folds */
+  probe?: ProbeFamily;
+  /** hidden units of the MLP probe */
+  mlpHidden?: number;
   folds?: number;
   innerFolds?: number;
   /** fold assignment and random-init seed */
@@ -68,6 +72,7 @@ export interface ProbeStudy {
   target: string;
   label: LabelSpec;
   task: ProbeTask;
+  probe: ProbeFamily;
   /** the headline metric: accuracy (classes), r2 (regression) */
   metric: "accuracy" | "r2";
   samples: number;
@@ -107,15 +112,20 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
   const base = {
     task,
     ...(options.layout ? { layout: options.layout } : {}),
-    ...(spec.kind === "cell" ? { cellGrid: level } : {}),
+    ...(options.probe ? { probe: options.probe } : {}),
+    ...(options.mlpHidden !== undefined ? { mlpHidden: options.mlpHidden } : {}),
+    ...(spec.kind === "cell" ? { cellGrid: cellGridOf(spec, level) } : {}),
     ...(options.folds ? { folds: options.folds } : {}),
     ...(options.innerFolds ? { innerFolds: options.innerFolds } : {}),
     groups,
     seed: options.seed ?? 0,
   };
   const shapeOf = (hook: string): number[] => dataset.meta.hooks.find((h) => h.name === hook)?.shape ?? [];
-  // spatial maps line up with level cells only when the observation shows the whole level
-  const aligned = (shape: readonly number[]): boolean => !dataset.meta.windowed && shape.length === 3 && shape[1] === level.height && shape[2] === level.width;
+  // spatial maps line up with level cells only when the observation shows the whole level, and with cells in the
+  // agent's frame only when it is an agent-centred window of the displacement grid's size
+  const grid = cellGridOf(spec, level);
+  const frameMatches = spec.frame === "agent" ? dataset.meta.windowed && H === grid.height && W === grid.width : !dataset.meta.windowed;
+  const aligned = (shape: readonly number[]): boolean => frameMatches && shape.length === 3 && shape[1] === grid.height && shape[2] === grid.width;
   const features = (data: Float32Array, shape: readonly number[]): ProbeFeatures => {
     const d = shape.reduce((a, b) => a * b, 1);
     const picked = new Float32Array(rows.length * d);
@@ -140,6 +150,7 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
     target: options.target,
     label: spec,
     task,
+    probe: options.probe ?? "linear",
     metric: task === "regression" ? "r2" : "accuracy",
     samples: rows.length,
     episodes: new Set(groups).size,
@@ -169,7 +180,10 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   if (!info) throw new ConfigError(`the dataset has no activations for hook "${hook}"`, `it has: ${dataset.meta.hooks.map((h) => h.name).join(", ")}`);
   if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
   const { spec, values } = datasetLabel(dataset, target);
-  if (spec.kind !== "cell") throw new ConfigError(`channel search needs a cell label (where the goal is); "${target}" is a ${spec.kind} label`, `cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell").map((l) => l.name).join(", ")}`);
+  if (spec.kind !== "cell" || spec.frame !== undefined) {
+    const kind = spec.kind === "cell" ? "a cell label in the agent's frame" : `a ${spec.kind} label`;
+    throw new ConfigError(`channel search needs a level-cell label (where the goal is); "${target}" is ${kind}`, `level-cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell" && l.frame === undefined).map((l) => l.name).join(", ")}`);
+  }
   // an agent-centred window's maps are aligned with the window, so the goal is found where the window shows it
   const { grid, goal } = goalInObservationFrame(dataset, values);
   const shape = info.shape as [number, number, number];

@@ -55,6 +55,21 @@ describe("mesa probe", () => {
     for (const key of ["r2", "random_init_r2", "observation_r2"]) expect(typeof out[key]).toBe("number");
   });
 
+  it("--probe mlp runs the MLP probe at the same hooks beside the same baselines, into its own files", () => {
+    const out = json(mesa("probe", run, "--hook", "trunk.hook_dense_out", "--target", "cheese_cell", "--probe", "mlp", "--mlp-hidden", "8", "--samples", "120", "--folds", "3", "--inner-folds", "2", "--json"));
+    expect(out["probe"]).toBe("mlp");
+    for (const key of ["accuracy", "random_init_accuracy", "observation_accuracy"]) expect(typeof out[key]).toBe("number");
+    const arms = [...(out["layers"] as { method: string }[]), ...(out["random_init"] as { method: string }[]), out["observation"] as { method: string }];
+    for (const arm of arms) expect(arm.method).toBe("mlp-softmax");
+    expect((out["files"] as string[]).some((f) => f.endsWith("probe-mlp-cheese_cell.json"))).toBe(true);
+    const family = mesa("probe", run, "--target", "cheese_cell", "--probe", "forest");
+    expect(family.status).toBe(2);
+    expect(family.stderr).toMatch(/--probe must be one of linear, mlp, got "forest"/);
+    const spatial = mesa("probe", run, "--target", "cheese_cell", "--probe", "mlp", "--layout", "spatial");
+    expect(spatial.status).toBe(2);
+    expect(spatial.stderr).toMatch(/--layout spatial is a linear probe/);
+  });
+
   it("unknown hooks and labels are errors listing what exists", () => {
     const hook = mesa("probe", run, "--hook", "trunk.hook_nope", "--target", "cheese_cell");
     expect(hook.status).toBe(1);

@@ -6,6 +6,7 @@ import { lapack } from "../../src/core/kernels/index.js";
 import { cholesky, choleskySolve, lbfgs, solveSpd } from "../../src/interp/linalg.js";
 import { auroc, rSquared } from "../../src/interp/metrics.js";
 import { crossValidateProbe, groupFolds, trainProbe } from "../../src/interp/probe.js";
+import { ConfigError } from "../../src/core/errors.js";
 
 function gaussian(n: number, d: number, seed: number): Float32Array {
   return new Rng(seed, "x").fillNormal(new Float32Array(n * d)) as Float32Array;
@@ -190,5 +191,86 @@ describe("probes", () => {
     const shuffled = new Rng(7).shuffle(Float64Array.from(cell));
     const s = crossValidateProbe(features, shuffled, { task: "multiclass", cellGrid: grid });
     expect(s.accuracy!).toBeLessThan(0.15);
+  });
+});
+
+describe("the MLP probe (an upper-bound control: is a label there at all, read nonlinearly?)", () => {
+  const n = 400;
+  const d = 10;
+  const X = gaussian(n, d, 21);
+  const groups = Array.from({ length: n }, (_, i) => Math.floor(i / 4));
+  const fast = { groups, folds: 4, innerFolds: 2, alphas: [1e-4, 1e-2], mlpHidden: 16 } as const;
+  // XOR of two features' signs: no hyperplane separates it, a small tanh network does
+  const xor = Float64Array.from({ length: n }, (_, i) => (X[i * d]! * X[i * d + 1]! > 0 ? 1 : 0));
+
+  it("recovers a planted XOR that the linear probe cannot (binary and as classes)", () => {
+    const linear = crossValidateProbe({ data: X, n, d }, xor, { task: "binary", ...fast });
+    const mlp = crossValidateProbe({ data: X, n, d }, xor, { task: "binary", probe: "mlp", ...fast });
+    expect(linear.method).toBe("logistic");
+    expect(linear.accuracy!).toBeLessThan(0.65);
+    expect(mlp.method).toBe("mlp-logistic");
+    expect(mlp.probe).toBe("mlp");
+    expect(mlp.accuracy!).toBeGreaterThan(0.85);
+    expect(mlp.auroc!).toBeGreaterThan(0.9);
+    // four classes: the XOR bit and the sign of a third feature (labels are arbitrary values, not 0…K−1)
+    const classes = Float64Array.from(xor, (b, i) => 10 * (2 * b + (X[i * d + 2]! > 0 ? 1 : 0)) + 7);
+    const lin4 = crossValidateProbe({ data: X, n, d }, classes, { task: "multiclass", ...fast });
+    const mlp4 = crossValidateProbe({ data: X, n, d }, classes, { task: "multiclass", probe: "mlp", ...fast });
+    expect(mlp4.method).toBe("mlp-softmax");
+    expect(lin4.accuracy!).toBeLessThan(0.6);
+    expect(mlp4.accuracy!).toBeGreaterThan(0.8);
+    for (const v of mlp4.predictions) expect([7, 17, 27, 37]).toContain(v);
+  });
+
+  it("regresses a product of two features (linear R² ≈ 0) on the target's own scale", () => {
+    const y = Float64Array.from({ length: n }, (_, i) => 50 + 20 * X[i * d]! * X[i * d + 1]!);
+    const linear = crossValidateProbe({ data: X, n, d }, y, { task: "regression", ...fast });
+    const mlp = crossValidateProbe({ data: X, n, d }, y, { task: "regression", probe: "mlp", ...fast });
+    expect(linear.r2!).toBeLessThan(0.1);
+    expect(mlp.method).toBe("mlp-regression");
+    expect(mlp.r2!).toBeGreaterThan(0.8);
+  });
+
+  it("scores chance on noise labels", () => {
+    const coin = Float64Array.from(new Rng(22, "coin").fillNormal(new Float64Array(n)), (v) => (v > 0 ? 1 : 0));
+    const r = crossValidateProbe({ data: X, n, d }, coin, { task: "binary", probe: "mlp", ...fast });
+    expect(Math.abs(r.accuracy! - 0.5)).toBeLessThan(0.12);
+    expect(r.auroc!).toBeGreaterThan(0.35);
+    expect(r.auroc!).toBeLessThan(0.65);
+    const dice = Float64Array.from({ length: n }, () => 0).map((_, i) => new Rng(23, "dice", i).int(4));
+    const m = crossValidateProbe({ data: X, n, d }, dice, { task: "multiclass", probe: "mlp", ...fast });
+    expect(m.accuracy!).toBeLessThan(m.chance! + 0.1);
+  });
+
+  it("keeps episodes whole: a label it could memorise per episode scores chance on held-out episodes", () => {
+    // every sample of an episode has the same features (the episode's signature, plus a little noise) and the
+    // episode's random label: a probe that saw the episode in training recalls it, one that did not can only guess
+    const sig = gaussian(n / 4, d, 24);
+    const jitter = gaussian(n, d, 25);
+    const Xg = Float32Array.from({ length: n * d }, (_, k) => sig[Math.floor(k / d / 4) * d + (k % d)]! + 0.05 * jitter[k]!);
+    const label = Float64Array.from({ length: n }, (_, i) => new Rng(26, "episode", groups[i]!).int(2));
+    const heldOutEpisodes = crossValidateProbe({ data: Xg, n, d }, label, { task: "binary", probe: "mlp", ...fast, alphas: [1e-4] });
+    const { groups: _g, ...noGroups } = fast;
+    const heldOutSamples = crossValidateProbe({ data: Xg, n, d }, label, { task: "binary", probe: "mlp", ...noGroups, alphas: [1e-4] });
+    expect(heldOutSamples.accuracy!).toBeGreaterThan(0.9);
+    expect(Math.abs(heldOutEpisodes.accuracy! - 0.5)).toBeLessThan(0.15);
+    expect(heldOutEpisodes.groups).toBe(n / 4);
+  });
+
+  it("is deterministic, fits from the same seeded start whatever the strengths' order, and refuses a spatial layout", () => {
+    const a = crossValidateProbe({ data: X, n, d }, xor, { task: "binary", probe: "mlp", ...fast });
+    const b = crossValidateProbe({ data: X, n, d }, xor, { task: "binary", probe: "mlp", ...fast, alphas: [1e-2, 1e-4] });
+    expect(Array.from(b.predictions)).toEqual(Array.from(a.predictions));
+    expect(b.alphas_chosen).toEqual(a.alphas_chosen);
+    const cells = { data: X, n, d, spatial: [10, 1, 1] as const };
+    expect(() => crossValidateProbe(cells, xor, { task: "multiclass", probe: "mlp", layout: "spatial", cellGrid: { height: 1, width: 1 }, ...fast })).toThrow(ConfigError);
+    expect(() => crossValidateProbe({ data: X, n, d }, xor, { task: "binary", probe: "mlp", ...fast, mlpHidden: 0 })).toThrow(/positive whole number of hidden units/);
+    // the fitted probe predicts new samples with the network it chose
+    const probe = trainProbe({ data: X, n, d }, xor, { task: "binary", probe: "mlp", alphas: [1e-4], mlpHidden: 16 });
+    expect(probe.method).toBe("mlp-logistic");
+    const fresh = gaussian(200, d, 27);
+    const truth = Array.from({ length: 200 }, (_, i) => (fresh[i * d]! * fresh[i * d + 1]! > 0 ? 1 : 0));
+    const hits = Array.from(probe.predict(fresh, 200)).filter((v, i) => v === truth[i]).length;
+    expect(hits / 200).toBeGreaterThan(0.75); // a linear read scores ~0.5 on XOR
   });
 });

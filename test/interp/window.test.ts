@@ -15,7 +15,8 @@ import { channelIndex } from "../../src/interp/observations.js";
 import { retarget } from "../../src/interp/retarget.js";
 import { hiddenChannelActions, steeredActions } from "../../src/interp/steering.js";
 import { evaluate, policyActions } from "../../src/rl/evaluate.js";
-import { goalInObservationFrame } from "../../src/interp/studies.js";
+import { channelStudy, goalInObservationFrame } from "../../src/interp/studies.js";
+import { cellGridOf } from "../../src/interp/labels.js";
 import { HandBuilt } from "./hand-built.js";
 
 const def = getEnvDefinition("maze-cheese");
@@ -80,6 +81,33 @@ describe("agent-centred observations", () => {
     expect([...cellsInView([2 * 7 + 5, 0], [3, 6], [3, 0], level, level)]).toEqual([2 * 7 + 5, 0]);
     expect(windowOrigin(3, 7, 5)).toBe(1);
     expect(windowOrigin(0, 7, 5)).toBe(-2);
+  });
+
+  it("cheese_offset_cell is where a (2h−1)-tile window shows the cheese, and is no level cell for channel search", () => {
+    const params = { ...base, view: 13 };
+    const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
+    const net = new HandBuilt(env.obsShape, channelIndex(env.channels, "cheese"), new Rng(1));
+    const data = collectActivations(net as unknown as ActorCritic, def, { samples: 120, distribution: "deploy", params, seed: 3, behaviour: "random" });
+    const spec = data.meta.labels.find((l) => l.name === "cheese_offset_cell")!;
+    expect(spec.kind).toBe("cell");
+    expect(cellGridOf(spec, data.meta.level)).toEqual({ height: 13, width: 13 });
+    const offset = datasetLabel(data, "cheese_offset_cell").values;
+    const { grid, goal } = goalInObservationFrame(data, datasetLabel(data, "cheese_cell").values);
+    expect(grid).toEqual({ height: 13, width: 13 });
+    expect(Array.from(offset)).toEqual(Array.from(goal));
+    // and it is the cheese channel's lit cell in the window itself
+    const [C, H, W] = data.meta.obs_shape;
+    const cheese = channelIndex(data.meta.channels, "cheese");
+    for (let k = 0; k < 120; k++) {
+      const lit: number[] = [];
+      for (let p = 0; p < H * W; p++) if (data.obs[(k * C + cheese) * H * W + p] === 1) lit.push(p);
+      expect(lit).toEqual(Number.isFinite(offset[k]!) ? [offset[k]] : []);
+    }
+    // the agent stands at the displacement grid's centre: its own offset would be cell 6·13 + 6
+    const agentY = datasetLabel(data, "agent_y").values;
+    const cheeseY = datasetLabel(data, "cheese_y").values;
+    for (let k = 0; k < 120; k++) if (Number.isFinite(offset[k]!)) expect(Math.floor(offset[k]! / 13) - 6).toBe(cheeseY[k]! - agentY[k]!);
+    expect(() => channelStudy(net as unknown as ActorCritic, data, "hook_map", "cheese_offset_cell")).toThrow(/level-cell label .*"cheese_offset_cell" is a cell label in the agent's frame/);
   });
 
   it("channel search finds the cheese channel in the window's frame (and not in the level's)", () => {
