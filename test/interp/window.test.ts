@@ -8,14 +8,15 @@ import { VecEnv, windowOrigin } from "../../src/envs/engine.js";
 import { bfsCells } from "../../src/envs/grid.js";
 import { getEnvDefinition } from "../../src/envs/make.js";
 import { HookPoint, Module } from "../../src/nn/module.js";
-import type { ActorCritic, ActorCriticOutput } from "../../src/nn/models/policy.js";
+import "../../src/nn/models/cnn_policy.js";
+import { type ActorCritic, type ActorCriticOutput, createPolicy } from "../../src/nn/models/policy.js";
 import { cellsInView, searchChannels } from "../../src/interp/channels.js";
 import { collectActivations, datasetLabel } from "../../src/interp/dataset.js";
 import { channelIndex } from "../../src/interp/observations.js";
 import { retarget } from "../../src/interp/retarget.js";
 import { hiddenChannelActions, steeredActions } from "../../src/interp/steering.js";
 import { evaluate, policyActions } from "../../src/rl/evaluate.js";
-import { channelStudy, goalInObservationFrame } from "../../src/interp/studies.js";
+import { channelStudy, goalInObservationFrame, probeStudy } from "../../src/interp/studies.js";
 import { cellGridOf } from "../../src/interp/labels.js";
 import { HandBuilt } from "./hand-built.js";
 
@@ -108,6 +109,22 @@ describe("agent-centred observations", () => {
     const cheeseY = datasetLabel(data, "cheese_y").values;
     for (let k = 0; k < 120; k++) if (Number.isFinite(offset[k]!)) expect(Math.floor(offset[k]! / 13) - 6).toBe(cheeseY[k]! - agentY[k]!);
     expect(() => channelStudy(net as unknown as ActorCritic, data, "hook_map", "cheese_offset_cell")).toThrow(/level-cell label .*"cheese_offset_cell" is a cell label in the agent's frame/);
+  });
+
+  it("a probe for cheese_offset_cell reads a (2h−1)-tile window's maps spatially on the displacement grid; cheese_cell stays flat there", () => {
+    const params = { ...base, view: 13 };
+    const env = new VecEnv(def, { n: 1, distribution: "deploy", params });
+    const policy = createPolicy({ kind: "cnn", obsShape: [...env.obsShape], numActions: env.numActions, hidden: [4, 8, 16] }, new Rng(3, "init"));
+    const data = collectActivations(policy, def, { hooks: ["trunk.stages.0.hook_conv_out"], samples: 160, distribution: "deploy", params, seed: 4, behaviour: "random" });
+    const options = { hooks: ["trunk.stages.0.hook_conv_out"], folds: 3, innerFolds: 2 };
+    const offset = probeStudy(policy, data, { target: "cheese_offset_cell", ...options });
+    expect(offset.layers[0]!.report.layout).toBe("spatial");
+    expect(offset.layers[0]!.report.cell_grid).toEqual({ height: 13, width: 13 });
+    expect(offset.observation.report.layout).toBe("spatial");
+    expect(offset.observation.report.accuracy!).toBeGreaterThan(0.95); // the cheese channel lights the cell itself
+    const level = probeStudy(policy, data, { target: "cheese_cell", ...options });
+    expect(level.layers[0]!.report.layout).toBe("flat");
+    expect(level.layers[0]!.report.cell_grid).toEqual({ height: 7, width: 7 });
   });
 
   it("channel search finds the cheese channel in the window's frame (and not in the level's)", () => {
