@@ -1,7 +1,7 @@
 // Linear probes with honest held-out scores: ridge regression, logistic regression (binary) and softmax
-// regression (classes) — and, as an upper-bound control, a one-hidden-layer MLP probe — each on standardised features, scored by k-fold cross-validation whose folds keep every
-// group (an episode, a maze) whole, with the regularisation strength chosen by an inner k-fold CV on the training
-// folds only. Cell targets ("where is the cheese") on spatial activations [C, h, w] of the grid's size can use a
+// regression (classes) — and, as an upper-bound control, a one-hidden-layer MLP probe — each on standardised
+// features, scored by k-fold cross-validation whose folds keep every group (an episode, a maze) whole, with the
+// regularisation strength chosen by an inner k-fold CV on the training folds only. Cell targets ("where is the cheese") on spatial activations [C, h, w] of the grid's size can use a
 // spatial probe: one weight per channel shared by every cell plus a bias per cell (a 1×1 convolution followed by
 // a softmax over cells), which asks whether the location can be *read off the map*, with C + h·w parameters.
 import { ConfigError } from "../core/errors.js";
