@@ -1677,7 +1677,7 @@ export function gatedGridForward(g: usize, r: usize, c: usize, at: usize, qAt: u
  * order, bit for bit. A hard max passes a cell's gradient to itself and one other cell, so the cells with a
  * gradient are the winning-move paths from the agent's moves: only those are visited, kept as a sorted list (the
  * js kernel visits every cell and skips the zeros); E_{k−1} is recomputed from the stored V_{k−1} where read.
- * work: scratch, 8·PS floats.
+ * work: scratch, 6·PS floats (dV, dE, dE_prev and two cell lists of PS int32 each, and a byte per cell).
  */
 export function gatedGridBackward(gq: usize, g: usize, r: usize, c: usize, at: usize, values: usize, args: usize, dR: usize, dC: usize, dG: usize, work: usize, B: i32, H: i32, W: i32, K: i32): void {
   const Wp = W + 2;

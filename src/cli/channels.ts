@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { renderHeatmap } from "../io/plot.js";
 import { collectActivations } from "../interp/dataset.js";
-import { labelSpecs } from "../interp/labels.js";
+import { isLevelCell, labelSpecs } from "../interp/labels.js";
 import { type ChannelStudy, channelStudy } from "../interp/studies.js";
 import { collectParam, parseCount, parseSeed } from "./args.js";
 import { type AnalysisFlags, analysisLevels, fileSafe, interpHooks, interpOut, objectChannel, openInterpRun, provenance, spatialHookNames, withAnalysisFlags, writeInterpResults } from "./interp_run.js";
@@ -48,7 +48,7 @@ export function register(program: Command): void {
       for (const h of hooks) if (!spatial.includes(h)) throw new UsageError(`${h} is not a spatial hook`, `spatial hooks: ${spatial.join(", ")}`);
       const target = opts.target ?? `${objectChannel(run, opts.object).name}_cell`;
       // channel search scores level cells: labels in the agent's frame (displacements) are not offered
-      const cells = labelSpecs(run.def).filter((l) => l.kind === "cell" && l.frame === undefined).map((l) => l.name);
+      const cells = labelSpecs(run.def).filter(isLevelCell).map((l) => l.name);
       if (!cells.includes(target)) throw new UsageError(`"${target}" is not a level-cell label of ${run.config.env}`, `level-cell labels: ${cells.join(", ")}`);
       const { distribution, params, seed } = analysisLevels(run, opts);
       const samples = parseCount(opts.samples, "--samples");

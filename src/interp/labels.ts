@@ -31,6 +31,11 @@ export function offsetGrid(level: { height: number; width: number }): { height: 
   return { height: 2 * level.height - 1, width: 2 * level.width - 1 };
 }
 
+/** Whether a label is a cell of the level's grid (where a goal is), not a displacement from the agent. */
+export function isLevelCell(spec: LabelSpec): boolean {
+  return spec.kind === "cell" && spec.frame === undefined;
+}
+
 /** The grid a cell label's values index: the level's, or the displacement grid for labels in the agent's frame. */
 export function cellGridOf(spec: LabelSpec, level: { height: number; width: number }): { height: number; width: number } {
   return spec.frame === "agent" ? offsetGrid(level) : level;

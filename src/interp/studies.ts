@@ -24,7 +24,7 @@ import { crossValidateProbe, type ProbeFamily, type ProbeFeatures, type ProbeLay
 import { goalSignature, type RetargetCriterion, type RetargetResult } from "./retarget.js";
 import { type ArmVector, evaluateArms, retargetArms } from "./arms.js";
 import { meanDifferenceVector } from "./steering.js";
-import { cellGridOf, type LabelSpec } from "./labels.js";
+import { cellGridOf, isLevelCell, type LabelSpec } from "./labels.js";
 
 /** A randomly initialised network of the policy's architecture (the "untrained" baseline). */
 export function randomInitTwin(policy: ActorCritic, seed: number): ActorCritic {
@@ -107,6 +107,8 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
   }
   const [C, H, W] = dataset.meta.obs_shape;
   const level = dataset.meta.level;
+  // the grid a cell label's values index: the level's, or the displacement grid for labels in the agent's frame
+  const grid = cellGridOf(spec, level);
   const y = Float64Array.from(rows, (i) => values[i]!);
   const groups = Int32Array.from(rows, (i) => dataset.episodeId[i]!);
   const base = {
@@ -114,7 +116,7 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
     ...(options.layout ? { layout: options.layout } : {}),
     ...(options.probe ? { probe: options.probe } : {}),
     ...(options.mlpHidden !== undefined ? { mlpHidden: options.mlpHidden } : {}),
-    ...(spec.kind === "cell" ? { cellGrid: cellGridOf(spec, level) } : {}),
+    ...(spec.kind === "cell" ? { cellGrid: grid } : {}),
     ...(options.folds ? { folds: options.folds } : {}),
     ...(options.innerFolds ? { innerFolds: options.innerFolds } : {}),
     groups,
@@ -123,7 +125,6 @@ export function probeStudy(policy: ActorCritic, dataset: ActivationDataset, opti
   const shapeOf = (hook: string): number[] => dataset.meta.hooks.find((h) => h.name === hook)?.shape ?? [];
   // spatial maps line up with level cells only when the observation shows the whole level, and with cells in the
   // agent's frame only when it is an agent-centred window of the displacement grid's size
-  const grid = cellGridOf(spec, level);
   const frameMatches = spec.frame === "agent" ? dataset.meta.windowed && H === grid.height && W === grid.width : !dataset.meta.windowed;
   const aligned = (shape: readonly number[]): boolean => frameMatches && shape.length === 3 && shape[1] === grid.height && shape[2] === grid.width;
   const features = (data: Float32Array, shape: readonly number[]): ProbeFeatures => {
@@ -180,9 +181,9 @@ export function channelStudy(policy: ActorCritic, dataset: ActivationDataset, ho
   if (!info) throw new ConfigError(`the dataset has no activations for hook "${hook}"`, `it has: ${dataset.meta.hooks.map((h) => h.name).join(", ")}`);
   if (info.shape.length !== 3) throw new ConfigError(`channel search needs a spatial hook [C, h, w]; ${hook} is [${info.shape.join(", ")}]`, "choose a convolutional hook (mesa hooks RUN)");
   const { spec, values } = datasetLabel(dataset, target);
-  if (spec.kind !== "cell" || spec.frame !== undefined) {
+  if (!isLevelCell(spec)) {
     const kind = spec.kind === "cell" ? "a cell label in the agent's frame" : `a ${spec.kind} label`;
-    throw new ConfigError(`channel search needs a level-cell label (where the goal is); "${target}" is ${kind}`, `level-cell labels: ${dataset.meta.labels.filter((l) => l.kind === "cell" && l.frame === undefined).map((l) => l.name).join(", ")}`);
+    throw new ConfigError(`channel search needs a level-cell label (where the goal is); "${target}" is ${kind}`, `level-cell labels: ${dataset.meta.labels.filter(isLevelCell).map((l) => l.name).join(", ")}`);
   }
   // an agent-centred window's maps are aligned with the window, so the goal is found where the window shows it
   const { grid, goal } = goalInObservationFrame(dataset, values);
